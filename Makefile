@@ -1,0 +1,40 @@
+# Two commands do all the set-up on a fresh machine (see README):
+#   make run    create .venv, install Ember and its bundled models, start the GUI
+#   make test   the same install plus test extras, then lint and the whole test suite
+# Re-running either on a ready checkout installs nothing: the stamp file is newer than
+# pyproject.toml.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.ember-installed
+JOBS   := $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: run test lint format clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	# The CPU build of torch first, or sentence-transformers pulls several GB of CUDA wheels.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	# llama-cpp-python compiles llama.cpp from source (about 5 minutes on 2 cores, once).
+	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/ember
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,209 @@
+"""The ``ember`` command line (DESIGN §7). Headless: never imports Qt.
+
+Each subcommand is a ``cmd_*`` function taking the parsed arguments and returning the exit
+code. Errors from the core (:class:`EmberError`) are printed as one line on stderr with
+exit code 1; usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ember.core import presets
+from ember.core.errors import EmberError
+from ember.core.store import Store
+
+
+def _open_store() -> Store:
+    return Store()
+
+
+def _agent_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--agent", default=None, help="agent name (default: Ember)")
+
+
+def _not_built(name: str) -> int:
+    print(f"ember: '{name}' is not built yet in this version.", file=sys.stderr)
+    return 2
+
+
+# -- memory ------------------------------------------------------------------------------
+
+
+def cmd_memory(args: argparse.Namespace) -> int:
+    """Core blocks and recall/archival counts of an agent."""
+    with _open_store() as store:
+        agent = presets.get_or_create_default(store, args.agent)
+        info: dict[str, Any] = {
+            "agent": agent.name,
+            "blocks": [
+                {"label": b.label, "value": b.value, "chars": len(b.value), "limit": b.limit}
+                for b in store.blocks(agent.id)
+            ],
+            "recall_messages": store.count_messages(agent.id),
+            "in_context_messages": store.count_messages(agent.id, in_context=True),
+            "archival_passages": store.count_passages(agent.id),
+            "documents": len(store.list_sources(agent.id)),
+            "summary": agent.summary,
+        }
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False, indent=2))
+        return 0
+    print(f"Agent: {info['agent']}")
+    for block in info["blocks"]:
+        print(f"\n[{block['label']}] {block['chars']}/{block['limit']} chars")
+        print(block["value"] or "(empty)")
+    print(
+        f"\nRecall memory: {info['recall_messages']} messages "
+        f"({info['in_context_messages']} in context)"
+    )
+    print(f"Archival memory: {info['archival_passages']} passages, {info['documents']} documents")
+    if info["summary"]:
+        print(f"\nSummary of evicted history:\n{info['summary']}")
+    return 0
+
+
+# -- agents ------------------------------------------------------------------------------
+
+
+def cmd_agents(args: argparse.Namespace) -> int:
+    """List, create, delete, export and import agents."""
+    with _open_store() as store:
+        if args.agents_cmd in (None, "list"):
+            agents = store.list_agents()
+            if not agents:
+                print("No agents yet. Create one with: ember agents create NAME")
+            for a in agents:
+                n = store.count_messages(a.id)
+                print(f"{a.name}\tpersona={a.persona_preset}\thuman={a.human_preset}\t{n} messages")
+            return 0
+        if args.agents_cmd == "create":
+            agent = presets.create_agent(store, args.name, args.persona, args.human)
+            print(f"Created agent '{agent.name}'.")
+            return 0
+        if args.agents_cmd == "delete":
+            agent = store.get_agent(args.name)
+            store.delete_agent(agent.id)
+            print(f"Deleted agent '{agent.name}' and all its memories.")
+            return 0
+        if args.agents_cmd in ("export", "import"):
+            return _not_built(f"agents {args.agents_cmd}")
+    return 2
+
+
+# -- commands of later issues --------------------------------------------------------------
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """Terminal chat with an agent."""
+    return _not_built("chat")
+
+
+def cmd_import_history(args: argparse.Namespace) -> int:
+    """Import a past conversation (JSON Lines) into recall memory."""
+    return _not_built("import-history")
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Load documents into archival memory."""
+    return _not_built("ingest")
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    """List or remove loaded documents."""
+    return _not_built("sources")
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """The same archival/recall search the agent's tools run."""
+    return _not_built("search")
+
+
+
+# -- parser ------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="ember", description="Ember, a local-first assistant that remembers."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("chat", help="chat in the terminal")
+    _agent_arg(p)
+    p.add_argument("--model", default=None, help="path to a GGUF model (default: bundled)")
+    p.add_argument("--ctx", type=int, default=None, help="context window in tokens")
+    p.add_argument("--show-thoughts", action="store_true",
+                   help="inner thoughts, tool calls and token counts on stderr")
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("agents", help="list, create, delete, export, import agents")
+    asub = p.add_subparsers(dest="agents_cmd", metavar="ACTION")
+    asub.add_parser("list", help="list agents")
+    c = asub.add_parser("create", help="create an agent from presets")
+    c.add_argument("name")
+    c.add_argument("--persona", default=presets.DEFAULT_PERSONA,
+                   help=f"persona preset ({', '.join(presets.personas())})")
+    c.add_argument("--human", default=presets.DEFAULT_HUMAN,
+                   help=f"human profile preset ({', '.join(presets.humans())})")
+    d = asub.add_parser("delete", help="delete an agent and all its memories")
+    d.add_argument("name")
+    e = asub.add_parser("export", help="export an agent to one file")
+    e.add_argument("name")
+    e.add_argument("file")
+    i = asub.add_parser("import", help="import an agent from an export file")
+    i.add_argument("file")
+    p.set_defaults(func=cmd_agents)
+
+    p = sub.add_parser("import-history", help="import a past conversation (JSON Lines)")
+    p.add_argument("file")
+    p.add_argument("--agent", required=True)
+    p.set_defaults(func=cmd_import_history)
+
+    p = sub.add_parser("ingest", help="load documents into archival memory")
+    p.add_argument("paths", nargs="+", metavar="FILE_OR_FOLDER")
+    _agent_arg(p)
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("sources", help="list or remove loaded documents")
+    _agent_arg(p)
+    p.add_argument("action", nargs="?", choices=["list", "remove"], default="list")
+    p.add_argument("targets", nargs="*", help="ids or file names to remove")
+    p.set_defaults(func=cmd_sources)
+
+    p = sub.add_parser("memory", help="show an agent's core memory and counts")
+    _agent_arg(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_memory)
+
+    p = sub.add_parser("search", help="search archival or recall memory")
+    p.add_argument("tier", choices=["archival", "recall"])
+    p.add_argument("query", help="the query, or - to read one query per line from stdin")
+    _agent_arg(p)
+    p.add_argument("--page", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except EmberError as exc:
+        print(f"ember: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("ember: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,54 @@
+"""One small error hierarchy. Every message is fit to show a user as it is."""
+
+from __future__ import annotations
+
+
+class EmberError(Exception):
+    """Base of every error Ember raises on purpose; ``str(err)`` is a user-facing message."""
+
+
+class StoreError(EmberError):
+    """The database file cannot be opened or used."""
+
+
+class NotAnEmberDatabase(StoreError):
+    """The file exists but is not an Ember database (or is corrupt); it is left untouched."""
+
+
+class DatabaseTooNew(StoreError):
+    """The file was written by a newer Ember than this one."""
+
+
+class ExtensionUnavailable(StoreError):
+    """This Python's sqlite3 cannot load the sqlite-vec extension."""
+
+
+class ModelError(EmberError):
+    """A GGUF model file is missing, truncated, not a GGUF file, or failed to load."""
+
+
+class EmbedderError(EmberError):
+    """The embedding model cannot be loaded or used."""
+
+
+class NotFound(EmberError):
+    """A named thing (agent, source, block, preset) does not exist."""
+
+
+class AlreadyExists(EmberError):
+    """A named thing already exists."""
+
+
+class InvalidInput(EmberError):
+    """Input that cannot be used as given (bad file, bad date, bad argument)."""
+
+
+class DocumentError(InvalidInput):
+    """A document cannot be loaded; the message says why, in one line."""
+
+
+class Cancelled(EmberError):
+    """The operation was cancelled by the user."""
+
+    def __init__(self, message: str = "Cancelled.") -> None:
+        super().__init__(message)

