@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ember.core import presets
+from ember.core import events, presets
 from ember.core.errors import EmberError
 from ember.core.store import Store
 
@@ -98,9 +98,108 @@ def cmd_agents(args: argparse.Namespace) -> int:
 # -- commands of later issues --------------------------------------------------------------
 
 
+class _ChatPrinter:
+    """Prints engine events for ``ember chat``: replies on stdout, details on stderr."""
+
+    def __init__(self, show_thoughts: bool, stream: bool) -> None:
+        self.show = show_thoughts
+        self.stream = stream
+        self.streamed = False
+
+    def __call__(self, event: events.Event) -> None:
+        err = sys.stderr
+        if isinstance(event, events.MessageDelta) and self.stream:
+            sys.stdout.write(event.text)
+            sys.stdout.flush()
+            self.streamed = True
+        elif isinstance(event, events.AssistantMessage):
+            if self.streamed:
+                sys.stdout.write("\n")
+            else:
+                print(event.text)
+            sys.stdout.flush()
+            self.streamed = False
+        elif isinstance(event, events.SystemNotice):
+            print(f"[{event.kind}] {event.text}", file=err)
+        elif not self.show:
+            return
+        elif isinstance(event, events.ToolCall):
+            print(f"  thoughts: {event.thoughts}", file=err)
+            args = json.dumps(event.arguments, ensure_ascii=False)
+            print(f"  call: {event.name}({args})", file=err)
+        elif isinstance(event, events.ToolResult):
+            print(f"  result: {event.status}: {event.message[:300]}", file=err)
+        elif isinstance(event, events.StepStats):
+            print(
+                f"  tokens: prompt {event.prompt_tokens} (evaluated {event.evaluated_tokens}, "
+                f"reused {event.prompt_tokens - event.evaluated_tokens}), generated "
+                f"{event.completion_tokens}, {event.seconds:.2f} s, "
+                f"{event.tokens_per_second:.1f} tok/s",
+                file=err,
+            )
+        elif isinstance(event, events.ContextUsage):
+            print(f"  context: {event.used}/{event.budget} tokens", file=err)
+
+
+def open_engine(store: Store, model: str | None = None, ctx: int | None = None) -> tuple[Any, Any]:
+    """An Engine on the saved settings (with CLI overrides) and the real model + embedder."""
+    from ember.core.embedder import SentenceTransformerEmbedder
+    from ember.core.engine import Engine, EngineConfig
+    from ember.core.llm import LlamaBackend
+    from ember.core.models import resolve_model
+
+    config = EngineConfig.load(store)
+    if model:
+        config.model_path = model
+    if ctx:
+        config.n_ctx = ctx
+    backend = LlamaBackend(
+        resolve_model(config.model_path), n_ctx=config.n_ctx, n_threads=config.n_threads
+    )
+    return Engine(store, backend, SentenceTransformerEmbedder(), config), config
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
-    """Terminal chat with an agent."""
-    return _not_built("chat")
+    """Terminal chat with an agent. With stdin not a terminal, each line is one message."""
+    interactive = sys.stdin.isatty()
+    with _open_store() as store:
+        engine, config = open_engine(store, args.model, args.ctx)
+        runtime = engine.agent(args.agent)
+        runtime.login(run=False)
+        printer = _ChatPrinter(args.show_thoughts, stream=sys.stdout.isatty())
+        scheduler = None
+        if interactive and config.timed_heartbeat_minutes:
+            from ember.core.scheduler import HeartbeatScheduler
+
+            scheduler = HeartbeatScheduler(
+                config.timed_heartbeat_minutes, lambda: runtime.timed_heartbeat(printer)
+            )
+            scheduler.start()
+        if interactive:
+            print(f"Chatting with {runtime.name} (Ctrl-D to quit, Ctrl-C to stop a reply).")
+        try:
+            while True:
+                try:
+                    line = input("you> ") if interactive else sys.stdin.readline()
+                except EOFError:
+                    break
+                if not interactive and line == "":
+                    break
+                if not line.strip():
+                    continue
+                if scheduler:
+                    scheduler.touch()
+                try:
+                    result = runtime.send_user_message(line, printer)
+                except KeyboardInterrupt:
+                    print("(stopped)", file=sys.stderr)
+                    continue
+                if result.reason == "error":
+                    print(f"ember: {result.error}", file=sys.stderr)
+        finally:
+            if scheduler:
+                scheduler.stop()
+    return 0
 
 
 def cmd_import_history(args: argparse.Namespace) -> int:
@@ -123,7 +222,6 @@ def cmd_search(args: argparse.Namespace) -> int:
     return _not_built("search")
 
 
-
 # -- parser ------------------------------------------------------------------------------
 
 
@@ -138,8 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     _agent_arg(p)
     p.add_argument("--model", default=None, help="path to a GGUF model (default: bundled)")
     p.add_argument("--ctx", type=int, default=None, help="context window in tokens")
-    p.add_argument("--show-thoughts", action="store_true",
-                   help="inner thoughts, tool calls and token counts on stderr")
+    p.add_argument(
+        "--show-thoughts",
+        action="store_true",
+        help="inner thoughts, tool calls and token counts on stderr",
+    )
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("agents", help="list, create, delete, export, import agents")
@@ -147,10 +248,16 @@ def build_parser() -> argparse.ArgumentParser:
     asub.add_parser("list", help="list agents")
     c = asub.add_parser("create", help="create an agent from presets")
     c.add_argument("name")
-    c.add_argument("--persona", default=presets.DEFAULT_PERSONA,
-                   help=f"persona preset ({', '.join(presets.personas())})")
-    c.add_argument("--human", default=presets.DEFAULT_HUMAN,
-                   help=f"human profile preset ({', '.join(presets.humans())})")
+    c.add_argument(
+        "--persona",
+        default=presets.DEFAULT_PERSONA,
+        help=f"persona preset ({', '.join(presets.personas())})",
+    )
+    c.add_argument(
+        "--human",
+        default=presets.DEFAULT_HUMAN,
+        help=f"human profile preset ({', '.join(presets.humans())})",
+    )
     d = asub.add_parser("delete", help="delete an agent and all its memories")
     d.add_argument("name")
     e = asub.add_parser("export", help="export an agent to one file")

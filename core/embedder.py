@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-
 from ember.core.errors import EmbedderError
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
@@ -46,6 +45,8 @@ def _offline_env() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def bundled_model_dir() -> Path:
@@ -104,8 +105,12 @@ class SentenceTransformerEmbedder:
                         "sentence-transformers is not installed; reinstall Ember (make run)."
                     ) from exc
                 except Exception as exc:
-                    raise EmbedderError(f"Could not load the embedding model from {folder}: {exc}") from exc
-                dim = model.get_sentence_embedding_dimension()
+                    raise EmbedderError(
+                        f"Could not load the embedding model from {folder}: {exc}"
+                    ) from exc
+                get_dim = getattr(model, "get_embedding_dimension", None)
+                get_dim = get_dim or model.get_sentence_embedding_dimension
+                dim = get_dim()
                 if dim:
                     self.dim = int(dim)
                 self.max_tokens = int(getattr(model, "max_seq_length", None) or self.max_tokens)

@@ -148,8 +148,7 @@ class LlamaBackend:
         tokens = self._prompt_tokens(prompt)
         if len(tokens) + 1 > self.n_ctx:
             raise ModelError(
-                f"The prompt has {len(tokens)} tokens, more than the context window "
-                f"({self.n_ctx})."
+                f"The prompt has {len(tokens)} tokens, more than the context window ({self.n_ctx})."
             )
         max_tokens = max(1, min(max_tokens, self.n_ctx - len(tokens)))
         stats = GenerationStats(

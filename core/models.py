@@ -26,18 +26,53 @@ BUNDLED_MODEL_NAME = "gemma-3-270m-q4_k_m.gguf"
 
 # ggml tensor types: id -> (elements per block, bytes per block). Facts from ggml.h.
 _GGML_TYPES: dict[int, tuple[int, int]] = {
-    0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34),
-    9: (32, 36), 10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176),
-    14: (256, 210), 15: (256, 292), 16: (256, 66), 17: (256, 74), 18: (256, 98),
-    19: (256, 50), 20: (32, 18), 21: (256, 110), 22: (256, 82), 23: (256, 136),
-    24: (1, 1), 25: (1, 2), 26: (1, 4), 27: (1, 8), 28: (1, 8), 29: (256, 56),
-    30: (1, 2), 34: (256, 54), 35: (256, 66), 39: (32, 17),
+    0: (1, 4),
+    1: (1, 2),
+    2: (32, 18),
+    3: (32, 20),
+    6: (32, 22),
+    7: (32, 24),
+    8: (32, 34),
+    9: (32, 36),
+    10: (256, 84),
+    11: (256, 110),
+    12: (256, 144),
+    13: (256, 176),
+    14: (256, 210),
+    15: (256, 292),
+    16: (256, 66),
+    17: (256, 74),
+    18: (256, 98),
+    19: (256, 50),
+    20: (32, 18),
+    21: (256, 110),
+    22: (256, 82),
+    23: (256, 136),
+    24: (1, 1),
+    25: (1, 2),
+    26: (1, 4),
+    27: (1, 8),
+    28: (1, 8),
+    29: (256, 56),
+    30: (1, 2),
+    34: (256, 54),
+    35: (256, 66),
+    39: (32, 17),
 }
 
 # GGUF metadata value types.
 _SCALARS: dict[int, str] = {
-    0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q",
-    11: "<q", 12: "<d",
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
 }
 _STRING, _ARRAY = 8, 9
 
@@ -204,8 +239,11 @@ def bundled_model_path(*, assemble: bool = True) -> Path:
         try:
             seen = json.loads(marker.read_text())
             stat = target.stat()
-            if seen == {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                        "sha256": bundle.EXPECTED_SHA256}:
+            if seen == {
+                "size": stat.st_size,
+                "mtime_ns": stat.st_mtime_ns,
+                "sha256": bundle.EXPECTED_SHA256,
+            }:
                 return target
         except (OSError, ValueError):
             pass
@@ -222,8 +260,9 @@ def bundled_model_path(*, assemble: bool = True) -> Path:
         raise ModelError(f"Could not assemble the bundled model into {target}: {exc}") from exc
     stat = target.stat()
     marker.write_text(
-        json.dumps({"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                    "sha256": bundle.EXPECTED_SHA256})
+        json.dumps(
+            {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": bundle.EXPECTED_SHA256}
+        )
     )
     return target
 

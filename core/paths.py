@@ -31,9 +31,7 @@ def cache_dir() -> Path:
     """The folder for rebuildable files: the assembled bundled model, saved KV states."""
     home = os.environ.get("EMBER_HOME")
     base = (
-        Path(home).expanduser() / "cache"
-        if home
-        else Path(platformdirs.user_cache_dir(APP_NAME))
+        Path(home).expanduser() / "cache" if home else Path(platformdirs.user_cache_dir(APP_NAME))
     )
     return _private_dir(base)
 

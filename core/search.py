@@ -64,8 +64,9 @@ def rrf(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, fl
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def paginate(items: Sequence[tuple[int, float]], page: int, page_size: int = PAGE_SIZE
-             ) -> tuple[list[tuple[int, float]], int]:
+def paginate(
+    items: Sequence[tuple[int, float]], page: int, page_size: int = PAGE_SIZE
+) -> tuple[list[tuple[int, float]], int]:
     """The slice for ``page`` (0-based) and the page count. Raises IndexError past the end."""
     pages = max(1, math.ceil(len(items) / page_size))
     if page < 0 or (page >= pages and len(items) > 0) or (page > 0 and not items):
@@ -74,7 +75,11 @@ def paginate(items: Sequence[tuple[int, float]], page: int, page_size: int = PAG
 
 
 def search_archival(
-    store: Store, embedder: Embedder, agent_id: int, query: str, page: int = 0,
+    store: Store,
+    embedder: Embedder,
+    agent_id: int,
+    query: str,
+    page: int = 0,
     page_size: int = PAGE_SIZE,
 ) -> ResultPage:
     """Archival memory search (passages and documents) with source and page."""
@@ -88,16 +93,27 @@ def search_archival(
     chunk, pages = paginate(fused, page, page_size)
     scores = dict(chunk)
     hits = [
-        Hit(id=p.id, text=p.text, time=p.created_at, score=round(scores[p.id], 6),
-            source=p.source_name, page=p.page)
+        Hit(
+            id=p.id,
+            text=p.text,
+            time=p.created_at,
+            score=round(scores[p.id], 6),
+            source=p.source_name,
+            page=p.page,
+        )
         for p in store.get_passages([i for i, _ in chunk])
     ]
     return ResultPage(hits, len(fused), page, pages)
 
 
 def search_recall(
-    store: Store, embedder: Embedder, agent_id: int, query: str, page: int = 0,
-    page_size: int = PAGE_SIZE, exclude_ids: Sequence[int] = (),
+    store: Store,
+    embedder: Embedder,
+    agent_id: int,
+    query: str,
+    page: int = 0,
+    page_size: int = PAGE_SIZE,
+    exclude_ids: Sequence[int] = (),
 ) -> ResultPage:
     """Conversation search over every past message (not only those in context)."""
     vector = embedder.embed([query])[0]

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from ember.core import db, paths, timeutil
 from ember.core.errors import AlreadyExists, InvalidInput, NotFound
 
@@ -276,9 +275,7 @@ class Store:
         new_name = new_name.strip()
         if not new_name:
             raise InvalidInput("An agent needs a name.")
-        clash = self._one(
-            "SELECT id FROM agents WHERE name = ? AND id != ?", (new_name, agent_id)
-        )
+        clash = self._one("SELECT id FROM agents WHERE name = ? AND id != ?", (new_name, agent_id))
         if clash:
             raise AlreadyExists(f"An agent named '{new_name}' already exists.")
         self.conn.execute("UPDATE agents SET name = ? WHERE id = ?", (new_name, agent_id))
@@ -422,7 +419,9 @@ class Store:
         by_id = {r["id"]: self._message(r) for r in rows}
         return [by_id[i] for i in message_ids if i in by_id]
 
-    def recent_messages(self, agent_id: int, limit: int = 200, before_id: int | None = None) -> list[Message]:
+    def recent_messages(
+        self, agent_id: int, limit: int = 200, before_id: int | None = None
+    ) -> list[Message]:
         """The newest messages of an agent (whatever their context state), oldest first."""
         rows = self._all(
             "SELECT * FROM messages WHERE agent_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
@@ -446,7 +445,9 @@ class Store:
             (message_id, agent_id, vector_blob(vector)),
         )
 
-    def messages_missing_embedding(self, agent_id: int | None = None, limit: int = 256) -> list[Message]:
+    def messages_missing_embedding(
+        self, agent_id: int | None = None, limit: int = 256
+    ) -> list[Message]:
         """Searchable messages that have no embedding yet (oldest first)."""
         sql = (
             "SELECT m.* FROM messages m WHERE m.text != '' AND NOT EXISTS "
@@ -460,7 +461,9 @@ class Store:
         params.append(limit)
         return [self._message(r) for r in self._all(sql, params)]
 
-    def search_messages_keyword(self, agent_id: int, query: str, limit: int) -> list[tuple[int, float]]:
+    def search_messages_keyword(
+        self, agent_id: int, query: str, limit: int
+    ) -> list[tuple[int, float]]:
         """(message id, bm25 score; lower is better) for searchable messages matching ``query``."""
         match = fts_query(query)
         if match is None:
@@ -486,9 +489,7 @@ class Store:
         self, agent_id: int, start_day: str, end_day: str, offset: int, limit: int
     ) -> tuple[list[Message], int]:
         """Searchable messages whose local date lies in [start_day, end_day], and the total."""
-        where = (
-            "agent_id = ? AND text != '' AND substr(created_at, 1, 10) BETWEEN ? AND ?"
-        )
+        where = "agent_id = ? AND text != '' AND substr(created_at, 1, 10) BETWEEN ? AND ?"
         params = (agent_id, start_day, end_day)
         total = self._one(f"SELECT count(*) FROM messages WHERE {where}", params)[0]
         rows = self._all(
@@ -515,7 +516,12 @@ class Store:
         )
 
     def add_source(
-        self, agent_id: int, path: str, name: str, sha256: str, pages: int = 0,
+        self,
+        agent_id: int,
+        path: str,
+        name: str,
+        sha256: str,
+        pages: int = 0,
         status: str = "loading",
     ) -> Source:
         """Record a document being loaded."""
@@ -635,7 +641,9 @@ class Store:
         """Delete one passage (its vector and full-text rows go with it)."""
         self.conn.execute("DELETE FROM passages WHERE id = ?", (passage_id,))
 
-    def search_passages_keyword(self, agent_id: int, query: str, limit: int) -> list[tuple[int, float]]:
+    def search_passages_keyword(
+        self, agent_id: int, query: str, limit: int
+    ) -> list[tuple[int, float]]:
         """(passage id, bm25 score; lower is better) for passages matching ``query``."""
         match = fts_query(query)
         if match is None:

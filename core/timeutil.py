@@ -22,7 +22,9 @@ def parse_iso(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except (ValueError, AttributeError) as exc:
-        raise InvalidInput(f"'{value}' is not an ISO 8601 time (e.g. 2024-05-01T14:30:00).") from exc
+        raise InvalidInput(
+            f"'{value}' is not an ISO 8601 time (e.g. 2024-05-01T14:30:00)."
+        ) from exc
     if parsed.tzinfo is None:
         parsed = parsed.astimezone()
     return parsed

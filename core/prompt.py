@@ -1,0 +1,176 @@
+"""Main-context assembly: what the model sees, in an order that keeps the prefix stable.
+
+Order (DESIGN §3): system instructions, tool descriptions, few-shot examples (static),
+core memory blocks with ``used/limit`` counts, then the FIFO queue with the recursive
+summary at its head. Everything that changes per turn (times, counters) lives inside the
+newest event, so consecutive steps share their token prefix up to the newest message and
+llama.cpp re-reads only the tail. Core memory edits and evictions legitimately invalidate
+what follows them.
+
+Rendering uses the model's own chat template (GGUF metadata) when it has one; base models
+(the bundled Gemma 3 270M) get a neutral ``EVENT:`` / ``AGENT:`` transcript that matches
+the few-shot examples.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from ember import resources
+from ember.core.store import Block, Message
+
+EVENT_PREFIX = "EVENT: "
+AGENT_PREFIX = "AGENT: "
+
+
+@cache
+def system_instructions() -> str:
+    """The read-only system prompt from resources/."""
+    return resources.read_text("prompts", "system.txt").strip()
+
+
+@cache
+def few_shot_examples() -> str:
+    """Example steps in the transcript format (they teach a base model the JSON shape)."""
+    return resources.read_text("prompts", "examples.txt").strip()
+
+
+def render_blocks(blocks: Sequence[Block]) -> str:
+    """Core memory as the model sees it, with character counts."""
+    parts = []
+    for block in blocks:
+        parts.append(
+            f'<{block.label} chars="{len(block.value)}/{block.limit}">\n{block.value}\n'
+            f"</{block.label}>"
+        )
+    return "\n".join(parts)
+
+
+def message_text(message: Message) -> str:
+    """The exact text of one queued message in the prompt (stable once written)."""
+    return json.dumps(message.content, ensure_ascii=False)
+
+
+def message_role(message: Message) -> str:
+    """Chat role: the agent's steps are 'assistant'; every event is 'user'."""
+    return "assistant" if message.role == "assistant" else "user"
+
+
+def summary_event(summary: str) -> dict[str, Any]:
+    """The head of the FIFO queue after evictions."""
+    return {"type": "summary", "message": summary}
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A rendered prompt and where its parts begin (for prefix accounting)."""
+
+    text: str
+    prefix_chars: int  # characters before the FIFO queue
+
+
+class PromptRenderer:
+    """Renders the main context with a chat template or the neutral transcript."""
+
+    def __init__(
+        self,
+        tools_description: str,
+        chat_template: str | None = None,
+        bos_token: str = "",
+        eos_token: str = "",
+    ) -> None:
+        self.tools_description = tools_description
+        self._template = None
+        self.bos_token = bos_token
+        self.eos_token = eos_token
+        if chat_template:
+            self._template = _compile_template(chat_template)
+
+    @property
+    def uses_chat_template(self) -> bool:
+        """Whether the model's own chat template is used."""
+        return self._template is not None
+
+    def system_text(self, blocks: Sequence[Block]) -> str:
+        """System instructions, functions, examples and core memory."""
+        return (
+            f"{system_instructions()}\n\n### Functions\n{self.tools_description}\n\n"
+            f"### Examples\n{few_shot_examples()}\n\n### Core memory\n{render_blocks(blocks)}"
+        )
+
+    def render(
+        self,
+        blocks: Sequence[Block],
+        summary: str,
+        queue: Sequence[Message],
+        extra_events: Sequence[str] = (),
+        assistant_prefix: str = "",
+    ) -> Prompt:
+        """The full prompt ending where the model's next step begins.
+
+        ``extra_events`` are appended after the queue without being stored (used for the
+        summary request); ``assistant_prefix`` is text the model's reply starts with.
+        """
+        system = self.system_text(blocks)
+        turns: list[tuple[str, str]] = []
+        if summary:
+            turns.append(("user", json.dumps(summary_event(summary), ensure_ascii=False)))
+        turns += [(message_role(m), message_text(m)) for m in queue]
+        turns += [("user", e) for e in extra_events]
+        if self._template is not None:
+            try:
+                return self._render_template(system, turns, assistant_prefix)
+            except Exception:  # a template that rejects our turns: use the transcript
+                self._template = None
+        head = f"{system}\n\n### Conversation\n"
+        body = "".join(
+            f"{AGENT_PREFIX if role == 'assistant' else EVENT_PREFIX}{text}\n"
+            for role, text in turns
+        )
+        return Prompt(head + body + AGENT_PREFIX + assistant_prefix, len(head))
+
+    def _render_template(
+        self, system: str, turns: list[tuple[str, str]], assistant_prefix: str
+    ) -> Prompt:
+        merged: list[dict[str, str]] = []
+        for role, text in turns:
+            if merged and merged[-1]["role"] == role:
+                merged[-1]["content"] += "\n" + text
+            else:
+                merged.append({"role": role, "content": text})
+        if not merged or merged[0]["role"] != "user":
+            merged.insert(0, {"role": "user", "content": "(start)"})
+        messages = [{"role": "system", "content": system}, *merged]
+        text = self._template.render(
+            messages=messages,
+            add_generation_prompt=True,
+            bos_token=self.bos_token,
+            eos_token=self.eos_token,
+        )
+        # The model's own BOS is added by the tokenizer.
+        if self.bos_token and text.startswith(self.bos_token):
+            text = text[len(self.bos_token) :]
+        head = self._template.render(
+            messages=[{"role": "system", "content": system}],
+            add_generation_prompt=False,
+            bos_token="",
+            eos_token=self.eos_token,
+        )
+        prefix = len(head) if text.startswith(head) else 0
+        return Prompt(text + assistant_prefix, prefix)
+
+
+def _compile_template(source: str) -> Any:
+    from jinja2.exceptions import TemplateError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def raise_exception(message: str) -> None:
+        raise TemplateError(message)
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    env.globals["raise_exception"] = raise_exception
+    return env.from_string(source)
