@@ -64,6 +64,7 @@ HEARTBEAT_REPLY = (
 )
 NOT_A_STEP = "Your last output was not one complete JSON step; try again."
 SETTINGS_KEY = "engine"
+EXAMPLES_MIN_CTX = 4096
 # A single message may take at most this share of the budget in context.
 MAX_MESSAGE_SHARE = 0.25
 
@@ -173,9 +174,15 @@ class Engine:
         self.embedder = embedder
         self.config = config or EngineConfig()
         self.tools = ToolRegistry()
-        self.renderer = PromptRenderer(self.tools.describe(), backend.chat_template)
+        # Few-shot examples teach weak models the step format but cost ~900 tokens: small
+        # windows go without them (the grammar still guarantees the format).
+        self.renderer = PromptRenderer(
+            self.tools.describe(),
+            backend.chat_template,
+            examples=backend.n_ctx >= EXAMPLES_MIN_CTX,
+        )
         self.lock = threading.RLock()
-        self.budget = qm.Budget(backend.n_ctx, min(self.config.reply_reserve, backend.n_ctx // 3))
+        self.budget = qm.Budget(backend.n_ctx, min(self.config.reply_reserve, backend.n_ctx // 8))
 
     def agent(self, name: str | None = None) -> AgentRuntime:
         """The runtime of the named agent (created from the default presets if missing)."""
@@ -210,7 +217,7 @@ class AgentRuntime:
         self, text: str, on_event: OnEvent | None = None, cancel: threading.Event | None = None
     ) -> TurnFinished:
         """The user says ``text``; run the agent until it replies or stops."""
-        emit = on_event or _ignore
+        emit = _emitter(on_event)
         text = text.strip()
         if not text:
             return TurnFinished("error", "The message is empty.")
@@ -238,7 +245,7 @@ class AgentRuntime:
         if not run:
             self.store.add_message(self.agent_id, "user", "login", content)
             return None
-        return self._turn("login", [("user", "login", content, "")], on_event or _ignore, cancel)
+        return self._turn("login", [("user", "login", content, "")], _emitter(on_event), cancel)
 
     def timed_heartbeat(
         self, on_event: OnEvent | None = None, cancel: threading.Event | None = None
@@ -253,7 +260,7 @@ class AgentRuntime:
             "time": timeutil.human_time(timeutil.now()),
         }
         return self._turn(
-            "timed_heartbeat", [("user", "heartbeat", content, "")], on_event or _ignore, cancel
+            "timed_heartbeat", [("user", "heartbeat", content, "")], _emitter(on_event), cancel
         )
 
     def context_usage(self) -> ContextUsage:
@@ -409,7 +416,7 @@ class AgentRuntime:
         prompt = self._render()
         used = self._count(prompt)
         while used > budget.flush_at:
-            if not self._flush(emit):
+            if not self._flush(emit, used - int(budget.budget * qm.REFILL_FRACTION)):
                 raise EmberError(
                     f"The context window ({budget.window} tokens) is too small for the "
                     "instructions, core memory and the newest message. Use a larger context "
@@ -443,11 +450,12 @@ class AgentRuntime:
             return n
         return message.tokens
 
-    def _flush(self, emit: OnEvent) -> bool:
-        """Evict ≈50% of the queue into recall and rewrite the summary. False if impossible."""
+    def _flush(self, emit: OnEvent, excess: int = 0) -> bool:
+        """Evict ≈50% of the queue (at least ``excess`` tokens) into recall and rewrite the
+        summary. False if nothing can be evicted."""
         queue = self.store.context_messages(self.agent_id)
         tokens = [self._message_tokens(m) for m in queue]
-        cut = qm.eviction_cut(queue, tokens)
+        cut = qm.eviction_cut(queue, tokens, at_least=excess)
         if cut == 0:
             return False
         agent = self.agent
@@ -473,7 +481,7 @@ class AgentRuntime:
         messages, so its prompt is a KV-cache hit up to the request.
         """
         backend = self.engine.backend
-        max_tokens = min(qm.SUMMARY_MAX_CHARS, backend.n_ctx // 4)
+        max_tokens = min(qm.SUMMARY_MAX_TOKENS, backend.n_ctx // 4)
         room = backend.n_ctx - max_tokens - 8
         blocks = self.store.blocks(self.agent_id)
         summary = self.agent.summary
@@ -576,3 +584,7 @@ def _parse_step(raw: str) -> dict[str, Any] | None:
 
 def _ignore(event: Event) -> None:
     return None
+
+
+def _emitter(on_event: OnEvent | None) -> OnEvent:
+    return _ignore if on_event is None else on_event

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -198,6 +198,8 @@ class LlamaBackend:
 class ScriptedBackend:
     """Replays scripted completions, piece by piece. For deterministic tests and demos.
 
+    Outputs are taken in order, or from ``responder(prompt, grammar)`` when given.
+
     Tokens are whitespace-separated words plus punctuation, which keeps token counts
     predictable in tests of memory pressure and eviction.
     """
@@ -205,8 +207,15 @@ class ScriptedBackend:
     name = "scripted"
     chat_template: str | None = None
 
-    def __init__(self, outputs: Sequence[str] = (), *, n_ctx: int = 4096) -> None:
+    def __init__(
+        self,
+        outputs: Sequence[str] = (),
+        *,
+        n_ctx: int = 4096,
+        responder: Callable[[str, str | None], str] | None = None,
+    ) -> None:
         self.outputs: list[str] = list(outputs)
+        self.responder = responder
         self.n_ctx = n_ctx
         self.prompts: list[str] = []
         self.grammars: list[str | None] = []
@@ -233,9 +242,12 @@ class ScriptedBackend:
         """Yield the next scripted output in small pieces."""
         self.prompts.append(prompt)
         self.grammars.append(grammar)
-        if not self.outputs:
+        if self.responder is not None:
+            out = self.responder(prompt, grammar)
+        elif self.outputs:
+            out = self.outputs.pop(0)
+        else:
             raise ModelError("ScriptedBackend has no scripted output left.")
-        out = self.outputs.pop(0)
         n = len(self.tokenize(prompt))
         self.last_stats = GenerationStats(prompt_tokens=n, evaluated_tokens=n)
         for i in range(0, len(out), 7):

@@ -82,8 +82,11 @@ class PromptRenderer:
         chat_template: str | None = None,
         bos_token: str = "",
         eos_token: str = "",
+        *,
+        examples: bool = True,
     ) -> None:
         self.tools_description = tools_description
+        self.examples = examples
         self._template = None
         self.bos_token = bos_token
         self.eos_token = eos_token
@@ -97,9 +100,10 @@ class PromptRenderer:
 
     def system_text(self, blocks: Sequence[Block]) -> str:
         """System instructions, functions, examples and core memory."""
+        examples = f"### Examples\n{few_shot_examples()}\n\n" if self.examples else ""
         return (
             f"{system_instructions()}\n\n### Functions\n{self.tools_description}\n\n"
-            f"### Examples\n{few_shot_examples()}\n\n### Core memory\n{render_blocks(blocks)}"
+            f"{examples}### Core memory\n{render_blocks(blocks)}"
         )
 
     def render(

@@ -24,7 +24,11 @@ from ember.core.store import Message
 
 WARN_FRACTION = 0.70
 EVICT_FRACTION = 0.50
+# A flush frees at least down to this share of the budget, so that the summary and the
+# reply that follow do not land back above the alert line.
+REFILL_FRACTION = 0.55
 SUMMARY_MAX_CHARS = 800
+SUMMARY_MAX_TOKENS = 320
 
 PRESSURE_ALERT = (
     "Memory pressure: the conversation will soon be trimmed to fit your context window. "
@@ -69,16 +73,20 @@ class Budget:
 
 
 def eviction_cut(
-    queue: Sequence[Message], tokens: Sequence[int], fraction: float = EVICT_FRACTION
+    queue: Sequence[Message],
+    tokens: Sequence[int],
+    fraction: float = EVICT_FRACTION,
+    at_least: int = 0,
 ) -> int:
-    """How many of the oldest messages to evict: ≈``fraction`` of the queue's tokens.
+    """How many of the oldest messages to evict: ≈``fraction`` of the queue's tokens, and
+    at least ``at_least`` tokens (so a flush does not land back above the alert line).
 
     The cut never leaves a function result without the step that called it, and always
     keeps the newest message (the event being answered). Returns 0 if nothing can go.
     """
     if len(queue) < 2:
         return 0
-    target = sum(tokens) * fraction
+    target = max(sum(tokens) * fraction, at_least)
     acc = 0
     cut = 0
     while cut < len(queue) - 1 and acc < target:

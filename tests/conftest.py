@@ -74,3 +74,34 @@ def artifacts_dir() -> Path:
     """Where tests save screenshots and reports for a person to look at."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+class HashEmbedder:
+    """Deterministic bag-of-words embedder for fast engine unit tests (not a search-quality
+    stand-in: tests of retrieval quality use the real model)."""
+
+    name = "hash-test"
+    dim = 384
+    max_tokens = 256
+
+    def embed(self, texts):  # type: ignore[no-untyped-def]
+        import re
+
+        import numpy as np
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                out[row, hash(word) % self.dim] += 1.0
+            norm = np.linalg.norm(out[row])
+            out[row] = out[row] / norm if norm else 1.0 / np.sqrt(self.dim)
+        return out
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+@pytest.fixture
+def hash_embedder() -> HashEmbedder:
+    """A fast deterministic embedder for unit tests."""
+    return HashEmbedder()
