@@ -90,8 +90,23 @@ def cmd_agents(args: argparse.Namespace) -> int:
             store.delete_agent(agent.id)
             print(f"Deleted agent '{agent.name}' and all its memories.")
             return 0
-        if args.agents_cmd in ("export", "import"):
-            return _not_built(f"agents {args.agents_cmd}")
+        if args.agents_cmd == "export":
+            from ember.core import transfer
+
+            agent = store.get_agent(args.name)
+            counts = transfer.export_agent(store, agent, args.file)
+            print(
+                f"Exported '{agent.name}' to {args.file} ({counts['messages']} messages, "
+                f"{counts['passages']} passages, {counts['sources']} documents)."
+            )
+            return 0
+        if args.agents_cmd == "import":
+            from ember.core import transfer
+            from ember.core.embedder import SentenceTransformerEmbedder
+
+            agent = transfer.import_agent(store, args.file, SentenceTransformerEmbedder)
+            print(f"Imported agent '{agent.name}' ({store.count_messages(agent.id)} messages).")
+            return 0
     return 2
 
 
@@ -204,7 +219,15 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_import_history(args: argparse.Namespace) -> int:
     """Import a past conversation (JSON Lines) into recall memory."""
-    return _not_built("import-history")
+    from ember.core import transfer
+    from ember.core.embedder import SentenceTransformerEmbedder
+
+    rows = transfer.read_history(args.file)  # validate before loading the embedder
+    with _open_store() as store:
+        agent = presets.get_or_create_default(store, args.agent)
+        n = transfer.import_history(store, SentenceTransformerEmbedder(), agent.id, args.file)
+    print(f"Imported {n} messages into the recall memory of '{agent.name}'.")
+    return 0 if n == len(rows) else 1
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -217,9 +240,46 @@ def cmd_sources(args: argparse.Namespace) -> int:
     return _not_built("sources")
 
 
+def _print_results(page: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([h.to_json() for h in page.hits], ensure_ascii=False))
+        return
+    print(page.header())
+    for n, hit in enumerate(page.hits, 1):
+        where = f" [{hit.source}, page {hit.page}]" if hit.source and hit.page else ""
+        where = where or (f" [{hit.source}]" if hit.source else "")
+        who = f"{hit.role}: " if hit.role else ""
+        print(f"{n}. ({hit.time}){where} {who}{hit.text}")
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     """The same archival/recall search the agent's tools run."""
-    return _not_built("search")
+    from ember.core import search
+    from ember.core.embedder import SentenceTransformerEmbedder
+
+    run = search.search_archival if args.tier == "archival" else search.search_recall
+    embedder = SentenceTransformerEmbedder()
+    with _open_store() as store:
+        agent = presets.get_or_create_default(store, args.agent)
+        if args.query != "-":
+            try:
+                page = run(store, embedder, agent.id, args.query, args.page)
+            except IndexError as exc:
+                print(f"ember: {exc}", file=sys.stderr)
+                return 1
+            _print_results(page, args.json)
+            return 0
+        # One query per line; one JSON line per query; the models load once.
+        for line in sys.stdin:
+            query = line.strip()
+            if not query:
+                continue
+            try:
+                hits = run(store, embedder, agent.id, query, args.page).hits
+            except IndexError:
+                hits = []
+            print(json.dumps([h.to_json() for h in hits], ensure_ascii=False), flush=True)
+    return 0
 
 
 # -- parser ------------------------------------------------------------------------------
