@@ -1,0 +1,215 @@
+"""Document drops: the overlay shown while files are dragged over the window, and the
+progress panel with one card per batch (files, pages, chunks, cancel, per-file results)."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+STATUS_MARK = {"loaded": "✓", "skipped": "•", "failed": "✗", "cancelled": "–"}
+
+
+def local_paths(mime: QMimeData) -> list[str]:
+    """Local file and folder paths carried by a drag."""
+    return [u.toLocalFile() for u in mime.urls() if u.isLocalFile() and u.toLocalFile()]
+
+
+def progress_fraction(p: Any) -> float:
+    """Overall batch progress 0..1 from an IngestProgress."""
+    files = max(1, int(getattr(p, "files_total", 1) or 1))
+    index = int(getattr(p, "file_index", 0) or 0)
+    pages_total = int(getattr(p, "pages_total", 0) or 0)
+    if getattr(p, "stage", "") == "done":
+        within = 1.0
+    elif pages_total:
+        # chunks_total grows while the file is read, so pages are the honest measure.
+        within = int(getattr(p, "pages_done", 0) or 0) / pages_total
+    else:
+        within = 0.0
+    return max(0.0, min(1.0, (index + min(within, 1.0)) / files))
+
+
+def progress_text(p: Any) -> str:
+    """One line: which file, pages and chunks."""
+    files = int(getattr(p, "files_total", 1) or 1)
+    index = int(getattr(p, "file_index", 0) or 0)
+    name = Path(str(getattr(p, "path", ""))).name
+    parts = [f"File {min(index + 1, files)} of {files}: {name}"]
+    pages_total = int(getattr(p, "pages_total", 0) or 0)
+    if pages_total:
+        parts.append(f"page {getattr(p, 'pages_done', 0)}/{pages_total}")
+    chunks = int(getattr(p, "chunks_done", 0) or 0)
+    if chunks:
+        parts.append(f"{chunks} chunks embedded")
+    stage = getattr(p, "stage", "")
+    if stage:
+        parts.append(str(stage))
+    return " · ".join(parts)
+
+
+class DropOverlay(QLabel):
+    """A translucent hint covering the window while files are dragged over it."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setObjectName("dropOverlay")
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setWordWrap(True)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.hide()
+
+    def show_for(self, agent_name: str) -> None:
+        """Cover the parent with the hint."""
+        self.setText(
+            f"<h2>Drop to add to {html.escape(agent_name)}'s memory</h2>"
+            "<p>PDF, text and Markdown files, or whole folders</p>"
+        )
+        self.setGeometry(self.parentWidget().rect())
+        self.raise_()
+        self.show()
+
+
+class BatchCard(QFrame):
+    """Progress and results of one dropped batch."""
+
+    cancelRequested = Signal(int)
+    dismissed = Signal(int)
+
+    def __init__(self, batch: int, paths: list[str]) -> None:
+        super().__init__()
+        self.batch = batch
+        self.setObjectName("batchCard")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 8, 10, 8)
+        top = QHBoxLayout()
+        names = ", ".join(Path(p).name for p in paths[:3]) + ("…" if len(paths) > 3 else "")
+        self.title = QLabel(f"<b>Adding documents</b> — {html.escape(names)}")
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        top.addWidget(self.title, 1)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self._cancel)
+        top.addWidget(self.cancel_button)
+        self.close_button = QPushButton("Dismiss")
+        self.close_button.clicked.connect(lambda: self.dismissed.emit(self.batch))
+        self.close_button.hide()
+        top.addWidget(self.close_button)
+        layout.addLayout(top)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.setTextVisible(False)
+        self.bar.setFixedHeight(8)
+        layout.addWidget(self.bar)
+        self.status = QLabel("Starting…")
+        self.status.setObjectName("batchStatus")
+        layout.addWidget(self.status)
+        self.results = QLabel()
+        self.results.setObjectName("batchResults")
+        self.results.setWordWrap(True)
+        self.results.setTextFormat(Qt.TextFormat.RichText)
+        self.results.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.results.hide()
+        layout.addWidget(self.results)
+        self.finished = False
+        self.result_rows: list[dict[str, Any]] = []
+
+    def _cancel(self) -> None:
+        self.cancel_button.setEnabled(False)
+        self.status.setText("Cancelling…")
+        self.cancelRequested.emit(self.batch)
+
+    def set_progress(self, p: Any) -> None:
+        """Show an IngestProgress."""
+        if self.finished:
+            return
+        self.bar.setValue(int(1000 * progress_fraction(p)))
+        if self.cancel_button.isEnabled():
+            self.status.setText(progress_text(p))
+
+    def set_results(self, results: list[dict[str, Any]]) -> None:
+        """Show the per-file outcome; the card stays until dismissed."""
+        self.finished = True
+        self.result_rows = results
+        self.bar.setValue(1000)
+        self.cancel_button.hide()
+        self.close_button.show()
+        counts: dict[str, int] = {}
+        lines = []
+        for r in results:
+            status = str(r.get("status"))
+            counts[status] = counts.get(status, 0) + 1
+            name = html.escape(Path(str(r.get("path", ""))).name)
+            if status == "loaded":
+                detail = (
+                    f"{r.get('pages', 0)} pages, {r.get('passages', 0)} passages, "
+                    f"{float(r.get('seconds') or 0):.1f} s"
+                )
+            else:
+                detail = html.escape(str(r.get("message") or status))
+            color = "#c0392b" if status == "failed" else "inherit"
+            lines.append(
+                f"<div style='color:{color}'>{STATUS_MARK.get(status, '?')} <b>{name}</b> — "
+                f"{status}: {detail}</div>"
+            )
+        summary = ", ".join(f"{n} {s}" for s, n in counts.items()) or "nothing to add"
+        self.title.setText(f"<b>Documents</b> — {html.escape(summary)}")
+        self.status.hide()
+        self.bar.hide()
+        self.results.setText("".join(lines))
+        self.results.show()
+
+
+class IngestPanel(QWidget):
+    """Stack of batch cards above the input box; hidden when empty."""
+
+    def __init__(self, cancel: Callable[[int], None], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("ingestPanel")
+        self._cancel = cancel
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(12, 4, 12, 4)
+        self.cards: dict[int, BatchCard] = {}
+        self.hide()
+
+    def add_batch(self, batch: int, paths: list[str]) -> BatchCard:
+        """A card for a new batch."""
+        card = BatchCard(batch, paths)
+        card.cancelRequested.connect(self._cancel)
+        card.dismissed.connect(self.dismiss)
+        self.cards[batch] = card
+        self._layout.addWidget(card)
+        self.show()
+        return card
+
+    def progress(self, batch: int, p: Any) -> None:
+        """Route progress to its card."""
+        card = self.cards.get(batch)
+        if card is not None:
+            card.set_progress(p)
+
+    def finish(self, batch: int, results: list[dict[str, Any]]) -> None:
+        """Route results to its card."""
+        card = self.cards.get(batch)
+        if card is not None:
+            card.set_results(results)
+
+    def dismiss(self, batch: int) -> None:
+        """Remove a finished card."""
+        card = self.cards.pop(batch, None)
+        if card is not None:
+            card.setParent(None)
+            card.deleteLater()
+        self.setVisible(bool(self.cards))
