@@ -36,7 +36,7 @@ def progress_fraction(p: Any) -> float:
         within = 1.0
     elif pages_total:
         # chunks_total grows while the file is read, so pages are the honest measure.
-        within = int(getattr(p, "pages_done", 0) or 0) / pages_total
+        within = 0.95 * int(getattr(p, "pages_done", 0) or 0) / pages_total
     else:
         within = 0.0
     return max(0.0, min(1.0, (index + min(within, 1.0)) / files))

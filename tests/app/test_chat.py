@@ -1,0 +1,164 @@
+"""Chat: streamed replies, thought details, stop, queued messages, closing mid-reply."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from ember.core import events
+from ember.core.llm import ScriptedBackend
+from ember.core.store import Store
+
+from .conftest import WAIT_MS, GatedBackend, drain, send_and_wait, shot, step
+
+
+def test_send_shows_streamed_reply(qtbot: Any, make_window: Any, artifacts_dir: Path) -> None:
+    reply = "Hello! I'm **Ember**. Here is a list:\n\n- one\n- two\n\nAnd `code`."
+    window = make_window(ScriptedBackend([step(reply, "The user greets me; be warm.")]))
+    deltas: list[str] = []
+    window.worker.engineEvent.connect(
+        lambda _a, e: deltas.append(e.text) if isinstance(e, events.MessageDelta) else None
+    )
+    finished = send_and_wait(qtbot, window, "Hi there, who are you?")
+    assert finished.reason == "message"
+    assert "".join(deltas) == reply  # the whole message arrived as a stream
+    bubbles = window.chat.bubbles
+    assert [b.role for b in bubbles][-2:] == ["user", "assistant"]
+    assert bubbles[-2].text == "Hi there, who are you?"
+    assert bubbles[-1].text == reply
+    assert "Ember" in bubbles[-1].body.text() or "**Ember**" in bubbles[-1].body.text()
+    assert window.meter.used > 0 and window.meter.warn_at < window.meter.flush_at
+    assert not window.stop_button.isEnabled()
+    shot(window, artifacts_dir, "chat")
+    # Committed to the database: a new connection sees both sides.
+    with Store() as store:
+        texts = [m.text for m in store.recent_messages(window.agent_id) if m.text]
+    assert texts[-2:] == ["Hi there, who are you?", reply]
+
+
+def test_history_shown_on_restart(qtbot: Any, make_window: Any) -> None:
+    window = make_window(ScriptedBackend([step("Noted: you like tea.")]))
+    send_and_wait(qtbot, window, "I like tea.")
+    window.shutdown_now()
+    again = make_window(ScriptedBackend([]))
+    texts = [b.text for b in again.chat.bubbles]
+    assert texts[-2:] == ["I like tea.", "Noted: you like tea."]
+
+
+def test_thoughts_toggle(qtbot: Any, make_window: Any, artifacts_dir: Path) -> None:
+    search = (
+        '{"thoughts": "Let me check my archive first.", "function": "archival_memory_search",'
+        ' "arguments": {"query": "tea", "page": 0, "request_heartbeat": true}}'
+    )
+    window = make_window(ScriptedBackend([search, step("I found nothing about tea yet.")]))
+    send_and_wait(qtbot, window, "What do you know about tea?")
+    bubble = window.chat.bubbles[-1]
+    assert bubble.text == "I found nothing about tea yet."
+    assert bubble.toggle.isVisible() and not bubble.detail_label.isVisible()
+    assert "1 tool call" in bubble.toggle.text()
+    window.act_thoughts.trigger()
+    assert bubble.detail_label.isVisible()
+    details = bubble.detail_label.text()
+    assert "Let me check my archive first." in details
+    assert "archival_memory_search" in details
+    shot(window, artifacts_dir, "chat-thoughts")
+    window.act_thoughts.trigger()
+    assert not bubble.detail_label.isVisible()
+    bubble.toggle.click()  # one reply's own toggle
+    assert bubble.detail_label.isVisible()
+    # The preference is saved with the data.
+    window.act_thoughts.trigger()
+    qtbot.waitUntil(lambda: _gui_setting("show_thoughts") is True, timeout=WAIT_MS)
+
+
+def _gui_setting(key: str) -> Any:
+    with Store() as store:
+        return (store.get_setting("gui", {}) or {}).get(key)
+
+
+def test_stop_cancels(qtbot: Any, make_window: Any) -> None:
+    backend = GatedBackend([step("This is a long answer " * 20)])
+    window = make_window(backend)
+    with qtbot.waitSignal(window.worker.turnStarted, timeout=WAIT_MS):
+        window.send("Tell me a long story")
+    drain()
+    assert backend.generating.wait(WAIT_MS / 1000)
+    qtbot.waitUntil(window.stop_button.isEnabled, timeout=WAIT_MS)
+    with qtbot.waitSignal(window.worker.turnEnded, timeout=WAIT_MS) as blocker:
+        window.stop_button.click()
+        backend.gate.set()
+    drain()
+    assert blocker.args[1].reason == "cancelled"
+    assert "Stopped" in window.chat.bubbles[-1].text
+    assert not window.stop_button.isEnabled()
+    # The user's message is kept; the cancelled reply is not stored as an answer.
+    with Store() as store:
+        msgs = store.recent_messages(window.agent_id)
+    assert any(m.text == "Tell me a long story" for m in msgs)
+    assert not any(m.kind == "step" for m in msgs)
+
+
+def test_typing_before_model_ready_is_queued(qtbot: Any, make_window: Any) -> None:
+    release = threading.Event()
+
+    def slow_backend(config: Any) -> Any:
+        release.wait(30)
+        return ScriptedBackend([step("Sorry for the wait — hello!")])
+
+    window = make_window(backend_factory=slow_backend, wait_ready=False)
+    qtbot.waitUntil(lambda: window.agent_id is not None, timeout=WAIT_MS)
+    # First run: a welcome from the default agent, before any model is loaded.
+    assert window.chat.bubbles[0].role == "assistant"
+    assert "Ember" in window.chat.bubbles[0].text
+    assert window.load_bar.isVisible()
+    window.send("Are you there?")
+    assert "waiting for the model" in window.statusBar().currentMessage()
+    assert window.chat.bubbles[-1].text == "Are you there?"
+    with qtbot.waitSignal(window.worker.turnEnded, timeout=WAIT_MS):
+        release.set()
+    drain()
+    assert window.chat.bubbles[-1].text == "Sorry for the wait — hello!"
+    assert not window.load_bar.isVisible()
+
+
+def test_close_mid_generation_is_clean(qtbot: Any, make_window: Any) -> None:
+    backend = GatedBackend([step("A reply that will never finish " * 10)])
+    window = make_window(backend)
+    window.send("Start something long")
+    assert backend.generating.wait(WAIT_MS / 1000)
+    with qtbot.waitSignal(window.closed, timeout=WAIT_MS):
+        window.close()  # cancels, the worker ends its turn, closes the DB, then we close
+        backend.gate.set()
+    drain()
+    assert window.stopped and not window.isVisible()
+    qtbot.waitUntil(lambda: not window.thread_.isRunning(), timeout=WAIT_MS)
+    assert window.worker.store is not None
+    # Nothing is lost and the file is healthy: reopen and read.
+    with Store() as store:
+        agent = store.get_agent("Ember")
+        texts = [m.text for m in store.recent_messages(agent.id)]
+        assert "Start something long" in texts
+        assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_agents_create_rename_delete(qtbot: Any, make_window: Any, monkeypatch: Any) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    window = make_window(ScriptedBackend([]))
+    first = window.agent_id
+    with qtbot.waitSignal(window.worker.agentLoaded, timeout=WAIT_MS):
+        window.request("create_agent", {"name": "Scholar", "persona": "scholar", "human": "basic"})
+    drain()
+    assert window.agent_name == "Scholar" and window.agent_id != first
+    assert [a["name"] for a in window.agents] == ["Ember", "Scholar"]
+    with qtbot.waitSignal(window.worker.agentsChanged, timeout=WAIT_MS):
+        window.request("rename_agent", {"agent_id": window.agent_id, "name": "Professor"})
+    drain()
+    assert window.windowTitle().startswith("Professor")
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(window.worker.agentLoaded, timeout=WAIT_MS):
+        window.delete_agent()
+    drain()
+    assert window.agent_id == first
+    assert [a["name"] for a in window.agents] == ["Ember"]
