@@ -10,6 +10,7 @@ never a substitute for the integration tests that run the real model.
 
 from __future__ import annotations
 
+import ctypes
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -124,6 +125,68 @@ class LlamaBackend:
             n += 1
         # llama.cpp must evaluate at least one token to produce logits.
         return min(n, len(tokens) - 1)
+
+    # -- KV state (warm restart, see kvstate.py) ------------------------------------------
+
+    def prompt_tokens(self, prompt: str) -> list[int]:
+        """The tokens :meth:`generate` evaluates for ``prompt`` (BOS included)."""
+        return self._prompt_tokens(prompt)
+
+    def context_tokens(self) -> list[int]:
+        """The tokens whose keys and values are in the KV cache now, in order."""
+        return [int(t) for t in self.llm._input_ids[: self.llm.n_tokens]]
+
+    def state_identity(self) -> dict[str, Any]:
+        """What a saved KV state is only valid for: the model file (path, size, mtime, hash
+        of its first MiB), the llama.cpp build and the context settings (threads excluded)."""
+        import hashlib
+
+        st = self.path.stat()
+        with self.path.open("rb") as fh:
+            head = hashlib.sha256(fh.read(1 << 20)).hexdigest()
+        params = self.llm.context_params
+        settings = {
+            name: getattr(params, name)
+            for name, _ in type(params)._fields_
+            if not name.startswith("n_threads")
+            and isinstance(getattr(params, name), (bool, int, float))
+        }
+        return {
+            "model": str(self.path.resolve()),
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+            "head_sha256": head,
+            "llama_cpp": str(getattr(self._llama_cpp, "__version__", "?")),
+            "context": settings,
+        }
+
+    def save_kv_state(self) -> tuple[list[int], bytes]:
+        """The cached tokens and the KV cache bytes of sequence 0 (no logits: compact)."""
+        ctx = self.llm._ctx.ctx
+        size = int(self._llama_cpp.llama_state_seq_get_size(ctx, 0))
+        buf = (ctypes.c_uint8 * size)()
+        n = int(self._llama_cpp.llama_state_seq_get_data(ctx, buf, size, 0))
+        if n <= 0 or n > size:
+            raise ModelError("llama.cpp could not copy the KV state.")
+        return self.context_tokens(), bytes(memoryview(buf)[:n])
+
+    def load_kv_state(self, tokens: Sequence[int], data: bytes) -> bool:
+        """Put a state from :meth:`save_kv_state` back. False (cache left empty) if llama.cpp
+        rejects it. The next :meth:`generate` reuses its common prefix with the new prompt."""
+        if not tokens or len(tokens) >= self.n_ctx:
+            return False
+        self.reset()
+        self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        read = int(self._llama_cpp.llama_state_seq_set_data(self.llm._ctx.ctx, buf, len(data), 0))
+        if read != len(data):
+            self.reset()
+            self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+            return False
+        self.llm.input_ids[: len(tokens)] = tokens  # the full buffer; _input_ids is a view
+        self.llm.n_tokens = len(tokens)
+        self.llm._requires_eval = True  # no logits were restored: replay at least one token
+        return True
 
     def _grammar(self, gbnf: str) -> Any:
         grammar = self._grammars.get(gbnf)

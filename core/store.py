@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from ember.core import db, paths, timeutil
+
+from ember.core import db, paths, timeutil, vector_index
 from ember.core.errors import AlreadyExists, InvalidInput, NotFound
 
 DEFAULT_BLOCK_LIMIT = 2000
@@ -121,6 +122,7 @@ class Store:
         self.path = Path(path) if path is not None else paths.db_path()
         self.conn = db.connect(self.path)
         self._depth = 0
+        self._passage_index = vector_index.PassageVectorIndex(self.conn)
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -582,21 +584,62 @@ class Store:
         if len(items) != len(vectors):
             raise ValueError("one vector per passage")
         created = created_at or timeutil.now_iso()
+        matrix = self._passage_matrix(vectors, len(items))
+        codes = vector_index.binary_codes(matrix)
         ids: list[int] = []
         with self.transaction():
-            for (text, page, position), vector in zip(items, vectors, strict=True):
+            for text, page, position in items:
                 cur = self.conn.execute(
                     "INSERT INTO passages(agent_id, source_id, text, page, position, created_at) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     (agent_id, source_id, text, page, position, created),
                 )
-                pid = int(cur.lastrowid)
-                self.conn.execute(
-                    "INSERT INTO passage_vec(passage_id, agent_id, embedding) VALUES (?, ?, ?)",
-                    (pid, agent_id, vector_blob(vector)),
-                )
-                ids.append(pid)
+                ids.append(int(cur.lastrowid))
+            self.conn.executemany(
+                "INSERT INTO passage_embedding(passage_id, embedding) VALUES (?, ?)",
+                [(pid, matrix[i].tobytes()) for i, pid in enumerate(ids)],
+            )
+            self.conn.executemany(
+                "INSERT INTO passage_code(agent_id, passage_id, code) VALUES (?, ?, ?)",
+                [(agent_id, pid, codes[i].tobytes()) for i, pid in enumerate(ids)],
+            )
         return ids
+
+    def _passage_matrix(self, vectors: Any, n: int) -> np.ndarray:
+        """Vectors as a float32 ``(n, dim)`` matrix; the dimension must be the file's."""
+        matrix = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32).reshape(n, -1))
+        dim = self.embedding_model()[1]
+        if n and dim and matrix.shape[1] != dim:
+            raise InvalidInput(
+                f"Embeddings have {matrix.shape[1]} dimensions; this database holds {dim}."
+            )
+        return matrix
+
+    def set_passage_embeddings(self, passage_ids: Sequence[int], vectors: Any) -> None:
+        """Replace the embeddings of existing passages (e.g. after a change of embedding
+        model), keeping the binary prefilter in step."""
+        matrix = self._passage_matrix(vectors, len(passage_ids))
+        codes = vector_index.binary_codes(matrix)
+        with self.transaction():
+            for i, pid in enumerate(passage_ids):
+                row = self._one("SELECT agent_id FROM passages WHERE id = ?", (pid,))
+                if row is None:
+                    raise NotFound(f"No passage with id {pid}.")
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO passage_embedding(passage_id, embedding) VALUES (?, ?)",
+                    (pid, matrix[i].tobytes()),
+                )
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO passage_code(agent_id, passage_id, code) "
+                    "VALUES (?, ?, ?)",
+                    (row[0], pid, codes[i].tobytes()),
+                )
+                # Codes changed in place: in-memory copies must reload, as after a delete.
+                self.conn.execute(
+                    "INSERT INTO passage_index_state(agent_id, deletes) VALUES (?, 1) "
+                    "ON CONFLICT(agent_id) DO UPDATE SET deletes = deletes + 1",
+                    (row[0],),
+                )
 
     _PASSAGE_SELECT = (
         "SELECT p.*, s.name AS source_name FROM passages p "
@@ -657,10 +700,10 @@ class Store:
         return [(r[0], float(r[1])) for r in rows]
 
     def search_passages_vector(self, agent_id: int, vector: Any, k: int) -> list[tuple[int, float]]:
-        """(passage id, cosine distance) of the ``k`` nearest passages of the agent."""
-        rows = self._all(
-            "SELECT passage_id, distance FROM passage_vec "
-            "WHERE embedding MATCH ? AND k = ? AND agent_id = ? ORDER BY distance",
-            (vector_blob(vector), k, agent_id),
-        )
-        return [(r[0], float(r[1])) for r in rows]
+        """(passage id, cosine distance) of the ``k`` nearest passages of the agent.
+
+        A binary (sign-bit) Hamming prefilter over the agent's passages, kept in memory,
+        then an exact cosine re-rank of the candidates (see ``vector_index``): recall@10
+        ≥ 0.95 against exact search, exact outright for agents with few passages.
+        """
+        return self._passage_index.search(agent_id, vector, k)
