@@ -78,7 +78,7 @@ def tool_call_rule(name: str, parameters: Mapping[str, Any], rules: dict[str, st
 
 
 def build_grammar(
-    tools: Iterable[tuple[str, Mapping[str, Any]]], *, thoughts_max_length: int = 600
+    tools: Iterable[tuple[str, Mapping[str, Any]]], *, thoughts_max_length: int = 300
 ) -> str:
     """GBNF for one step: inner thoughts and exactly one call of one of ``tools``.
 

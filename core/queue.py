@@ -39,8 +39,11 @@ SUMMARY_REQUEST = (
     "are about to be hidden. Write a short summary of them that keeps names, facts about the "
     'user, and decisions. Reply only as {"summary": "..."}.'
 )
+# The summary starts with a fixed primer and has a minimum length: weak base models
+# otherwise close the string at once.
+SUMMARY_PRIMER = "Earlier, "
 SUMMARY_GRAMMAR = (
-    'root ::= "{\\"summary\\": \\"" char{1,' + str(SUMMARY_MAX_CHARS) + '} "\\"}"\n'
+    f'root ::= "{{\\"summary\\": \\"{SUMMARY_PRIMER}" char{{16,{SUMMARY_MAX_CHARS}}} "\\"}}"\n'
     'char ::= [^"\\\\\\x00-\\x1F] | "\\\\" ["\\\\/bfnrt]\n'
 )
 

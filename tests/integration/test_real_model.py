@@ -1,0 +1,79 @@
+"""The real bundled GGUF model: a verified, complete file, and a small window that flushes
+with a real summary. (Full turns through ``ember chat`` are in test_cli.py.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ember.core import events as ev
+from ember.core import timeutil
+from ember.core.engine import Engine, EngineConfig
+from ember.core.llm import LlamaBackend
+from ember.core.models import read_gguf_info
+from ember.core.store import Store
+
+pytestmark = pytest.mark.integration
+
+
+def test_bundled_model_is_verified_and_complete(bundled_model: Path) -> None:
+    info = read_gguf_info(bundled_model)
+    assert info.architecture == "gemma3"
+    assert info.expected_size == info.file_size  # every tensor accounted for
+    assert info.chat_template is None  # a base model: the neutral transcript is used
+
+
+def test_small_window_flushes_with_a_real_summary(
+    store: Store, bundled_model: Path, embedder: Any
+) -> None:
+    backend = LlamaBackend(bundled_model, n_ctx=2048)
+    engine = Engine(store, backend, embedder, EngineConfig(n_ctx=2048, temperature=0.3))
+    rt = engine.agent("small")
+    # A past conversation already fills most of the window.
+    facts = [
+        "I grew up in Porto.",
+        "My sister is called Lena.",
+        "I play the cello.",
+        "My cat is named Pixel.",
+        "I work as a nurse.",
+        "I am saving for a trip to Japan.",
+    ]
+    t = timeutil.human_time(timeutil.now())
+    while rt.context_usage().used < engine.budget.flush_at - 40:
+        fact = facts[store.count_messages(rt.agent_id) // 2 % len(facts)]
+        store.add_message(
+            rt.agent_id,
+            "user",
+            "user_message",
+            {"type": "user_message", "message": fact, "time": t},
+            fact,
+        )
+        store.add_message(
+            rt.agent_id,
+            "assistant",
+            "step",
+            {
+                "thoughts": "Noted.",
+                "function": "send_message",
+                "arguments": {"message": "Thanks for telling me!"},
+            },
+            "Thanks for telling me!",
+        )
+    before = store.count_messages(rt.agent_id)
+    notices: list[ev.SystemNotice] = []
+    result = rt.send_user_message(
+        "Tell me something nice about my week, please. I had a long one: night shifts at the "
+        "hospital, cello practice every evening, and Lena visiting from Porto on Sunday.",
+        lambda e: notices.append(e) if isinstance(e, ev.SystemNotice) else None,
+    )
+    assert result.reason == "message"
+    assert "flush" in [n.kind for n in notices]
+    agent = rt.agent
+    assert agent.summary_hidden > 0
+    summary = agent.summary.split("Summary of them: ", 1)[1]
+    assert summary.startswith("Earlier, ") and len(summary) > len("Earlier, ") + 10
+    assert store.count_messages(rt.agent_id) >= before + 2  # nothing deleted, new ones added
+    assert store.count_messages(rt.agent_id, in_context=False) == agent.summary_hidden
+    assert rt.context_usage().used <= engine.budget.flush_at
