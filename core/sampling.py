@@ -1,0 +1,141 @@
+"""A cheaper grammar sampler for llama-cpp-python: top candidates first, whole vocabulary last.
+
+llama-cpp-python puts the grammar sampler before top-k, so every generated token checks the
+grammar against the whole vocabulary (262,144 tokens for Gemma 3): measured here, that made
+constrained generation about 3× slower than unconstrained. Nearly always, one of the model's
+few most likely tokens is allowed by the grammar, so this sampler checks only the ``k`` most
+likely candidates and falls back to the whole vocabulary only when none of them is allowed
+(llama.cpp's own "resample on rejection" idea). The constraint is exactly the same: every
+sampled token is accepted by the grammar, and the grammar state advances with it.
+
+The sampler plugs into llama-cpp-python's sampler chain through ctypes, with an ``accept``
+callback (the library's own custom samplers have none) that advances the grammar.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+import numpy as np
+
+_TOKEN_DATA = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
+
+
+class TopKGrammarSampler:
+    """Grammar-constrained filtering on the ``k`` likeliest tokens, with a full fallback."""
+
+    def __init__(self, vocab: Any, gbnf: str, root: str = "root", k: int = 64) -> None:
+        import llama_cpp
+
+        self._lib = llama_cpp
+        grammar = llama_cpp.llama_sampler_init_grammar(vocab, gbnf.encode(), root.encode())
+        if not grammar:
+            raise ValueError("llama.cpp could not parse the grammar")
+        self._grammar = grammar
+        self.k = k
+        self.calls = 0
+        self.fallbacks = 0
+        if ctypes.sizeof(llama_cpp.llama_token_data) != _TOKEN_DATA.itemsize:
+            raise RuntimeError("unexpected llama_token_data layout")
+        self._buf = (llama_cpp.llama_token_data * k)()
+        self._small = llama_cpp.llama_token_data_array(
+            data=self._buf, size=k, selected=-1, sorted=False
+        )
+
+        def apply(_smpl: Any, cur_p: Any) -> None:
+            self._apply(cur_p)
+
+        def accept(_smpl: Any, token: int) -> None:
+            llama_cpp.llama_sampler_accept(self._grammar, token)
+
+        def reset(_smpl: Any) -> None:
+            llama_cpp.llama_sampler_reset(self._grammar)
+
+        iface = llama_cpp.llama_sampler_i()
+        self._callbacks = (
+            llama_cpp.llama_sampler_i_apply(apply),
+            llama_cpp.llama_sampler_i_accept(accept),
+            llama_cpp.llama_sampler_i_reset(reset),
+        )
+        iface.apply, iface.accept, iface.reset = self._callbacks
+        self._iface = iface
+        self.sampler = llama_cpp.llama_sampler()
+        self.sampler.iface = ctypes.pointer(iface)
+        self.sampler.ctx = None
+
+    def _apply(self, cur_p: Any) -> None:
+        lib = self._lib
+        cur = cur_p.contents
+        n = int(cur.size)
+        self.calls += 1
+        k = min(self.k, n)
+        if k < n:
+            raw = (ctypes.c_char * (n * _TOKEN_DATA.itemsize)).from_address(
+                ctypes.addressof(cur.data.contents)
+            )
+            data = np.frombuffer(raw, dtype=_TOKEN_DATA)
+            top = np.argpartition(data["logit"], n - k)[n - k :]
+            small = np.frombuffer(self._buf, dtype=_TOKEN_DATA)
+            small[:k] = data[top]
+            self._small.size = k
+            self._small.selected = -1
+            self._small.sorted = False
+            lib.llama_sampler_apply(self._grammar, ctypes.byref(self._small))
+            if np.isfinite(small["logit"][:k]).any():
+                data[:k] = small[:k]
+                cur.size = k
+                cur.selected = -1
+                cur.sorted = False
+                return
+            self.fallbacks += 1
+        lib.llama_sampler_apply(self._grammar, cur_p)
+
+    def __del__(self) -> None:
+        grammar = getattr(self, "_grammar", None)
+        if grammar:
+            self._lib.llama_sampler_free(grammar)
+            self._grammar = None
+
+
+def install(llm: Any, k: int = 64) -> None:
+    """Make ``llm`` (a ``llama_cpp.Llama``) use :class:`TopKGrammarSampler` for grammars."""
+    from llama_cpp import _internals
+
+    original = llm._init_sampler
+
+    def _init_sampler(**kw: Any) -> Any:
+        grammar = kw.get("grammar")
+        if grammar is None or kw.get("mirostat_mode") or kw.get("logits_processor"):
+            return original(**kw)
+        chain = _internals.LlamaSampler()
+        if (
+            kw.get("repeat_penalty", 1.0) != 1.0
+            or kw.get("frequency_penalty")
+            or kw.get("presence_penalty")
+        ):
+            chain.add_penalties(
+                n_vocab=llm._n_vocab,
+                penalty_last_n=llm.last_n_tokens_size,
+                penalty_repeat=kw.get("repeat_penalty", 1.0),
+                penalty_freq=kw.get("frequency_penalty", 0.0),
+                penalty_present=kw.get("presence_penalty", 0.0),
+            )
+        custom = TopKGrammarSampler(llm._model.vocab, grammar._grammar, grammar._root, k)
+        lib = custom._lib
+        lib.llama_sampler_chain_add(chain.sampler, ctypes.pointer(custom.sampler))
+        # llama-cpp-python removes registered custom samplers before freeing the chain.
+        chain.custom_samplers.append((lib.llama_sampler_chain_n(chain.sampler) - 1, custom))
+        temp = kw.get("temp", 0.8)
+        if temp == 0.0:
+            chain.add_greedy()
+        else:
+            chain.add_top_k(kw.get("top_k", 40))
+            chain.add_top_p(kw.get("top_p", 0.95), 1)
+            chain.add_min_p(kw.get("min_p", 0.05), 1)
+            chain.add_temp(temp)
+            chain.add_dist(llm._seed)
+        llm._ember_grammar_sampler = custom
+        return chain
+
+    llm._init_sampler = _init_sampler
