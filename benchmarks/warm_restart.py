@@ -8,7 +8,7 @@ Builds a ~4k-token prompt (a realistic MemGPT-style context: instructions, core 
 a long conversation), then:
 
 1. a first Llama instance reads it and replies (this is the session before the restart)
-   and the state is saved with :class:`ember.core.kvstate.KVStateCache`;
+   and the state of the context is saved with :class:`ember.core.kvstate.KVStateCache`;
 2. a NEW instance restores the state and answers the next prompt (the same context plus a
    new user message): "warm restart";
 3. another NEW instance answers the same next prompt from scratch: "cold start".
@@ -104,7 +104,8 @@ def main() -> None:
         first_reply(session, context, args.reply)
         print(f"session before restart: read the context in {time.perf_counter() - t:.1f} s")
         t = time.perf_counter()
-        path = cache.save(session, "bench-agent")
+        # As the engine does when idle: keep what the next prompt will share (the context).
+        path = cache.save(session, "bench-agent", upto=session.prompt_tokens(context))
         save_s = time.perf_counter() - t
         assert path is not None, cache.last_error
         size = path.stat().st_size

@@ -18,7 +18,11 @@ Design:
   stale and removed on restore. Anything unreadable is deleted, never raised.
 * **Use**: restore only when the saved tokens and the new prompt share a prefix of at
   least ``min_prefix`` tokens; llama-cpp-python then drops the rest of the cache and
-  evaluates the prompt's tail only.
+  evaluates the prompt's tail only. Sliding-window models (Gemma 3, window 512) are
+  stricter: llama.cpp saves only the last window of their SWA layers, so a restored
+  state can be continued but not rolled back; the saved tokens must be a strict prefix
+  of the new prompt (``LlamaBackend.kv_can_continue``). ``save(..., upto=...)`` cuts the
+  cache back to the part the next prompt will share before saving, to make sure of it.
 * **Disk**: files are written atomically (temp file + rename). After each save the folder
   is trimmed to ``max_bytes``, least recently used first (a restore refreshes a file's
   mtime). :meth:`KVStateCache.usage` reports files and bytes.
@@ -64,6 +68,18 @@ class StatefulBackend(Protocol):
 
     def load_kv_state(self, tokens: Sequence[int], data: bytes) -> bool:
         """Put a saved state back; False if rejected."""
+        ...
+
+    def context_tokens(self) -> list[int]:
+        """Tokens now in the KV cache."""
+        ...
+
+    def truncate_kv(self, n_tokens: int) -> None:
+        """Keep only the first ``n_tokens`` in the KV cache."""
+        ...
+
+    def kv_can_continue(self, n_past: int) -> bool:
+        """Whether the cache can serve a prompt sharing its first ``n_past`` tokens."""
         ...
 
 
@@ -125,11 +141,24 @@ class KVStateCache:
 
     # -- save -----------------------------------------------------------------------------
 
-    def save(self, backend: StatefulBackend, key: str) -> Path | None:
+    def save(
+        self, backend: StatefulBackend, key: str, upto: Sequence[int] | None = None
+    ) -> Path | None:
         """Save the backend's current KV state for ``key``. Returns the file, or None when
-        there is nothing to save, it would not fit in ``max_bytes`` or writing failed."""
+        there is nothing to save, it would not fit in ``max_bytes`` or writing failed.
+
+        ``upto``: the tokens the next prompt will start with (e.g. the rendered context up
+        to the last reply). The cache is first cut back to its common prefix with them, so
+        that the saved tokens are a prefix of the next prompt: with sliding-window models
+        (Gemma 3) a restored state can only be continued, not rolled back.
+        """
         self.last_error = None
         try:
+            if upto is not None:
+                cached = backend.context_tokens()
+                keep = common_prefix(cached, upto)
+                if keep < len(cached):
+                    backend.truncate_kv(keep)
             tokens, payload = backend.save_kv_state()
             identity = backend.state_identity()
         except Exception as exc:  # a backend that cannot save: warm restart is optional
@@ -235,7 +264,7 @@ class KVStateCache:
         target = self.path_for(key, identity)
         prefix = self._key_part(key) + "-"
         for other in self._files():
-            if other.name.startswith(prefix) and other != target:
+            if other.name.startswith(prefix) and other != target and other.name.endswith(SUFFIX):
                 self._remove(other)  # this agent's state for another model or settings
         if not target.exists():
             return 0
@@ -257,9 +286,24 @@ class KVStateCache:
             self.last_error = self.last_error or f"llama.cpp rejected {target.name}"
             self._remove(target)
             return 0
+        reuse = min(shared, len(prompt_tokens) - 1)
+        try:
+            usable = backend.kv_can_continue(reuse)
+        except Exception as exc:
+            usable = False
+            self.last_error = f"could not check the restored cache: {exc}"
+        if not usable:
+            # Valid, but this prompt rolls back into the saved tokens and the sliding-window
+            # layers lack the positions before that point: read it cold, keep the file.
+            backend.truncate_kv(0)
+            self.last_error = self.last_error or (
+                f"{target.name}: the prompt diverges {len(tokens) - reuse} tokens before the "
+                "end of the saved state; sliding-window layers cannot roll back"
+            )
+            return 0
         with contextlib.suppress(OSError):
             os.utime(target)
-        return min(shared, len(prompt_tokens) - 1)
+        return reuse
 
     # -- bookkeeping ----------------------------------------------------------------------
 

@@ -197,6 +197,26 @@ class LlamaBackend:
         self.llm._requires_eval = True  # no logits were restored: replay at least one token
         return True
 
+    def truncate_kv(self, n_tokens: int) -> None:
+        """Keep only the first ``n_tokens`` tokens in the KV cache."""
+        n_tokens = max(0, min(n_tokens, self.llm.n_tokens))
+        self.llm._ctx.kv_cache_seq_rm(-1, n_tokens, -1)
+        self.llm.n_tokens = n_tokens
+        self.llm._requires_eval = True
+
+    def kv_can_continue(self, n_past: int) -> bool:
+        """Whether the cache can serve a prompt whose first ``n_past`` tokens it holds.
+
+        Sliding-window layers (Gemma 3: 512 tokens) need the window before ``n_past``; a
+        restored state holds only the last window of its SWA layers, so it can only be
+        continued from its end, not rolled back (llama.cpp server's rule)."""
+        n_swa = int(self._llama_cpp.llama_model_n_swa(self.llm._model.model))
+        if n_swa <= 0 or n_past <= 0:
+            return True
+        mem = self._llama_cpp.llama_get_memory(self.llm._ctx.ctx)
+        pos_min = int(self._llama_cpp.llama_memory_seq_pos_min(mem, 0))
+        return pos_min <= max(0, n_past - n_swa)
+
     def _grammar(self, gbnf: str) -> Any:
         grammar = self._grammars.get(gbnf)
         if grammar is None:

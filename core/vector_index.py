@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 # Hamming candidates re-ranked exactly, per result wanted, and at least this many.
-CANDIDATES_PER_RESULT = 40
-MIN_CANDIDATES = 1000
+CANDIDATES_PER_RESULT = 20
+MIN_CANDIDATES = 800
 _CHUNK = 32768
 
 

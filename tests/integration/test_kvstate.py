@@ -35,10 +35,12 @@ def test_restore_evaluates_only_the_tail_and_matches_cold(bundled_model: Path) -
 
     first = LlamaBackend(bundled_model, n_ctx=1024)
     _greedy(first, prompt)
-    saved = cache.save(first, "agent-1")
+    # Saved as the engine does when idle: cut back to what the next prompt will share.
+    saved = cache.save(first, "agent-1", upto=first.prompt_tokens(follow_up))
     assert saved is not None and saved.exists()
     files, used = cache.usage()
     assert files == 1 and used == saved.stat().st_size > 0
+    first_tokens = first.context_tokens()
     # The same backend, reset, gives the cold reference for the follow-up prompt.
     first.reset()
     cold = _greedy(first, follow_up)
@@ -51,6 +53,7 @@ def test_restore_evaluates_only_the_tail_and_matches_cold(bundled_model: Path) -
     restored = cache.restore(second, "agent-1", tokens)
     prompt_len = len(second.prompt_tokens(prompt))
     assert prompt_len - 2 <= restored < len(tokens)  # (the last prompt token may re-tokenize)
+    assert restored == common_prefix(first_tokens, tokens)
     warm = _greedy(second, follow_up)
     assert second.last_stats is not None
     assert second.last_stats.evaluated_tokens == len(tokens) - restored
@@ -91,6 +94,31 @@ def test_other_context_settings_and_damaged_files_are_ignored(bundled_model: Pat
     again.close()
 
 
+@pytest.mark.integration
+def test_state_that_would_roll_back_a_sliding_window_is_not_used(bundled_model: Path) -> None:
+    from ember.core.llm import LlamaBackend
+
+    cache = KVStateCache()
+    prompt = TEXT * 17  # ~580 tokens: longer than Gemma 3's 512-token window
+    first = LlamaBackend(bundled_model, n_ctx=1024)
+    _greedy(first, prompt, 6)  # the cache now also holds generated tokens
+    assert cache.save(first, "a") is not None  # no ``upto``: saved with the generated tail
+    first.close()
+
+    second = LlamaBackend(bundled_model, n_ctx=1024)
+    diverging = prompt + " Then she went home."
+    assert cache.restore(second, "a", second.prompt_tokens(diverging)) == 0
+    assert cache.last_error and "sliding-window" in cache.last_error
+    assert second.cached_prefix(second.prompt_tokens(diverging)) == 0
+    assert cache.usage()[0] == 1  # the file is valid, only not usable for this prompt
+    warm = _greedy(second, diverging, 4)
+    assert second.last_stats is not None
+    assert second.last_stats.evaluated_tokens == second.last_stats.prompt_tokens
+    second.reset()
+    assert _greedy(second, diverging, 4) == warm
+    second.close()
+
+
 # -- bookkeeping with a fake backend --------------------------------------------------------
 
 
@@ -114,6 +142,15 @@ class FakeBackend:
         self.loaded = (list(tokens), data)
         return self.accept
 
+    def context_tokens(self) -> list[int]:
+        return list(self.tokens)
+
+    def truncate_kv(self, n_tokens: int) -> None:
+        self.tokens = self.tokens[:n_tokens]
+
+    def kv_can_continue(self, n_past: int) -> bool:
+        return True
+
 
 def test_prefix_rules(tmp_path: Path) -> None:
     cache = KVStateCache(tmp_path, min_prefix=4)
@@ -126,6 +163,11 @@ def test_prefix_rules(tmp_path: Path) -> None:
     assert cache.restore(backend, "y", list(range(100))) == 0  # another key
     assert cache.usage()[0] == 1  # a valid file that did not fit this prompt is kept
     assert common_prefix([1, 2, 3], [1, 2, 4, 5]) == 2
+    # ``upto`` cuts the cache back to what the next prompt shares before saving.
+    path = cache.save(backend, "x", upto=[*range(50), 3, 3])
+    assert path is not None and backend.tokens == list(range(50))
+    assert cache.restore(backend, "x", [*range(60)]) == 50
+    assert backend.loaded is not None and backend.loaded[0] == list(range(50))
 
 
 def test_rejected_and_truncated_files_are_removed(tmp_path: Path) -> None:
