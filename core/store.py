@@ -2,9 +2,10 @@
 
 Design: a thin typed layer over SQL. The connection runs in autocommit mode; writes that
 belong together go through :meth:`Store.transaction` (``BEGIN IMMEDIATE``, nested levels
-become savepoints). Full-text rows are kept in sync by triggers; vector rows live in
-``vec0`` tables partitioned by agent and are deleted by the same triggers. Search
-*fusion* (keyword + vector) lives in ``search.py``; this module only runs the queries.
+become savepoints). Full-text rows are kept in sync by triggers; vector rows (message
+embeddings in a ``vec0`` table partitioned by agent; passage embeddings and their binary
+codes in plain tables, searched by ``vector_index``) are deleted by the same triggers.
+Search *fusion* (keyword + vector) lives in ``search.py``; this module only runs the queries.
 
 One Store (one connection) belongs to one thread at a time: the engine worker.
 """
