@@ -82,10 +82,13 @@ class MainWindow(QMainWindow):
         self.config: dict[str, Any] = {}
         self.gui: dict[str, Any] = {}
         self.model_ready = False
+        self.model_text = ""
         self.generating = False
         self.queued = 0
         self.closing = False
         self.stopped = False
+        self.errors: list[str] = []
+        self.last_message: QMessageBox | None = None
         self._shown_once = False
         self._batch = 0
         self._ingesting: set[int] = set()
@@ -458,16 +461,17 @@ class MainWindow(QMainWindow):
 
     def _on_model_ready(self, info: dict[str, Any]) -> None:
         self.model_ready = True
-        self.model_label.setText(f"Model: {info['name']} · {info['n_ctx']:,} ctx")
+        self.model_text = f"Model: {info['name']} · {info['n_ctx']:,} ctx"
+        self.model_label.setText(self.model_text)
         self.model_label.setToolTip(info.get("path", ""))
         self.statusBar().clearMessage()
         self.statusBar().showMessage("Ready.", 3000)
 
     def _on_model_failed(self, error: str) -> None:
-        if not self.model_ready:
-            self.model_label.setText("No model loaded")
-        QMessageBox.critical(
-            self,
+        self.model_label.setText(self.model_text if self.model_ready else "No model loaded")
+        self.errors.append(error)
+        self._message(
+            QMessageBox.Icon.Critical,
             "The model could not be loaded",
             f"{error}\n\n"
             + (
@@ -564,10 +568,20 @@ class MainWindow(QMainWindow):
 
     def _on_notice(self, level: str, text: str) -> None:
         if level == "error":
+            self.errors.append(text)
             self.statusBar().showMessage(text, 10000)
-            QMessageBox.warning(self, "Ember", text)
+            self._message(QMessageBox.Icon.Warning, "Ember", text)
         else:
             self.statusBar().showMessage(text, 5000)
+
+    def _message(self, icon: QMessageBox.Icon, title: str, text: str) -> QMessageBox:
+        """A window-modal message that does not block the event loop (the worker keeps
+        streaming into the window while it is open)."""
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.last_message = box
+        return box
 
     # -- closing -----------------------------------------------------------------------
 

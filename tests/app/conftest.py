@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ def make_window(qtbot: Any, tmp_path: Path, embedder: Any) -> Iterator[Callable[
         window.show()
         windows.append(window)
         if wait_ready:
-            with qtbot.waitSignal(worker.modelReady, timeout=WAIT_MS):
+            with waiting(qtbot, worker.modelReady):
                 window.start()
             drain()
         else:
@@ -74,6 +75,8 @@ def make_window(qtbot: Any, tmp_path: Path, embedder: Any) -> Iterator[Callable[
 
     yield build
     for window in windows:
+        unexpected = [e for e in window.errors if not getattr(window, "expect_errors", False)]
+        assert not unexpected, f"the window reported errors: {unexpected}"
         for gate in (getattr(window.worker.engine, "backend", None),):
             if isinstance(gate, GatedBackend):
                 gate.gate.set()
@@ -93,7 +96,7 @@ def drain() -> None:
 
 def send_and_wait(qtbot: Any, window: Any, text: str) -> Any:
     """Send ``text`` and wait for the turn to end; returns the TurnFinished."""
-    with qtbot.waitSignal(window.worker.turnEnded, timeout=WAIT_MS) as blocker:
+    with waiting(qtbot, window.worker.turnEnded) as blocker:
         window.send(text)
     drain()
     return blocker.args[1]
@@ -118,3 +121,33 @@ class OnGui(QObject):
     def call(self, a: int, b: Any) -> None:
         """Forward the signal's arguments."""
         self.fn(a, b)
+
+
+class _Catcher(QObject):
+    """Lives on the GUI thread, so a worker signal reaches it queued, after the window's
+    own slots for the same emission (connected earlier) have run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.args: list[Any] | None = None
+        self.thread_ok = True
+
+    def catch(self, *args: Any) -> None:
+        from PySide6.QtCore import QThread
+
+        self.thread_ok = QThread.currentThread() is self.thread()
+        self.args = list(args)
+
+
+@contextmanager
+def waiting(qtbot: Any, signal: Any, timeout: int = WAIT_MS) -> Iterator[_Catcher]:
+    """Like ``qtbot.waitSignal`` but safe for signals emitted on the worker thread (pytest-qt's
+    blocker is called on the emitting thread and can miss the loop it should quit)."""
+    catcher = _Catcher()
+    signal.connect(catcher.catch)
+    try:
+        yield catcher
+        qtbot.waitUntil(lambda: catcher.args is not None, timeout=timeout)
+        assert catcher.thread_ok, "signal delivered on the wrong thread"
+    finally:
+        signal.disconnect(catcher.catch)

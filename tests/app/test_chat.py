@@ -10,7 +10,7 @@ from ember.core import events
 from ember.core.llm import ScriptedBackend
 from ember.core.store import Store
 
-from .conftest import WAIT_MS, GatedBackend, drain, send_and_wait, shot, step
+from .conftest import WAIT_MS, GatedBackend, drain, send_and_wait, shot, step, waiting
 
 
 def test_send_shows_streamed_reply(qtbot: Any, make_window: Any, artifacts_dir: Path) -> None:
@@ -80,12 +80,12 @@ def _gui_setting(key: str) -> Any:
 def test_stop_cancels(qtbot: Any, make_window: Any) -> None:
     backend = GatedBackend([step("This is a long answer " * 20)])
     window = make_window(backend)
-    with qtbot.waitSignal(window.worker.turnStarted, timeout=WAIT_MS):
+    with waiting(qtbot, window.worker.turnStarted, WAIT_MS):
         window.send("Tell me a long story")
     drain()
     assert backend.generating.wait(WAIT_MS / 1000)
     qtbot.waitUntil(window.stop_button.isEnabled, timeout=WAIT_MS)
-    with qtbot.waitSignal(window.worker.turnEnded, timeout=WAIT_MS) as blocker:
+    with waiting(qtbot, window.worker.turnEnded, WAIT_MS) as blocker:
         window.stop_button.click()
         backend.gate.set()
     drain()
@@ -115,7 +115,7 @@ def test_typing_before_model_ready_is_queued(qtbot: Any, make_window: Any) -> No
     window.send("Are you there?")
     assert "waiting for the model" in window.statusBar().currentMessage()
     assert window.chat.bubbles[-1].text == "Are you there?"
-    with qtbot.waitSignal(window.worker.turnEnded, timeout=WAIT_MS):
+    with waiting(qtbot, window.worker.turnEnded, WAIT_MS):
         release.set()
     drain()
     assert window.chat.bubbles[-1].text == "Sorry for the wait — hello!"
@@ -147,17 +147,17 @@ def test_agents_create_rename_delete(qtbot: Any, make_window: Any, monkeypatch: 
 
     window = make_window(ScriptedBackend([]))
     first = window.agent_id
-    with qtbot.waitSignal(window.worker.agentLoaded, timeout=WAIT_MS):
+    with waiting(qtbot, window.worker.agentLoaded, WAIT_MS):
         window.request("create_agent", {"name": "Scholar", "persona": "scholar", "human": "basic"})
     drain()
     assert window.agent_name == "Scholar" and window.agent_id != first
     assert [a["name"] for a in window.agents] == ["Ember", "Scholar"]
-    with qtbot.waitSignal(window.worker.agentsChanged, timeout=WAIT_MS):
+    with waiting(qtbot, window.worker.agentsChanged, WAIT_MS):
         window.request("rename_agent", {"agent_id": window.agent_id, "name": "Professor"})
     drain()
     assert window.windowTitle().startswith("Professor")
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    with qtbot.waitSignal(window.worker.agentLoaded, timeout=WAIT_MS):
+    with waiting(qtbot, window.worker.agentLoaded, WAIT_MS):
         window.delete_agent()
     drain()
     assert window.agent_id == first

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication
 from ember.core.llm import ScriptedBackend
 from ember.core.store import Store
 
-from .conftest import OnGui, drain, shot
+from .conftest import OnGui, drain, shot, waiting
 
 
 def make_pdf(path: Path, pages: int = 6) -> Path:
@@ -74,7 +74,7 @@ def test_drop_pdf_shows_progress_then_result(
 
     receiver = OnGui(on_progress)
     window.worker.ingestProgress.connect(receiver.call)
-    with qtbot.waitSignal(window.worker.ingestFinished, timeout=60_000) as blocker:
+    with waiting(qtbot, window.worker.ingestFinished, 60_000) as blocker:
         drop(window, [pdf])
         card = next(iter(window.ingest_panel.cards.values()))
         assert window.ingest_panel.isVisible() and card.cancel_button.isVisible()
@@ -104,7 +104,7 @@ def test_bad_file_shows_its_error(qtbot: Any, make_window: Any, tmp_path: Path) 
     good = tmp_path / "notes.md"
     good.write_text("# Notes\n\nThe spare key is under the blue flowerpot.\n")
     window = make_window(ScriptedBackend([]))
-    with qtbot.waitSignal(window.worker.ingestFinished, timeout=60_000) as blocker:
+    with waiting(qtbot, window.worker.ingestFinished, 60_000) as blocker:
         drop(window, [fake, good])
     drain()
     by_name = {Path(r["path"]).name: r for r in blocker.args[1]}
@@ -130,7 +130,7 @@ def test_cancel_batch(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
 
     receiver = OnGui(on_progress)
     window.worker.ingestProgress.connect(receiver.call)
-    with qtbot.waitSignal(window.worker.ingestFinished, timeout=60_000) as blocker:
+    with waiting(qtbot, window.worker.ingestFinished, 60_000) as blocker:
         window.add_documents([str(f) for f in files])
     drain()
     statuses = [r["status"] for r in blocker.args[1]]

@@ -1,0 +1,82 @@
+"""Settings: saved with the data; a model that fails to load leaves the previous one working."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import QMessageBox
+
+from ember.app.worker import real_backend
+from ember.core.engine import EngineConfig
+from ember.core.llm import ScriptedBackend
+from ember.core.store import Store
+
+from .conftest import WAIT_MS, drain, send_and_wait, shot, step, waiting
+
+
+def test_settings_saved_with_the_data(
+    qtbot: Any, make_window: Any, artifacts_dir: Path, tmp_path: Path, monkeypatch: Any
+) -> None:
+    from ember.core import modelscan
+
+    # One GGUF "found" in another app's folder is offered in the list.
+    lmstudio = tmp_path / "home" / ".lmstudio" / "models" / "org" / "m"
+    lmstudio.mkdir(parents=True)
+    found = lmstudio / "tiny-chat.Q4_K_M.gguf"
+    with found.open("wb") as fh:
+        fh.write(b"GGUF")
+        fh.truncate(modelscan.MIN_MODEL_BYTES + 10)
+    monkeypatch.setattr(Path, "home", classmethod(lambda cls: tmp_path / "home"))
+
+    window = make_window(ScriptedBackend([]))
+    dialog = window.open_settings()
+    qtbot.waitUntil(lambda: dialog.model.findData(str(found)) >= 0, timeout=WAIT_MS)
+    assert "Found 1 model" in dialog.scan_status.text()
+    assert dialog.model.currentData() == ""  # the bundled model is the default
+    dialog.temperature.setValue(0.3)
+    dialog.n_ctx.setValue(8192)
+    dialog.heartbeat.setChecked(True)
+    dialog.heartbeat_minutes.setValue(30)
+    dialog.show_thoughts.setChecked(True)
+    shot(dialog, artifacts_dir, "settings")
+    with waiting(qtbot, window.worker.modelReady, WAIT_MS):  # n_ctx → reload
+        dialog.accept()
+    drain()
+    assert window.act_thoughts.isChecked() and window.chat.show_details
+    with Store() as store:
+        config = EngineConfig.load(store)
+        assert (config.temperature, config.n_ctx, config.timed_heartbeat_minutes) == (
+            0.3,
+            8192,
+            30,
+        )
+        assert store.get_setting("gui")["show_thoughts"] is True
+
+
+def test_bad_model_shows_dialog_and_keeps_previous(
+    qtbot: Any, make_window: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    bogus = tmp_path / "broken.gguf"
+    bogus.write_bytes(b"not a model at all")
+    backend = ScriptedBackend([step("Still here with the old model.")])
+
+    def factory(config: Any) -> Any:
+        return real_backend(config) if config.model_path else backend
+
+    window = make_window(backend_factory=factory)
+    window.expect_errors = True
+    with waiting(qtbot, window.worker.modelFailed, WAIT_MS):
+        window.request("save_settings", {"config": {"model_path": str(bogus)}, "gui": {}})
+    drain()
+    box = window.last_message
+    assert box is not None and box.isVisible() and box.icon() == QMessageBox.Icon.Critical
+    assert "broken.gguf" in box.text() and "not a GGUF model file" in box.text()
+    assert "previous model is still in use" in box.text()
+    box.accept()
+    assert window.model_label.text().startswith("Model: scripted")
+    finished = send_and_wait(qtbot, window, "Are you still working?")
+    assert finished.reason == "message"
+    assert window.chat.bubbles[-1].text == "Still here with the old model."
+    with Store() as store:
+        assert EngineConfig.load(store).model_path is None  # the failed choice is not saved
