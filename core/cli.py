@@ -168,10 +168,13 @@ def open_engine(store: Store, model: str | None = None, ctx: int | None = None) 
         config.model_path = model
     if ctx:
         config.n_ctx = ctx
+    from ember.core.kvstate import KVStateCache
+
     backend = LlamaBackend(
         resolve_model(config.model_path), n_ctx=config.n_ctx, n_threads=config.n_threads
     )
-    return Engine(store, backend, SentenceTransformerEmbedder(), config), config
+    engine = Engine(store, backend, SentenceTransformerEmbedder(), config, KVStateCache())
+    return engine, config
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -214,6 +217,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         finally:
             if scheduler:
                 scheduler.stop()
+            engine.close()  # saves the warm state for the next start
     return 0
 
 

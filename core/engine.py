@@ -41,6 +41,7 @@ from ember.core.events import (
     ToolResult,
     TurnFinished,
 )
+from ember.core.kvstate import KVStateCache
 from ember.core.llm import Backend
 from ember.core.prompt import Prompt, PromptRenderer
 from ember.core.store import Agent, Message, Store
@@ -62,6 +63,8 @@ HEARTBEAT_REPLY = (
     "[This is an automated system message hidden from the user] You have not answered the "
     "user yet. Reply now with send_message."
 )
+# A placeholder event: rendering the context with it shows where any next prompt diverges.
+NEXT_EVENT = json.dumps({"type": "next"})
 NOT_A_STEP = "Your last output was not one complete JSON step; try again."
 SETTINGS_KEY = "engine"
 EXAMPLES_MIN_CTX = 4096
@@ -167,12 +170,21 @@ class Engine:
     """Owns the store, the backend, the embedder and the tools; hands out agent runtimes."""
 
     def __init__(
-        self, store: Store, backend: Backend, embedder: Embedder, config: EngineConfig | None = None
+        self,
+        store: Store,
+        backend: Backend,
+        embedder: Embedder,
+        config: EngineConfig | None = None,
+        kv_cache: KVStateCache | None = None,
     ) -> None:
         self.store = store
         self.backend = backend
         self.embedder = embedder
         self.config = config or EngineConfig()
+        # Warm restart needs a backend that can save its KV state (LlamaBackend can).
+        self.kv_cache = kv_cache if hasattr(backend, "save_kv_state") else None
+        self.active_agent_id: int | None = None  # whose context the backend holds
+        self._restore_tried: set[int] = set()
         self.tools = ToolRegistry()
         # Few-shot examples teach weak models the step format but cost ~900 tokens: small
         # windows go without them (the grammar still guarantees the format).
@@ -187,6 +199,32 @@ class Engine:
     def agent(self, name: str | None = None) -> AgentRuntime:
         """The runtime of the named agent (created from the default presets if missing)."""
         return AgentRuntime(self, presets.get_or_create_default(self.store, name).id)
+
+    def kv_key(self, agent_id: int) -> str:
+        """The warm-restart key of an agent: this database file and the agent."""
+        return f"{self.store.path.resolve()}#{agent_id}"
+
+    def save_warm_state(self) -> bool:
+        """Save the backend's KV cache for the agent it holds (on idle or quit).
+
+        The cache is first cut back to what the agent's next prompt will start with, so
+        the next start can continue it. Returns whether a state was saved.
+        """
+        if self.kv_cache is None or self.active_agent_id is None:
+            return False
+        with self.lock:
+            runtime = AgentRuntime(self, self.active_agent_id)
+            backend: Any = self.backend
+            upto = backend.prompt_tokens(runtime._render(extra=(NEXT_EVENT,)).text)
+            key = self.kv_key(self.active_agent_id)
+            return self.kv_cache.save(backend, key, upto) is not None
+
+    def close(self) -> None:
+        """Save the warm state and release the model (the store stays open)."""
+        self.save_warm_state()
+        close = getattr(self.backend, "close", None)
+        if close:
+            close()
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` in the loaded model's tokenizer."""
@@ -370,6 +408,7 @@ class AgentRuntime:
         self, prompt: Prompt, emit: OnEvent, cancel: threading.Event | None, reply_only: bool
     ) -> tuple[str, StepStats]:
         backend = self.engine.backend
+        self._warm_up(prompt)
         labels = [b.label for b in self.store.blocks(self.agent_id)]
         grammar = self.engine.tools.grammar(labels, only=("send_message",) if reply_only else None)
         parser = StepParser()
@@ -395,6 +434,20 @@ class AgentRuntime:
             tokens_per_second=round(s.tokens_per_second, 1) if s else 0.0,
         )
         return "".join(pieces), stats
+
+    def _warm_up(self, prompt: Prompt) -> None:
+        """Before an agent's first step in this engine, restore its saved KV state if the
+        live cache does not already hold the prompt's prefix (warm restart)."""
+        engine = self.engine
+        engine.active_agent_id = self.agent_id
+        if engine.kv_cache is None or self.agent_id in engine._restore_tried:
+            return
+        engine._restore_tried.add(self.agent_id)
+        backend: Any = engine.backend
+        tokens = backend.prompt_tokens(prompt.text)
+        if backend.cached_prefix(tokens) >= len(tokens) // 2:
+            return
+        engine.kv_cache.restore(backend, engine.kv_key(self.agent_id), tokens)
 
     # -- context management -------------------------------------------------------------------
 

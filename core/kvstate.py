@@ -187,7 +187,9 @@ class KVStateCache:
         target = self.path_for(key, identity)
         tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
         try:
-            with tmp.open("wb") as fh:
+            # The KV cache encodes the conversation: private to the user, like the database.
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as fh:
                 fh.write(MAGIC)
                 fh.write(struct.pack("<I", len(header)))
                 fh.write(header)

@@ -11,6 +11,7 @@ never a substitute for the integration tests that run the real model.
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -70,6 +71,15 @@ class Backend(Protocol):
         ...
 
 
+def default_threads() -> int:
+    """Generation threads: every core on small machines, half (≈ physical cores) on big ones.
+
+    llama-cpp-python's own default is half the logical cores: one thread on a 2-core laptop.
+    """
+    cpus = os.cpu_count() or 1
+    return cpus if cpus <= 4 else cpus // 2
+
+
 class LlamaBackend:
     """A GGUF model in one long-lived llama.cpp context.
 
@@ -102,7 +112,8 @@ class LlamaBackend:
             self.llm = llama_cpp.Llama(
                 model_path=str(self.path),
                 n_ctx=n_ctx,
-                n_threads=n_threads,
+                n_threads=n_threads or default_threads(),
+                n_threads_batch=n_threads or default_threads(),
                 n_batch=n_batch,
                 seed=seed,
                 verbose=False,

@@ -52,6 +52,14 @@ def test_piped_chat_replies_and_remembers(ember_home: Path) -> None:
     assert [b["label"] for b in info["blocks"]] == ["persona", "human"]
     # login + 2 user messages + at least one step each, all committed.
     assert info["recall_messages"] >= 5
+    # Warm restart: the next process restores the saved KV cache (private to the user)
+    # and reads only the new tail of the prompt.
+    [state] = list((ember_home / "cache" / "kv").glob("*.kv"))
+    assert state.stat().st_mode & 0o777 == 0o600
+    again = ember(ember_home, "chat", "--agent", "test", "--show-thoughts", stdin="Thanks!\n")
+    assert again.returncode == 0, again.stderr
+    prompt, evaluated = re.findall(r"tokens: prompt (\d+) \(evaluated (\d+)", again.stderr)[0]
+    assert int(evaluated) < int(prompt) / 2
     recall = ember(ember_home, "search", "recall", "hiking", "--agent", "test", "--json")
     hits = json.loads(recall.stdout)
     assert any("hiking" in h["text"] for h in hits)
