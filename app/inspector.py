@@ -50,6 +50,10 @@ class BlockEditor(QWidget):
         head.addStretch(1)
         self.counter = QLabel()
         self.counter.setObjectName("blockCounter")
+        self.counter.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.counter.setMinimumWidth(
+            self.counter.fontMetrics().horizontalAdvance("000,000/000,000")
+        )
         head.addWidget(self.counter)
         layout.addLayout(head)
         self.edit = QPlainTextEdit(value)
@@ -266,7 +270,9 @@ class Inspector(QTabWidget):
             self.archival_list.addItem(item)
         shown = self.archival_list.count()
         if data["query"]:
-            self.archival_info.setText(f"{shown} best matches of {data['total']:,} related")
+            self.archival_info.setText(
+                f"{shown} of {data['total']:,} matching passages, best first"
+            )
         else:
             self.archival_info.setText(f"{shown:,} of {data['total']:,} passages, newest first")
         self.archival_more.setVisible(not data["query"] and shown < data["total"])
