@@ -64,6 +64,13 @@ def rrf(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, fl
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
+def _fuse(
+    vector_hits: Sequence[tuple[int, float]], keyword_hits: Sequence[tuple[int, float]]
+) -> list[tuple[int, float]]:
+    """RRF of a vector ranking and a keyword ranking, each given as (id, score) best first."""
+    return rrf([[i for i, _ in vector_hits], [i for i, _ in keyword_hits]])
+
+
 def paginate(
     items: Sequence[tuple[int, float]], page: int, page_size: int = PAGE_SIZE
 ) -> tuple[list[tuple[int, float]], int]:
@@ -84,11 +91,9 @@ def search_archival(
 ) -> ResultPage:
     """Archival memory search (passages and documents) with source and page."""
     vector = embedder.embed([query])[0]
-    fused = rrf(
-        [
-            [i for i, _ in store.search_passages_vector(agent_id, vector, CANDIDATES)],
-            [i for i, _ in store.search_passages_keyword(agent_id, query, CANDIDATES)],
-        ]
+    fused = _fuse(
+        store.search_passages_vector(agent_id, vector, CANDIDATES),
+        store.search_passages_keyword(agent_id, query, CANDIDATES),
     )
     chunk, pages = paginate(fused, page, page_size)
     scores = dict(chunk)
@@ -113,21 +118,13 @@ def search_recall(
     query: str,
     page: int = 0,
     page_size: int = PAGE_SIZE,
-    exclude_ids: Sequence[int] = (),
 ) -> ResultPage:
     """Conversation search over every past message (not only those in context)."""
     vector = embedder.embed([query])[0]
-    skip = set(exclude_ids)
-    fused = [
-        item
-        for item in rrf(
-            [
-                [i for i, _ in store.search_messages_vector(agent_id, vector, CANDIDATES)],
-                [i for i, _ in store.search_messages_keyword(agent_id, query, CANDIDATES)],
-            ]
-        )
-        if item[0] not in skip
-    ]
+    fused = _fuse(
+        store.search_messages_vector(agent_id, vector, CANDIDATES),
+        store.search_messages_keyword(agent_id, query, CANDIDATES),
+    )
     chunk, pages = paginate(fused, page, page_size)
     scores = dict(chunk)
     hits = [

@@ -168,6 +168,21 @@ class Store:
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self.conn.execute(sql, params).fetchall()
 
+    def _keyword(
+        self, table: str, agent_id: int, query: str, limit: int
+    ) -> list[tuple[int, float]]:
+        """(row id, bm25 score) of ``table``'s rows (messages or passages) matching ``query``."""
+        match = fts_query(query)
+        if match is None:
+            return []
+        rows = self._all(
+            f"SELECT t.id, bm25({table}_fts) AS score FROM {table}_fts "
+            f"JOIN {table} t ON t.id = {table}_fts.rowid "
+            f"WHERE {table}_fts MATCH ? AND t.agent_id = ? ORDER BY score LIMIT ?",
+            (match, agent_id, limit),
+        )
+        return [(r[0], float(r[1])) for r in rows]
+
     # -- meta and settings ------------------------------------------------------------
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
@@ -468,16 +483,7 @@ class Store:
         self, agent_id: int, query: str, limit: int
     ) -> list[tuple[int, float]]:
         """(message id, bm25 score; lower is better) for searchable messages matching ``query``."""
-        match = fts_query(query)
-        if match is None:
-            return []
-        rows = self._all(
-            "SELECT m.id, bm25(messages_fts) AS score FROM messages_fts "
-            "JOIN messages m ON m.id = messages_fts.rowid "
-            "WHERE messages_fts MATCH ? AND m.agent_id = ? ORDER BY score LIMIT ?",
-            (match, agent_id, limit),
-        )
-        return [(r[0], float(r[1])) for r in rows]
+        return self._keyword("messages", agent_id, query, limit)
 
     def search_messages_vector(self, agent_id: int, vector: Any, k: int) -> list[tuple[int, float]]:
         """(message id, cosine distance) of the ``k`` nearest message embeddings."""
@@ -689,16 +695,7 @@ class Store:
         self, agent_id: int, query: str, limit: int
     ) -> list[tuple[int, float]]:
         """(passage id, bm25 score; lower is better) for passages matching ``query``."""
-        match = fts_query(query)
-        if match is None:
-            return []
-        rows = self._all(
-            "SELECT p.id, bm25(passages_fts) AS score FROM passages_fts "
-            "JOIN passages p ON p.id = passages_fts.rowid "
-            "WHERE passages_fts MATCH ? AND p.agent_id = ? ORDER BY score LIMIT ?",
-            (match, agent_id, limit),
-        )
-        return [(r[0], float(r[1])) for r in rows]
+        return self._keyword("passages", agent_id, query, limit)
 
     def search_passages_vector(self, agent_id: int, vector: Any, k: int) -> list[tuple[int, float]]:
         """(passage id, cosine distance) of the ``k`` nearest passages of the agent.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,6 @@ class ToolContext:
     store: Store
     embedder: Embedder
     agent_id: int
-    exclude_message_ids: list[int] = field(default_factory=list)
     pause_heartbeats: Callable[[int], None] | None = None
 
 
@@ -165,7 +164,6 @@ def conversation_search(
             ctx.agent_id,
             query,
             _page(page),
-            exclude_ids=ctx.exclude_message_ids,
         )
     except IndexError as exc:
         raise ToolFailure(str(exc)) from exc
