@@ -1,0 +1,62 @@
+"""Main-context rendering: model chat templates, role merging, prefix stability."""
+
+from __future__ import annotations
+
+from ember.core.prompt import PromptRenderer
+from ember.core.store import Block, Message
+
+# The shape of Gemma's template: system folded into the first user turn, strict alternation.
+GEMMA_LIKE = (
+    "{{ bos_token }}{% set first = messages[0]['content'] + '\\n\\n' %}"
+    "{% for m in messages[1:] %}"
+    "{% if (m['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate') }}{% endif %}"
+    "<start_of_turn>{{ 'model' if m['role'] == 'assistant' else 'user' }}\n"
+    "{% if loop.first %}{{ first }}{% endif %}{{ m['content'] }}<end_of_turn>\n"
+    "{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+
+
+def msg(i: int, role: str, kind: str, content: dict) -> Message:
+    return Message(i, 1, role, kind, content, "", "2024-01-01T00:00:00+00:00", True, None)
+
+
+QUEUE = [
+    msg(1, "user", "user_message", {"type": "user_message", "message": "hi"}),
+    msg(2, "assistant", "step", {"thoughts": "t", "function": "x", "arguments": {}}),
+    msg(3, "tool", "function_result", {"status": "OK", "message": "done"}),
+    msg(4, "user", "heartbeat", {"type": "heartbeat", "reason": "r"}),
+]
+BLOCKS = [Block("persona", "I am Ember.", 2000), Block("human", "Anna", 2000)]
+
+
+def test_chat_template_merges_consecutive_events_and_stays_prefix_stable() -> None:
+    r = PromptRenderer("- tool(): does things", GEMMA_LIKE, bos_token="<bos>")
+    assert r.uses_chat_template
+    a = r.render(BLOCKS, "", QUEUE[:2]).text
+    b = r.render(BLOCKS, "", QUEUE).text
+    assert not a.startswith("<bos>")  # the tokenizer adds BOS itself
+    assert b.endswith("<start_of_turn>model\n")
+    # The function result and the heartbeat share one user turn (roles must alternate).
+    assert b.count("<start_of_turn>user") == 2
+    assert '{"status": "OK", "message": "done"}\n{"type": "heartbeat"' in b
+    assert b.startswith(a[: -len("<start_of_turn>model\n")])
+    assert "I am Ember." in b and 'chars="4/2000"' in b
+
+
+def test_template_that_rejects_the_turns_falls_back_to_transcript() -> None:
+    r = PromptRenderer("- tool()", "{{ raise_exception('no system role') }}")
+    text = r.render(BLOCKS, "earlier summary", QUEUE).text
+    assert not r.uses_chat_template
+    assert text.endswith("AGENT: ")
+    assert '\nEVENT: {"type": "summary", "message": "earlier summary"}\n' in text
+    assert '\nAGENT: {"thoughts": "t"' in text
+
+
+def test_examples_only_when_wanted() -> None:
+    with_ex = PromptRenderer("- tool()").render(BLOCKS, "", []).text
+    without = PromptRenderer("- tool()", examples=False).render(BLOCKS, "", []).text
+    assert "### Examples" in with_ex and "### Examples" not in without
+    # Static parts come before core memory, which comes before the conversation.
+    assert with_ex.index("### Functions") < with_ex.index("### Core memory")
+    assert with_ex.index("### Core memory") < with_ex.index("### Conversation")
