@@ -57,12 +57,14 @@ def make_window(qtbot: Any, tmp_path: Path, embedder: Any) -> Iterator[Callable[
         *,
         backend_factory: Callable[[Any], Any] | None = None,
         wait_ready: bool = True,
+        keep_size: bool = False,
     ) -> Any:
         factory = backend_factory or (lambda config: backend)
         worker = EngineWorker(backend_factory=factory, embedder_factory=lambda: embedder)
         window = MainWindow(worker, settings_path=str(tmp_path / "gui.ini"))
         qtbot.addWidget(window)
-        window.resize(1100, 720)
+        if not keep_size:
+            window.resize(1100, 720)
         window.show()
         windows.append(window)
         if wait_ready:

@@ -162,3 +162,25 @@ def test_agents_create_rename_delete(qtbot: Any, make_window: Any, monkeypatch: 
     drain()
     assert window.agent_id == first
     assert [a["name"] for a in window.agents] == ["Ember"]
+
+
+def test_geometry_and_shortcuts(qtbot: Any, make_window: Any) -> None:
+    window = make_window(ScriptedBackend([]))
+    shortcuts = {
+        a.text(): a.shortcut().toString()
+        for a in (window.act_add, window.act_settings, window.act_stop, window.act_inspector)
+    }
+    assert shortcuts == {
+        "Add documents…": "Ctrl+O",
+        "Settings…": "Ctrl+,",
+        "Stop generating": "Esc",
+        "Memory inspector": "Ctrl+I",
+    }
+    window.resize(760, 560)
+    window.act_inspector.trigger()
+    drain()
+    window.shutdown_now()
+    window._save_geometry()
+    again = make_window(ScriptedBackend([]), keep_size=True)
+    assert (again.width(), again.height()) == (760, 560)
+    assert again.dock.isVisible()
