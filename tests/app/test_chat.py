@@ -184,3 +184,38 @@ def test_geometry_and_shortcuts(qtbot: Any, make_window: Any) -> None:
     again = make_window(ScriptedBackend([]), keep_size=True)
     assert (again.width(), again.height()) == (760, 560)
     assert again.dock.isVisible()
+
+
+def test_follows_dark_palette(qtbot: Any, make_window: Any, artifacts_dir: Path) -> None:
+    from PySide6.QtGui import QColor, QPalette
+    from PySide6.QtWidgets import QApplication
+
+    window = make_window(ScriptedBackend([step("Dark mode looks **good**.")]))
+    send_and_wait(qtbot, window, "How do you look at night?")
+    app = QApplication.instance()
+    light = app.palette()
+    dark = QPalette()
+    for role, color in (
+        (QPalette.ColorRole.Window, "#202124"),
+        (QPalette.ColorRole.WindowText, "#e8eaed"),
+        (QPalette.ColorRole.Base, "#17181a"),
+        (QPalette.ColorRole.AlternateBase, "#2a2b2e"),
+        (QPalette.ColorRole.Text, "#e8eaed"),
+        (QPalette.ColorRole.Button, "#2d2e31"),
+        (QPalette.ColorRole.ButtonText, "#e8eaed"),
+        (QPalette.ColorRole.Highlight, "#c2552d"),
+        (QPalette.ColorRole.HighlightedText, "#ffffff"),
+        (QPalette.ColorRole.Mid, "#55565a"),
+        (QPalette.ColorRole.Midlight, "#3a3b3e"),
+    ):
+        dark.setColor(role, QColor(color))
+    try:
+        app.setPalette(dark)
+        drain()
+        image = window.grab().toImage()
+        shot(window, artifacts_dir, "chat-dark")
+        corner = window.chat.viewport().mapTo(window, window.chat.viewport().rect().bottomRight())
+        background = image.pixelColor(corner.x() - 5, corner.y() - 5)
+        assert background.lightness() < 60  # the chat follows the dark base colour
+    finally:
+        app.setPalette(light)
