@@ -11,8 +11,10 @@ window's first show event fires (``benchmarks/gui.py`` reads it).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
+from typing import Any
 
 
 def make_app(argv: list[str] | None = None):  # type: ignore[no-untyped-def]
@@ -34,6 +36,21 @@ def make_app(argv: list[str] | None = None):  # type: ignore[no-untyped-def]
     return app
 
 
+def _close_on_signals(window: Any) -> None:
+    """SIGINT/SIGTERM close the window cleanly (same path as the close button)."""
+    from PySide6.QtCore import QTimer
+
+    def handler(_signum: int, _frame: Any) -> None:
+        QTimer.singleShot(0, window.close)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+    # Python runs signal handlers only between bytecodes: wake it up now and then.
+    window._signal_timer = QTimer(window)
+    window._signal_timer.timeout.connect(lambda: None)
+    window._signal_timer.start(200)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the GUI; returns the exit code."""
     app = make_app(argv)
@@ -43,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get("EMBER_REPORT_SHOWN"):
         window.shown.connect(lambda: print(f"shown {time.time():.6f}", flush=True))
     window.closed.connect(app.quit)
+    _close_on_signals(window)
     window.show()
     # Start the worker once the event loop runs (the window is on screen by then).
     from PySide6.QtCore import QTimer

@@ -68,7 +68,7 @@ def make_window(qtbot: Any, tmp_path: Path, embedder: Any) -> Iterator[Callable[
         window.show()
         windows.append(window)
         if wait_ready:
-            with waiting(qtbot, worker.modelReady):
+            with waiting(qtbot, worker.modelReady, timeout=120_000):
                 window.start()
             drain()
         else:
@@ -96,9 +96,9 @@ def drain() -> None:
     QApplication.processEvents()
 
 
-def send_and_wait(qtbot: Any, window: Any, text: str) -> Any:
+def send_and_wait(qtbot: Any, window: Any, text: str, timeout: int = WAIT_MS) -> Any:
     """Send ``text`` and wait for the turn to end; returns the TurnFinished."""
-    with waiting(qtbot, window.worker.turnEnded) as blocker:
+    with waiting(qtbot, window.worker.turnEnded, timeout) as blocker:
         window.send(text)
     drain()
     return blocker.args[1]

@@ -21,7 +21,9 @@ def test_real_model_turn_in_the_gui(
     assert window.model_label.text().startswith("Model: ")
     seen: list[str] = []
     window.worker.engineEvent.connect(lambda _a, e: seen.append(type(e).__name__))
-    finished = send_and_wait(qtbot, window, "Hi! My name is Ada and I love gardening.")
+    finished = send_and_wait(
+        qtbot, window, "Hi! My name is Ada and I love gardening.", timeout=300_000
+    )
     # A user message always gets an answer (the engine forces send_message at the cap).
     assert finished.reason == "message"
     assert {"StepStarted", "StepStats", "MessageDelta", "AssistantMessage"} <= set(seen)
