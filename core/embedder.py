@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+
 from ember.core.errors import EmbedderError
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
