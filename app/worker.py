@@ -43,6 +43,8 @@ STREAM_INTERVAL = 0.04
 HISTORY_LIMIT = 150
 ARCHIVAL_PAGE = 50
 GUI_SETTINGS_KEY = "gui"
+# Idle time after a turn before the model's KV cache is saved for a warm restart.
+WARM_SAVE_IDLE_MS = 20_000
 
 BackendFactory = Callable[[Any], Any]
 EmbedderFactory = Callable[[], Any]
@@ -190,6 +192,7 @@ class EngineWorker(QObject):
         self._generation = 0
         self._scheduler: Any = None
         self._closing = False
+        self._idle_timer: Any = None
         self._logged_in: set[int] = set()
         self._ingest_threads: list[threading.Thread] = []
         self._ingest_cancels: dict[int, threading.Event] = {}
@@ -287,6 +290,7 @@ class EngineWorker(QObject):
     @Slot(int, object, object, str)
     def _on_loaded(self, generation: int, backend: Any, config: Any, error: str) -> None:
         from ember.core.engine import Engine
+        from ember.core.kvstate import KVStateCache
 
         if self._closing:
             if backend is not None and hasattr(backend, "close"):
@@ -299,7 +303,9 @@ class EngineWorker(QObject):
         old = self.engine.backend if self.engine is not None else None
         self.config = config
         self.config.save(self.store)
-        self.engine = Engine(self.store, backend, self.embedder, config)
+        if self.engine is not None:
+            self.engine.save_warm_state()  # the old model's context, for its next use
+        self.engine = Engine(self.store, backend, self.embedder, config, KVStateCache())
         if old is not None and old is not backend and hasattr(old, "close"):
             old.close()
         self.loadProgress.emit("Ready", True)
@@ -429,6 +435,7 @@ class EngineWorker(QObject):
         self._after_turn(agent_id)
 
     def _after_turn(self, agent_id: int) -> None:
+        self._schedule_warm_save()
         self._emit_usage(agent_id)
         if agent_id == self.agent_id:
             self._do_memory(agent_id)
@@ -644,6 +651,24 @@ class EngineWorker(QObject):
         self._ingest_threads.append(thread)
         thread.start()
 
+    # -- warm restart --------------------------------------------------------------------
+
+    def _schedule_warm_save(self) -> None:
+        """Save the model's KV cache once the agent has been idle for a while, so the next
+        start of the app answers as fast as a warm reply (restarted at every turn)."""
+        from PySide6.QtCore import QTimer
+
+        if self._idle_timer is None:
+            self._idle_timer = QTimer(self)
+            self._idle_timer.setSingleShot(True)
+            self._idle_timer.timeout.connect(self._save_warm_state)
+        self._idle_timer.start(WARM_SAVE_IDLE_MS)
+
+    @Slot()
+    def _save_warm_state(self) -> None:
+        if self.engine is not None and not self._closing:
+            self.engine.save_warm_state()
+
     # -- shutdown ----------------------------------------------------------------------
 
     def _do_shutdown(self) -> None:
@@ -655,8 +680,10 @@ class EngineWorker(QObject):
             thread.join()  # each stops at its next batch boundary and commits or rolls back
         if self._scheduler is not None:
             self._scheduler.stop()
-        if self.engine is not None and hasattr(self.engine.backend, "close"):
-            self.engine.backend.close()
+        if self._idle_timer is not None:
+            self._idle_timer.stop()
+        if self.engine is not None:
+            self.engine.close()  # saves the warm KV state, then frees the model
         if self.store is not None:
             self.store.close()
         self.stopped.emit()
