@@ -26,11 +26,6 @@ def _agent_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--agent", default=None, help="agent name (default: Ember)")
 
 
-def _not_built(name: str) -> int:
-    print(f"ember: '{name}' is not built yet in this version.", file=sys.stderr)
-    return 2
-
-
 # -- memory ------------------------------------------------------------------------------
 
 
