@@ -684,6 +684,8 @@ class EngineWorker(QObject):
             self._idle_timer.stop()
         if self.engine is not None:
             self.engine.close()  # saves the warm KV state, then frees the model
+            self.engine = None
         if self.store is not None:
             self.store.close()
+            self.store = None
         self.stopped.emit()

@@ -18,6 +18,7 @@ one engine on its worker thread; the CLI's timed-heartbeat thread takes the same
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -220,11 +221,18 @@ class Engine:
             return self.kv_cache.save(backend, key, upto) is not None
 
     def close(self) -> None:
-        """Save the warm state and release the model (the store stays open)."""
-        self.save_warm_state()
-        close = getattr(self.backend, "close", None)
-        if close:
-            close()
+        """Save the warm state and release the model (the store stays open).
+
+        Warm restart is an optimisation: a failure to save never stops the model closing.
+        """
+        try:
+            self.save_warm_state()
+        except Exception as exc:  # logged: the next start is only slower
+            print(f"ember: could not save the warm state: {exc}", file=sys.stderr)
+        finally:
+            close = getattr(self.backend, "close", None)
+            if close:
+                close()
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` in the loaded model's tokenizer."""

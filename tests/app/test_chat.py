@@ -133,7 +133,7 @@ def test_close_mid_generation_is_clean(qtbot: Any, make_window: Any) -> None:
     drain()
     assert window.stopped and not window.isVisible()
     qtbot.waitUntil(lambda: not window.thread_.isRunning(), timeout=WAIT_MS)
-    assert window.worker.store is not None
+    assert window.worker.store is None and window.worker.engine is None  # released on shutdown
     # Nothing is lost and the file is healthy: reopen and read.
     with Store() as store:
         agent = store.get_agent("Ember")

@@ -27,8 +27,9 @@ def test_real_model_turn_in_the_gui(
     # A user message always gets an answer (the engine forces send_message at the cap).
     assert finished.reason == "message"
     assert {"StepStarted", "StepStats", "MessageDelta", "AssistantMessage"} <= set(seen)
-    reply = window.chat.bubbles[-1]
-    assert reply.role == "assistant" and reply.text.strip()
+    # Notices (e.g. a memory-pressure alert before a later step) may follow the reply bubble.
+    replies = [b for b in window.chat.bubbles if b.role == "assistant"]
+    assert replies and replies[-1].text.strip()
     assert window.speed_label.text().endswith("tok/s")
     assert window.meter.used > 0
     shot(window, artifacts_dir, "chat-real-model")
