@@ -64,6 +64,9 @@ class Tool:
         return params
 
 
+PAGE_ARG: dict[str, Any] = {"type": "integer", "description": "result page, from 0"}
+
+
 def _props(**kwargs: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": kwargs, "required": list(kwargs)}
 
@@ -272,7 +275,7 @@ def base_tools() -> list[Tool]:
             "Search all past messages (recall memory), not only those in view.",
             _props(
                 query=_str("what to look for", QUERY_MAX_CHARS),
-                page={"type": "integer", "description": "result page, from 0"},
+                page=PAGE_ARG,
             ),
             conversation_search,
         ),
@@ -282,7 +285,7 @@ def base_tools() -> list[Tool]:
             _props(
                 start_date=_str("first day", format="date"),
                 end_date=_str("last day", format="date"),
-                page={"type": "integer", "description": "result page, from 0"},
+                page=PAGE_ARG,
             ),
             conversation_search_date,
         ),
@@ -297,7 +300,7 @@ def base_tools() -> list[Tool]:
             "Search archival memory: stored passages and loaded documents.",
             _props(
                 query=_str("what to look for", QUERY_MAX_CHARS),
-                page={"type": "integer", "description": "result page, from 0"},
+                page=PAGE_ARG,
             ),
             archival_memory_search,
         ),
