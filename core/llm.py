@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -71,6 +72,32 @@ class Backend(Protocol):
         ...
 
 
+_LOG_CALLBACK: Any = None
+# ggml.h: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5 (llama-cpp-python's own table
+# predates DEBUG and is off by one).
+_GGML_LOG_ERROR = 4
+
+
+def _quiet_llama_logs(llama_cpp: Any) -> None:
+    """Pass on only llama.cpp's errors (everything with ``EMBER_DEBUG=1``).
+
+    llama-cpp-python's own filter uses an outdated level table, so every start printed a
+    llama.cpp warning about its cache layout (with a URL) into the user's terminal.
+    """
+    global _LOG_CALLBACK
+    if _LOG_CALLBACK is not None:
+        return
+    verbose = os.environ.get("EMBER_DEBUG") == "1"
+
+    @llama_cpp.llama_log_callback
+    def callback(level: int, text: bytes, _user: Any) -> None:
+        if verbose or level == _GGML_LOG_ERROR:
+            sys.stderr.write(text.decode("utf-8", errors="replace"))
+
+    llama_cpp.llama_log_set(callback, None)
+    _LOG_CALLBACK = callback  # keep the ctypes callback alive
+
+
 def default_threads() -> int:
     """Generation threads: every core on small machines, half (≈ physical cores) on big ones.
 
@@ -108,6 +135,7 @@ class LlamaBackend:
         except ImportError as exc:  # pragma: no cover - install problem
             raise ModelError("llama-cpp-python is not installed; reinstall Ember.") from exc
         self._llama_cpp = llama_cpp
+        _quiet_llama_logs(llama_cpp)
         try:
             self.llm = llama_cpp.Llama(
                 model_path=str(self.path),
