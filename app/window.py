@@ -596,6 +596,7 @@ class MainWindow(QMainWindow):
             return
         self.closing = True
         self._save_geometry()
+        self.worker.closing.set()
         self.worker.cancel.set()
         for batch in list(self._ingesting):
             self.worker.cancel_ingest(batch)
@@ -620,6 +621,7 @@ class MainWindow(QMainWindow):
 
     def shutdown_now(self) -> None:
         """Blocking shutdown for scripts and tests (cancels and joins the worker)."""
+        self.worker.closing.set()
         self.worker.cancel.set()
         if self.thread_.isRunning() and not self.stopped:
             done = threading.Event()

@@ -192,6 +192,9 @@ class EngineWorker(QObject):
         self._generation = 0
         self._scheduler: Any = None
         self._closing = False
+        # Set by the window (any thread) as soon as it starts closing: messages still
+        # queued are then recorded instead of starting a turn.
+        self.closing = threading.Event()
         self._idle_timer: Any = None
         self._logged_in: set[int] = set()
         self._ingest_threads: list[threading.Thread] = []
@@ -400,9 +403,12 @@ class EngineWorker(QObject):
     # -- chat --------------------------------------------------------------------------
 
     def _do_send(self, agent_id: int, text: str) -> None:
-        from ember.core.engine import AgentRuntime
+        from ember.core.engine import AgentRuntime, record_user_message
         from ember.core.events import TurnFinished
 
+        if self.closing.is_set():
+            record_user_message(self.store, agent_id, text)
+            return
         if self._scheduler is not None:
             self._scheduler.touch()
         self.cancel.clear()
@@ -682,6 +688,13 @@ class EngineWorker(QObject):
             self._scheduler.stop()
         if self._idle_timer is not None:
             self._idle_timer.stop()
+        if self.store is not None:
+            from ember.core.engine import record_user_message
+
+            for kind, payload in self._pending:  # typed before the model was ready
+                if kind == "send":
+                    record_user_message(self.store, payload["agent_id"], payload["text"])
+            self._pending = []
         if self.engine is not None:
             self.engine.close()  # saves the warm KV state, then frees the model
             self.engine = None

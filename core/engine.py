@@ -186,6 +186,7 @@ class Engine:
         self.kv_cache = kv_cache if hasattr(backend, "save_kv_state") else None
         self.active_agent_id: int | None = None  # whose context the backend holds
         self._restore_tried: set[int] = set()
+        self._backfilled: set[int] = set()
         self.tools = ToolRegistry()
         # Few-shot examples teach weak models the step format but cost ~900 tokens: small
         # windows go without them (the grammar still guarantees the format).
@@ -267,12 +268,7 @@ class AgentRuntime:
         text = text.strip()
         if not text:
             return TurnFinished("error", "The message is empty.")
-        content = {
-            "type": "user_message",
-            "message": text,
-            "time": timeutil.human_time(timeutil.now()),
-        }
-        content = self._fit_message(content, "message", text, emit)
+        content = self._fit_message(user_message_content(text), "message", text, emit)
         return self._turn("user_message", [("user", "user_message", content, text)], emit, cancel)
 
     def login(
@@ -332,6 +328,7 @@ class AgentRuntime:
                 for role, kind, content, text in new:
                     ids.append(self.store.add_message(self.agent_id, role, kind, content, text))
             self._embed([(i, t) for i, (_, _, _, t) in zip(ids, new, strict=True) if t])
+            self._backfill_embeddings()
             try:
                 return self._run_steps(trigger, emit, cancel)
             except Cancelled:
@@ -613,6 +610,15 @@ class AgentRuntime:
     ) -> int:
         return self.store.add_message(self.agent_id, role, kind_override or kind, content, text)
 
+    def _backfill_embeddings(self, batch: int = 64) -> None:
+        """Once per engine and agent: embed messages recorded without a model (e.g. typed
+        while the app was closing), so recall's vector search finds them too."""
+        if self.agent_id in self.engine._backfilled:
+            return
+        self.engine._backfilled.add(self.agent_id)
+        while missing := self.store.messages_missing_embedding(self.agent_id, limit=batch):
+            self._embed([(m.id, m.text) for m in missing])
+
     def _embed(self, items: list[tuple[int, str]]) -> None:
         """Embed searchable message texts for recall search."""
         if not items:
@@ -621,6 +627,21 @@ class AgentRuntime:
         with self.store.transaction():
             for (message_id, _), vector in zip(items, vectors, strict=True):
                 self.store.set_message_embedding(message_id, self.agent_id, vector)
+
+
+def user_message_content(text: str) -> dict[str, Any]:
+    """A user message as it is queued and shown to the model (stable once written)."""
+    return {"type": "user_message", "message": text, "time": timeutil.human_time(timeutil.now())}
+
+
+def record_user_message(store: Store, agent_id: int, text: str) -> int | None:
+    """Keep a user message in the agent's queue without running the agent (typed while the
+    app was closing, or before the model loaded): nothing the user wrote is lost. The agent
+    sees it with its next event."""
+    text = text.strip()
+    if not text:
+        return None
+    return store.add_message(agent_id, "user", "user_message", user_message_content(text), text)
 
 
 def _parse_step(raw: str) -> dict[str, Any] | None:

@@ -122,6 +122,28 @@ def test_typing_before_model_ready_is_queued(qtbot: Any, make_window: Any) -> No
     assert not window.load_bar.isVisible()
 
 
+def test_closing_keeps_messages_not_yet_answered(qtbot: Any, make_window: Any) -> None:
+    """Messages still waiting (for the model to load, or behind a reply being stopped)
+    when the window closes are kept in the agent's queue, not dropped."""
+    release = threading.Event()
+
+    def never_ready(config: Any) -> Any:
+        release.wait(30)
+        return ScriptedBackend([])
+
+    window = make_window(backend_factory=never_ready, wait_ready=False)
+    qtbot.waitUntil(lambda: window.agent_id is not None, timeout=WAIT_MS)
+    window.send("Remember: dentist on Friday at 9.")
+    window.send("And buy oat milk.")
+    drain()
+    window.shutdown_now()
+    release.set()
+    with Store() as store:
+        queue = store.context_messages(store.get_agent("Ember").id)
+        texts = [m.text for m in queue if m.kind == "user_message"]
+    assert texts == ["Remember: dentist on Friday at 9.", "And buy oat milk."]
+
+
 def test_close_mid_generation_is_clean(qtbot: Any, make_window: Any) -> None:
     backend = GatedBackend([step("A reply that will never finish " * 10)])
     window = make_window(backend)

@@ -380,3 +380,19 @@ def test_grammar_compiles_in_llama_cpp(labels: list[str]) -> None:
     from ember.core.tools import ToolRegistry
 
     LlamaGrammar.from_string(ToolRegistry().grammar(labels), verbose=False)
+
+
+def test_recorded_message_is_queued_and_embedded_on_next_turn(
+    store: Store, hash_embedder: Any
+) -> None:
+    from ember.core.engine import record_user_message
+
+    engine, backend = make(store, hash_embedder, [reply("Noted both.")])
+    rt = engine.agent("t")
+    mid = record_user_message(store, rt.agent_id, "Dentist on Friday at nine")
+    assert record_user_message(store, rt.agent_id, "   ") is None
+    assert store.search_messages_vector(rt.agent_id, hash_embedder.embed(["dentist"])[0], 5) == []
+    rt.send_user_message("Did you get that?")
+    assert "Dentist on Friday at nine" in backend.prompts[0]  # the agent saw it
+    hits = store.search_messages_vector(rt.agent_id, hash_embedder.embed(["Dentist Friday"])[0], 1)
+    assert hits[0][0] == mid
