@@ -78,10 +78,6 @@ def _str(description: str, max_length: int | None = None, **extra: Any) -> dict[
     return schema
 
 
-def _page_header(page: search.ResultPage) -> str:
-    return page.header()
-
-
 # -- the functions --------------------------------------------------------------------------
 
 
@@ -148,29 +144,33 @@ def _format_hits(page: search.ResultPage, archival: bool) -> str:
             item["role"] = hit.role
             item["message"] = hit.text
         items.append(item)
-    return f"{_page_header(page)}: {json.dumps(items, ensure_ascii=False)}"
+    return f"{page.header()}: {json.dumps(items, ensure_ascii=False)}"
 
 
 def _page(page: int | None) -> int:
     return int(page or 0)
 
 
-def conversation_search(
-    ctx: ToolContext, query: str, page: int = 0, request_heartbeat: bool = False
+def _run_search(
+    run: Callable[..., search.ResultPage],
+    ctx: ToolContext,
+    query: str,
+    page: int | None,
+    archival: bool,
 ) -> str:
     if not query.strip():
         raise ToolFailure("query is empty.")
     try:
-        result = search.search_recall(
-            ctx.store,
-            ctx.embedder,
-            ctx.agent_id,
-            query,
-            _page(page),
-        )
+        result = run(ctx.store, ctx.embedder, ctx.agent_id, query, _page(page))
     except IndexError as exc:
         raise ToolFailure(str(exc)) from exc
-    return _format_hits(result, archival=False)
+    return _format_hits(result, archival=archival)
+
+
+def conversation_search(
+    ctx: ToolContext, query: str, page: int = 0, request_heartbeat: bool = False
+) -> str:
+    return _run_search(search.search_recall, ctx, query, page, archival=False)
 
 
 def conversation_search_date(
@@ -186,23 +186,16 @@ def conversation_search_date(
         raise ToolFailure(f"end_date {end} is before start_date {start}.")
     page = _page(page)
     messages, total = ctx.store.messages_between(
-        ctx.agent_id,
-        start.isoformat(),
-        (end + timedelta(days=0)).isoformat(),
-        page * PAGE_SIZE,
-        PAGE_SIZE,
+        ctx.agent_id, start.isoformat(), end.isoformat(), page * PAGE_SIZE, PAGE_SIZE
     )
     pages = max(1, -(-total // PAGE_SIZE))
     if page >= pages and total:
         raise ToolFailure(f"page {page} does not exist (there are {pages} pages, from 0)")
-    if total == 0:
-        return "No results found."
-    items = [
-        {"timestamp": timeutil.human_time(m.created_at), "role": m.role, "message": m.text}
+    hits = [
+        search.Hit(id=m.id, text=m.text, time=m.created_at, score=0.0, role=m.role)
         for m in messages
     ]
-    header = f"Showing {len(items)} of {total} results (page {page}/{pages - 1})"
-    return f"{header}: {json.dumps(items, ensure_ascii=False)}"
+    return _format_hits(search.ResultPage(hits, total, page, pages), archival=False)
 
 
 def archival_memory_insert(ctx: ToolContext, content: str, request_heartbeat: bool = False) -> str:
@@ -216,13 +209,7 @@ def archival_memory_insert(ctx: ToolContext, content: str, request_heartbeat: bo
 def archival_memory_search(
     ctx: ToolContext, query: str, page: int = 0, request_heartbeat: bool = False
 ) -> str:
-    if not query.strip():
-        raise ToolFailure("query is empty.")
-    try:
-        result = search.search_archival(ctx.store, ctx.embedder, ctx.agent_id, query, _page(page))
-    except IndexError as exc:
-        raise ToolFailure(str(exc)) from exc
-    return _format_hits(result, archival=True)
+    return _run_search(search.search_archival, ctx, query, page, archival=True)
 
 
 def pause_heartbeats(ctx: ToolContext, minutes: int) -> str:
