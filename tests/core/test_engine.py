@@ -6,8 +6,6 @@ import json
 import threading
 from typing import Any
 
-import pytest
-
 from ember.core import events as ev
 from ember.core.engine import HEARTBEAT_FAILED, HEARTBEAT_REQUESTED, Engine, EngineConfig
 from ember.core.llm import ScriptedBackend
@@ -371,15 +369,6 @@ def test_context_too_small_is_a_clear_error(store: Store, hash_embedder: Any) ->
     result = rt.send_user_message("hi")
     assert result.reason == "error" and "too small" in (result.error or "")
     assert store.count_messages(rt.agent_id) == 1  # the user's message is kept
-
-
-@pytest.mark.parametrize("labels", [["persona", "human"], ["persona", "human", "projects"]])
-def test_grammar_compiles_in_llama_cpp(labels: list[str]) -> None:
-    from llama_cpp import LlamaGrammar
-
-    from ember.core.tools import ToolRegistry
-
-    LlamaGrammar.from_string(ToolRegistry().grammar(labels), verbose=False)
 
 
 def test_recorded_message_is_queued_and_embedded_on_next_turn(

@@ -103,3 +103,23 @@ def test_fast_grammar_sampler_is_exact(bundled_model: Path) -> None:
         assert json.loads(out)["function"] in ToolRegistry().tools
     sampler = fast.llm._ember_grammar_sampler
     assert sampler.calls > 0 and sampler.fallbacks < sampler.calls
+
+
+@pytest.mark.parametrize("labels", [["persona", "human"], ["persona", "human", "projects"]])
+def test_generated_grammars_parse_in_llama_cpp(bundled_model: Path, labels: list[str]) -> None:
+    """llama.cpp parses grammars when a sampler is made (LlamaGrammar.from_string does not
+    check them), so check there, with a broken grammar as the control."""
+    from ember.core.queue import SUMMARY_GRAMMAR
+    from ember.core.sampling import TopKGrammarSampler
+    from ember.core.tools import ToolRegistry
+
+    vocab = LlamaBackend(bundled_model, n_ctx=256).llm._model.vocab
+    tools = ToolRegistry()
+    for gbnf in (
+        tools.grammar(labels),
+        tools.grammar(labels, only=("send_message",)),
+        SUMMARY_GRAMMAR,
+    ):
+        TopKGrammarSampler(vocab, gbnf)
+    with pytest.raises(ValueError, match="could not parse"):
+        TopKGrammarSampler(vocab, 'root ::= "a" undefined-rule')
