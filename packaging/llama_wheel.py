@@ -1,0 +1,295 @@
+"""Build (once) and install llama-cpp-python with portable CPU flags. Stdlib only.
+
+Why: llama.cpp's default build uses ``-march=native``. A CPU may advertise instructions
+that fault (measured: a Xeon VM listing AMX in /proc/cpuinfo died with SIGILL at
+``tilezero``), and pip's wheel cache keys a compiled wheel by version only, so a wheel
+built on one machine is silently reused on another. Here:
+
+* the flags come from a named **level** (a fixed instruction-set baseline), never
+  ``native``: on x86-64, ``x86-64-v3`` (AVX2, FMA, F16C, BMI2; no AVX-512, no AMX) when
+  this CPU has it, else ``x86-64-v2`` (SSE4.2 only). Other platforms get no x86 flags:
+  Apple Silicon keeps Metal, Linux aarch64 a generic ARMv8 build;
+* the wheel is kept in a wheelhouse keyed by llama-cpp-python's version, the flags, the
+  Python tag and the machine, and installed from there with ``--no-index``. A wheel
+  built with other flags lives under another key and is never picked up;
+* before installing, the CPU is checked for every instruction set the level needs;
+* what was installed (version, level, flags, wheel) is recorded in
+  ``<venv>/ember-llama-build.json`` for ``ember doctor`` and the tests.
+
+Usage (the Makefile runs the first form)::
+
+    python packaging/llama_wheel.py install            # build if needed, then install
+    python packaging/llama_wheel.py wheel --level L     # only build; prints the wheel path
+    python packaging/llama_wheel.py show                # the level and flags chosen here
+
+``EMBER_LLAMA_LEVEL`` picks another level (``native-noamx`` exists for measurements);
+``EMBER_WHEELHOUSE`` moves the wheelhouse (default: the user cache, ``ember/wheels``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+PACKAGE = "llama-cpp-python"
+ROOT = Path(__file__).resolve().parent.parent
+RECORD_NAME = "ember-llama-build.json"
+
+# Flags every build gets: no multimodal library (Ember does not use it; saves build time).
+_COMMON = ["-DLLAVA_BUILD=OFF"]
+_NO_AMX = ["-DGGML_AMX_TILE=OFF", "-DGGML_AMX_INT8=OFF", "-DGGML_AMX_BF16=OFF"]
+_NO_AVX512 = [
+    "-DGGML_AVX512=OFF",
+    "-DGGML_AVX512_VBMI=OFF",
+    "-DGGML_AVX512_VNNI=OFF",
+    "-DGGML_AVX512_BF16=OFF",
+]
+
+# level -> (cmake flags, /proc/cpuinfo flags the CPU must have)
+LEVELS: dict[str, tuple[list[str], list[str]]] = {
+    "x86-64-v3": (
+        [
+            "-DGGML_NATIVE=OFF",
+            "-DGGML_SSE42=ON",
+            "-DGGML_AVX=ON",
+            "-DGGML_AVX2=ON",
+            "-DGGML_FMA=ON",
+            "-DGGML_F16C=ON",
+            "-DGGML_BMI2=ON",
+            "-DGGML_AVX_VNNI=OFF",
+            *_NO_AVX512,
+            *_NO_AMX,
+        ],
+        ["sse4_2", "avx", "avx2", "fma", "f16c", "bmi2"],
+    ),
+    "x86-64-v2": (
+        [
+            "-DGGML_NATIVE=OFF",
+            "-DGGML_SSE42=ON",
+            "-DGGML_AVX=OFF",
+            "-DGGML_AVX2=OFF",
+            "-DGGML_FMA=OFF",
+            "-DGGML_F16C=OFF",
+            "-DGGML_BMI2=OFF",
+            "-DGGML_AVX_VNNI=OFF",
+            *_NO_AVX512,
+            *_NO_AMX,
+        ],
+        ["sse4_2"],
+    ),
+    # Everything the development machine has except AMX: only for the portable-vs-native
+    # measurement in the README. Never chosen automatically.
+    "native-noamx": (
+        [
+            "-DGGML_NATIVE=OFF",
+            "-DGGML_SSE42=ON",
+            "-DGGML_AVX=ON",
+            "-DGGML_AVX2=ON",
+            "-DGGML_FMA=ON",
+            "-DGGML_F16C=ON",
+            "-DGGML_BMI2=ON",
+            "-DGGML_AVX_VNNI=ON",
+            "-DGGML_AVX512=ON",
+            "-DGGML_AVX512_VBMI=ON",
+            "-DGGML_AVX512_VNNI=ON",
+            "-DGGML_AVX512_BF16=ON",
+            *_NO_AMX,
+        ],
+        ["avx2", "fma", "f16c", "bmi2", "avx512f", "avx512vbmi", "avx512_vnni", "avx512_bf16"],
+    ),
+    # Apple Silicon: llama-cpp-python turns Metal on; no x86 flags, no -mcpu=native.
+    "apple-arm64": (["-DGGML_NATIVE=OFF", "-DGGML_METAL=ON"], []),
+    # Linux and other ARM64: a generic ARMv8 build (runs on any 64-bit ARM CPU).
+    "arm64-generic": (["-DGGML_NATIVE=OFF"], []),
+    # Anything else: llama.cpp's portable defaults without native tuning.
+    "generic": (["-DGGML_NATIVE=OFF"], []),
+}
+
+
+def cpu_flags() -> set[str]:
+    """Instruction-set flags of this CPU as /proc/cpuinfo names them (empty elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def default_level() -> str:
+    """The portable level for this machine."""
+    override = os.environ.get("EMBER_LLAMA_LEVEL")
+    if override:
+        if override not in LEVELS:
+            sys.exit(f"EMBER_LLAMA_LEVEL={override!r} is not one of {', '.join(LEVELS)}")
+        return override
+    machine = platform.machine().lower()
+    if machine in ("x86_64", "amd64"):
+        have = cpu_flags()
+        if not have and sys.platform != "linux":
+            return "x86-64-v2"  # cannot read the CPU's flags: the safe baseline
+        return "x86-64-v3" if set(LEVELS["x86-64-v3"][1]) <= have else "x86-64-v2"
+    if machine in ("arm64", "aarch64"):
+        return "apple-arm64" if sys.platform == "darwin" else "arm64-generic"
+    return "generic"
+
+
+def pinned_version() -> str:
+    """llama-cpp-python's version as pyproject.toml pins it (``==X``)."""
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    found = re.search(r'"llama-cpp-python==([^";\s]+)"', text)
+    if not found:
+        sys.exit("pyproject.toml does not pin llama-cpp-python with ==")
+    return found.group(1)
+
+
+def build_key(version: str, level: str) -> str:
+    """Wheelhouse key: version, exact flags, Python tag and machine."""
+    flags = LEVELS[level][0] + _COMMON
+    tag = f"{sys.implementation.cache_tag}-{sysconfig.get_platform()}"
+    digest = hashlib.sha256(json.dumps([version, flags, tag]).encode()).hexdigest()[:12]
+    return f"{version}-{level}-{digest}"
+
+
+def wheelhouse() -> Path:
+    """Root folder of the kept wheels."""
+    if os.environ.get("EMBER_WHEELHOUSE"):
+        return Path(os.environ["EMBER_WHEELHOUSE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ember" / "wheels"
+
+
+def check_cpu(level: str) -> None:
+    """Exit with one line if this CPU lacks an instruction set the level needs."""
+    needed = LEVELS[level][1]
+    have = cpu_flags()
+    missing = [f for f in needed if have and f not in have]
+    if missing:
+        sys.exit(
+            f"This CPU lacks {', '.join(missing)}, which llama.cpp level {level} needs. "
+            "Unset EMBER_LLAMA_LEVEL to get the portable default."
+        )
+
+
+def build_wheel(version: str, level: str) -> Path:
+    """The wheel for (version, level), compiling it into the wheelhouse if needed."""
+    folder = wheelhouse() / build_key(version, level)
+    found = sorted(folder.glob("llama_cpp_python-*.whl"))
+    if found:
+        return found[-1]
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    flags = LEVELS[level][0] + _COMMON
+    print(f"Compiling llama.cpp for {level} (once; about 5 minutes on 2 cores)...", file=sys.stderr)
+    env = dict(os.environ)
+    env["CMAKE_ARGS"] = " ".join(flags)
+    env.setdefault("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
+    # A temp folder beside the final one, renamed when complete: never a half wheelhouse.
+    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=".build-") as tmp:
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-cache-dir",  # pip's cache keys wheels by version only
+            "--no-binary",
+            PACKAGE,
+            "--wheel-dir",
+            tmp,
+            f"{PACKAGE}=={version}",
+        ]
+        subprocess.run(cmd, check=True, env=env)
+        built = sorted(Path(tmp).glob("llama_cpp_python-*.whl"))
+        if not built:
+            sys.exit("pip built no llama-cpp-python wheel")
+        (Path(tmp) / "flags.json").write_text(json.dumps({"level": level, "flags": flags}))
+        os.replace(tmp, folder)
+        # TemporaryDirectory's cleanup tolerates the missing folder.
+    return sorted(folder.glob("llama_cpp_python-*.whl"))[-1]
+
+
+def install(version: str, level: str) -> None:
+    """Build if needed and install into this Python (a venv), then record what was used."""
+    check_cpu(level)
+    wheel = build_wheel(version, level)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--force-reinstall",
+            "--no-index",
+            str(wheel),
+        ],
+        check=True,
+    )
+    # Its pure-Python dependencies come from the index, as pip would pick them.
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "typing-extensions>=4.5.0",
+            "numpy>=1.20.0",
+            "diskcache>=5.6.1",
+            "jinja2>=2.11.3",
+        ],
+        check=True,
+    )
+    record = {
+        "package": PACKAGE,
+        "version": version,
+        "level": level,
+        "flags": LEVELS[level][0] + _COMMON,
+        "requires_cpu": LEVELS[level][1],
+        "wheel": str(wheel),
+        "machine": platform.machine(),
+    }
+    (Path(sys.prefix) / RECORD_NAME).write_text(json.dumps(record, indent=2) + "\n")
+    print(f"llama-cpp-python {version} installed for {level} ({wheel.name})", file=sys.stderr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("action", choices=["install", "wheel", "show"])
+    parser.add_argument("--level", choices=sorted(LEVELS), default=None)
+    parser.add_argument("--version", default=None, help="default: the pin in pyproject.toml")
+    args = parser.parse_args()
+    level = args.level or default_level()
+    version = args.version or pinned_version()
+    if args.action == "show":
+        print(
+            json.dumps(
+                {
+                    "level": level,
+                    "flags": LEVELS[level][0] + _COMMON,
+                    "key": build_key(version, level),
+                },
+                indent=2,
+            )
+        )
+    elif args.action == "wheel":
+        print(build_wheel(version, level))
+    else:
+        install(version, level)
+
+
+if __name__ == "__main__":
+    main()
