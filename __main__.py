@@ -12,7 +12,7 @@ def main(argv: list[str] | None = None) -> int:
         from ember.app.main import main as gui_main
 
         return gui_main()
-    from ember.core.cli import main as cli_main
+    from ember.cli import main as cli_main
 
     return cli_main(args)
 

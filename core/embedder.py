@@ -27,9 +27,20 @@ DEFAULT_MAX_TOKENS = 256
 class Embedder(Protocol):
     """Turns texts into L2-normalised float32 vectors of a fixed dimension."""
 
-    name: str
-    dim: int
-    max_tokens: int
+    @property
+    def name(self) -> str:
+        """The model's name (recorded in the database with the vectors)."""
+        ...
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension."""
+        ...
+
+    @property
+    def max_tokens(self) -> int:
+        """Word pieces the model reads per text (longer texts are truncated)."""
+        ...
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts`` as an (n, dim) float32 array of unit vectors."""

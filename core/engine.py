@@ -22,11 +22,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from ember.core import presets, timeutil
 from ember.core import queue as qm
+from ember.core.config import EngineConfig
 from ember.core.embedder import Embedder
 from ember.core.errors import Cancelled, EmberError
 from ember.core.events import (
@@ -67,36 +67,11 @@ HEARTBEAT_REPLY = (
 # A placeholder event: rendering the context with it shows where any next prompt diverges.
 NEXT_EVENT = json.dumps({"type": "next"})
 NOT_A_STEP = "Your last output was not one complete JSON step; try again."
-SETTINGS_KEY = "engine"
 EXAMPLES_MIN_CTX = 4096
 # A single message may take at most this share of the budget in context.
 MAX_MESSAGE_SHARE = 0.25
 
 OnEvent = Callable[[Event], None]
-
-
-@dataclass
-class EngineConfig:
-    """Engine settings, saved with the data (settings table, key ``engine``)."""
-
-    model_path: str | None = None
-    n_ctx: int = 4096
-    n_threads: int | None = None
-    temperature: float = 0.7
-    max_chain_steps: int = 8
-    reply_reserve: int = 768
-    timed_heartbeat_minutes: int | None = None
-
-    @classmethod
-    def load(cls, store: Store) -> EngineConfig:
-        """The saved settings (defaults for anything missing or unknown)."""
-        saved = store.get_setting(SETTINGS_KEY, {}) or {}
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in saved.items() if k in known})
-
-    def save(self, store: Store) -> None:
-        """Save these settings."""
-        store.set_setting(SETTINGS_KEY, asdict(self))
 
 
 class StepParser:

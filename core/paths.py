@@ -20,20 +20,28 @@ def _private_dir(path: Path) -> Path:
     return path
 
 
+def data_dir_path() -> Path:
+    """Where the database lives (not created: see :func:`data_dir`)."""
+    home = os.environ.get("EMBER_HOME")
+    return Path(home).expanduser() if home else Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def cache_dir_path() -> Path:
+    """Where rebuildable files live (not created: see :func:`cache_dir`)."""
+    home = os.environ.get("EMBER_HOME")
+    if home:
+        return Path(home).expanduser() / "cache"
+    return Path(platformdirs.user_cache_dir(APP_NAME))
+
+
 def data_dir() -> Path:
     """The folder holding the database (created private to the user)."""
-    home = os.environ.get("EMBER_HOME")
-    base = Path(home).expanduser() if home else Path(platformdirs.user_data_dir(APP_NAME))
-    return _private_dir(base)
+    return _private_dir(data_dir_path())
 
 
 def cache_dir() -> Path:
     """The folder for rebuildable files: the assembled bundled model, saved KV states."""
-    home = os.environ.get("EMBER_HOME")
-    base = (
-        Path(home).expanduser() / "cache" if home else Path(platformdirs.user_cache_dir(APP_NAME))
-    )
-    return _private_dir(base)
+    return _private_dir(cache_dir_path())
 
 
 def db_path() -> Path:

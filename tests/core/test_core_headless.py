@@ -9,7 +9,8 @@ import sys
 def test_core_imports_no_qt_and_no_torch() -> None:
     code = (
         "import sys\n"
-        "import ember.core.cli, ember.core.engine, ember.core.store, ember.core.search\n"
+        "import ember.cli, ember.core.service, ember.core.engine, ember.core.store\n"
+        "import ember.core.search, ember.core.doctor\n"
         "import ember.core.tools, ember.core.prompt, ember.core.queue, ember.core.embedder\n"
         "import ember.core.llm, ember.core.models, ember.core.scheduler\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in "

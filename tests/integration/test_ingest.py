@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ember.core import cli, presets
+from ember import cli
+from ember.core import presets
 from ember.core.errors import EmbedderError
 from ember.core.ingest import (
     IngestProgress,
@@ -406,9 +407,9 @@ def test_cli_ingest_and_sources(
     assert "'nope.pdf' is not a loaded document" in err
     assert cli.main(["sources", "--agent", "Scout"]) == 0
     assert "No documents loaded for Scout" in capsys.readouterr().out
-    # Other agents are untouched by Scout's documents.
-    assert cli.main(["sources"]) == 0
-    assert "No documents loaded for Ember" in capsys.readouterr().out
+    # Read-only commands never create an agent: Ember was never started here.
+    assert cli.main(["sources"]) == 1
+    assert 'no agent named "Ember"' in capsys.readouterr().err
 
 
 @pytest.mark.integration

@@ -1,0 +1,133 @@
+"""The ``ember`` command line (DESIGN §7): a thin front end over :class:`ember.core.service.Ember`.
+
+Each subcommand is a ``run(args) -> int`` function in a module named after it. Errors from
+the core (:class:`EmberError`) are printed as one line on stderr with exit code 1; usage
+errors exit 2. Read-only commands (``memory``, ``search``, ``sources``) never create an
+agent: an unknown ``--agent`` is an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ember.core import presets
+from ember.core.errors import EmberError
+
+MIN_CTX = 512
+
+
+def _agent_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--agent", default=None, help="agent name (default: Ember)")
+
+
+def ctx_size(value: str) -> int:
+    """``--ctx``: a whole number of tokens, at least :data:`MIN_CTX`."""
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of tokens") from None
+    if n < MIN_CTX:
+        raise argparse.ArgumentTypeError(f"{n} tokens is too small; use at least {MIN_CTX}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    from ember.cli import agents, chat, doctor, documents, memory
+
+    parser = argparse.ArgumentParser(
+        prog="ember", description="Ember, a local-first assistant that remembers."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("chat", help="chat in the terminal")
+    _agent_arg(p)
+    p.add_argument("--model", default=None, help="path to a GGUF model (default: bundled)")
+    p.add_argument("--ctx", type=ctx_size, default=None, help="context window in tokens")
+    p.add_argument(
+        "--show-thoughts",
+        action="store_true",
+        help="inner thoughts, tool calls and token counts on stderr",
+    )
+    p.add_argument(
+        "--jsonl", action="store_true", help="every engine event as one JSON line on stdout"
+    )
+    p.set_defaults(func=chat.run)
+
+    p = sub.add_parser("agents", help="list, create, delete, export, import agents")
+    asub = p.add_subparsers(dest="agents_cmd", metavar="ACTION")
+    asub.add_parser("list", help="list agents")
+    c = asub.add_parser("create", help="create an agent from presets")
+    c.add_argument("name")
+    c.add_argument(
+        "--persona",
+        default=presets.DEFAULT_PERSONA,
+        help=f"persona preset ({', '.join(presets.personas())})",
+    )
+    c.add_argument(
+        "--human",
+        default=presets.DEFAULT_HUMAN,
+        help=f"human profile preset ({', '.join(presets.humans())})",
+    )
+    d = asub.add_parser("delete", help="delete an agent and all its memories")
+    d.add_argument("name")
+    e = asub.add_parser("export", help="export an agent to one file")
+    e.add_argument("name")
+    e.add_argument("file")
+    i = asub.add_parser("import", help="import an agent from an export file")
+    i.add_argument("file")
+    p.set_defaults(func=agents.run)
+
+    p = sub.add_parser("import-history", help="import a past conversation (JSON Lines)")
+    p.add_argument("file")
+    p.add_argument("--agent", required=True)
+    p.set_defaults(func=documents.run_import_history)
+
+    p = sub.add_parser("ingest", help="load documents into archival memory")
+    p.add_argument("paths", nargs="+", metavar="FILE_OR_FOLDER")
+    _agent_arg(p)
+    p.set_defaults(func=documents.run_ingest)
+
+    p = sub.add_parser("sources", help="list or remove loaded documents")
+    _agent_arg(p)
+    p.add_argument("action", nargs="?", choices=["list", "remove"], default="list")
+    p.add_argument("targets", nargs="*", help="ids or file names to remove")
+    p.set_defaults(func=documents.run_sources)
+
+    p = sub.add_parser("memory", help="show an agent's core memory and counts")
+    _agent_arg(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=memory.run_memory)
+
+    p = sub.add_parser("search", help="search archival or recall memory")
+    p.add_argument("tier", choices=["archival", "recall"])
+    p.add_argument("query", help="the query, or - to read one query per line from stdin")
+    _agent_arg(p)
+    p.add_argument("--page", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=memory.run_search)
+
+    p = sub.add_parser("doctor", help="check the installation; paste into a bug report")
+    p.add_argument("--json", action="store_true", help="machine-readable report")
+    p.set_defaults(func=doctor.run)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except EmberError as exc:
+        print(f"ember: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("ember: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,45 @@
+"""``ember agents``: list, create, delete, export and import agents."""
+
+from __future__ import annotations
+
+import argparse
+
+from ember.core.service import Ember
+
+
+def run(args: argparse.Namespace) -> int:
+    """List, create, delete, export or import agents."""
+    with Ember.open() as ember:
+        if args.agents_cmd in (None, "list"):
+            agents = ember.agents()
+            if not agents:
+                print("No agents yet. Create one with: ember agents create NAME")
+            for a in agents:
+                print(
+                    f"{a.name}\tpersona={a.persona_preset}\thuman={a.human_preset}\t"
+                    f"{a.messages} messages"
+                )
+            return 0
+        if args.agents_cmd == "create":
+            agent = ember.create_agent(args.name, args.persona, args.human)
+            print(f"Created agent '{agent.name}'.")
+            return 0
+        if args.agents_cmd == "delete":
+            agent = ember.find_agent(args.name)
+            ember.delete_agent(agent.id)
+            print(f"Deleted agent '{agent.name}' and all its memories.")
+            return 0
+        if args.agents_cmd == "export":
+            agent = ember.find_agent(args.name)
+            counts = ember.export_agent(agent.id, args.file)
+            print(
+                f"Exported '{agent.name}' to {args.file} ({counts.messages} messages, "
+                f"{counts.passages} passages, {counts.sources} documents)."
+            )
+            return 0
+        if args.agents_cmd == "import":
+            agent = ember.import_agent(args.file)
+            n = ember.memory(agent.id).recall_messages
+            print(f"Imported agent '{agent.name}' ({n} messages).")
+            return 0
+    return 2

@@ -1,0 +1,185 @@
+"""``ember chat``: the terminal chat, piped or interactive.
+
+Replies go to stdout and details to stderr (``--show-thoughts``), or every engine event to
+stdout as one JSON line (``--jsonl``: the stream scripts and the evaluation harness read).
+Piped input is one message per line, read as UTF-8 bytes: a line that is not valid UTF-8
+is reported and skipped (the rest still runs; the exit code is then 1). Ctrl-C during a
+reply stops that reply cleanly (the engine's cancel event, as the GUI's Stop button);
+at the prompt it ends the chat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import asdict, replace
+from types import FrameType
+from typing import Any
+
+from ember.core import events
+from ember.core.service import Ember
+
+
+def event_json(event: events.Event) -> str:
+    """One engine event as a JSON line: ``{"type": "message_delta", ...fields}``."""
+    name = type(event).__name__
+    kind = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+    return json.dumps({"type": kind, **asdict(event)}, ensure_ascii=False)
+
+
+class JsonlPrinter:
+    """Writes every event as one JSON line on stdout."""
+
+    def __call__(self, event: events.Event) -> None:
+        sys.stdout.write(event_json(event) + "\n")
+        sys.stdout.flush()
+
+
+class TextPrinter:
+    """Replies on stdout (streamed on a terminal); notices, and with ``show_thoughts``
+    thoughts, calls and token counts, on stderr."""
+
+    def __init__(self, show_thoughts: bool, stream: bool) -> None:
+        self.show = show_thoughts
+        self.stream = stream
+        self.streamed = False
+
+    def __call__(self, event: events.Event) -> None:
+        err = sys.stderr
+        if isinstance(event, events.MessageDelta) and self.stream:
+            sys.stdout.write(event.text)
+            sys.stdout.flush()
+            self.streamed = True
+        elif isinstance(event, events.AssistantMessage):
+            if self.streamed:
+                sys.stdout.write("\n")
+            else:
+                print(event.text)
+            sys.stdout.flush()
+            self.streamed = False
+        elif isinstance(event, events.SystemNotice):
+            if event.kind != "error":  # errors end the turn; the chat loop prints them once
+                print(f"[{event.kind}] {event.text}", file=err)
+        elif not self.show:
+            return
+        elif isinstance(event, events.ToolCall):
+            print(f"  thoughts: {event.thoughts}", file=err)
+            args = json.dumps(event.arguments, ensure_ascii=False)
+            print(f"  call: {event.name}({args})", file=err)
+        elif isinstance(event, events.ToolResult):
+            print(f"  result: {event.status}: {event.message[:300]}", file=err)
+        elif isinstance(event, events.StepStats):
+            print(
+                f"  tokens: prompt {event.prompt_tokens} (evaluated {event.evaluated_tokens}, "
+                f"reused {event.prompt_tokens - event.evaluated_tokens}), generated "
+                f"{event.completion_tokens}, {event.seconds:.2f} s, "
+                f"{event.tokens_per_second:.1f} tok/s",
+                file=err,
+            )
+        elif isinstance(event, events.ContextUsage):
+            print(f"  context: {event.used}/{event.budget} tokens", file=err)
+
+
+def piped_lines() -> Iterator[tuple[int, str | None]]:
+    """(line number, text) of stdin; text is None for a line that is not valid UTF-8."""
+    for number, raw in enumerate(sys.stdin.buffer, 1):
+        try:
+            yield number, raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            yield number, None
+
+
+def typed_lines() -> Iterator[tuple[int, str | None]]:
+    """Lines typed at the ``you>`` prompt until end of input."""
+    number = 0
+    while True:
+        try:
+            line = input("you> ")
+        except EOFError:
+            return
+        number += 1
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:  # undecodable bytes arrive as lone surrogates
+            yield number, None
+            continue
+        yield number, line
+
+
+class _CancelOnSigint:
+    """While a reply runs, Ctrl-C sets the cancel event instead of raising in the engine
+    (which could land between a function call and its result)."""
+
+    def __init__(self, cancel: threading.Event) -> None:
+        self.cancel = cancel
+        self.previous: Any = None
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.cancel.set()
+
+    def __enter__(self) -> None:
+        self.cancel.clear()
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Terminal chat with an agent. With stdin not a terminal, each line is one message."""
+    interactive = sys.stdin.isatty()
+    code = 0
+    with Ember.open() as ember:
+        config = ember.settings()
+        if args.model:
+            config = replace(config, model_path=args.model)
+        if args.ctx:
+            config = replace(config, n_ctx=args.ctx)
+        agent = ember.agent_for_chat(args.agent)
+        ember.start_model(config)
+        ember.login(agent.id)
+        printer: Any = (
+            JsonlPrinter() if args.jsonl else TextPrinter(args.show_thoughts, sys.stdout.isatty())
+        )
+        scheduler = None
+        if interactive and config.timed_heartbeat_minutes:
+            from ember.core.scheduler import HeartbeatScheduler
+
+            scheduler = HeartbeatScheduler(
+                config.timed_heartbeat_minutes, lambda: ember.timed_heartbeat(agent.id, printer)
+            )
+            scheduler.start()
+        if interactive and not args.jsonl:
+            print(f"Chatting with {agent.name} (Ctrl-D to quit, Ctrl-C to stop a reply).")
+        cancel = threading.Event()
+        try:
+            for number, line in typed_lines() if interactive else piped_lines():
+                if line is None:
+                    print(f"ember: line {number} is not valid UTF-8; skipped", file=sys.stderr)
+                    code = 1
+                    continue
+                if not line.strip():
+                    continue
+                if scheduler:
+                    scheduler.touch()
+                with _CancelOnSigint(cancel):
+                    result = ember.send(agent.id, line, printer, cancel)
+                if result.reason == "cancelled":
+                    print("(stopped)", file=sys.stderr)
+                elif result.reason == "error":
+                    if not args.jsonl:
+                        print(f"ember: {result.error}", file=sys.stderr)
+                    code = 1
+        except KeyboardInterrupt:  # Ctrl-C at the prompt ends the chat
+            print(file=sys.stderr)
+        finally:
+            if scheduler:
+                scheduler.stop()
+    return code

@@ -1,0 +1,53 @@
+"""``ember doctor``: the installation report (see :mod:`ember.core.doctor`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ember.core.doctor import run_checks
+
+MARK = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
+
+
+def _size(n: Any) -> str:
+    return f"{n / 1e6:.1f} MB" if isinstance(n, int) else "-"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the report; exit 0 when Ember is usable, 1 with the one thing to fix first."""
+    report = run_checks()
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        return 0 if report.ok else 1
+    f = report.facts
+    llama = f.get("llama_cpp", {})
+    p = f.get("paths", {})
+    lines = [
+        f"Ember {f['ember']['version']}, Python {f['python']['version']} "
+        f"({f['python']['executable']})",
+        f"OS: {f['os']['platform']}",
+        f"CPU: {f['cpu']['model']} ({f['cpu']['cores']} logical cores)",
+        f"llama.cpp: llama-cpp-python {llama.get('version') or '?'}, "
+        f"build level {llama.get('build_level') or 'unknown (not built by the Makefile)'}",
+        f"  built with and using: {', '.join(llama.get('built_with') or []) or '-'}",
+        f"  this CPU has: {', '.join(llama.get('cpu_has') or []) or '-'}",
+        f"SQLite: {f.get('sqlite', {}).get('module', '?')} {f.get('sqlite', {}).get('sqlite', '')}"
+        f", sqlite-vec {f.get('sqlite', {}).get('sqlite_vec', '?')}",
+        f"Model: {f.get('model', {}).get('path', '-')}",
+        f"Embedder: {f.get('embedder', {}).get('name', '-')}",
+        f"Data: {p.get('data')} (database {_size(p.get('database_size'))})",
+        f"Cache: {p.get('cache')} ({_size(p.get('cache_size'))})",
+        f"Free disk: {_size(p.get('free_disk'))}",
+        f"Settings: {json.dumps(f.get('settings') or {}, ensure_ascii=False) or 'defaults'}",
+        "",
+    ]
+    lines += [f"[{MARK[c.status]}] {c.name}: {c.detail}" for c in report.checks]
+    print("\n".join(lines))
+    first = report.first_fix()
+    if first is not None:
+        print(f"\nFix first: {first.fix}", file=sys.stderr)
+        return 1
+    return 0

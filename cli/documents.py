@@ -1,0 +1,94 @@
+"""``ember ingest``, ``ember sources`` and ``ember import-history``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ember.core.errors import NotFound
+from ember.core.ingest import IngestProgress
+from ember.core.service import Ember
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def run_import_history(args: argparse.Namespace) -> int:
+    """Import a past conversation (JSON Lines) into recall memory."""
+    from ember.core import transfer
+
+    rows = transfer.read_history(args.file)  # validate before loading the embedder
+    with Ember.open() as ember:
+        agent = ember.agent_for_chat(args.agent)
+        n = ember.import_history(agent.id, args.file)
+    print(f"Imported {n} messages into the recall memory of '{agent.name}'.")
+    return 0 if n == len(rows) else 1
+
+
+def _progress_line(p: IngestProgress) -> None:
+    name = p.path.rsplit("/", 1)[-1]
+    pages = f"page {p.pages_done}/{p.pages_total}, " if p.pages_total > 1 else ""
+    line = f"[{p.file_index + 1}/{p.files_total}] {name}: {pages}{p.chunks_done} passages"
+    sys.stderr.write("\r\033[K" + line[:200])
+    sys.stderr.flush()
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    """Load documents into archival memory: one line per file."""
+    tty = sys.stderr.isatty()
+    with Ember.open() as ember:
+        agent = ember.agent_for_chat(args.agent)
+        results = ember.ingest(agent.id, args.paths, _progress_line if tty else None)
+    if tty:
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+    if not results:
+        print("ember: no PDF, text or Markdown files found there.", file=sys.stderr)
+        return 1
+    for r in results:
+        print(r.line())
+    return 0 if all(r.status in ("loaded", "skipped") for r in results) else 1
+
+
+def run_sources(args: argparse.Namespace) -> int:
+    """List or remove loaded documents."""
+    with Ember.open() as ember:
+        agent = ember.find_agent(args.agent)
+        sources = ember.sources(agent.id)
+        if args.action == "list":
+            if args.targets:
+                print("ember: 'sources list' takes no arguments.", file=sys.stderr)
+                return 2
+            if not sources:
+                print(f"No documents loaded for {agent.name}. Load some with: ember ingest FILE")
+            for s in sources:
+                status = "" if s.status == "loaded" else f"\t[{s.status}]"
+                print(
+                    f"{s.id}\t{s.name}\t{_plural(s.pages, 'page')}\t"
+                    f"{_plural(s.passages, 'passage')}\t"
+                    f"{s.created_at[:16].replace('T', ' ')}{status}"
+                )
+            return 0
+        if not args.targets:
+            print("ember: say which documents to remove (ids or file names).", file=sys.stderr)
+            return 2
+        code = 0
+        for target in args.targets:
+            matches = [
+                s for s in sources if str(s.id) == target or s.name == target or s.path == target
+            ]
+            if len(matches) != 1:
+                reason = "is ambiguous; use its id" if matches else "is not a loaded document"
+                print(f"ember: '{target}' {reason} (see: ember sources).", file=sys.stderr)
+                code = 1
+                continue
+            try:
+                n = ember.remove_source(agent.id, matches[0].id)
+            except NotFound as exc:
+                print(f"ember: {exc}", file=sys.stderr)
+                code = 1
+                continue
+            sources = [s for s in sources if s.id != matches[0].id]
+            print(f"removed: {matches[0].name} ({_plural(n, 'passage')})")
+        return code

@@ -1,0 +1,81 @@
+"""``ember memory`` and ``ember search``: read-only views of an agent's memory."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ember.core.search import ResultPage
+from ember.core.service import Ember
+
+
+def run_memory(args: argparse.Namespace) -> int:
+    """Core blocks and recall/archival counts of an agent."""
+    with Ember.open() as ember:
+        snap = ember.memory(ember.find_agent(args.agent).id)
+    info: dict[str, Any] = {
+        "agent": snap.agent_name,
+        "blocks": [
+            {"label": b.label, "value": b.value, "chars": len(b.value), "limit": b.limit}
+            for b in snap.blocks
+        ],
+        "recall_messages": snap.recall_messages,
+        "in_context_messages": snap.in_context_messages,
+        "archival_passages": snap.archival_passages,
+        "documents": snap.documents,
+        "summary": snap.summary,
+    }
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False, indent=2))
+        return 0
+    print(f"Agent: {info['agent']}")
+    for block in info["blocks"]:
+        print(f"\n[{block['label']}] {block['chars']}/{block['limit']} chars")
+        print(block["value"] or "(empty)")
+    print(
+        f"\nRecall memory: {info['recall_messages']} messages "
+        f"({info['in_context_messages']} in context)"
+    )
+    print(f"Archival memory: {info['archival_passages']} passages, {info['documents']} documents")
+    if info["summary"]:
+        print(f"\nSummary of evicted history:\n{info['summary']}")
+    return 0
+
+
+def _print_results(page: ResultPage, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([h.to_json() for h in page.hits], ensure_ascii=False))
+        return
+    print(page.header())
+    for n, hit in enumerate(page.hits, 1):
+        where = f" [{hit.source}, page {hit.page}]" if hit.source and hit.page else ""
+        where = where or (f" [{hit.source}]" if hit.source else "")
+        who = f"{hit.role}: " if hit.role else ""
+        print(f"{n}. ({hit.time}){where} {who}{hit.text}")
+
+
+def run_search(args: argparse.Namespace) -> int:
+    """The same archival/recall search the agent's tools run."""
+    with Ember.open() as ember:
+        agent = ember.find_agent(args.agent)
+        if args.query != "-":
+            try:
+                page = ember.search(agent.id, args.tier, args.query, args.page)
+            except IndexError as exc:
+                print(f"ember: {exc}", file=sys.stderr)
+                return 1
+            _print_results(page, args.json)
+            return 0
+        # One query per line; one JSON line per query; the models load once.
+        for line in sys.stdin:
+            query = line.strip()
+            if not query:
+                continue
+            try:
+                hits = ember.search(agent.id, args.tier, query, args.page).hits
+            except IndexError:  # a page past the end: no hits for this query
+                hits = []
+            print(json.dumps([h.to_json() for h in hits], ensure_ascii=False), flush=True)
+    return 0

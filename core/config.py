@@ -1,0 +1,35 @@
+"""Engine settings, saved in the database so every front end starts from the same ones."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ember.core.store import Store
+
+SETTINGS_KEY = "engine"
+
+
+@dataclass
+class EngineConfig:
+    """Engine settings, saved with the data (settings table, key ``engine``)."""
+
+    model_path: str | None = None
+    n_ctx: int = 4096
+    n_threads: int | None = None
+    temperature: float = 0.7
+    max_chain_steps: int = 8
+    reply_reserve: int = 768
+    timed_heartbeat_minutes: int | None = None
+
+    @classmethod
+    def load(cls, store: Store) -> EngineConfig:
+        """The saved settings (defaults for anything missing or unknown)."""
+        saved = store.get_setting(SETTINGS_KEY, {}) or {}
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in saved.items() if k in known})
+
+    def save(self, store: Store) -> None:
+        """Save these settings."""
+        store.set_setting(SETTINGS_KEY, asdict(self))
