@@ -30,6 +30,11 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
+# mypy resolves `ember` through a folder holding a link named ember to this checkout.
+typecheck: $(STAMP)
+	mkdir -p build/typecheck && ln -sfn $(CURDIR) build/typecheck/ember
+	MYPYPATH=build/typecheck $(BIN)/mypy -p ember.core -p ember.cli -p ember.app
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
