@@ -1,12 +1,18 @@
 """Shared fixtures. Every test gets its own EMBER_HOME in a temp folder.
 
+Markers follow folders: everything under ``tests/integration/`` runs the real bundled model
+and/or the real embedder and is marked ``integration`` here; ``tests/core/`` never imports
+Qt, ``tests/app/`` drives the GUI offscreen with fast fakes. A ``-m "not integration"`` run
+fails any test that pulls in torch or llama.cpp, so the fast suite stays fast.
+
 The real embedder and the real bundled model are loaded once per session (they are slow to
-load, not to use); tests that use them are marked ``integration``.
+load, not to use).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +22,32 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+TESTS = Path(__file__).resolve().parent
+ARTIFACTS = TESTS.parent / "artifacts"
+HEAVY_MODULES = ("torch", "sentence_transformers", "llama_cpp")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Everything under tests/integration/ is marked ``integration``."""
+    integration = TESTS / "integration"
+    for item in items:
+        if integration in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.integration)
+
+
+_heavy_seen = {m for m in HEAVY_MODULES if m in sys.modules}
+
+
+@pytest.fixture(autouse=True)
+def _fast_suite_stays_light(request: pytest.FixtureRequest) -> Iterator[None]:
+    """In a ``-m "not integration"`` run, fail the first test that brings in torch or
+    llama.cpp (directly or through a fixture it uses)."""
+    yield
+    if (request.config.getoption("markexpr") or "").split() != ["not", "integration"]:
+        return
+    loaded = sorted(m for m in HEAVY_MODULES if m in sys.modules and m not in _heavy_seen)
+    _heavy_seen.update(loaded)
+    assert not loaded, f"a test outside tests/integration/ imported {', '.join(loaded)}"
 
 
 @pytest.fixture(autouse=True)
