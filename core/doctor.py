@@ -148,6 +148,18 @@ def build_record() -> dict[str, Any] | None:
         return None
 
 
+def missing_cpu_features() -> list[str]:
+    """Instruction sets the installed llama.cpp build requires that this CPU lacks.
+
+    Cheap (two small files): checked before a model loads, so a build moved to another
+    machine gives a clear error instead of dying with SIGILL mid-reply."""
+    record = build_record()
+    have = cpu_flags()
+    if not record or not have:
+        return []
+    return [f for f in record.get("requires_cpu", []) if f not in have]
+
+
 def compiled_features(system_info: str) -> list[str]:
     """Instruction sets in llama.cpp's system info (``AVX2 = 1 | ...``)."""
     found = []

@@ -49,9 +49,17 @@ EmbedderFactory = Callable[[], Embedder]
 
 def local_backend(config: EngineConfig) -> Backend:
     """The llama.cpp backend for ``config`` (the bundled model when no path is set)."""
+    from ember.core.doctor import missing_cpu_features
+    from ember.core.errors import ModelError
     from ember.core.llm import LlamaBackend
     from ember.core.models import resolve_model
 
+    missing = missing_cpu_features()
+    if missing:
+        raise ModelError(
+            f"llama.cpp in this environment was built for CPUs with {', '.join(missing)}, "
+            "which this CPU lacks. Reinstall for this machine: make clean && make run."
+        )
     return LlamaBackend(
         resolve_model(config.model_path), n_ctx=config.n_ctx, n_threads=config.n_threads
     )

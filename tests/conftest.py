@@ -66,18 +66,29 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def bundled_model(shared_cache: Path) -> Path:
-    """Path of the real bundled GGUF model, assembled once per test session."""
-    from ember.core import models
+    """Path of the real bundled GGUF model, assembled once per test session.
+
+    Before any test loads it in this process, one token is generated in a child process:
+    a llama.cpp build this CPU cannot run (SIGILL) ends the session with a message naming
+    the build flags and the CPU features, instead of killing pytest.
+    """
+    from ember.core import doctor, models
 
     old = os.environ.get("EMBER_HOME")
     os.environ["EMBER_HOME"] = str(shared_cache)
     try:
-        return models.bundled_model_path()
+        path = models.bundled_model_path()
     finally:
         if old is None:
             os.environ.pop("EMBER_HOME", None)
         else:
             os.environ["EMBER_HOME"] = old
+    report = doctor.Report()
+    doctor.check_llama(report, path)
+    failed = [c for c in report.checks if c.status == "fail"]
+    if failed:
+        pytest.exit(f"{failed[0].detail} {failed[0].fix}", returncode=1)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,87 @@
+"""ember doctor's verdicts, with a real child process that really dies of a signal."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pytest
+
+from ember.core import doctor
+
+RECORD = {
+    "level": "x86-64-v3",
+    "flags": ["-DGGML_NATIVE=OFF", "-DGGML_AVX2=ON"],
+    "requires_cpu": ["avx2", "fma"],
+}
+
+
+def _fake_probe(monkeypatch: pytest.MonkeyPatch, info: str, die: int | None) -> None:
+    facts = {"version": "0.0", "system_info": info}
+    code = f"import json, os\nprint(json.dumps({facts!r}))\n"
+    if die is not None:
+        code += f"os.kill(os.getpid(), {int(die)})\n"
+    else:
+        code += "print(json.dumps({'generated': 'x'}))\n"
+    monkeypatch.setattr(doctor, "_PROBE", code)
+    monkeypatch.setattr(doctor, "build_record", lambda: RECORD)
+
+
+def test_sigill_in_the_child_is_a_failure_naming_flags_and_cpu(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _fake_probe(monkeypatch, "CPU : AVX2 = 1 | AMX_INT8 = 1 |", signal.SIGILL)
+    monkeypatch.setattr(doctor, "cpu_flags", lambda: {"avx2", "fma", "amx_int8"})
+    report = doctor.Report()
+    doctor.check_llama(report, Path("model.gguf"))
+    runs = next(c for c in report.checks if c.name == "llama.cpp runs")
+    assert runs.status == "fail"
+    assert "SIGILL" in runs.detail
+    assert "-DGGML_AVX2=ON" in runs.detail  # the build flags
+    assert "amx_int8" in runs.detail  # what the CPU lists
+    assert "make clean && make run" in runs.fix
+    assert any(c.name == "llama.cpp portable" for c in report.checks)  # AMX compiled in
+    assert not report.ok
+    assert report.to_json()["fix"] == runs.fix
+
+
+def test_feature_the_cpu_lacks_is_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_probe(monkeypatch, "CPU : AVX2 = 1 | AVX512 = 1 |", None)
+    monkeypatch.setattr(doctor, "cpu_flags", lambda: {"avx2", "fma"})
+    report = doctor.Report()
+    doctor.check_llama(report, Path("model.gguf"))
+    runs = next(c for c in report.checks if c.name == "llama.cpp runs")
+    assert (runs.status, "AVX512" in runs.detail) == ("fail", True)
+
+
+def test_a_healthy_probe_is_ok(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_probe(monkeypatch, "CPU : SSE3 = 1 | AVX2 = 1 | FMA = 1 | OPENMP = 1 |", None)
+    monkeypatch.setattr(doctor, "cpu_flags", lambda: {"pni", "avx2", "fma"})
+    report = doctor.Report()
+    doctor.check_llama(report, Path("model.gguf"))
+    assert [c.status for c in report.checks] == ["ok"]
+    assert report.facts["llama_cpp"]["built_with"] == ["SSE3", "AVX2", "FMA"]
+
+
+def test_missing_cpu_features_compares_the_build_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(doctor, "build_record", lambda: RECORD)
+    monkeypatch.setattr(doctor, "cpu_flags", lambda: {"avx2"})
+    assert doctor.missing_cpu_features() == ["fma"]
+
+
+def test_doctor_json_on_a_fresh_home_creates_no_database(
+    ember_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ember import cli
+
+    _fake_probe(monkeypatch, "CPU : AVX2 = 1 |", None)
+    monkeypatch.setattr(doctor, "check_embedder", lambda report: None)
+    monkeypatch.setattr(doctor, "check_model", lambda report, settings: None)
+    code = cli.main(["doctor", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == (0 if data["ok"] else 1)
+    assert data["paths"]["database_size"] is None
+    assert not (ember_home / "ember.sqlite3").exists()
