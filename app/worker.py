@@ -52,7 +52,7 @@ EmbedderFactory = Callable[[], Any]
 
 def real_backend(config: Any) -> Any:
     """The llama.cpp backend for ``config`` (bundled model when no path is set)."""
-    from ember.core.llm import LlamaBackend
+    from ember.core.llama_backend import LlamaBackend
     from ember.core.models import resolve_model
 
     return LlamaBackend(
@@ -333,7 +333,7 @@ class EngineWorker(QObject):
             return
         from ember.core.engine import AgentRuntime
 
-        AgentRuntime(self.engine, agent_id).login(run=False)
+        AgentRuntime(self.engine, agent_id).login()
         self._logged_in.add(agent_id)
 
     def _restart_scheduler(self) -> None:

@@ -43,6 +43,14 @@ class InvalidInput(EmberError):
     """Input that cannot be used as given (bad file, bad date, bad argument)."""
 
 
+class PageOutOfRange(InvalidInput):
+    """A result page past the last one."""
+
+
+class ToolFailure(EmberError):
+    """A function call of the agent that failed; the message goes back to the agent."""
+
+
 class DocumentError(InvalidInput):
     """A document cannot be loaded; the message says why, in one line."""
 

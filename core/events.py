@@ -89,11 +89,14 @@ class StepStats:
     tokens_per_second: float
 
 
+FinishReason = Literal["message", "no_message", "step_cap", "cancelled", "error"]
+
+
 @dataclass(frozen=True)
 class TurnFinished:
     """The agent stopped for this event: replied, hit the step cap, was cancelled, or failed."""
 
-    reason: Literal["message", "no_message", "step_cap", "cancelled", "error"]
+    reason: FinishReason
     error: str | None = None
 
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from ember import resources
+from ember.core.backend import ChatFormat, Prompt
 from ember.core.store import Block, Message
 
 EVENT_PREFIX = "EVENT: "
@@ -65,61 +65,43 @@ def summary_event(summary: str) -> dict[str, Any]:
     return {"type": "summary", "message": summary}
 
 
-@dataclass(frozen=True)
-class Prompt:
-    """A rendered prompt and where its parts begin (for prefix accounting)."""
-
-    text: str
-    prefix_chars: int  # characters before the FIFO queue
-
-
 class PromptRenderer:
     """Renders the main context with a chat template or the neutral transcript."""
 
-    def __init__(
-        self,
-        tools_description: str,
-        chat_template: str | None = None,
-        bos_token: str = "",
-        eos_token: str = "",
-        *,
-        examples: bool = True,
-    ) -> None:
-        self.tools_description = tools_description
+    def __init__(self, chat_format: ChatFormat | None = None, *, examples: bool = True) -> None:
+        chat_format = chat_format or ChatFormat()
         self.examples = examples
-        self._template = None
-        self.bos_token = bos_token
-        self.eos_token = eos_token
-        if chat_template:
-            self._template = _compile_template(chat_template)
+        self.bos_token = chat_format.bos_token
+        self.eos_token = chat_format.eos_token
+        self._template = _compile_template(chat_format.template) if chat_format.template else None
 
     @property
     def uses_chat_template(self) -> bool:
         """Whether the model's own chat template is used."""
         return self._template is not None
 
-    def system_text(self, blocks: Sequence[Block]) -> str:
+    def system_text(self, tools: str, blocks: Sequence[Block]) -> str:
         """System instructions, functions, examples and core memory."""
         examples = f"### Examples\n{few_shot_examples()}\n\n" if self.examples else ""
         return (
-            f"{system_instructions()}\n\n### Functions\n{self.tools_description}\n\n"
+            f"{system_instructions()}\n\n### Functions\n{tools}\n\n"
             f"{examples}### Core memory\n{render_blocks(blocks)}"
         )
 
     def render(
         self,
+        tools: str,
         blocks: Sequence[Block],
         summary: str,
         queue: Sequence[Message],
         extra_events: Sequence[str] = (),
-        assistant_prefix: str = "",
     ) -> Prompt:
-        """The full prompt ending where the model's next step begins.
+        """The full prompt, ending where the model's next step begins.
 
-        ``extra_events`` are appended after the queue without being stored (used for the
-        summary request); ``assistant_prefix`` is text the model's reply starts with.
+        ``tools`` is the tool description; ``extra_events`` are appended after the queue
+        without being stored (the summary request).
         """
-        system = self.system_text(blocks)
+        system = self.system_text(tools, blocks)
         turns: list[tuple[str, str]] = []
         if summary:
             turns.append(("user", json.dumps(summary_event(summary), ensure_ascii=False)))
@@ -127,19 +109,16 @@ class PromptRenderer:
         turns += [("user", e) for e in extra_events]
         if self._template is not None:
             try:
-                return self._render_template(system, turns, assistant_prefix)
+                return self._render_template(self._template, system, turns)
             except Exception:  # a template that rejects our turns: use the transcript
                 self._template = None
-        head = f"{system}\n\n### Conversation\n"
         body = "".join(
             f"{AGENT_PREFIX if role == 'assistant' else EVENT_PREFIX}{text}\n"
             for role, text in turns
         )
-        return Prompt(head + body + AGENT_PREFIX + assistant_prefix, len(head))
+        return Prompt.data(f"{system}\n\n### Conversation\n{body}{AGENT_PREFIX}")
 
-    def _render_template(
-        self, system: str, turns: list[tuple[str, str]], assistant_prefix: str
-    ) -> Prompt:
+    def _render_template(self, template: Any, system: str, turns: list[tuple[str, str]]) -> Prompt:
         merged: list[dict[str, str]] = []
         for role, text in turns:
             if merged and merged[-1]["role"] == role:
@@ -149,7 +128,7 @@ class PromptRenderer:
         if not merged or merged[0]["role"] != "user":
             merged.insert(0, {"role": "user", "content": "(start)"})
         messages = [{"role": "system", "content": system}, *merged]
-        text = self._template.render(
+        text = template.render(
             messages=messages,
             add_generation_prompt=True,
             bos_token=self.bos_token,
@@ -158,14 +137,7 @@ class PromptRenderer:
         # The model's own BOS is added by the tokenizer.
         if self.bos_token and text.startswith(self.bos_token):
             text = text[len(self.bos_token) :]
-        head = self._template.render(
-            messages=[{"role": "system", "content": system}],
-            add_generation_prompt=False,
-            bos_token="",
-            eos_token=self.eos_token,
-        )
-        prefix = len(head) if text.startswith(head) else 0
-        return Prompt(text + assistant_prefix, prefix)
+        return Prompt.of([(text, True)])
 
 
 def _compile_template(source: str) -> Any:

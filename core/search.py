@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from ember.core.embedder import Embedder
+from ember.core.errors import PageOutOfRange
 from ember.core.store import Store
 
 PAGE_SIZE = 5
@@ -74,10 +75,11 @@ def _fuse(
 def paginate(
     items: Sequence[tuple[int, float]], page: int, page_size: int = PAGE_SIZE
 ) -> tuple[list[tuple[int, float]], int]:
-    """The slice for ``page`` (0-based) and the page count. Raises IndexError past the end."""
+    """The slice for ``page`` (0-based) and the page count. Raises PageOutOfRange past the
+    end."""
     pages = max(1, math.ceil(len(items) / page_size))
     if page < 0 or (page >= pages and len(items) > 0) or (page > 0 and not items):
-        raise IndexError(f"page {page} does not exist (there are {pages} pages, from 0)")
+        raise PageOutOfRange(f"page {page} does not exist (there are {pages} pages, from 0)")
     return list(items[page * page_size : (page + 1) * page_size]), pages
 
 

@@ -32,6 +32,7 @@ import numpy as np
 from ember.core import embedder as embedder_mod
 from ember.core import presets
 from ember.core import search as search_mod
+from ember.core.backend import Backend
 from ember.core.config import SETTINGS_KEY, EngineConfig
 from ember.core.embedder import Embedder
 from ember.core.engine import AgentRuntime, Engine, OnEvent, record_user_message
@@ -39,7 +40,6 @@ from ember.core.errors import NotFound
 from ember.core.events import ContextUsage, TurnFinished
 from ember.core.ingest import IngestResult, ProgressCallback, ingest_paths
 from ember.core.kvstate import KVStateCache
-from ember.core.llm import Backend
 from ember.core.store import Agent, Block, Message, Passage, Source, Store
 
 Tier = Literal["archival", "recall"]
@@ -51,7 +51,7 @@ def local_backend(config: EngineConfig) -> Backend:
     """The llama.cpp backend for ``config`` (the bundled model when no path is set)."""
     from ember.core.doctor import missing_cpu_features
     from ember.core.errors import ModelError
-    from ember.core.llm import LlamaBackend
+    from ember.core.llama_backend import LlamaBackend
     from ember.core.models import resolve_model
 
     missing = missing_cpu_features()
@@ -345,7 +345,7 @@ class Ember:
         """Record the start of a session with this agent (once per agent per service)."""
         if agent_id in self._logged_in:
             return
-        self._runtime(agent_id).login(run=False)
+        self._runtime(agent_id).login()
         self._logged_in.add(agent_id)
 
     def send(

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QObject, Slot
 
-from ember.core.llm import ScriptedBackend
+from ember.core.scripted_backend import ScriptedBackend
 
 WAIT_MS = 20_000
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ember.core import events
-from ember.core.llm import ScriptedBackend
+from ember.core.scripted_backend import ScriptedBackend
 from ember.core.store import Store
 
 from .conftest import WAIT_MS, GatedBackend, drain, send_and_wait, shot, step, waiting

@@ -9,7 +9,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from ember.core.llm import ScriptedBackend
+from ember.core.scripted_backend import ScriptedBackend
 from ember.core.store import Store
 
 from .conftest import OnGui, drain, shot, waiting

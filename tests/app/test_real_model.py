@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ember.core.llm import LlamaBackend
+from ember.core.llama_backend import LlamaBackend
 from ember.core.store import Store
 
 from .conftest import send_and_wait, shot

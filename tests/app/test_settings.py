@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from ember.app.worker import real_backend
 from ember.core.engine import EngineConfig
-from ember.core.llm import ScriptedBackend
+from ember.core.scripted_backend import ScriptedBackend
 from ember.core.store import Store
 
 from .conftest import WAIT_MS, drain, send_and_wait, shot, step, waiting

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ember.core.backend import ChatFormat
 from ember.core.prompt import PromptRenderer
 from ember.core.store import Block, Message
 
@@ -27,14 +28,15 @@ QUEUE = [
     msg(3, "tool", "function_result", {"status": "OK", "message": "done"}),
     msg(4, "user", "heartbeat", {"type": "heartbeat", "reason": "r"}),
 ]
+TOOLS = "- tool(): does things"
 BLOCKS = [Block("persona", "I am Ember.", 2000), Block("human", "Anna", 2000)]
 
 
 def test_chat_template_merges_consecutive_events_and_stays_prefix_stable() -> None:
-    r = PromptRenderer("- tool(): does things", GEMMA_LIKE, bos_token="<bos>")
+    r = PromptRenderer(ChatFormat(GEMMA_LIKE, bos_token="<bos>"))
     assert r.uses_chat_template
-    a = r.render(BLOCKS, "", QUEUE[:2]).text
-    b = r.render(BLOCKS, "", QUEUE).text
+    a = r.render(TOOLS, BLOCKS, "", QUEUE[:2]).text
+    b = r.render(TOOLS, BLOCKS, "", QUEUE).text
     assert not a.startswith("<bos>")  # the tokenizer adds BOS itself
     assert b.endswith("<start_of_turn>model\n")
     # The function result and the heartbeat share one user turn (roles must alternate).
@@ -45,8 +47,8 @@ def test_chat_template_merges_consecutive_events_and_stays_prefix_stable() -> No
 
 
 def test_template_that_rejects_the_turns_falls_back_to_transcript() -> None:
-    r = PromptRenderer("- tool()", "{{ raise_exception('no system role') }}")
-    text = r.render(BLOCKS, "earlier summary", QUEUE).text
+    r = PromptRenderer(ChatFormat("{{ raise_exception('no system role') }}"))
+    text = r.render(TOOLS, BLOCKS, "earlier summary", QUEUE).text
     assert not r.uses_chat_template
     assert text.endswith("AGENT: ")
     assert '\nEVENT: {"type": "summary", "message": "earlier summary"}\n' in text
@@ -54,8 +56,8 @@ def test_template_that_rejects_the_turns_falls_back_to_transcript() -> None:
 
 
 def test_examples_only_when_wanted() -> None:
-    with_ex = PromptRenderer("- tool()").render(BLOCKS, "", []).text
-    without = PromptRenderer("- tool()", examples=False).render(BLOCKS, "", []).text
+    with_ex = PromptRenderer().render(TOOLS, BLOCKS, "", []).text
+    without = PromptRenderer(examples=False).render(TOOLS, BLOCKS, "", []).text
     assert "### Examples" in with_ex and "### Examples" not in without
     # Static parts come before core memory, which comes before the conversation.
     assert with_ex.index("### Functions") < with_ex.index("### Core memory")

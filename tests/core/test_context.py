@@ -1,0 +1,92 @@
+"""Context management: budget, memory pressure, eviction, the recursive summary, truncation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ember.core import events as ev
+from ember.core.engine import Engine
+from ember.core.scripted_backend import ScriptedBackend
+from ember.core.scripted_backend import scripted_reply as reply
+from ember.core.store import Store
+
+
+def _base_tokens(make_engine: Any) -> int:
+    engine, _ = make_engine()
+    return engine.agent("probe").context_usage().used
+
+
+def test_memory_pressure_alert_then_flush_with_summary(
+    store: Store, make_engine: Any, recorder: Any, hash_embedder: Any
+) -> None:
+    from ember.core.context import SUMMARY_CONSTRAINT
+
+    base = _base_tokens(make_engine)
+    n_ctx = base + 512 + 700  # the reserve is 512 at this size; ~700 tokens for the queue
+    long = "I walked in the hills today and saw many birds. " * 4  # ~50 tokens
+    summaries: list[str] = []
+
+    def responder(prompt: str, constraint: Any) -> str:
+        if constraint == SUMMARY_CONSTRAINT:
+            summaries.append(prompt)
+            return json.dumps({"summary": f"Anna walked in the hills ({len(summaries)})."})
+        return reply("Lovely walk.")
+
+    backend = ScriptedBackend(n_ctx=n_ctx, responder=responder)
+    engine = Engine(store, backend, hash_embedder)
+    rt = engine.agent("t")
+    rec = recorder
+    for i in range(30):
+        rt.send_user_message(f"{i}: {long}", rec)
+        if summaries:
+            break
+    notices = [n.kind for n in rec.of(ev.SystemNotice)]
+    assert notices == ["memory_pressure", "flush"]
+    # The summary request reuses the main context's prefix (a KV-cache hit in llama.cpp).
+    head = summaries[0][: summaries[0].index("### Conversation")]
+    assert backend.prompts[0].startswith(head)
+    agent = rt.agent
+    assert agent.summary_hidden > 0
+    n = len(summaries)
+    assert "prior messages" in agent.summary and f"Anna walked in the hills ({n})" in agent.summary
+    # Summarised in pieces when the evicted part does not fit with the request: each piece
+    # folds in the summary of the one before.
+    for i in range(1, n):
+        assert f"Anna walked in the hills ({i})" in summaries[i]
+    in_ctx = store.count_messages(rt.agent_id, in_context=True)
+    assert store.count_messages(rt.agent_id) == in_ctx + agent.summary_hidden
+    assert store.context_messages(rt.agent_id)[0].role != "tool"
+    usage = rt.context_usage()
+    assert usage.used <= usage.warn_at  # the flush freed enough not to re-alert at once
+    # Recursive: a second flush folds the first summary into the next one.
+    first_summary = rt.agent.summary
+    for i in range(30):
+        rt.send_user_message(f"again {i}: {long}", rec)
+        if len(summaries) > n:
+            break
+    assert first_summary in summaries[n]
+    assert f"Anna walked in the hills ({len(summaries)})" in rt.agent.summary
+
+
+def test_oversized_message_truncated_in_context_whole_in_recall(
+    store: Store, make_engine: Any, recorder: Any
+) -> None:
+    engine, _ = make_engine([reply("That is long!")], n_ctx=4096)
+    rt = engine.agent("t")
+    huge = "word " * 20000
+    rec = recorder
+    assert rt.send_user_message(huge, rec).reason == "message"
+    first = store.context_messages(rt.agent_id)[0]
+    assert len(first.content["message"]) < len(huge) / 5
+    assert "truncated" in first.content["message"]
+    assert first.text == huge.strip()
+    assert rec.of(ev.SystemNotice)[0].kind == "truncated"
+
+
+def test_context_too_small_is_a_clear_error(store: Store, make_engine: Any, recorder: Any) -> None:
+    engine, _ = make_engine([reply("x")], n_ctx=900)
+    rt = engine.agent("t")
+    result = rt.send_user_message("hi")
+    assert result.reason == "error" and "too small" in (result.error or "")
+    assert store.count_messages(rt.agent_id) == 1  # the user's message is kept
