@@ -154,11 +154,23 @@ def core_memory_replace(ctx: ToolContext, label: str, old_content: str, new_cont
     block = ctx.store.get_block(ctx.agent_id, label)
     if not old_content:
         raise ToolFailure("old_content is empty; give the exact text to replace.")
-    if old_content not in block.value:
+    count = block.value.count(old_content)
+    if count == 0:
         raise ToolFailure(f"old_content was not found in core memory block '{label}'.")
-    new_value = block.value.replace(old_content, new_content)
-    if not new_content:
-        new_value = "\n".join(line for line in new_value.split("\n") if line.strip())
+    if count > 1:
+        raise ToolFailure(
+            f"old_content occurs {count} times in core memory block '{label}'; give more of "
+            "the text around it so that it occurs once."
+        )
+    at = block.value.index(old_content)
+    before, after = block.value[:at], block.value[at + len(old_content) :]
+    if not new_content and before[-1:] in ("", "\n") and after[:1] in ("", "\n"):
+        # A whole line was deleted: take one of its line breaks with it, nothing else.
+        if after:
+            after = after[1:]
+        else:
+            before = before[:-1]
+    new_value = before + new_content + after
     if len(new_value) > block.limit:
         raise ToolFailure(
             f"Core memory block '{label}' would hold {len(new_value)} of {block.limit} "
@@ -245,7 +257,8 @@ def base_tools() -> list[Tool]:
         ),
         Tool(
             "core_memory_replace",
-            "Replace exact text in a core memory block; empty new_content deletes it.",
+            "Replace text that occurs exactly once in a core memory block; empty new_content "
+            "deletes it.",
             (
                 _LABEL,
                 Param("old_content", "string", "exact text to replace", "content"),

@@ -1,0 +1,41 @@
+"""The MemGPT functions themselves, called directly on a real database file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ember.core.errors import ToolFailure
+from ember.core.store import Store
+from ember.core.tools import ToolContext, core_memory_replace
+
+
+@pytest.fixture
+def ctx(store: Store, hash_embedder: Any) -> ToolContext:
+    agent = store.create_agent("t", {"persona": "I am Ember.", "human": ""})
+    return ToolContext(store, hash_embedder, agent.id)
+
+
+def human(ctx: ToolContext) -> str:
+    return ctx.store.get_block(ctx.agent_id, "human").value
+
+
+def test_replace_needs_old_content_to_occur_exactly_once(ctx: ToolContext) -> None:
+    ctx.store.set_block(ctx.agent_id, "human", "Likes: tea\nDislikes: tea\nCity: Graz")
+    with pytest.raises(ToolFailure, match="occurs 2 times.*more of the text around it"):
+        core_memory_replace(ctx, "human", "tea", "coffee")
+    assert human(ctx) == "Likes: tea\nDislikes: tea\nCity: Graz"  # untouched
+    core_memory_replace(ctx, "human", "Likes: tea", "Likes: coffee")
+    assert human(ctx) == "Likes: coffee\nDislikes: tea\nCity: Graz"
+
+
+def test_delete_removes_the_text_and_its_line_only(ctx: ToolContext) -> None:
+    ctx.store.set_block(ctx.agent_id, "human", "Name: Anna\n\nLikes: tea\nCity: Graz\n\n\nNotes")
+    message = core_memory_replace(ctx, "human", "Likes: tea", "")
+    assert human(ctx) == "Name: Anna\n\nCity: Graz\n\n\nNotes"  # other blank lines kept
+    assert message.startswith("Deleted from 'human'")
+    core_memory_replace(ctx, "human", "Anna", "")  # part of a line: the line stays
+    assert human(ctx) == "Name: \n\nCity: Graz\n\n\nNotes"
+    core_memory_replace(ctx, "human", "Notes", "")  # the last line: its newline goes too
+    assert human(ctx) == "Name: \n\nCity: Graz\n\n"
