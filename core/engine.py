@@ -189,12 +189,20 @@ class AgentRuntime:
 
     def login(self) -> None:
         """Queue the start-of-session event with the last login time; the agent sees it
-        with its next event."""
+        with its next event. Logins the agent has not answered yet (starts without a word)
+        leave the context: only the newest unanswered one stays; recall keeps them all."""
         agent = self.agent
         last = timeutil.human_time(agent.last_login_at) if agent.last_login_at else "never"
         now = timeutil.now()
         content = {"type": "login", "last_login": last, "time": timeutil.human_time(now)}
+        queue = self.store.context_messages(self.agent_id)
+        answered = max((i for i, m in enumerate(queue) if m.role == "assistant"), default=-1)
+        stale = [m.id for m in queue[answered + 1 :] if m.kind == "login"]
         with self.store.transaction():
+            if stale:
+                self.store.evict_messages(stale)
+                hidden = agent.summary_hidden + len(stale)
+                self.store.update_agent(self.agent_id, summary_hidden=hidden)
             self.store.update_agent(self.agent_id, last_login_at=now.isoformat())
             self.store.add_message(self.agent_id, "user", "login", content)
 

@@ -363,3 +363,22 @@ def test_tool_failures_are_ember_errors() -> None:
     assert issubclass(ToolFailure, EmberError)
     with pytest.raises(PageOutOfRange, match=r"page 3 does not exist \(there are 1 pages"):
         paginate([(1, 1.0)], 3)
+
+
+def test_only_the_newest_unanswered_login_stays_in_context(
+    store: Store, make_engine: Any
+) -> None:
+    engine, backend = make_engine([reply("Welcome back!")])
+    rt = engine.agent("t")
+    for _ in range(3):  # three starts of the app without a word
+        rt.login()
+    logins = [m for m in store.context_messages(rt.agent_id) if m.kind == "login"]
+    assert len(logins) == 1
+    assert logins[0].content["last_login"] != "never"  # the newest: it knows the last one
+    agent = rt.agent
+    assert store.count_messages(rt.agent_id) == 3  # nothing deleted: the rest is in recall
+    assert store.count_messages(rt.agent_id, in_context=True) + agent.summary_hidden == 3
+    rt.send_user_message("hi")
+    rt.login()  # the agent answered after the last login: this one is new
+    kinds = [m.kind for m in store.context_messages(rt.agent_id)]
+    assert kinds == ["login", "user_message", "step", "login"]
