@@ -34,7 +34,6 @@ from ember.core.engine import Engine, EngineConfig
 from ember.core.llama_backend import LlamaBackend
 from ember.core.models import bundled_model_path
 from ember.core.store import Store
-from ember.core.tools import ToolRegistry
 
 FACTS = [
     "I grew up in Porto and moved to Lyon for work.",
@@ -160,7 +159,7 @@ def bench_overhead(model: Path, trials: int) -> None:
             print(f"  trial {i}: {n_steps} steps (not comparable), skipped")
             continue
         labels = [b.label for b in engine.store.blocks(rt.agent_id)]
-        gbnf = engine.tools.spec(labels, engine.limits).constraint.gbnf
+        gbnf = engine.step_spec(labels).constraint.gbnf
         grammar = LlamaGrammar.from_string(gbnf, verbose=False)
         rec.backend.reset()
         tokens = rec.backend.prompt_tokens(prompt)
@@ -186,7 +185,7 @@ def bench_grammar(model: Path, tokens: int) -> None:
 
     engine, rt, rec = seeded_engine(4096, 1200, model, fast_grammar=False)
     prompt = rt.prompt()
-    spec = ToolRegistry().spec(["persona", "human"], engine.limits)
+    spec = engine.step_spec(["persona", "human"])
     ours = spec.constraint.gbnf
     # The same step as a JSON schema (what servers with structured output take), turned
     # into a grammar by llama-cpp-python's generic converter.

@@ -149,14 +149,14 @@ class AgentContext:
         store: Store,
         backend: Backend,
         renderer: PromptRenderer,
-        tools: str,
+        describe_tools: Callable[[Sequence[str]], str],
         budget: Budget,
         agent_id: int,
     ) -> None:
         self.store = store
         self.backend = backend
         self.renderer = renderer
-        self.tools = tools
+        self.describe_tools = describe_tools
         self.budget = budget
         self.agent_id = agent_id
 
@@ -165,9 +165,10 @@ class AgentContext:
     def render(self, queue: Sequence[Message] | None = None, extra: Sequence[str] = ()) -> Prompt:
         """The agent's main context (or with ``queue`` instead of the stored one)."""
         agent = self.store.get_agent_by_id(self.agent_id)
+        blocks = self.store.blocks(self.agent_id)
         return self.renderer.render(
-            self.tools,
-            self.store.blocks(self.agent_id),
+            self.describe_tools([b.label for b in blocks]),
+            blocks,
             agent.summary,
             queue if queue is not None else self.store.context_messages(self.agent_id),
             extra,
@@ -253,11 +254,12 @@ class AgentContext:
         max_tokens = min(SUMMARY_MAX_TOKENS, backend.n_ctx // 4)
         room = backend.n_ctx - max_tokens - 8
         blocks = self.store.blocks(self.agent_id)
+        tools = self.describe_tools([b.label for b in blocks])
         summary = self.store.get_agent_by_id(self.agent_id).summary
         request = (json.dumps({"type": "system_alert", "message": SUMMARY_REQUEST}),)
 
         def render(piece: list[Message]) -> Prompt:
-            return self.renderer.render(self.tools, blocks, summary, piece, request)
+            return self.renderer.render(tools, blocks, summary, piece, request)
 
         pieces: list[list[Message]] = [[]]
         for message in evicted:

@@ -21,6 +21,7 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from ember.core import presets, timeutil
@@ -43,7 +44,7 @@ from ember.core.events import (
 )
 from ember.core.kvstate import KVStateCache
 from ember.core.prompt import PromptRenderer
-from ember.core.step.schema import StepLimits
+from ember.core.step.schema import StepLimits, StepSpec
 from ember.core.step.stream import StepStreamer
 from ember.core.step.validate import InvalidStep, parse_step
 from ember.core.store import Agent, Store
@@ -106,10 +107,27 @@ class Engine:
         """The runtime of the named agent (created from the default presets if missing)."""
         return AgentRuntime(self, presets.get_or_create_default(self.store, name).id)
 
+    def offered_tools(self) -> list[str]:
+        """The functions the agent may call: ``pause_heartbeats`` only while timed
+        heartbeats are on."""
+        names = list(self.tools.tools)
+        if not self.config.timed_heartbeat_minutes:
+            names.remove("pause_heartbeats")
+        return names
+
+    def describe_tools(self, labels: Sequence[str]) -> str:
+        """The tool descriptions of the prompt."""
+        return self.tools.describe(self.offered_tools())
+
+    def step_spec(self, labels: Sequence[str], *, reply_only: bool = False) -> StepSpec:
+        """What the next step may be (only ``send_message`` when a reply is forced)."""
+        names = ["send_message"] if reply_only else self.offered_tools()
+        return self.tools.spec(names, labels, self.limits)
+
     def context(self, agent_id: int) -> AgentContext:
         """The main context of an agent."""
         return AgentContext(
-            self.store, self.backend, self.renderer, self.tools.describe(), self.budget, agent_id
+            self.store, self.backend, self.renderer, self.describe_tools, self.budget, agent_id
         )
 
     def save_warm_state(self) -> bool:
@@ -273,9 +291,7 @@ class AgentRuntime:
             emit(engine.budget.usage(used))
             emit(StepStarted(self.agent_id, step_no, trigger if step_no == 1 else "heartbeat"))
             labels = [b.label for b in self.store.blocks(self.agent_id)]
-            spec = engine.tools.spec(
-                labels, engine.limits, only=("send_message",) if force_reply else None
-            )
+            spec = engine.step_spec(labels, reply_only=force_reply)
             raw, stats = self._generate(prompt, spec.constraint, emit, cancel)
             emit(stats)
             step = parse_step(raw, spec)

@@ -319,26 +319,23 @@ class ToolRegistry:
     def __init__(self, tools: list[Tool] | None = None) -> None:
         self.tools = {t.name: t for t in (tools or base_tools())}
 
-    def describe(self) -> str:
-        """Tool descriptions for the prompt (stable across turns)."""
+    def describe(self, names: Sequence[str]) -> str:
+        """Descriptions of the tools ``names`` for the prompt (stable across turns)."""
         lines = []
-        for tool in self.tools.values():
+        for tool in self._select(names):
             args = ", ".join(
                 f"{p.name}: {'date' if p.format == 'date' else p.type}" for p in tool.all_params
             )
             lines.append(f"- {tool.name}({args}): {tool.description}")
         return "\n".join(lines)
 
-    def spec(
-        self, labels: Sequence[str], limits: StepLimits, only: Sequence[str] | None = None
-    ) -> StepSpec:
-        """What one step may be: the tools (``only`` some of them, e.g. a final
-        ``send_message``), with block labels limited to those that exist."""
-        functions = tuple(
-            tool.spec(limits, labels)
-            for tool in self.tools.values()
-            if only is None or tool.name in only
-        )
+    def _select(self, names: Sequence[str]) -> list[Tool]:
+        return [tool for tool in self.tools.values() if tool.name in names]
+
+    def spec(self, names: Sequence[str], labels: Sequence[str], limits: StepLimits) -> StepSpec:
+        """What one step may be: a call of one of the tools ``names``, with block labels
+        limited to those that exist."""
+        functions = tuple(tool.spec(limits, labels) for tool in self._select(names))
         return StepSpec(functions, limits.thoughts)
 
     def call(self, ctx: ToolContext, step: Step) -> CallResult:

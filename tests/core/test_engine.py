@@ -39,11 +39,12 @@ def test_reply_streams_and_is_committed(store: Store, make_engine: Any, recorder
     messages = store.context_messages(rt.agent_id)
     assert [(m.role, m.kind) for m in messages] == [("user", "user_message"), ("assistant", "step")]
     assert messages[1].text == msg.text
-    # The grammar given to the model offers all eight functions (as quoted GBNF literals).
-    assert len(ToolRegistry().tools) == 8
-    assert all(
-        f'\\"{name}\\", \\"arguments\\"' in backend.grammars[0] for name in ToolRegistry().tools
-    )
+    # The grammar given to the model offers the eight functions (as quoted GBNF literals)
+    # but pause_heartbeats, since timed heartbeats are off.
+    names = list(ToolRegistry().tools)
+    assert len(names) == 8
+    offered = [n for n in names if f'\\"{n}\\", \\"arguments\\"' in backend.grammars[0]]
+    assert offered == [n for n in names if n != "pause_heartbeats"]
 
 
 def test_chaining_with_heartbeat_then_reply(store: Store, make_engine: Any, recorder: Any) -> None:
@@ -239,7 +240,7 @@ def test_silent_stop_on_user_message_forces_reply(
 
 
 def test_pause_heartbeats(store: Store, make_engine: Any, recorder: Any) -> None:
-    engine, _ = make_engine([step("pause_heartbeats", minutes=999)])
+    engine, _ = make_engine([step("pause_heartbeats", minutes=999)], timed_heartbeat_minutes=5)
     rt = engine.agent("t")
     rec = recorder
     assert rt.timed_heartbeat(rec).reason == "no_message"
@@ -365,9 +366,7 @@ def test_tool_failures_are_ember_errors() -> None:
         paginate([(1, 1.0)], 3)
 
 
-def test_only_the_newest_unanswered_login_stays_in_context(
-    store: Store, make_engine: Any
-) -> None:
+def test_only_the_newest_unanswered_login_stays_in_context(store: Store, make_engine: Any) -> None:
     engine, backend = make_engine([reply("Welcome back!")])
     rt = engine.agent("t")
     for _ in range(3):  # three starts of the app without a word
@@ -382,3 +381,22 @@ def test_only_the_newest_unanswered_login_stays_in_context(
     rt.login()  # the agent answered after the last login: this one is new
     kinds = [m.kind for m in store.context_messages(rt.agent_id)]
     assert kinds == ["login", "user_message", "step", "login"]
+
+
+def test_pause_heartbeats_is_offered_only_while_timed_heartbeats_are_on(
+    store: Store, make_engine: Any, recorder: Any
+) -> None:
+    pause = step("pause_heartbeats", minutes=30)
+    engine, backend = make_engine([pause, reply("ok")])
+    rt = engine.agent("t")
+    rt.send_user_message("take a break", recorder)
+    assert "pause_heartbeats" not in backend.grammars[0]
+    assert "pause_heartbeats" not in backend.prompts[0].split("### Examples")[0]
+    failed = [m for m in store.context_messages(rt.agent_id) if m.kind == "function_result"]
+    assert 'No function named "pause_heartbeats"' in failed[0].content["message"]
+    engine.config.timed_heartbeat_minutes = 30  # switched on in the settings
+    backend.push(pause)
+    assert rt.timed_heartbeat(recorder) is not None
+    assert "pause_heartbeats" in backend.grammars[-1]
+    assert "- pause_heartbeats(" in backend.prompts[-1]
+    assert recorder.of(ev.ToolResult)[-1].message == "Timed heartbeats paused for 30 minutes."

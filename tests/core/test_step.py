@@ -16,8 +16,8 @@ from ember.core.step.validate import MAX_DEPTH, InvalidStep, Step, nesting_depth
 from ember.core.tools import ToolRegistry
 
 LABELS = ["persona", "human"]
-SPEC = ToolRegistry().spec(LABELS, StepLimits())
-REPLY_ONLY = ToolRegistry().spec(LABELS, StepLimits(), only=("send_message",))
+SPEC = ToolRegistry().spec(list(ToolRegistry().tools), LABELS, StepLimits())
+REPLY_ONLY = ToolRegistry().spec(["send_message"], LABELS, StepLimits())
 
 
 def invalid(raw: str, spec: Any = SPEC) -> str:

@@ -88,7 +88,7 @@ def test_fast_grammar_sampler_is_exact(bundled_model: Path) -> None:
     from ember.core.step.validate import Step, parse_step
     from ember.core.tools import ToolRegistry
 
-    spec = ToolRegistry().spec(["persona", "human"], StepLimits())
+    spec = ToolRegistry().spec(list(ToolRegistry().tools), ["persona", "human"], StepLimits())
     step = spec.constraint
     prompt = Prompt.data(
         "Reply to the user with one JSON step.\n"
@@ -122,8 +122,8 @@ def test_generated_grammars_parse_in_llama_cpp(bundled_model: Path, labels: list
     vocab = LlamaBackend(bundled_model, n_ctx=256).llm._model.vocab
     tools = ToolRegistry()
     for constraint in (
-        tools.spec(labels, StepLimits()).constraint,
-        tools.spec(labels, StepLimits(), only=("send_message",)).constraint,
+        tools.spec(list(tools.tools), labels, StepLimits()).constraint,
+        tools.spec(["send_message"], labels, StepLimits()).constraint,
         SUMMARY_CONSTRAINT,
     ):
         TopKGrammarSampler(vocab, constraint.gbnf)
