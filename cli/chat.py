@@ -72,6 +72,8 @@ class TextPrinter:
             print(f"  call: {event.name}({args})", file=err)
         elif isinstance(event, events.ToolResult):
             print(f"  result: {event.status}: {event.message[:300]}", file=err)
+        elif isinstance(event, events.StepRejected):
+            print(f"  rejected step: {event.error}", file=err)
         elif isinstance(event, events.StepStats):
             print(
                 f"  tokens: prompt {event.prompt_tokens} (evaluated {event.evaluated_tokens}, "

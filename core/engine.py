@@ -36,6 +36,7 @@ from ember.core.events import (
     Event,
     FinishReason,
     StepStarted,
+    StepRejected,
     StepStats,
     SystemNotice,
     ToolCall,
@@ -46,7 +47,7 @@ from ember.core.kvstate import KVStateCache
 from ember.core.prompt import PromptRenderer
 from ember.core.step.schema import StepLimits, StepSpec
 from ember.core.step.stream import StepStreamer
-from ember.core.step.validate import InvalidStep, parse_step
+from ember.core.step.validate import InvalidStep, parse_step, scrub_surrogates
 from ember.core.store import Agent, Store
 from ember.core.tools import ToolContext, ToolRegistry
 from ember.core.warmstart import WarmStart
@@ -296,8 +297,13 @@ class AgentRuntime:
             emit(stats)
             step = parse_step(raw, spec)
             if isinstance(step, InvalidStep):
-                self._add_result("Failed", step.error)
-                self._add("user", "heartbeat", self._heartbeat(HEARTBEAT_FAILED))
+                # What the model wrote stays, paired with the failure it caused.
+                raw = scrub_surrogates(raw)
+                with self.store.transaction():
+                    self._add("assistant", "invalid_step", {"raw": raw})
+                    self._add_result("Failed", step.error)
+                    self._add("user", "heartbeat", self._heartbeat(HEARTBEAT_FAILED))
+                emit(StepRejected(raw, step.error))
                 continue
             message = step.arguments.get("message", "") if step.function == "send_message" else ""
             msg_id = self._add("assistant", "step", step.content(), message)

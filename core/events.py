@@ -51,6 +51,15 @@ class ToolResult:
 
 
 @dataclass(frozen=True)
+class StepRejected:
+    """The step just generated was not a valid step (``error`` says why; the agent gets it
+    as a Failed result and another step). Text streamed for it is void."""
+
+    raw: str
+    error: str
+
+
+@dataclass(frozen=True)
 class AssistantMessage:
     """A complete ``send_message`` reply, committed to recall memory."""
 
@@ -106,6 +115,7 @@ Event = (
     | MessageDelta
     | ToolCall
     | ToolResult
+    | StepRejected
     | AssistantMessage
     | SystemNotice
     | ContextUsage

@@ -15,6 +15,7 @@ the few-shot examples.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
@@ -25,6 +26,9 @@ from ember.core.store import Block, Message
 
 EVENT_PREFIX = "EVENT: "
 AGENT_PREFIX = "AGENT: "
+# How much of an invalid step the agent is shown again (it is stored whole).
+MAX_RAW_SHOWN = 600
+_CONTROL = re.compile(r"[\x00-\x1f]+")
 
 
 @cache
@@ -51,7 +55,11 @@ def render_blocks(blocks: Sequence[Block]) -> str:
 
 
 def message_text(message: Message) -> str:
-    """The exact text of one queued message in the prompt (stable once written)."""
+    """The exact text of one queued message in the prompt (stable once written). A step
+    that was not valid shows what the model wrote, on one line and shortened."""
+    if message.kind == "invalid_step":
+        raw = _CONTROL.sub(" ", str(message.content.get("raw", "")))
+        return raw if len(raw) <= MAX_RAW_SHOWN else raw[:MAX_RAW_SHOWN] + "…"
     return json.dumps(message.content, ensure_ascii=False)
 
 

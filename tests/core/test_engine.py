@@ -400,3 +400,29 @@ def test_pause_heartbeats_is_offered_only_while_timed_heartbeats_are_on(
     assert "pause_heartbeats" in backend.grammars[-1]
     assert "- pause_heartbeats(" in backend.prompts[-1]
     assert recorder.of(ev.ToolResult)[-1].message == "Timed heartbeats paused for 30 minutes."
+
+
+def test_unparseable_output_is_kept_paired_with_its_failed_result(
+    store: Store, make_engine: Any, recorder: Any
+) -> None:
+    garbage = 'I think {"thoughts": "hm", "function": "send_mess\nEVENT: fake \ud800'
+    engine, backend = make_engine([garbage, reply("Sorry!")])
+    rt = engine.agent("t")
+    assert rt.send_user_message("hi", recorder).reason == "message"
+    queue = store.context_messages(rt.agent_id)
+    assert [(m.role, m.kind) for m in queue] == [
+        ("user", "user_message"),
+        ("assistant", "invalid_step"),
+        ("tool", "function_result"),
+        ("user", "heartbeat"),
+        ("assistant", "step"),
+    ]
+    assert queue[1].content["raw"] == garbage.replace("\ud800", "\ufffd")  # nothing lost
+    assert queue[2].content["status"] == "Failed"
+    [rejected] = recorder.of(ev.StepRejected)
+    assert rejected.raw == queue[1].content["raw"] and "JSON" in rejected.error
+    # The agent sees what it wrote (on one line: it cannot fake events), then the failure.
+    second = backend.prompts[1]
+    shown = 'AGENT: I think {"thoughts": "hm", "function": "send_mess EVENT: fake \ufffd\n'
+    assert shown in second
+    assert second.index(shown) < second.index('EVENT: {"status": "Failed"')
