@@ -203,9 +203,9 @@ class AgentContext:
             prompt = self.render()
             used = self.count(prompt)
         if used > budget.warn_at and not self._has_pressure_alert():
+            # For the agent only: front ends see the usage crossing warn_at.
             content = {"type": "system_alert", "message": PRESSURE_ALERT, "time": event_time()}
             self.store.add_message(self.agent_id, "user", "memory_pressure", content)
-            emit(SystemNotice("memory_pressure", PRESSURE_ALERT))
             prompt = self.render()
             used = self.count(prompt)
         return prompt, used

@@ -70,9 +70,10 @@ class AssistantMessage:
 
 @dataclass(frozen=True)
 class SystemNotice:
-    """Something the user should know: memory pressure, a flush, the step cap, an error."""
+    """Something the user should know: a flush, the step cap, a truncated message, an error.
+    (The memory-pressure alert is the agent's; front ends see ContextUsage pass warn_at.)"""
 
-    kind: Literal["memory_pressure", "flush", "step_cap", "truncated", "error", "info"]
+    kind: Literal["flush", "step_cap", "truncated", "error", "info"]
     text: str
 
 

@@ -42,7 +42,7 @@ def test_memory_pressure_alert_then_flush_with_summary(
         if summaries:
             break
     notices = [n.kind for n in rec.of(ev.SystemNotice)]
-    assert notices == ["memory_pressure", "flush"]
+    assert notices == ["flush"]  # the alert is for the agent (see below), not the user
     # The summary request reuses the main context's prefix (a KV-cache hit in llama.cpp).
     head = summaries[0][: summaries[0].index("### Conversation")]
     assert backend.prompts[0].startswith(head)
@@ -90,3 +90,21 @@ def test_context_too_small_is_a_clear_error(store: Store, make_engine: Any, reco
     result = rt.send_user_message("hi")
     assert result.reason == "error" and "too small" in (result.error or "")
     assert store.count_messages(rt.agent_id) == 1  # the user's message is kept
+
+
+def test_memory_pressure_alert_is_for_the_agent_not_the_user(
+    store: Store, make_engine: Any, recorder: Any
+) -> None:
+    base = _base_tokens(make_engine)
+    engine, backend = make_engine([reply("ok")] * 40, n_ctx=base + 512 + 700)
+    rt = engine.agent("t")
+    for i in range(40):
+        rt.send_user_message(f"{i}: I walked in the hills today and saw many birds.", recorder)
+        if any(m.kind == "memory_pressure" for m in store.context_messages(rt.agent_id)):
+            break
+    alert = next(m for m in store.context_messages(rt.agent_id) if m.kind == "memory_pressure")
+    assert "Save anything important" in alert.content["message"]
+    assert "Save anything important" in backend.prompts[-1]  # the agent sees it
+    assert not [n for n in recorder.of(ev.SystemNotice) if n.kind == "memory_pressure"]
+    usage = recorder.of(ev.ContextUsage)[-1]  # front ends show a quiet meter instead
+    assert usage.used > usage.warn_at
