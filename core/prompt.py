@@ -7,9 +7,11 @@ newest event, so consecutive steps share their token prefix up to the newest mes
 llama.cpp re-reads only the tail. Core memory edits and evictions legitimately invalidate
 what follows them.
 
-Rendering uses the model's own chat template (GGUF metadata) when it has one; base models
-(the bundled Gemma 3 270M) get a neutral ``EVENT:`` / ``AGENT:`` transcript that matches
-the few-shot examples.
+Rendering uses the model's own chat template (GGUF metadata) when it has one, given the
+model's BOS and EOS texts; base models (the bundled Gemma 3 270M) get a neutral ``EVENT:`` /
+``AGENT:`` transcript that matches the few-shot examples. Which of the two is decided once,
+when the model is loaded (a template that cannot render the engine's conversation shapes is
+not used); a template that fails later is an error, never a silent switch of format.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from ember import resources
 from ember.core.backend import ChatFormat, Prompt
+from ember.core.errors import ModelError
 from ember.core.store import Block, Message
 
 EVENT_PREFIX = "EVENT: "
@@ -81,7 +84,18 @@ class PromptRenderer:
         self.examples = examples
         self.bos_token = chat_format.bos_token
         self.eos_token = chat_format.eos_token
-        self._template = _compile_template(chat_format.template) if chat_format.template else None
+        self._template = self._usable(chat_format.template) if chat_format.template else None
+
+    def _usable(self, source: str) -> Any:
+        """The compiled template if it renders a conversation of the shapes the engine
+        writes, else None: decided once, at load, never in the middle of a conversation."""
+        try:
+            template = _compile_template(source)
+            turns = [("user", "event"), ("assistant", "step"), ("user", "a"), ("user", "b")]
+            self._render_template(template, "system", turns)
+        except Exception:
+            return None
+        return template
 
     @property
     def uses_chat_template(self) -> bool:
@@ -118,8 +132,10 @@ class PromptRenderer:
         if self._template is not None:
             try:
                 return self._render_template(self._template, system, turns)
-            except Exception:  # a template that rejects our turns: use the transcript
-                self._template = None
+            except Exception as exc:  # it rendered at load: this conversation trips it
+                raise ModelError(
+                    f"The model's chat template could not render this conversation: {exc}"
+                ) from exc
         body = "".join(
             f"{AGENT_PREFIX if role == 'assistant' else EVENT_PREFIX}{text}\n"
             for role, text in turns

@@ -367,7 +367,7 @@ def test_tool_failures_are_ember_errors() -> None:
 
 
 def test_only_the_newest_unanswered_login_stays_in_context(store: Store, make_engine: Any) -> None:
-    engine, backend = make_engine([reply("Welcome back!")])
+    engine, _ = make_engine([reply("Welcome back!")])
     rt = engine.agent("t")
     for _ in range(3):  # three starts of the app without a word
         rt.login()

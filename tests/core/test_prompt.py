@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ember.core.backend import ChatFormat
 from ember.core.prompt import PromptRenderer
 from ember.core.store import Block, Message
@@ -46,10 +48,8 @@ def test_chat_template_merges_consecutive_events_and_stays_prefix_stable() -> No
     assert "I am Ember." in b and 'chars="4/2000"' in b
 
 
-def test_template_that_rejects_the_turns_falls_back_to_transcript() -> None:
-    r = PromptRenderer(ChatFormat("{{ raise_exception('no system role') }}"))
-    text = r.render(TOOLS, BLOCKS, "earlier summary", QUEUE).text
-    assert not r.uses_chat_template
+def test_transcript_shows_summary_events_and_steps() -> None:
+    text = PromptRenderer().render(TOOLS, BLOCKS, "earlier summary", QUEUE).text
     assert text.endswith("AGENT: ")
     assert '\nEVENT: {"type": "summary", "message": "earlier summary"}\n' in text
     assert '\nAGENT: {"thoughts": "t"' in text
@@ -62,3 +62,41 @@ def test_examples_only_when_wanted() -> None:
     # Static parts come before core memory, which comes before the conversation.
     assert with_ex.index("### Functions") < with_ex.index("### Core memory")
     assert with_ex.index("### Core memory") < with_ex.index("### Conversation")
+
+
+# A ChatML-like template that ends assistant turns with the EOS token and starts with BOS.
+EOS_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}"
+    "{% if m['role'] == 'assistant' %}{{ eos_token }}{% endif %}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def test_template_gets_the_models_bos_and_eos_tokens() -> None:
+    r = PromptRenderer(ChatFormat(EOS_TEMPLATE, bos_token="<s>", eos_token="</s>"))
+    text = r.render(TOOLS, BLOCKS, "", QUEUE).text
+    assert not text.startswith("<s>")  # the tokenizer adds BOS itself
+    assert '<|assistant|>{"thoughts": "t", "function": "x", "arguments": {}}</s><|user|>' in text
+
+
+def test_template_that_fails_at_load_is_never_used() -> None:
+    r = PromptRenderer(ChatFormat("{{ raise_exception('no system role') }}"))
+    assert not r.uses_chat_template  # decided at load, before any conversation
+    assert r.render(TOOLS, BLOCKS, "", QUEUE).text.endswith("AGENT: ")
+
+
+def test_template_error_mid_conversation_is_an_error_not_a_silent_switch() -> None:
+    from ember.core.errors import ModelError
+
+    picky = GEMMA_LIKE.replace(
+        "{% for m in messages[1:] %}",
+        "{% for m in messages[1:] %}{% if 'boom' in m['content'] %}"
+        "{{ raise_exception('cannot render boom') }}{% endif %}",
+    )
+    r = PromptRenderer(ChatFormat(picky))
+    assert r.uses_chat_template
+    boom = msg(5, "user", "user_message", {"type": "user_message", "message": "boom"})
+    with pytest.raises(ModelError, match=r"chat template.*cannot render boom"):
+        r.render(TOOLS, BLOCKS, "", [*QUEUE, boom])
+    assert r.uses_chat_template  # still the model's own format for the next prompt
+    assert r.render(TOOLS, BLOCKS, "", QUEUE).text.endswith("<start_of_turn>model\n")

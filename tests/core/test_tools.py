@@ -23,7 +23,7 @@ def human(ctx: ToolContext) -> str:
 
 def test_replace_needs_old_content_to_occur_exactly_once(ctx: ToolContext) -> None:
     ctx.store.set_block(ctx.agent_id, "human", "Likes: tea\nDislikes: tea\nCity: Graz")
-    with pytest.raises(ToolFailure, match="occurs 2 times.*more of the text around it"):
+    with pytest.raises(ToolFailure, match=r"occurs 2 times.*more of the text around it"):
         core_memory_replace(ctx, "human", "tea", "coffee")
     assert human(ctx) == "Likes: tea\nDislikes: tea\nCity: Graz"  # untouched
     core_memory_replace(ctx, "human", "Likes: tea", "Likes: coffee")
