@@ -61,6 +61,12 @@ class TextPrinter:
                 print(event.text)
             sys.stdout.flush()
             self.streamed = False
+        elif isinstance(event, events.SummaryProgress) and event.stage == "started":
+            print(
+                f"[summary] summarising {event.messages} older messages "
+                f"(part {event.piece} of {event.pieces})…",
+                file=err,
+            )
         elif isinstance(event, events.SystemNotice):
             if event.kind != "error":  # errors end the turn; the chat loop prints them once
                 print(f"[{event.kind}] {event.text}", file=err)

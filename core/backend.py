@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 # (tokens evaluated so far, tokens to evaluate) while a backend reads a prompt.
-PromptProgress = Callable[[int, int], None]
+OnPromptProgress = Callable[[int, int], None]
 
 
 @dataclass
@@ -129,7 +129,7 @@ class Backend(Protocol):
         max_tokens: int = 512,
         temperature: float = 0.7,
         cancel: threading.Event | None = None,
-        on_prompt_progress: PromptProgress | None = None,
+        on_prompt_progress: OnPromptProgress | None = None,
     ) -> Iterator[str]:
         """Yield text pieces of the completion of ``prompt``. Raises ``Cancelled`` once
         ``cancel`` is set (also while the prompt is being read), ``ModelError`` if the

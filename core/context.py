@@ -17,19 +17,21 @@ costs one re-read of what follows the new summary.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ember.core import timeutil
 from ember.core.backend import Backend, Constraint, Prompt, count_prompt_tokens
 from ember.core.errors import EmberError
-from ember.core.events import ContextUsage, Event, SystemNotice
+from ember.core.events import ContextUsage, Event, PromptProgress, SummaryProgress, SystemNotice
 from ember.core.prompt import PromptRenderer
 from ember.core.step.gbnf import CHAR_RULE, string_rule
 from ember.core.store import Message, Store
 
 OnEvent = Callable[[Event], None]
+SummaryStage = Literal["started", "writing", "done"]
 
 WARN_FRACTION = 0.70
 EVICT_FRACTION = 0.50
@@ -40,6 +42,8 @@ SUMMARY_MAX_CHARS = 800
 SUMMARY_MAX_TOKENS = 320
 # A single message may take at most this share of the budget in context.
 MAX_MESSAGE_SHARE = 0.25
+# A summary progress event every this many generated pieces.
+PROGRESS_EVERY = 8
 
 PRESSURE_ALERT = (
     "Memory pressure: the conversation will soon be trimmed to fit your context window. "
@@ -188,13 +192,14 @@ class AgentContext:
 
     # -- keeping within budget ------------------------------------------------------------------
 
-    def prepare(self, emit: OnEvent) -> tuple[Prompt, int]:
-        """Render the next prompt within budget: flush when full, alert when nearly full."""
+    def prepare(self, emit: OnEvent, cancel: threading.Event | None = None) -> tuple[Prompt, int]:
+        """Render the next prompt within budget: flush when full, alert when nearly full.
+        Raises Cancelled when ``cancel`` is set during a flush (nothing is evicted then)."""
         budget = self.budget
         prompt = self.render()
         used = self.count(prompt)
         while used > budget.flush_at:
-            if not self.flush(emit, used - int(budget.budget * REFILL_FRACTION)):
+            if not self.flush(emit, used - int(budget.budget * REFILL_FRACTION), cancel):
                 raise EmberError(
                     f"The context window ({budget.window} tokens) is too small for the "
                     "instructions, core memory and the newest message. Use a larger context "
@@ -220,16 +225,17 @@ class AgentContext:
             return n
         return message.tokens
 
-    def flush(self, emit: OnEvent, excess: int = 0) -> bool:
+    def flush(self, emit: OnEvent, excess: int = 0, cancel: threading.Event | None = None) -> bool:
         """Evict ≈50% of the queue (at least ``excess`` tokens) into recall and rewrite the
-        summary. False if nothing can be evicted."""
+        summary. False if nothing can be evicted. The summary is written first and the
+        eviction committed after it, so a cancelled or failed summary evicts nothing."""
         queue = self.store.context_messages(self.agent_id)
         tokens = [self._message_tokens(m) for m in queue]
         cut = eviction_cut(queue, tokens, at_least=excess)
         if cut == 0:
             return False
         agent = self.store.get_agent_by_id(self.agent_id)
-        summary = self.summarize(queue[:cut])
+        summary = self.summarize(queue[:cut], emit, cancel)
         hidden = agent.summary_hidden + cut
         head = summary_head(summary, hidden, hidden + len(queue) - cut)
         with self.store.transaction():
@@ -244,8 +250,14 @@ class AgentContext:
         )
         return True
 
-    def summarize(self, evicted: Sequence[Message]) -> str:
-        """Recursive summary of the current summary plus ``evicted``, in pieces if needed.
+    def summarize(
+        self,
+        evicted: Sequence[Message],
+        emit: OnEvent,
+        cancel: threading.Event | None = None,
+    ) -> str:
+        """Recursive summary of the current summary plus ``evicted``, in pieces if needed,
+        with progress events; raises Cancelled when ``cancel`` is set.
 
         The first piece is rendered exactly like the main context cut after the evicted
         messages, so its prompt is a KV-cache hit up to the request.
@@ -268,16 +280,33 @@ class AgentContext:
                 pieces.append([message])
             else:
                 pieces[-1] = candidate
-        for piece in pieces:
-            raw = "".join(
-                backend.generate(
-                    render(piece),
-                    constraint=SUMMARY_CONSTRAINT,
-                    max_tokens=max_tokens,
-                    temperature=0.3,
+
+        def progress(stage: SummaryStage, piece: int, tokens: int) -> None:
+            emit(
+                SummaryProgress(
+                    self.agent_id, stage, len(evicted), piece, len(pieces), tokens, max_tokens
                 )
             )
-            summary = parse_summary(raw)
+
+        def reading(done: int, total: int) -> None:
+            emit(PromptProgress(self.agent_id, "summary", done, total))
+
+        for number, piece in enumerate(pieces, 1):
+            progress("started", number, 0)
+            chunks: list[str] = []
+            for chunk in backend.generate(
+                render(piece),
+                constraint=SUMMARY_CONSTRAINT,
+                max_tokens=max_tokens,
+                temperature=0.3,
+                cancel=cancel,
+                on_prompt_progress=reading,
+            ):
+                chunks.append(chunk)
+                if len(chunks) % PROGRESS_EVERY == 1:
+                    progress("writing", number, len(chunks))
+            summary = parse_summary("".join(chunks))
+        progress("done", len(pieces), 0)
         return summary
 
     # -- over-sized messages --------------------------------------------------------------------

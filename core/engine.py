@@ -35,6 +35,7 @@ from ember.core.events import (
     ContextUsage,
     Event,
     FinishReason,
+    PromptProgress,
     StepRejected,
     StepStarted,
     StepStats,
@@ -288,7 +289,7 @@ class AgentRuntime:
                 raise Cancelled()
             if must_reply and step_no == cap:
                 force_reply = True
-            prompt, used = self.context.prepare(emit)
+            prompt, used = self.context.prepare(emit, cancel)
             emit(engine.budget.usage(used))
             emit(StepStarted(self.agent_id, step_no, trigger if step_no == 1 else "heartbeat"))
             labels = [b.label for b in self.store.blocks(self.agent_id)]
@@ -346,12 +347,17 @@ class AgentRuntime:
         streamer = StepStreamer()
         start = time.perf_counter()
         pieces: list[str] = []
+
+        def reading(done: int, total: int) -> None:
+            emit(PromptProgress(self.agent_id, "step", done, total))
+
         for piece in backend.generate(
             prompt,
             constraint=constraint,
             max_tokens=self.engine.budget.reserve * 4,
             temperature=self.engine.config.temperature,
             cancel=cancel,
+            on_prompt_progress=reading,
         ):
             pieces.append(piece)
             for event in streamer.feed(piece):

@@ -18,6 +18,36 @@ class StepStarted:
 
 
 @dataclass(frozen=True)
+class PromptProgress:
+    """The model reads its prompt: ``done`` of the ``total`` tokens it must evaluate (the
+    rest came from its KV cache). ``purpose``: a step, or a summary of older messages."""
+
+    agent_id: int
+    purpose: Literal["step", "summary"]
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class SummaryProgress:
+    """Older messages are being summarised before they leave the context (a flush).
+
+    ``stage``: ``started`` (a piece begins), ``writing`` (``tokens`` of at most
+    ``max_tokens`` written in this piece), ``done`` (the summary is in place). A flush
+    summarises ``messages`` messages in ``pieces`` pieces when they do not fit at once.
+    Cancelling stops it; then nothing is evicted.
+    """
+
+    agent_id: int
+    stage: Literal["started", "writing", "done"]
+    messages: int
+    piece: int
+    pieces: int
+    tokens: int
+    max_tokens: int
+
+
+@dataclass(frozen=True)
 class ThoughtDelta:
     """More of the inner thoughts being generated."""
 
@@ -112,6 +142,8 @@ class TurnFinished:
 
 Event = (
     StepStarted
+    | PromptProgress
+    | SummaryProgress
     | ThoughtDelta
     | MessageDelta
     | ToolCall

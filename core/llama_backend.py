@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ember.core.backend import ChatFormat, Constraint, GenerationStats, Prompt, PromptProgress
+from ember.core.backend import ChatFormat, Constraint, GenerationStats, OnPromptProgress, Prompt
 from ember.core.errors import Cancelled, ModelError
 from ember.core.models import GGUFInfo, read_gguf_info
 
@@ -224,7 +224,7 @@ class LlamaBackend:
         self,
         tokens: list[int],
         cancel: threading.Event | None,
-        on_progress: PromptProgress | None,
+        on_progress: OnPromptProgress | None,
     ) -> int:
         """Evaluate all but the last of ``tokens`` that the KV cache lacks, batch by batch,
         reporting progress and checking ``cancel`` between batches; completion then reads
@@ -256,7 +256,7 @@ class LlamaBackend:
         max_tokens: int = 512,
         temperature: float = 0.7,
         cancel: threading.Event | None = None,
-        on_prompt_progress: PromptProgress | None = None,
+        on_prompt_progress: OnPromptProgress | None = None,
     ) -> Iterator[str]:
         """Stream a completion; the common prefix with the previous prompt is not re-read."""
         tokens = self.prompt_tokens(prompt)

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from ember.core.backend import ChatFormat, Constraint, GenerationStats, Prompt, PromptProgress
+from ember.core.backend import ChatFormat, Constraint, GenerationStats, OnPromptProgress, Prompt
 from ember.core.errors import Cancelled, ModelError
 from ember.core.step.schema import encode_step
 
@@ -69,7 +69,7 @@ class ScriptedBackend:
         max_tokens: int = 512,
         temperature: float = 0.7,
         cancel: threading.Event | None = None,
-        on_prompt_progress: PromptProgress | None = None,
+        on_prompt_progress: OnPromptProgress | None = None,
     ) -> Iterator[str]:
         """Yield the next scripted output in small pieces."""
         text = prompt.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from ember.core import events as ev
@@ -108,3 +109,55 @@ def test_memory_pressure_alert_is_for_the_agent_not_the_user(
     assert not [n for n in recorder.of(ev.SystemNotice) if n.kind == "memory_pressure"]
     usage = recorder.of(ev.ContextUsage)[-1]  # front ends show a quiet meter instead
     assert usage.used > usage.warn_at
+
+
+def _fill_until_flush(make_engine: Any, responder: Any) -> tuple[Any, Any]:
+    """An engine whose next user message makes the context flush."""
+    base = _base_tokens(make_engine)
+    engine, backend = make_engine(n_ctx=base + 512 + 700)
+    backend.responder = responder
+    rt = engine.agent("t")
+    for i in range(60):
+        rt.send_user_message(f"{i}: I walked in the hills today and saw many birds.")
+        usage = rt.context_usage()
+        if usage.used > usage.flush_at - 40:
+            return engine, rt
+    raise AssertionError("the context never filled")
+
+
+def test_summary_reports_progress_and_can_be_cancelled(store: Store, make_engine: Any) -> None:
+    from ember.core.context import SUMMARY_CONSTRAINT
+
+    def responder(prompt: str, constraint: Any) -> str:
+        if constraint == SUMMARY_CONSTRAINT:
+            return json.dumps({"summary": "Earlier, the user walked in the hills. " * 3})
+        return reply("Lovely.")
+
+    engine, rt = _fill_until_flush(make_engine, responder)
+    before = (rt.agent.summary, rt.agent.summary_hidden, len(store.context_messages(rt.agent_id)))
+    cancel = threading.Event()
+    seen: list[ev.Event] = []
+
+    def stop_at_summary(event: ev.Event) -> None:
+        seen.append(event)
+        if isinstance(event, ev.SummaryProgress) and event.stage == "writing":
+            cancel.set()  # the user presses Stop while older messages are summarised
+
+    long = "And then I walked much further, past the lake and the old mill. " * 6
+    assert rt.send_user_message(long, stop_at_summary, cancel).reason == "cancelled"
+    started = [e for e in seen if isinstance(e, ev.SummaryProgress)][0]
+    assert started.stage == "started" and started.messages > 0 and started.piece == 1
+    # Nothing was flushed and nothing lost: the new message is kept, the rest as it was.
+    agent = rt.agent
+    queue = store.context_messages(rt.agent_id)
+    assert (agent.summary, agent.summary_hidden, len(queue) - 1) == before
+    assert queue[-1].text == long.strip()
+    assert not [e for e in seen if isinstance(e, ev.SystemNotice) and e.kind == "flush"]
+
+    seen.clear()
+    assert rt.send_user_message("Are you there?", seen.append).reason == "message"
+    stages = [e.stage for e in seen if isinstance(e, ev.SummaryProgress)]
+    assert stages[0] == "started" and "writing" in stages and stages[-1] == "done"
+    purposes = {e.purpose for e in seen if isinstance(e, ev.PromptProgress)}
+    assert purposes == {"summary", "step"}
+    assert rt.agent.summary_hidden > before[1]

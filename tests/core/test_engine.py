@@ -31,6 +31,7 @@ def test_reply_streams_and_is_committed(store: Store, make_engine: Any, recorder
     assert kinds == [
         "ContextUsage",
         "StepStarted",
+        "PromptProgress",
         "StepStats",
         "ToolCall",
         "AssistantMessage",
