@@ -20,7 +20,6 @@ class EngineConfig:
     n_threads: int | None = None
     temperature: float = 0.7
     max_chain_steps: int = 8
-    reply_reserve: int = 768
     timed_heartbeat_minutes: int | None = None
 
     @classmethod

@@ -1,47 +1,57 @@
 """Context management: the budget of the main context, memory pressure, eviction, the
 recursive summary, truncation of over-sized messages, and token counting.
 
-Token counts always come from the loaded model's own tokenizer, on the rendered prompt. The
-budget is the window minus the reply reserve. At 70% of it the agent gets one
-memory-pressure alert; at 100%, before the step that would overflow, the oldest ≈50% of
-the FIFO queue (by tokens) is evicted — never separating a function call from its result —
-and the summary at the queue's head is rewritten from the previous summary plus the
-evicted messages. Evicted messages stay in recall storage.
+Token counts always come from the loaded model's own tokenizer, on the rendered prompt
+(role markers and template text included), never on messages alone.
+
+The budget is the window minus the reply reserve (the longest step the grammar allows).
+Its **fixed part** — system, tools, examples, core memory — is there before the first
+message; the **queue budget** is the rest, and the thresholds apply to it: at 70% of the
+queue budget the agent gets one memory-pressure alert per fill; at 100%, before the step
+that would overflow, the oldest ≈50% of the queue's tokens are evicted — never separating
+a function call from its result — and the summary at the queue's head is rewritten from the
+previous summary plus the evicted messages, sized so that the queue lands below the alert
+line. Evicted messages stay in recall storage; a stale alert leaves the context with them.
 
 The summary request is rendered as the *same* prompt as the main context, cut after the
 evicted messages, plus one request event: its whole prefix is already in llama.cpp's KV
-cache, so summarising costs the request and the summary tokens, and the flush as a whole
-costs one re-read of what follows the new summary.
+cache, so summarising costs the request and the summary tokens. It reports progress, and
+stops when cancelled; the eviction is committed only once the summary is written.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from ember.core import timeutil
 from ember.core.backend import Backend, Constraint, Prompt, count_prompt_tokens
-from ember.core.errors import EmberError
+from ember.core.errors import ContextTooSmall
 from ember.core.events import ContextUsage, Event, PromptProgress, SummaryProgress, SystemNotice
 from ember.core.prompt import PromptRenderer
 from ember.core.step.gbnf import CHAR_RULE, string_rule
-from ember.core.store import Message, Store
+from ember.core.store import Block, Message, Store
 
 OnEvent = Callable[[Event], None]
 SummaryStage = Literal["started", "writing", "done"]
 
 WARN_FRACTION = 0.70
 EVICT_FRACTION = 0.50
-# A flush frees at least down to this share of the budget, so that the summary and the
-# reply that follow do not land back above the alert line.
-REFILL_FRACTION = 0.55
-SUMMARY_MAX_CHARS = 800
+# The new summary may take this share of the queue budget (so a flush of 50% lands below
+# the alert line), and never more than SUMMARY_MAX_TOKENS.
+SUMMARY_SHARE = 0.10
 SUMMARY_MAX_TOKENS = 320
-# A single message may take at most this share of the budget in context.
+SUMMARY_MAX_CHARS = 1200
+# Tokens of the head's own words around the summary ("N prior messages of M…").
+SUMMARY_HEAD_TOKENS = 40
+# A single message may take at most this share of the queue budget in context.
 MAX_MESSAGE_SHARE = 0.25
+# The least room the queue needs: the newest message and the summary head.
+MIN_QUEUE_TOKENS = 256
 # A summary progress event every this many generated pieces.
 PROGRESS_EVERY = 8
 
@@ -73,10 +83,12 @@ SUMMARY_CONSTRAINT = Constraint(
 
 @dataclass(frozen=True)
 class Budget:
-    """Token thresholds of one context window."""
+    """Token thresholds of one agent's context: ``window`` minus the ``reserve`` for the
+    reply is the budget; ``fixed`` of it is taken before the first message."""
 
     window: int
     reserve: int
+    fixed: int = 0
 
     @property
     def budget(self) -> int:
@@ -84,44 +96,50 @@ class Budget:
         return max(1, self.window - self.reserve)
 
     @property
+    def queue(self) -> int:
+        """Tokens left for the FIFO queue (and its summary head)."""
+        return max(0, self.budget - self.fixed)
+
+    @property
     def warn_at(self) -> int:
-        """Memory-pressure alert threshold (70% of budget)."""
-        return int(self.budget * WARN_FRACTION)
+        """Memory-pressure alert: 70% of the queue budget used."""
+        return self.fixed + int(self.queue * WARN_FRACTION)
 
     @property
     def flush_at(self) -> int:
-        """Eviction threshold (100% of budget)."""
+        """Eviction and summary: the whole budget used."""
         return self.budget
+
+    @property
+    def summary_tokens(self) -> int:
+        """The most a new summary may take."""
+        return max(16, min(SUMMARY_MAX_TOKENS, int(self.queue * SUMMARY_SHARE)))
+
+    @property
+    def message_limit(self) -> int:
+        """The most one message may take in context (the rest stays in recall)."""
+        return max(16, int(self.queue * MAX_MESSAGE_SHARE))
 
     def usage(self, used: int) -> ContextUsage:
         """A ContextUsage event for ``used`` prompt tokens."""
-        return ContextUsage(used, self.budget, self.window, self.warn_at, self.flush_at)
+        return ContextUsage(used, self.budget, self.window, self.warn_at, self.flush_at, self.fixed)
 
 
-def eviction_cut(
-    queue: Sequence[Message],
-    tokens: Sequence[int],
-    fraction: float = EVICT_FRACTION,
-    at_least: int = 0,
-) -> int:
-    """How many of the oldest messages to evict: ≈``fraction`` of the queue's tokens, and
-    at least ``at_least`` tokens (so a flush does not land back above the alert line).
+class ContextOwner(Protocol):
+    """What an agent's context needs from its engine."""
 
-    The cut never leaves a function result without the step that called it, and always
-    keeps the newest message (the event being answered). Returns 0 if nothing can go.
-    """
-    if len(queue) < 2:
-        return 0
-    target = max(sum(tokens) * fraction, at_least)
-    acc = 0
-    cut = 0
-    while cut < len(queue) - 1 and acc < target:
-        acc += tokens[cut]
-        cut += 1
-    # A function result belongs with its call: evict both, or neither.
-    while cut < len(queue) - 1 and queue[cut].role == "tool":
-        cut += 1
-    return min(cut, len(queue) - 1)
+    store: Store
+    backend: Backend
+    renderer: PromptRenderer
+    reserve: int
+
+    def describe_tools(self, labels: Sequence[str]) -> str:
+        """The tool descriptions of the prompt."""
+        ...
+
+    def smallest_window(self, blocks: Sequence[Block]) -> int:
+        """The smallest window that holds the fixed part with ``blocks``."""
+        ...
 
 
 def summary_head(summary: str, hidden: int, total: int) -> str:
@@ -132,12 +150,24 @@ def summary_head(summary: str, hidden: int, total: int) -> str:
     )
 
 
+_DANGLING_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{0,3})?$")
+
+
 def parse_summary(raw: str) -> str:
-    """The summary text from the model's constrained output."""
+    """The summary text from the model's constrained output, also when it was cut at the
+    token limit (what was written of the string is kept)."""
     try:
         return str(json.loads(raw)["summary"]).strip()
     except (ValueError, KeyError, TypeError):
-        return raw.strip()
+        pass
+    opening = re.search(r'"summary"\s*:\s*"', raw)
+    if opening is None:
+        return ""
+    body = _DANGLING_ESCAPE.sub("", raw[opening.end() :]).rstrip('"}')
+    try:
+        return str(json.loads(f'"{body}"')).strip()
+    except ValueError:
+        return ""
 
 
 def event_time() -> str:
@@ -148,32 +178,28 @@ def event_time() -> str:
 class AgentContext:
     """One agent's main context: rendering, counting, and keeping it within the budget."""
 
-    def __init__(
-        self,
-        store: Store,
-        backend: Backend,
-        renderer: PromptRenderer,
-        describe_tools: Callable[[Sequence[str]], str],
-        budget: Budget,
-        agent_id: int,
-    ) -> None:
-        self.store = store
-        self.backend = backend
-        self.renderer = renderer
-        self.describe_tools = describe_tools
-        self.budget = budget
+    def __init__(self, owner: ContextOwner, agent_id: int) -> None:
+        self.owner = owner
+        self.store = owner.store
+        self.backend = owner.backend
         self.agent_id = agent_id
 
     # -- rendering and counting ---------------------------------------------------------------
 
-    def render(self, queue: Sequence[Message] | None = None, extra: Sequence[str] = ()) -> Prompt:
-        """The agent's main context (or with ``queue`` instead of the stored one)."""
-        agent = self.store.get_agent_by_id(self.agent_id)
+    def render(
+        self,
+        queue: Sequence[Message] | None = None,
+        extra: Sequence[str] = (),
+        summary: str | None = None,
+    ) -> Prompt:
+        """The agent's main context (or with another ``queue`` or ``summary``)."""
         blocks = self.store.blocks(self.agent_id)
-        return self.renderer.render(
-            self.describe_tools([b.label for b in blocks]),
+        if summary is None:
+            summary = self.store.get_agent_by_id(self.agent_id).summary
+        return self.owner.renderer.render(
+            self.owner.describe_tools([b.label for b in blocks]),
             blocks,
-            agent.summary,
+            summary,
             queue if queue is not None else self.store.context_messages(self.agent_id),
             extra,
         )
@@ -186,60 +212,113 @@ class AgentContext:
         """Tokens of a piece of data."""
         return len(self.backend.tokenize(text))
 
+    def budget(self) -> Budget:
+        """The budget now (the fixed part changes with core memory)."""
+        fixed = self.count(self.render(queue=[], summary=""))
+        return Budget(self.backend.n_ctx, self.owner.reserve, fixed)
+
     def usage(self) -> ContextUsage:
         """How full the main context is right now."""
-        return self.budget.usage(self.count(self.render()))
+        return self.budget().usage(self.count(self.render()))
+
+    def queue_tokens(self, queue: Sequence[Message], summary: str = "") -> int:
+        """Tokens ``queue`` (with ``summary`` at its head) adds to the fixed part."""
+        full = self.count(self.render(queue=queue, summary=summary))
+        return full - self.count(self.render(queue=[], summary=""))
 
     # -- keeping within budget ------------------------------------------------------------------
 
-    def prepare(self, emit: OnEvent, cancel: threading.Event | None = None) -> tuple[Prompt, int]:
-        """Render the next prompt within budget: flush when full, alert when nearly full.
-        Raises Cancelled when ``cancel`` is set during a flush (nothing is evicted then)."""
-        budget = self.budget
+    def prepare(
+        self, emit: OnEvent, cancel: threading.Event | None = None
+    ) -> tuple[Prompt, Budget, int]:
+        """Render the next prompt within budget: flush when full, alert once per fill when
+        nearly full. Raises Cancelled when ``cancel`` is set during a flush (nothing is
+        evicted then), ContextTooSmall when even a flush cannot make room."""
+        budget = self.budget()
+        if budget.queue < MIN_QUEUE_TOKENS:
+            self._too_small(budget)
         prompt = self.render()
         used = self.count(prompt)
         while used > budget.flush_at:
-            if not self.flush(emit, used - int(budget.budget * REFILL_FRACTION), cancel):
-                raise EmberError(
-                    f"The context window ({budget.window} tokens) is too small for the "
-                    "instructions, core memory and the newest message. Use a larger context "
-                    "size (--ctx or Settings)."
-                )
+            if not self.flush(emit, budget, used, cancel):
+                self._too_small(budget)
             prompt = self.render()
             used = self.count(prompt)
         if used > budget.warn_at and not self._has_pressure_alert():
-            # For the agent only: front ends see the usage crossing warn_at.
+            # For the agent only: front ends see the usage pass warn_at.
             content = {"type": "system_alert", "message": PRESSURE_ALERT, "time": event_time()}
             self.store.add_message(self.agent_id, "user", "memory_pressure", content)
             prompt = self.render()
             used = self.count(prompt)
-        return prompt, used
+        return prompt, budget, used
+
+    def _too_small(self, budget: Budget) -> None:
+        smallest = self.owner.smallest_window(self.store.blocks(self.agent_id))
+        raise ContextTooSmall(
+            f"The context window ({budget.window} tokens) is too small for the instructions, "
+            f"core memory and the newest message; it needs at least {smallest} tokens. "
+            "Use a larger context size (--ctx or Settings)."
+        )
 
     def _has_pressure_alert(self) -> bool:
         return any(m.kind == "memory_pressure" for m in self.store.context_messages(self.agent_id))
 
-    def _message_tokens(self, message: Message) -> int:
-        if message.tokens is None:
-            n = self.count_text(json.dumps(message.content, ensure_ascii=False)) + 2
-            self.store.set_message_tokens(message.id, n)
-            return n
-        return message.tokens
+    def eviction_cut(self, queue: Sequence[Message], budget: Budget, used: int) -> int:
+        """How many of the oldest messages to evict, counted on the rendered prompt: the
+        cut whose evicted share of the queue's tokens is nearest one half, among those that
+        leave room for the new summary below the alert line. Never leaves a function result
+        without the step that called it; always keeps the newest message. 0 if nothing can
+        go. (A stale memory-pressure alert leaves with the flush but is not counted as
+        kept: it is retired, not summarised.)"""
+        if len(queue) < 2:
+            return 0
 
-    def flush(self, emit: OnEvent, excess: int = 0, cancel: threading.Event | None = None) -> bool:
-        """Evict ≈50% of the queue (at least ``excess`` tokens) into recall and rewrite the
-        summary. False if nothing can be evicted. The summary is written first and the
-        eviction committed after it, so a cancelled or failed summary evicts nothing."""
+        def kept(cut: int) -> int:
+            return self.queue_tokens([m for m in queue[cut:] if m.kind != "memory_pressure"])
+
+        def first_cut_keeping(at_most: float) -> int:
+            low, high = 1, len(queue) - 1
+            while low < high:
+                mid = (low + high) // 2
+                if kept(mid) <= at_most:
+                    high = mid
+                else:
+                    low = mid + 1
+            return low
+
+        land = budget.warn_at - budget.fixed - budget.summary_tokens - SUMMARY_HEAD_TOKENS
+        target = (used - budget.fixed) * (1 - EVICT_FRACTION)
+        cut = first_cut_keeping(target)
+        if cut > 1 and abs(kept(cut - 1) - target) < abs(kept(cut) - target):
+            cut -= 1  # one message fewer lands nearer one half
+        cut = max(cut, first_cut_keeping(land))
+        # A function result belongs with its call: evict both, or neither.
+        while cut < len(queue) - 1 and queue[cut].role == "tool":
+            cut += 1
+        return cut
+
+    def flush(
+        self,
+        emit: OnEvent,
+        budget: Budget,
+        used: int,
+        cancel: threading.Event | None = None,
+    ) -> bool:
+        """Evict ≈50% of the queue into recall and rewrite the summary. False if nothing
+        can be evicted. The summary is written first and the eviction committed after it,
+        so a cancelled or failed summary evicts nothing."""
         queue = self.store.context_messages(self.agent_id)
-        tokens = [self._message_tokens(m) for m in queue]
-        cut = eviction_cut(queue, tokens, at_least=excess)
+        cut = self.eviction_cut(queue, budget, used)
         if cut == 0:
             return False
+        evicted, kept = queue[:cut], queue[cut:]
+        stale = [m for m in kept if m.kind == "memory_pressure"]  # the next fill alerts anew
         agent = self.store.get_agent_by_id(self.agent_id)
-        summary = self.summarize(queue[:cut], emit, cancel)
-        hidden = agent.summary_hidden + cut
-        head = summary_head(summary, hidden, hidden + len(queue) - cut)
+        summary = self.summarize(evicted, emit, budget.summary_tokens, cancel)
+        hidden = agent.summary_hidden + cut + len(stale)
+        head = summary_head(summary, hidden, hidden + len(kept) - len(stale))
         with self.store.transaction():
-            self.store.evict_messages(m.id for m in queue[:cut])
+            self.store.evict_messages([m.id for m in [*evicted, *stale]])
             self.store.update_agent(self.agent_id, summary=head, summary_hidden=hidden)
         emit(
             SystemNotice(
@@ -254,6 +333,7 @@ class AgentContext:
         self,
         evicted: Sequence[Message],
         emit: OnEvent,
+        max_tokens: int,
         cancel: threading.Event | None = None,
     ) -> str:
         """Recursive summary of the current summary plus ``evicted``, in pieces if needed,
@@ -262,21 +342,13 @@ class AgentContext:
         The first piece is rendered exactly like the main context cut after the evicted
         messages, so its prompt is a KV-cache hit up to the request.
         """
-        backend = self.backend
-        max_tokens = min(SUMMARY_MAX_TOKENS, backend.n_ctx // 4)
-        room = backend.n_ctx - max_tokens - 8
-        blocks = self.store.blocks(self.agent_id)
-        tools = self.describe_tools([b.label for b in blocks])
+        room = self.backend.n_ctx - max_tokens - 8
         summary = self.store.get_agent_by_id(self.agent_id).summary
         request = (json.dumps({"type": "system_alert", "message": SUMMARY_REQUEST}),)
-
-        def render(piece: list[Message]) -> Prompt:
-            return self.renderer.render(tools, blocks, summary, piece, request)
-
         pieces: list[list[Message]] = [[]]
         for message in evicted:
             candidate = [*pieces[-1], message]
-            if pieces[-1] and self.count(render(candidate)) > room:
+            if pieces[-1] and self.count(self.render(candidate, request, summary)) > room:
                 pieces.append([message])
             else:
                 pieces[-1] = candidate
@@ -294,8 +366,8 @@ class AgentContext:
         for number, piece in enumerate(pieces, 1):
             progress("started", number, 0)
             chunks: list[str] = []
-            for chunk in backend.generate(
-                render(piece),
+            for chunk in self.backend.generate(
+                self.render(piece, request, summary),
                 constraint=SUMMARY_CONSTRAINT,
                 max_tokens=max_tokens,
                 temperature=0.3,
@@ -305,7 +377,7 @@ class AgentContext:
                 chunks.append(chunk)
                 if len(chunks) % PROGRESS_EVERY == 1:
                     progress("writing", number, len(chunks))
-            summary = parse_summary("".join(chunks))
+            summary = parse_summary("".join(chunks)) or summary
         progress("done", len(pieces), 0)
         return summary
 
@@ -315,7 +387,7 @@ class AgentContext:
         self, content: dict[str, Any], key: str, text: str, emit: OnEvent
     ) -> dict[str, Any]:
         """Truncate an over-sized message in context; recall keeps it whole."""
-        limit = int(self.budget.budget * MAX_MESSAGE_SHARE)
+        limit = self.budget().message_limit
         n = self.count_text(text)
         if n <= limit:
             return content

@@ -25,11 +25,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from ember.core import presets, timeutil
-from ember.core.backend import Backend, Constraint, Prompt
+from ember.core.backend import Backend, Constraint, Prompt, count_prompt_tokens
 from ember.core.config import EngineConfig
-from ember.core.context import AgentContext, Budget, OnEvent, event_time
+from ember.core.context import MIN_QUEUE_TOKENS, AgentContext, OnEvent, event_time
 from ember.core.embedder import Embedder
-from ember.core.errors import Cancelled, EmberError
+from ember.core.errors import Cancelled, ContextTooSmall, EmberError
 from ember.core.events import (
     AssistantMessage,
     ContextUsage,
@@ -46,10 +46,11 @@ from ember.core.events import (
 )
 from ember.core.kvstate import KVStateCache
 from ember.core.prompt import PromptRenderer
-from ember.core.step.schema import StepLimits, StepSpec
+from ember.core.step.schema import StepSpec
 from ember.core.step.stream import StepStreamer
 from ember.core.step.validate import InvalidStep, parse_step, scrub_surrogates
-from ember.core.store import Agent, Store
+from ember.core.store import DEFAULT_BLOCK_LIMIT as BLOCK_LIMIT
+from ember.core.store import Agent, Block, Store
 from ember.core.tools import ToolContext, ToolRegistry
 from ember.core.warmstart import WarmStart
 
@@ -71,9 +72,17 @@ HEARTBEAT_REPLY = (
     "[This is an automated system message hidden from the user] You have not answered the "
     "user yet. Reply now with send_message."
 )
+STEP_CUT = (
+    "Your step was cut off at {} tokens, the most one step may use, so it was not a "
+    "complete step. Write a shorter one."
+)
+REPLY_AT_LIMIT = (
+    "This reply reached the limit of {} characters for one message, so its end may be missing."
+)
 # A placeholder event: rendering the context with it shows where any next prompt diverges.
 NEXT_EVENT = json.dumps({"type": "next"})
 EXAMPLES_MIN_CTX = 4096
+MAX_WINDOW = 1 << 18
 
 NewMessage = tuple[str, str, dict[str, Any], str]  # role, kind, content, searchable text
 
@@ -95,15 +104,58 @@ class Engine:
         self.config = config or EngineConfig()
         self.warm = WarmStart(backend, kv_cache, store.path)
         self.tools = ToolRegistry()
-        self.limits = StepLimits()
-        # Few-shot examples teach weak models the step format but cost ~900 tokens: small
-        # windows go without them (the grammar still guarantees the format).
-        self.renderer = PromptRenderer(
-            backend.chat_format, examples=backend.n_ctx >= EXAMPLES_MIN_CTX
-        )
+        self._renderers: dict[bool, PromptRenderer] = {}
+        window = backend.n_ctx
+        # Strings in a step are bounded so that the longest step fits in a quarter of the
+        # window; the reply reserve is that longest step (a token covers at least one
+        # character), so a step is never cut for lack of room.
+        self.limits = self.tools.limits_for(window)
+        self.reserve = self.tools.longest_step(self.limits)
+        self.renderer = self._renderer(window)
         self.lock = threading.RLock()
-        self.budget = Budget(backend.n_ctx, min(self.config.reply_reserve, backend.n_ctx // 8))
         self._backfilled: set[int] = set()
+        self._check_window()
+
+    def _check_window(self) -> None:
+        """Reject a window too small for any agent of this database (or, in an empty one,
+        a new agent from the default presets) before the first message."""
+        window = self.backend.n_ctx
+        agents = self.store.list_agents()
+        cores = [self.store.blocks(a.id) for a in agents] if agents else [default_blocks()]
+        needed = max(self._needed(window, blocks) for blocks in cores)
+        if needed > window:
+            smallest = max(self.smallest_window(blocks) for blocks in cores)
+            raise ContextTooSmall(
+                f"A context window of {window} tokens is too small: Ember's instructions, "
+                f"tools, core memory and one reply need {needed}. Use at least {smallest} "
+                "tokens (--ctx or Settings)."
+            )
+
+    def _renderer(self, window: int) -> PromptRenderer:
+        """The prompt renderer for a window. Few-shot examples teach weak models the step
+        format but cost ~900 tokens: small windows go without them (the grammar still
+        guarantees the format)."""
+        examples = window >= EXAMPLES_MIN_CTX
+        if examples not in self._renderers:
+            self._renderers[examples] = PromptRenderer(self.backend.chat_format, examples=examples)
+        return self._renderers[examples]
+
+    def _needed(self, window: int, blocks: Sequence[Block]) -> int:
+        """Tokens a window must hold before any message: the fixed part with ``blocks``
+        (rendered as it would be at that size), the reply reserve and the least queue."""
+        limits = self.tools.limits_for(window)
+        tools = self.tools.describe(self.offered_tools(), [b.label for b in blocks], limits)
+        prompt = self._renderer(window).render(tools, blocks, "", [])
+        fixed = count_prompt_tokens(self.backend, prompt)
+        return fixed + self.tools.longest_step(limits) + MIN_QUEUE_TOKENS
+
+    def smallest_window(self, blocks: Sequence[Block]) -> int:
+        """The smallest window (a multiple of 256) that holds the fixed part with
+        ``blocks``, a reply and the least queue."""
+        window = 512
+        while window < MAX_WINDOW and self._needed(window, blocks) > window:
+            window += 256
+        return window
 
     def agent(self, name: str | None = None) -> AgentRuntime:
         """The runtime of the named agent (created from the default presets if missing)."""
@@ -118,8 +170,8 @@ class Engine:
         return names
 
     def describe_tools(self, labels: Sequence[str]) -> str:
-        """The tool descriptions of the prompt."""
-        return self.tools.describe(self.offered_tools())
+        """The tool descriptions of the prompt (with their limits and ``labels``)."""
+        return self.tools.describe(self.offered_tools(), labels, self.limits)
 
     def step_spec(self, labels: Sequence[str], *, reply_only: bool = False) -> StepSpec:
         """What the next step may be (only ``send_message`` when a reply is forced)."""
@@ -128,9 +180,7 @@ class Engine:
 
     def context(self, agent_id: int) -> AgentContext:
         """The main context of an agent."""
-        return AgentContext(
-            self.store, self.backend, self.renderer, self.describe_tools, self.budget, agent_id
-        )
+        return AgentContext(self, agent_id)
 
     def save_warm_state(self) -> bool:
         """Save the backend's KV cache for the agent it holds (on idle or quit).
@@ -289,24 +339,27 @@ class AgentRuntime:
                 raise Cancelled()
             if must_reply and step_no == cap:
                 force_reply = True
-            prompt, used = self.context.prepare(emit, cancel)
-            emit(engine.budget.usage(used))
+            prompt, budget, used = self.context.prepare(emit, cancel)
+            emit(budget.usage(used))
             emit(StepStarted(self.agent_id, step_no, trigger if step_no == 1 else "heartbeat"))
             labels = [b.label for b in self.store.blocks(self.agent_id)]
             spec = engine.step_spec(labels, reply_only=force_reply)
-            raw, stats = self._generate(prompt, spec.constraint, emit, cancel)
+            raw, stats, at_limit = self._generate(prompt, spec.constraint, emit, cancel)
             emit(stats)
             step = parse_step(raw, spec)
             if isinstance(step, InvalidStep):
                 # What the model wrote stays, paired with the failure it caused.
                 raw = scrub_surrogates(raw)
+                error = STEP_CUT.format(engine.reserve) if at_limit else step.error
                 with self.store.transaction():
                     self._add("assistant", "invalid_step", {"raw": raw})
-                    self._add_result("Failed", step.error)
+                    self._add_result("Failed", error)
                     self._add("user", "heartbeat", self._heartbeat(HEARTBEAT_FAILED))
-                emit(StepRejected(raw, step.error))
+                emit(StepRejected(raw, error))
                 continue
             message = step.arguments.get("message", "") if step.function == "send_message" else ""
+            if step.function == "send_message" and len(message) >= engine.limits.message:
+                emit(SystemNotice("reply_cut", REPLY_AT_LIMIT.format(engine.limits.message)))
             msg_id = self._add("assistant", "step", step.content(), message)
             emit(ToolCall(step.function, step.arguments, step.thoughts))
             if step.function == "send_message":
@@ -341,7 +394,8 @@ class AgentRuntime:
 
     def _generate(
         self, prompt: Prompt, constraint: Constraint, emit: OnEvent, cancel: threading.Event | None
-    ) -> tuple[str, StepStats]:
+    ) -> tuple[str, StepStats, bool]:
+        """The step's text, what it cost, and whether it ended at the token limit."""
         backend = self.engine.backend
         self.engine.warm.before_step(self.agent_id, prompt)
         streamer = StepStreamer()
@@ -354,7 +408,7 @@ class AgentRuntime:
         for piece in backend.generate(
             prompt,
             constraint=constraint,
-            max_tokens=self.engine.budget.reserve * 4,
+            max_tokens=self.engine.reserve,
             temperature=self.engine.config.temperature,
             cancel=cancel,
             on_prompt_progress=reading,
@@ -371,7 +425,7 @@ class AgentRuntime:
             seconds=round(seconds, 3),
             tokens_per_second=round(s.tokens_per_second, 1) if s else 0.0,
         )
-        return "".join(pieces), stats
+        return "".join(pieces), stats, bool(s and s.stopped_by_limit)
 
     # -- persistence helpers ------------------------------------------------------------------
 
@@ -384,6 +438,14 @@ class AgentRuntime:
 
     def _add(self, role: str, kind: str, content: dict[str, Any], text: str = "") -> int:
         return self.store.add_message(self.agent_id, role, kind, content, text)
+
+
+def default_blocks() -> list[Block]:
+    """Core memory of a new agent from the default presets."""
+    return [
+        Block("persona", presets.preset_text("personas", presets.DEFAULT_PERSONA), BLOCK_LIMIT),
+        Block("human", presets.preset_text("humans", presets.DEFAULT_HUMAN), BLOCK_LIMIT),
+    ]
 
 
 def user_message_content(text: str) -> dict[str, Any]:

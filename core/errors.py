@@ -43,6 +43,11 @@ class InvalidInput(EmberError):
     """Input that cannot be used as given (bad file, bad date, bad argument)."""
 
 
+class ContextTooSmall(InvalidInput):
+    """The model's context window cannot hold the instructions, a reply and a message; the
+    message names the smallest size that works."""
+
+
 class PageOutOfRange(InvalidInput):
     """A result page past the last one."""
 

@@ -103,19 +103,22 @@ class SystemNotice:
     """Something the user should know: a flush, the step cap, a truncated message, an error.
     (The memory-pressure alert is the agent's; front ends see ContextUsage pass warn_at.)"""
 
-    kind: Literal["flush", "step_cap", "truncated", "error", "info"]
+    kind: Literal["flush", "step_cap", "truncated", "reply_cut", "error", "info"]
     text: str
 
 
 @dataclass(frozen=True)
 class ContextUsage:
-    """How full the main context is, in model tokens."""
+    """How full the main context is, in model tokens. The thresholds apply to the queue's
+    share, ``budget - fixed``; a meter of ``used`` against ``flush_at`` with marks at
+    ``fixed`` and ``warn_at`` shows one consistent measure."""
 
     used: int
     budget: int  # window minus the reply reserve
     window: int
-    warn_at: int  # 70% of budget: memory-pressure alert
-    flush_at: int  # 100% of budget: eviction + summary
+    warn_at: int  # fixed + 70% of the queue's share: memory-pressure alert (to the agent)
+    flush_at: int  # the whole budget: eviction + summary
+    fixed: int = 0  # system, tools, examples and core memory: there before any message
 
 
 @dataclass(frozen=True)

@@ -309,15 +309,22 @@ class Ember:
     def attach_backend(self, backend: Backend, config: EngineConfig | None = None) -> ModelStatus:
         """Run the engine on ``backend`` from now on, saving ``config`` as the settings.
 
-        The previous backend's warm state is saved and its model freed.
+        The previous backend's warm state is saved and its model freed. A window too small
+        for the agents raises ContextTooSmall (naming the size that works) and changes
+        nothing; ``backend`` is closed then.
         """
         config = config or self.config
+        try:  # a window too small for the agents is refused before anything changes
+            engine = Engine(self.store, backend, self.embedder, config, self.kv_cache)
+        except Exception:
+            backend.close()
+            raise
         old = self.engine
-        if old is not None:
-            old.close()  # saves its warm state, frees its model (unless it is this one)
+        if old is not None and old.backend is not backend:
+            old.close()  # saves its warm state, frees its model
         self.config = config
         config.save(self.store)
-        self.engine = Engine(self.store, backend, self.embedder, config, self.kv_cache)
+        self.engine = engine
         return self.model_status() or ModelStatus("", "", 0)
 
     def start_model(self, config: EngineConfig | None = None) -> ModelStatus:

@@ -30,6 +30,10 @@ PAGE_SIZE = search.PAGE_SIZE
 MAX_PAUSE_MINUTES = 360
 MAX_PAGE = 999
 HEARTBEAT_ARG = "request_heartbeat"
+# The reply reserve (the longest step) may take at most this share of the window.
+RESERVE_SHARE = 0.25
+# Label length assumed when sizing the longest step (labels are short words).
+LABEL_ROOM = 32
 
 Status = Literal["OK", "Failed"]
 
@@ -56,6 +60,20 @@ class Param:
     labels: bool = False
     minimum: int | None = None
     maximum: int | None = None
+
+    def shape(self, limits: StepLimits, labels: Sequence[str]) -> str:
+        """What the model sees of this argument's type and limits."""
+        if self.labels:
+            return " | ".join(labels)
+        if self.format == "date":
+            return "YYYY-MM-DD"
+        if self.type == "integer":
+            return f"whole number {self.minimum}-{self.maximum}"
+        if self.type == "boolean":
+            return "true | false"
+        if self.limit is not None:
+            return f"text, at most {getattr(limits, self.limit)} characters"
+        return "text"
 
     def schema(self, limits: StepLimits, labels: Sequence[str]) -> dict[str, Any]:
         """The JSON schema of this argument under ``limits``."""
@@ -233,7 +251,7 @@ def pause_heartbeats(ctx: ToolContext, minutes: int) -> str:
 
 # -- the registry -----------------------------------------------------------------------------
 
-_LABEL = Param("label", "string", "the block: persona or human", labels=True)
+_LABEL = Param("label", "string", "which core memory block", labels=True)
 _PAGE = Param("page", "integer", "result page, from 0", minimum=0, maximum=MAX_PAGE)
 _QUERY = Param("query", "string", "what to look for", limit="query")
 
@@ -261,7 +279,7 @@ def base_tools() -> list[Tool]:
             "deletes it.",
             (
                 _LABEL,
-                Param("old_content", "string", "exact text to replace", "content"),
+                Param("old_content", "string", "the exact text to replace", "anchor"),
                 Param("new_content", "string", "the new text", "content"),
             ),
             core_memory_replace,
@@ -297,7 +315,15 @@ def base_tools() -> list[Tool]:
         Tool(
             "pause_heartbeats",
             f"Pause timed heartbeats for some minutes (at most {MAX_PAUSE_MINUTES}).",
-            (Param("minutes", "integer", "how long to pause", minimum=0, maximum=999),),
+            (
+                Param(
+                    "minutes",
+                    "integer",
+                    f"how long to pause (at most {MAX_PAUSE_MINUTES} are used)",
+                    minimum=0,
+                    maximum=999,
+                ),
+            ),
             pause_heartbeats,
             heartbeat=False,
         ),
@@ -319,15 +345,38 @@ class ToolRegistry:
     def __init__(self, tools: list[Tool] | None = None) -> None:
         self.tools = {t.name: t for t in (tools or base_tools())}
 
-    def describe(self, names: Sequence[str]) -> str:
-        """Descriptions of the tools ``names`` for the prompt (stable across turns)."""
-        lines = []
+    def describe(self, names: Sequence[str], labels: Sequence[str], limits: StepLimits) -> str:
+        """Descriptions of the tools ``names`` for the prompt, with every argument's meaning
+        and limits (stable across turns)."""
+        lines = [f"({HEARTBEAT_ARG}, where listed: {HEARTBEAT_PARAM.description}.)"]
         for tool in self._select(names):
-            args = ", ".join(
-                f"{p.name}: {'date' if p.format == 'date' else p.type}" for p in tool.all_params
-            )
+            args = ", ".join(p.name for p in tool.all_params)
             lines.append(f"- {tool.name}({args}): {tool.description}")
+            details = [
+                f"{p.name}: {p.description} ({p.shape(limits, labels)})" for p in tool.params
+            ]
+            lines.append("    " + "; ".join(details))
         return "\n".join(lines)
+
+    def longest_step(self, limits: StepLimits) -> int:
+        """Characters of the longest step any tool allows under ``limits``."""
+        return self.spec(list(self.tools), ["x" * LABEL_ROOM], limits).longest()
+
+    def limits_for(self, window: int) -> StepLimits:
+        """The step limits for a context window: the full ones when their longest step fits
+        in :data:`RESERVE_SHARE` of the window, else all scaled down until it does."""
+        full = StepLimits()
+        cap = int(window * RESERVE_SHARE)
+        if self.longest_step(full) <= cap:
+            return full
+        low, high = 0.0, 1.0
+        for _ in range(24):
+            mid = (low + high) / 2
+            if self.longest_step(full.scaled(mid)) <= cap:
+                low = mid
+            else:
+                high = mid
+        return full.scaled(low)
 
     def _select(self, names: Sequence[str]) -> list[Tool]:
         return [tool for tool in self.tools.values() if tool.name in names]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property
 from typing import Any
 
@@ -29,12 +29,27 @@ FIELDS = (THOUGHTS, FUNCTION, ARGUMENTS)
 
 @dataclass(frozen=True)
 class StepLimits:
-    """Length limits (characters) of the strings in a step."""
+    """Length limits (characters) of the strings in a step. ``anchor`` bounds text that
+    only has to locate something (core_memory_replace's old_content)."""
 
     thoughts: int = 300
-    message: int = 600
+    message: int = 1000
     content: int = 1000
+    anchor: int = 300
     query: int = 200
+
+    def scaled(self, factor: float) -> StepLimits:
+        """These limits times ``factor`` (never below :data:`MIN_LIMITS`)."""
+        return StepLimits(
+            **{
+                f.name: max(MIN_LIMITS[f.name], int(getattr(self, f.name) * factor))
+                for f in fields(self)
+            }
+        )
+
+
+# The least each string may hold, however small the window.
+MIN_LIMITS = {"thoughts": 40, "message": 120, "content": 120, "anchor": 40, "query": 30}
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,13 @@ class StepSpec:
         """The function called ``name``, if it is offered."""
         return next((f for f in self.functions if f.name == name), None)
 
+    def longest(self) -> int:
+        """Characters of the longest step this spec allows (every string at its limit)."""
+        return max(
+            len(encode_step("x" * self.thoughts_max, f.name, _longest_arguments(f)))
+            for f in self.functions
+        )
+
     def json_schema(self) -> dict[str, Any]:
         """The JSON schema of one step (for servers with structured output)."""
         variants = [
@@ -94,6 +116,27 @@ class StepSpec:
         from ember.core.step.gbnf import step_grammar
 
         return Constraint(gbnf=step_grammar(self), json_schema=self.json_schema())
+
+
+def _longest_value(schema: Mapping[str, Any]) -> Any:
+    if "enum" in schema:
+        return max(schema["enum"], key=lambda v: len(json.dumps(v, ensure_ascii=False)))
+    kind = schema.get("type")
+    if kind == "string":
+        if schema.get("format") == "date":
+            return "0000-00-00"
+        if "maxLength" not in schema:
+            raise ValueError(f"a string without maxLength has no longest value: {schema!r}")
+        return "x" * int(schema["maxLength"])
+    if kind == "integer":
+        return int(schema.get("maximum", 999))
+    if kind == "boolean":
+        return False
+    raise ValueError(f"unsupported schema: {schema!r}")
+
+
+def _longest_arguments(function: FunctionSpec) -> dict[str, Any]:
+    return {name: _longest_value(schema) for name, schema in function.properties.items()}
 
 
 def object_schema(properties: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

@@ -3,30 +3,29 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from typing import Any
 
+import pytest
+
 from ember.core import events as ev
 from ember.core.engine import Engine
+from ember.core.errors import ContextTooSmall
 from ember.core.scripted_backend import ScriptedBackend
 from ember.core.scripted_backend import scripted_reply as reply
 from ember.core.store import Store
 
+LONG = "I walked in the hills today and saw many birds. " * 4  # ~50 scripted tokens
+FORTY_WORDS = (
+    "Today I finally repaired the old bicycle in the shed, then rode it along the river "
+    "to the market, bought apples and bread, met my neighbour Clara and talked about her "
+    "garden, the weather and the concert next Friday evening in town."
+)
 
-def _base_tokens(make_engine: Any) -> int:
-    engine, _ = make_engine()
-    return engine.agent("probe").context_usage().used
 
-
-def test_memory_pressure_alert_then_flush_with_summary(
-    store: Store, make_engine: Any, recorder: Any, hash_embedder: Any
-) -> None:
+def _summary_responder(summaries: list[str]) -> Any:
     from ember.core.context import SUMMARY_CONSTRAINT
-
-    base = _base_tokens(make_engine)
-    n_ctx = base + 512 + 700  # the reserve is 512 at this size; ~700 tokens for the queue
-    long = "I walked in the hills today and saw many birds. " * 4  # ~50 tokens
-    summaries: list[str] = []
 
     def responder(prompt: str, constraint: Any) -> str:
         if constraint == SUMMARY_CONSTRAINT:
@@ -34,8 +33,16 @@ def test_memory_pressure_alert_then_flush_with_summary(
             return json.dumps({"summary": f"Anna walked in the hills ({len(summaries)})."})
         return reply("Lovely walk.")
 
-    backend = ScriptedBackend(n_ctx=n_ctx, responder=responder)
+    return responder
+
+
+def test_memory_pressure_alert_then_flush_with_summary(
+    store: Store, make_engine: Any, recorder: Any, hash_embedder: Any
+) -> None:
+    summaries: list[str] = []
+    backend = ScriptedBackend(n_ctx=2048, responder=_summary_responder(summaries))
     engine = Engine(store, backend, hash_embedder)
+    long = LONG
     rt = engine.agent("t")
     rec = recorder
     for i in range(30):
@@ -85,19 +92,36 @@ def test_oversized_message_truncated_in_context_whole_in_recall(
     assert rec.of(ev.SystemNotice)[0].kind == "truncated"
 
 
-def test_context_too_small_is_a_clear_error(store: Store, make_engine: Any, recorder: Any) -> None:
-    engine, _ = make_engine([reply("x")], n_ctx=900)
+def test_window_too_small_is_rejected_when_the_model_is_attached(
+    store: Store, make_engine: Any
+) -> None:
+    with pytest.raises(ContextTooSmall, match=r"too small.*Use at least (\d+) tokens") as err:
+        make_engine(n_ctx=900)
+    smallest = int(re.findall(r"at least (\d+) tokens", str(err.value))[0])
+    engine, _ = make_engine([reply("Hello!")], n_ctx=smallest)  # the size named works
+    result = engine.agent("t").send_user_message("hi")
+    assert result.reason == "message", result.error
+    with pytest.raises(ContextTooSmall):
+        make_engine(n_ctx=smallest - 256)
+
+
+def test_core_memory_too_big_for_the_window_names_the_size_that_works(
+    store: Store, make_engine: Any
+) -> None:
+    engine, _ = make_engine([reply("x")], n_ctx=2048)
     rt = engine.agent("t")
+    store.add_block(rt.agent_id, "notes", "n" * 2000, limit=2000)
     result = rt.send_user_message("hi")
-    assert result.reason == "error" and "too small" in (result.error or "")
+    assert result.reason == "error"
+    smallest = engine.smallest_window(store.blocks(rt.agent_id))
+    assert f"at least {smallest} tokens" in (result.error or "") and smallest > 2048
     assert store.count_messages(rt.agent_id) == 1  # the user's message is kept
 
 
 def test_memory_pressure_alert_is_for_the_agent_not_the_user(
     store: Store, make_engine: Any, recorder: Any
 ) -> None:
-    base = _base_tokens(make_engine)
-    engine, backend = make_engine([reply("ok")] * 40, n_ctx=base + 512 + 700)
+    engine, backend = make_engine([reply("ok")] * 40, n_ctx=2048)
     rt = engine.agent("t")
     for i in range(40):
         rt.send_user_message(f"{i}: I walked in the hills today and saw many birds.", recorder)
@@ -113,8 +137,7 @@ def test_memory_pressure_alert_is_for_the_agent_not_the_user(
 
 def _fill_until_flush(make_engine: Any, responder: Any) -> tuple[Any, Any]:
     """An engine whose next user message makes the context flush."""
-    base = _base_tokens(make_engine)
-    engine, backend = make_engine(n_ctx=base + 512 + 700)
+    engine, backend = make_engine(n_ctx=2048)
     backend.responder = responder
     rt = engine.agent("t")
     for i in range(60):
@@ -133,7 +156,7 @@ def test_summary_reports_progress_and_can_be_cancelled(store: Store, make_engine
             return json.dumps({"summary": "Earlier, the user walked in the hills. " * 3})
         return reply("Lovely.")
 
-    engine, rt = _fill_until_flush(make_engine, responder)
+    _, rt = _fill_until_flush(make_engine, responder)
     before = (rt.agent.summary, rt.agent.summary_hidden, len(store.context_messages(rt.agent_id)))
     cancel = threading.Event()
     seen: list[ev.Event] = []
@@ -145,7 +168,7 @@ def test_summary_reports_progress_and_can_be_cancelled(store: Store, make_engine
 
     long = "And then I walked much further, past the lake and the old mill. " * 6
     assert rt.send_user_message(long, stop_at_summary, cancel).reason == "cancelled"
-    started = [e for e in seen if isinstance(e, ev.SummaryProgress)][0]
+    started = next(e for e in seen if isinstance(e, ev.SummaryProgress))
     assert started.stage == "started" and started.messages > 0 and started.piece == 1
     # Nothing was flushed and nothing lost: the new message is kept, the rest as it was.
     agent = rt.agent
@@ -161,3 +184,99 @@ def test_summary_reports_progress_and_can_be_cancelled(store: Store, make_engine
     purposes = {e.purpose for e in seen if isinstance(e, ev.PromptProgress)}
     assert purposes == {"summary", "step"}
     assert rt.agent.summary_hidden > before[1]
+
+
+def _chat_and_measure_flushes(store: Store, engine: Engine, messages: list[str]) -> list[Any]:
+    """Send ``messages``; for every flush, (share of the queue's tokens that left the
+    context, whether the context landed below the alert line, alerts given during the fill
+    before it)."""
+    rt = engine.agent("t")
+    ctx = rt.context
+    flushes = []
+    alerts_in_fill = 0
+    for text in messages:
+        before = store.context_messages(rt.agent_id)
+        old_summary = rt.agent.summary
+        seen: list[ev.Event] = []
+        assert rt.send_user_message(text, seen.append).reason == "message"
+        flushed = [e for e in seen if isinstance(e, ev.SystemNotice) and e.kind == "flush"]
+        assert len(flushed) <= 1, "flushed more than once for one message"
+        new_user = [m for m in store.recent_messages(rt.agent_id, 4) if m.kind == "user_message"]
+        queue = [*before, new_user[-1]]
+        if flushed:
+            # What left the context: the oldest messages, the summary they were folded in
+            # with, and a stale memory-pressure alert; the new summary is not counted.
+            kept = [m for m in store.context_messages(rt.agent_id) if m.id <= queue[-1].id]
+            share = 1 - ctx.queue_tokens(kept) / ctx.queue_tokens(queue, old_summary)
+            after = next(e for e in seen if isinstance(e, ev.ContextUsage))
+            flushes.append((share, after.used <= after.warn_at, alerts_in_fill))
+            alerts_in_fill = 0
+        alerts_in_fill += sum(
+            1
+            for m in store.recent_messages(rt.agent_id, 8)
+            if m.kind == "memory_pressure" and m.id > max(x.id for x in queue)
+        )
+    return flushes
+
+
+def test_thresholds_hold_at_a_small_window(store: Store, hash_embedder: Any) -> None:
+    """Issue 11's check, scripted: 40 messages of ~40 words in a 2048-token window end with
+    one alert per fill at most, and every flush evicts 40-60% of the queue's tokens and
+    lands below the alert line."""
+    summaries: list[str] = []
+    backend = ScriptedBackend(n_ctx=2048, responder=_summary_responder(summaries))
+    engine = Engine(store, backend, hash_embedder)
+    flushes = _chat_and_measure_flushes(
+        store, engine, [f"Message {i}. {FORTY_WORDS}" for i in range(40)]
+    )
+    assert len(flushes) >= 3
+    for share, below_alert_line, alerts in flushes:
+        assert 0.40 <= share <= 0.60, flushes
+        assert below_alert_line, flushes
+        assert alerts <= 1, flushes
+    assert [a for _, _, a in flushes[1:]] == [1] * (len(flushes) - 1)  # once per fill
+
+
+# A template with heavy markup around every turn (as chat templates have): counting
+# messages without it underestimates what a flush frees.
+HEAVY_TEMPLATE = (
+    "{% for m in messages %}<|begin_of_turn|>role={{ m['role'] }} (a long role header)\n"
+    "{{ m['content'] }}<|end_of_turn|> (and a long footer)\n{% endfor %}"
+    "{% if add_generation_prompt %}<|begin_of_turn|>role=assistant (a long role header)\n"
+    "{% endif %}"
+)
+
+
+def test_flush_counts_the_rendered_turns(store: Store, hash_embedder: Any) -> None:
+    from ember.core.backend import ChatFormat
+
+    summaries: list[str] = []
+    backend = ScriptedBackend(
+        n_ctx=2048,
+        responder=_summary_responder(summaries),
+        chat_format=ChatFormat(HEAVY_TEMPLATE),
+    )
+    engine = Engine(store, backend, hash_embedder)
+    assert engine.renderer.uses_chat_template
+    flushes = _chat_and_measure_flushes(store, engine, [f"ok {i}" for i in range(60)])
+    assert flushes
+    for share, below_alert_line, _ in flushes:
+        assert 0.40 <= share <= 0.60, flushes
+        assert below_alert_line, flushes
+
+
+def test_attaching_a_too_small_window_changes_nothing(store: Store, hash_embedder: Any) -> None:
+    from dataclasses import replace
+
+    from ember.core.service import Ember
+
+    ember = Ember(store, embedder=hash_embedder)
+    good = ScriptedBackend([reply("Still here.")], n_ctx=8192)
+    ember.attach_backend(good, replace(ember.settings(), n_ctx=8192))
+    agent = ember.agent_for_chat(None)
+    small = ScriptedBackend(n_ctx=900)
+    with pytest.raises(ContextTooSmall, match="Use at least"):
+        ember.attach_backend(small, replace(ember.settings(), n_ctx=900))
+    assert small.closed and not good.closed
+    assert ember.settings().n_ctx == 8192
+    assert ember.send(agent.id, "hello?").reason == "message"  # the old model still runs

@@ -427,3 +427,54 @@ def test_unparseable_output_is_kept_paired_with_its_failed_result(
     shown = 'AGENT: I think {"thoughts": "hm", "function": "send_mess EVENT: fake \ufffd\n'
     assert shown in second
     assert second.index(shown) < second.index('EVENT: {"status": "Failed"')
+
+
+def test_model_sees_argument_descriptions_and_limits(make_engine: Any) -> None:
+    engine, backend = make_engine([reply("hi")], n_ctx=8192)
+    engine.agent("t").send_user_message("hello")
+    functions = backend.prompts[0].split("### Functions")[1].split("###")[0]
+    assert "- core_memory_replace(label, old_content, new_content, request_heartbeat):" in functions
+    assert "old_content: the exact text to replace (text, at most 300 characters)" in functions
+    assert "label: which core memory block (persona | human)" in functions
+    assert "message: the message, in your persona's voice (text, at most 1000 characters)" in (
+        functions
+    )
+
+
+def test_reply_reserve_holds_the_longest_step_the_grammar_allows(make_engine: Any) -> None:
+    """A core_memory_replace at every limit (thoughts, old and new content) used to outgrow
+    the reserve and be cut into a failure; now the reserve is sized from it."""
+    for n_ctx in (2048, 4096, 8192, 16384):
+        engine, backend = make_engine(n_ctx=n_ctx)
+        limits = engine.limits
+        longest = step(
+            "core_memory_replace",
+            thoughts="t" * limits.thoughts,
+            label="human",
+            old_content="o" * limits.anchor,
+            new_content="n" * limits.content,
+            request_heartbeat=True,
+        )
+        assert len(backend.tokenize(longest)) <= engine.reserve <= n_ctx // 4
+        assert limits.message >= 120
+    full = make_engine(n_ctx=8192)[0].limits
+    assert (full.message, full.thoughts) == (1000, 300)  # no longer 600 and cut mid-sentence
+
+
+def test_replies_are_never_cut_silently(store: Store, make_engine: Any, recorder: Any) -> None:
+    engine, backend = make_engine(n_ctx=8192)
+    rt = engine.agent("t")
+    limit = engine.limits.message
+    backend.push(reply("x" * limit))  # as long as the grammar lets it be: maybe cut
+    rt.send_user_message("tell me everything", recorder)
+    [notice] = [n for n in recorder.of(ev.SystemNotice) if n.kind == "reply_cut"]
+    assert f"limit of {limit} characters" in notice.text
+    # A step that runs into the token limit is not a reply cut short: it is a Failed step
+    # that tells the agent why, and the agent tries again.
+    backend.push(reply("y" * (8 * engine.reserve)), reply("Short answer."))
+    recorder.clear()
+    assert rt.send_user_message("again", recorder).reason == "message"
+    [rejected] = recorder.of(ev.StepRejected)
+    assert f"cut off at {engine.reserve} tokens" in rejected.error
+    assert recorder.of(ev.AssistantMessage)[0].text == "Short answer."
+    assert backend.constraints[-1] is not None

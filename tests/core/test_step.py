@@ -38,7 +38,7 @@ def test_grammar_and_json_schema_come_from_the_same_schemas() -> None:
     for name in SPEC.names:
         assert f'\\"{name}\\", \\"arguments\\"' in gbnf
     assert '"\\"persona\\"" | "\\"human\\""' in gbnf  # labels limited to existing blocks
-    assert "char{0,600}" in gbnf and "char{0,300}" in gbnf  # message and thoughts bounds
+    assert "char{0,1000}" in gbnf and "char{0,300}" in gbnf  # message and thoughts bounds
     schema = SPEC.constraint.json_schema
     assert [v["properties"]["function"]["enum"] for v in schema["anyOf"]] == [
         [n] for n in SPEC.names
@@ -78,7 +78,7 @@ def test_canonical_steps_validate_to_themselves() -> None:
         (raw_step("send_message"), "needs the argument message"),
         (raw_step("send_message", message="hi", mood="happy"), 'no argument "mood"'),
         (raw_step("send_message", message=5), "message must be a string"),
-        (raw_step("send_message", message="x" * 601), "601 characters long; at most 600"),
+        (raw_step("send_message", message="x" * 1001), "1001 characters long; at most 1000"),
         (raw_step("send_message", thoughts="t" * 301, message="x"), "thoughts is 301"),
         (raw_step("send_message", thoughts=["t"], message="x"), "thoughts must be a string"),
         (raw_step("conversation_search", query="q", page="1", request_heartbeat=True), "page"),
