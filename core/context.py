@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from ember.core import timeutil
+from ember.core import messages
 from ember.core.backend import Backend, Constraint, Prompt, count_prompt_tokens
 from ember.core.errors import ContextTooSmall
 from ember.core.events import ContextUsage, Event, PromptProgress, SummaryProgress, SystemNotice
@@ -170,11 +170,6 @@ def parse_summary(raw: str) -> str:
         return ""
 
 
-def event_time() -> str:
-    """The local time as events show it."""
-    return timeutil.human_time(timeutil.now())
-
-
 class AgentContext:
     """One agent's main context: rendering, counting, and keeping it within the budget."""
 
@@ -246,7 +241,7 @@ class AgentContext:
             used = self.count(prompt)
         if used > budget.warn_at and not self._has_pressure_alert():
             # For the agent only: front ends see the usage pass warn_at.
-            content = {"type": "system_alert", "message": PRESSURE_ALERT, "time": event_time()}
+            content = messages.system_alert(PRESSURE_ALERT)
             self.store.add_message(self.agent_id, "user", "memory_pressure", content)
             prompt = self.render()
             used = self.count(prompt)

@@ -24,10 +24,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ember.core import presets, timeutil
+from ember.core import messages, presets, timeutil
 from ember.core.backend import Backend, Constraint, Prompt, count_prompt_tokens
 from ember.core.config import EngineConfig
-from ember.core.context import MIN_QUEUE_TOKENS, AgentContext, OnEvent, event_time
+from ember.core.context import MIN_QUEUE_TOKENS, AgentContext, OnEvent
 from ember.core.embedder import Embedder
 from ember.core.errors import Cancelled, ContextTooSmall, EmberError
 from ember.core.events import (
@@ -44,6 +44,7 @@ from ember.core.events import (
     ToolResult,
     TurnFinished,
 )
+from ember.core.examples import render_examples
 from ember.core.kvstate import KVStateCache
 from ember.core.prompt import PromptRenderer
 from ember.core.step.schema import StepSpec
@@ -56,22 +57,6 @@ from ember.core.warmstart import WarmStart
 
 __all__ = ["AgentRuntime", "Engine", "EngineConfig", "OnEvent", "record_user_message"]
 
-HEARTBEAT_REQUESTED = (
-    "[This is an automated system message hidden from the user] Function called using "
-    "request_heartbeat=true, returning control."
-)
-HEARTBEAT_FAILED = (
-    "[This is an automated system message hidden from the user] Function call failed, "
-    "returning control."
-)
-HEARTBEAT_TIMED = (
-    "[This is an automated system message hidden from the user] Timed heartbeat: you may "
-    "reflect, tidy your memory, or message the user if there is a reason to."
-)
-HEARTBEAT_REPLY = (
-    "[This is an automated system message hidden from the user] You have not answered the "
-    "user yet. Reply now with send_message."
-)
 STEP_CUT = (
     "Your step was cut off at {} tokens, the most one step may use, so it was not a "
     "complete step. Write a shorter one."
@@ -137,7 +122,8 @@ class Engine:
         guarantees the format)."""
         examples = window >= EXAMPLES_MIN_CTX
         if examples not in self._renderers:
-            self._renderers[examples] = PromptRenderer(self.backend.chat_format, examples=examples)
+            text = render_examples() if examples else ""
+            self._renderers[examples] = PromptRenderer(self.backend.chat_format, examples=text)
         return self._renderers[examples]
 
     def _needed(self, window: int, blocks: Sequence[Block]) -> int:
@@ -254,7 +240,7 @@ class AgentRuntime:
         text = text.strip()
         if not text:
             return TurnFinished("error", "The message is empty.")
-        content = self.context.fit_message(user_message_content(text), "message", text, emit)
+        content = self.context.fit_message(messages.user_message(text), "message", text, emit)
         return self._turn("user_message", [("user", "user_message", content, text)], emit, cancel)
 
     def login(self) -> None:
@@ -262,9 +248,9 @@ class AgentRuntime:
         with its next event. Logins the agent has not answered yet (starts without a word)
         leave the context: only the newest unanswered one stays; recall keeps them all."""
         agent = self.agent
-        last = timeutil.human_time(agent.last_login_at) if agent.last_login_at else "never"
+        last = timeutil.parse_iso(agent.last_login_at) if agent.last_login_at else None
         now = timeutil.now()
-        content = {"type": "login", "last_login": last, "time": timeutil.human_time(now)}
+        content = messages.login(last, now)
         queue = self.store.context_messages(self.agent_id)
         answered = max((i for i, m in enumerate(queue) if m.role == "assistant"), default=-1)
         stale = [m.id for m in queue[answered + 1 :] if m.kind == "login"]
@@ -283,7 +269,7 @@ class AgentRuntime:
         paused = self.agent.heartbeat_paused_until
         if paused and timeutil.parse_iso(paused) > timeutil.now():
             return None
-        content = {"type": "heartbeat", "reason": HEARTBEAT_TIMED, "time": event_time()}
+        content = messages.heartbeat(messages.HEARTBEAT_TIMED)
         return self._turn(
             "timed_heartbeat", [("user", "heartbeat", content, "")], _emitter(on_event), cancel
         )
@@ -354,7 +340,7 @@ class AgentRuntime:
                 with self.store.transaction():
                     self._add("assistant", "invalid_step", {"raw": raw})
                     self._add_result("Failed", error)
-                    self._add("user", "heartbeat", self._heartbeat(HEARTBEAT_FAILED))
+                    self._add("user", "heartbeat", messages.heartbeat(messages.HEARTBEAT_FAILED))
                 emit(StepRejected(raw, error))
                 continue
             message = step.arguments.get("message", "") if step.function == "send_message" else ""
@@ -371,12 +357,13 @@ class AgentRuntime:
             self._add_result(result.status, result.message)
             emit(ToolResult(step.function, result.status, result.message, result.heartbeat))
             if result.heartbeat:
-                reason = HEARTBEAT_FAILED if result.status == "Failed" else HEARTBEAT_REQUESTED
+                failed = result.status == "Failed"
+                reason = messages.HEARTBEAT_FAILED if failed else messages.HEARTBEAT_REQUESTED
             elif must_reply:
-                reason, force_reply = HEARTBEAT_REPLY, True
+                reason, force_reply = messages.HEARTBEAT_REPLY, True
             else:
                 return self._finish(emit, "no_message")
-            self._add("user", "heartbeat", self._heartbeat(reason))
+            self._add("user", "heartbeat", messages.heartbeat(reason))
         emit(
             SystemNotice(
                 "step_cap",
@@ -429,12 +416,8 @@ class AgentRuntime:
 
     # -- persistence helpers ------------------------------------------------------------------
 
-    def _heartbeat(self, reason: str) -> dict[str, Any]:
-        return {"type": "heartbeat", "reason": reason, "time": event_time()}
-
     def _add_result(self, status: str, message: str) -> int:
-        content = {"status": status, "message": message, "time": event_time()}
-        return self._add("tool", "function_result", content)
+        return self._add("tool", "function_result", messages.function_result(status, message))
 
     def _add(self, role: str, kind: str, content: dict[str, Any], text: str = "") -> int:
         return self.store.add_message(self.agent_id, role, kind, content, text)
@@ -448,11 +431,6 @@ def default_blocks() -> list[Block]:
     ]
 
 
-def user_message_content(text: str) -> dict[str, Any]:
-    """A user message as it is queued and shown to the model (stable once written)."""
-    return {"type": "user_message", "message": text, "time": event_time()}
-
-
 def record_user_message(store: Store, agent_id: int, text: str) -> int | None:
     """Keep a user message in the agent's queue without running the agent (typed while the
     app was closing, or before the model loaded): nothing the user wrote is lost. The agent
@@ -460,7 +438,7 @@ def record_user_message(store: Store, agent_id: int, text: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    return store.add_message(agent_id, "user", "user_message", user_message_content(text), text)
+    return store.add_message(agent_id, "user", "user_message", messages.user_message(text), text)
 
 
 def _ignore(event: Event) -> None:

@@ -40,12 +40,6 @@ def system_instructions() -> str:
     return resources.read_text("prompts", "system.txt").strip()
 
 
-@cache
-def few_shot_examples() -> str:
-    """Example steps in the transcript format (they teach a base model the JSON shape)."""
-    return resources.read_text("prompts", "examples.txt").strip()
-
-
 def render_blocks(blocks: Sequence[Block]) -> str:
     """Core memory as the model sees it, with character counts."""
     parts = []
@@ -79,7 +73,7 @@ def summary_event(summary: str) -> dict[str, Any]:
 class PromptRenderer:
     """Renders the main context with a chat template or the neutral transcript."""
 
-    def __init__(self, chat_format: ChatFormat | None = None, *, examples: bool = True) -> None:
+    def __init__(self, chat_format: ChatFormat | None = None, *, examples: str = "") -> None:
         chat_format = chat_format or ChatFormat()
         self.examples = examples
         self.bos_token = chat_format.bos_token
@@ -104,7 +98,7 @@ class PromptRenderer:
 
     def system_text(self, tools: str, blocks: Sequence[Block]) -> str:
         """System instructions, functions, examples and core memory."""
-        examples = f"### Examples\n{few_shot_examples()}\n\n" if self.examples else ""
+        examples = f"### Examples\n{self.examples}\n\n" if self.examples else ""
         return (
             f"{system_instructions()}\n\n### Functions\n{tools}\n\n"
             f"{examples}### Core memory\n{render_blocks(blocks)}"

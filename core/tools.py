@@ -120,9 +120,17 @@ class Tool:
 # -- results the tools report (also used to write the few-shot examples) ---------------------
 
 
+STORED = "Stored in archival memory."
+
+
 def block_size_note(label: str, used: int, limit: int) -> str:
     """``'human' (52/2000 characters)``."""
     return f"'{label}' ({used}/{limit} characters)"
+
+
+def appended(label: str, used: int, limit: int) -> str:
+    """The result of a successful core_memory_append."""
+    return f"Appended to {block_size_note(label, used, limit)}."
 
 
 def format_hits(page: search.ResultPage, archival: bool) -> str:
@@ -165,7 +173,7 @@ def core_memory_append(ctx: ToolContext, label: str, content: str) -> str:
             "archival memory with archival_memory_insert, then try again."
         )
     ctx.store.set_block(ctx.agent_id, label, new_value)
-    return f"Appended to {block_size_note(label, len(new_value), block.limit)}."
+    return appended(label, len(new_value), block.limit)
 
 
 def core_memory_replace(ctx: ToolContext, label: str, old_content: str, new_content: str) -> str:
@@ -235,7 +243,7 @@ def archival_memory_insert(ctx: ToolContext, content: str) -> str:
         raise ToolFailure("content is empty; nothing was stored.")
     vector = ctx.embedder.embed([content])
     ctx.store.add_passages(ctx.agent_id, [(content, None, None)], vector)
-    return "Stored in archival memory."
+    return STORED
 
 
 def archival_memory_search(ctx: ToolContext, query: str, page: int) -> str:

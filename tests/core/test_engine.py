@@ -9,7 +9,8 @@ import pytest
 
 from ember.core import events as ev
 from ember.core.backend import Backend, KVStateBackend
-from ember.core.engine import HEARTBEAT_FAILED, HEARTBEAT_REQUESTED, Engine
+from ember.core.engine import Engine
+from ember.core.messages import HEARTBEAT_FAILED, HEARTBEAT_REQUESTED
 from ember.core.scripted_backend import ScriptedBackend
 from ember.core.scripted_backend import scripted_reply as reply
 from ember.core.scripted_backend import scripted_step as step

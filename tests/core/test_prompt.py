@@ -56,8 +56,8 @@ def test_transcript_shows_summary_events_and_steps() -> None:
 
 
 def test_examples_only_when_wanted() -> None:
-    with_ex = PromptRenderer().render(TOOLS, BLOCKS, "", []).text
-    without = PromptRenderer(examples=False).render(TOOLS, BLOCKS, "", []).text
+    with_ex = PromptRenderer(examples="EVENT: {}").render(TOOLS, BLOCKS, "", []).text
+    without = PromptRenderer().render(TOOLS, BLOCKS, "", []).text
     assert "### Examples" in with_ex and "### Examples" not in without
     # Static parts come before core memory, which comes before the conversation.
     assert with_ex.index("### Functions") < with_ex.index("### Core memory")
