@@ -18,8 +18,11 @@ from ember.core.store import Store
 
 PAGE_SIZE = 5
 RRF_K = 60
-# Candidates taken from each ranking before fusing.
+# Nearest neighbours taken from the vector ranking before fusing.
 CANDIDATES = 50
+# Keyword matches are all taken (up to this many), so that "Showing 5 of N results" gives
+# the true number of matches and every page of them can be reached.
+MAX_KEYWORD_MATCHES = 100_000
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ def search_archival(
     vector = embedder.embed([query])[0]
     fused = _fuse(
         store.search_passages_vector(agent_id, vector, CANDIDATES),
-        store.search_passages_keyword(agent_id, query, CANDIDATES),
+        store.search_passages_keyword(agent_id, query, MAX_KEYWORD_MATCHES),
     )
     chunk, pages = paginate(fused, page, page_size)
     scores = dict(chunk)
@@ -125,7 +128,7 @@ def search_recall(
     vector = embedder.embed([query])[0]
     fused = _fuse(
         store.search_messages_vector(agent_id, vector, CANDIDATES),
-        store.search_messages_keyword(agent_id, query, CANDIDATES),
+        store.search_messages_keyword(agent_id, query, MAX_KEYWORD_MATCHES),
     )
     chunk, pages = paginate(fused, page, page_size)
     scores = dict(chunk)

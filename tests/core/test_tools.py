@@ -39,3 +39,21 @@ def test_delete_removes_the_text_and_its_line_only(ctx: ToolContext) -> None:
     assert human(ctx) == "Name: \n\nCity: Graz\n\n\nNotes"
     core_memory_replace(ctx, "human", "Notes", "")  # the last line: its newline goes too
     assert human(ctx) == "Name: \n\nCity: Graz\n\n"
+
+
+def test_search_reports_the_true_number_of_matches(ctx: ToolContext) -> None:
+    """ "Showing 5 of N results" counted the fused candidates (at most 100), not the
+    matches; every page of the matches can be reached."""
+    from ember.core.search import search_recall
+    from ember.core.tools import conversation_search
+
+    texts = [f"Note {i}: green tea with honey" for i in range(130)]
+    ids = [
+        ctx.store.add_message(ctx.agent_id, "user", "user_message", {"message": t}, t)
+        for t in texts
+    ]
+    for mid, vector in zip(ids, ctx.embedder.embed(texts), strict=True):
+        ctx.store.set_message_embedding(mid, ctx.agent_id, vector)
+    assert conversation_search(ctx, "tea", 0).startswith("Showing 5 of 130 results (page 0/25)")
+    last = search_recall(ctx.store, ctx.embedder, ctx.agent_id, "tea", 25)
+    assert len(last.hits) == 5 and last.total == 130
