@@ -114,8 +114,9 @@ class LlamaBackend:
     # -- tokens ---------------------------------------------------------------------------
 
     def tokenize(self, text: str, *, markup: bool = False) -> list[int]:
-        """Token ids of ``text`` without BOS (special tokens parsed, as before the split)."""
-        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+        """Token ids of ``text`` without BOS. Only template ``markup`` may contain control
+        tokens; in data, ``<end_of_turn>`` and the like are plain text."""
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=markup))
 
     def prompt_tokens(self, prompt: Prompt) -> list[int]:
         """The tokens :meth:`generate` evaluates for ``prompt`` (BOS first)."""

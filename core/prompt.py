@@ -29,6 +29,10 @@ from ember.core.store import Block, Message
 
 EVENT_PREFIX = "EVENT: "
 AGENT_PREFIX = "AGENT: "
+# Message contents go through the chat template as placeholders (private-use characters
+# that no tokenizer merges with their neighbours) and come back as data parts.
+_HOLE = "\ue000"
+_HOLES = re.compile(f"{_HOLE}(\\d+){_HOLE}")
 # How much of an invalid step the agent is shown again (it is stored whole).
 MAX_RAW_SHOWN = 600
 _CONTROL = re.compile(r"[\x00-\x1f]+")
@@ -137,6 +141,10 @@ class PromptRenderer:
         return Prompt.data(f"{system}\n\n### Conversation\n{body}{AGENT_PREFIX}")
 
     def _render_template(self, template: Any, system: str, turns: list[tuple[str, str]]) -> Prompt:
+        """The template's rendering as parts: what the template wrote is markup (its turn
+        markers become control tokens), every message's content is data. Contents go in
+        as placeholders and are put back as data parts; a template that changes, drops or
+        repeats a placeholder cannot be split and raises."""
         merged: list[dict[str, str]] = []
         for role, text in turns:
             if merged and merged[-1]["role"] == role:
@@ -145,7 +153,10 @@ class PromptRenderer:
                 merged.append({"role": role, "content": text})
         if not merged or merged[0]["role"] != "user":
             merged.insert(0, {"role": "user", "content": "(start)"})
-        messages = [{"role": "system", "content": system}, *merged]
+        contents = [system, *(m["content"] for m in merged)]
+        placeholders = [f"{_HOLE}{i}{_HOLE}" for i in range(len(contents))]
+        messages = [{"role": "system", "content": placeholders[0]}]
+        messages += [{"role": m["role"], "content": h} for m, h in zip(merged, placeholders[1:])]
         text = template.render(
             messages=messages,
             add_generation_prompt=True,
@@ -155,7 +166,16 @@ class PromptRenderer:
         # The model's own BOS is added by the tokenizer.
         if self.bos_token and text.startswith(self.bos_token):
             text = text[len(self.bos_token) :]
-        return Prompt.of([(text, True)])
+        pieces = _HOLES.split(text)  # markup, index, markup, index, ..., markup
+        found = [int(i) for i in pieces[1::2]]
+        if found != list(range(len(contents))):
+            raise ValueError("the template changed or reordered the messages' contents")
+        parts: list[tuple[str, bool]] = []
+        for i, markup in enumerate(pieces[0::2]):
+            parts.append((markup, True))
+            if i < len(found):
+                parts.append((contents[found[i]], False))
+        return Prompt.of(parts)
 
 
 def _compile_template(source: str) -> Any:
