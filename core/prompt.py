@@ -156,7 +156,9 @@ class PromptRenderer:
         contents = [system, *(m["content"] for m in merged)]
         placeholders = [f"{_HOLE}{i}{_HOLE}" for i in range(len(contents))]
         messages = [{"role": "system", "content": placeholders[0]}]
-        messages += [{"role": m["role"], "content": h} for m, h in zip(merged, placeholders[1:])]
+        messages += [
+            {"role": m["role"], "content": h} for m, h in zip(merged, placeholders[1:], strict=True)
+        ]
         text = template.render(
             messages=messages,
             add_generation_prompt=True,

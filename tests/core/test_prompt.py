@@ -121,7 +121,7 @@ def test_template_markup_and_data_are_separate_parts() -> None:
     assert markup.count("<start_of_turn>") == prompt.text.count("<start_of_turn>") - 1
     assert "message" not in markup and "Ember" not in markup  # no content in the markup
     assert prompt.text.endswith("<start_of_turn>model\n")
-    assert all(a.markup != b.markup for a, b in zip(prompt.parts, prompt.parts[1:]))
+    assert all(a.markup != b.markup for a, b in zip(prompt.parts, prompt.parts[1:], strict=False))
 
 
 def test_template_that_mangles_contents_is_not_used() -> None:
