@@ -280,3 +280,14 @@ def test_attaching_a_too_small_window_changes_nothing(store: Store, hash_embedde
     assert small.closed and not good.closed
     assert ember.settings().n_ctx == 8192
     assert ember.send(agent.id, "hello?").reason == "message"  # the old model still runs
+
+
+def test_default_window_is_the_measured_one_and_saved_settings_stay(store: Store) -> None:
+    from ember.core.config import SETTINGS_KEY, EngineConfig
+
+    assert EngineConfig.load(store).n_ctx == 8192  # a new database: the measured default
+    # A database whose settings were saved before (every chat and GUI start saves them),
+    # with a key this version no longer has: it keeps its window.
+    store.set_setting(SETTINGS_KEY, {"n_ctx": 4096, "reply_reserve": 768, "temperature": 0.5})
+    config = EngineConfig.load(store)
+    assert (config.n_ctx, config.temperature) == (4096, 0.5)
