@@ -165,7 +165,7 @@ def bench_overhead(model: Path, trials: int) -> None:
         tokens = rec.backend.prompt_tokens(prompt)
         t0 = time.perf_counter()
         raw = llm.create_completion(
-            tokens, max_tokens=engine.budget.reserve * 4, temperature=0.0, grammar=grammar
+            tokens, max_tokens=engine.reserve, temperature=0.0, grammar=grammar
         )
         raw_time = time.perf_counter() - t0
         same = raw["choices"][0]["text"] == output
