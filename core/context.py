@@ -35,6 +35,7 @@ from ember.core.events import ContextUsage, Event, PromptProgress, SummaryProgre
 from ember.core.prompt import PromptRenderer
 from ember.core.step.gbnf import CHAR_RULE, string_rule
 from ember.core.store import Block, Message, Store
+from ember.core.window import MIN_QUEUE_TOKENS
 
 OnEvent = Callable[[Event], None]
 SummaryStage = Literal["started", "writing", "done"]
@@ -50,8 +51,6 @@ SUMMARY_MAX_CHARS = 1200
 SUMMARY_HEAD_TOKENS = 40
 # A single message may take at most this share of the queue budget in context.
 MAX_MESSAGE_SHARE = 0.25
-# The least room the queue needs: the newest message and the summary head.
-MIN_QUEUE_TOKENS = 256
 # A summary progress event every this many generated pieces.
 PROGRESS_EVERY = 8
 

@@ -27,7 +27,7 @@ from typing import Any
 from ember.core import messages, presets, timeutil
 from ember.core.backend import Backend, Constraint, Prompt, count_prompt_tokens
 from ember.core.config import EngineConfig
-from ember.core.context import MIN_QUEUE_TOKENS, AgentContext, OnEvent
+from ember.core.context import AgentContext, OnEvent
 from ember.core.embedder import Embedder
 from ember.core.errors import Cancelled, ContextTooSmall, EmberError
 from ember.core.events import (
@@ -44,30 +44,20 @@ from ember.core.events import (
     ToolResult,
     TurnFinished,
 )
-from ember.core.examples import render_examples
 from ember.core.kvstate import KVStateCache
-from ember.core.prompt import PromptRenderer
+from ember.core.recall_index import RecallIndex
 from ember.core.step.schema import StepSpec
 from ember.core.step.stream import StepStreamer
 from ember.core.step.validate import InvalidStep, parse_step, scrub_surrogates
-from ember.core.store import DEFAULT_BLOCK_LIMIT as BLOCK_LIMIT
 from ember.core.store import Agent, Block, Store
 from ember.core.tools import ToolContext, ToolRegistry
 from ember.core.warmstart import WarmStart
+from ember.core.window import WindowSizing, default_blocks, limits_for, longest_step
 
 __all__ = ["AgentRuntime", "Engine", "EngineConfig", "OnEvent", "record_user_message"]
 
-STEP_CUT = (
-    "Your step was cut off at {} tokens, the most one step may use, so it was not a "
-    "complete step. Write a shorter one."
-)
-REPLY_AT_LIMIT = (
-    "This reply reached the limit of {} characters for one message, so its end may be missing."
-)
 # A placeholder event: rendering the context with it shows where any next prompt diverges.
 NEXT_EVENT = json.dumps({"type": "next"})
-EXAMPLES_MIN_CTX = 4096
-MAX_WINDOW = 1 << 18
 
 NewMessage = tuple[str, str, dict[str, Any], str]  # role, kind, content, searchable text
 
@@ -89,16 +79,18 @@ class Engine:
         self.config = config or EngineConfig()
         self.warm = WarmStart(backend, kv_cache, store.path)
         self.tools = ToolRegistry()
-        self._renderers: dict[bool, PromptRenderer] = {}
         window = backend.n_ctx
-        # Strings in a step are bounded so that the longest step fits in a quarter of the
-        # window; the reply reserve is that longest step (a token covers at least one
-        # character), so a step is never cut for lack of room.
-        self.limits = self.tools.limits_for(window)
-        self.reserve = self.tools.longest_step(self.limits)
-        self.renderer = self._renderer(window)
+        self.sizing = WindowSizing(
+            self.tools,
+            backend.chat_format,
+            lambda prompt: count_prompt_tokens(backend, prompt),
+            self.offered_tools,
+        )
+        self.limits = limits_for(self.tools, window)
+        self.reserve = longest_step(self.tools, self.limits)  # the reply reserve
+        self.renderer = self.sizing.renderer(window)
         self.lock = threading.RLock()
-        self._backfilled: set[int] = set()
+        self.recall = RecallIndex(store, embedder)
         self._check_window()
 
     def _check_window(self) -> None:
@@ -107,41 +99,18 @@ class Engine:
         window = self.backend.n_ctx
         agents = self.store.list_agents()
         cores = [self.store.blocks(a.id) for a in agents] if agents else [default_blocks()]
-        needed = max(self._needed(window, blocks) for blocks in cores)
+        needed = max(self.sizing.needed(window, blocks) for blocks in cores)
         if needed > window:
-            smallest = max(self.smallest_window(blocks) for blocks in cores)
+            smallest = max(self.sizing.smallest(blocks) for blocks in cores)
             raise ContextTooSmall(
                 f"A context window of {window} tokens is too small: Ember's instructions, "
                 f"tools, core memory and one reply need {needed}. Use at least {smallest} "
                 "tokens (--ctx or Settings)."
             )
 
-    def _renderer(self, window: int) -> PromptRenderer:
-        """The prompt renderer for a window. Few-shot examples teach weak models the step
-        format but cost ~900 tokens: small windows go without them (the grammar still
-        guarantees the format)."""
-        examples = window >= EXAMPLES_MIN_CTX
-        if examples not in self._renderers:
-            text = render_examples() if examples else ""
-            self._renderers[examples] = PromptRenderer(self.backend.chat_format, examples=text)
-        return self._renderers[examples]
-
-    def _needed(self, window: int, blocks: Sequence[Block]) -> int:
-        """Tokens a window must hold before any message: the fixed part with ``blocks``
-        (rendered as it would be at that size), the reply reserve and the least queue."""
-        limits = self.tools.limits_for(window)
-        tools = self.tools.describe(self.offered_tools(), [b.label for b in blocks], limits)
-        prompt = self._renderer(window).render(tools, blocks, "", [])
-        fixed = count_prompt_tokens(self.backend, prompt)
-        return fixed + self.tools.longest_step(limits) + MIN_QUEUE_TOKENS
-
     def smallest_window(self, blocks: Sequence[Block]) -> int:
-        """The smallest window (a multiple of 256) that holds the fixed part with
-        ``blocks``, a reply and the least queue."""
-        window = 512
-        while window < MAX_WINDOW and self._needed(window, blocks) > window:
-            window += 256
-        return window
+        """The smallest window that holds the fixed part with ``blocks``."""
+        return self.sizing.smallest(blocks)
 
     def agent(self, name: str | None = None) -> AgentRuntime:
         """The runtime of the named agent (created from the default presets if missing)."""
@@ -191,24 +160,6 @@ class Engine:
             print(f"ember: could not save the warm state: {exc}", file=sys.stderr)
         finally:
             self.backend.close()
-
-    def embed_messages(self, agent_id: int, items: list[tuple[int, str]]) -> None:
-        """Embed searchable message texts for recall search."""
-        if not items:
-            return
-        vectors = self.embedder.embed([t for _, t in items])
-        with self.store.transaction():
-            for (message_id, _), vector in zip(items, vectors, strict=True):
-                self.store.set_message_embedding(message_id, agent_id, vector)
-
-    def backfill_embeddings(self, agent_id: int, batch: int = 64) -> None:
-        """Once per engine and agent: embed messages recorded without a model (e.g. typed
-        while the app was closing), so recall's vector search finds them too."""
-        if agent_id in self._backfilled:
-            return
-        self._backfilled.add(agent_id)
-        while missing := self.store.messages_missing_embedding(agent_id, limit=batch):
-            self.embed_messages(agent_id, [(m.id, m.text) for m in missing])
 
 
 class AgentRuntime:
@@ -295,8 +246,8 @@ class AgentRuntime:
             with self.store.transaction():
                 ids = [self.store.add_message(self.agent_id, *m) for m in new]
             texts = [(i, m[3]) for i, m in zip(ids, new, strict=True) if m[3]]
-            self.engine.embed_messages(self.agent_id, texts)
-            self.engine.backfill_embeddings(self.agent_id)
+            self.engine.recall.embed(self.agent_id, texts)
+            self.engine.recall.backfill(self.agent_id)
             try:
                 return self._run_steps(trigger, emit, cancel)
             except Cancelled:
@@ -336,7 +287,7 @@ class AgentRuntime:
             if isinstance(step, InvalidStep):
                 # What the model wrote stays, paired with the failure it caused.
                 raw = scrub_surrogates(raw)
-                error = STEP_CUT.format(engine.reserve) if at_limit else step.error
+                error = messages.STEP_CUT.format(engine.reserve) if at_limit else step.error
                 with self.store.transaction():
                     self._add("assistant", "invalid_step", {"raw": raw})
                     self._add_result("Failed", error)
@@ -345,11 +296,13 @@ class AgentRuntime:
                 continue
             message = step.arguments.get("message", "") if step.function == "send_message" else ""
             if step.function == "send_message" and len(message) >= engine.limits.message:
-                emit(SystemNotice("reply_cut", REPLY_AT_LIMIT.format(engine.limits.message)))
+                emit(
+                    SystemNotice("reply_cut", messages.REPLY_AT_LIMIT.format(engine.limits.message))
+                )
             msg_id = self._add("assistant", "step", step.content(), message)
             emit(ToolCall(step.function, step.arguments, step.thoughts))
             if step.function == "send_message":
-                engine.embed_messages(self.agent_id, [(msg_id, message)])
+                engine.recall.embed(self.agent_id, [(msg_id, message)])
                 emit(AssistantMessage(message, msg_id, timeutil.now_iso()))
                 return self._finish(emit, "message")
             ctx = ToolContext(self.store, engine.embedder, self.agent_id)
@@ -421,14 +374,6 @@ class AgentRuntime:
 
     def _add(self, role: str, kind: str, content: dict[str, Any], text: str = "") -> int:
         return self.store.add_message(self.agent_id, role, kind, content, text)
-
-
-def default_blocks() -> list[Block]:
-    """Core memory of a new agent from the default presets."""
-    return [
-        Block("persona", presets.preset_text("personas", presets.DEFAULT_PERSONA), BLOCK_LIMIT),
-        Block("human", presets.preset_text("humans", presets.DEFAULT_HUMAN), BLOCK_LIMIT),
-    ]
 
 
 def record_user_message(store: Store, agent_id: int, text: str) -> int | None:

@@ -21,6 +21,14 @@ HEARTBEAT_TIMED = (
 )
 HEARTBEAT_REPLY = _HIDDEN + "You have not answered the user yet. Reply now with send_message."
 
+STEP_CUT = (
+    "Your step was cut off at {} tokens, the most one step may use, so it was not a "
+    "complete step. Write a shorter one."
+)
+REPLY_AT_LIMIT = (
+    "This reply reached the limit of {} characters for one message, so its end may be missing."
+)
+
 
 def event_time(when: datetime | None = None) -> str:
     """A time as events show it (local time; now by default)."""

@@ -30,10 +30,6 @@ PAGE_SIZE = search.PAGE_SIZE
 MAX_PAUSE_MINUTES = 360
 MAX_PAGE = 999
 HEARTBEAT_ARG = "request_heartbeat"
-# The reply reserve (the longest step) may take at most this share of the window.
-RESERVE_SHARE = 0.25
-# Label length assumed when sizing the longest step (labels are short words).
-LABEL_ROOM = 32
 
 Status = Literal["OK", "Failed"]
 
@@ -365,26 +361,6 @@ class ToolRegistry:
             ]
             lines.append("    " + "; ".join(details))
         return "\n".join(lines)
-
-    def longest_step(self, limits: StepLimits) -> int:
-        """Characters of the longest step any tool allows under ``limits``."""
-        return self.spec(list(self.tools), ["x" * LABEL_ROOM], limits).longest()
-
-    def limits_for(self, window: int) -> StepLimits:
-        """The step limits for a context window: the full ones when their longest step fits
-        in :data:`RESERVE_SHARE` of the window, else all scaled down until it does."""
-        full = StepLimits()
-        cap = int(window * RESERVE_SHARE)
-        if self.longest_step(full) <= cap:
-            return full
-        low, high = 0.0, 1.0
-        for _ in range(24):
-            mid = (low + high) / 2
-            if self.longest_step(full.scaled(mid)) <= cap:
-                low = mid
-            else:
-                high = mid
-        return full.scaled(low)
 
     def _select(self, names: Sequence[str]) -> list[Tool]:
         return [tool for tool in self.tools.values() if tool.name in names]

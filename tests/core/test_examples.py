@@ -26,7 +26,7 @@ def seed_world(store: Store, engine: Engine, agent_id: int, example: Example) ->
     """What the example's user said before, and the documents they loaded."""
     for text in example.memory.get("recall", []):
         mid = store.add_message(agent_id, "user", "user_message", {"message": text}, text)
-        engine.embed_messages(agent_id, [(mid, text)])
+        engine.recall.embed(agent_id, [(mid, text)])
     for name, page, text in example.memory.get("archival", []):
         source = store.add_source(agent_id, f"/docs/{name}", name, "0" * 64, pages=page)
         vectors = engine.embedder.embed([text])
