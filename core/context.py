@@ -46,7 +46,7 @@ EVICT_FRACTION = 0.50
 # the alert line), and never more than SUMMARY_MAX_TOKENS.
 SUMMARY_SHARE = 0.10
 SUMMARY_MAX_TOKENS = 320
-SUMMARY_MAX_CHARS = 1200
+SUMMARY_MAX_CHARS = 1000  # (llama-cpp-python expands maxLength; past ~1000 it fails)
 # Tokens of the head's own words around the summary ("N prior messages of M…").
 SUMMARY_HEAD_TOKENS = 40
 # A single message may take at most this share of the queue budget in context.

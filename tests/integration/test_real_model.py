@@ -64,12 +64,13 @@ def test_small_window_flushes_with_a_real_summary(
             "Thanks for telling me!",
         )
     before = store.count_messages(rt.agent_id)
-    notices: list[ev.SystemNotice] = []
+    seen: list[ev.Event] = []
     result = rt.send_user_message(
         "Tell me something nice about my week, please. I had a long one: night shifts at the "
         "hospital, cello practice every evening, and Lena visiting from Porto on Sunday.",
-        lambda e: notices.append(e) if isinstance(e, ev.SystemNotice) else None,
+        seen.append,
     )
+    notices = [e for e in seen if isinstance(e, ev.SystemNotice)]
     assert result.reason == "message"
     assert "flush" in [n.kind for n in notices]
     agent = rt.agent
@@ -78,8 +79,9 @@ def test_small_window_flushes_with_a_real_summary(
     assert summary.startswith("Earlier, ") and len(summary) > len("Earlier, ") + 10
     assert store.count_messages(rt.agent_id) >= before + 2  # nothing deleted, new ones added
     assert store.count_messages(rt.agent_id, in_context=False) == agent.summary_hidden
-    usage = rt.context_usage()
-    assert usage.used <= usage.warn_at  # landed below the alert line
+    after_flush = next(e for e in seen if isinstance(e, ev.ContextUsage))
+    assert after_flush.used <= after_flush.warn_at  # the flush landed below the alert line
+    assert rt.context_usage().used <= rt.context_usage().flush_at
 
 
 def test_fast_grammar_sampler_is_exact(bundled_model: Path) -> None:
