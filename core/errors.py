@@ -52,3 +52,27 @@ class Cancelled(EmberError):
 
     def __init__(self, message: str = "Cancelled.") -> None:
         super().__init__(message)
+
+
+class DatabaseDamaged(StoreError):
+    """The database file is damaged; Ember reads nothing more from it and never writes to it."""
+
+
+class StorageFull(StoreError):
+    """The disk holding the database is full."""
+
+
+class StorageReadOnly(StoreError):
+    """The database file or its folder cannot be written."""
+
+
+class StorageBusy(StoreError):
+    """Another process kept the database locked for longer than Ember waits."""
+
+
+class StorageIOError(StoreError):
+    """The operating system reported a disk error while reading or writing the database."""
+
+
+class AgentInUse(EmberError):
+    """Another Ember process is chatting with this agent."""
