@@ -161,7 +161,7 @@ def _check_health(conn: sqlite3.Connection, path: Path, *, alone: bool) -> None:
         return
     problems = db_health.quick_check(conn)
     if problems:
-        detail = "; ".join(problems)[:300]
+        detail = db_health.summary(problems)
         db_health.mark_damaged(path, detail)
         raise DatabaseDamaged(db_health.damaged_message(path, detail))
     if marked:

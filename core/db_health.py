@@ -133,14 +133,22 @@ def clear_mark(db_file: Path) -> None:
 
 
 def quick_check(conn: sqlite3.Connection, limit: int = 5) -> list[str]:
-    """Problems ``PRAGMA quick_check`` finds (empty when the file is sound)."""
+    """Problems ``PRAGMA quick_check`` finds (empty when the file is sound), one per line."""
     rows = conn.execute(f"PRAGMA quick_check({int(limit)})").fetchall()
-    problems = [str(r[0]) for r in rows]
+    lines = [line for r in rows for line in str(r[0]).splitlines()]
+    problems = [line.strip() for line in lines if line.strip() and not line.startswith("***")]
     return [] if problems == ["ok"] else problems
+
+
+def summary(problems: list[str]) -> str:
+    """Problems found by a check, on one line."""
+    more = len(problems) - 1
+    return problems[0][:200] + (f" and {more} more problem(s)" if more > 0 else "")
 
 
 def damaged_message(db_file: Path, detail: str) -> str:
     """The one line a user sees for a damaged file."""
+    detail = " ".join(detail.split())
     return (
         f"The database {db_file} is damaged ({detail}). Ember stopped using it so that "
         "nothing more is lost: restore a backup, or move the file away to start with empty "
@@ -180,7 +188,7 @@ def check_file(db_file: Path, module: ModuleType = sqlite3) -> FileCheck:
     finally:
         conn.close()
     if problems:
-        return FileCheck(db_file, "damaged", "; ".join(problems))
+        return FileCheck(db_file, "damaged", summary(problems))
     marked = marked_reason(db_file)
     if marked is not None:
         return FileCheck(db_file, "ok", f"passes its check now (it was marked: {marked})")
