@@ -22,7 +22,9 @@ from ember.core.errors import InvalidInput, NotFound
 from ember.core.store_base import StoreBase
 
 Vectors = Sequence[Sequence[float]] | Sequence[npt.NDArray[np.floating[Any]]] | npt.NDArray[Any]
-PassageItem = tuple[str, int | None, int | None]
+PassageItem = tuple[str, int | None, int | None]  # text, page, position
+# text, source id, page, position, created_at
+PassageRow = tuple[str, int | None, int | None, int | None, str]
 
 
 @dataclass(frozen=True)
@@ -175,14 +177,22 @@ class ArchivalStore(StoreBase):
         created_at: str | None = None,
     ) -> list[int]:
         """Insert passages ``(text, page, position)`` with their embeddings, atomically."""
-        if len(items) != len(vectors):
-            raise ValueError("one vector per passage")
         created = created_at or timeutil.now_iso()
-        matrix = self._passage_matrix(vectors, len(items))
+        rows = [(text, source_id, page, position, created) for text, page, position in items]
+        return self.add_passage_rows(agent_id, rows, vectors)
+
+    def add_passage_rows(
+        self, agent_id: int, rows: Sequence[PassageRow], vectors: Vectors
+    ) -> list[int]:
+        """Insert passages ``(text, source_id, page, position, created_at)`` with their
+        embeddings, atomically."""
+        if len(rows) != len(vectors):
+            raise ValueError("one vector per passage")
+        matrix = self._passage_matrix(vectors, len(rows))
         codes = vector_index.binary_codes(matrix)
         ids: list[int] = []
         with self.transaction():
-            for text, page, position in items:
+            for text, source_id, page, position, created in rows:
                 cur = self.conn.execute(
                     "INSERT INTO passages(agent_id, source_id, text, page, position, created_at) "
                     "VALUES (?, ?, ?, ?, ?, ?)",

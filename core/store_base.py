@@ -92,6 +92,20 @@ class StoreBase:
             else:
                 self.conn.execute(f"RELEASE sp{self._depth}")
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one consistent state of the file (a read transaction: other
+        processes keep writing; this connection must not write meanwhile)."""
+        if self._depth > 0 or self.conn.in_transaction:
+            yield
+            return
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("COMMIT")
+
     def _rollback(self) -> None:
         # SQLite may already have rolled back by itself (disk full, I/O error): then
         # ROLLBACK fails with "no transaction is active", which must not hide the cause.

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ember.core import presets, transfer
+from ember.core import agent_export, agent_import, history_import, presets, transfer
 from ember.core.errors import InvalidInput
 from ember.core.store import Store
 
@@ -29,10 +29,10 @@ def test_export_import_round_trip(store: Store, hash_embedder: Any, tmp_path: Pa
     )
     store.update_agent(a.id, summary="earlier stuff", summary_hidden=4)
     out = tmp_path / "anna.json"
-    counts = transfer.export_agent(store, a, out)
+    counts = agent_export.export_agent(store, a, out)
     assert counts == {"messages": 2, "passages": 1, "sources": 1}
 
-    b = transfer.import_agent(store, out)  # same embedding model: no embedder needed
+    b = agent_import.import_agent(store, out)  # same embedding model: no embedder needed
     assert b.name == "Anna (2)"
     assert store.get_block(b.id, "human").value == "Name: Anna\nLikes: hiking"
     assert b.summary == "earlier stuff" and b.summary_hidden == 4
@@ -51,9 +51,9 @@ def test_import_reembeds_when_model_differs(
     a = presets.create_agent(store, "A")
     store.add_passages(a.id, [("tea notes", None, None)], hash_embedder.embed(["tea notes"]))
     out = tmp_path / "a.json"
-    transfer.export_agent(store, a, out)
+    agent_export.export_agent(store, a, out)
     doc = json.loads(out.read_text())
-    doc["embedding_model"] = {"name": "other-model", "dim": 768}
+    doc["embedding_model"] = {"name": "other-model", "dim": 384}  # same size, other model
     out.write_text(json.dumps(doc))
     calls = []
 
@@ -61,7 +61,7 @@ def test_import_reembeds_when_model_differs(
         calls.append(1)
         return hash_embedder
 
-    b = transfer.import_agent(store, out, factory)
+    b = agent_import.import_agent(store, out, factory)
     assert calls
     [(_, dist)] = store.search_passages_vector(b.id, hash_embedder.embed(["tea notes"])[0], 1)
     assert dist == pytest.approx(0.0, abs=1e-5)
@@ -71,10 +71,10 @@ def test_import_rejects_other_files(store: Store, tmp_path: Path) -> None:
     bad = tmp_path / "x.json"
     bad.write_text('{"hello": 1}')
     with pytest.raises(InvalidInput, match="not an Ember agent export"):
-        transfer.import_agent(store, bad)
+        agent_import.import_agent(store, bad)
     bad.write_text("not json")
     with pytest.raises(InvalidInput, match="not valid JSON"):
-        transfer.import_agent(store, bad)
+        agent_import.import_agent(store, bad)
     assert store.list_agents() == []
 
 
@@ -92,7 +92,7 @@ def test_import_history_keeps_times_and_is_searchable(
         {"role": "assistant", "content": "Porto is lovely!", "time": "2023-04-01T10:00:05+02:00"},
     ]
     path.write_text(json.dumps(rows[0]) + "\n\n" + json.dumps(rows[1]) + "\n")
-    assert transfer.import_history(store, hash_embedder, a.id, path) == 2
+    assert history_import.import_history(store, hash_embedder, a.id, path) == 2
     assert store.context_messages(a.id) == []  # history goes to recall, not the window
     messages, total = store.messages_between(a.id, "2023-04-01", "2023-04-01", 0, 10)
     assert total == 2 and messages[0].created_at == "2023-04-01T10:00:00+02:00"
@@ -115,10 +115,11 @@ def test_bad_history_is_rejected_whole(
     path = tmp_path / "h.jsonl"
     path.write_text(line + "\n")
     with pytest.raises(InvalidInput, match=error):
-        transfer.import_history(store, hash_embedder, a.id, path)
+        history_import.import_history(store, hash_embedder, a.id, path)
     assert store.count_messages(a.id) == 0
 
 
 def test_vectors_survive_base64() -> None:
     v = np.arange(384, dtype=np.float32)
-    assert np.array_equal(transfer._vec(transfer._b64(v.tobytes()), 384), v)
+    decoded = transfer.decode_vector(transfer.encode_vector(v.tobytes()) or "", 384)
+    assert decoded is not None and np.array_equal(decoded, v)
