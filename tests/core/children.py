@@ -17,12 +17,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: conftest
 
-from conftest import HashEmbedder  # noqa: E402
+from conftest import HashEmbedder
 
-from ember.core.config import EngineConfig  # noqa: E402
-from ember.core.llm import ScriptedBackend  # noqa: E402
-from ember.core.service import Ember  # noqa: E402
-from ember.core.store import Store  # noqa: E402
+from ember.core.config import EngineConfig
+from ember.core.llm import ScriptedBackend
+from ember.core.service import Ember
+from ember.core.store import Store
 
 FILLER = "I walked along the river today and counted the herons near the old mill. "
 
