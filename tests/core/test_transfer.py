@@ -12,6 +12,7 @@ import pytest
 from ember.core import agent_export, agent_import, history_import, presets, transfer
 from ember.core.errors import InvalidInput
 from ember.core.store import Store
+from tests.core.dbutil import Dump, dump
 
 
 def test_export_import_round_trip(store: Store, hash_embedder: Any, tmp_path: Path) -> None:
@@ -128,20 +129,8 @@ def test_vectors_survive_base64() -> None:
 # -- bad input: one line naming the place, nothing written ---------------------------------
 
 
-def _dump(store: Store) -> list[tuple[str, list[tuple[object, ...]]]]:
-    """Every ordinary table's rows (vec0/FTS shadow tables included)."""
-    names = [
-        r[0]
-        for r in store.conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' "
-            "AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name"
-        )
-    ]
-    return [
-        (n, sorted((tuple(r) for r in store.conn.execute(f'SELECT * FROM "{n}"')), key=repr))
-        for n in names
-        if n != "sqlite_sequence"
-    ]
+def _dump(store: Store) -> Dump:
+    return dump(store.path)
 
 
 def _export(store: Store, hash_embedder: Any, tmp_path: Path) -> dict[str, Any]:
