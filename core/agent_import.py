@@ -79,6 +79,7 @@ class _Writer:
         self.same_model = plan.model == store.embedding_model()
         self.done = 0
         self.sources: dict[int, int] = {}
+        self.unembedded = 0  # searchable messages written without a vector
 
     def _tick(self, n: int = 1) -> None:
         before = self.done
@@ -142,6 +143,8 @@ class _Writer:
             )
             if vec is not None:
                 vectors.append((mid, agent_id, vec))
+            elif m["text"]:
+                self.unembedded += 1
             if len(vectors) >= EMBED_BATCH:
                 self.store.set_message_embeddings(vectors)
                 vectors = []
@@ -224,8 +227,13 @@ def import_agent(
         writer.messages(agent.id)
         writer.passages(agent.id)
     report(on_progress, "saving", plan.rows, plan.rows)
-    if embedder is not None and store.count_messages_missing_embedding(agent.id):
+    if embedder is not None and writer.unembedded:
         embed_missing_messages(
-            store, emb or embedder(), agent.id, on_progress=on_progress, cancel=cancel
+            store,
+            emb or embedder(),
+            agent.id,
+            on_progress=on_progress,
+            cancel=cancel,
+            total=writer.unembedded,
         )
     return store.get_agent_by_id(agent.id)

@@ -173,6 +173,12 @@ def import_history(
     report(on_progress, "saving", total, total)
     if embedder is not None:
         embed_missing_messages(
-            store, embedder, agent_id, after_id=first_id - 1, on_progress=on_progress, cancel=cancel
+            store,
+            embedder,
+            agent_id,
+            after_id=first_id - 1,
+            on_progress=on_progress,
+            cancel=cancel,
+            total=total,
         )
     return total

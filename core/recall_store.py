@@ -162,7 +162,9 @@ class RecallStore(StoreBase):
         )
         params: list[Any] = [after_id]
         if agent_id is not None:
-            sql += " AND m.agent_id = ?"
+            # "+" keeps the planner on the id range (stopping at LIMIT) instead of an agent
+            # index that would check every later message for a vector before sorting.
+            sql += " AND +m.agent_id = ?"
             params.append(agent_id)
         sql += " ORDER BY m.id LIMIT ?"
         params.append(limit)

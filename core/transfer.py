@@ -89,10 +89,14 @@ def embed_missing_messages(
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     batch: int = EMBED_BATCH,
+    total: int | None = None,
 ) -> int:
     """Embed the agent's searchable messages (ids > ``after_id``) that have no vector yet,
-    ``batch`` at a time, each batch committed on its own. Returns how many were embedded."""
-    total = store.count_messages_missing_embedding(agent_id, after_id)
+    ``batch`` at a time, each batch committed on its own. Returns how many were embedded.
+
+    ``total`` (for progress) is counted when not given; the count checks every message."""
+    if total is None:
+        total = store.count_messages_missing_embedding(agent_id, after_id)
     done = 0
     cursor = after_id
     report(on_progress, "embedding", 0, total)
