@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ember.core.errors import NotFound
+from ember.core.history_import import check_history
 from ember.core.ingest import IngestProgress
 from ember.core.service import Ember
 from ember.core.transfer import ProgressCallback as TransferProgressCallback
@@ -19,7 +20,11 @@ def _plural(n: int, word: str) -> str:
 def run_import_history(args: argparse.Namespace) -> int:
     """Import a past conversation (JSON Lines) into recall memory."""
     with Ember.open() as ember:
-        agent = ember.agent_for_chat(args.agent)
+        try:
+            agent = ember.find_agent(args.agent)
+        except NotFound:
+            check_history(args.file)  # a bad file must not leave a new, empty agent behind
+            agent = ember.agent_for_chat(args.agent)
         n = ember.import_history(agent.id, args.file, transfer_progress())
     end_progress()
     print(f"Imported {n} messages into the recall memory of '{agent.name}'.")

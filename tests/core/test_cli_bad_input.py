@@ -250,3 +250,11 @@ def test_disk_full_during_import_and_nearly_full_at_start(tmp_path: Path) -> Non
         assert "full" in line and "corrupt" not in line and "damaged" not in line
     finally:
         subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_bad_history_for_a_new_agent_creates_no_agent(home: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"role": "bot", "content": "x", "time": "2024-01-01T00:00:00"}\n')
+    before = dump(db_of(home))
+    one_line_failure(ember(home, "import-history", str(bad), "--agent", "Newcomer"), "line 1")
+    assert dump(db_of(home)) == before
