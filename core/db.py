@@ -26,6 +26,7 @@ from ember.core.errors import (
     DatabaseTooNew,
     ExtensionUnavailable,
     NotAnEmberDatabase,
+    StoreError,
 )
 from ember.core.migrations import MIGRATIONS
 
@@ -145,7 +146,10 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
         n_objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     finally:
         if conn.in_transaction:
-            conn.execute("COMMIT")
+            try:
+                conn.execute("ROLLBACK")  # a read: nothing to keep
+            except StoreError:
+                pass  # the error that brought us here is the one to report
     if app_id != APPLICATION_ID and (app_id != 0 or n_objects > 0):
         raise NotAnEmberDatabase(
             f"{path} is an SQLite file but not an Ember database. It was left untouched."

@@ -40,6 +40,16 @@ LOW_SPACE_BYTES = 1 << 20
 
 SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY, SQLITE_IOERR = 5, 6, 8, 10
 SQLITE_CORRUPT, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_NOTADB = 11, 13, 14, 26
+# SQLite's own messages for those codes, for sqlite3 modules without ``sqlite_errorcode``.
+_BY_MESSAGE = (
+    ("database or disk is full", SQLITE_FULL),
+    ("readonly database", SQLITE_READONLY),
+    ("disk I/O error", SQLITE_IOERR),
+    ("database is locked", SQLITE_BUSY),
+    ("database disk image is malformed", SQLITE_CORRUPT),
+    ("file is not a database", SQLITE_NOTADB),
+    ("unable to open database file", SQLITE_CANTOPEN),
+)
 # sqlite-vec reports unreadable vector blobs as a plain SQLITE_ERROR with these words.
 _VEC_DAMAGE = ("blob read error", "vector blob", "chunks")
 
@@ -96,8 +106,10 @@ def translate(exc: BaseException, db_file: Path) -> BaseException:
     if isinstance(exc, StoreError):
         return exc
     code = getattr(exc, "sqlite_errorcode", None)
-    if not isinstance(code, int):
-        return exc
+    if not isinstance(code, int):  # a sqlite3 module too old to say: read the message
+        code = next((c for words, c in _BY_MESSAGE if words in str(exc)), None)
+        if code is None:
+            return exc
     primary = code & 0xFF
     message = str(exc)
     if primary == SQLITE_FULL:

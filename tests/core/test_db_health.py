@@ -147,3 +147,18 @@ def test_setting_an_embedding_twice_replaces_it(tmp_path: Path) -> None:
         store.set_message_embedding(m, agent.id, v)
         [(mid, dist)] = store.search_messages_vector(agent.id, v, 5)
         assert mid == m and dist == pytest.approx(0.0, abs=1e-6)
+
+
+def test_errors_without_a_code_are_read_from_their_message(tmp_path: Path) -> None:
+    from ember.core import db_errors
+    from ember.core.errors import StorageBusy, StorageReadOnly
+
+    class OldError(Exception):
+        pass
+
+    db = tmp_path / "e.sqlite3"
+    assert isinstance(db_errors.translate(OldError("database is locked"), db), StorageBusy)
+    err = db_errors.translate(OldError("attempt to write a readonly database"), db)
+    assert isinstance(err, StorageReadOnly)
+    bug = OldError("no such column: x")
+    assert db_errors.translate(bug, db) is bug  # a bug stays a bug
