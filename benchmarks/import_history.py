@@ -1,7 +1,8 @@
 """``ember import-history`` at scale: seconds and peak memory for 10k, 100k and 1M messages.
 
 Run: ``.venv/bin/python benchmarks/import_history.py [--sizes 10000,100000,1000000]
-[--embedder hash|real] [--json FILE]``
+[--embedder hash|real] [--json FILE]``; with ``--agents-import``, the same sizes for
+``ember agents import`` of an export (vectors included, so nothing is embedded).
 
 Each size runs in a fresh child process on a fresh database: a generated JSON Lines
 conversation (about 25 words per message, alternating roles, one minute apart) goes
@@ -24,22 +25,73 @@ import argparse
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 
-_WORDS = (
-    "memory archive river lantern harbour engine meadow signal ledger compass orchard "
-    "granite velvet beacon thunder willow quarry falcon summit glacier copper saddle "
-    "sister garden bicycle holiday kitchen recipe concert library station mountain "
-    "the of and a to in is was for on with as by at from that which it my we you"
-).split()
+_WORDS = [
+    "memory",
+    "archive",
+    "river",
+    "lantern",
+    "harbour",
+    "engine",
+    "meadow",
+    "signal",
+    "ledger",
+    "compass",
+    "orchard",
+    "granite",
+    "velvet",
+    "beacon",
+    "thunder",
+    "willow",
+    "quarry",
+    "falcon",
+    "summit",
+    "glacier",
+    "copper",
+    "saddle",
+    "sister",
+    "garden",
+    "bicycle",
+    "holiday",
+    "kitchen",
+    "recipe",
+    "concert",
+    "library",
+    "station",
+    "mountain",
+    "the",
+    "of",
+    "and",
+    "a",
+    "to",
+    "in",
+    "is",
+    "was",
+    "for",
+    "on",
+    "with",
+    "as",
+    "by",
+    "at",
+    "from",
+    "that",
+    "which",
+    "it",
+    "my",
+    "we",
+    "you",
+]
 
 
 def make_history(path: Path, n: int, seed: int = 7) -> None:
@@ -110,9 +162,47 @@ def child(history: Path, embedder_kind: str) -> None:
     )
 
 
-def run_size(history: Path, embedder_kind: str) -> dict[str, float]:
+def agent_child(history: Path) -> None:
+    """Build an agent from ``history`` (hash vectors), export it, then time the import of
+    the export into a fresh database in this same process after a fresh start of the
+    measurement: prints one JSON line (the parent reads this child's peak RSS)."""
+    from ember.core import agent_export, history_import, presets
+    from ember.core.store import Store
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import HashEmbedder
+
+    work = Path(tempfile.mkdtemp(prefix="ember-bench-agent-"))
+    with Store(work / "source.sqlite3") as store:
+        agent = presets.create_agent(store, "Bench")
+        history_import.import_history(store, HashEmbedder(), agent.id, history)
+        agent_export.export_agent(store, agent, work / "bench.json")
+    (work / "source.sqlite3").unlink()
+    export = work / "bench.json"
+    print(json.dumps({"export_mb": export.stat().st_size / 1e6, "path": str(export)}), flush=True)
+
+
+def agent_import_child(export: Path) -> None:
+    """Import ``export`` into a fresh database; print one JSON line of timings."""
+    from ember.core import agent_import
+    from ember.core.store import Store
+
+    baseline_kb = _rss_kb()
+    store = Store(export.with_name("target.sqlite3"))
+    started = time.perf_counter()
+    agent = agent_import.import_agent(store, export)
+    seconds = time.perf_counter() - started
+    n = store.count_messages(agent.id)
+    store.close()
+    print(
+        json.dumps({"messages": n, "seconds": seconds, "baseline_rss_mb": baseline_kb / 1024}),
+        flush=True,
+    )
+
+
+def run_size(history: Path, embedder_kind: str, mode: str = "--child") -> dict[str, Any]:
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", str(history), embedder_kind],
+        [sys.executable, __file__, mode, str(history), embedder_kind],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -121,10 +211,32 @@ def run_size(history: Path, embedder_kind: str) -> dict[str, float]:
     _, status, usage = os.wait4(proc.pid, 0)
     if status != 0:
         raise SystemExit(f"child failed ({status}) for {history}")
-    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     result["peak_rss_mb"] = usage.ru_maxrss / 1024  # kB on Linux
-    result["file_mb"] = history.stat().st_size / 1e6
+    if history.exists():
+        result["file_mb"] = history.stat().st_size / 1e6
     return result
+
+
+def agents_import(args: argparse.Namespace) -> None:
+    """Seconds and peak RSS of importing agent exports of each size (vectors included,
+    same embedding model: nothing to embed)."""
+    work = Path(tempfile.mkdtemp(prefix="ember-bench-agents-"))
+    print(f"agents import of an export, {os.cpu_count()} CPUs")
+    print(f"{'messages':>9} {'export MB':>10} {'seconds':>8} {'s/1k msg':>9} {'peak RSS':>9}")
+    for n in (int(s) for s in args.sizes.split(",")):
+        history = work / f"history-{n}.jsonl"
+        make_history(history, n)
+        made = run_size(history, "hash", "--agent-child")
+        history.unlink()
+        export = Path(str(made["path"]))
+        r = run_size(export, "hash", "--import-child")
+        shutil.rmtree(export.parent)
+        print(
+            f"{n:>9,} {made['export_mb']:>10.1f} {r['seconds']:>8.1f} "
+            f"{r['seconds'] / n * 1000:>9.3f} {r['peak_rss_mb']:>7.0f}MB",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -132,10 +244,26 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--embedder", choices=["hash", "real"], default="hash")
     parser.add_argument("--json", type=Path, default=None, help="write the results here too")
+    parser.add_argument(
+        "--agents-import",
+        action="store_true",
+        help="measure 'ember agents import' of an export of each size instead",
+    )
     parser.add_argument("--child", nargs=2, metavar=("FILE", "EMBEDDER"), help=argparse.SUPPRESS)
+    parser.add_argument("--agent-child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--import-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(Path(args.child[0]), args.child[1])
+        return
+    if args.agent_child:
+        agent_child(Path(args.agent_child[0]))
+        return
+    if args.import_child:
+        agent_import_child(Path(args.import_child[0]))
+        return
+    if args.agents_import:
+        agents_import(args)
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     work = Path(tempfile.mkdtemp(prefix="ember-bench-history-"))
