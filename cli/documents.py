@@ -35,14 +35,13 @@ def transfer_progress() -> TransferProgressCallback | None:
     """A progress line on stderr for imports, when stderr is a terminal."""
     if not sys.stderr.isatty():
         return None
-    names = {"checking": "checking", "saving": "saving", "embedding": "embedding"}
 
     def show(p: TransferProgress) -> None:
         if p.stage == "checking":
             amount = f"{p.done / 1e6:.1f}/{p.total / 1e6:.1f} MB"
         else:
             amount = f"{p.done:,}/{p.total:,}"
-        sys.stderr.write(f"\r\033[K{names[p.stage]}: {amount}")
+        sys.stderr.write(f"\r\033[K{p.stage}: {amount}")
         sys.stderr.flush()
 
     return show

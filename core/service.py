@@ -278,12 +278,16 @@ class Ember:
     def delete_agent(self, agent_id: int) -> Agent:
         """Delete an agent and all its memories; returns the agent to show next (the
         default one is created when none is left)."""
-        self.claim_agent(agent_id)  # not while another process is chatting with it
-        self.store.delete_agent(agent_id)
-        self._logged_in.discard(agent_id)
-        if self._agent_lock is not None and self._agent_lock.agent_id == agent_id:
-            self._agent_lock.release()
+        held = self._agent_lock
+        if held is not None and held.agent_id == agent_id:
+            self.store.delete_agent(agent_id)
+            held.release()
             self._agent_lock = None
+        else:  # not while another process is chatting with it
+            name = self.store.get_agent_by_id(agent_id).name
+            with AgentLock(self.store.path, agent_id, name):
+                self.store.delete_agent(agent_id)
+        self._logged_in.discard(agent_id)
         remaining = self.store.list_agents()
         return remaining[0] if remaining else self.agent_for_chat(None)
 

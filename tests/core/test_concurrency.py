@@ -130,3 +130,20 @@ def test_one_conversation_per_agent_across_processes(ember_home: Path) -> None:
     assert (again.returncode, out.strip()) == (0, "claimed"), err
     with Store(db) as store:
         assert store.get_agent("Anna")  # the refused delete deleted nothing
+
+
+def test_deleting_another_agent_keeps_the_one_in_conversation(ember_home: Path) -> None:
+    from tests.core.children import open_service
+
+    db = ember_home / paths.DB_FILENAME
+    ember = open_service(db)
+    try:
+        anna = ember.agent_for_chat("Anna")
+        bob = ember.agent_for_chat("Bob")
+        ember.claim_agent(anna.id)
+        ember.delete_agent(bob.id)
+        other = child("claim", str(db), "Anna")
+        _, err = other.communicate(timeout=60)
+        assert other.returncode == 1 and "in a conversation" in err  # still held
+    finally:
+        ember.close()
