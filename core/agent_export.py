@@ -33,12 +33,18 @@ def _dumps(value: Any) -> str:
 
 
 def _message_rows(store: Store, agent_id: int) -> Iterator[dict[str, Any]]:
-    cursor = store.conn.execute(
-        "SELECT id, role, kind, content, text, created_at, in_context FROM messages "
-        "WHERE agent_id = ? ORDER BY id",
-        (agent_id,),
-    )
-    while rows := cursor.fetchmany(BATCH):
+    after = 0
+    while True:
+        # Keyset pages along the id range ("+" keeps the planner off the agent index,
+        # which would sort every message of the agent in a temporary b-tree first).
+        rows = store.conn.execute(
+            "SELECT id, role, kind, content, text, created_at, in_context FROM messages "
+            "WHERE id > ? AND +agent_id = ? ORDER BY id LIMIT ?",
+            (after, agent_id, BATCH),
+        ).fetchall()
+        if not rows:
+            return
+        after = int(rows[-1]["id"])
         ids = "[" + ",".join(str(int(r["id"])) for r in rows) + "]"
         vectors = {
             int(v[0]): v[1]
