@@ -51,8 +51,8 @@ EmbedderFactory = Callable[[], Embedder]
 
 def local_backend(config: EngineConfig) -> Backend:
     """The llama.cpp backend for ``config`` (the bundled model when no path is set)."""
-    from ember.core.doctor import missing_cpu_features
     from ember.core.errors import ModelError
+    from ember.core.llama_build import missing_cpu_features
     from ember.core.llm import LlamaBackend
     from ember.core.models import resolve_model
 
