@@ -141,12 +141,20 @@ class ContextOwner(Protocol):
         ...
 
 
+SUMMARY_MARK = "Summary of them: "
+
+
 def summary_head(summary: str, hidden: int, total: int) -> str:
     """The text at the head of the queue after a flush."""
     return (
         f"{hidden} prior messages of {total} are hidden from view (they stay searchable with "
-        f"conversation_search). Summary of them: {summary}"
+        f"conversation_search). {SUMMARY_MARK}{summary}"
     )
+
+
+def summary_text(head: str) -> str:
+    """The summary inside a head written by :func:`summary_head`."""
+    return head.split(SUMMARY_MARK, 1)[-1]
 
 
 _DANGLING_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{0,3})?$")
@@ -337,7 +345,8 @@ class AgentContext:
         messages, so its prompt is a KV-cache hit up to the request.
         """
         room = self.backend.n_ctx - max_tokens - 8
-        summary = self.store.get_agent_by_id(self.agent_id).summary
+        summary = self.store.get_agent_by_id(self.agent_id).summary  # as the head reads
+        previous = summary_text(summary)
         request = (json.dumps({"type": "system_alert", "message": SUMMARY_REQUEST}),)
         pieces: list[list[Message]] = [[]]
         for message in evicted:
@@ -371,7 +380,10 @@ class AgentContext:
                 chunks.append(chunk)
                 if len(chunks) % PROGRESS_EVERY == 1:
                     progress("writing", number, len(chunks))
-            summary = parse_summary("".join(chunks)) or summary
+            # Unreadable output keeps the previous summary, within the same bound (a token
+            # covers at least one character), never the head around it: nothing nests.
+            summary = parse_summary("".join(chunks)) or previous[:max_tokens]
+            previous = summary
         progress("done", len(pieces), 0)
         return summary
 

@@ -291,3 +291,18 @@ def test_default_window_is_the_measured_one_and_saved_settings_stay(store: Store
     store.set_setting(SETTINGS_KEY, {"n_ctx": 4096, "reply_reserve": 768, "temperature": 0.5})
     config = EngineConfig.load(store)
     assert (config.n_ctx, config.temperature) == (4096, 0.5)
+
+
+def test_an_unreadable_summary_never_nests_the_head(store: Store, hash_embedder: Any) -> None:
+    """A model that answers the summary request with something else (here: a reply) keeps
+    the previous summary, bounded; the head never wraps the old head (it grew without
+    bound and made the window 'too small' after a few flushes)."""
+    backend = ScriptedBackend(n_ctx=2048, responder=lambda prompt, c: reply("Lovely."))
+    engine = Engine(store, backend, hash_embedder)
+    rt = engine.agent("t")
+    for i in range(40):
+        assert rt.send_user_message(f"Message {i}. {FORTY_WORDS}").reason == "message"
+    agent = rt.agent
+    assert agent.summary_hidden > 0
+    assert agent.summary.count("prior messages of") == 1
+    assert len(agent.summary) < 400

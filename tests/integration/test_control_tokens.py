@@ -15,11 +15,11 @@ import pytest
 
 from ember.core.backend import ChatFormat
 from ember.core.engine import Engine
+from ember.core.history_import import import_history
 from ember.core.ingest import ingest_paths
 from ember.core.llama_backend import LlamaBackend
 from ember.core.scripted_backend import ScriptedBackend, scripted_reply, scripted_step
 from ember.core.store import Store
-from ember.core.transfer import import_history
 
 pytestmark = pytest.mark.integration
 
