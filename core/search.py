@@ -1,9 +1,23 @@
-"""Hybrid retrieval: keyword (FTS5 bm25) and vector (sqlite-vec) rankings fused by RRF.
+"""Hybrid retrieval: weighted reciprocal-rank fusion of keyword (FTS5 bm25) and vector
+(sqlite-vec) rankings, one pipeline for recall and archival memory.
 
 MemGPT's conversation search was a substring match, which finds almost nothing for a
-natural question; pure vector search misses exact names and numbers. Reciprocal rank
-fusion (score = Σ 1/(k + rank)) needs no score calibration between the two rankings.
-The same functions serve the agent's tools, ``ember search`` and the GUI inspector.
+natural question; pure vector search misses exact names and numbers; plain RRF of the two
+ranks conversational answers worse than bm25 alone (DESIGN §4). So:
+
+* the keyword query leaves out question words ("what", "my", "did"...);
+* recall search ranks each message four ways — bm25 and vector similarity of the message
+  itself, and of its *window* (the message with its neighbours in the same session, see
+  ``search_index.py``), because an answer usually sits next to the words of the question;
+* the rankings are fused by weighted RRF, ``score = Σ w / (k + rank)``, with a small ``k``
+  and the vector rankings weighted lower (:data:`WEIGHTS`, tuned with ``ember eval
+  --retrieval-only`` on generated data of seeds other than the reported one);
+* archival search fuses its bm25 and vector rankings with the same message-level weights.
+
+Totals are true: "Showing 5 of N" counts every message or passage the search can return
+(every keyword match and the vector candidates), all N ranked in one order, so every one
+of them can be paged to. Hits keep their time.
+The same functions serve the agent's tools, ``ember search``, the GUI and ``ember eval``.
 """
 
 from __future__ import annotations
@@ -11,14 +25,31 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Literal
 
+from ember.core import search_index
 from ember.core.embedder import Embedder
 from ember.core.store import Store
 
 PAGE_SIZE = 5
-RRF_K = 60
-# Candidates taken from each ranking before fusing.
+# Candidates taken from each vector ranking (keyword rankings widen with the page asked).
 CANDIDATES = 50
+
+Tier = Literal["archival", "recall"]
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Fusion weights of the rankings, and RRF's ``k``."""
+
+    message_keyword: float = 1.0
+    window_keyword: float = 1.0
+    message_vector: float = 0.5
+    window_vector: float = 0.5
+    k: float = 5.0
+
+
+WEIGHTS = Weights()
 
 
 @dataclass(frozen=True)
@@ -55,30 +86,115 @@ class ResultPage:
         )
 
 
-def rrf(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, float]]:
-    """Fuse ranked id lists by reciprocal rank; returns (id, score) best first."""
+def rrf(
+    rankings: Sequence[tuple[float, Sequence[int]]], k: float = WEIGHTS.k
+) -> list[tuple[int, float]]:
+    """Weighted reciprocal rank fusion of ``(weight, ids best first)`` rankings; returns
+    ``(id, score)`` best first (ties by id)."""
     scores: dict[int, float] = {}
-    for ranking in rankings:
+    for weight, ranking in rankings:
         for rank, item in enumerate(ranking):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank + 1)
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank + 1)
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def _fuse(
-    vector_hits: Sequence[tuple[int, float]], keyword_hits: Sequence[tuple[int, float]]
-) -> list[tuple[int, float]]:
-    """RRF of a vector ranking and a keyword ranking, each given as (id, score) best first."""
-    return rrf([[i for i, _ in vector_hits], [i for i, _ in keyword_hits]])
+def page_count(total: int, page_size: int = PAGE_SIZE) -> int:
+    """Pages needed for ``total`` results (at least one, possibly empty)."""
+    return max(1, math.ceil(total / page_size))
 
 
-def paginate(
-    items: Sequence[tuple[int, float]], page: int, page_size: int = PAGE_SIZE
-) -> tuple[list[tuple[int, float]], int]:
-    """The slice for ``page`` (0-based) and the page count. Raises IndexError past the end."""
-    pages = max(1, math.ceil(len(items) / page_size))
-    if page < 0 or (page >= pages and len(items) > 0) or (page > 0 and not items):
+def check_page(page: int, total: int, page_size: int = PAGE_SIZE) -> int:
+    """The page count; raises IndexError for a page that does not exist."""
+    pages = page_count(total, page_size)
+    if page < 0 or page >= pages:
         raise IndexError(f"page {page} does not exist (there are {pages} pages, from 0)")
-    return list(items[page * page_size : (page + 1) * page_size]), pages
+    return pages
+
+
+def _ranked(
+    store: Store,
+    embedder: Embedder,
+    agent_id: int,
+    tier: Tier,
+    query: str,
+    weights: Weights,
+) -> tuple[list[tuple[int, float]], int]:
+    """The fused ranking of every result, best first, and how many results there are.
+
+    Keyword rankings hold every match (so paging is consistent: the order never depends on
+    the page asked); vector rankings hold the :data:`CANDIDATES` nearest."""
+    vector = embedder.embed([query])[0]
+    match = search_index.keyword_query(query)
+    if tier == "archival":
+        keyword = search_index.keyword_ranking(store, "passages", agent_id, match)
+        nearest = [i for i, _ in store.search_passages_vector(agent_id, vector, CANDIDATES)]
+        rankings = [(weights.message_keyword, keyword), (weights.message_vector, nearest)]
+    else:
+        search_index.sync(store, embedder, agent_id)
+        rankings = [
+            (
+                weights.message_keyword,
+                search_index.keyword_ranking(store, "messages", agent_id, match),
+            ),
+            (
+                weights.window_keyword,
+                search_index.keyword_ranking(store, "message_window", agent_id, match),
+            ),
+            (
+                weights.message_vector,
+                [i for i, _ in store.search_messages_vector(agent_id, vector, CANDIDATES)],
+            ),
+            (
+                weights.window_vector,
+                search_index.window_vector_ranking(store, agent_id, vector, CANDIDATES),
+            ),
+        ]
+    fused = rrf([(w, r) for w, r in rankings if w > 0], weights.k)
+    # A result is anything a ranking returned; those only a 0-weighted one found come last.
+    seen = {i for i, _ in fused}
+    for _, ranking in rankings:
+        for item in ranking:
+            if item not in seen:
+                seen.add(item)
+                fused.append((item, 0.0))
+    return fused, len(fused)
+
+
+def search(
+    store: Store,
+    embedder: Embedder,
+    agent_id: int,
+    tier: Tier,
+    query: str,
+    page: int = 0,
+    page_size: int = PAGE_SIZE,
+    weights: Weights = WEIGHTS,
+) -> ResultPage:
+    """One page of hybrid search over recall (messages) or archival (passages) memory.
+    Raises IndexError for a page past the end."""
+    fused, total = _ranked(store, embedder, agent_id, tier, query, weights)
+    pages = check_page(page, total, page_size)
+    chunk = fused[page * page_size : (page + 1) * page_size]
+    scores = dict(chunk)
+    ids = [i for i, _ in chunk]
+    if tier == "archival":
+        hits = [
+            Hit(
+                p.id,
+                p.text,
+                p.created_at,
+                round(scores[p.id], 6),
+                source=p.source_name,
+                page=p.page,
+            )
+            for p in store.get_passages(ids)
+        ]
+    else:
+        hits = [
+            Hit(m.id, m.text, m.created_at, round(scores[m.id], 6), role=m.role)
+            for m in store.get_messages(ids)
+        ]
+    return ResultPage(hits, total, page, pages)
 
 
 def search_archival(
@@ -90,25 +206,7 @@ def search_archival(
     page_size: int = PAGE_SIZE,
 ) -> ResultPage:
     """Archival memory search (passages and documents) with source and page."""
-    vector = embedder.embed([query])[0]
-    fused = _fuse(
-        store.search_passages_vector(agent_id, vector, CANDIDATES),
-        store.search_passages_keyword(agent_id, query, CANDIDATES),
-    )
-    chunk, pages = paginate(fused, page, page_size)
-    scores = dict(chunk)
-    hits = [
-        Hit(
-            id=p.id,
-            text=p.text,
-            time=p.created_at,
-            score=round(scores[p.id], 6),
-            source=p.source_name,
-            page=p.page,
-        )
-        for p in store.get_passages([i for i, _ in chunk])
-    ]
-    return ResultPage(hits, len(fused), page, pages)
+    return search(store, embedder, agent_id, "archival", query, page, page_size)
 
 
 def search_recall(
@@ -120,15 +218,4 @@ def search_recall(
     page_size: int = PAGE_SIZE,
 ) -> ResultPage:
     """Conversation search over every past message (not only those in context)."""
-    vector = embedder.embed([query])[0]
-    fused = _fuse(
-        store.search_messages_vector(agent_id, vector, CANDIDATES),
-        store.search_messages_keyword(agent_id, query, CANDIDATES),
-    )
-    chunk, pages = paginate(fused, page, page_size)
-    scores = dict(chunk)
-    hits = [
-        Hit(id=m.id, text=m.text, time=m.created_at, score=round(scores[m.id], 6), role=m.role)
-        for m in store.get_messages([i for i, _ in chunk])
-    ]
-    return ResultPage(hits, len(fused), page, pages)
+    return search(store, embedder, agent_id, "recall", query, page, page_size)
