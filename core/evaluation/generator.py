@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -365,7 +366,7 @@ def _filler_user(rng: random.Random, used: set[str]) -> str:
     def other(pool: list[str]) -> str:
         return rng.choice([v for v in pool if v not in used])
 
-    templates = [
+    templates: list[Callable[[], str]] = [
         lambda: f"The weather was {rng.choice(WEATHER)} today.",
         lambda: f"I watched a {rng.choice(GENRES)} film last night. It was {rng.choice(OPINIONS)}.",
         lambda: "Can you suggest something quick for dinner?",
@@ -391,7 +392,7 @@ def _filler_user(rng: random.Random, used: set[str]) -> str:
         lambda: "Do you know any good songs for a wedding?",
         lambda: f"My brother lives in {other(CITIES)} and keeps inviting me.",
     ]
-    return str(rng.choice(templates)())
+    return rng.choice(templates)()
 
 
 ASSISTANT_FILLER = [
@@ -424,12 +425,13 @@ def conversation(seed: int, size: int, *, sessions: int = 8, exchanges: int = 14
     leads: set[tuple[int, int]] = set()
     for fact in facts:
         after = -1
-        for said in fact.says:
+        for n, said in enumerate(fact.says):
             lead, statement = said if isinstance(said, tuple) else (None, said)
+            latest = sessions - len(fact.says) + n  # leave sessions for the later statements
             slot = next(
                 (s, e)
                 for s, e in slots
-                if s > after
+                if after < s <= latest
                 and (s, e) not in placed
                 and (lead is None or ((s, e - 1) not in placed and e > 1))
             )
@@ -579,9 +581,9 @@ def documents(seed: int, size: int) -> Documents:
     pdf_pages: list[list[str]] = [[] for _ in range(4)]
     for i, (fact, question, answers) in enumerate(facts):
         if i < 6:
-            page = 1 + i % 4
-            pdf_pages[page - 1].append(_paragraph(rng, fact))
-            group = f"pdf page {page}"
+            number = 1 + i % 4
+            pdf_pages[number - 1].append(_paragraph(rng, fact))
+            group = f"pdf page {number}"
         else:
             group = "markdown"
         questions.append(Question("documents", f"documents-{i}", question, answers, (fact,), group))
