@@ -78,6 +78,7 @@ class QuestionResult:
     evidence_in_context: bool = False
     mechanisms: list[str] = field(default_factory=list)
     rank: int | None = None  # of the evidence in the search for the question itself
+    recalled: bool = False  # automatic recall would show all the evidence
     steps: int = 0
     parse_failures: int = 0
     calls: list[str] = field(default_factory=list)
@@ -101,6 +102,7 @@ def summarize(results: Sequence[QuestionResult]) -> dict[str, object]:
     }
     for k in RECALL_KS:
         summary[f"recall@{k}"] = _mean([float(r.rank is not None and r.rank <= k) for r in results])
+    summary["auto_recall_selects"] = _mean([float(r.recalled) for r in results])
     summary["brought_by"] = {
         m: _mean([float(m in r.mechanisms) for r in results]) for m in MECHANISMS
     }

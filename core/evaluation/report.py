@@ -28,6 +28,7 @@ _COLUMNS = [
     ("R@1", 5, "{:.2f}"),
     ("R@5", 5, "{:.2f}"),
     ("R@10", 5, "{:.2f}"),
+    ("AR", 5, "{:.2f}"),
     ("steps", 5, "{:.1f}"),
     ("s/q", 6, "{:.1f}"),
     ("fail", 4, "{}"),
@@ -48,6 +49,7 @@ def _row(name: str, s: dict[str, Any]) -> str:
         s["recall@1"],
         s["recall@5"],
         s["recall@10"],
+        s["auto_recall_selects"],
         s["steps"],
         s["seconds"],
         s["parse_failures"],
@@ -74,10 +76,11 @@ def table(runs: Sequence[TaskRun], retrieval_only: bool = False) -> str:
     legend = (
         "acc: gold answer in the reply; F1: token F1; evid: the evidence was in the prompt "
         "the reply was written from; R@k: evidence in the top k of the search run with the "
-        "question; steps and s/q: per question; fail: steps that did not parse"
+        "question; AR: all the evidence is among the memories automatic recall selects for "
+        "the question; steps and s/q: per question; fail: steps that did not parse"
     )
     if retrieval_only:
-        legend = "retrieval only (no model): R@k columns are measured, the others are not"
+        legend = "retrieval only (no model): R@k and AR are measured, the other columns are not"
     return "\n".join([*lines, legend])
 
 

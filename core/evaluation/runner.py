@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ember.core import db, events
+from ember.core import autorecall, db, events
 from ember.core.config import EngineConfig
 from ember.core.embedder import Embedder
 from ember.core.evaluation import metrics
@@ -34,8 +34,7 @@ from ember.core.llm import Backend, GenerationStats
 from ember.core.service import BackendFactory, Ember, local_backend
 from ember.core.store import Store
 
-# What the automatic-recall section of a prompt starts with (see core/autorecall.py).
-RECALL_MARKER = "Possibly relevant memories"
+RECALL_MARKER = autorecall.MARKER
 SEARCH_FUNCTIONS = ("conversation_search", "conversation_search_date", "archival_memory_search")
 
 Progress = Callable[[str], None]
@@ -136,16 +135,31 @@ def _build_template(task: Task, path: Path, workdir: Path, embedder: Embedder) -
         return task.load(ember, agent.id, workdir)
 
 
-def _measure_retrieval(task: Task, path: Path, embedder: Embedder) -> dict[str, int | None]:
-    """Rank of each question's first evidence in the search run with the question itself."""
+@dataclass(frozen=True)
+class Retrieval:
+    """A question's retrieval figures, taken on the template (a fresh session)."""
+
+    rank: int | None  # of the first evidence in the search run with the question itself
+    recalled: bool  # all the evidence is in what automatic recall selects
+
+
+def _measure_retrieval(task: Task, path: Path, embedder: Embedder) -> dict[str, Retrieval]:
     k = max(metrics.RECALL_KS)
-    ranks: dict[str, int | None] = {}
+    out: dict[str, Retrieval] = {}
     with Ember(Store(path), embedder=embedder) as ember:
         agent = ember.find_agent(None)
+        core = "\n".join(b.value for b in ember.memory(agent.id).blocks)
         for q in task.questions:
             page = ember.search(agent.id, task.tier, q.text, 0, page_size=k)
-            ranks[q.qid] = metrics.first_rank([h.text for h in page.hits], q.evidence[0])
-    return ranks
+            memories = autorecall.recall(
+                ember.store, ember.embedder, agent.id, q.text, in_view_text=core
+            )
+            shown = autorecall.event(memories) or ""
+            out[q.qid] = Retrieval(
+                metrics.first_rank([h.text for h in page.hits], q.evidence[0]),
+                all(metrics.contains(shown, e) for e in q.evidence),
+            )
+    return out
 
 
 def _mechanisms(
@@ -249,7 +263,7 @@ def run(
                 leftover.unlink()
             description = _build_template(task, template, workdir, embedder)
             progress(f"{task.name}: {description}")
-            ranks = _measure_retrieval(task, template, embedder)
+            retrieval = _measure_retrieval(task, template, embedder)
             task_run = TaskRun(task.name, description)
             for i, q in enumerate(task.questions, 1):
                 if backend is None:
@@ -263,7 +277,8 @@ def run(
                         f"evidence {'in' if r.evidence_in_context else 'not in'} context, "
                         f"{r.steps} steps, {r.seconds:.1f} s)"
                     )
-                r.rank = ranks[q.qid]
+                r.rank = retrieval[q.qid].rank
+                r.recalled = retrieval[q.qid].recalled
                 task_run.results.append(r)
             runs.append(task_run)
     finally:

@@ -163,42 +163,34 @@ def test_retrieval_only_loads_no_model(tmp_path: Path, hash_embedder: Any) -> No
 
 
 def test_report_table_json_and_plot(tmp_path: Path) -> None:
+    base = {"task": "conversation", "question": "q", "calls": ["send_message"]}
     results = [
         metrics.QuestionResult(
-            "conversation",
-            "c1",
-            "job",
-            5,
-            "q",
-            ["a"],
-            "a",
-            True,
-            1.0,
-            True,
-            ["auto_recall"],
-            1,
-            1,
-            0,
-            ["send_message"],
-            2.0,
+            qid="c1",
+            group="job",
+            distance=5,
+            answers=["a"],
+            reply="a",
+            correct=True,
+            f1=1.0,
+            evidence_in_context=True,
+            mechanisms=["auto_recall"],
+            rank=1,
+            recalled=True,
+            steps=1,
+            seconds=2.0,
+            **base,
         ),
         metrics.QuestionResult(
-            "conversation",
-            "c2",
-            "pet",
-            60,
-            "q",
-            ["b"],
-            "x",
-            False,
-            0.0,
-            False,
-            [],
-            None,
-            3,
-            1,
-            ["send_message"],
-            4.0,
+            qid="c2",
+            group="pet",
+            distance=60,
+            answers=["b"],
+            reply="x",
+            steps=3,
+            parse_failures=1,
+            seconds=4.0,
+            **base,
         ),
     ]
     runs = [runner.TaskRun("conversation", "2 messages", results)]
@@ -207,6 +199,7 @@ def test_report_table_json_and_plot(tmp_path: Path) -> None:
     data = report.to_json(runs, {"seed": 1})
     summary = data["tasks"]["conversation"]["summary"]
     assert summary["recall@1"] == 0.5 and summary["parse_failures"] == 1
+    assert summary["auto_recall_selects"] == 0.5
     assert list(data["tasks"]["conversation"]["by_distance"]) == ["0-19", "50-99"]
     report.write_json(tmp_path / "r.json", data)
     assert json.loads((tmp_path / "r.json").read_text())["overall"]["questions"] == 2

@@ -86,9 +86,25 @@ def test_sync_indexes_new_messages_and_rewrites_the_windows_they_join(
     assert n_vec == 4
 
 
+class FlatEmbedder:
+    """Every text gets the same vector: vector rankings carry no signal, so the test of
+    the keyword side is deterministic."""
+
+    name, dim, max_tokens = "flat", 384, 256
+
+    def embed(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        return np.full((len(texts), self.dim), 1 / np.sqrt(self.dim), dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
 def test_an_answer_next_to_the_question_words_is_found_through_its_window(
-    store: Store, hash_embedder: Any
+    store: Store,
 ) -> None:
+    hash_embedder = FlatEmbedder()
     a = agent(store)
     filler = [f"Filler message number {i} about the weather and lunch." for i in range(30)]
     lead, answer = "Did I ever tell you about my sister?", "It's Hanna, she visits next week."
@@ -101,7 +117,8 @@ def test_an_answer_next_to_the_question_words_is_found_through_its_window(
         return [h.id for h in page.hits].index(answer_id) + 1
 
     message_only = search.Weights(1.0, 0.0, 0.5, 0.0, 5.0)
-    assert rank(search.WEIGHTS) <= 3
+    # Its window and those of the lead's other neighbours match: the answer is among them.
+    assert rank(search.WEIGHTS) <= 2 * search_index.RADIUS + 1
     assert rank(message_only) > 10
 
 
