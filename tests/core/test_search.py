@@ -206,3 +206,19 @@ def test_migration_builds_the_window_index_of_an_existing_database(
         search_index.sync(store, hash_embedder, a, lambda d, t: progress.append((d, t)))
         assert progress == [(64, 100), (100, 100)]
         assert search.search_recall(store, hash_embedder, a, "kites").total == 100
+
+
+def test_the_service_reports_and_builds_the_index_with_progress(
+    store: Store, hash_embedder: Any
+) -> None:
+    from ember.core.service import Ember
+
+    ember = Ember(store, embedder=hash_embedder)
+    a = agent(store)
+    add(store, hash_embedder, a, [f"note {i}" for i in range(70)])
+    assert ember.pending_search_index(a) == 70
+    progress: list[tuple[int, int]] = []
+    assert ember.update_search_index(a, lambda d, t: progress.append((d, t))) == 70
+    assert progress == [(64, 70), (70, 70)]
+    assert ember.pending_search_index(a) == 0
+    assert ember.search(a, "recall", "note", 0, 5).total == 70
