@@ -111,53 +111,45 @@ def check_page(page: int, total: int, page_size: int = PAGE_SIZE) -> int:
     return pages
 
 
-def _ranked(
-    store: Store,
-    embedder: Embedder,
-    agent_id: int,
-    tier: Tier,
-    query: str,
-    weights: Weights,
-) -> tuple[list[tuple[int, float]], int]:
-    """The fused ranking of every result, best first, and how many results there are.
+def rankings(
+    store: Store, embedder: Embedder, agent_id: int, tier: Tier, query: str
+) -> dict[str, list[int]]:
+    """Every ranking the fusion combines, by :class:`Weights` field name, best first.
 
     Keyword rankings hold every match (so paging is consistent: the order never depends on
     the page asked); vector rankings hold the :data:`CANDIDATES` nearest."""
     vector = embedder.embed([query])[0]
     match = search_index.keyword_query(query)
     if tier == "archival":
-        keyword = search_index.keyword_ranking(store, "passages", agent_id, match)
-        nearest = [i for i, _ in store.search_passages_vector(agent_id, vector, CANDIDATES)]
-        rankings = [(weights.message_keyword, keyword), (weights.message_vector, nearest)]
-    else:
-        search_index.sync(store, embedder, agent_id)
-        rankings = [
-            (
-                weights.message_keyword,
-                search_index.keyword_ranking(store, "messages", agent_id, match),
-            ),
-            (
-                weights.window_keyword,
-                search_index.keyword_ranking(store, "message_window", agent_id, match),
-            ),
-            (
-                weights.message_vector,
-                [i for i, _ in store.search_messages_vector(agent_id, vector, CANDIDATES)],
-            ),
-            (
-                weights.window_vector,
-                search_index.window_vector_ranking(store, agent_id, vector, CANDIDATES),
-            ),
-        ]
-    fused = rrf([(w, r) for w, r in rankings if w > 0], weights.k)
-    # A result is anything a ranking returned; those only a 0-weighted one found come last.
+        return {
+            "message_keyword": search_index.keyword_ranking(store, "passages", agent_id, match),
+            "message_vector": [
+                i for i, _ in store.search_passages_vector(agent_id, vector, CANDIDATES)
+            ],
+        }
+    search_index.sync(store, embedder, agent_id)
+    return {
+        "message_keyword": search_index.keyword_ranking(store, "messages", agent_id, match),
+        "window_keyword": search_index.keyword_ranking(store, "message_window", agent_id, match),
+        "message_vector": [
+            i for i, _ in store.search_messages_vector(agent_id, vector, CANDIDATES)
+        ],
+        "window_vector": search_index.window_vector_ranking(store, agent_id, vector, CANDIDATES),
+    }
+
+
+def fuse(ranked: dict[str, list[int]], weights: Weights) -> list[tuple[int, float]]:
+    """Every result of ``ranked``, best first: weighted RRF, then (score 0) what only
+    rankings weighted 0 found."""
+    weighted = [(float(getattr(weights, name)), ids) for name, ids in ranked.items()]
+    fused = rrf([(w, ids) for w, ids in weighted if w > 0], weights.k)
     seen = {i for i, _ in fused}
-    for _, ranking in rankings:
-        for item in ranking:
+    for _, ids in weighted:
+        for item in ids:
             if item not in seen:
                 seen.add(item)
                 fused.append((item, 0.0))
-    return fused, len(fused)
+    return fused
 
 
 def search(
@@ -172,7 +164,8 @@ def search(
 ) -> ResultPage:
     """One page of hybrid search over recall (messages) or archival (passages) memory.
     Raises IndexError for a page past the end."""
-    fused, total = _ranked(store, embedder, agent_id, tier, query, weights)
+    fused = fuse(rankings(store, embedder, agent_id, tier, query), weights)
+    total = len(fused)
     pages = check_page(page, total, page_size)
     chunk = fused[page * page_size : (page + 1) * page_size]
     scores = dict(chunk)
