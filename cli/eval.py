@@ -39,6 +39,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generator seed")
     p.add_argument(
+        "--threads", type=int, default=None, help="llama.cpp threads (default: the setting's)"
+    )
+    p.add_argument(
         "--retrieval-only",
         action="store_true",
         help="measure only the search (recall@k); no model is loaded",
@@ -64,6 +67,10 @@ def run(args: argparse.Namespace) -> int:
     config = EngineConfig()
     if args.model:
         config = replace(config, model_path=args.model)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise InvalidInput("--threads must be at least 1")
+        config = replace(config, n_threads=args.threads)
     from ember.core.embedder import SentenceTransformerEmbedder
 
     _progress("loading the embedder")

@@ -212,6 +212,7 @@ def test_report_table_json_and_plot(tmp_path: Path) -> None:
     [
         (["eval", "poetry"], "unknown task 'poetry'"),
         (["eval", "--size", "0"], "--size must be at least 1"),
+        (["eval", "--threads", "0"], "--threads must be at least 1"),
         (["eval", "--server", "http://127.0.0.1:1/v1"], "--server is not available yet"),
         (["eval", "--json", "/no/such/folder/r.json"], "its folder does not exist"),
     ],
