@@ -115,9 +115,10 @@ def _same_session(a: str, b: str) -> bool:
     return abs(tb - ta) <= SESSION_GAP
 
 
-def windows(rows: Sequence[tuple[int, str, str]], radius: int = RADIUS) -> dict[int, str]:
+def windows(rows: Sequence[tuple[int, str, str]], radius: int | None = None) -> dict[int, str]:
     """Window texts of ``rows`` (id, text, created_at; in id order): each text with up to
-    ``radius`` neighbours either side, not crossing a session gap."""
+    ``radius`` (default :data:`RADIUS`) neighbours either side, not crossing a session gap."""
+    radius = RADIUS if radius is None else radius
     session = [0] * len(rows)
     for i in range(1, len(rows)):
         same = _same_session(rows[i - 1][2], rows[i][2])
