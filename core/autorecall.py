@@ -19,12 +19,15 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ember.core import search, timeutil
+from ember.core import search, search_index, timeutil
+from ember.core.chunking import split_sentences
 from ember.core.embedder import Embedder
 from ember.core.store import Store
 
 MARKER = "Possibly relevant memories"
-MAX_HITS = 3
+# Five: on ember eval's conversation task (seed 11) three hits held the evidence for 0.58
+# of the questions, five for 0.83 (recall@5), at about 60 prompt tokens a message.
+MAX_HITS = 5
 MIN_SCORE = 0.1
 MAX_CHARS = 400
 # Hits looked at per tier before removing those in view.
@@ -97,12 +100,38 @@ def recall(
     ]
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 1] + "…"
+def _words(text: str) -> set[str]:
+    return set((search_index.keyword_query(text) or "").replace('"', "").split(" OR "))
 
 
-def event(memories: list[Memory]) -> str | None:
-    """The prompt event showing ``memories`` (None when there are none)."""
+def focus(text: str, query: str, max_chars: int = MAX_CHARS) -> str:
+    """``text``, or when longer than ``max_chars`` the run of its sentences around the one
+    sharing most words with ``query`` (a document passage can be ten times a fact)."""
+    if len(text) <= max_chars:
+        return text
+    sentences = split_sentences(text)
+    wanted = _words(query)
+    best = max(range(len(sentences)), key=lambda i: (len(_words(sentences[i]) & wanted), -i))
+    lo = hi = best
+    size = len(sentences[best])
+    while True:
+        grown = False
+        for j in (hi + 1, lo - 1):
+            if 0 <= j < len(sentences) and size + 1 + len(sentences[j]) <= max_chars:
+                size += 1 + len(sentences[j])
+                lo, hi = min(lo, j), max(hi, j)
+                grown = True
+        if not grown:
+            break
+    out = " ".join(sentences[lo : hi + 1])
+    if len(out) > max_chars:
+        out = out[: max_chars - 1] + "…"
+    return ("… " if lo > 0 else "") + out + (" …" if hi < len(sentences) - 1 else "")
+
+
+def event(memories: list[Memory], query: str = "") -> str | None:
+    """The prompt event showing ``memories`` recalled for ``query`` (None when there are
+    none). Long texts are cut to the part about the query."""
     if not memories:
         return None
     items = []
@@ -113,12 +142,12 @@ def event(memories: list[Memory]) -> str | None:
                 item["source"] = m.hit.source
             if m.hit.page:
                 item["page"] = m.hit.page
-            item["content"] = _clip(m.hit.text)
+            item["content"] = focus(m.hit.text, query)
         else:
             if m.before:
-                item["said_before"] = _clip(m.before)
+                item["said_before"] = focus(m.before, query)
             item["role"] = m.hit.role
-            item["message"] = _clip(m.hit.text)
+            item["message"] = focus(m.hit.text, query)
         items.append(item)
     return json.dumps(
         {

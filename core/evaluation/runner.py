@@ -154,7 +154,7 @@ def _measure_retrieval(task: Task, path: Path, embedder: Embedder) -> dict[str, 
             memories = autorecall.recall(
                 ember.store, ember.embedder, agent.id, q.text, in_view_text=core
             )
-            shown = autorecall.event(memories) or ""
+            shown = autorecall.event(memories, q.text) or ""
             out[q.qid] = Retrieval(
                 metrics.first_rank([h.text for h in page.hits], q.evidence[0]),
                 all(metrics.contains(shown, e) for e in q.evidence),

@@ -77,3 +77,12 @@ def test_nothing_to_recall(store: Store, hash_embedder: Any) -> None:
     assert autorecall.recall(store, hash_embedder, a, "anything at all?") == []
     assert autorecall.recall(store, hash_embedder, a, "   ") == []
     assert autorecall.event([]) is None
+
+
+def test_long_passages_are_cut_to_the_part_about_the_question() -> None:
+    filler = [f"Sentence number {i} is about the harbour and the boats." for i in range(20)]
+    text = " ".join([*filler[:12], "The lighthouse keeper's cat is named Biscuit.", *filler[12:]])
+    cut = autorecall.focus(text, "What is the lighthouse keeper's cat called?", 200)
+    assert "cat is named Biscuit." in cut and len(cut) <= 204
+    assert cut.startswith("… ") and cut.endswith(" …")
+    assert autorecall.focus("short", "anything") == "short"
