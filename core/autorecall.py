@@ -71,11 +71,12 @@ def recall(
     in_view_ids: Iterable[int] = (),
     in_view_text: str = "",
     limit: int = MAX_HITS,
-    weights: search.Weights = search.WEIGHTS,
+    weights: search.Weights | None = None,
 ) -> list[Memory]:
     """The best ``limit`` memories for the user message ``text`` that are not in view."""
     if not text.strip() or limit <= 0:
         return []
+    weights = weights or search.WEIGHTS
     hidden = set(in_view_ids)
     view = " ".join(in_view_text.lower().split())
     found: list[Memory] = []

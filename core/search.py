@@ -94,7 +94,7 @@ class ResultPage:
 
 
 def rrf(
-    rankings: Sequence[tuple[float, Sequence[int]]], k: float = WEIGHTS.k
+    rankings: Sequence[tuple[float, Sequence[int]]], k: float
 ) -> list[tuple[int, float]]:
     """Weighted reciprocal rank fusion of ``(weight, ids best first)`` rankings; returns
     ``(id, score)`` best first (ties by id)."""
@@ -167,11 +167,11 @@ def search(
     query: str,
     page: int = 0,
     page_size: int = PAGE_SIZE,
-    weights: Weights = WEIGHTS,
+    weights: Weights | None = None,
 ) -> ResultPage:
     """One page of hybrid search over recall (messages) or archival (passages) memory.
     Raises IndexError for a page past the end."""
-    fused = fuse(rankings(store, embedder, agent_id, tier, query), weights)
+    fused = fuse(rankings(store, embedder, agent_id, tier, query), weights or WEIGHTS)
     total = len(fused)
     pages = check_page(page, total, page_size)
     chunk = fused[page * page_size : (page + 1) * page_size]
