@@ -79,6 +79,7 @@ def test_eval_command_runs_the_real_model_end_to_end(
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,  # a wrong reply; any other error fails the test
     reason="issue 12.3/12.4: needs automatic recall in the engine and a step format the "
     "bundled model follows; both wait for the engine split (see the eval branch report)",
 )
