@@ -17,12 +17,31 @@ quotes or backslashes, so they can be found in a rendered prompt.
 
 from __future__ import annotations
 
-import itertools
 import random
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+
+from ember.core.evaluation.pools import (
+    ALLERGENS,
+    ASSISTANT_FILLER,
+    CARS,
+    CITIES,
+    COLOURS,
+    DISHES,
+    DRINKS,
+    GENRES,
+    INSTRUMENTS,
+    JOBS,
+    MONTHS,
+    NAMES,
+    OPINIONS,
+    PET_NAMES,
+    SPECIES,
+    TOPICS,
+    WEATHER,
+    WEEKDAYS,
+)
 
 TASKS = ("conversation", "documents", "kv")
 # Histories start here (a fixed date: the same seed gives the same data any day).
@@ -83,140 +102,6 @@ class KeyValue:
 
     passages: list[str]
     questions: list[Question]
-
-
-# -- word pools ------------------------------------------------------------------------------
-
-NAMES = [
-    "Dana",
-    "Priya",
-    "Tomas",
-    "Ines",
-    "Marek",
-    "Yuki",
-    "Leila",
-    "Oskar",
-    "Noor",
-    "Felix",
-    "Greta",
-    "Rafael",
-    "Amara",
-    "Lukas",
-    "Sofia",
-    "Emeka",
-    "Hanna",
-    "Mateo",
-    "Zofia",
-    "Idris",
-]
-JOBS = [
-    "violinist",
-    "carpenter",
-    "pharmacist",
-    "beekeeper",
-    "architect",
-    "translator",
-    "glassblower",
-    "marine biologist",
-    "librarian",
-    "firefighter",
-    "cartographer",
-    "pastry chef",
-    "radio presenter",
-    "tailor",
-    "geologist",
-    "midwife",
-    "locksmith",
-]
-CITIES = [
-    "Porto",
-    "Lyon",
-    "Ghent",
-    "Bergen",
-    "Tallinn",
-    "Seville",
-    "Dundee",
-    "Quebec",
-    "Adelaide",
-    "Nagoya",
-    "Utrecht",
-    "Trieste",
-    "Galway",
-    "Bologna",
-    "Krakow",
-    "Halifax",
-]
-SPECIES = ["cat", "dog", "parrot", "rabbit", "tortoise", "hamster", "ferret"]
-PET_NAMES = [
-    "Biscuit",
-    "Pepper",
-    "Mochi",
-    "Juniper",
-    "Waffles",
-    "Noodle",
-    "Clementine",
-    "Pickles",
-    "Hazel",
-    "Bramble",
-    "Pretzel",
-    "Toffee",
-    "Basil",
-    "Sprocket",
-    "Olive",
-]
-DRINKS = [
-    "green tea",
-    "espresso",
-    "hot chocolate",
-    "chai",
-    "oat latte",
-    "peppermint tea",
-    "black coffee",
-    "rooibos",
-]
-ALLERGENS = ["peanuts", "shellfish", "pollen", "penicillin", "kiwi", "sesame", "walnuts"]
-INSTRUMENTS = ["cello", "banjo", "accordion", "harp", "ukulele", "oboe", "saxophone", "mandolin"]
-DISHES = [
-    "mushroom risotto",
-    "pad thai",
-    "shakshuka",
-    "lasagne",
-    "ramen",
-    "paella",
-    "pierogi",
-    "moussaka",
-    "gnocchi",
-]
-CARS = ["Volvo", "Fiat", "Subaru", "Renault", "Mazda", "Skoda", "Peugeot"]
-COLOURS = ["red", "green", "blue", "yellow", "grey", "orange", "white"]
-MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
-WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-GENRES = ["science fiction", "documentary", "horror", "romantic", "detective", "animated"]
-OPINIONS = ["great", "a bit slow", "surprisingly good", "exhausting", "fun", "strange"]
-WEATHER = ["rainy", "sunny", "windy", "foggy", "freezing", "warm"]
-TOPICS = [
-    "the history of salt",
-    "deep sea creatures",
-    "old maps",
-    "bread baking",
-    "medieval castles",
-    "the moon landings",
-    "mushrooms",
-    "bridges",
-]
 
 
 def _pick(rng: random.Random, pool: list[str], used: set[str]) -> str:
@@ -395,20 +280,6 @@ def _filler_user(rng: random.Random, used: set[str]) -> str:
     return rng.choice(templates)()
 
 
-ASSISTANT_FILLER = [
-    "That sounds lovely!",
-    "Tell me more about it.",
-    "Good to hear. How are you feeling about it?",
-    "I hope the rest of your week goes well.",
-    "Here's an idea: keep it simple and enjoy it.",
-    "Interesting! What did you like most?",
-    "Thanks for telling me.",
-    "Noted. Anything else on your mind?",
-    "That makes sense.",
-    "Try a short routine first and build up slowly.",
-]
-
-
 def conversation(seed: int, size: int, *, sessions: int = 8, exchanges: int = 14) -> Conversation:
     """A history of ``sessions`` sessions of ``exchanges`` user/assistant pairs, facts
     buried among them, and ``size`` questions (at most one per fact)."""
@@ -468,180 +339,3 @@ def conversation(seed: int, size: int, *, sessions: int = 8, exchanges: int = 14
         for i, fact in enumerate(order[:size])
     ]
     return Conversation(turns, questions, sessions)
-
-
-# -- documents -------------------------------------------------------------------------------
-
-ISLANDS = ["Ilha Verde", "Skerry Holm", "Isla Plana", "Eilean Mor", "Ostero"]
-STREETS = ["Rope Walk", "Tanner Lane", "Quay Street", "Mill Row", "Chapel Hill"]
-RIVERS = ["Aln", "Tavy", "Wyre", "Esk", "Leven"]
-BUILDINGS = ["library", "theatre", "youth hostel", "cider house", "pottery school"]
-BOATS = ["Marigold", "Kestrel", "Second Wind", "Puffin", "Morning Star"]
-ANIMALS = ["cat", "dog", "goat", "parrot"]
-
-
-def _document_facts(rng: random.Random, used: set[str]) -> list[tuple[str, str, tuple[str, ...]]]:
-    """(fact sentence, question, answers)."""
-    animal, pet = rng.choice(ANIMALS), _pick(rng, PET_NAMES, used)
-    island, ferry = rng.choice(ISLANDS), f"{rng.randint(5, 9)}:{rng.choice(['10', '25', '40'])}"
-    year, year2 = rng.randint(1700, 1899), rng.randint(1950, 1999)
-    street, baker = rng.choice(STREETS), _pick(rng, NAMES, used)
-    choir = _pick(rng, NAMES, used)
-    river, metres = rng.choice(RIVERS), rng.randint(40, 400)
-    building, boat = rng.choice(BUILDINGS), rng.choice(BOATS)
-    weekday, month = rng.choice(WEEKDAYS), rng.choice(MONTHS)
-    return [
-        (
-            f"The lighthouse keeper's {animal} is named {pet}.",
-            f"What is the lighthouse keeper's {animal} called?",
-            (pet,),
-        ),
-        (
-            f"The ferry to {island} leaves at {ferry} every morning.",
-            f"When does the ferry to {island} leave?",
-            (ferry,),
-        ),
-        (
-            f"The town museum's oldest clock was built in {year}.",
-            "When was the town museum's oldest clock built?",
-            (str(year),),
-        ),
-        (
-            f"The bakery on {street} is run by {baker}.",
-            f"Who runs the bakery on {street}?",
-            (baker,),
-        ),
-        (f"The village choir is led by {choir}.", "Who leads the village choir?", (choir,)),
-        (
-            f"The bridge over the river {river} is {metres} metres long.",
-            f"How long is the bridge over the river {river}?",
-            (str(metres),),
-        ),
-        (
-            f"The old mill was turned into a {building} in {year2}.",
-            "What was the old mill turned into?",
-            (building,),
-        ),
-        (
-            f"The harbour master's boat is called the {boat}.",
-            "What is the harbour master's boat called?",
-            (boat,),
-        ),
-        (
-            f"The chess club meets every {weekday} evening.",
-            "On which day does the chess club meet?",
-            (weekday,),
-        ),
-        (
-            f"The kite festival takes place every year in {month}.",
-            "In which month is the kite festival?",
-            (month,),
-        ),
-    ]
-
-
-_PROSE = [
-    "The streets near the square are quiet in the early morning.",
-    "Fishing boats come back to the harbour when the tide turns.",
-    "Visitors often stop at the market for bread and cheese.",
-    "A narrow path climbs from the beach to the cliffs.",
-    "The council repaired the sea wall after the winter storms.",
-    "Most houses in the old quarter have slate roofs.",
-    "In summer the population of the town nearly doubles.",
-    "The bus to the city runs twice a day except on holidays.",
-    "Gulls nest on the roof of the fish market every spring.",
-    "The tourist office lends bicycles to anyone with a map.",
-    "A small stream runs behind the church and into the bay.",
-    "Local children learn to sail in the sheltered cove.",
-    "The library keeps old photographs of the harbour.",
-    "Walkers are asked to keep dogs on a lead near the sheep.",
-    "On clear nights the lights of the next town are visible.",
-    "The post office closes at noon on Saturdays.",
-    "Fog sometimes covers the headland until late morning.",
-    "Several footpaths meet at the stone cross above the town.",
-]
-
-
-def _paragraph(rng: random.Random, fact: str | None = None, n: int = 6) -> str:
-    sentences = rng.sample(_PROSE, n)
-    if fact is not None:
-        sentences.insert(rng.randint(1, n - 1), fact)
-    return " ".join(sentences)
-
-
-def documents(seed: int, size: int) -> Documents:
-    """A 4-page PDF and a 3-section Markdown file; facts on known pages."""
-    rng = random.Random(f"documents-{seed}")
-    facts = _document_facts(rng, set())
-    rng.shuffle(facts)
-    pdf = Document("harbour-town-guide.pdf")
-    md = Document("village-notes.md")
-    questions: list[Question] = []
-    # Facts 0-5 go to the PDF (pages 1-4), 6-9 to the Markdown sections.
-    pdf_pages: list[list[str]] = [[] for _ in range(4)]
-    for i, (fact, question, answers) in enumerate(facts):
-        if i < 6:
-            number = 1 + i % 4
-            pdf_pages[number - 1].append(_paragraph(rng, fact))
-            group = f"pdf page {number}"
-        else:
-            group = "markdown"
-        questions.append(Question("documents", f"documents-{i}", question, answers, (fact,), group))
-    for page in pdf_pages:
-        page.insert(0, _paragraph(rng))
-        page.append(_paragraph(rng))
-        rng.shuffle(page)
-    pdf.pages = pdf_pages
-    headings = ["Around the harbour", "People of the village", "Through the year"]
-    for h, heading in enumerate(headings):
-        paragraphs = [_paragraph(rng), _paragraph(rng)]
-        for j in range(6 + h, 10, 3):
-            paragraphs.insert(1, _paragraph(rng, facts[j][0]))
-        md.sections.append((heading, paragraphs))
-    return Documents([pdf, md], questions[:size])
-
-
-# -- nested key-value retrieval ---------------------------------------------------------------
-
-
-def key_value(seed: int, size: int, *, pairs: int = 40, max_level: int = 3) -> KeyValue:
-    """``pairs`` key-value passages; ``size`` questions with nesting levels 0..max_level.
-
-    At level L the answer takes L+1 lookups: key → key → ... → a value that is no key.
-    """
-    rng = random.Random(f"kv-{seed}")
-
-    def new_id() -> str:
-        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
-
-    mapping: dict[str, str] = {}
-    questions: list[Question] = []
-    for q in range(size):
-        level = q % (max_level + 1)
-        chain = [new_id() for _ in range(level + 2)]
-        for a, b in itertools.pairwise(chain):
-            mapping[a] = b
-        questions.append(
-            Question(
-                task="kv",
-                qid=f"kv-{q}-level{level}",
-                text=(
-                    f"Look up key {chain[0]} in archival memory. If its value is itself a "
-                    "key, look that up too, until the value is not a key. What is the final "
-                    "value?"
-                ),
-                answers=(chain[-1],),
-                evidence=tuple(kv_passage(a, b) for a, b in itertools.pairwise(chain)),
-                group=f"level {level}",
-            )
-        )
-    while len(mapping) < pairs:
-        mapping[new_id()] = new_id()
-    items = list(mapping.items())
-    rng.shuffle(items)
-    return KeyValue([kv_passage(k, v) for k, v in items], questions)
-
-
-def kv_passage(key: str, value: str) -> str:
-    """How one pair is stored in archival memory."""
-    return f"Key {key} has the value {value}."

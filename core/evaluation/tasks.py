@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from ember.core.errors import InvalidInput
-from ember.core.evaluation import generator
+from ember.core.evaluation import documents, generator, keyvalue
 from ember.core.evaluation.generator import Question
 from ember.core.evaluation.pdf import write_pdf
 from ember.core.service import Ember
@@ -53,7 +53,7 @@ def conversation_task(seed: int, size: int) -> Task:
 
 def documents_task(seed: int, size: int) -> Task:
     """A PDF and a Markdown file, loaded through the ingest pipeline."""
-    data = generator.documents(seed, size)
+    data = documents.documents(seed, size)
 
     def load(ember: Ember, agent_id: int, workdir: Path) -> str:
         folder = workdir / "documents"
@@ -82,7 +82,7 @@ def documents_task(seed: int, size: int) -> Task:
 
 def kv_task(seed: int, size: int) -> Task:
     """Nested key-value pairs in archival memory."""
-    data = generator.key_value(seed, size)
+    data = keyvalue.key_value(seed, size)
 
     def load(ember: Ember, agent_id: int, workdir: Path) -> str:
         vectors = ember.embedder.embed(data.passages)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ember.cli import main
-from ember.core.evaluation import generator, metrics, report, runner, tasks
+from ember.core.evaluation import documents, generator, keyvalue, metrics, report, runner, tasks
 from ember.core.evaluation.pdf import write_pdf
 from ember.core.llm import ScriptedBackend
 
@@ -20,8 +20,8 @@ def test_generator_is_seeded() -> None:
     a, b = generator.conversation(3, 12), generator.conversation(3, 12)
     assert a.turns == b.turns and a.questions == b.questions
     assert generator.conversation(4, 12).turns != a.turns
-    assert generator.documents(3, 5).questions == generator.documents(3, 5).questions
-    assert generator.key_value(3, 4).passages == generator.key_value(3, 4).passages
+    assert documents.documents(3, 5).questions == documents.documents(3, 5).questions
+    assert keyvalue.key_value(3, 4).passages == keyvalue.key_value(3, 4).passages
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -51,7 +51,7 @@ def test_changed_facts_ask_for_the_newest_value() -> None:
 
 
 def test_key_value_chains_have_the_stated_depth() -> None:
-    kv = generator.key_value(2, 8)
+    kv = keyvalue.key_value(2, 8)
     pairs = dict(re.match(r"Key (\S+) has the value (\S+)\.", p).groups() for p in kv.passages)  # type: ignore[union-attr]
     for q in kv.questions:
         level = int(q.group.split()[1])
@@ -66,7 +66,7 @@ def test_key_value_chains_have_the_stated_depth() -> None:
 def test_generated_pdf_reads_back_page_by_page(tmp_path: Path) -> None:
     from pypdf import PdfReader
 
-    docs = generator.documents(1, 10)
+    docs = documents.documents(1, 10)
     pdf = docs.documents[0]
     write_pdf(tmp_path / "a.pdf", pdf.pages)
     reader = PdfReader(tmp_path / "a.pdf")
