@@ -93,9 +93,7 @@ class ResultPage:
         )
 
 
-def rrf(
-    rankings: Sequence[tuple[float, Sequence[int]]], k: float
-) -> list[tuple[int, float]]:
+def rrf(rankings: Sequence[tuple[float, Sequence[int]]], k: float) -> list[tuple[int, float]]:
     """Weighted reciprocal rank fusion of ``(weight, ids best first)`` rankings; returns
     ``(id, score)`` best first (ties by id)."""
     scores: dict[int, float] = {}
