@@ -42,6 +42,7 @@ def test_the_retriever_beats_plain_fusion_on_the_reported_seed(
     assert now["kv"] == 1.0
 
 
+@pytest.mark.timeout(1800)
 def test_eval_command_runs_the_real_model_end_to_end(
     tmp_path: Path, bundled_model: Path, ember_home: Path
 ) -> None:
@@ -77,6 +78,7 @@ def test_eval_command_runs_the_real_model_end_to_end(
     assert not (ember_home / "ember.db").exists()  # the user's database is never touched
 
 
+@pytest.mark.timeout(1800)  # two real-model turns; a loaded 2-core box is slow
 @pytest.mark.xfail(
     strict=True,
     raises=AssertionError,  # a wrong reply; any other error fails the test
@@ -107,7 +109,8 @@ def test_dana_and_biscuit_are_answered_by_the_bundled_model(
             ember.send(agent.id, text, seen.append, threading.Event())
             return " ".join(e.text for e in seen if isinstance(e, events.AssistantMessage))
 
-        ask("Hi, I'm Dana. I'm a violinist and I live in Porto.")
+        # Said earlier in this session (recorded as typed; the agent sees it in its queue).
+        ember.record_message(agent.id, "Hi, I'm Dana. I'm a violinist and I live in Porto.")
         replies.append(ask("What's my job?"))
         replies.append(ask("What is the lighthouse keeper's cat called?"))
     print(replies)
