@@ -361,11 +361,11 @@ def test_a_bug_inside_a_tool_is_not_reported_as_bad_arguments(make_engine: Any) 
 
 def test_tool_failures_are_ember_errors() -> None:
     from ember.core.errors import EmberError, PageOutOfRange, ToolFailure
-    from ember.core.search import paginate
+    from ember.core.search import check_page
 
     assert issubclass(ToolFailure, EmberError)
     with pytest.raises(PageOutOfRange, match=r"page 3 does not exist \(there are 1 pages"):
-        paginate([(1, 1.0)], 3)
+        check_page(3, 1)
 
 
 def test_only_the_newest_unanswered_login_stays_in_context(store: Store, make_engine: Any) -> None:
