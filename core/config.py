@@ -22,6 +22,10 @@ class EngineConfig:
     max_chain_steps: int = 8
     reply_reserve: int = 768
     timed_heartbeat_minutes: int | None = None
+    # An OpenAI-compatible server instead of a local file (its key is never kept here:
+    # EMBER_API_KEY or the OS keychain, see apikey.py).
+    server_url: str | None = None
+    server_model: str | None = None
 
     @classmethod
     def load(cls, store: Store) -> EngineConfig:
