@@ -385,7 +385,11 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
         return
     family = args[1] if len(args) > 1 else None
     if family != socket.AF_UNIX:
-        _violations.append(f"socket family {family!r}: {args[0]!r}")
+        try:
+            name = socket.AddressFamily(family).name
+        except ValueError:
+            name = str(family)
+        _violations.append(f"{name} socket")
 
 
 @contextmanager
