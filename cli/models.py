@@ -17,7 +17,6 @@ import getpass
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 from ember.core import catalogue, modelchoice, paths
 from ember.core.config import EngineConfig
@@ -26,7 +25,7 @@ from ember.core.modelcheck import check_model, human_size
 from ember.core.store import Store
 
 
-def add_parsers(sub: Any) -> None:
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``models`` and ``server`` on the main parser's subcommands."""
     p = sub.add_parser("models", help="the model in use, the catalogue, downloads, GGUF checks")
     msub = p.add_subparsers(dest="models_cmd", metavar="ACTION")
