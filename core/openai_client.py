@@ -151,6 +151,19 @@ def http_error(endpoint: Endpoint, path: str, status: int, body: bytes) -> Serve
     return ServerError(f"The server at {where} answered HTTP {status}: {message}", "server")
 
 
+def _json_body(endpoint: Endpoint, path: str, data: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ServerError(
+            f"The server at {endpoint.url} sent something that is not JSON for {path}.",
+            "bad_response",
+        )
+    return value
+
+
 class _Watchdog:
     """Shuts a socket down on cancel or when the server stays silent too long."""
 
@@ -251,9 +264,9 @@ class OpenAIClient:
         *,
         root: bool = False,
         timeout: float = REQUEST_TIMEOUT,
-    ) -> Any:
-        """One request; the decoded JSON answer. ``root`` puts ``path`` under the server's
-        root instead of its API base."""
+    ) -> dict[str, Any]:
+        """One request; the JSON object it answered. ``root`` puts ``path`` under the
+        server's root instead of its API base."""
         full = self._path(path, root)
         conn = self._connect(timeout)
         try:
@@ -274,15 +287,9 @@ class OpenAIClient:
             conn.close()
         if resp.status >= 400:
             raise http_error(self.endpoint, full, resp.status, data)
-        try:
-            return json.loads(data.decode("utf-8"))
-        except ValueError:
-            raise ServerError(
-                f"The server at {self.endpoint.url} sent something that is not JSON for {full}.",
-                "bad_response",
-            ) from None
+        return _json_body(self.endpoint, full, data)
 
-    def probe_json(self, path: str, *, root: bool = False) -> Any | None:
+    def probe_json(self, path: str, *, root: bool = False) -> dict[str, Any] | None:
         """GET ``path``; None when the server does not offer it (any error status)."""
         try:
             return self.request_json("GET", path, root=root, timeout=30.0)
@@ -320,6 +327,13 @@ class OpenAIClient:
                 resp = conn.getresponse()
                 if resp.status >= 400:
                     raise http_error(self.endpoint, full, resp.status, resp.read())
+                if "json" in (resp.getheader("Content-Type") or ""):
+                    # A server that ignores "stream": the whole answer as one event.
+                    whole = _json_body(self.endpoint, full, resp.read())
+                    watchdog.token()
+                    yield whole
+                    done = True
+                    return
                 for raw in resp:
                     line = raw.decode("utf-8", errors="replace").strip()
                     if not line.startswith("data:"):

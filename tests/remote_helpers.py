@@ -89,6 +89,7 @@ class FakeOpenAIServer:
         self.first_delay = 0.0
         self.piece_delay = 0.0
         self.usage: dict[str, int] | None = None
+        self.ignore_stream = False  # answer with one JSON body, as some servers do
         self.api_key: str | None = None
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.client_gone = threading.Event()
@@ -213,6 +214,10 @@ class FakeOpenAIServer:
                             }
                         },
                     )
+                    return
+                if server.ignore_stream:
+                    text = "".join(server.pieces)
+                    self._json(200, {"choices": [{"text": text, "finish_reason": "stop"}]})
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")

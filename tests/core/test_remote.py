@@ -100,6 +100,14 @@ def test_plain_server_output_is_cut_to_one_object_and_the_stream_closed() -> Non
         assert "grammar" not in server.completion_bodies()[0]
 
 
+def test_a_server_that_ignores_streaming_still_answers() -> None:
+    with FakeOpenAIServer("llama.cpp") as server:
+        server.pieces = [STEP[:30], STEP[30:]]
+        server.ignore_stream = True
+        backend = RemoteBackend(server.url)
+        assert "".join(backend.generate("P", grammar=GRAMMAR)) == STEP
+
+
 def test_free_text_requests_pass_through_unchanged() -> None:
     with FakeOpenAIServer("plain") as server:
         server.pieces = ["a summary, ", "not JSON"]
