@@ -30,7 +30,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ember.core import embedder as embedder_mod
-from ember.core import presets
+from ember.core import presets, search_index
 from ember.core import search as search_mod
 from ember.core.agent_lock import AgentLock
 from ember.core.config import SETTINGS_KEY, EngineConfig
@@ -51,8 +51,8 @@ EmbedderFactory = Callable[[], Embedder]
 
 def local_backend(config: EngineConfig) -> Backend:
     """The llama.cpp backend for ``config`` (the bundled model when no path is set)."""
-    from ember.core.doctor import missing_cpu_features
     from ember.core.errors import ModelError
+    from ember.core.llama_build import missing_cpu_features
     from ember.core.llm import LlamaBackend
     from ember.core.models import resolve_model
 
@@ -462,8 +462,20 @@ class Ember:
         self, agent_id: int, tier: Tier, query: str, page: int = 0, page_size: int = 5
     ) -> search_mod.ResultPage:
         """The hybrid search the agent's tools run, over archival or recall memory."""
-        run = search_mod.search_archival if tier == "archival" else search_mod.search_recall
-        return run(self.store, self.embedder, agent_id, query, page, page_size)
+        return search_mod.search(self.store, self.embedder, agent_id, tier, query, page, page_size)
+
+    def pending_search_index(self, agent_id: int) -> int:
+        """Past messages of the agent that recall search has not indexed yet (all of them
+        right after the upgrade that added the window index)."""
+        return search_index.pending(self.store, agent_id)
+
+    def update_search_index(
+        self, agent_id: int, on_progress: Callable[[int, int], None] | None = None
+    ) -> int:
+        """Index the agent's new messages for recall search now, reporting
+        ``on_progress(done, total)``; searches do it anyway, silently. Returns how many
+        windows were embedded."""
+        return search_index.sync(self.store, self.embedder, agent_id, on_progress)
 
     def archival(
         self, agent_id: int, query: str = "", offset: int = 0, limit: int = 50
