@@ -14,7 +14,8 @@ prefix by itself) and streams the reply back as text pieces.
   with Gemma 3's tokenizer on Ember's own texts: 4.3 bytes per token on the system prompt,
   3.0 on the few-shot examples, 2.5 on a JSON event (the queue is made of those), so the
   estimate over-counts everywhere, by ~15% on events; every reply's reported
-  ``prompt_tokens`` tightens the ratio if the server ever needed more. ``max_tokens`` is always clamped so prompt + reply fit the window.
+  ``prompt_tokens`` tightens the ratio if the server ever needed more. ``max_tokens`` is
+  always clamped so prompt + reply fit the window.
 * **Window**: the server's own size when it states it, never more than Ember's context
   setting (``--ctx``); otherwise Ember's setting.
 * **Errors** are :class:`ServerError`; during a turn the engine shows the message and the
