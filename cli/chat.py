@@ -20,7 +20,7 @@ from dataclasses import asdict, replace
 from types import FrameType
 from typing import Any
 
-from ember.core import events
+from ember.core import events, modelchoice
 from ember.core.service import Ember
 
 
@@ -147,7 +147,11 @@ def run(args: argparse.Namespace) -> int:
     with Ember.open() as ember:
         config = ember.settings()
         if args.model:
-            config = replace(config, model_path=args.model)
+            config = modelchoice.use_file(config, args.model)
+        if args.server:
+            config = modelchoice.use_server(config, args.server, args.server_model)
+        elif args.server_model and config.server_url:
+            config = replace(config, server_model=args.server_model)
         if args.ctx:
             config = replace(config, n_ctx=args.ctx)
         agent = ember.agent_for_chat(args.agent)

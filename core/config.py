@@ -23,6 +23,10 @@ class EngineConfig:
     temperature: float = 0.7
     max_chain_steps: int = 8
     timed_heartbeat_minutes: int | None = None
+    # An OpenAI-compatible server instead of a local file (its key is never kept here:
+    # EMBER_API_KEY or the OS keychain, see apikey.py).
+    server_url: str | None = None
+    server_model: str | None = None
 
     @classmethod
     def load(cls, store: Store) -> EngineConfig:

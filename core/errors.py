@@ -40,6 +40,19 @@ class ModelError(EmberError):
     """A GGUF model file is missing, truncated, not a GGUF file, or failed to load."""
 
 
+class ServerError(ModelError):
+    """An OpenAI-compatible server cannot be used: unreachable, wrong URL or key, model
+    missing, context overflow, reply cut off. ``kind`` names which, for front ends."""
+
+    def __init__(self, message: str, kind: str = "server") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class DownloadError(EmberError):
+    """A model download failed or was refused (disk space, size, checksum, network)."""
+
+
 class EmbedderError(EmberError):
     """The embedding model cannot be loaded or used."""
 

@@ -67,6 +67,15 @@ def local_backend(config: EngineConfig) -> Backend:
     )
 
 
+def default_backend(config: EngineConfig) -> Backend:
+    """The backend the settings choose: a configured server, else the local model."""
+    if config.server_url:
+        from ember.core.remote import server_backend
+
+        return server_backend(config)
+    return local_backend(config)
+
+
 class SharedEmbedder:
     """One embedder used by the owning thread and ingest threads: one call at a time."""
 
@@ -197,7 +206,7 @@ class Ember:
         store: Store,
         *,
         embedder: Embedder | None = None,
-        backend_factory: BackendFactory = local_backend,
+        backend_factory: BackendFactory = default_backend,
         kv_cache: KVStateCache | None = None,
     ) -> None:
         self.store = store
@@ -215,7 +224,7 @@ class Ember:
         db_path: Path | str | None = None,
         *,
         embedder: Embedder | None = None,
-        backend_factory: BackendFactory = local_backend,
+        backend_factory: BackendFactory = default_backend,
         warm_restart: bool = True,
     ) -> Ember:
         """Open the database (``$EMBER_HOME`` or the user data folder by default)."""
@@ -564,7 +573,7 @@ class Ember:
         """Whether ``config`` needs a new backend (model file or context shape changed)."""
         return self.engine is None or any(
             getattr(config, k) != getattr(self.config, k)
-            for k in ("model_path", "n_ctx", "n_threads")
+            for k in ("model_path", "n_ctx", "n_threads", "server_url", "server_model")
         )
 
     def update_settings(self, config: EngineConfig) -> None:
