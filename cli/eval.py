@@ -47,6 +47,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="measure only the search (recall@k); no model is loaded",
     )
     p.add_argument(
+        "--auto-recall",
+        choices=("on", "off"),
+        default="on",
+        help="the agent's automatic recall (default: on, as in the app)",
+    )
+    p.add_argument(
         "--keep", default=None, metavar="DIR", help="keep the generated data and databases here"
     )
     p.set_defaults(func=run)
@@ -79,18 +85,20 @@ def run(args: argparse.Namespace) -> int:
         config=config,
         retrieval_only=args.retrieval_only,
         workdir=Path(args.keep) if args.keep else None,
+        auto_recall=args.auto_recall == "on",
     )
     start = time.perf_counter()
     runs = runner.run(selected, options, embedder, _progress)
     elapsed = round(time.perf_counter() - start, 1)
     print(report.table(runs, args.retrieval_only))
-    print(f"{elapsed} s in all")
+    print(f"{elapsed} s in all; automatic recall {args.auto_recall}")
     model = "none (retrieval only)" if args.retrieval_only else (args.model or "bundled")
     meta = {
         "model": model,
         "seed": args.seed,
         "size": args.size,
         "retrieval_only": args.retrieval_only,
+        "auto_recall": args.auto_recall,
         "settings": asdict(config),
         "seconds": elapsed,
     }

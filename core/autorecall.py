@@ -16,7 +16,7 @@ below :data:`MIN_SCORE` of that best are not shown.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ember.core import search, search_index, timeutil
@@ -25,6 +25,8 @@ from ember.core.embedder import Embedder
 from ember.core.store import Store
 
 MARKER = "Possibly relevant memories"
+# The per-agent switch (``agents.settings``); on when absent.
+SETTING = "auto_recall"
 # Five: on ember eval's conversation task (seed 11) three hits held the evidence for 0.58
 # of the questions, five for 0.83 (recall@5), at about 60 prompt tokens a message.
 MAX_HITS = 5
@@ -43,6 +45,11 @@ class Memory:
     tier: search.Tier
     score: float
     before: str | None = None
+
+
+def enabled(settings: Mapping[str, object]) -> bool:
+    """Whether automatic recall is on in an agent's ``settings`` (on by default)."""
+    return bool(settings.get(SETTING, True))
 
 
 def _best_score(tier: search.Tier, weights: search.Weights) -> float:
@@ -159,3 +166,17 @@ def event(memories: list[Memory], query: str = "") -> str | None:
         },
         ensure_ascii=False,
     )
+
+
+def for_message(store: Store, embedder: Embedder, agent_id: int, text: str) -> list[str]:
+    """The recall events for the user message ``text``, from all the memories found down
+    to the best one alone (the engine shows the largest that fits its window); empty when
+    nothing is found or the agent has automatic recall off. In view: the agent's FIFO
+    queue and core memory."""
+    if not enabled(store.get_agent_by_id(agent_id).settings):
+        return []
+    in_view = [m.id for m in store.context_messages(agent_id)]
+    core = "\n".join(b.value for b in store.blocks(agent_id))
+    memories = recall(store, embedder, agent_id, text, in_view_ids=in_view, in_view_text=core)
+    shown = (event(memories[:n], text) for n in range(len(memories), 0, -1))
+    return [e for e in shown if e]

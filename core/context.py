@@ -51,6 +51,8 @@ SUMMARY_MAX_CHARS = 1000  # (llama-cpp-python expands maxLength; past ~1000 it f
 SUMMARY_HEAD_TOKENS = 40
 # A single message may take at most this share of the queue budget in context.
 MAX_MESSAGE_SHARE = 0.25
+# Events appended for one turn (automatic recall) may take at most this share of it.
+MAX_EXTRA_SHARE = 0.5
 # A summary progress event every this many generated pieces.
 PROGRESS_EVERY = 8
 
@@ -231,26 +233,39 @@ class AgentContext:
     # -- keeping within budget ------------------------------------------------------------------
 
     def prepare(
-        self, emit: OnEvent, cancel: threading.Event | None = None
+        self,
+        emit: OnEvent,
+        cancel: threading.Event | None = None,
+        extra_choices: Sequence[str] = (),
     ) -> tuple[Prompt, Budget, int]:
         """Render the next prompt within budget: flush when full, alert once per fill when
-        nearly full. Raises Cancelled when ``cancel`` is set during a flush (nothing is
-        evicted then), ContextTooSmall when even a flush cannot make room."""
+        nearly full. The first of ``extra_choices`` (automatic recall, largest first) that
+        takes at most :data:`MAX_EXTRA_SHARE` of the queue budget ends the prompt and
+        counts as fixed room for this step. Raises Cancelled when ``cancel`` is set during
+        a flush (nothing is evicted then), ContextTooSmall when even a flush cannot make
+        room."""
         budget = self.budget()
         if budget.queue < MIN_QUEUE_TOKENS:
             self._too_small(budget)
-        prompt = self.render()
+        extra: tuple[str, ...] = ()
+        for choice in extra_choices:
+            size = self.count(self.render(queue=[], summary="", extra=(choice,))) - budget.fixed
+            if size <= budget.queue * MAX_EXTRA_SHARE:
+                budget = Budget(budget.window, budget.reserve, budget.fixed + size)
+                extra = (choice,)
+                break
+        prompt = self.render(extra=extra)
         used = self.count(prompt)
         while used > budget.flush_at:
             if not self.flush(emit, budget, used, cancel):
                 self._too_small(budget)
-            prompt = self.render()
+            prompt = self.render(extra=extra)
             used = self.count(prompt)
         if used > budget.warn_at and not self._has_pressure_alert():
             # For the agent only: front ends see the usage pass warn_at.
             content = messages.system_alert(PRESSURE_ALERT)
             self.store.add_message(self.agent_id, "user", "memory_pressure", content)
-            prompt = self.render()
+            prompt = self.render(extra=extra)
             used = self.count(prompt)
         return prompt, budget, used
 

@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ember.core import messages, presets, timeutil
+from ember.core import autorecall, messages, presets, timeutil
 from ember.core.backend import Backend, Constraint, Prompt, count_prompt_tokens
 from ember.core.config import EngineConfig
 from ember.core.context import AgentContext, OnEvent
@@ -248,8 +248,13 @@ class AgentRuntime:
             texts = [(i, m[3]) for i, m in zip(ids, new, strict=True) if m[3]]
             self.engine.recall.embed(self.agent_id, texts)
             self.engine.recall.backfill(self.agent_id)
+            recalled: list[str] = []
+            if trigger == "user_message":
+                recalled = autorecall.for_message(
+                    self.store, self.engine.embedder, self.agent_id, new[0][3]
+                )
             try:
-                return self._run_steps(trigger, emit, cancel)
+                return self._run_steps(trigger, emit, cancel, recalled)
             except Cancelled:
                 result = TurnFinished("cancelled")
             except EmberError as exc:
@@ -259,9 +264,17 @@ class AgentRuntime:
             return result
 
     def _run_steps(
-        self, trigger: str, emit: OnEvent, cancel: threading.Event | None
+        self,
+        trigger: str,
+        emit: OnEvent,
+        cancel: threading.Event | None,
+        recalled: Sequence[str] = (),
     ) -> TurnFinished:
         """Steps until a reply, a stop, or the cap.
+
+        ``recalled`` (automatic recall, chosen once per user message: the same memories,
+        most first) ends every prompt of the turn, after the queue; it is counted in the
+        budget and never stored.
 
         A user message always gets an answer: if the agent would stop without one (no
         heartbeat requested, or the cap reached), one last step is constrained to
@@ -276,7 +289,7 @@ class AgentRuntime:
                 raise Cancelled()
             if must_reply and step_no == cap:
                 force_reply = True
-            prompt, budget, used = self.context.prepare(emit, cancel)
+            prompt, budget, used = self.context.prepare(emit, cancel, recalled)
             emit(budget.usage(used))
             emit(StepStarted(self.agent_id, step_no, trigger if step_no == 1 else "heartbeat"))
             labels = [b.label for b in self.store.blocks(self.agent_id)]

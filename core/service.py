@@ -29,8 +29,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ember.core import autorecall, presets, search_index
 from ember.core import embedder as embedder_mod
-from ember.core import presets, search_index
 from ember.core import search as search_mod
 from ember.core.agent_lock import AgentLock
 from ember.core.backend import Backend
@@ -459,6 +459,15 @@ class Ember:
             documents=len(self.store.list_sources(agent.id)),
             summary=agent.summary,
         )
+
+    def auto_recall(self, agent_id: int) -> bool:
+        """Whether the agent's automatic recall is on (it is by default)."""
+        return autorecall.enabled(self.store.get_agent_by_id(agent_id).settings)
+
+    def set_auto_recall(self, agent_id: int, on: bool) -> None:
+        """Switch the agent's automatic recall on or off (a per-agent setting)."""
+        settings = {**self.store.get_agent_by_id(agent_id).settings, autorecall.SETTING: on}
+        self.store.update_agent(agent_id, settings=settings)
 
     def set_block(self, agent_id: int, label: str, value: str) -> Block:
         """Replace a core memory block's text (within its limit); returns the saved block."""

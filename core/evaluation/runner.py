@@ -115,6 +115,7 @@ class EvalOptions:
     retrieval_only: bool = False
     workdir: Path | None = None  # kept for inspection when given; a temp folder otherwise
     backend_factory: BackendFactory = local_backend
+    auto_recall: bool = True  # the agent's automatic recall (on by default, as in the app)
 
 
 def _copy_db(source: Path, target: Path) -> None:
@@ -192,8 +193,10 @@ def ask(
     backend: RecordingBackend,
     embedder: Embedder,
     config: EngineConfig,
+    auto_recall: bool = True,
 ) -> QuestionResult:
-    """Ask ``q`` in a fresh session on a copy of ``template``."""
+    """Ask ``q`` in a fresh session on a copy of ``template`` (with the agent's automatic
+    recall on or off)."""
     copy = workdir / "question.db"
     for leftover in workdir.glob("question.db*"):
         leftover.unlink()
@@ -202,6 +205,7 @@ def ask(
     seen: list[events.Event] = []
     with Ember(Store(copy), embedder=embedder) as ember:
         agent = ember.find_agent(None)
+        ember.set_auto_recall(agent.id, auto_recall)
         ember.attach_backend(backend, config)
         ember.login(agent.id)
         first_prompt = len(backend.prompts)
@@ -270,7 +274,7 @@ def run(
                     r = QuestionResult(q.task, q.qid, q.group, q.distance, q.text, list(q.answers))
                 else:
                     config = replace(options.config)
-                    r = ask(template, workdir, q, backend, embedder, config)
+                    r = ask(template, workdir, q, backend, embedder, config, options.auto_recall)
                     progress(
                         f"{task.name} {i}/{len(task.questions)}: {q.text[:60]!r} -> "
                         f"{r.reply[:60]!r} ({'right' if r.correct else 'wrong'}, "

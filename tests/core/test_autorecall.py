@@ -86,3 +86,42 @@ def test_long_passages_are_cut_to_the_part_about_the_question() -> None:
     assert "cat is named Biscuit." in cut and len(cut) <= 204
     assert cut.startswith("… ") and cut.endswith(" …")
     assert autorecall.focus("short", "anything") == "short"
+
+
+def _answer(prompt: str, constraint: Any) -> str:
+    return json.dumps({"thoughts": "", "function": "send_message", "arguments": {"message": "ok"}})
+
+
+def test_the_engine_ends_every_prompt_of_a_user_turn_with_the_recalled_memories(
+    store: Store, hash_embedder: Any
+) -> None:
+    from ember.core.engine import Engine
+    from ember.core.scripted_backend import ScriptedBackend
+
+    a, _ = _setup(store, hash_embedder)
+    backend = ScriptedBackend(n_ctx=8192, responder=_answer)
+    engine = Engine(store, backend, hash_embedder)
+    rt = engine.agent("a")
+    assert rt.agent_id == a
+    before = store.count_messages(a)
+    assert rt.send_user_message("What's my sister's name?").reason == "message"
+    [prompt] = backend.prompts
+    tail = prompt[prompt.rindex("user_message") :]
+    assert autorecall.MARKER in tail and "Hanna" in tail  # after the user's message
+    assert prompt.endswith("}\nAGENT: ")  # the recall event is the last part
+    assert store.count_messages(a) == before + 2  # the question and the reply only
+    assert not any(autorecall.MARKER in json.dumps(m.content) for m in store.recent_messages(a, 9))
+    # Per agent, on by default; off shows nothing.
+    assert autorecall.enabled(store.get_agent_by_id(a).settings)
+    store.update_agent(a, settings={autorecall.SETTING: False})
+    rt.send_user_message("What's my sister's name?")
+    assert autorecall.MARKER not in backend.prompts[-1]
+
+
+def test_recalled_memories_give_way_to_fewer_in_a_small_window(
+    store: Store, hash_embedder: Any
+) -> None:
+    a, _ = _setup(store, hash_embedder)
+    events = autorecall.for_message(store, hash_embedder, a, "What's my sister's name, Hanna?")
+    shown = [len(json.loads(e)["memories"]) for e in events]
+    assert shown == list(range(autorecall.MAX_HITS, 0, -1))

@@ -186,11 +186,15 @@ def test_summary_reports_progress_and_can_be_cancelled(store: Store, make_engine
     assert rt.agent.summary_hidden > before[1]
 
 
-def _chat_and_measure_flushes(store: Store, engine: Engine, messages: list[str]) -> list[Any]:
+def _chat_and_measure_flushes(
+    store: Store, engine: Engine, messages: list[str], auto_recall: bool = False
+) -> list[Any]:
     """Send ``messages``; for every flush, (share of the queue's tokens that left the
     context, whether the context landed below the alert line, alerts given during the fill
-    before it)."""
+    before it). Automatic recall is off unless asked: its room changes from turn to turn,
+    which moves the shares these tests pin down."""
     rt = engine.agent("t")
+    store.update_agent(rt.agent_id, settings={"auto_recall": auto_recall})
     ctx = rt.context
     flushes = []
     alerts_in_fill = 0
@@ -235,6 +239,22 @@ def test_thresholds_hold_at_a_small_window(store: Store, hash_embedder: Any) -> 
         assert below_alert_line, flushes
         assert alerts <= 1, flushes
     assert [a for _, _, a in flushes[1:]] == [1] * (len(flushes) - 1)  # once per fill
+
+
+def test_recalled_memories_count_in_the_budget_of_a_small_window(
+    store: Store, hash_embedder: Any
+) -> None:
+    """With automatic recall on, its memories take room for the turn: still one flush at
+    most per message, and each lands below the alert line with the memories shown."""
+    summaries: list[str] = []
+    backend = ScriptedBackend(n_ctx=2048, responder=_summary_responder(summaries))
+    engine = Engine(store, backend, hash_embedder)
+    flushes = _chat_and_measure_flushes(
+        store, engine, [f"Message {i}. {FORTY_WORDS}" for i in range(40)], auto_recall=True
+    )
+    assert len(flushes) >= 3
+    assert all(below for _, below, _ in flushes), flushes
+    assert any("Possibly relevant memories" in p for p in backend.prompts)
 
 
 # A template with heavy markup around every turn (as chat templates have): counting

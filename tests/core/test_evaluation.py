@@ -119,8 +119,11 @@ def _smart_responder(prompt: str, constraint: Any) -> str:
 def test_runner_scores_a_scripted_agent(tmp_path: Path, hash_embedder: Any) -> None:
     task = tasks.make_tasks(["conversation"], seed=2, size=3)[0]
     backend = ScriptedBackend(responder=_smart_responder, n_ctx=8192)
-    options = runner.EvalOptions(workdir=tmp_path, backend_factory=lambda config: backend)
+    options = runner.EvalOptions(
+        workdir=tmp_path, backend_factory=lambda config: backend, auto_recall=False
+    )
     [run] = runner.run([task], options, hash_embedder)
+    assert not any(runner.RECALL_MARKER in p for p in backend.prompts)
     assert [r.qid for r in run.results] == [q.qid for q in task.questions]
     for r in run.results:
         assert r.steps == 2 and r.parse_failures == 0
@@ -136,6 +139,24 @@ def test_runner_scores_a_scripted_agent(tmp_path: Path, hash_embedder: Any) -> N
         assert not [m for m in store.context_messages(agent.id) if m.kind == "user_message"]
 
 
+def test_automatic_recall_is_credited_when_it_brought_the_evidence(
+    tmp_path: Path, hash_embedder: Any
+) -> None:
+    """An agent that answers at once: the evidence in its prompt can only have come from
+    automatic recall (on by default), and the attribution says so."""
+    task = tasks.make_tasks(["kv"], seed=2, size=2)[0]
+    reply = json.dumps({"thoughts": "", "function": "send_message", "arguments": {"message": "?"}})
+    backend = ScriptedBackend(responder=lambda prompt, constraint: reply, n_ctx=8192)
+    options = runner.EvalOptions(workdir=tmp_path, backend_factory=lambda config: backend)
+    [run] = runner.run([task], options, hash_embedder)
+    assert all(runner.RECALL_MARKER in p for p in backend.prompts)
+    for r in run.results:
+        assert r.calls == ["send_message"]
+        assert r.evidence_in_context == r.recalled
+        assert r.mechanisms == (["auto_recall"] if r.recalled else [])
+    assert any(r.recalled for r in run.results)
+
+
 def test_runner_counts_unparseable_steps(tmp_path: Path, hash_embedder: Any) -> None:
     task = tasks.make_tasks(["kv"], seed=2, size=1)[0]
     outputs = [
@@ -143,7 +164,9 @@ def test_runner_counts_unparseable_steps(tmp_path: Path, hash_embedder: Any) -> 
         json.dumps({"thoughts": "", "function": "send_message", "arguments": {"message": "x"}}),
     ]
     backend = ScriptedBackend(outputs, n_ctx=8192)
-    options = runner.EvalOptions(workdir=tmp_path, backend_factory=lambda config: backend)
+    options = runner.EvalOptions(
+        workdir=tmp_path, backend_factory=lambda config: backend, auto_recall=False
+    )
     [run] = runner.run([task], options, hash_embedder)
     [r] = run.results
     assert (r.steps, r.parse_failures, r.reply, r.correct) == (2, 1, "x", False)
