@@ -25,6 +25,8 @@ from ember.core.embedder import Embedder
 from ember.core.store import Store
 
 MARKER = "Possibly relevant memories"
+# How the dialogue format (prompt.py) heads them: measured with the bundled model.
+MEMORIES_HEADER = "Memories that may be relevant:"
 # The per-agent switch (``agents.settings``); on when absent.
 SETTING = "auto_recall"
 # Five: on ember eval's conversation task (seed 11) three hits held the evidence for 0.58
@@ -157,15 +159,15 @@ def event(memories: list[Memory], query: str = "") -> str | None:
             item["role"] = m.hit.role
             item["message"] = focus(m.hit.text, query)
         items.append(item)
-    return json.dumps(
-        {
-            "type": "system_note",
-            "message": f"{MARKER}, found automatically in your memory (use them if they "
-            "answer the user; they may also be unrelated):",
-            "memories": items,
-        },
-        ensure_ascii=False,
-    )
+    note: dict[str, object] = {
+        "type": "system_note",
+        "message": f"{MARKER}, found automatically in your memory (use them if they "
+        "answer the user; they may also be unrelated):",
+        "memories": items,
+    }
+    if query:
+        note["question"] = query  # the dialogue format ends with it (prompt.py)
+    return json.dumps(note, ensure_ascii=False)
 
 
 def for_message(store: Store, embedder: Embedder, agent_id: int, text: str) -> list[str]:

@@ -20,7 +20,9 @@ class EngineConfig:
     # memory and the same warm step; databases keep the size they saved.
     n_ctx: int = 8192
     n_threads: int | None = None
-    temperature: float = 0.7
+    # Greedy: the bundled base model answers from recalled memories at 0 and drifts at 0.7
+    # (ember eval, README "The step format").
+    temperature: float = 0.0
     max_chain_steps: int = 8
     timed_heartbeat_minutes: int | None = None
     # An OpenAI-compatible server instead of a local file (its key is never kept here:

@@ -17,6 +17,7 @@ one engine on its worker thread; the CLI's timed-heartbeat thread takes the same
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import threading
@@ -25,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ember.core import autorecall, messages, presets, timeutil
-from ember.core.backend import Backend, Constraint, Prompt, count_prompt_tokens
+from ember.core.backend import Backend, Prompt, count_prompt_tokens
 from ember.core.config import EngineConfig
 from ember.core.context import AgentContext, OnEvent
 from ember.core.embedder import Embedder
@@ -46,6 +47,7 @@ from ember.core.events import (
 )
 from ember.core.kvstate import KVStateCache
 from ember.core.recall_index import RecallIndex
+from ember.core.step.dialogue import DialogueStreamer
 from ember.core.step.schema import StepSpec
 from ember.core.step.stream import StepStreamer
 from ember.core.step.validate import InvalidStep, parse_step, scrub_surrogates
@@ -87,8 +89,8 @@ class Engine:
             self.offered_tools,
         )
         self.limits = limits_for(self.tools, window)
-        self.reserve = longest_step(self.tools, self.limits)  # the reply reserve
         self.renderer = self.sizing.renderer(window)
+        self.reserve = longest_step(self.tools, self.limits)  # the reply reserve
         self.lock = threading.RLock()
         self.recall = RecallIndex(store, embedder)
         self._check_window()
@@ -131,7 +133,8 @@ class Engine:
     def step_spec(self, labels: Sequence[str], *, reply_only: bool = False) -> StepSpec:
         """What the next step may be (only ``send_message`` when a reply is forced)."""
         names = ["send_message"] if reply_only else self.offered_tools()
-        return self.tools.spec(names, labels, self.limits)
+        spec = self.tools.spec(names, labels, self.limits)
+        return dataclasses.replace(spec, dialogue=True) if self.renderer.dialogue else spec
 
     def context(self, agent_id: int) -> AgentContext:
         """The main context of an agent."""
@@ -294,7 +297,7 @@ class AgentRuntime:
             emit(StepStarted(self.agent_id, step_no, trigger if step_no == 1 else "heartbeat"))
             labels = [b.label for b in self.store.blocks(self.agent_id)]
             spec = engine.step_spec(labels, reply_only=force_reply)
-            raw, stats, at_limit = self._generate(prompt, spec.constraint, emit, cancel)
+            raw, stats, at_limit = self._generate(prompt, spec, emit, cancel)
             emit(stats)
             step = parse_step(raw, spec)
             if isinstance(step, InvalidStep):
@@ -346,12 +349,15 @@ class AgentRuntime:
         return finished
 
     def _generate(
-        self, prompt: Prompt, constraint: Constraint, emit: OnEvent, cancel: threading.Event | None
+        self, prompt: Prompt, spec: StepSpec, emit: OnEvent, cancel: threading.Event | None
     ) -> tuple[str, StepStats, bool]:
         """The step's text, what it cost, and whether it ended at the token limit."""
         backend = self.engine.backend
         self.engine.warm.before_step(self.agent_id, prompt)
-        streamer = StepStreamer()
+        streamer: DialogueStreamer | StepStreamer = (
+            DialogueStreamer() if spec.dialogue else StepStreamer()
+        )
+        constraint = spec.constraint
         start = time.perf_counter()
         pieces: list[str] = []
 

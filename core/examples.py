@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ember.core import messages
-from ember.core.prompt import AGENT_PREFIX, EVENT_PREFIX
+from ember.core import autorecall, messages
+from ember.core.prompt import neutral_line
 from ember.core.search import Hit, ResultPage
 from ember.core.step.schema import step_content
 from ember.core.store import DEFAULT_BLOCK_LIMIT
@@ -54,6 +54,8 @@ class Example:
     user: str
     calls: tuple[ExampleCall, ...]
     memory: dict[str, Any] = field(default_factory=dict)
+    # What automatic recall shows with the user's message (not stored: role "recall").
+    recalled: tuple[Hit, ...] = ()
 
 
 def _hit(text: str, **where: Any) -> Hit:
@@ -67,6 +69,8 @@ def _one_hit(hit: Hit, archival: bool) -> str:
 _SAVED = "Name: Robin Example. Job: repairs antique clocks. Lives in Exampleton."
 _FERRY = "Last summer I took the ferry Example Star to the island."
 _MANUAL = "Hold the reset button for ten seconds until the light blinks."
+_KEY = "I left the spare key under the blue flowerpot."
+_BATTERY = "The Example-9 battery lasts about six hours."
 
 EXAMPLES: tuple[Example, ...] = (
     Example(
@@ -118,13 +122,35 @@ EXAMPLES: tuple[Example, ...] = (
         ),
         {"archival": [("example-manual.pdf", 4, _MANUAL)]},
     ),
+    Example(
+        "recalled",
+        "Where did I leave the spare key?",
+        (ExampleCall("", "send_message", {"message": "Under the blue flowerpot."}),),
+        {"recall": [_KEY]},
+        (_hit(_KEY, role="user"),),
+    ),
+    Example(
+        "recalled_document",
+        "How long does the battery last?",
+        (ExampleCall("", "send_message", {"message": "About six hours (page 2)."}),),
+        {"archival": [("example-manual.pdf", 2, _BATTERY)]},
+        (_hit(_BATTERY, source="example-manual.pdf", page=2),),
+    ),
 )
 
 
 def example_events(example: Example, when: datetime = EXAMPLE_TIME) -> list[tuple[str, Any]]:
     """The example as queue entries ``(role, content)``, exactly as the runtime writes
-    them (role ``assistant`` for steps, ``tool`` for results, ``user`` for events)."""
+    them (role ``assistant`` for steps, ``tool`` for results, ``user`` for events), and
+    the automatic-recall event the runtime shows after the user's message (role
+    ``recall``, a JSON text: never stored)."""
     events: list[tuple[str, Any]] = [("user", messages.user_message(example.user, when))]
+    if example.recalled:
+        shown = [
+            autorecall.Memory(h, "archival" if h.source else "recall", 1.0)
+            for h in example.recalled
+        ]
+        events.append(("recall", autorecall.event(shown, example.user)))
     for call in example.calls:
         events.append(("assistant", step_content(call.thoughts, call.function, call.arguments)))
         if call.function == "send_message":
@@ -139,15 +165,20 @@ def render_examples(
     names: Sequence[str] | None = None,
     count: int | None = None,
     when: datetime = EXAMPLE_TIME,
+    *,
+    dialogue: bool = False,
 ) -> str:
-    """The examples shown to the model, in the neutral transcript: those named (default:
-    all, in order), at most ``count`` of them. Empty when none is chosen."""
+    """The examples shown to the model, in the neutral transcript (its dialogue format
+    when ``dialogue``): those named (default: all, in order), at most ``count`` of them.
+    Empty when none is chosen."""
     chosen = [e for e in EXAMPLES if names is None or e.name in names][:count]
     if not chosen:
         return ""
     lines = [HEADER]
     for example in chosen:
         for role, content in example_events(example, when):
-            prefix = AGENT_PREFIX if role == "assistant" else EVENT_PREFIX
-            lines.append(prefix + json.dumps(content, ensure_ascii=False))
+            text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+            lines.append(
+                neutral_line("assistant" if role == "assistant" else "user", text, dialogue)
+            )
     return "\n".join(lines)

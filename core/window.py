@@ -12,6 +12,7 @@ name a size that works.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 from ember.core import presets
@@ -33,8 +34,10 @@ MAX_WINDOW = 1 << 18
 
 
 def longest_step(tools: ToolRegistry, limits: StepLimits) -> int:
-    """Characters of the longest step any tool allows under ``limits``."""
-    return tools.spec(list(tools.tools), ["x" * LABEL_ROOM], limits).longest()
+    """Characters of the longest step any tool allows under ``limits`` (in the dialogue
+    format, whose JSON steps have a prefix: the longer of the two formats)."""
+    spec = tools.spec(list(tools.tools), ["x" * LABEL_ROOM], limits)
+    return dataclasses.replace(spec, dialogue=True).longest()
 
 
 def limits_for(tools: ToolRegistry, window: int) -> StepLimits:
@@ -86,8 +89,10 @@ class WindowSizing:
         """The prompt renderer for a window (with the few-shot examples from 4096 up)."""
         examples = window >= EXAMPLES_MIN_CTX
         if examples not in self._renderers:
-            text = render_examples() if examples else ""
-            self._renderers[examples] = PromptRenderer(self.chat_format, examples=text)
+            renderer = PromptRenderer(self.chat_format)
+            if examples:
+                renderer.examples = render_examples(dialogue=renderer.dialogue)
+            self._renderers[examples] = renderer
         return self._renderers[examples]
 
     def needed(self, window: int, blocks: Sequence[Block]) -> int:

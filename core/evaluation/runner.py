@@ -34,7 +34,8 @@ from ember.core.evaluation.tasks import Task
 from ember.core.service import BackendFactory, Ember, local_backend
 from ember.core.store import Store
 
-RECALL_MARKER = autorecall.MARKER
+# How automatic recall is headed in a prompt: the JSON event, or the dialogue format's list.
+RECALL_MARKERS = (autorecall.MARKER, autorecall.MEMORIES_HEADER)
 SEARCH_FUNCTIONS = ("conversation_search", "conversation_search_date", "archival_memory_search")
 
 Progress = Callable[[str], None]
@@ -178,8 +179,9 @@ def _mechanisms(
         return in_core, found
     if all(metrics.contains(results_text, e) for e in q.evidence):
         found.append("agent_search")
-    at = prompt.rfind(RECALL_MARKER)
-    if at >= 0 and all(metrics.contains(prompt[at:], e) for e in q.evidence):
+    # The recall part comes after the user's question (the examples show one too).
+    at = max(prompt.rfind(marker) for marker in RECALL_MARKERS)
+    if at > prompt.find(q.text) >= 0 and all(metrics.contains(prompt[at:], e) for e in q.evidence):
         found.append("auto_recall")
     if not found:
         found.append("context")

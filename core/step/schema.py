@@ -25,6 +25,8 @@ THOUGHTS = "thoughts"
 FUNCTION = "function"
 ARGUMENTS = "arguments"
 FIELDS = (THOUGHTS, FUNCTION, ARGUMENTS)
+# What a JSON step starts with in the dialogue format (see .dialogue).
+STEP_PREFIX = "AGENT: "
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,12 @@ class FunctionSpec:
 
 @dataclass(frozen=True)
 class StepSpec:
-    """What one step may be: the functions offered and the thoughts' length limit."""
+    """What one step may be: the functions offered and the thoughts' length limit.
+    ``dialogue``: the step is written in the dialogue format (:mod:`.dialogue`)."""
 
     functions: tuple[FunctionSpec, ...]
     thoughts_max: int
+    dialogue: bool = False
 
     def __post_init__(self) -> None:
         if not self.functions:
@@ -88,7 +92,8 @@ class StepSpec:
 
     def longest(self) -> int:
         """Characters of the longest step this spec allows (every string at its limit)."""
-        return max(
+        prefix = len(STEP_PREFIX) if self.dialogue else 0
+        return prefix + max(
             len(encode_step("x" * self.thoughts_max, f.name, _longest_arguments(f)))
             for f in self.functions
         )
@@ -113,9 +118,11 @@ class StepSpec:
     @cached_property
     def constraint(self) -> Constraint:
         """The step as a GBNF grammar and a JSON schema."""
+        from ember.core.step.dialogue import dialogue_grammar
         from ember.core.step.gbnf import step_grammar
 
-        return Constraint(gbnf=step_grammar(self), json_schema=self.json_schema())
+        gbnf = dialogue_grammar(self) if self.dialogue else step_grammar(self)
+        return Constraint(gbnf=gbnf, json_schema=self.json_schema())
 
 
 def _longest_value(schema: Mapping[str, Any]) -> Any:

@@ -175,7 +175,12 @@ def _check(data: Any, spec: StepSpec) -> Step:
 
 
 def parse_step(raw: str, spec: StepSpec) -> Step | InvalidStep:
-    """The valid step in ``raw``, or what is wrong with it."""
+    """The valid step in ``raw``, or what is wrong with it (``raw`` in the dialogue
+    format when ``spec`` says so)."""
+    if spec.dialogue:
+        from ember.core.step.dialogue import to_json_step
+
+        raw = to_json_step(raw)
     try:
         return _check(_load(raw), spec)
     except _Invalid as exc:

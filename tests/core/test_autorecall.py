@@ -106,16 +106,17 @@ def test_the_engine_ends_every_prompt_of_a_user_turn_with_the_recalled_memories(
     before = store.count_messages(a)
     assert rt.send_user_message("What's my sister's name?").reason == "message"
     [prompt] = backend.prompts
-    tail = prompt[prompt.rindex("user_message") :]
-    assert autorecall.MARKER in tail and "Hanna" in tail  # after the user's message
-    assert prompt.endswith("}\nAGENT: ")  # the recall event is the last part
+    tail = prompt[prompt.index("User: What's my sister's name?") :]
+    # After the user's message, the last part: the memories, then the question again.
+    assert tail.startswith("User: What's my sister's name?\nMemories that may be relevant:")
+    assert "Hanna" in tail and tail.endswith("User: What's my sister's name?\n")
     assert store.count_messages(a) == before + 2  # the question and the reply only
     assert not any(autorecall.MARKER in json.dumps(m.content) for m in store.recent_messages(a, 9))
     # Per agent, on by default; off shows nothing.
     assert autorecall.enabled(store.get_agent_by_id(a).settings)
     store.update_agent(a, settings={autorecall.SETTING: False})
     rt.send_user_message("What's my sister's name?")
-    assert autorecall.MARKER not in backend.prompts[-1]
+    assert backend.prompts[-1].endswith("Ember: ok\nUser: What's my sister's name?\n")
 
 
 def test_recalled_memories_give_way_to_fewer_in_a_small_window(

@@ -254,7 +254,7 @@ def test_recalled_memories_count_in_the_budget_of_a_small_window(
     )
     assert len(flushes) >= 3
     assert all(below for _, below, _ in flushes), flushes
-    assert any("Possibly relevant memories" in p for p in backend.prompts)
+    assert any("Memories that may be relevant" in p for p in backend.prompts)
 
 
 # A template with heavy markup around every turn (as chat templates have): counting

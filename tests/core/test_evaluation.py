@@ -98,12 +98,12 @@ def test_token_f1_and_ranks() -> None:
 def _smart_responder(prompt: str, constraint: Any) -> str:
     """Searches first, then answers from the newest search result in the prompt."""
     results = re.findall(r"Showing \d+ of \d+ results[^\n]*", prompt)
-    if not results or prompt.rfind("user_message") > prompt.rfind("Showing"):
+    if not results or prompt.rfind("\nUser: ") > prompt.rfind("Showing"):
         kind = (
             "archival_memory_search" if "Look up key" in prompt or "?" not in prompt[-200:] else ""
         )
         kind = kind or "conversation_search"
-        query = prompt[prompt.rfind("user_message") :][:200]
+        query = prompt[prompt.rfind("\nUser: ") :][:200]
         return json.dumps(
             {
                 "thoughts": "search",
@@ -123,7 +123,8 @@ def test_runner_scores_a_scripted_agent(tmp_path: Path, hash_embedder: Any) -> N
         workdir=tmp_path, backend_factory=lambda config: backend, auto_recall=False
     )
     [run] = runner.run([task], options, hash_embedder)
-    assert not any(runner.RECALL_MARKER in p for p in backend.prompts)
+    conversations = [p.split("### Conversation")[-1] for p in backend.prompts]
+    assert not any(m in c for m in runner.RECALL_MARKERS for c in conversations)
     assert [r.qid for r in run.results] == [q.qid for q in task.questions]
     for r in run.results:
         assert r.steps == 2 and r.parse_failures == 0
@@ -149,7 +150,7 @@ def test_automatic_recall_is_credited_when_it_brought_the_evidence(
     backend = ScriptedBackend(responder=lambda prompt, constraint: reply, n_ctx=8192)
     options = runner.EvalOptions(workdir=tmp_path, backend_factory=lambda config: backend)
     [run] = runner.run([task], options, hash_embedder)
-    assert all(runner.RECALL_MARKER in p for p in backend.prompts)
+    assert all(any(m in p for m in runner.RECALL_MARKERS) for p in backend.prompts)
     for r in run.results:
         assert r.calls == ["send_message"]
         assert r.evidence_in_context == r.recalled

@@ -11,6 +11,7 @@ import pytest
 
 from ember.core.engine import Engine
 from ember.core.examples import EXAMPLES, HEADER, Example, example_events, render_examples
+from ember.core.prompt import MEMORIES_HEADER
 from ember.core.scripted_backend import ScriptedBackend
 from ember.core.step.schema import encode_step
 from ember.core.store import Store
@@ -58,13 +59,22 @@ def test_example_replays_through_the_engine(
     store: Store, hash_embedder: Any, example: Example
 ) -> None:
     outputs = [encode_step(c.thoughts, c.function, c.arguments) for c in example.calls]
-    engine = Engine(store, ScriptedBackend(outputs, n_ctx=8192), hash_embedder)
+    backend = ScriptedBackend(outputs, n_ctx=8192)
+    engine = Engine(store, backend, hash_embedder)
     agent = store.create_agent("Robin's agent", {"persona": "I am Ember.", "human": ""})
     seed_world(store, engine, agent.id, example)
     first = store.count_messages(agent.id)
     assert engine.agent("Robin's agent").send_user_message(example.user).reason == "message"
     written = store.recent_messages(agent.id, 100)[first:]
     expected = example_events(example)
+    # Automatic recall is shown, never stored: the example's memories are in the prompt's
+    # recall part, in the same fields.
+    for _, note in [e for e in expected if e[0] == "recall"]:
+        shown = json.loads(note)["memories"]
+        tail = backend.prompts[0].split(MEMORIES_HEADER)[-1]
+        for memory in shown:
+            assert memory.get("message", memory.get("content")) in tail
+    expected = [e for e in expected if e[0] != "recall"]
     assert [m.role for m in written] == [role for role, _ in expected]
     for message, (_, content) in zip(written, expected, strict=True):
         if message.role == "tool":
@@ -79,7 +89,7 @@ def test_examples_are_shown_from_4096_tokens_and_can_be_chosen(
 ) -> None:
     big = Engine(store, ScriptedBackend(n_ctx=4096), hash_embedder)
     small = Engine(store, ScriptedBackend(n_ctx=2048), hash_embedder)
-    assert render_examples() in big.agent("t").prompt()
+    assert render_examples(dialogue=True) in big.agent("t").prompt()
     assert "### Examples" not in small.agent("t").prompt()
     one = render_examples(["recall"])
     assert (
@@ -115,11 +125,14 @@ def test_every_example_line_in_the_prompt_is_in_the_runtime_format(
     spec = engine.step_spec(["persona", "human"])
     heartbeats = {messages.HEARTBEAT_REQUESTED, messages.HEARTBEAT_FAILED}
     lines = [line for line in section.splitlines() if line.startswith(("EVENT: ", "AGENT: "))]
-    assert len(lines) >= 10
+    replies = [line for line in section.splitlines() if line.startswith("Ember: ")]
+    assert len(lines) >= 9 and len(replies) == len(EXAMPLES)
+    for line in replies:  # the dialogue format's replies (step/dialogue.py)
+        assert isinstance(parse_step(line + "\n", spec), Step), line
     for line in lines:
         body = line[7:]
         if line.startswith("AGENT: "):
-            assert isinstance(parse_step(body, spec), Step), line
+            assert isinstance(parse_step(line, spec), Step), line
             continue
         event = json.loads(body)
         assert "time" in event, line

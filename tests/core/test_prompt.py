@@ -50,9 +50,27 @@ def test_chat_template_merges_consecutive_events_and_stays_prefix_stable() -> No
 
 def test_transcript_shows_summary_events_and_steps() -> None:
     text = PromptRenderer().render(TOOLS, BLOCKS, "earlier summary", QUEUE).text
-    assert text.endswith("AGENT: ")
-    assert '\nEVENT: {"type": "summary", "message": "earlier summary"}\n' in text
+    # The dialogue format: the model starts the next line (a reply or "AGENT: " and a step).
+    assert text.endswith('{"type": "heartbeat", "reason": "r"}\n')
+    assert '\nEVENT: {"type": "summary", "message": "earlier summary"}\nUser: hi\n' in text
     assert '\nAGENT: {"thoughts": "t"' in text
+
+
+def test_dialogue_transcript_writes_replies_and_recalled_memories_as_dialogue() -> None:
+    reply = {"thoughts": "", "function": "send_message", "arguments": {"message": "Hi\nAnna!"}}
+    queue = [QUEUE[0], msg(5, "assistant", "step", reply)]
+    note = (
+        '{"type": "system_note", "memories": [{"time": "t1", "role": "user", "message": "A"},'
+        ' {"time": "t2", "source": "d.pdf", "page": 2, "content": "B"}], "question": "Q?"}'
+    )
+    text = PromptRenderer().render(TOOLS, BLOCKS, "", queue, [note]).text
+    assert text.endswith(
+        "User: hi\nEmber: Hi Anna!\nMemories that may be relevant:\n"
+        "- (d.pdf, page 2) B\n- (t1, user said) A\nUser: Q?\n"
+    )
+    neutral = PromptRenderer()
+    neutral.dialogue = False
+    assert neutral.render(TOOLS, BLOCKS, "", queue).text.endswith("AGENT: ")
 
 
 def test_examples_only_when_wanted() -> None:
@@ -82,7 +100,7 @@ def test_template_gets_the_models_bos_and_eos_tokens() -> None:
 def test_template_that_fails_at_load_is_never_used() -> None:
     r = PromptRenderer(ChatFormat("{{ raise_exception('no system role') }}"))
     assert not r.uses_chat_template  # decided at load, before any conversation
-    assert r.render(TOOLS, BLOCKS, "", QUEUE).text.endswith("AGENT: ")
+    assert r.render(TOOLS, BLOCKS, "", QUEUE).text.endswith("\n")  # the dialogue format
 
 
 def test_template_error_mid_conversation_is_an_error_not_a_silent_switch() -> None:
