@@ -79,12 +79,6 @@ def test_eval_command_runs_the_real_model_end_to_end(
 
 
 @pytest.mark.timeout(1800)  # two real-model turns; a loaded 2-core box is slow
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,  # a wrong reply; any other error fails the test
-    reason="issue 12.3/12.4: needs automatic recall in the engine and a step format the "
-    "bundled model follows; both wait for the engine split (see the eval branch report)",
-)
 def test_dana_and_biscuit_are_answered_by_the_bundled_model(
     tmp_path: Path, bundled_model: Path, embedder: Any
 ) -> None:
@@ -114,5 +108,6 @@ def test_dana_and_biscuit_are_answered_by_the_bundled_model(
         replies.append(ask("What's my job?"))
         replies.append(ask("What is the lighthouse keeper's cat called?"))
     print(replies)
+    # Default settings: automatic recall on, the dialogue format, temperature 0.
     assert "violinist" in replies[0].lower()
     assert "biscuit" in replies[1].lower()
