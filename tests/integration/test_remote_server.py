@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ember.core import events
+from ember.core.backend import Prompt
 from ember.core.config import EngineConfig
 from ember.core.errors import Cancelled
 from ember.core.modelchoice import use_server
@@ -54,7 +55,7 @@ def test_streaming_then_cancel_closes_the_stream_and_the_server_serves_on(
     pieces: list[str] = []
     times: list[float] = []
     with pytest.raises(Cancelled):
-        for piece in backend.generate("Once upon a time", max_tokens=400, cancel=cancel):
+        for piece in backend.generate(Prompt.data("Once upon a time"), max_tokens=400, cancel=cancel):
             pieces.append(piece)
             times.append(time.monotonic())
             if len(pieces) == 4:
@@ -64,7 +65,7 @@ def test_streaming_then_cancel_closes_the_stream_and_the_server_serves_on(
     assert times[-1] > times[0]  # the pieces arrived one by one, not in one block
     assert time.monotonic() - cancelled_at < 5
     # The cancelled request no longer holds the server: a new one is answered.
-    text = "".join(backend.generate("The capital of France is", max_tokens=5, temperature=0))
+    text = "".join(backend.generate(Prompt.data("The capital of France is"), max_tokens=5, temperature=0))
     assert text.strip()
 
 
