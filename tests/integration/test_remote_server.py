@@ -55,7 +55,9 @@ def test_streaming_then_cancel_closes_the_stream_and_the_server_serves_on(
     pieces: list[str] = []
     times: list[float] = []
     with pytest.raises(Cancelled):
-        for piece in backend.generate(Prompt.data("Once upon a time"), max_tokens=400, cancel=cancel):
+        for piece in backend.generate(
+            Prompt.data("Once upon a time"), max_tokens=400, cancel=cancel
+        ):
             pieces.append(piece)
             times.append(time.monotonic())
             if len(pieces) == 4:
@@ -65,7 +67,9 @@ def test_streaming_then_cancel_closes_the_stream_and_the_server_serves_on(
     assert times[-1] > times[0]  # the pieces arrived one by one, not in one block
     assert time.monotonic() - cancelled_at < 5
     # The cancelled request no longer holds the server: a new one is answered.
-    text = "".join(backend.generate(Prompt.data("The capital of France is"), max_tokens=5, temperature=0))
+    text = "".join(
+        backend.generate(Prompt.data("The capital of France is"), max_tokens=5, temperature=0)
+    )
     assert text.strip()
 
 
