@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from ember.core.backend import Constraint
 from ember.core.errors import ServerError
-from ember.core.openai_client import OpenAIClient
+from ember.core.openai_client import OpenAIClient, parse_server_url
 
 # How steps are constrained on a server.
 ConstraintKind = Literal["gbnf", "json_schema", "none"]
@@ -142,6 +142,14 @@ def detect(
         field: SchemaField | None = caps.schema_field or "response_format"
         caps = replace(caps, constraint=choice, schema_field=field)
     return caps
+
+
+def probe_server(url: str, model: str | None = None) -> ServerCapabilities:
+    """What the server at ``url`` offers (its models among it), asked with its key from
+    ``EMBER_API_KEY`` or the keychain: a settings page's "Test" (raises ServerError)."""
+    from ember.core.apikey import api_key_for
+
+    return detect(OpenAIClient(parse_server_url(url), api_key_for(url)), model)
 
 
 def _llama_cpp(

@@ -25,15 +25,16 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from ember.core import catalogue, modelchoice, presets, search_index
 from ember.core import embedder as embedder_mod
-from ember.core import presets, search_index
 from ember.core import search as search_mod
 from ember.core.agent_lock import AgentLock
 from ember.core.backend import Backend
+from ember.core.catalogue import CatalogueEntry
 from ember.core.config import SETTINGS_KEY, EngineConfig
 from ember.core.embedder import Embedder
 from ember.core.engine import AgentRuntime, Engine, OnEvent, record_user_message
@@ -41,8 +42,14 @@ from ember.core.errors import NotFound
 from ember.core.events import ContextUsage, TurnFinished
 from ember.core.ingest import IngestResult, ProgressCallback, ingest_paths
 from ember.core.kvstate import KVStateCache
+from ember.core.modelcheck import ModelCheck, check_model
+from ember.core.modelchoice import ModelChoice
 from ember.core.store import Agent, Block, Message, Passage, Source, Store
 from ember.core.transfer import ProgressCallback as TransferProgressCallback
+
+if TYPE_CHECKING:
+    from ember.core.download import Progress as DownloadProgress
+    from ember.core.server_caps import ServerCapabilities
 
 Tier = Literal["archival", "recall"]
 BackendFactory = Callable[[EngineConfig], Backend]
@@ -385,6 +392,43 @@ class Ember:
             return None
         backend = self.engine.backend
         return ModelStatus(backend.name, str(getattr(backend, "path", "")), backend.n_ctx)
+
+    # -- choosing a model (the three ways to a bigger one; switch with start_model or
+    # load_backend + attach_backend, which save the choice in the settings) ------------
+
+    def model_choice(self) -> ModelChoice:
+        """What the saved settings run: the bundled model, a file, a catalogue model or a
+        server."""
+        return modelchoice.model_choice(self.config)
+
+    def check_model_file(self, path: Path | str) -> ModelCheck:
+        """A GGUF file (dropped on the window, opened from a menu) validated: name, size,
+        trained context, memory needed at the current window and whether it fits. Raises
+        ModelError for a file that is not a usable GGUF model. Reads only the header."""
+        return check_model(path, self.config.n_ctx)
+
+    def test_server(self, url: str, model: str | None = None) -> ServerCapabilities:
+        """Ask an OpenAI-compatible server what it offers (``models`` for a picker, the
+        step constraint, tokenizer, window). Opens a socket: call it only when the user
+        asked (a Test button); slow, any thread. Raises ServerError, InvalidInput."""
+        from ember.core.server_caps import probe_server
+
+        return probe_server(url, model)
+
+    def catalogue(self) -> tuple[CatalogueEntry, ...]:
+        """The downloadable models (reading the list opens no socket)."""
+        return catalogue.entries()
+
+    def download_model(
+        self,
+        model_id: str,
+        on_progress: DownloadProgress | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Path:
+        """Download catalogue model ``model_id`` (after the user agreed to its URL and
+        size); ``cancel`` pauses it, a new call resumes. Any thread. Returns the verified
+        file; use it with ``modelchoice.use_catalogue``."""
+        return catalogue.download_entry(catalogue.find(model_id), on_progress, cancel)
 
     def _engine(self) -> Engine:
         if self.engine is None:

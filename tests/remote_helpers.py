@@ -337,7 +337,7 @@ def llama_server(
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """llama-cpp-python's OpenAI-compatible server on 127.0.0.1 with ``model``; yields
     its API URL and process. Stopped on exit (unless the test already killed it)."""
-    from ember.core.llm import default_threads
+    from ember.core.llama_backend import default_threads
 
     port = port or free_port()
     url = f"http://127.0.0.1:{port}/v1"
