@@ -98,7 +98,9 @@ def test_server_killed_mid_reply_keeps_the_message_and_recovers(
     with llama_server(bundled_model, log, port=port) as (url, proc):
         ember = Ember(Store(), embedder=embedder)  # type: ignore[arg-type]
         agent = ember.agent_for_chat(None)
-        ember.start_model(use_server(EngineConfig(), url))
+        # Two steps at most per turn: llama-cpp-python's server samples GBNF over the whole
+        # vocabulary (~1 s a token here), and the recovery is what is tested, not the reply.
+        ember.start_model(use_server(EngineConfig(max_chain_steps=2), url))
 
         def kill_on_first_token(event: events.Event) -> None:
             if (
@@ -119,6 +121,6 @@ def test_server_killed_mid_reply_keeps_the_message_and_recovers(
     with llama_server(bundled_model, log, port=port):
         seen: list[events.Event] = []
         result = ember.send(agent.id, "Are you there?", seen.append)
-        assert result.reason == "message", result.error
-        assert any(isinstance(e, events.AssistantMessage) for e in seen)
+        assert result.reason in ("message", "step_cap"), result.error  # not "error"
+        assert any(isinstance(e, events.ToolCall) for e in seen)  # steps ran to the end
         ember.close()
