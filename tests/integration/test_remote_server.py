@@ -90,6 +90,7 @@ def test_ember_chat_server_full_turn_and_the_choice_is_remembered(
     assert mem["recall_messages"] >= 3  # login, the message, the reply: all committed
 
 
+@pytest.mark.timeout(1500)  # up to four real steps at ~1 s a token (GBNF in Python)
 def test_server_killed_mid_reply_keeps_the_message_and_recovers(
     bundled_model: Path, embedder: object, ember_home: Path, tmp_path: Path
 ) -> None:
