@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtWidgets import (
@@ -19,6 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+if TYPE_CHECKING:
+    from ember.core.ingest import IngestProgress, IngestResult
+
 STATUS_MARK = {"loaded": "✓", "skipped": "•", "failed": "✗", "cancelled": "–"}
 
 
@@ -27,36 +30,29 @@ def local_paths(mime: QMimeData) -> list[str]:
     return [u.toLocalFile() for u in mime.urls() if u.isLocalFile() and u.toLocalFile()]
 
 
-def progress_fraction(p: Any) -> float:
-    """Overall batch progress 0..1 from an IngestProgress."""
-    files = max(1, int(getattr(p, "files_total", 1) or 1))
-    index = int(getattr(p, "file_index", 0) or 0)
-    pages_total = int(getattr(p, "pages_total", 0) or 0)
-    if getattr(p, "stage", "") == "done":
+def progress_fraction(p: IngestProgress) -> float:
+    """Overall batch progress 0..1."""
+    files = max(1, p.files_total)
+    if p.stage == "done":
         within = 1.0
-    elif pages_total:
+    elif p.pages_total:
         # chunks_total grows while the file is read, so pages are the honest measure.
-        within = 0.95 * int(getattr(p, "pages_done", 0) or 0) / pages_total
+        within = 0.95 * p.pages_done / p.pages_total
     else:
         within = 0.0
-    return max(0.0, min(1.0, (index + min(within, 1.0)) / files))
+    return max(0.0, min(1.0, (p.file_index + min(within, 1.0)) / files))
 
 
-def progress_text(p: Any) -> str:
+def progress_text(p: IngestProgress) -> str:
     """One line: which file, pages and chunks."""
-    files = int(getattr(p, "files_total", 1) or 1)
-    index = int(getattr(p, "file_index", 0) or 0)
-    name = Path(str(getattr(p, "path", ""))).name
-    parts = [f"File {min(index + 1, files)} of {files}: {name}"]
-    pages_total = int(getattr(p, "pages_total", 0) or 0)
-    if pages_total:
-        parts.append(f"page {getattr(p, 'pages_done', 0)}/{pages_total}")
-    chunks = int(getattr(p, "chunks_done", 0) or 0)
-    if chunks:
-        parts.append(f"{chunks} chunks embedded")
-    stage = getattr(p, "stage", "")
-    if stage:
-        parts.append(str(stage))
+    files = max(1, p.files_total)
+    parts = [f"File {min(p.file_index + 1, files)} of {files}: {Path(p.path).name}"]
+    if p.pages_total:
+        parts.append(f"page {p.pages_done}/{p.pages_total}")
+    if p.chunks_done:
+        parts.append(f"{p.chunks_done} chunks embedded")
+    if p.stage:
+        parts.append(p.stage)
     return " · ".join(parts)
 
 
@@ -77,7 +73,9 @@ class DropOverlay(QLabel):
             f"<h2>Drop to add to {html.escape(agent_name)}'s memory</h2>"
             "<p>PDF, text and Markdown files, or whole folders</p>"
         )
-        self.setGeometry(self.parentWidget().rect())
+        parent = self.parentWidget()
+        if parent is not None:
+            self.setGeometry(parent.rect())
         self.raise_()
         self.show()
 
@@ -124,14 +122,14 @@ class BatchCard(QFrame):
         self.results.hide()
         layout.addWidget(self.results)
         self.finished = False
-        self.result_rows: list[dict[str, Any]] = []
+        self.result_rows: list[IngestResult] = []
 
     def _cancel(self) -> None:
         self.cancel_button.setEnabled(False)
         self.status.setText("Cancelling…")
         self.cancelRequested.emit(self.batch)
 
-    def set_progress(self, p: Any) -> None:
+    def set_progress(self, p: IngestProgress) -> None:
         """Show an IngestProgress."""
         if self.finished:
             return
@@ -139,7 +137,7 @@ class BatchCard(QFrame):
         if self.cancel_button.isEnabled():
             self.status.setText(progress_text(p))
 
-    def set_results(self, results: list[dict[str, Any]]) -> None:
+    def set_results(self, results: list[IngestResult]) -> None:
         """Show the per-file outcome; the card stays until dismissed."""
         self.finished = True
         self.result_rows = results
@@ -149,20 +147,15 @@ class BatchCard(QFrame):
         counts: dict[str, int] = {}
         lines = []
         for r in results:
-            status = str(r.get("status"))
-            counts[status] = counts.get(status, 0) + 1
-            name = html.escape(Path(str(r.get("path", ""))).name)
-            if status == "loaded":
-                detail = (
-                    f"{r.get('pages', 0)} pages, {r.get('passages', 0)} passages, "
-                    f"{float(r.get('seconds') or 0):.1f} s"
-                )
+            counts[r.status] = counts.get(r.status, 0) + 1
+            if r.status == "loaded":
+                detail = f"{r.pages} pages, {r.passages} passages, {r.seconds:.1f} s"
             else:
-                detail = html.escape(str(r.get("message") or status))
-            color = "#c0392b" if status == "failed" else "inherit"
+                detail = html.escape(r.message or r.status)
+            color = "#c0392b" if r.status == "failed" else "inherit"
             lines.append(
-                f"<div style='color:{color}'>{STATUS_MARK.get(status, '?')} <b>{name}</b> — "
-                f"{status}: {detail}</div>"
+                f"<div style='color:{color}'>{STATUS_MARK.get(r.status, '?')} "
+                f"<b>{html.escape(r.name)}</b> — {r.status}: {detail}</div>"
             )
         summary = ", ".join(f"{n} {s}" for s, n in counts.items()) or "nothing to add"
         self.title.setText(f"<b>Documents</b> — {html.escape(summary)}")
@@ -194,13 +187,13 @@ class IngestPanel(QWidget):
         self.show()
         return card
 
-    def progress(self, batch: int, p: Any) -> None:
+    def progress(self, batch: int, p: IngestProgress) -> None:
         """Route progress to its card."""
         card = self.cards.get(batch)
         if card is not None:
             card.set_progress(p)
 
-    def finish(self, batch: int, results: list[dict[str, Any]]) -> None:
+    def finish(self, batch: int, results: list[IngestResult]) -> None:
         """Route results to its card."""
         card = self.cards.get(batch)
         if card is not None:

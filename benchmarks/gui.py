@@ -152,7 +152,7 @@ def measure_stalls(pdf_pages: int = 40) -> dict[str, dict[str, float]]:
     results["models loading"] = meter.stop()
 
     deltas: list[int] = []
-    worker.engineEvent.connect(
+    window.conversation.eventReceived.connect(
         lambda _a, e: deltas.append(1) if type(e).__name__ == "MessageDelta" else None
     )
     for label, text in (
@@ -162,7 +162,7 @@ def measure_stalls(pdf_pages: int = 40) -> dict[str, dict[str, float]]:
         deltas.clear()
         meter.start()
         window.send(text)
-        wait_for(worker.turnEnded)
+        wait_for(window.conversation.turnEnded)
         stats = meter.stop()
         stats["message_signals"] = len(deltas)
         results[label] = stats
@@ -170,9 +170,9 @@ def measure_stalls(pdf_pages: int = 40) -> dict[str, dict[str, float]]:
     pdf = make_pdf(Path(home) / "report.pdf", pdf_pages)
     meter.start()
     window.add_documents([str(pdf)])
-    args = wait_for(worker.ingestFinished)
+    args = wait_for(window.documentsLoaded)
     stats = meter.stop()
-    stats["passages"] = float(args[1][0]["passages"]) if len(args) > 1 else 0.0
+    stats["passages"] = float(args[1][0].passages) if len(args) > 1 else 0.0
     results[f"PDF ingest ({pdf_pages} pages)"] = stats
 
     window.shutdown_now()

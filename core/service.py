@@ -35,14 +35,17 @@ from ember.core import search as search_mod
 from ember.core.config import SETTINGS_KEY, EngineConfig
 from ember.core.embedder import Embedder
 from ember.core.engine import AgentRuntime, Engine, OnEvent, record_user_message
-from ember.core.errors import NotFound
-from ember.core.events import ContextUsage, TurnFinished
+from ember.core.errors import InvalidInput, NotFound
+from ember.core.events import ContextUsage, Event, MessageDelta, TurnFinished
 from ember.core.ingest import IngestResult, ProgressCallback, ingest_paths
 from ember.core.kvstate import KVStateCache
 from ember.core.llm import Backend
 from ember.core.store import Agent, Block, Message, Passage, Source, Store
 
 Tier = Literal["archival", "recall"]
+# A reply the user stopped: what had been streamed, kept in recall (out of context) so a
+# transcript shows the turn the same way before and after a restart.
+CANCELLED_REPLY = "cancelled_reply"
 BackendFactory = Callable[[EngineConfig], Backend]
 EmbedderFactory = Callable[[], Embedder]
 
@@ -175,7 +178,8 @@ class RecallPage:
     agent_id: int
     mode: Literal["recent", "search", "date"]
     messages: list[Message]
-    total: int
+    total: int  # messages (with text) in recall that match: all of them for "recent"
+    events: int = 0  # "recent": the other records (logins, heartbeats, tool results)
 
 
 @dataclass(frozen=True)
@@ -355,8 +359,42 @@ class Ember:
         on_event: OnEvent | None = None,
         cancel: threading.Event | None = None,
     ) -> TurnFinished:
-        """The user says ``text``; the agent runs until it replies or stops."""
-        return self._runtime(agent_id).send_user_message(text, on_event, cancel)
+        """The user says ``text``; the agent runs until it replies or stops.
+
+        A cancelled turn leaves a :data:`CANCELLED_REPLY` record holding what had been
+        streamed of the reply (not in the agent's context: it never finished the step)."""
+        streamed: list[str] = []
+
+        def forward(event: Event) -> None:
+            if isinstance(event, MessageDelta):
+                streamed.append(event.text)
+            if on_event is not None:
+                on_event(event)
+
+        finished = self._runtime(agent_id).send_user_message(text, forward, cancel)
+        if finished.reason == "cancelled":
+            content = {"type": "cancelled", "message": "".join(streamed)}
+            self.store.add_message(
+                agent_id, "assistant", CANCELLED_REPLY, content, in_context=False
+            )
+        return finished
+
+    def retract_last_turn(self, agent_id: int) -> str:
+        """Take back the user's newest message and the turn it started (the reply, its
+        steps, results and heartbeats), to send it again or edited; returns its text.
+
+        What the turn's functions did to memory stays. Raises InvalidInput when there is
+        no message, or it has left the context window (it then belongs to the summary)."""
+        queue = self.store.context_messages(agent_id)
+        users = [i for i, m in enumerate(queue) if m.kind == "user_message"]
+        if not users:
+            raise InvalidInput("There is no recent message of yours to send again.")
+        last = queue[users[-1]]
+        later = self.store.recent_messages(agent_id, 10_000, before_id=None)
+        doomed = [m.id for m in later if m.id >= last.id and m.kind != "login"]
+        with self.store.transaction():
+            self.store.delete_messages(doomed)
+        return last.text
 
     def record_message(self, agent_id: int, text: str) -> int | None:
         """Keep a user message without running the agent (typed while the model loads or
@@ -454,7 +492,10 @@ class Ember:
             return RecallPage(agent_id, "search", messages, page.total)
         recent = [m for m in self.store.recent_messages(agent_id, limit) if m.text]
         recent.reverse()
-        return RecallPage(agent_id, "recent", recent, self.store.count_messages(agent_id))
+        # Every message with text lies between these days: the count of spoken messages.
+        spoken = self.store.messages_between(agent_id, "0001-01-01", "9999-12-31", 0, 0)[1]
+        events = self.store.count_messages(agent_id) - spoken
+        return RecallPage(agent_id, "recent", recent, spoken, events)
 
     def delete_passage(self, agent_id: int, passage_id: int) -> None:
         """Delete one archival passage of the agent."""
