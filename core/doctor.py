@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import ember
 from ember.core import paths
+from ember.core.cpu import cpu_flags, cpu_model
 
 Status = Literal["ok", "warn", "fail"]
 BUILD_RECORD = "ember-llama-build.json"
@@ -115,29 +116,6 @@ class LlamaProbe:
     generated: bool
     signal_name: str | None
     error: str
-
-
-def cpu_flags() -> set[str]:
-    """Instruction-set flags of this CPU (Linux /proc/cpuinfo; empty elsewhere)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith(("flags", "Features")):
-            return set(line.split(":", 1)[1].split())
-    return set()
-
-
-def cpu_model() -> str:
-    """The CPU's marketing name."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def build_record() -> dict[str, Any] | None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -40,6 +41,7 @@ import sys
 import sysconfig
 import tempfile
 from pathlib import Path
+from types import ModuleType
 
 PACKAGE = "llama-cpp-python"
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,99 +49,43 @@ RECORD_NAME = "ember-llama-build.json"
 
 # Flags every build gets: no multimodal library (Ember does not use it; saves build time).
 _COMMON = ["-DLLAVA_BUILD=OFF"]
+
+# llama.cpp's x86 instruction-set options, and the /proc/cpuinfo flags each one needs.
+# A level turns some on and every other one off; AMX is always off.
+_X86_OPTIONS: dict[str, list[str]] = {
+    "SSE42": ["sse4_2"],
+    "AVX": ["avx"],
+    "AVX2": ["avx2"],
+    "FMA": ["fma"],
+    "F16C": ["f16c"],
+    "BMI2": ["bmi2"],
+    "AVX_VNNI": ["avx_vnni"],
+    "AVX512": ["avx512f", "avx512bw", "avx512dq", "avx512vl"],
+    "AVX512_VBMI": ["avx512vbmi"],
+    "AVX512_VNNI": ["avx512_vnni"],
+    "AVX512_BF16": ["avx512_bf16"],
+}
 _NO_AMX = ["-DGGML_AMX_TILE=OFF", "-DGGML_AMX_INT8=OFF", "-DGGML_AMX_BF16=OFF"]
-_NO_AVX512 = [
-    "-DGGML_AVX512=OFF",
-    "-DGGML_AVX512_VBMI=OFF",
-    "-DGGML_AVX512_VNNI=OFF",
-    "-DGGML_AVX512_BF16=OFF",
-]
+_V3 = ["SSE42", "AVX", "AVX2", "FMA", "F16C", "BMI2"]
+
+
+def _x86(*on: str) -> tuple[list[str], list[str]]:
+    """(cmake flags, required CPU flags) of an x86 level with the options ``on``."""
+    flags = ["-DGGML_NATIVE=OFF"]
+    flags += [f"-DGGML_{o}={'ON' if o in on else 'OFF'}" for o in _X86_OPTIONS]
+    return flags + _NO_AMX, [f for o in on for f in _X86_OPTIONS[o]]
+
 
 # level -> (cmake flags, /proc/cpuinfo flags the CPU must have)
 LEVELS: dict[str, tuple[list[str], list[str]]] = {
-    "x86-64-v3": (
-        [
-            "-DGGML_NATIVE=OFF",
-            "-DGGML_SSE42=ON",
-            "-DGGML_AVX=ON",
-            "-DGGML_AVX2=ON",
-            "-DGGML_FMA=ON",
-            "-DGGML_F16C=ON",
-            "-DGGML_BMI2=ON",
-            "-DGGML_AVX_VNNI=OFF",
-            *_NO_AVX512,
-            *_NO_AMX,
-        ],
-        ["sse4_2", "avx", "avx2", "fma", "f16c", "bmi2"],
-    ),
     # AVX-512 with VNNI and VBMI (Ice Lake, Zen 4, Sapphire Rapids and later), still no AMX.
-    # Measured here: prompt processing 1.5x the v3 build (benchmarks/cpu_build.py).
-    "x86-64-v4-vnni": (
-        [
-            "-DGGML_NATIVE=OFF",
-            "-DGGML_SSE42=ON",
-            "-DGGML_AVX=ON",
-            "-DGGML_AVX2=ON",
-            "-DGGML_FMA=ON",
-            "-DGGML_F16C=ON",
-            "-DGGML_BMI2=ON",
-            "-DGGML_AVX_VNNI=OFF",
-            "-DGGML_AVX512=ON",
-            "-DGGML_AVX512_VBMI=ON",
-            "-DGGML_AVX512_VNNI=ON",
-            "-DGGML_AVX512_BF16=OFF",
-            *_NO_AMX,
-        ],
-        [
-            "sse4_2",
-            "avx",
-            "avx2",
-            "fma",
-            "f16c",
-            "bmi2",
-            "avx512f",
-            "avx512bw",
-            "avx512dq",
-            "avx512vl",
-            "avx512vbmi",
-            "avx512_vnni",
-        ],
-    ),
-    "x86-64-v2": (
-        [
-            "-DGGML_NATIVE=OFF",
-            "-DGGML_SSE42=ON",
-            "-DGGML_AVX=OFF",
-            "-DGGML_AVX2=OFF",
-            "-DGGML_FMA=OFF",
-            "-DGGML_F16C=OFF",
-            "-DGGML_BMI2=OFF",
-            "-DGGML_AVX_VNNI=OFF",
-            *_NO_AVX512,
-            *_NO_AMX,
-        ],
-        ["sse4_2"],
-    ),
+    # Measured here: prompt processing 1.47x the v3 build (benchmarks/cpu_build.py).
+    "x86-64-v4-vnni": _x86(*_V3, "AVX512", "AVX512_VBMI", "AVX512_VNNI"),
+    "x86-64-v3": _x86(*_V3),
+    "x86-64-v2": _x86("SSE42"),
     # Everything the development machine has except AMX: only for the portable-vs-native
     # measurement in the README. Never chosen automatically.
-    "native-noamx": (
-        [
-            "-DGGML_NATIVE=OFF",
-            "-DGGML_SSE42=ON",
-            "-DGGML_AVX=ON",
-            "-DGGML_AVX2=ON",
-            "-DGGML_FMA=ON",
-            "-DGGML_F16C=ON",
-            "-DGGML_BMI2=ON",
-            "-DGGML_AVX_VNNI=ON",
-            "-DGGML_AVX512=ON",
-            "-DGGML_AVX512_VBMI=ON",
-            "-DGGML_AVX512_VNNI=ON",
-            "-DGGML_AVX512_BF16=ON",
-            *_NO_AMX,
-        ],
-        ["avx2", "fma", "f16c", "bmi2", "avx512f", "avx512vbmi", "avx512_vnni", "avx512_bf16"],
-    ),
+    "native-noamx": _x86(*_V3, "AVX_VNNI", "AVX512", "AVX512_VBMI", "AVX512_VNNI", "AVX512_BF16"),
     # Apple Silicon: llama-cpp-python turns Metal on; no x86 flags, no -mcpu=native.
     "apple-arm64": (["-DGGML_NATIVE=OFF", "-DGGML_METAL=ON"], []),
     # Linux and other ARM64: a generic ARMv8 build (runs on any 64-bit ARM CPU).
@@ -149,16 +95,19 @@ LEVELS: dict[str, tuple[list[str], list[str]]] = {
 }
 
 
+def _cpu_module() -> ModuleType:
+    """Ember's core/cpu.py, loaded by path (Ember is not installed yet when this runs)."""
+    spec = importlib.util.spec_from_file_location("ember_cpu", ROOT / "core" / "cpu.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def cpu_flags() -> set[str]:
-    """Instruction-set flags of this CPU as /proc/cpuinfo names them (empty elsewhere)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
+    """Instruction-set flags of this CPU (empty where /proc/cpuinfo does not exist)."""
+    flags: set[str] = _cpu_module().cpu_flags()
+    return flags
 
 
 def default_level() -> str:
@@ -261,35 +210,11 @@ def install(version: str, level: str) -> None:
     """Build if needed and install into this Python (a venv), then record what was used."""
     check_cpu(level)
     wheel = build_wheel(version, level)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--force-reinstall",
-            "--no-index",
-            str(wheel),
-        ],
-        check=True,
-    )
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "--no-deps", "--force-reinstall", "--no-index", str(wheel)], check=True)
     # Its pure-Python dependencies come from the index, as pip would pick them.
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "typing-extensions>=4.5.0",
-            "numpy>=1.20.0",
-            "diskcache>=5.6.1",
-            "jinja2>=2.11.3",
-        ],
-        check=True,
-    )
+    deps = ["typing-extensions>=4.5.0", "numpy>=1.20.0", "diskcache>=5.6.1", "jinja2>=2.11.3"]
+    subprocess.run([*pip, *deps], check=True)
     record = {
         "package": PACKAGE,
         "version": version,
