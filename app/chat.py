@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QPlainTextEdit,
+    QPushButton,
     QScrollArea,
     QVBoxLayout,
     QWidget,
@@ -302,3 +303,26 @@ class Composer(QPlainTextEdit):
             event.ignore()
             return
         super().dragEnterEvent(event)
+
+
+class InputBar(QWidget):
+    """The input box with its Send and Stop buttons."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.composer = Composer()
+        self.send_button = QPushButton("Send")
+        self.send_button.setObjectName("sendButton")
+        self.send_button.setToolTip("Send (Enter)")
+        self.send_button.clicked.connect(self.composer.send)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("stopButton")
+        self.stop_button.setToolTip("Stop generating (Esc)")
+        self.stop_button.setEnabled(False)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(12, 8, 12, 12)
+        row.addWidget(self.composer, 1)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.send_button)
+        buttons.addWidget(self.stop_button)
+        row.addLayout(buttons)

@@ -1,14 +1,15 @@
-"""Document drops: the overlay shown while files are dragged over the window, and the
-progress panel with one card per batch (files, pages, chunks, cancel, per-file results)."""
+"""Documents: the overlay shown while files are dragged over the window, the progress
+panel with one card per batch (files, pages, chunks, cancel, per-file results), and the
+controller that starts a batch on the worker's ingest thread and routes its news."""
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtCore import QMimeData, QObject, Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 if TYPE_CHECKING:
+    from ember.app.worker import EngineWorker
     from ember.core.ingest import IngestProgress, IngestResult
 
 STATUS_MARK = {"loaded": "✓", "skipped": "•", "failed": "✗", "cancelled": "–"}
@@ -168,10 +170,11 @@ class BatchCard(QFrame):
 class IngestPanel(QWidget):
     """Stack of batch cards above the input box; hidden when empty."""
 
-    def __init__(self, cancel: Callable[[int], None], parent: QWidget | None = None) -> None:
+    cancelled = Signal(int)  # batch
+
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("ingestPanel")
-        self._cancel = cancel
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(12, 4, 12, 4)
         self.cards: dict[int, BatchCard] = {}
@@ -180,7 +183,7 @@ class IngestPanel(QWidget):
     def add_batch(self, batch: int, paths: list[str]) -> BatchCard:
         """A card for a new batch."""
         card = BatchCard(batch, paths)
-        card.cancelRequested.connect(self._cancel)
+        card.cancelRequested.connect(self.cancelled)
         card.dismissed.connect(self.dismiss)
         self.cards[batch] = card
         self._layout.addWidget(card)
@@ -206,3 +209,55 @@ class IngestPanel(QWidget):
             card.setParent(None)
             card.deleteLater()
         self.setVisible(bool(self.cards))
+
+
+class Documents(QObject):
+    """Adds dropped or picked documents to an agent's archival memory."""
+
+    loaded = Signal(int, object)  # batch, list[IngestResult] (after the panel showed them)
+
+    def __init__(self, worker: EngineWorker, panel: IngestPanel, overlay: DropOverlay) -> None:
+        super().__init__(panel)
+        self.worker = worker
+        self.panel = panel
+        self.overlay = overlay
+        panel.cancelled.connect(self.cancel)
+
+    def add(self, agent_id: int, paths: list[str]) -> int:
+        """Start loading files/folders; returns the batch number (-1 if nothing started)."""
+        job = self.worker.ingest(agent_id, paths, self.panel.progress, self._finished)
+        if job is None:
+            return -1
+        self.panel.add_batch(job.batch, paths)  # before any progress is delivered
+        return job.batch
+
+    def cancel(self, batch: int) -> None:
+        """Stop a batch at its next chunk boundary."""
+        job = self.worker.jobs.get(batch)
+        if job is not None:
+            job.cancel()
+
+    def _finished(self, batch: int, results: list[IngestResult]) -> None:
+        self.panel.finish(batch, results)
+        self.loaded.emit(batch, results)
+
+    def drag_enter(self, event: QDragEnterEvent, agent_name: str) -> None:
+        """Files dragged over the window: accept them and show the hint."""
+        if local_paths(event.mimeData()):
+            event.acceptProposedAction()
+            self.overlay.show_for(agent_name)
+        else:
+            event.ignore()
+
+    def drag_move(self, event: QDragMoveEvent) -> None:
+        """Keep accepting local files."""
+        if local_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def drop(self, event: QDropEvent) -> list[str]:
+        """The files dropped (the hint goes away either way)."""
+        self.overlay.hide()
+        paths = local_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+        return paths

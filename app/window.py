@@ -10,25 +10,19 @@ once the worker says everything is closed.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
     QDragLeaveEvent,
     QDragMoveEvent,
     QDropEvent,
-    QShowEvent,
 )
 from PySide6.QtWidgets import (
-    QApplication,
     QDockWidget,
-    QHBoxLayout,
-    QMainWindow,
     QMessageBox,
-    QPushButton,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -37,11 +31,12 @@ from PySide6.QtWidgets import (
 from ember.app import views
 from ember.app.actions import Actions
 from ember.app.agents import AgentList
-from ember.app.chat import ChatView, Composer
+from ember.app.chat import ChatView, InputBar
 from ember.app.commands import Commands
 from ember.app.conversation import Conversation
-from ember.app.dropzone import DropOverlay, IngestPanel, local_paths
+from ember.app.dropzone import Documents, DropOverlay, IngestPanel
 from ember.app.findbar import FindBar
+from ember.app.frame import Frame
 from ember.app.inspector import Inspector
 from ember.app.statusbar import StatusBar
 from ember.app.transcript import DisplayItem
@@ -66,16 +61,15 @@ CHAT_MIN_WIDTH = 340  # the chat column never shrinks below this; the inspector 
 INSPECTOR_MIN_WIDTH = 250
 
 
-class MainWindow(QMainWindow):
+class MainWindow(Frame):
     """Ember's main window."""
 
-    shown = Signal()
     closed = Signal()  # the worker has stopped and the window is closed
     agentShown = Signal(int)  # an agent's conversation is on screen
     documentsLoaded = Signal(int, object)  # batch, list[IngestResult] (after the panel)
 
     def __init__(self, worker: EngineWorker | None = None, *, settings_path: str | None = None):
-        super().__init__()
+        super().__init__(settings_path)
         self.setWindowTitle("Ember")
         self.setObjectName("mainWindow")
         self.resize(1180, 780)
@@ -91,17 +85,13 @@ class MainWindow(QMainWindow):
         self.model: ModelStatus | None = None
         self.closing = False
         self.stopped = False
-        self.errors: list[str] = []
-        self.last_message: QMessageBox | None = None
-        self._shown_once = False
-        self._settings = QSettings(settings_path or str(_gui_ini()), QSettings.Format.IniFormat)
         self._build()
         self.commands = Commands(self)
         self._connect_commands()
         self.actions_ = Actions(self)
         self.act_thoughts = self.actions_.thoughts
         self.act_inspector = self.actions_.inspector
-        self._restore_geometry()
+        self.restore_geometry()
         self._connect()
 
     # -- construction ------------------------------------------------------------------
@@ -112,35 +102,20 @@ class MainWindow(QMainWindow):
         self.chat = ChatView()
         self.conversation = Conversation(self.worker, self.chat, self)
         self.find_bar = FindBar(self.chat, self.tasks)
-        self.ingest_panel = IngestPanel(self._cancel_ingest)
-        self.composer = Composer()
+        self.ingest_panel = IngestPanel()
+        self.input_bar = InputBar()
+        self.composer = self.input_bar.composer
         self.composer.submitted.connect(self.send)
-        self.send_button = QPushButton("Send")
-        self.send_button.setObjectName("sendButton")
-        self.send_button.setToolTip("Send (Enter)")
-        self.send_button.clicked.connect(self.composer.send)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setObjectName("stopButton")
-        self.stop_button.setToolTip("Stop generating (Esc)")
+        self.send_button, self.stop_button = self.input_bar.send_button, self.input_bar.stop_button
         self.stop_button.clicked.connect(self.stop)
-        self.stop_button.setEnabled(False)
-
         center = QWidget()
         center.setMinimumWidth(CHAT_MIN_WIDTH)
         column = QVBoxLayout(center)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
-        column.addWidget(self.chat, 1)
-        column.addWidget(self.find_bar)
-        column.addWidget(self.ingest_panel)
-        bottom = QHBoxLayout()
-        bottom.setContentsMargins(12, 8, 12, 12)
-        bottom.addWidget(self.composer, 1)
-        buttons = QVBoxLayout()
-        buttons.addWidget(self.send_button)
-        buttons.addWidget(self.stop_button)
-        bottom.addLayout(buttons)
-        column.addLayout(bottom)
+        for widget, stretch in ((self.chat, 1), (self.find_bar, 0), (self.ingest_panel, 0)):
+            column.addWidget(widget, stretch)
+        column.addWidget(self.input_bar)
 
         self.splitter = QSplitter()
         self.splitter.addWidget(self.agent_list)
@@ -150,6 +125,8 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([200, 980])
         self.setCentralWidget(self.splitter)
         self.overlay = DropOverlay(self.splitter)
+        self.documents = Documents(self.worker, self.ingest_panel, self.overlay)
+        self.documents.loaded.connect(self._on_documents_loaded)
 
         self.inspector = Inspector(self.tasks)
         self.dock = QDockWidget("Memory", self)
@@ -196,35 +173,6 @@ class MainWindow(QMainWindow):
         """Start the worker and open the data (call after show())."""
         self.worker.start()
         self.tasks.run(views.startup, self._on_started)
-
-    # -- geometry and look -------------------------------------------------------------
-
-    def _restore_geometry(self) -> None:
-        geometry = self._settings.value("geometry")
-        if isinstance(geometry, QByteArray | bytes) and geometry:
-            self.restoreGeometry(QByteArray(geometry))
-        state = self._settings.value("state")
-        if isinstance(state, QByteArray | bytes) and state:
-            self.restoreState(QByteArray(state))
-
-    def _save_geometry(self) -> None:
-        self._settings.setValue("geometry", self.saveGeometry())
-        self._settings.setValue("state", self.saveState())
-        self._settings.sync()
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if not self._shown_once:
-            self._shown_once = True
-            self.shown.emit()
-
-    def changeEvent(self, event: QEvent) -> None:
-        # Light/dark switch: re-resolve palette(...) colours in the style sheet.
-        if event.type() == QEvent.Type.PaletteChange:
-            app = QApplication.instance()
-            if isinstance(app, QApplication):
-                app.setStyleSheet(app.styleSheet())
-        super().changeEvent(event)
 
     # -- start-up and agents -----------------------------------------------------------
 
@@ -354,7 +302,7 @@ class MainWindow(QMainWindow):
     def _on_model_failed(self, error: str) -> None:
         self.status.failed()
         self.errors.append(error)
-        self._message(
+        self.message(
             QMessageBox.Icon.Critical,
             "The model could not be loaded",
             f"{error}\n\n"
@@ -375,77 +323,39 @@ class MainWindow(QMainWindow):
         """Start loading files/folders into the current agent's archival memory."""
         if self.agent_id is None or not paths:
             return -1
-        job = self.worker.ingest(
-            self.agent_id, paths, self.ingest_panel.progress, self._on_ingest_finished
-        )
-        if job is None:
-            return -1
-        self.ingest_panel.add_batch(job.batch, paths)  # before any progress is delivered
-        return job.batch
+        return self.documents.add(self.agent_id, paths)
 
-    def _cancel_ingest(self, batch: int) -> None:
-        job = self.worker.jobs.get(batch)
-        if job is not None:
-            job.cancel()
-
-    def _on_ingest_finished(self, batch: int, results: list[IngestResult]) -> None:
-        self.ingest_panel.finish(batch, results)
-        if self.agent_id is not None and self.dock.isVisible():
+    def _on_documents_loaded(self, batch: int, results: list[IngestResult]) -> None:
+        if self.dock.isVisible():
             self.inspector.refresh()
         self.documentsLoaded.emit(batch, results)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if local_paths(event.mimeData()):
-            event.acceptProposedAction()
-            self.overlay.show_for(self.agent_name)
-        else:
-            event.ignore()
+        self.documents.drag_enter(event, self.agent_name)
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        if local_paths(event.mimeData()):
-            event.acceptProposedAction()
+        self.documents.drag_move(event)
 
     def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
         self.overlay.hide()
         super().dragLeaveEvent(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
-        self.overlay.hide()
-        paths = local_paths(event.mimeData())
-        if paths:
-            event.acceptProposedAction()
-            self.add_documents(paths)
-
-    # -- notices -----------------------------------------------------------------------
-
-    def notify_error(self, text: str) -> None:
-        """An error the user should see (status bar and a non-blocking message)."""
-        self.errors.append(text)
-        self.statusBar().showMessage(text, 10000)
-        self._message(QMessageBox.Icon.Warning, "Ember", text)
-
-    def _message(self, icon: QMessageBox.Icon, title: str, text: str) -> QMessageBox:
-        """A window-modal message that does not block the event loop (the engine keeps
-        streaming into the window while it is open)."""
-        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
-        self.last_message = box
-        return box
+        self.add_documents(self.documents.drop(event))
 
     # -- closing -----------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Stop generation, let the worker finish its commit and close the DB, then quit."""
         if self.stopped or not self.tasks.thread_.isRunning():
-            self._save_geometry()
+            self.save_geometry()
             event.accept()
             return
         event.ignore()
         if self.closing:
             return
         self.closing = True
-        self._save_geometry()
+        self.save_geometry()
         self.hide()
         self.conversation.cancel_all()
         self.worker.shutdown()
@@ -466,9 +376,3 @@ class MainWindow(QMainWindow):
         self.conversation.cancel_all()
         self.worker.shutdown_now()
         self.stopped = True
-
-
-def _gui_ini() -> Path:
-    from ember.core import paths
-
-    return paths.data_dir() / "gui.ini"

@@ -212,7 +212,7 @@ def test_geometry_and_shortcuts(qtbot: Any, make_window: Any) -> None:
     window.act_inspector.trigger()
     drain()
     window.shutdown_now()
-    window._save_geometry()
+    window.save_geometry()
     again = make_window(scripted(), keep_size=True)
     assert (again.width(), again.height()) == (780, 560)
     assert again.dock.isVisible()
