@@ -36,14 +36,14 @@ if TYPE_CHECKING:
 DEBOUNCE_MS = 200
 
 
-def older_hits(messages: list[Message], query: str, before: str) -> list[Message]:
-    """Messages containing ``query`` (case-insensitive) written before ``before`` (ISO
-    time; '' means none are loaded, so all count), oldest first."""
+def older_hits(messages: list[Message], query: str, before: int | None) -> list[Message]:
+    """Messages containing ``query`` (case-insensitive) older than message ``before``
+    (the oldest loaded; None: nothing is loaded, all count), oldest first."""
     needle = query.casefold()
     hits = [m for m in messages if needle in m.text.casefold()]
-    if before:
-        hits = [m for m in hits if m.created_at < before]
-    return sorted(hits, key=lambda m: (m.created_at, m.id))
+    if before is not None:
+        hits = [m for m in hits if m.id < before]
+    return sorted(hits, key=lambda m: m.id)
 
 
 class _Input(QLineEdit):
@@ -73,6 +73,7 @@ class FindBar(QFrame):
         self.tasks = tasks
         self.agent_id: int | None = None
         self.agent_name = ""
+        self.oldest_loaded: int | None = None  # the chat holds this message and newer
         self.query = ""
         self.loaded_matches = 0
         self.older_matches: list[Message] = []
@@ -148,8 +149,7 @@ class FindBar(QFrame):
         query, page = answer
         if query != self.query or page.agent_id != self.agent_id:
             return  # the user typed on
-        first = next((b.time for b in self.chat.bubbles if b.time), "")
-        self.older_matches = older_hits(page.messages, query, first)
+        self.older_matches = older_hits(page.messages, query, self.oldest_loaded)
         for m in self.older_matches:
             who = "You" if m.role == "user" else self.agent_name
             item = QListWidgetItem(f"{who} · {short_time(m.created_at)}: {m.text[:300]}")

@@ -30,6 +30,7 @@ class AgentView:
     items: list[DisplayItem]
     first_run: bool
     usage: ContextUsage | None  # None until a model is attached
+    oldest_loaded: int | None  # id of the oldest message loaded (find reaches past it)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,8 @@ def open_agent(ember: Ember, agent_id: int) -> AgentView:
         ember.login(agent_id)
         usage = ember.context_usage(agent_id)
     items = build_transcript(history.messages)
-    return AgentView(history.agent_id, history.agent_name, items, history.first_run, usage)
+    oldest = history.messages[0].id if history.messages else None
+    return AgentView(history.agent_id, history.agent_name, items, history.first_run, usage, oldest)
 
 
 def remember_agent(ember: Ember, name: str) -> None:

@@ -206,6 +206,7 @@ class MainWindow(Frame):
         self.agent_id = self.conversation.agent_id = view.id
         self._set_agent_name(view.name)
         self.agent_list.set_current(view.id)
+        self.find_bar.oldest_loaded = view.oldest_loaded
         self.chat.set_items(view.items)
         if view.first_run:
             self.chat.add(DisplayItem("assistant", WELCOME.format(name=view.name)))
