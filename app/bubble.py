@@ -174,7 +174,9 @@ class Bubble(QFrame):
             self.body.setTextFormat(Qt.TextFormat.MarkdownText)
             self.body.setText(shown)
         self.hits = hits
-        self.body.setVisible(bool(shown))
+        # While the agent works, the activity line says so instead of a bare "…".
+        waiting = shown == LIVE_PLACEHOLDER and bool(self.activity.text())
+        self.body.setVisible(bool(shown) and not waiting)
         self.copy_button.setVisible(bool(self.text) and self.text != LIVE_PLACEHOLDER)
         return hits
 
@@ -193,6 +195,8 @@ class Bubble(QFrame):
         """The live line under a reply being written ('' hides it)."""
         self.activity.setText(text)
         self.activity.setVisible(bool(text))
+        if self.text == LIVE_PLACEHOLDER:
+            self._render_body()
 
     def set_action(self, action: str) -> None:
         """Offer "regenerate" or "edit" on this bubble ('' removes the offer)."""
