@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
-    QPushButton,
     QScrollArea,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -29,6 +29,11 @@ if TYPE_CHECKING:
     from ember.app.tasks import TaskRunner
     from ember.core.service import MemorySnapshot
     from ember.core.store import Block
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 record``, ``2 records``."""
+    return f"{n:,} {noun}{'s' * (n != 1)}"
 
 
 class BlockEditor(QWidget):
@@ -58,20 +63,24 @@ class BlockEditor(QWidget):
         self.edit.setMinimumHeight(90)
         self.edit.textChanged.connect(self._changed)
         layout.addWidget(self.edit)
-        buttons = QHBoxLayout()
         self.status = QLabel()
         self.status.setObjectName("blockStatus")
         self.status.setWordWrap(True)
-        buttons.addWidget(self.status, 1)
-        self.history_button = QPushButton("History…")
+        layout.addWidget(self.status)
+        buttons = QHBoxLayout()
+        self.history_button = QToolButton()
+        self.history_button.setText("History…")
         self.history_button.setToolTip("Every change to this block, with undo")
         self.history_button.clicked.connect(lambda: self.historyRequested.emit(self.label))
         buttons.addWidget(self.history_button)
-        self.revert_button = QPushButton("Revert")
+        buttons.addStretch(1)
+        self.revert_button = QToolButton()
+        self.revert_button.setText("Revert")
         self.revert_button.setToolTip("Throw away the edit")
         self.revert_button.clicked.connect(self.revert)
         buttons.addWidget(self.revert_button)
-        self.save_button = QPushButton("Save")
+        self.save_button = QToolButton()
+        self.save_button.setText("Save")
         self.save_button.clicked.connect(self.save)
         buttons.addWidget(self.save_button)
         layout.addLayout(buttons)
@@ -158,6 +167,7 @@ class CoreMemoryTab(QWidget):
         outer.addWidget(self.counts)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         host = QWidget()
         self._blocks = QVBoxLayout(host)
         self._blocks.addStretch(1)
@@ -169,8 +179,9 @@ class CoreMemoryTab(QWidget):
         new_agent = memory.agent_id != self.agent_id
         self.agent_id = memory.agent_id
         self.counts.setText(
-            f"Recall: {memory.recall_messages:,} records ({memory.in_context_messages:,} in "
-            f"context) · Archival: {memory.archival_passages:,} passages · "
+            f"Recall: {plural(memory.recall_messages, 'record')} "
+            f"({memory.in_context_messages:,} in context) · "
+            f"Archival: {plural(memory.archival_passages, 'passage')} · "
             f"Documents: {memory.documents:,}"
         )
         labels = [b.label for b in memory.blocks]

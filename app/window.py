@@ -289,6 +289,7 @@ class MainWindow(Frame):
 
     def _on_model_ready(self, model: ModelStatus) -> None:
         self.model = model
+        self.config = self.worker.config or self.config  # saved with the model attached
         self.status.ready(model)
         self.statusBar().clearMessage()
         self.statusBar().showMessage("Ready.", 3000)

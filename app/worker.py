@@ -90,6 +90,7 @@ class EngineWorker(QObject):
         self.tasks.stopped.connect(self._on_stopped)
         self.ember: Ember | None = None  # for the loader and ingest threads only
         self.model: ModelStatus | None = None
+        self.config: EngineConfig | None = None  # the settings of the attached model
         self.jobs: dict[int, IngestJob] = {}
         self._generation = 0
         self._batches = 0
@@ -162,7 +163,7 @@ class EngineWorker(QObject):
             return
 
         def attached(status: ModelStatus) -> None:
-            self.model = status
+            self.model, self.config = status, loaded.config
             self.schedule_heartbeats(loaded.config.timed_heartbeat_minutes)
             self.modelReady.emit(status)
 
