@@ -175,7 +175,7 @@ class EngineWorker(QObject):
 
     # -- timed heartbeats and idle work ------------------------------------------------
 
-    def schedule_heartbeats(self, minutes: int | None) -> None:
+    def schedule_heartbeats(self, minutes: float | None) -> None:
         """Wake the agent after ``minutes`` idle (None: never)."""
         from ember.core.scheduler import HeartbeatScheduler
 
