@@ -7,6 +7,7 @@ back; a tab that changed memory emits ``changed`` so the inspector refreshes its
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QDate, Qt, Signal
@@ -41,7 +42,7 @@ def _list() -> QListWidget:
     return view
 
 
-def _search_row(placeholder: str, search: object) -> tuple[QHBoxLayout, QLineEdit]:
+def _search_row(placeholder: str, search: Callable[[], None]) -> tuple[QHBoxLayout, QLineEdit]:
     row = QHBoxLayout()
     edit = QLineEdit()
     edit.setPlaceholderText(placeholder)
@@ -65,6 +66,23 @@ class _Tab(QWidget):
         self.agent_id: int | None = None
         self.agent_name = "Agent"
 
+    def _heading(self, layout: QVBoxLayout, placeholder: str) -> QLineEdit:
+        """A search row; returns its input. ``self.info`` and ``self.list`` follow it."""
+        row, query = _search_row(placeholder, self.search)
+        layout.addLayout(row)
+        return query
+
+    def _body(self, layout: QVBoxLayout) -> None:
+        """The line that says what is shown, then the list."""
+        self.info = QLabel()
+        self.info.setWordWrap(True)
+        layout.addWidget(self.info)
+        self.list = _list()
+        layout.addWidget(self.list, 1)
+
+    def search(self) -> None:
+        """Show what matches the search row (tabs with one override this)."""
+
     def confirm(self, title: str, text: str) -> bool:
         """Ask before deleting."""
         answer = QMessageBox.question(self, title, text)
@@ -77,13 +95,8 @@ class ArchivalTab(_Tab):
     def __init__(self, tasks: TaskRunner) -> None:
         super().__init__(tasks)
         layout = QVBoxLayout(self)
-        row, self.query = _search_row("Search archival memory…", self.search)
-        layout.addLayout(row)
-        self.info = QLabel()
-        self.info.setWordWrap(True)
-        layout.addWidget(self.info)
-        self.list = _list()
-        layout.addWidget(self.list, 1)
+        self.query = self._heading(layout, "Search archival memory…")
+        self._body(layout)
         buttons = QHBoxLayout()
         self.more = QPushButton("Show more")
         self.more.clicked.connect(self._more)
@@ -154,8 +167,7 @@ class RecallTab(_Tab):
     def __init__(self, tasks: TaskRunner) -> None:
         super().__init__(tasks)
         layout = QVBoxLayout(self)
-        row, self.query = _search_row("Search past conversations…", self.search)
-        layout.addLayout(row)
+        self.query = self._heading(layout, "Search past conversations…")
         dates = QGridLayout()  # two rows, so the inspector can stay narrow
         today = QDate.currentDate()
         self.start = self._date(today.addDays(-7))
@@ -170,12 +182,7 @@ class RecallTab(_Tab):
         dates.addWidget(by_date, 1, 2)
         dates.setColumnStretch(3, 1)
         layout.addLayout(dates)
-        self.info = QLabel()
-        self.info.setObjectName("recallInfo")
-        self.info.setWordWrap(True)
-        layout.addWidget(self.info)
-        self.list = _list()
-        layout.addWidget(self.list, 1)
+        self._body(layout)
 
     @staticmethod
     def _date(value: QDate) -> QDateEdit:
@@ -234,11 +241,8 @@ class DocumentsTab(_Tab):
     def __init__(self, tasks: TaskRunner) -> None:
         super().__init__(tasks)
         layout = QVBoxLayout(self)
-        self.info = QLabel("Drop PDF, text or Markdown files on the window to add them.")
-        self.info.setWordWrap(True)
-        layout.addWidget(self.info)
-        self.list = _list()
-        layout.addWidget(self.list, 1)
+        self._body(layout)
+        self.info.setText("Drop PDF, text or Markdown files on the window to add them.")
         buttons = QHBoxLayout()
         self.add_button = QPushButton("Add…")
         self.add_button.setToolTip("Add PDF, text or Markdown files (Ctrl+O)")

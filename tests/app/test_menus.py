@@ -10,17 +10,27 @@ from typing import Any
 from .fixtures import WAIT_MS, scripted, send_and_wait, settle, step
 
 
+def save_after_one_turn(
+    qtbot: Any, make_window: Any, monkeypatch: Any, said: str, reply: str, action: str, to: Path
+) -> Any:
+    """One exchange, then a menu action whose save dialog answers ``to``; waits for it."""
+    from PySide6.QtWidgets import QFileDialog
+
+    window = make_window(scripted(step(reply)))
+    send_and_wait(qtbot, window, said)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(to), ""))
+    getattr(window.actions_, action).trigger()
+    qtbot.waitUntil(to.exists, timeout=WAIT_MS)
+    settle(qtbot, window)
+    return window
+
+
 def test_export_conversation_as_markdown(
     qtbot: Any, make_window: Any, tmp_path: Path, monkeypatch: Any
 ) -> None:
-    from PySide6.QtWidgets import QFileDialog
-
-    window = make_window(scripted(step("Tea it is: **Earl Grey**.")))
-    send_and_wait(qtbot, window, "Which tea should I try?")
     target = tmp_path / "chat.md"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
-    window.actions_.export_chat.trigger()
-    qtbot.waitUntil(target.exists, timeout=WAIT_MS)
+    args = ("Which tea should I try?", "Tea it is: **Earl Grey**.", "export_chat", target)
+    save_after_one_turn(qtbot, make_window, monkeypatch, *args)
     text = target.read_text(encoding="utf-8")
     assert text.startswith("# Conversation with Ember\n")
     you = text.index("**You** · ")
@@ -34,13 +44,9 @@ def test_export_and_import_an_agent_from_the_menu(
 ) -> None:
     from PySide6.QtWidgets import QFileDialog
 
-    window = make_window(scripted(step("Noted: your cat is called Miso.")))
-    send_and_wait(qtbot, window, "My cat is called Miso.")
     exported = tmp_path / "ember.ember.json"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(exported), ""))
-    window.actions_.export_agent.trigger()
-    qtbot.waitUntil(exported.exists, timeout=WAIT_MS)
-    settle(qtbot, window)
+    args = ("My cat is called Miso.", "Noted: your cat is called Miso.", "export_agent", exported)
+    window = save_after_one_turn(qtbot, make_window, monkeypatch, *args)
     assert json.loads(exported.read_text())["agent"]["name"] == "Ember"
     assert "Exported Ember" in window.statusBar().currentMessage()
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(exported), ""))
