@@ -178,7 +178,22 @@ CREATE VIEW passage_vec(passage_id, agent_id, embedding) AS
     FROM passage_embedding e JOIN passages p ON p.id = e.passage_id;
 """
 
+# Core-memory history (blockhistory.py): every change of a block, before and after.
+_BLOCK_HISTORY = """
+CREATE TABLE block_history (
+    id INTEGER PRIMARY KEY,
+    agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    old_value TEXT NOT NULL,
+    new_value TEXT NOT NULL,
+    author TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX block_history_agent_label ON block_history(agent_id, label, id);
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("initial schema", _INITIAL),
     ("archival binary prefilter + exact re-rank", _ARCHIVAL_INDEX),
+    ("core memory history", _BLOCK_HISTORY),
 ]

@@ -29,9 +29,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ember.core import blockhistory, presets
 from ember.core import embedder as embedder_mod
-from ember.core import presets
 from ember.core import search as search_mod
+from ember.core.blockhistory import BlockChange
 from ember.core.config import SETTINGS_KEY, EngineConfig
 from ember.core.embedder import Embedder
 from ember.core.engine import AgentRuntime, Engine, OnEvent, record_user_message
@@ -440,9 +441,22 @@ class Ember:
         )
 
     def set_block(self, agent_id: int, label: str, value: str) -> Block:
-        """Replace a core memory block's text (within its limit); returns the saved block."""
-        self.store.set_block(agent_id, label, value)
+        """The user replaces a core memory block's text (within its limit); returns the
+        saved block. The change is kept in the block's history."""
+        self.store.set_block(agent_id, label, value, author="user")
         return self.store.get_block(agent_id, label)
+
+    def block_history(self, agent_id: int, label: str, limit: int = 200) -> list[BlockChange]:
+        """Every change of a core memory block (by the agent, the user or an undo), newest
+        first. Raises NotFound for an unknown label."""
+        self.store.get_block(agent_id, label)
+        return blockhistory.changes(self.store.conn, agent_id, label, limit)
+
+    def undo_block_change(self, agent_id: int, change_id: int) -> Block:
+        """Restore a block to its value before a change (itself kept as a change)."""
+        change = blockhistory.get_change(self.store.conn, agent_id, change_id)
+        self.store.set_block(agent_id, change.label, change.old_value, author="undo")
+        return self.store.get_block(agent_id, change.label)
 
     def search(
         self, agent_id: int, tier: Tier, query: str, page: int = 0, page_size: int = 5

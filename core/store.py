@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ember.core import db, paths, timeutil, vector_index
+from ember.core import blockhistory, db, paths, timeutil, vector_index
 from ember.core.errors import AlreadyExists, InvalidInput, NotFound
 
 DEFAULT_BLOCK_LIMIT = 2000
@@ -340,17 +340,20 @@ class Store:
         labels = ", ".join(b.label for b in self.blocks(agent_id)) or "none"
         raise NotFound(f"No core memory block labelled '{label}' (blocks: {labels}).")
 
-    def set_block(self, agent_id: int, label: str, value: str) -> None:
-        """Replace a block's value; enforces the block's character limit."""
+    def set_block(self, agent_id: int, label: str, value: str, *, author: str = "agent") -> None:
+        """Replace a block's value; enforces the block's character limit. The change is
+        kept in the block's history with ``author`` (see blockhistory.py)."""
         block = self.get_block(agent_id, label)
         if len(value) > block.limit:
             raise InvalidInput(
                 f"Block '{label}' would hold {len(value)} characters; its limit is {block.limit}."
             )
-        self.conn.execute(
-            "UPDATE blocks SET value = ?, updated_at = ? WHERE agent_id = ? AND label = ?",
-            (value, timeutil.now_iso(), agent_id, label),
-        )
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE blocks SET value = ?, updated_at = ? WHERE agent_id = ? AND label = ?",
+                (value, timeutil.now_iso(), agent_id, label),
+            )
+            blockhistory.record(self.conn, agent_id, label, block.value, value, author)
 
     def add_block(self, agent_id: int, label: str, value: str = "", limit: int = 2000) -> None:
         """Add a labelled block (MemGPT allows more than persona and human)."""
