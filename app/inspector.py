@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QTabWidget, QWidget
 
 from ember.app.blocks import CoreMemoryTab
 from ember.app.browsers import ArchivalTab, DocumentsTab, RecallTab
+from ember.app.history import BlockHistoryDialog
 
 if TYPE_CHECKING:
     from ember.app.tasks import TaskRunner
     from ember.core.service import MemorySnapshot
+    from ember.core.store import Block
 
 CORE, ARCHIVAL, RECALL, DOCUMENTS = range(4)
 
@@ -48,7 +50,7 @@ class Inspector(QTabWidget):
             tab.changed.connect(self.load_memory)
             tab.changed.connect(self.memoryChanged)
         self.currentChanged.connect(self._tab_changed)
-        self.history_dialog: QWidget | None = None
+        self.history_dialog: BlockHistoryDialog | None = None
 
     @property
     def editors(self) -> dict[str, object]:
@@ -93,5 +95,28 @@ class Inspector(QTabWidget):
         self.load_memory()
         self._tab_changed(self.currentIndex())
 
-    def show_history(self, label: str) -> None:
-        """The history of one block (placeholder until block history exists)."""
+    def show_history(self, label: str) -> BlockHistoryDialog | None:
+        """Open the history of one block (changes, diffs, undo)."""
+        agent_id = self.agent_id
+        if agent_id is None:
+            return None
+        dialog = BlockHistoryDialog(self.agent_name, label, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.history_dialog = dialog
+
+        def load() -> None:
+            self.tasks.run(lambda e: e.block_history(agent_id, label), dialog.set_changes)
+
+        def undone(_block: Block) -> None:
+            load()
+            self.load_memory()
+            self.memoryChanged.emit()
+
+        dialog.undoRequested.connect(
+            lambda change_id: self.tasks.run(
+                lambda e: e.undo_block_change(agent_id, change_id), undone
+            )
+        )
+        load()
+        dialog.open()
+        return dialog
