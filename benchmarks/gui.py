@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 TICK_MS = 5
+# The checkout: the GUI tests' helpers (tests/app/fixtures.py) make the benchmark's PDF.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def measure_startup(runs: int = 5) -> list[float]:
@@ -106,27 +108,6 @@ def wait_for(signal: Any, timeout: float = 600.0) -> list[Any]:
     return got
 
 
-def make_pdf(path: Path, pages: int) -> Path:
-    """A text PDF of ``pages`` pages."""
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.set_font("Helvetica", size=11)
-    for n in range(1, pages + 1):
-        pdf.add_page()
-        for k in range(25):
-            pdf.multi_cell(
-                0,
-                6,
-                f"Page {n}, line {k}: the quarterly report notes that shipment {n * 97 + k} "
-                "left the harbour on time and arrived in good order at the depot.",
-                new_x="LMARGIN",
-                new_y="NEXT",
-            )
-    pdf.output(str(path))
-    return path
-
-
 def measure_stalls(pdf_pages: int = 40) -> dict[str, dict[str, float]]:
     """Worst GUI stalls while the models load, a reply streams and a PDF ingests."""
     home = tempfile.mkdtemp(prefix="ember-bench-")
@@ -167,7 +148,9 @@ def measure_stalls(pdf_pages: int = 40) -> dict[str, dict[str, float]]:
         stats["message_signals"] = len(deltas)
         results[label] = stats
 
-    pdf = make_pdf(Path(home) / "report.pdf", pdf_pages)
+    from tests.app.fixtures import make_pdf
+
+    pdf = make_pdf(Path(home) / "report.pdf", pdf_pages, lines=25)
     meter.start()
     window.add_documents([str(pdf)])
     args = wait_for(window.documentsLoaded)

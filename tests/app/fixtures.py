@@ -61,6 +61,27 @@ def scripted(*outputs: str, n_ctx: int = 4096) -> Any:
     return ScriptedBackend(list(outputs), n_ctx=n_ctx)
 
 
+def make_pdf(path: Path, pages: int = 6, lines: int = 18) -> Path:
+    """A real multi-page PDF with text (the GUI tests and ``benchmarks/gui.py``)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for n in range(1, pages + 1):
+        pdf.add_page()
+        for k in range(lines):
+            pdf.multi_cell(
+                0,
+                7,
+                f"Page {n}, paragraph {k}. The lighthouse keeper of Skerry Point logs the "
+                f"weather at dawn; entry {n * 100 + k} notes fog over the northern reef.",
+                new_x="LMARGIN",
+                new_y="NEXT",
+            )
+    pdf.output(str(path))
+    return path
+
+
 def drain() -> None:
     """Run the GUI thread's queued deliveries once."""
     from PySide6.QtWidgets import QApplication

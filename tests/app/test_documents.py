@@ -11,28 +11,7 @@ from PySide6.QtWidgets import QApplication
 
 from ember.core.store import Store
 
-from .fixtures import scripted, settle, shot
-
-
-def make_pdf(path: Path, pages: int = 6) -> Path:
-    """A real multi-page PDF with text."""
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.set_font("Helvetica", size=12)
-    for n in range(1, pages + 1):
-        pdf.add_page()
-        for k in range(18):
-            pdf.multi_cell(
-                0,
-                7,
-                f"Page {n}, paragraph {k}. The lighthouse keeper of Skerry Point logs the "
-                f"weather at dawn; entry {n * 100 + k} notes fog over the northern reef.",
-                new_x="LMARGIN",
-                new_y="NEXT",
-            )
-    pdf.output(str(path))
-    return path
+from .fixtures import make_pdf, scripted, settle, shot
 
 
 def drop(window: Any, paths: list[Path]) -> None:
