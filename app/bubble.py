@@ -1,5 +1,5 @@
-"""One chat bubble: header (who · when), Markdown body, the live activity line, a footer
-of small actions (copy; regenerate or edit on the newest turn) and collapsible details
+"""One chat bubble: a header (who · when, and small actions: copy; regenerate or edit on
+the newest turn), the Markdown body, the live activity line, and collapsible details
 (inner thoughts, function calls and their results).
 
 Find-in-conversation highlights hits by rendering the Markdown into a text document,
@@ -78,7 +78,11 @@ class Bubble(QFrame):
         self.header.setObjectName("bubbleHeader")
         self.time = item.time
         self.stopped = item.stopped
-        layout.addWidget(self.header)
+        head = QHBoxLayout()
+        head.setContentsMargins(0, 0, 0, 0)
+        head.setSpacing(2)
+        head.addWidget(self.header, 1)
+        layout.addLayout(head)
         self.body = QLabel()
         self.body.setObjectName("bubbleBody")
         self.body.setWordWrap(True)
@@ -100,7 +104,13 @@ class Bubble(QFrame):
         self.hits = 0  # hits of ``query`` in the body
         self.details: list[Detail] = list(item.details)
         self.live_thought = ""
-        self._build_footer(layout)
+        self._build_actions(head)
+        self.toggle = QToolButton()
+        self.toggle.setObjectName("detailsToggle")
+        self.toggle.setCheckable(True)
+        self.toggle.setAutoRaise(True)
+        self.toggle.toggled.connect(self._on_toggle)
+        layout.addWidget(self.toggle, 0, Qt.AlignmentFlag.AlignLeft)
         self.detail_label = QLabel()
         self.detail_label.setObjectName("bubbleDetails")
         self.detail_label.setWordWrap(True)
@@ -112,17 +122,7 @@ class Bubble(QFrame):
         self.toggle.setChecked(show_details)
         self.refresh_details()
 
-    def _build_footer(self, layout: QVBoxLayout) -> None:
-        footer = QHBoxLayout()
-        footer.setContentsMargins(0, 0, 0, 0)
-        footer.setSpacing(2)
-        self.toggle = QToolButton()
-        self.toggle.setObjectName("detailsToggle")
-        self.toggle.setCheckable(True)
-        self.toggle.setAutoRaise(True)
-        self.toggle.toggled.connect(self._on_toggle)
-        footer.addWidget(self.toggle)
-        footer.addStretch(1)
+    def _build_actions(self, head: QHBoxLayout) -> None:
         self.action_button = QToolButton()  # Regenerate / Edit, on the newest turn only
         self.action_button.setObjectName("bubbleAction")
         self.action_button.setAutoRaise(True)
@@ -130,15 +130,14 @@ class Bubble(QFrame):
             lambda: self.actionRequested.emit(str(self.action_button.property("action")))
         )
         self.action_button.hide()
-        footer.addWidget(self.action_button)
+        head.addWidget(self.action_button)
         self.copy_button = QToolButton()
         self.copy_button.setObjectName("copyButton")
         self.copy_button.setText("Copy")
         self.copy_button.setToolTip("Copy this message")
         self.copy_button.setAutoRaise(True)
         self.copy_button.clicked.connect(lambda: self.copyRequested.emit(self))
-        footer.addWidget(self.copy_button)
-        layout.addLayout(footer)
+        head.addWidget(self.copy_button)
 
     # -- content -----------------------------------------------------------------------
 

@@ -139,6 +139,12 @@ class ChatView(QScrollArea):
         for i, bubble in enumerate(self.bubbles):
             bubble.set_action("edit" if i == last_user else "regenerate" if i == last_reply else "")
 
+    def drop_last_turn(self) -> None:
+        """Remove the newest message of the user and everything after it."""
+        users = [i for i, b in enumerate(self.bubbles) if b.role == "user"]
+        for bubble in self.bubbles[users[-1] if users else len(self.bubbles) :]:
+            self._remove(bubble)
+
     def _copy(self, bubble: Bubble) -> None:
         QApplication.clipboard().setText(bubble.text)
         self.copied.emit(bubble.text)

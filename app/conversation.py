@@ -144,9 +144,7 @@ class Conversation(QObject):
             return
 
         def retracted(previous: str) -> None:
-            users = [i for i, b in enumerate(self.chat.bubbles) if b.role == "user"]
-            for bubble in self.chat.bubbles[users[-1] if users else len(self.chat.bubbles) :]:
-                self.chat._remove(bubble)
+            self.chat.drop_last_turn()
             self.send(text or previous)
 
         self.tasks.run(lambda e: e.retract_last_turn(agent_id), retracted)

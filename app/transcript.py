@@ -147,6 +147,8 @@ def activity(event: Event) -> str | None:
         if event.name == "send_message":
             return None
         return "Working…"
+    if isinstance(event, ev.ToolResult):
+        return "Reading the result…" if event.heartbeat else None
     if isinstance(event, ev.SystemNotice) and event.kind == "flush":
         return "Older messages were summarised…"
     return None

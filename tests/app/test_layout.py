@@ -9,7 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import QPoint, QRect
 
-from .fixtures import WAIT_MS, scripted, settle, shot
+from .fixtures import WAIT_MS, call, scripted, send_and_wait, settle, shot, step
 
 
 def rect_in(widget: Any, ancestor: Any) -> QRect:
@@ -22,7 +22,9 @@ def test_small_window_with_the_inspector_open(
 ) -> None:
     from ember.app.window import CHAT_MIN_WIDTH
 
-    window = make_window(scripted(), size=(800, 560))
+    search = call("conversation_search", "Let me check first.", query="key", page=0)
+    window = make_window(scripted(search, step("It is under the pot.")), size=(800, 560))
+    send_and_wait(qtbot, window, "Where is the spare key?")  # a reply with a tool call
     window.act_inspector.trigger()
     qtbot.waitUntil(lambda: "human" in window.inspector.editors, timeout=WAIT_MS)
     note = tmp_path / "a-rather-long-document-name-for-the-panel.md"
@@ -47,6 +49,9 @@ def test_small_window_with_the_inspector_open(
     for widget in (window.composer, window.send_button, window.stop_button):
         assert area.contains(rect_in(widget, central)), widget.objectName()
     assert window.composer.height() == 76
+    view = window.chat.viewport()
+    for bubble in window.chat.bubbles:  # bubbles fit the chat's width (no hidden overflow)
+        assert rect_in(bubble, view).right() <= view.width() - 1, bubble.text[:30]
     card = next(iter(window.ingest_panel.cards.values()))
     assert area.contains(rect_in(card, central))
     for label in (card.title, card.results):
