@@ -16,11 +16,11 @@ from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QInputDialog, 
 from ember import resources
 from ember.app import views
 from ember.app.agents import NewAgentDialog
-from ember.app.dialogs import AboutDialog, ShortcutsDialog
-from ember.app.settings import SettingsDialog
 from ember.app.transcript import DisplayItem, to_markdown
 
 if TYPE_CHECKING:
+    from ember.app.dialogs import AboutDialog, ShortcutsDialog
+    from ember.app.settings import SettingsDialog
     from ember.app.window import MainWindow
     from ember.core.config import EngineConfig
     from ember.core.service import Ember
@@ -127,6 +127,8 @@ class Commands:
 
     def open_settings(self) -> SettingsDialog | None:
         """Show the settings dialog (non-blocking)."""
+        from ember.app.settings import SettingsDialog
+
         if self.w.config is None:
             return None
         dialog = SettingsDialog(self.w.config, self.w.prefs, self.w)
@@ -249,6 +251,8 @@ class Commands:
 
     def show_shortcuts(self) -> ShortcutsDialog:
         """Help → Keyboard shortcuts."""
+        from ember.app.dialogs import ShortcutsDialog
+
         dialog = ShortcutsDialog(self.w.actions_.shortcut_rows(), self.w)
         dialog.open()
         self.dialog = dialog
@@ -256,6 +260,7 @@ class Commands:
 
     def about(self) -> AboutDialog:
         """Help → About: version, model, data folder."""
+        from ember.app.dialogs import AboutDialog
         from ember.core import paths
 
         model = self.w.model

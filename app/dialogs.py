@@ -4,7 +4,6 @@ open it) and the keyboard shortcuts (listed from the window's actions)."""
 from __future__ import annotations
 
 import html
-from importlib import metadata
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl
@@ -25,6 +24,8 @@ PACKAGE = "ember-assistant"
 
 def version() -> str:
     """Ember's installed version."""
+    from importlib import metadata  # not on the start-up path
+
     try:
         return metadata.version(PACKAGE)
     except metadata.PackageNotFoundError:

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
 )
 
 from ember.app.transcript import short_time
-from ember.core.blockhistory import diff
 
 if TYPE_CHECKING:
     from ember.core.blockhistory import BlockChange
@@ -37,6 +36,8 @@ ADDED = "background:#dcf5dc; color:#14541c"
 
 def diff_html(old: str, new: str) -> str:
     """The change from ``old`` to ``new`` as rich text."""
+    from ember.core.blockhistory import diff
+
     parts = []
     for op, text in diff(old, new):
         body = html.escape(text).replace("\n", "<br>")
