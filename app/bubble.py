@@ -192,6 +192,8 @@ class Bubble(QFrame):
 
     def set_activity(self, text: str) -> None:
         """The live line under a reply being written ('' hides it)."""
+        if text == self.activity.text() and self.activity.isVisible() == bool(text):
+            return  # every streamed token reports the same activity
         self.activity.setText(text)
         self.activity.setVisible(bool(text))
         if self.text == LIVE_PLACEHOLDER:
