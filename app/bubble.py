@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QTextCharFormat, QTextDocument
+from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextDocument
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout
 
 from ember.app.transcript import STOPPED, Detail, DisplayItem, short_time
@@ -40,10 +40,14 @@ def details_html(details: list[Detail], live_thought: str = "") -> str:
     return "".join(rows)
 
 
-def highlighted_html(markdown: str, query: str, current: bool) -> tuple[str, int]:
+def highlighted_html(
+    markdown: str, query: str, current: bool, font: QFont | None = None
+) -> tuple[str, int]:
     """The Markdown as HTML with every case-insensitive hit of ``query`` marked, and the
-    number of hits."""
+    number of hits. ``font``: the label's, so the text keeps its size."""
     doc = QTextDocument()
+    if font is not None:
+        doc.setDefaultFont(font)
     doc.setMarkdown(markdown)
     fmt = QTextCharFormat()
     fmt.setBackground(QColor(CURRENT_HIGHLIGHT if current else HIGHLIGHT))
@@ -165,7 +169,7 @@ class Bubble(QFrame):
             shown = f"*{STOPPED}*"
         hits = 0
         if self.query and shown:
-            rich, hits = highlighted_html(shown, self.query, current)
+            rich, hits = highlighted_html(shown, self.query, current, self.body.font())
             if hits:
                 self.body.setTextFormat(Qt.TextFormat.RichText)
                 self.body.setText(rich)

@@ -248,8 +248,14 @@ class ChatView(QScrollArea):
         for bubble in hits:
             bubble.highlight(self.find_query, current=bubble is target)
         self._stick = False
-        self.ensureWidgetVisible(target, 0, 40)
+        self.show_found()
         return target
+
+    def show_found(self) -> None:
+        """Scroll the current find hit into view (again, after the view changed size)."""
+        hits = self.matches()
+        if 0 <= self.find_index < len(hits):
+            self.ensureWidgetVisible(hits[self.find_index], 0, 40)
 
     # -- scrolling ---------------------------------------------------------------------
 

@@ -110,7 +110,6 @@ class FindBar(QFrame):
         self.older = QListWidget()
         self.older.setObjectName("olderMatches")
         self.older.setWordWrap(True)
-        self.older.setMaximumHeight(120)
         self.older.itemActivated.connect(lambda _: self.recallRequested.emit(self.query))
         self.older.hide()
         layout.addWidget(self.older)
@@ -155,8 +154,11 @@ class FindBar(QFrame):
             item = QListWidgetItem(f"{who} · {short_time(m.created_at)}: {m.text[:300]}")
             item.setToolTip(m.text[:2000])
             self.older.addItem(item)
+        rows = min(len(self.older_matches), 4)
+        self.older.setFixedHeight(rows * self.older.sizeHintForRow(0) + 6 if rows else 0)
         self.older.setVisible(bool(self.older_matches))
         self._show_status()
+        QTimer.singleShot(0, self.chat.show_found)  # the chat just got shorter
 
     def step(self, backwards: bool = False) -> None:
         """Go to the next older match (``backwards``: the next newer one)."""
