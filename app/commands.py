@@ -8,6 +8,7 @@ to the task runner and shows the answer in the window.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,14 @@ if TYPE_CHECKING:
 DOCUMENT_FILTER = "Documents (*.pdf *.txt *.md *.markdown *.text);;All files (*)"
 AGENT_FILTER = "Ember agent (*.ember.json *.json);;All files (*)"
 MARKDOWN_FILTER = "Markdown (*.md);;All files (*)"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a file only the user can read (it holds memories)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fd, 0o600)  # an existing file keeps its old mode through O_CREAT
+        fh.write(text)
 
 
 class Commands:
@@ -239,7 +248,7 @@ class Commands:
         def write(answer: tuple[str, list[DisplayItem]]) -> None:
             name, items = answer
             try:
-                Path(path).write_text(to_markdown(items, name), encoding="utf-8")
+                write_private(Path(path), to_markdown(items, name))
             except OSError as exc:
                 self.w.notify_error(f"Could not write {path}: {exc.strerror or exc}")
                 return

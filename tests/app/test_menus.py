@@ -20,8 +20,7 @@ def save_after_one_turn(
     send_and_wait(qtbot, window, said)
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(to), ""))
     getattr(window.actions_, action).trigger()
-    qtbot.waitUntil(to.exists, timeout=WAIT_MS)
-    settle(qtbot, window)
+    settle(qtbot, window)  # the call is answered, and the file written, by then
     return window
 
 
@@ -29,9 +28,12 @@ def test_export_conversation_as_markdown(
     qtbot: Any, make_window: Any, tmp_path: Path, monkeypatch: Any
 ) -> None:
     target = tmp_path / "chat.md"
+    target.write_text("an older file, readable by all")
+    target.chmod(0o644)
     args = ("Which tea should I try?", "Tea it is: **Earl Grey**.", "export_chat", target)
     save_after_one_turn(qtbot, make_window, monkeypatch, *args)
     text = target.read_text(encoding="utf-8")
+    assert target.stat().st_mode & 0o777 == 0o600  # it holds memories
     assert text.startswith("# Conversation with Ember\n")
     you = text.index("**You** · ")
     ember = text.index("**Ember** · ")
