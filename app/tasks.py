@@ -131,7 +131,7 @@ class _EngineSide(QObject):
         if self.closing.is_set() and call.when_closing is not None:
             self._replace(call, call.when_closing, ember)
             return
-        if call.needs_model and ember.engine is None:
+        if call.needs_model and ember.model_status() is None:
             self.pending.append(call)
             return
         self._execute(call, call.fn, ember)
@@ -139,7 +139,7 @@ class _EngineSide(QObject):
 
     def _run_pending(self) -> None:
         ember = self.ember
-        while self.pending and ember is not None and ember.engine is not None:
+        while self.pending and ember is not None and ember.model_status() is not None:
             call = self.pending.pop(0)
             if call.cancelled:
                 self.finished.emit(call)

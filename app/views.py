@@ -61,7 +61,7 @@ def open_agent(ember: Ember, agent_id: int) -> AgentView:
     history = ember.history(agent_id, HISTORY_LIMIT)
     remember_agent(ember, history.agent_name)
     usage = None
-    if ember.engine is not None:
+    if ember.model_status() is not None:
         ember.login(agent_id)
         usage = ember.context_usage(agent_id)
     items = build_transcript(history.messages)
