@@ -81,6 +81,10 @@ class FindBar(QFrame):
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
         self._debounce.timeout.connect(self.search)
+        self._reveal = QTimer(self)  # owned: never fires after the bar is gone
+        self._reveal.setSingleShot(True)
+        self._reveal.setInterval(0)
+        self._reveal.timeout.connect(self.chat.show_found)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 6, 12, 6)
         row = QHBoxLayout()
@@ -158,7 +162,7 @@ class FindBar(QFrame):
         self.older.setFixedHeight(rows * self.older.sizeHintForRow(0) + 6 if rows else 0)
         self.older.setVisible(bool(self.older_matches))
         self._show_status()
-        QTimer.singleShot(0, self.chat.show_found)  # the chat just got shorter
+        self._reveal.start()  # the chat just got shorter: show the current hit again
 
     def step(self, backwards: bool = False) -> None:
         """Go to the next older match (``backwards``: the next newer one)."""

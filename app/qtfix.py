@@ -20,17 +20,24 @@ from __future__ import annotations
 import ctypes
 import sys
 
+from PySide6.QtCore import QObject, Signal
+
 RESERVE = 1 << 40  # about 10^12 leaked calls, far beyond any session
 SINGLETONS: tuple[object, ...] = (None, True, False)
 
 
+class _Probe(QObject):
+    """A throwaway object to measure with (one class for the whole process: PySide does
+    not take kindly to QObject classes created and dropped at run time)."""
+
+    ping = Signal()
+
+
+_protected = False
+
+
 def measure(calls: int = 16) -> dict[object, int]:
     """References each singleton loses per ``calls`` void calls and signal emits."""
-    from PySide6.QtCore import QObject, Signal
-
-    class _Probe(QObject):
-        ping = Signal()
-
     probe = _Probe()
     before = {obj: sys.getrefcount(obj) for obj in SINGLETONS}
     for _ in range(calls):
@@ -52,7 +59,10 @@ def _add_references(obj: object, n: int) -> bool:
 
 def protect() -> bool:
     """Give the singletons a reserve if this PySide6 leaks their references; returns
-    whether it did. Idempotent in effect (a second reserve is as harmless as the first)."""
+    whether it did (once per process)."""
+    global _protected
+    if _protected:
+        return True
     lost = measure()
     leaking = [obj for obj, delta in lost.items() if delta < 0]
     if not leaking:
@@ -65,4 +75,5 @@ def protect() -> bool:
         for obj in leaking:
             for _ in range(1_000_000):
                 ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
+    _protected = True
     return True
