@@ -128,7 +128,7 @@ def main() -> None:
         pp = statistics.median(m["pp"] for m in results[level])
         tg = statistics.median(m["tg"] for m in results[level])
         info = results[level][0]["info"]
-        from ember.core.doctor import compiled_features
+        from ember.core.llama_build import compiled_features
 
         feats = ", ".join(compiled_features(info))
         print(

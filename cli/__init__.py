@@ -36,6 +36,7 @@ def ctx_size(value: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     from ember.cli import agents, chat, doctor, documents, memory
+    from ember.cli import eval as eval_cmd
 
     parser = argparse.ArgumentParser(
         prog="ember", description="Ember, a local-first assistant that remembers."
@@ -112,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="check the installation; paste into a bug report")
     p.add_argument("--json", action="store_true", help="machine-readable report")
     p.set_defaults(func=doctor.run)
+
+    eval_cmd.add_parser(sub)
 
     return parser
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ember.cli.documents import end_progress, transfer_progress
 from ember.core.service import Ember
 
 
@@ -38,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
             )
             return 0
         if args.agents_cmd == "import":
-            agent = ember.import_agent(args.file)
+            agent = ember.import_agent(args.file, transfer_progress())
+            end_progress()
             n = ember.memory(agent.id).recall_messages
             print(f"Imported agent '{agent.name}' ({n} messages).")
             return 0

@@ -143,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
         if args.ctx:
             config = replace(config, n_ctx=args.ctx)
         agent = ember.agent_for_chat(args.agent)
+        ember.claim_agent(agent.id)  # before the slow model load: one chat per agent
         ember.start_model(config)
         ember.login(agent.id)
         printer: Any = (

@@ -6,8 +6,11 @@ import argparse
 import sys
 
 from ember.core.errors import NotFound
+from ember.core.history_import import check_history
 from ember.core.ingest import IngestProgress
 from ember.core.service import Ember
+from ember.core.transfer import ProgressCallback as TransferProgressCallback
+from ember.core.transfer import TransferProgress
 
 
 def _plural(n: int, word: str) -> str:
@@ -16,14 +19,39 @@ def _plural(n: int, word: str) -> str:
 
 def run_import_history(args: argparse.Namespace) -> int:
     """Import a past conversation (JSON Lines) into recall memory."""
-    from ember.core import transfer
-
-    rows = transfer.read_history(args.file)  # validate before loading the embedder
     with Ember.open() as ember:
-        agent = ember.agent_for_chat(args.agent)
-        n = ember.import_history(agent.id, args.file)
+        try:
+            agent = ember.find_agent(args.agent)
+        except NotFound:
+            check_history(args.file)  # a bad file must not leave a new, empty agent behind
+            agent = ember.agent_for_chat(args.agent)
+        n = ember.import_history(agent.id, args.file, transfer_progress())
+    end_progress()
     print(f"Imported {n} messages into the recall memory of '{agent.name}'.")
-    return 0 if n == len(rows) else 1
+    return 0
+
+
+def transfer_progress() -> TransferProgressCallback | None:
+    """A progress line on stderr for imports, when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(p: TransferProgress) -> None:
+        if p.stage == "checking":
+            amount = f"{p.done / 1e6:.1f}/{p.total / 1e6:.1f} MB"
+        else:
+            amount = f"{p.done:,}/{p.total:,}"
+        sys.stderr.write(f"\r\033[K{p.stage}: {amount}")
+        sys.stderr.flush()
+
+    return show
+
+
+def end_progress() -> None:
+    """Clear the progress line."""
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
 
 
 def _progress_line(p: IngestProgress) -> None:

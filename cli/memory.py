@@ -10,6 +10,9 @@ from typing import Any
 from ember.core.search import ResultPage
 from ember.core.service import Ember
 
+# Index silently below this many unindexed messages (a second or two of embedding).
+INDEX_NOTICE_AT = 200
+
 
 def run_memory(args: argparse.Namespace) -> int:
     """Core blocks and recall/archival counts of an agent."""
@@ -56,10 +59,25 @@ def _print_results(page: ResultPage, as_json: bool) -> None:
         print(f"{n}. ({hit.time}){where} {who}{hit.text}")
 
 
+def _index_with_progress(ember: Ember, agent_id: int) -> None:
+    """After an upgrade, recall search first indexes every past message: say so."""
+    pending = ember.pending_search_index(agent_id)
+    if pending < INDEX_NOTICE_AT:
+        return
+
+    def show(done: int, total: int) -> None:
+        end = "\n" if done == total else ""
+        print(f"\rindexing past messages for search: {done}/{total}", end=end, file=sys.stderr)
+
+    ember.update_search_index(agent_id, show)
+
+
 def run_search(args: argparse.Namespace) -> int:
     """The same archival/recall search the agent's tools run."""
     with Ember.open() as ember:
         agent = ember.find_agent(args.agent)
+        if args.tier == "recall":
+            _index_with_progress(ember, agent.id)
         if args.query != "-":
             try:
                 page = ember.search(agent.id, args.tier, args.query, args.page)

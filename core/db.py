@@ -4,20 +4,25 @@ Some Python builds (pyenv, macOS system Python) ship a ``sqlite3`` that cannot l
 extensions. We use the stdlib module when it can, ``pysqlite3`` (``pysqlite3-binary`` on
 Linux) when it cannot, and otherwise raise a clear :class:`ExtensionUnavailable`.
 
-A file that is not an Ember database is never written to: we check the SQLite header and
-the ``application_id`` before running any migration.
+A file that is not an Ember database is never written to: SQLite itself reads the header
+(no other descriptor of the file is ever opened: closing one would drop SQLite's POSIX
+locks in this process), and the ``application_id`` is checked before any migration. A
+damaged file is refused before anything is written (``db_health``); errors from the file's
+surroundings become messages a user can act on (``db_errors``).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
-import sqlite3 as _stdlib_sqlite3
+import sqlite3
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
+from ember.core import db_errors, db_health
 from ember.core.errors import (
+    DatabaseDamaged,
     DatabaseTooNew,
     ExtensionUnavailable,
     NotAnEmberDatabase,
@@ -26,7 +31,6 @@ from ember.core.errors import (
 from ember.core.migrations import MIGRATIONS
 
 APPLICATION_ID = 0x454D4252  # "EMBR"
-SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def _can_load_extensions(module: ModuleType) -> bool:
@@ -43,10 +47,10 @@ def _can_load_extensions(module: ModuleType) -> bool:
 @cache
 def sqlite_module() -> ModuleType:
     """The sqlite3 DB-API module that can load sqlite-vec on this Python."""
-    if _can_load_extensions(_stdlib_sqlite3):
-        return _stdlib_sqlite3
+    if _can_load_extensions(sqlite3):
+        return sqlite3
     try:
-        import pysqlite3.dbapi2 as pysqlite3  # type: ignore[import-not-found]
+        pysqlite3: ModuleType | None = importlib.import_module("pysqlite3.dbapi2")
     except ImportError:
         pysqlite3 = None
     if pysqlite3 is not None and _can_load_extensions(pysqlite3):
@@ -59,7 +63,7 @@ def sqlite_module() -> ModuleType:
     )
 
 
-def _load_vec(conn: Any) -> None:
+def _load_vec(conn: sqlite3.Connection) -> None:
     import sqlite_vec
 
     try:
@@ -70,75 +74,105 @@ def _load_vec(conn: Any) -> None:
         raise ExtensionUnavailable(f"Could not load the sqlite-vec extension: {exc}") from exc
 
 
-def _check_header(path: Path) -> None:
-    """Refuse a non-empty file that is not SQLite, before SQLite touches it."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        return
-    if size == 0:
-        return
-    with path.open("rb") as fh:
-        head = fh.read(len(SQLITE_HEADER))
-    if head != SQLITE_HEADER:
-        raise NotAnEmberDatabase(
-            f"{path} is not an Ember database (it is not an SQLite file). "
-            "It was left untouched; move it away or set EMBER_HOME to another folder."
-        )
-
-
-def connect(path: Path | str, *, migrate: bool = True) -> Any:
+def connect(path: Path | str, *, migrate: bool = True) -> sqlite3.Connection:
     """Open (creating if needed) the Ember database at ``path``, with sqlite-vec loaded.
 
     Runs pending migrations unless ``migrate`` is false. Raises :class:`StoreError`
-    subclasses with user-facing messages for foreign, corrupt or too-new files.
+    subclasses with user-facing messages for foreign, damaged, too-new, read-only or
+    unwritable files (see ``db_errors``); a file that is not an Ember database is never
+    written to.
     """
     module = sqlite_module()
     path = Path(path)
     is_memory = str(path) == ":memory:"
+    lease: db_health.Lease | None = None
+    existed = True
     if not is_memory:
-        _check_header(path)
         existed = path.exists()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise db_errors.translate_os(exc, path) from exc
+        lease = db_health.Lease(path)
     try:
-        conn = module.connect(str(path), isolation_level=None, check_same_thread=False)
-    except module.Error as exc:
-        raise StoreError(f"Cannot open the database {path}: {exc}") from exc
+        conn = _open(module, path, lease)
+    except BaseException:
+        if lease is not None:
+            lease.release()
+        raise
     if not is_memory and not existed:
         try:
             os.chmod(path, 0o600)
         except OSError:
             pass
-    conn.row_factory = module.Row
     try:
-        _load_vec(conn)
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        n_objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-    except module.DatabaseError as exc:
-        conn.close()
-        raise NotAnEmberDatabase(
-            f"{path} is corrupt or not an Ember database ({exc}). It was left untouched."
-        ) from exc
-    if app_id != APPLICATION_ID and (app_id != 0 or n_objects > 0):
-        conn.close()
-        raise NotAnEmberDatabase(
-            f"{path} is an SQLite file but not an Ember database. It was left untouched."
-        )
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA busy_timeout = 5000")
-    if not is_memory:
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-    if migrate:
-        try:
+        _check_identity(conn, path)
+        if lease is not None:
+            _check_health(conn, path, alone=lease.alone)
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not is_memory:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        if migrate:
             migrate_db(conn)
-        except StoreError:
-            conn.close()
-            raise
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
-def schema_version(conn: Any) -> int:
+def _open(module: ModuleType, path: Path, lease: db_health.Lease | None) -> sqlite3.Connection:
+    factory = db_errors.connection_class(module)
+    try:
+        conn: sqlite3.Connection = module.connect(
+            str(path), isolation_level=None, check_same_thread=False, factory=factory
+        )
+    except module.Error as exc:
+        raise db_errors.translate(exc, path) from exc
+    setattr(conn, "ember_path", str(path))  # noqa: B010 - attributes of the factory class
+    setattr(conn, "ember_lease", lease)  # noqa: B010
+    conn.row_factory = module.Row
+    conn.execute(f"PRAGMA busy_timeout = {db_errors.BUSY_TIMEOUT_MS}")
+    _load_vec(conn)
+    return conn
+
+
+def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse an SQLite file that is not an Ember database (read in one snapshot, so a
+    concurrent first start cannot be seen half-migrated)."""
+    conn.execute("BEGIN")
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        n_objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    finally:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")  # a read: nothing to keep
+            except StoreError:
+                pass  # the error that brought us here is the one to report
+    if app_id != APPLICATION_ID and (app_id != 0 or n_objects > 0):
+        raise NotAnEmberDatabase(
+            f"{path} is an SQLite file but not an Ember database. It was left untouched."
+        )
+
+
+def _check_health(conn: sqlite3.Connection, path: Path, *, alone: bool) -> None:
+    """Run ``quick_check`` when there is a reason to (see ``db_health``); refuse a
+    damaged file before anything is written to it."""
+    marked = db_health.marked_reason(path) is not None
+    small = path.exists() and path.stat().st_size <= db_health.ALWAYS_CHECK_BYTES
+    if not (marked or (alone and (small or db_health.unclean(path)))):
+        return
+    problems = db_health.quick_check(conn)
+    if problems:
+        detail = db_health.summary(problems)
+        db_health.mark_damaged(path, detail)
+        raise DatabaseDamaged(db_health.damaged_message(path, detail))
+    if marked:
+        db_health.clear_mark(path)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
     """The newest migration recorded in the file (0 for a new file)."""
     has_table = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_migrations'"
@@ -149,32 +183,45 @@ def schema_version(conn: Any) -> int:
     return int(row[0] or 0)
 
 
-def migrate_db(conn: Any) -> int:
-    """Apply pending migrations in order, each in its own transaction. Returns the version."""
-    current = schema_version(conn)
+def migrate_db(conn: sqlite3.Connection) -> int:
+    """Apply pending migrations in order, each in its own transaction. Returns the version.
+
+    Safe when several processes open a new or old file at once: the version is read again
+    under the write lock (``BEGIN IMMEDIATE``), so each migration runs exactly once.
+    """
     latest = len(MIGRATIONS)
+    while True:
+        current = schema_version(conn)  # a hint; re-read under the lock below
+        _refuse_newer(current, latest)
+        if current == latest:
+            return latest
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            current = schema_version(conn)
+            _refuse_newer(current, latest)
+            if current < latest:
+                name, script = MIGRATIONS[current]
+                for statement in _split_sql(script):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations(version, name, applied_at) "
+                    "VALUES (?, ?, datetime('now'))",
+                    (current + 1, name),
+                )
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+
+def _refuse_newer(current: int, latest: int) -> None:
     if current > latest:
         raise DatabaseTooNew(
             f"This database was written by a newer Ember (schema {current}; this Ember "
             f"knows up to {latest}). Update Ember to open it; the file was left untouched."
         )
-    for version in range(current + 1, latest + 1):
-        name, script = MIGRATIONS[version - 1]
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _split_sql(script):
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO schema_migrations(version, name, applied_at) "
-                "VALUES (?, ?, datetime('now'))",
-                (version, name),
-            )
-            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            conn.execute("COMMIT")
-        except Exception:
-            conn.execute("ROLLBACK")
-            raise
-    return latest
 
 
 def _split_sql(script: str) -> list[str]:

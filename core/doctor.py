@@ -18,55 +18,16 @@ import json
 import os
 import platform
 import shutil
-import signal
-import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import ember
-from ember.core import paths
-from ember.core.cpu import cpu_flags, cpu_model
+from ember.core import llama_build, paths
+from ember.core.cpu import cpu_model
 
 Status = Literal["ok", "warn", "fail"]
-BUILD_RECORD = "ember-llama-build.json"
-PROBE_TIMEOUT = 180
-
-# llama.cpp's system-info names -> /proc/cpuinfo flags. Names not here (LLAMAFILE, OPENMP,
-# REPACK...) are not instruction sets.
-FEATURE_FLAGS = {
-    "SSE3": "pni",
-    "SSSE3": "ssse3",
-    "AVX": "avx",
-    "AVX2": "avx2",
-    "F16C": "f16c",
-    "FMA": "fma",
-    "BMI2": "bmi2",
-    "AVX_VNNI": "avx_vnni",
-    "AVX512": "avx512f",
-    "AVX512_VBMI": "avx512vbmi",
-    "AVX512_VNNI": "avx512_vnni",
-    "AVX512_BF16": "avx512_bf16",
-    "AMX_INT8": "amx_int8",
-    "AMX_TILE": "amx_tile",
-    "AMX_BF16": "amx_bf16",
-    "NEON": "asimd",
-    "ARM_FMA": "asimd",
-    "DOTPROD": "asimddp",
-    "SVE": "sve",
-}
-
-_PROBE = r"""
-import json, sys
-import llama_cpp
-print(json.dumps({"version": llama_cpp.__version__,
-                  "system_info": llama_cpp.llama_print_system_info().decode()}), flush=True)
-if len(sys.argv) > 1:
-    llm = llama_cpp.Llama(model_path=sys.argv[1], n_ctx=256, n_batch=64, verbose=False)
-    out = llm.create_completion("The capital of France is", max_tokens=1, temperature=0)
-    print(json.dumps({"generated": out["choices"][0]["text"]}), flush=True)
-"""
 
 
 @dataclass(frozen=True)
@@ -106,75 +67,6 @@ class Report:
         }
 
 
-@dataclass(frozen=True)
-class LlamaProbe:
-    """What the child process said about llama.cpp on this CPU."""
-
-    version: str
-    system_info: str
-    built_with: list[str]
-    generated: bool
-    signal_name: str | None
-    error: str
-
-
-def build_record() -> dict[str, Any] | None:
-    """How llama-cpp-python was built for this environment (``packaging/llama_wheel.py``)."""
-    try:
-        return dict(json.loads((Path(sys.prefix) / BUILD_RECORD).read_text()))
-    except (OSError, ValueError):
-        return None
-
-
-def missing_cpu_features() -> list[str]:
-    """Instruction sets the installed llama.cpp build requires that this CPU lacks.
-
-    Cheap (two small files): checked before a model loads, so a build moved to another
-    machine gives a clear error instead of dying with SIGILL mid-reply."""
-    record = build_record()
-    have = cpu_flags()
-    if not record or not have:
-        return []
-    return [f for f in record.get("requires_cpu", []) if f not in have]
-
-
-def compiled_features(system_info: str) -> list[str]:
-    """Instruction sets in llama.cpp's system info (``AVX2 = 1 | ...``)."""
-    found = []
-    for part in system_info.replace("\n", "|").split("|"):
-        name, _, value = part.rpartition("=")
-        name = name.split(":")[-1].strip()
-        if value.strip() == "1" and name in FEATURE_FLAGS:
-            found.append(name)
-    return found
-
-
-def probe_llama(model: Path | None, timeout: float = PROBE_TIMEOUT) -> LlamaProbe:
-    """Import llama.cpp and (with a model) generate one token, in a child process."""
-    cmd = [sys.executable, "-c", _PROBE] + ([str(model)] if model else [])
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return LlamaProbe("", "", [], False, None, f"no answer within {timeout:.0f} s")
-    version, info, generated = "", "", False
-    for line in proc.stdout.splitlines():
-        try:
-            data = json.loads(line)
-        except ValueError:
-            continue
-        version = data.get("version", version)
-        info = data.get("system_info", info)
-        generated = generated or "generated" in data
-    sig = None
-    if proc.returncode < 0:
-        try:
-            sig = signal.Signals(-proc.returncode).name
-        except ValueError:
-            sig = f"signal {-proc.returncode}"
-    error = "" if proc.returncode == 0 else (proc.stderr.strip().splitlines() or [""])[-1]
-    return LlamaProbe(version, info, compiled_features(info), generated, sig, error)
-
-
 def folder_size(path: Path) -> int:
     """Bytes of the files under ``path`` (0 if missing)."""
     total = 0
@@ -195,17 +87,18 @@ def _mb(n: int) -> str:
 
 def check_llama(report: Report, model: Path | None) -> None:
     """Build flags, compiled features against the CPU's, and one generated token."""
-    record = build_record()
-    probe = probe_llama(model)
-    have = cpu_flags()
-    missing = [f for f in probe.built_with if have and FEATURE_FLAGS[f] not in have]
+    record = llama_build.build_record()
+    probe = llama_build.probe_llama(model)
+    have = llama_build.cpu_flags()
+    features = llama_build.FEATURE_FLAGS
+    missing = [f for f in probe.built_with if have and features[f] not in have]
     report.facts["llama_cpp"] = {
         "version": probe.version,
         "build_level": record.get("level") if record else None,
         "build_flags": record.get("flags") if record else None,
         "built_with": probe.built_with,
         "system_info": probe.system_info.strip(),
-        "cpu_has": sorted({FEATURE_FLAGS[f] for f in FEATURE_FLAGS} & have),
+        "cpu_has": sorted(set(features.values()) & have),
         "generated_a_token": probe.generated,
     }
     flags = f" (build flags: {' '.join(record['flags'])})" if record else ""
@@ -217,7 +110,7 @@ def check_llama(report: Report, model: Path | None) -> None:
                 "fail",
                 f"llama.cpp died with {probe.signal_name} generating one token; it uses "
                 f"{', '.join(probe.built_with) or 'unknown features'}{flags}; this CPU lists "
-                f"{', '.join(sorted(have & set(FEATURE_FLAGS.values()))) or 'no flags'}.",
+                f"{', '.join(sorted(have & set(features.values()))) or 'no flags'}.",
                 reinstall,
             )
         )
@@ -343,6 +236,21 @@ def read_settings(db_file: Path) -> dict[str, Any]:
     return dict(json.loads(row[0])) if row else {}
 
 
+def check_database(report: Report, db_file: Path) -> None:
+    """The database file checked read-only (integrity, Ember's own file)."""
+    from ember.core import db, db_health
+
+    found = db_health.check_file(db_file, db.sqlite_module())
+    report.facts["database"] = {"status": found.status, "detail": found.detail}
+    status: Status = "ok" if found.status in ("ok", "missing") else "fail"
+    fix = {
+        "damaged": "Restore the database from a backup, or move it away to start afresh.",
+        "not-ember": "Move that file away, or set EMBER_HOME to another folder.",
+        "unreadable": "Check the file's permissions and the disk.",
+    }.get(found.status, "")
+    report.checks.append(Check("database", status, found.detail, fix))
+
+
 def check_paths(report: Report) -> dict[str, Any]:
     """Data and cache folders, sizes, free space; returns the saved settings."""
     data = paths.data_dir_path()
@@ -357,6 +265,7 @@ def check_paths(report: Report) -> dict[str, Any]:
         "cache": str(cache),
         "free_disk": free,
     }
+    check_database(report, db_file)
     settings = read_settings(db_file)
     report.facts["settings"] = settings
     status: Status = "ok" if free > 1_000_000_000 else ("warn" if free > 100_000_000 else "fail")
@@ -388,6 +297,6 @@ def run_checks() -> Report:
     check_llama(report, model)
     check_embedder(report)
     report.facts["paths"]["cache_size"] = folder_size(paths.cache_dir_path())
-    order = ["llama.cpp runs", "sqlite-vec loads", "model", "embedder", "disk space"]
+    order = ["llama.cpp runs", "sqlite-vec loads", "database", "model", "embedder", "disk space"]
     report.checks.sort(key=lambda c: order.index(c.name) if c.name in order else len(order))
     return report

@@ -3,6 +3,19 @@
 from __future__ import annotations
 
 
+def quoted(value: object, limit: int = 60) -> str:
+    """``value`` quoted for a one-line message: shortened, with line breaks, control
+    characters and lone surrogates escaped (so printing the message can never fail)."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    escaped = "".join(
+        ch if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF else ascii(ch)[1:-1]
+        for ch in text
+    )
+    return f"'{escaped}'"
+
+
 class EmberError(Exception):
     """Base of every error Ember raises on purpose; ``str(err)`` is a user-facing message."""
 
@@ -52,3 +65,27 @@ class Cancelled(EmberError):
 
     def __init__(self, message: str = "Cancelled.") -> None:
         super().__init__(message)
+
+
+class DatabaseDamaged(StoreError):
+    """The database file is damaged; Ember reads nothing more from it and never writes to it."""
+
+
+class StorageFull(StoreError):
+    """The disk holding the database is full."""
+
+
+class StorageReadOnly(StoreError):
+    """The database file or its folder cannot be written."""
+
+
+class StorageBusy(StoreError):
+    """Another process kept the database locked for longer than Ember waits."""
+
+
+class StorageIOError(StoreError):
+    """The operating system reported a disk error while reading or writing the database."""
+
+
+class AgentInUse(EmberError):
+    """Another Ember process is chatting with this agent."""

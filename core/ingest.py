@@ -70,6 +70,7 @@ class IngestResult:
     seconds: float
     message: str
     source_id: int | None
+    skipped_pages: int = 0  # damaged PDF pages left out of a loaded document
 
     @property
     def name(self) -> str:
@@ -81,7 +82,11 @@ class IngestResult:
         if self.status == "loaded":
             pages = f"{self.pages} page" + ("" if self.pages == 1 else "s")
             passages = f"{self.passages} passage" + ("" if self.passages == 1 else "s")
-            return f"loaded: {self.name} ({pages}, {passages}, {self.seconds:.1f} s)"
+            skipped = ""
+            if self.skipped_pages:
+                n = self.skipped_pages
+                skipped = f", {n} damaged page" + ("" if n == 1 else "s") + " skipped"
+            return f"loaded: {self.name} ({pages}, {passages}{skipped}, {self.seconds:.1f} s)"
         if self.status == "skipped":
             return f"skipped: {self.name} ({self.message})"
         return f"{self.status}: {self.name}: {self.message}"
@@ -193,10 +198,15 @@ def ingest_file(
     shown = str(path)
 
     def result(
-        status: Status, message: str, pages: int = 0, passages: int = 0, sid: int | None = None
+        status: Status,
+        message: str,
+        pages: int = 0,
+        passages: int = 0,
+        sid: int | None = None,
+        skipped: int = 0,
     ) -> IngestResult:
         return IngestResult(
-            shown, status, pages, passages, time.perf_counter() - started, message, sid
+            shown, status, pages, passages, time.perf_counter() - started, message, sid, skipped
         )
 
     def report(stage: str, pages_done: int, pages_total: int, done: int, total: int) -> None:
@@ -242,6 +252,11 @@ def ingest_file(
             done += len(batch)
             report("embedding", pages.pages_done, doc.pages, done, done)
         if done == 0:
+            if doc.skipped_pages:
+                raise DocumentError(
+                    f"no readable text: {len(doc.skipped_pages)} of {doc.pages} pages are "
+                    "damaged and the rest have no text"
+                )
             if doc.kind == "pdf":
                 raise DocumentError(
                     "no extractable text on any page (a scanned document? Ember cannot read "
@@ -250,7 +265,8 @@ def ingest_file(
             raise DocumentError("the file contains no text")
         store.update_source(source_id, pages=doc.pages, passages=done, status="loaded")
         report("done", doc.pages, doc.pages, done, done)
-        return result("loaded", "loaded", doc.pages, done, source_id)
+        skipped = len(doc.skipped_pages)
+        return result("loaded", "loaded", doc.pages, done, source_id, skipped)
     except Cancelled:
         _discard(store, source_id)
         return result("cancelled", "not loaded (cancelled)")

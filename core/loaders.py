@@ -1,94 +1,39 @@
-"""Document loaders: PDF, plain text and Markdown, streamed as text segments.
+"""Document loaders: which files Ember loads, and the checks every file gets first.
 
 Design: :func:`open_document` checks everything that can be checked up front (the path
-exists and is a readable file, is not empty, has a supported type, the PDF parses and is
-not password-protected) and raises :class:`DocumentError` with a one-line message fit to
-show a user. The returned :class:`Document` then yields :class:`Segment` objects lazily,
-so a huge file is never held in memory whole:
-
-- PDF: one segment per page (1-based page numbers), extracted with pypdf page by page.
-- Text: the encoding is detected once (BOM, then charset-normalizer on a bounded sample);
-  the file is decoded incrementally in blocks of :data:`TEXT_BLOCK_CHARS` characters cut at
-  paragraph or line breaks; undecodable bytes become U+FFFD, never an exception.
-- Markdown: like text, but every segment carries its heading path ("Guide > Install") so
-  that chunks keep the context of the section they come from.
-
-Text and Markdown have no pages: their segments have ``page=None``.
+exists and is a readable file, is not empty, has a supported type) and hands the file to
+its loader (``pdf_loader``: the PDF parses and is not password-protected;
+``text_loader``: the encoding is detected). Every problem is a :class:`DocumentError`
+with a one-line message fit to show a user. The returned :class:`Document` then yields
+:class:`Segment` objects lazily, so a huge file is never held in memory whole.
 """
 
 from __future__ import annotations
 
-import codecs
-import logging
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
 
+from ember.core.document import Document, Kind, Segment
 from ember.core.errors import DocumentError
+from ember.core.pdf_loader import clean_pdf_text, open_pdf
+from ember.core.text_loader import SAMPLE_BYTES, TEXT_BLOCK_CHARS, detect_encoding, open_text
+
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "TEXT_BLOCK_CHARS",
+    "Document",
+    "Kind",
+    "Segment",
+    "clean_pdf_text",
+    "detect_encoding",
+    "is_supported",
+    "open_document",
+    "supported_types",
+]
 
 PDF_SUFFIXES = frozenset({".pdf"})
 TEXT_SUFFIXES = frozenset({".txt", ".text"})
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".mdown", ".mkd"})
 SUPPORTED_SUFFIXES = PDF_SUFFIXES | TEXT_SUFFIXES | MARKDOWN_SUFFIXES
-
-# Bytes read per I/O call, and the sample used to detect a text file's encoding.
-READ_BYTES = 1 << 20
-SAMPLE_BYTES = 64 * 1024
-# A text segment is cut near this many characters (at a paragraph or line break if any).
-TEXT_BLOCK_CHARS = 64 * 1024
-
-Kind = Literal["pdf", "text", "markdown"]
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A piece of a document's text: one PDF page, or a block/section of a text file."""
-
-    text: str
-    page: int | None = None
-    heading: str | None = None
-
-
-@dataclass
-class Document:
-    """An opened document whose text is read lazily with :meth:`segments`."""
-
-    path: Path
-    kind: Kind
-    pages: int
-    encoding: str | None = None
-    _reader: Any = field(default=None, repr=False)
-    _file: BinaryIO | None = field(default=None, repr=False)
-
-    def close(self) -> None:
-        """Release the open file (PDFs are read from disk page by page)."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        self._reader = None
-
-    def __enter__(self) -> Document:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def name(self) -> str:
-        """The file name shown to the user."""
-        return self.path.name
-
-    def segments(self) -> Iterator[Segment]:
-        """The document's text, segment by segment (bounded memory)."""
-        if self.kind == "pdf":
-            yield from _pdf_segments(self)
-        elif self.kind == "markdown":
-            yield from _markdown_segments(self.path, self.encoding or "utf-8")
-        else:
-            for block in _text_blocks(self.path, self.encoding or "utf-8"):
-                yield Segment(block)
 
 
 def is_supported(path: Path) -> bool:
@@ -101,6 +46,12 @@ def supported_types() -> str:
     return "PDF, plain text (.txt) and Markdown (.md)"
 
 
+def _unreadable(exc: OSError) -> DocumentError:
+    if isinstance(exc, PermissionError):
+        return DocumentError("permission denied: Ember may not read this file")
+    return DocumentError(f"cannot be read ({exc.strerror or exc})")
+
+
 def open_document(path: Path | str) -> Document:
     """Open ``path`` for loading. Raises DocumentError with a one-line reason."""
     path = Path(path)
@@ -108,320 +59,23 @@ def open_document(path: Path | str) -> Document:
         st = path.stat()
     except FileNotFoundError:
         raise DocumentError("does not exist") from None
-    except PermissionError:
-        raise DocumentError("permission denied: Ember may not read this file") from None
     except OSError as exc:
-        raise DocumentError(f"cannot be read ({exc.strerror or exc})") from None
+        raise _unreadable(exc) from None
     if path.is_dir():
         raise DocumentError("is a folder, not a file")
     if not path.is_file():
         raise DocumentError("is not a regular file")
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        kind = f"'{suffix}' files are" if suffix else "files without an extension are"
-        raise DocumentError(f"not supported ({kind} not loaded; Ember loads {supported_types()})")
+        what = f"'{suffix}' files are" if suffix else "files without an extension are"
+        raise DocumentError(f"not supported ({what} not loaded; Ember loads {supported_types()})")
     try:
         with path.open("rb") as f:
             head = f.read(SAMPLE_BYTES)
-    except PermissionError:
-        raise DocumentError("permission denied: Ember may not read this file") from None
     except OSError as exc:
-        raise DocumentError(f"cannot be read ({exc.strerror or exc})") from None
+        raise _unreadable(exc) from None
     if st.st_size == 0 or not head:
         raise DocumentError("the file is empty (0 bytes)")
     if suffix in PDF_SUFFIXES:
-        return _open_pdf(path, head)
-    encoding = detect_encoding(head)
-    kind: Kind = "markdown" if suffix in MARKDOWN_SUFFIXES else "text"
-    return Document(path=path, kind=kind, pages=1, encoding=encoding)
-
-
-# -- PDF ----------------------------------------------------------------------------------
-
-
-def _quiet_pypdf() -> None:
-    # pypdf logs warnings for every oddity of real-world files; the user gets our one line.
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-
-
-def _open_pdf(path: Path, head: bytes) -> Document:
-    if b"%PDF-" not in head[:1024]:
-        raise DocumentError("is not a PDF file (named .pdf, but its content is something else)")
-    _quiet_pypdf()
-    try:
-        # A file object, not a path: pypdf would read a path's whole file into memory.
-        fh = path.open("rb")
-    except OSError as exc:
-        raise DocumentError(f"cannot be read ({exc.strerror or exc})") from None
-    try:
-        return _read_pdf(path, fh)
-    except BaseException:
-        fh.close()
-        raise
-
-
-def _read_pdf(path: Path, fh: BinaryIO) -> Document:
-    from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
-
-    try:
-        reader = PdfReader(fh, strict=False)
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-        raise DocumentError(f"the PDF is damaged or incomplete ({_short(exc)})") from None
-    except DependencyError:
-        raise DocumentError(
-            "this PDF's encryption needs the 'cryptography' package; reinstall Ember to get it"
-        ) from None
-    except Exception as exc:
-        raise DocumentError(f"the PDF cannot be read ({_short(exc)})") from None
-    if reader.is_encrypted:
-        try:
-            ok = reader.decrypt("")
-        except DependencyError:
-            raise DocumentError(
-                "this PDF's encryption needs the 'cryptography' package; reinstall Ember to get it"
-            ) from None
-        except Exception:
-            ok = 0
-        if not ok:
-            raise DocumentError(
-                "the PDF is password-protected; remove the password "
-                "(e.g. print it to a new PDF) and load it again"
-            )
-    try:
-        pages = len(reader.pages)
-    except FileNotDecryptedError:
-        raise DocumentError("the PDF is password-protected") from None
-    except Exception as exc:
-        raise DocumentError(f"the PDF is damaged or incomplete ({_short(exc)})") from None
-    if pages == 0:
-        raise DocumentError("the PDF has no pages (damaged or incomplete file)")
-    return Document(path=path, kind="pdf", pages=pages, _reader=reader, _file=fh)
-
-
-def _pdf_segments(doc: Document) -> Iterator[Segment]:
-    reader = doc._reader
-    if reader is None:
-        raise DocumentError("the document was closed")
-    for index in range(doc.pages):
-        try:
-            text = reader.pages[index].extract_text() or ""
-        except Exception as exc:
-            raise DocumentError(
-                f"page {index + 1} is damaged and cannot be read ({_short(exc)})"
-            ) from None
-        text = clean_pdf_text(text)
-        yield Segment(text, page=index + 1)
-
-
-_HYPHEN_BREAK = re.compile(r"(\w)-\n(?=[a-z])")
-_LINE_BREAK = re.compile(r"[ \t]*\n[ \t]*")
-_PARA_BREAK = re.compile(r"\n{2,}")
-_SPACES = re.compile(r"[ \t\u00a0]+")
-
-
-def clean_pdf_text(text: str) -> str:
-    """Join lines broken by the page layout; keep paragraph breaks; undo end-of-line hyphens."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-    text = _LINE_BREAK.sub("\n", text)
-    text = _HYPHEN_BREAK.sub(r"\1", text)
-    paragraphs = _PARA_BREAK.split(text)
-    out = [_SPACES.sub(" ", p.replace("\n", " ")).strip() for p in paragraphs]
-    return "\n\n".join(p for p in out if p)
-
-
-def _short(exc: BaseException) -> str:
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return msg[:120]
-
-
-# -- text ---------------------------------------------------------------------------------
-
-_BOMS: tuple[tuple[bytes, str], ...] = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-# Control characters that never appear in text (everything below 0x20 but \t \n \v \f \r
-# and ESC, which some terminals' logs contain).
-_BINARY_CONTROLS = frozenset(range(0x20)) - {0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1B}
-
-
-def detect_encoding(sample: bytes) -> str:
-    """The text encoding of a file from a bounded sample. Raises DocumentError for binary data."""
-    for bom, encoding in _BOMS:
-        if sample.startswith(bom):
-            return encoding
-    # UTF-16/32 without a BOM: NULs in a regular pattern. Otherwise NULs mean binary.
-    if b"\x00" in sample:
-        guess = _utf16_without_bom(sample)
-        if guess:
-            return guess
-        raise DocumentError("looks like a binary file, not text")
-    try:
-        # A sample may end in the middle of a multi-byte character: allow a short tail.
-        sample.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(sample) - 3 and exc.reason == "unexpected end of data":
-            return "utf-8"
-    # Control bytes (NUL excepted, handled above) mean binary in every ASCII-based encoding.
-    controls = sum(1 for b in sample if b in _BINARY_CONTROLS)
-    if controls > max(2, len(sample) // 100):
-        raise DocumentError("looks like a binary file, not text")
-    from charset_normalizer import from_bytes
-
-    matches = list(from_bytes(sample, threshold=0.5))
-    if not matches:
-        return "cp1252"  # the most common legacy encoding; bad bytes become U+FFFD
-    # Small samples are ambiguous between legacy code pages: among the least chaotic
-    # decodings take the one reading most like a language, cp1252 on ties.
-    least = min(m.chaos for m in matches)
-    candidates = [m for m in matches if m.chaos <= least + 0.1]
-    candidates.sort(key=lambda m: (-round(m.coherence, 2), m.encoding != "cp1252"))
-    return str(candidates[0].encoding)
-
-
-def _utf16_without_bom(sample: bytes) -> str | None:
-    even = sample[0::2]
-    odd = sample[1::2]
-    n = max(1, len(sample) // 2)
-    if odd.count(0) > 0.4 * n and even.count(0) < 0.05 * n:
-        encoding = "utf-16-le"
-    elif even.count(0) > 0.4 * n and odd.count(0) < 0.05 * n:
-        encoding = "utf-16-be"
-    else:
-        return None
-    text = sample[: len(sample) // 2 * 2].decode(encoding, errors="replace")
-    controls = sum(1 for ch in text if ord(ch) in _BINARY_CONTROLS)
-    return encoding if controls <= max(2, len(text) // 100) else None
-
-
-def _read_decoded(path: Path, encoding: str) -> Iterator[str]:
-    """Decoded text of ``path`` in pieces of about READ_BYTES (never raises on bad bytes)."""
-    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-    try:
-        f: BinaryIO
-        with path.open("rb") as f:
-            while True:
-                raw = f.read(READ_BYTES)
-                if not raw:
-                    break
-                piece = decoder.decode(raw)
-                if piece:
-                    yield piece.replace("\x00", "")
-            tail = decoder.decode(b"", final=True)
-            if tail:
-                yield tail
-    except OSError as exc:
-        raise DocumentError(f"reading failed ({exc.strerror or exc})") from None
-
-
-def _text_blocks(path: Path, encoding: str, block_chars: int = TEXT_BLOCK_CHARS) -> Iterator[str]:
-    """The file's text in blocks of about ``block_chars``, cut at paragraph or line breaks."""
-    pending = ""
-    for piece in _read_decoded(path, encoding):
-        pending += piece.replace("\r\n", "\n").replace("\r", "\n")
-        while len(pending) > block_chars:
-            cut = _cut_point(pending, block_chars)
-            yield pending[:cut]
-            pending = pending[cut:]
-    if pending.strip():
-        yield pending
-
-
-def _cut_point(text: str, limit: int) -> int:
-    """Where to cut ``text`` at or before ``limit``: a paragraph break, a line break, a space."""
-    window_start = limit // 2
-    for sep in ("\n\n", "\n", ". ", " "):
-        pos = text.rfind(sep, window_start, limit)
-        if pos != -1:
-            return pos + len(sep)
-    return limit
-
-
-# -- Markdown -----------------------------------------------------------------------------
-
-_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
-_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-
-
-def _markdown_lines(
-    path: Path, encoding: str, block_chars: int = TEXT_BLOCK_CHARS
-) -> Iterator[str]:
-    pending = ""
-    for piece in _read_decoded(path, encoding):
-        pending += piece.replace("\r\n", "\n").replace("\r", "\n")
-        lines = pending.split("\n")
-        pending = lines.pop()
-        yield from lines
-        if len(pending) > block_chars:
-            # A "line" of megabytes (no newlines at all): pass it on in pieces.
-            yield pending
-            pending = ""
-    if pending:
-        yield pending
-
-
-def _heading_text(raw: str) -> str:
-    text = re.sub(r"[*_`]+", "", raw)
-    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
-    return text.strip()
-
-
-def _markdown_segments(
-    path: Path, encoding: str, block_chars: int = TEXT_BLOCK_CHARS
-) -> Iterator[Segment]:
-    """Sections of a Markdown file, each with its heading path, cut into bounded blocks."""
-    stack: list[tuple[int, str]] = []
-    body: list[str] = []
-    size = 0
-    fence: str | None = None
-
-    def heading() -> str | None:
-        return " > ".join(t for _, t in stack if t) or None
-
-    def flush() -> Iterator[Segment]:
-        nonlocal body, size
-        text = "\n".join(body).strip()
-        body, size = [], 0
-        if text:
-            yield Segment(text, heading=heading())
-
-    for line in _markdown_lines(path, encoding, block_chars):
-        marker = _FENCE.match(line)
-        if fence is not None:
-            if marker and marker.group(1)[0] == fence[0] and len(marker.group(1)) >= len(fence):
-                fence = None
-            body.append(line)
-        elif marker:
-            fence = marker.group(1)
-            body.append(line)
-        elif m := _ATX.match(line):
-            yield from flush()
-            level = len(m.group(1))
-            stack = [(lv, t) for lv, t in stack if lv < level]
-            stack.append((level, _heading_text(m.group(2))))
-            continue
-        elif (
-            _SETEXT.match(line)
-            and body
-            and body[-1].strip()
-            and (len(body) == 1 or not body[-2].strip())
-            and not (line.strip().startswith("-") and len(line.strip()) < 3)
-        ):
-            title = body.pop()
-            yield from flush()
-            level = 1 if line.strip().startswith("=") else 2
-            stack = [(lv, t) for lv, t in stack if lv < level]
-            stack.append((level, _heading_text(title)))
-            continue
-        else:
-            body.append(line)
-        size += len(line) + 1
-        if (size > block_chars and fence is None and not line.strip()) or size > 4 * block_chars:
-            yield from flush()
-    yield from flush()
+        return open_pdf(path, head)
+    return open_text(path, head, markdown=suffix in MARKDOWN_SUFFIXES)

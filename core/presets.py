@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ember import resources
-from ember.core.errors import NotFound
+from ember.core.errors import AlreadyExists, NotFound
 from ember.core.store import Agent, Store
 
 DEFAULT_PERSONA = "ember"
@@ -44,4 +44,8 @@ def get_or_create_default(store: Store, name: str | None = None) -> Agent:
     try:
         return store.get_agent(name)
     except NotFound:
+        pass
+    try:
         return create_agent(store, name)
+    except AlreadyExists:  # another process created it a moment ago
+        return store.get_agent(name)

@@ -1,9 +1,23 @@
-"""Hybrid retrieval: keyword (FTS5 bm25) and vector (sqlite-vec) rankings fused by RRF.
+"""Hybrid retrieval: weighted reciprocal-rank fusion of keyword (FTS5 bm25) and vector
+(sqlite-vec) rankings, one pipeline for recall and archival memory.
 
 MemGPT's conversation search was a substring match, which finds almost nothing for a
-natural question; pure vector search misses exact names and numbers. Reciprocal rank
-fusion (score = Σ 1/(k + rank)) needs no score calibration between the two rankings.
-The same functions serve the agent's tools, ``ember search`` and the GUI inspector.
+natural question; pure vector search misses exact names and numbers; plain RRF of the two
+ranks conversational answers worse than bm25 alone (DESIGN §4). So:
+
+* the keyword query leaves out question words ("what", "my", "did"...);
+* recall search ranks each message four ways — bm25 and vector similarity of the message
+  itself, and of its *window* (the message with its neighbours in the same session, see
+  ``search_index.py``), because an answer usually sits next to the words of the question;
+* the rankings are fused by weighted RRF, ``score = Σ w / (k + rank)``, with a small ``k``
+  (:data:`WEIGHTS`, tuned on ``ember eval``'s generated data of seeds other than the
+  reported one: there the vectors earned as much weight as bm25, and window bm25 less);
+* archival search fuses its bm25 and vector rankings with the same message-level weights.
+
+Totals are true: "Showing 5 of N" counts every message or passage the search can return
+(every keyword match and the vector candidates), all N ranked in one order, so every one
+of them can be paged to. Hits keep their time.
+The same functions serve the agent's tools, ``ember search``, the GUI and ``ember eval``.
 """
 
 from __future__ import annotations
@@ -11,14 +25,38 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Literal
 
+from ember.core import search_index
 from ember.core.embedder import Embedder
 from ember.core.store import Store
 
 PAGE_SIZE = 5
-RRF_K = 60
-# Candidates taken from each ranking before fusing.
+# Candidates taken from each vector ranking (keyword rankings widen with the page asked).
 CANDIDATES = 50
+
+Tier = Literal["archival", "recall"]
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Fusion weights of the rankings, and RRF's ``k``.
+
+    Tuned with ``benchmarks/retrieval_tuning.py`` (2,250 settings, ``ember eval``'s tasks on
+    seeds 11-15, window radius 2): the best conversation recall@5 was 0.817 (message bm25 1,
+    window bm25 0, message and window vectors 1, k 2); these defaults score 0.783 there,
+    two questions of sixty fewer, and keep the window bm25 ranking that helped on a public
+    conversational benchmark (DESIGN §4). Plain RRF (k 60, message level only): 0.667.
+    """
+
+    message_keyword: float = 1.0
+    window_keyword: float = 0.5
+    message_vector: float = 1.0
+    window_vector: float = 0.75
+    k: float = 2.0
+
+
+WEIGHTS = Weights()
 
 
 @dataclass(frozen=True)
@@ -55,30 +93,106 @@ class ResultPage:
         )
 
 
-def rrf(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, float]]:
-    """Fuse ranked id lists by reciprocal rank; returns (id, score) best first."""
+def rrf(rankings: Sequence[tuple[float, Sequence[int]]], k: float) -> list[tuple[int, float]]:
+    """Weighted reciprocal rank fusion of ``(weight, ids best first)`` rankings; returns
+    ``(id, score)`` best first (ties by id)."""
     scores: dict[int, float] = {}
-    for ranking in rankings:
+    for weight, ranking in rankings:
         for rank, item in enumerate(ranking):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank + 1)
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank + 1)
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def _fuse(
-    vector_hits: Sequence[tuple[int, float]], keyword_hits: Sequence[tuple[int, float]]
-) -> list[tuple[int, float]]:
-    """RRF of a vector ranking and a keyword ranking, each given as (id, score) best first."""
-    return rrf([[i for i, _ in vector_hits], [i for i, _ in keyword_hits]])
+def page_count(total: int, page_size: int = PAGE_SIZE) -> int:
+    """Pages needed for ``total`` results (at least one, possibly empty)."""
+    return max(1, math.ceil(total / page_size))
 
 
-def paginate(
-    items: Sequence[tuple[int, float]], page: int, page_size: int = PAGE_SIZE
-) -> tuple[list[tuple[int, float]], int]:
-    """The slice for ``page`` (0-based) and the page count. Raises IndexError past the end."""
-    pages = max(1, math.ceil(len(items) / page_size))
-    if page < 0 or (page >= pages and len(items) > 0) or (page > 0 and not items):
+def check_page(page: int, total: int, page_size: int = PAGE_SIZE) -> int:
+    """The page count; raises IndexError for a page that does not exist."""
+    pages = page_count(total, page_size)
+    if page < 0 or page >= pages:
         raise IndexError(f"page {page} does not exist (there are {pages} pages, from 0)")
-    return list(items[page * page_size : (page + 1) * page_size]), pages
+    return pages
+
+
+def rankings(
+    store: Store, embedder: Embedder, agent_id: int, tier: Tier, query: str
+) -> dict[str, list[int]]:
+    """Every ranking the fusion combines, by :class:`Weights` field name, best first.
+
+    Keyword rankings hold every match (so paging is consistent: the order never depends on
+    the page asked); vector rankings hold the :data:`CANDIDATES` nearest."""
+    vector = embedder.embed([query])[0]
+    match = search_index.keyword_query(query)
+    if tier == "archival":
+        return {
+            "message_keyword": search_index.keyword_ranking(store, "passages", agent_id, match),
+            "message_vector": [
+                i for i, _ in store.search_passages_vector(agent_id, vector, CANDIDATES)
+            ],
+        }
+    search_index.sync(store, embedder, agent_id)
+    return {
+        "message_keyword": search_index.keyword_ranking(store, "messages", agent_id, match),
+        "window_keyword": search_index.keyword_ranking(store, "message_window", agent_id, match),
+        "message_vector": [
+            i for i, _ in store.search_messages_vector(agent_id, vector, CANDIDATES)
+        ],
+        "window_vector": search_index.window_vector_ranking(store, agent_id, vector, CANDIDATES),
+    }
+
+
+def fuse(ranked: dict[str, list[int]], weights: Weights) -> list[tuple[int, float]]:
+    """Every result of ``ranked``, best first: weighted RRF, then (score 0) what only
+    rankings weighted 0 found."""
+    weighted = [(float(getattr(weights, name)), ids) for name, ids in ranked.items()]
+    fused = rrf([(w, ids) for w, ids in weighted if w > 0], weights.k)
+    seen = {i for i, _ in fused}
+    for _, ids in weighted:
+        for item in ids:
+            if item not in seen:
+                seen.add(item)
+                fused.append((item, 0.0))
+    return fused
+
+
+def search(
+    store: Store,
+    embedder: Embedder,
+    agent_id: int,
+    tier: Tier,
+    query: str,
+    page: int = 0,
+    page_size: int = PAGE_SIZE,
+    weights: Weights | None = None,
+) -> ResultPage:
+    """One page of hybrid search over recall (messages) or archival (passages) memory.
+    Raises IndexError for a page past the end."""
+    fused = fuse(rankings(store, embedder, agent_id, tier, query), weights or WEIGHTS)
+    total = len(fused)
+    pages = check_page(page, total, page_size)
+    chunk = fused[page * page_size : (page + 1) * page_size]
+    scores = dict(chunk)
+    ids = [i for i, _ in chunk]
+    if tier == "archival":
+        hits = [
+            Hit(
+                p.id,
+                p.text,
+                p.created_at,
+                round(scores[p.id], 6),
+                source=p.source_name,
+                page=p.page,
+            )
+            for p in store.get_passages(ids)
+        ]
+    else:
+        hits = [
+            Hit(m.id, m.text, m.created_at, round(scores[m.id], 6), role=m.role)
+            for m in store.get_messages(ids)
+        ]
+    return ResultPage(hits, total, page, pages)
 
 
 def search_archival(
@@ -90,25 +204,7 @@ def search_archival(
     page_size: int = PAGE_SIZE,
 ) -> ResultPage:
     """Archival memory search (passages and documents) with source and page."""
-    vector = embedder.embed([query])[0]
-    fused = _fuse(
-        store.search_passages_vector(agent_id, vector, CANDIDATES),
-        store.search_passages_keyword(agent_id, query, CANDIDATES),
-    )
-    chunk, pages = paginate(fused, page, page_size)
-    scores = dict(chunk)
-    hits = [
-        Hit(
-            id=p.id,
-            text=p.text,
-            time=p.created_at,
-            score=round(scores[p.id], 6),
-            source=p.source_name,
-            page=p.page,
-        )
-        for p in store.get_passages([i for i, _ in chunk])
-    ]
-    return ResultPage(hits, len(fused), page, pages)
+    return search(store, embedder, agent_id, "archival", query, page, page_size)
 
 
 def search_recall(
@@ -120,15 +216,4 @@ def search_recall(
     page_size: int = PAGE_SIZE,
 ) -> ResultPage:
     """Conversation search over every past message (not only those in context)."""
-    vector = embedder.embed([query])[0]
-    fused = _fuse(
-        store.search_messages_vector(agent_id, vector, CANDIDATES),
-        store.search_messages_keyword(agent_id, query, CANDIDATES),
-    )
-    chunk, pages = paginate(fused, page, page_size)
-    scores = dict(chunk)
-    hits = [
-        Hit(id=m.id, text=m.text, time=m.created_at, score=round(scores[m.id], 6), role=m.role)
-        for m in store.get_messages([i for i, _ in chunk])
-    ]
-    return ResultPage(hits, len(fused), page, pages)
+    return search(store, embedder, agent_id, "recall", query, page, page_size)

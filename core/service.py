@@ -29,9 +29,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ember.core import blockhistory, presets
+from ember.core import blockhistory, presets, search_index
 from ember.core import embedder as embedder_mod
 from ember.core import search as search_mod
+from ember.core.agent_lock import AgentLock
 from ember.core.blockhistory import BlockChange
 from ember.core.config import SETTINGS_KEY, EngineConfig
 from ember.core.embedder import Embedder
@@ -42,6 +43,7 @@ from ember.core.ingest import IngestResult, ProgressCallback, ingest_paths
 from ember.core.kvstate import KVStateCache
 from ember.core.llm import Backend
 from ember.core.store import Agent, Block, Message, Passage, Source, Store
+from ember.core.transfer import ProgressCallback as TransferProgressCallback
 
 Tier = Literal["archival", "recall"]
 # A reply the user stopped: what had been streamed, kept in recall (out of context) so a
@@ -53,8 +55,8 @@ EmbedderFactory = Callable[[], Embedder]
 
 def local_backend(config: EngineConfig) -> Backend:
     """The llama.cpp backend for ``config`` (the bundled model when no path is set)."""
-    from ember.core.doctor import missing_cpu_features
     from ember.core.errors import ModelError
+    from ember.core.llama_build import missing_cpu_features
     from ember.core.llm import LlamaBackend
     from ember.core.models import resolve_model
 
@@ -210,6 +212,7 @@ class Ember:
         self.config = EngineConfig.load(store)
         self.engine: Engine | None = None
         self._logged_in: set[int] = set()
+        self._agent_lock: AgentLock | None = None
 
     @classmethod
     def open(
@@ -280,29 +283,65 @@ class Ember:
     def delete_agent(self, agent_id: int) -> Agent:
         """Delete an agent and all its memories; returns the agent to show next (the
         default one is created when none is left)."""
-        self.store.delete_agent(agent_id)
+        held = self._agent_lock
+        if held is not None and held.agent_id == agent_id:
+            self.store.delete_agent(agent_id)
+            held.release()
+            self._agent_lock = None
+        else:  # not while another process is chatting with it
+            name = self.store.get_agent_by_id(agent_id).name
+            with AgentLock(self.store.path, agent_id, name):
+                self.store.delete_agent(agent_id)
         self._logged_in.discard(agent_id)
         remaining = self.store.list_agents()
         return remaining[0] if remaining else self.agent_for_chat(None)
 
     def export_agent(self, agent_id: int, path: Path | str) -> ExportCounts:
-        """Write the agent and all its memories to one file."""
-        from ember.core import transfer
+        """Write the agent and all its memories to one file (private to the user)."""
+        from ember.core import agent_export
 
-        counts = transfer.export_agent(self.store, self.store.get_agent_by_id(agent_id), path)
+        counts = agent_export.export_agent(self.store, self.store.get_agent_by_id(agent_id), path)
         return ExportCounts(counts["messages"], counts["passages"], counts["sources"])
 
-    def import_agent(self, path: Path | str) -> Agent:
-        """Import an agent export as a new agent (renamed if the name is taken)."""
-        from ember.core import transfer
+    def import_agent(
+        self,
+        path: Path | str,
+        on_progress: TransferProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Agent:
+        """Import an agent export as a new agent (renamed if the name is taken). The file
+        is validated whole first: a bad file changes nothing."""
+        from ember.core import agent_import
 
-        return transfer.import_agent(self.store, path, lambda: self.embedder)
+        return agent_import.import_agent(
+            self.store, path, lambda: self.embedder, on_progress=on_progress, cancel=cancel
+        )
 
-    def import_history(self, agent_id: int, path: Path | str) -> int:
-        """A past conversation (JSON Lines) into recall memory; returns messages imported."""
-        from ember.core import transfer
+    def import_history(
+        self,
+        agent_id: int,
+        path: Path | str,
+        on_progress: TransferProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> int:
+        """A past conversation (JSON Lines) into recall memory; returns messages imported.
+        The file is validated whole first: a bad line changes nothing."""
+        from ember.core import history_import
 
-        return transfer.import_history(self.store, self.embedder, agent_id, path)
+        return history_import.import_history(
+            self.store, self.embedder, agent_id, path, on_progress=on_progress, cancel=cancel
+        )
+
+    def claim_agent(self, agent_id: int) -> None:
+        """Hold this agent's conversation lock (one process per agent at a time; see
+        ``agent_lock``), releasing the one held before. Raises AgentInUse."""
+        if self._agent_lock is not None and self._agent_lock.agent_id == agent_id:
+            return
+        name = self.store.get_agent_by_id(agent_id).name
+        lock = AgentLock(self.store.path, agent_id, name)
+        if self._agent_lock is not None:
+            self._agent_lock.release()
+        self._agent_lock = lock
 
     # -- the model ----------------------------------------------------------------------
 
@@ -350,6 +389,7 @@ class Ember:
         """Record the start of a session with this agent (once per agent per service)."""
         if agent_id in self._logged_in:
             return
+        self.claim_agent(agent_id)
         self._runtime(agent_id).login(run=False)
         self._logged_in.add(agent_id)
 
@@ -364,6 +404,7 @@ class Ember:
 
         A cancelled turn leaves a :data:`CANCELLED_REPLY` record holding what had been
         streamed of the reply (not in the agent's context: it never finished the step)."""
+        self.claim_agent(agent_id)
         streamed: list[str] = []
 
         def forward(event: Event) -> None:
@@ -386,6 +427,7 @@ class Ember:
 
         What the turn's functions did to memory stays. Raises InvalidInput when there is
         no message, or it has left the context window (it then belongs to the summary)."""
+        self.claim_agent(agent_id)
         queue = self.store.context_messages(agent_id)
         users = [i for i, m in enumerate(queue) if m.kind == "user_message"]
         if not users:
@@ -395,11 +437,13 @@ class Ember:
         doomed = [m.id for m in later if m.id >= last.id and m.kind != "login"]
         with self.store.transaction():
             self.store.delete_messages(doomed)
+            search_index.rewind(self.store, agent_id, last.id)
         return last.text
 
     def record_message(self, agent_id: int, text: str) -> int | None:
         """Keep a user message without running the agent (typed while the model loads or
         the app closes); the agent sees it with its next event."""
+        self.claim_agent(agent_id)
         return record_user_message(self.store, agent_id, text)
 
     def timed_heartbeat(
@@ -409,6 +453,7 @@ class Ember:
         cancel: threading.Event | None = None,
     ) -> TurnFinished | None:
         """A timed wake-up of the agent; None when its heartbeats are paused."""
+        self.claim_agent(agent_id)
         return self._runtime(agent_id).timed_heartbeat(on_event, cancel)
 
     def context_usage(self, agent_id: int) -> ContextUsage | None:
@@ -462,8 +507,20 @@ class Ember:
         self, agent_id: int, tier: Tier, query: str, page: int = 0, page_size: int = 5
     ) -> search_mod.ResultPage:
         """The hybrid search the agent's tools run, over archival or recall memory."""
-        run = search_mod.search_archival if tier == "archival" else search_mod.search_recall
-        return run(self.store, self.embedder, agent_id, query, page, page_size)
+        return search_mod.search(self.store, self.embedder, agent_id, tier, query, page, page_size)
+
+    def pending_search_index(self, agent_id: int) -> int:
+        """Past messages of the agent that recall search has not indexed yet (all of them
+        right after the upgrade that added the window index)."""
+        return search_index.pending(self.store, agent_id)
+
+    def update_search_index(
+        self, agent_id: int, on_progress: Callable[[int, int], None] | None = None
+    ) -> int:
+        """Index the agent's new messages for recall search now, reporting
+        ``on_progress(done, total)``; searches do it anyway, silently. Returns how many
+        windows were embedded."""
+        return search_index.sync(self.store, self.embedder, agent_id, on_progress)
 
     def archival(
         self, agent_id: int, query: str = "", offset: int = 0, limit: int = 50
@@ -591,4 +648,7 @@ class Ember:
                 self.engine.close()
                 self.engine = None
         finally:
+            if self._agent_lock is not None:
+                self._agent_lock.release()
+                self._agent_lock = None
             self.store.close()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
-from ember.core.errors import InvalidInput
+from ember.core.errors import InvalidInput, quoted
 
 
 def now() -> datetime:
@@ -23,10 +23,19 @@ def parse_iso(value: str) -> datetime:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except (ValueError, AttributeError) as exc:
         raise InvalidInput(
-            f"'{value}' is not an ISO 8601 time (e.g. 2024-05-01T14:30:00)."
+            f"{quoted(value)} is not an ISO 8601 time (e.g. 2024-05-01T14:30:00)."
         ) from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.astimezone()
+    try:
+        if parsed.tzinfo is None:
+            parsed = parsed.astimezone()
+        # Every stored time must also be shown in local time and compared in UTC.
+        parsed.astimezone(timezone.utc)
+        parsed.astimezone()
+    except (ValueError, OverflowError):
+        raise InvalidInput(
+            f"{quoted(value)} is outside the range of times Ember can store "
+            "(years 1 to 9999 in every time zone)."
+        ) from None
     return parsed
 
 
@@ -40,7 +49,7 @@ def parse_day(value: str) -> date:
     try:
         return date.fromisoformat(value.strip())
     except (ValueError, AttributeError) as exc:
-        raise InvalidInput(f"'{value}' is not a date in YYYY-MM-DD format.") from exc
+        raise InvalidInput(f"{quoted(value)} is not a date in YYYY-MM-DD format.") from exc
 
 
 def human_time(value: str | datetime) -> str:

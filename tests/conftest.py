@@ -12,10 +12,13 @@ load, not to use).
 from __future__ import annotations
 
 import os
+import re
 import sys
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -124,21 +127,18 @@ def artifacts_dir() -> Path:
 
 class HashEmbedder:
     """Deterministic bag-of-words embedder for fast engine unit tests (not a search-quality
-    stand-in: tests of retrieval quality use the real model)."""
+    stand-in: tests of retrieval quality use the real model). Words hash with CRC-32, not
+    Python's per-process salted ``hash``, so rankings are the same in every run."""
 
     name = "hash-test"
     dim = 384
     max_tokens = 256
 
-    def embed(self, texts):  # type: ignore[no-untyped-def]
-        import re
-
-        import numpy as np
-
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in re.findall(r"\w+", text.lower()):
-                out[row, hash(word) % self.dim] += 1.0
+                out[row, zlib.crc32(word.encode()) % self.dim] += 1.0
             norm = np.linalg.norm(out[row])
             out[row] = out[row] / norm if norm else 1.0 / np.sqrt(self.dim)
         return out

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ember.core import db, paths
-from ember.core.errors import DatabaseTooNew, NotAnEmberDatabase
+from ember.core.errors import DatabaseDamaged, DatabaseTooNew, NotAnEmberDatabase
 from ember.core.migrations import MIGRATIONS
 from ember.core.store import Store
 
@@ -72,14 +72,16 @@ def test_foreign_sqlite_file_is_refused_and_untouched(tmp_path: Path) -> None:
     assert path.read_bytes() == before
 
 
-def test_corrupt_file_is_refused(tmp_path: Path) -> None:
+def test_damaged_header_is_refused_as_damaged_not_foreign(tmp_path: Path) -> None:
     path = tmp_path / "corrupt.sqlite3"
     Store(path).close()
     data = bytearray(path.read_bytes())
     data[16:116] = b"\xff" * 100  # page size and header fields destroyed
     path.write_bytes(bytes(data))
-    with pytest.raises(NotAnEmberDatabase):
+    before = path.read_bytes()
+    with pytest.raises(DatabaseDamaged, match="is damaged"):
         Store(path)
+    assert path.read_bytes() == before
 
 
 def test_newer_file_is_refused(tmp_path: Path) -> None:

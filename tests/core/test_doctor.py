@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ember.core import doctor
+from ember.core import doctor, llama_build
 
 RECORD = {
     "level": "x86-64-v3",
@@ -24,15 +24,15 @@ def _fake_probe(monkeypatch: pytest.MonkeyPatch, info: str, die: int | None) -> 
         code += f"os.kill(os.getpid(), {int(die)})\n"
     else:
         code += "print(json.dumps({'generated': 'x'}))\n"
-    monkeypatch.setattr(doctor, "_PROBE", code)
-    monkeypatch.setattr(doctor, "build_record", lambda: RECORD)
+    monkeypatch.setattr(llama_build, "_PROBE", code)
+    monkeypatch.setattr(llama_build, "build_record", lambda: RECORD)
 
 
 def test_sigill_in_the_child_is_a_failure_naming_flags_and_cpu(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _fake_probe(monkeypatch, "CPU : AVX2 = 1 | AMX_INT8 = 1 |", signal.SIGILL)
-    monkeypatch.setattr(doctor, "cpu_flags", lambda: {"avx2", "fma", "amx_int8"})
+    monkeypatch.setattr(llama_build, "cpu_flags", lambda: {"avx2", "fma", "amx_int8"})
     report = doctor.Report()
     doctor.check_llama(report, Path("model.gguf"))
     runs = next(c for c in report.checks if c.name == "llama.cpp runs")
@@ -48,7 +48,7 @@ def test_sigill_in_the_child_is_a_failure_naming_flags_and_cpu(
 
 def test_feature_the_cpu_lacks_is_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     _fake_probe(monkeypatch, "CPU : AVX2 = 1 | AVX512 = 1 |", None)
-    monkeypatch.setattr(doctor, "cpu_flags", lambda: {"avx2", "fma"})
+    monkeypatch.setattr(llama_build, "cpu_flags", lambda: {"avx2", "fma"})
     report = doctor.Report()
     doctor.check_llama(report, Path("model.gguf"))
     runs = next(c for c in report.checks if c.name == "llama.cpp runs")
@@ -57,7 +57,7 @@ def test_feature_the_cpu_lacks_is_a_failure(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_a_healthy_probe_is_ok(monkeypatch: pytest.MonkeyPatch) -> None:
     _fake_probe(monkeypatch, "CPU : SSE3 = 1 | AVX2 = 1 | FMA = 1 | OPENMP = 1 |", None)
-    monkeypatch.setattr(doctor, "cpu_flags", lambda: {"pni", "avx2", "fma"})
+    monkeypatch.setattr(llama_build, "cpu_flags", lambda: {"pni", "avx2", "fma"})
     report = doctor.Report()
     doctor.check_llama(report, Path("model.gguf"))
     assert [c.status for c in report.checks] == ["ok"]
@@ -67,9 +67,9 @@ def test_a_healthy_probe_is_ok(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_missing_cpu_features_compares_the_build_record(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(doctor, "build_record", lambda: RECORD)
-    monkeypatch.setattr(doctor, "cpu_flags", lambda: {"avx2"})
-    assert doctor.missing_cpu_features() == ["fma"]
+    monkeypatch.setattr(llama_build, "build_record", lambda: RECORD)
+    monkeypatch.setattr(llama_build, "cpu_flags", lambda: {"avx2"})
+    assert llama_build.missing_cpu_features() == ["fma"]
 
 
 def test_doctor_json_on_a_fresh_home_creates_no_database(
@@ -85,3 +85,14 @@ def test_doctor_json_on_a_fresh_home_creates_no_database(
     assert code == (0 if data["ok"] else 1)
     assert data["paths"]["database_size"] is None
     assert not (ember_home / "ember.sqlite3").exists()
+
+
+def test_a_file_that_is_not_ember_fails_the_database_check(tmp_path: Path) -> None:
+    db_file = tmp_path / "ember.sqlite3"
+    db_file.write_bytes(b"not a database at all" * 100)
+    report = doctor.Report()
+    doctor.check_database(report, db_file)
+    [check] = report.checks
+    assert (check.status, check.name) == ("fail", "database")
+    assert "move" in check.fix.lower()
+    assert db_file.read_bytes() == b"not a database at all" * 100  # untouched

@@ -298,3 +298,87 @@ def test_markdown_heading_markup_is_stripped(tmp_path: Path) -> None:
     path = tmp_path / "x.markdown"
     path.write_text("# The **bold** [link](http://x) title ##\n\nBody.\n", encoding="utf-8")
     assert list(open_document(path).segments()) == [Segment("Body.", heading="The bold link title")]
+
+
+# -- hand-built PDFs: ligatures through a ToUnicode map, a page whose stream is damaged ----
+
+_LIGATURE_CMAP = (
+    b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /Lig def "
+    b"1 begincodespacerange <00> <FF> endcodespacerange 1 beginbfchar <01> <FB00> "
+    b"endbfchar endcmap CMapName currentdict /CMap defineresource pop end end"
+)
+
+
+def raw_pdf(path: Path, pages: list[bytes], damaged: tuple[int, ...] = ()) -> Path:
+    """A PDF written byte by byte: byte 0x01 in a page's text maps to U+FB00 ("ﬀ"), and the
+    pages listed in ``damaged`` (0-based) get a content stream pypdf cannot decode."""
+
+    objects: list[bytes] = []
+
+    def add(body: bytes) -> int:
+        objects.append(body)
+        return len(objects)
+
+    def stream(data: bytes, extra: bytes = b"") -> bytes:
+        return b"<< /Length %d%s >>\nstream\n%s\nendstream" % (len(data), extra, data)
+
+    cmap = add(stream(_LIGATURE_CMAP))
+    font = add(
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding "
+        b"/ToUnicode %d 0 R >>" % cmap
+    )
+    parent = len(objects) + 2 * len(pages) + 1
+    kids = []
+    for index, text in enumerate(pages):
+        content = b"BT /F1 12 Tf 72 700 Td (" + text + b") Tj ET"
+        if index in damaged:
+            contents = add(stream(b"x\x9c not ascii85 at all", b" /Filter /ASCII85Decode"))
+        else:
+            contents = add(stream(content))
+        kids.append(
+            add(
+                b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] "
+                b"/Resources << /Font << /F1 %d 0 R >> >> /Contents %d 0 R >>"
+                % (parent, font, contents)
+            )
+        )
+    refs = b" ".join(b"%d 0 R" % k for k in kids)
+    assert add(b"<< /Type /Pages /Kids [%s] /Count %d >>" % (refs, len(kids))) == parent
+    root = add(b"<< /Type /Catalog /Pages %d 0 R >>" % parent)
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        root,
+        xref,
+    )
+    path.write_bytes(out)
+    return path
+
+
+def test_pdf_ligatures_are_nfkc_normalised(tmp_path: Path) -> None:
+    pdf = raw_pdf(tmp_path / "lig.pdf", [b"They o\x01en walk the dog."])
+    with open_document(pdf) as doc:
+        [segment] = list(doc.segments())
+    assert segment.text == "They offen walk the dog."  # U+FB00 became "ff"
+    assert loaders.clean_pdf_text("ﬁne ＡＢＣ") == "fine ABC"
+
+
+def test_one_damaged_page_is_skipped_not_the_whole_pdf(tmp_path: Path) -> None:
+    pdf = raw_pdf(tmp_path / "dmg.pdf", [b"First page.", b"Second page.", b"Third."], (1,))
+    with open_document(pdf) as doc:
+        segments = list(doc.segments())
+        assert [s.page for s in segments] == [1, 3]
+        assert doc.skipped_pages == [2]
+
+
+def test_a_pdf_whose_pages_are_all_damaged_fails_in_one_line(tmp_path: Path) -> None:
+    pdf = raw_pdf(tmp_path / "all.pdf", [b"One.", b"Two."], (0, 1))
+    message = error_of(pdf)
+    assert message.startswith("the PDF is damaged: none of its 2 pages can be read")

@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ember.core import presets, transfer
+from ember.core import agent_export, agent_import, history_import, presets, transfer
 from ember.core.errors import InvalidInput
 from ember.core.store import Store
+from tests.core.dbutil import Dump, dump
 
 
 def test_export_import_round_trip(store: Store, hash_embedder: Any, tmp_path: Path) -> None:
@@ -29,10 +30,10 @@ def test_export_import_round_trip(store: Store, hash_embedder: Any, tmp_path: Pa
     )
     store.update_agent(a.id, summary="earlier stuff", summary_hidden=4)
     out = tmp_path / "anna.json"
-    counts = transfer.export_agent(store, a, out)
+    counts = agent_export.export_agent(store, a, out)
     assert counts == {"messages": 2, "passages": 1, "sources": 1}
 
-    b = transfer.import_agent(store, out)  # same embedding model: no embedder needed
+    b = agent_import.import_agent(store, out)  # same embedding model: no embedder needed
     assert b.name == "Anna (2)"
     assert store.get_block(b.id, "human").value == "Name: Anna\nLikes: hiking"
     assert b.summary == "earlier stuff" and b.summary_hidden == 4
@@ -51,9 +52,9 @@ def test_import_reembeds_when_model_differs(
     a = presets.create_agent(store, "A")
     store.add_passages(a.id, [("tea notes", None, None)], hash_embedder.embed(["tea notes"]))
     out = tmp_path / "a.json"
-    transfer.export_agent(store, a, out)
+    agent_export.export_agent(store, a, out)
     doc = json.loads(out.read_text())
-    doc["embedding_model"] = {"name": "other-model", "dim": 768}
+    doc["embedding_model"] = {"name": "other-model", "dim": 384}  # same size, other model
     out.write_text(json.dumps(doc))
     calls = []
 
@@ -61,7 +62,7 @@ def test_import_reembeds_when_model_differs(
         calls.append(1)
         return hash_embedder
 
-    b = transfer.import_agent(store, out, factory)
+    b = agent_import.import_agent(store, out, factory)
     assert calls
     [(_, dist)] = store.search_passages_vector(b.id, hash_embedder.embed(["tea notes"])[0], 1)
     assert dist == pytest.approx(0.0, abs=1e-5)
@@ -71,10 +72,10 @@ def test_import_rejects_other_files(store: Store, tmp_path: Path) -> None:
     bad = tmp_path / "x.json"
     bad.write_text('{"hello": 1}')
     with pytest.raises(InvalidInput, match="not an Ember agent export"):
-        transfer.import_agent(store, bad)
+        agent_import.import_agent(store, bad)
     bad.write_text("not json")
     with pytest.raises(InvalidInput, match="not valid JSON"):
-        transfer.import_agent(store, bad)
+        agent_import.import_agent(store, bad)
     assert store.list_agents() == []
 
 
@@ -92,7 +93,7 @@ def test_import_history_keeps_times_and_is_searchable(
         {"role": "assistant", "content": "Porto is lovely!", "time": "2023-04-01T10:00:05+02:00"},
     ]
     path.write_text(json.dumps(rows[0]) + "\n\n" + json.dumps(rows[1]) + "\n")
-    assert transfer.import_history(store, hash_embedder, a.id, path) == 2
+    assert history_import.import_history(store, hash_embedder, a.id, path) == 2
     assert store.context_messages(a.id) == []  # history goes to recall, not the window
     messages, total = store.messages_between(a.id, "2023-04-01", "2023-04-01", 0, 10)
     assert total == 2 and messages[0].created_at == "2023-04-01T10:00:00+02:00"
@@ -115,10 +116,143 @@ def test_bad_history_is_rejected_whole(
     path = tmp_path / "h.jsonl"
     path.write_text(line + "\n")
     with pytest.raises(InvalidInput, match=error):
-        transfer.import_history(store, hash_embedder, a.id, path)
+        history_import.import_history(store, hash_embedder, a.id, path)
     assert store.count_messages(a.id) == 0
 
 
 def test_vectors_survive_base64() -> None:
     v = np.arange(384, dtype=np.float32)
-    assert np.array_equal(transfer._vec(transfer._b64(v.tobytes()), 384), v)
+    decoded = transfer.decode_vector(transfer.encode_vector(v.tobytes()) or "", 384)
+    assert decoded is not None and np.array_equal(decoded, v)
+
+
+# -- bad input: one line naming the place, nothing written ---------------------------------
+
+
+def _dump(store: Store) -> Dump:
+    return dump(store.path)
+
+
+def _export(store: Store, hash_embedder: Any, tmp_path: Path) -> dict[str, Any]:
+    a = presets.create_agent(store, "Anna")
+    m = store.add_message(a.id, "user", "user_message", {"message": "hi"}, "hi")
+    store.set_message_embedding(m, a.id, hash_embedder.embed(["hi"])[0])
+    src = store.add_source(a.id, "/d/x.pdf", "x.pdf", "abc", 3, status="loaded")
+    store.add_passages(
+        a.id, [("page text", 2, 0)], hash_embedder.embed(["page text"]), source_id=src.id
+    )
+    out = tmp_path / "anna.json"
+    agent_export.export_agent(store, a, out)
+    return dict(json.loads(out.read_text()))
+
+
+BAD_EXPORTS: list[tuple[str, Any, str]] = [
+    # (what, change to the valid export, expected words in the message)
+    ("only the format", lambda d: {"format": "ember-agent"}, "'version' is missing"),
+    ("version text", lambda d: d.update(version="abc"), "version: must be a whole number"),
+    ("newer version", lambda d: d.update(version=99), "newer than this Ember"),
+    ("limit text", lambda d: d["blocks"][0].update(limit="x"), "blocks[0].limit: must be"),
+    ("limit negative", lambda d: d["blocks"][0].update(limit=-5), "blocks[0].limit: must be 1"),
+    ("over its limit", lambda d: d["blocks"][0].update(value="x" * 5000, limit=10), "limit is 10"),
+    ("role evil", lambda d: d["messages"][0].update(role="evil"), "messages[0].role: must be one"),
+    (
+        "no created_at",
+        lambda d: d["messages"][0].pop("created_at") and None,
+        "'created_at' is missing",
+    ),
+    ("bad time", lambda d: d["agent"].update(created_at="not a time"), "agent.created_at"),
+    ("year 0", lambda d: d["messages"][0].update(created_at="0001-01-01T00:00:00"), "outside"),
+    ("content string", lambda d: d["messages"][0].update(content="hi"), "content: must be an obj"),
+    ("bad base64", lambda d: d["messages"][0].update(embedding="!!!"), "embedding: must be 384"),
+    ("short vector", lambda d: d["passages"][0].update(embedding="AAAA"), "embedding: must be 384"),
+    ("messages not a list", lambda d: d.update(messages=5), "messages: must be a list"),
+    ("passage item", lambda d: d["passages"].append(7), "passages[1]: must be an object"),
+    ("dangling source", lambda d: d["passages"][0].update(source_id=99), "names no document"),
+    ("duplicate label", lambda d: d["blocks"].append(dict(d["blocks"][0])), "appears twice"),
+    ("status", lambda d: d["sources"][0].update(status="done"), "sources[0].status"),
+    ("in_context", lambda d: d["messages"][0].update(in_context="yes"), "true or false"),
+    ("empty name", lambda d: d["agent"].update(name="  "), "agent.name: must not be empty"),
+    ("not an export", lambda d: {"hello": 1}, "not an Ember agent export"),
+    ("a list", lambda d: [1, 2], "not one JSON object"),
+]
+
+
+@pytest.mark.parametrize(("what", "change", "words"), BAD_EXPORTS, ids=[b[0] for b in BAD_EXPORTS])
+def test_bad_export_structure_is_one_line_and_changes_nothing(
+    store: Store, hash_embedder: Any, tmp_path: Path, what: str, change: Any, words: str
+) -> None:
+    doc = _export(store, hash_embedder, tmp_path)
+    changed = change(doc)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(changed if changed is not None else doc))
+    before = _dump(store)
+    with pytest.raises(InvalidInput) as info:
+        agent_import.import_agent(store, bad, lambda: hash_embedder)
+    message = str(info.value)
+    assert words in message and "\n" not in message, message
+    assert _dump(store) == before
+
+
+def test_truncated_and_empty_exports(store: Store, hash_embedder: Any, tmp_path: Path) -> None:
+    _export(store, hash_embedder, tmp_path)
+    text = (tmp_path / "anna.json").read_text()
+    cut = tmp_path / "cut.json"
+    cut.write_text(text[: len(text) // 2])
+    with pytest.raises(InvalidInput, match="not valid JSON"):
+        agent_import.import_agent(store, cut)
+    cut.write_text("")
+    with pytest.raises(InvalidInput, match="is empty"):
+        agent_import.import_agent(store, cut)
+    assert [a.name for a in store.list_agents()] == ["Anna"]
+
+
+def test_export_is_private_whatever_the_umask(
+    store: Store, hash_embedder: Any, tmp_path: Path
+) -> None:
+    import os
+    import stat
+
+    a = presets.create_agent(store, "A")
+    target = tmp_path / "a.json"
+    target.write_text("old")
+    os.chmod(target, 0o666)
+    old = os.umask(0)
+    try:
+        agent_export.export_agent(store, a, target)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert json.loads(target.read_text())["agent"]["name"] == "A"
+    assert not [p for p in tmp_path.iterdir() if "partial" in p.name]  # none left behind
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ('{"role": "user", "content": "\\ud800", "time": "2023-01-01T00:00:00"}', "surrogate"),
+        ('{"role": "user", "content": "x", "time": "0001-01-01T00:00:00"}', "outside the range"),
+        ('{"role": "user", "content": "x", "time": "9999-12-31T23:59:59-12:00"}', "outside"),
+        ('{"role": "user", "content": "x", "time": 5}', "time must be an ISO 8601 string"),
+        ("[1]", "expected a JSON object"),
+    ],
+)
+def test_bad_history_content_and_times(
+    store: Store, hash_embedder: Any, tmp_path: Path, line: str, error: str
+) -> None:
+    a = presets.create_agent(store, "A")
+    path = tmp_path / "h.jsonl"
+    good = '{"role": "user", "content": "fine", "time": "2023-01-01T00:00:00"}'
+    path.write_text(good + "\n" + line + "\n")
+    with pytest.raises(InvalidInput, match="line 2") as info:
+        history_import.import_history(store, hash_embedder, a.id, path)
+    assert error in str(info.value) and "\n" not in str(info.value)
+    assert store.count_messages(a.id) == 0
+
+
+def test_history_bytes_that_are_not_utf8(store: Store, hash_embedder: Any, tmp_path: Path) -> None:
+    a = presets.create_agent(store, "A")
+    path = tmp_path / "h.jsonl"
+    path.write_bytes(b'{"role": "user", "content": "caf\xe9", "time": "2023-01-01T00:00:00"}\n')
+    with pytest.raises(InvalidInput, match="line 1: not UTF-8"):
+        history_import.import_history(store, hash_embedder, a.id, path)
+    assert store.count_messages(a.id) == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ember.core import doctor
+from ember.core import doctor, llama_build
 
 
 def test_one_generated_token_in_a_child_process(bundled_model: Path) -> None:
@@ -14,6 +14,6 @@ def test_one_generated_token_in_a_child_process(bundled_model: Path) -> None:
     # On a signal the detail names the build flags and the CPU's features (see doctor).
     assert runs.status == "ok", f"{runs.detail} {runs.fix}"
     assert report.facts["llama_cpp"]["generated_a_token"] is True
-    assert doctor.missing_cpu_features() == []
+    assert llama_build.missing_cpu_features() == []
     # Portable builds never use AMX (it faults on VMs that list it).
     assert not any(f.startswith("AMX") for f in report.facts["llama_cpp"]["built_with"])

@@ -1,0 +1,103 @@
+"""``ember eval``: the evaluation harness (DESIGN §8) — table on stdout, progress on stderr.
+
+It never touches the user's database: every task runs in a temporary folder (or the folder
+given with ``--keep``). The model is the bundled one unless ``--model`` names a GGUF file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from ember.core.config import EngineConfig
+from ember.core.errors import InvalidInput
+from ember.core.evaluation import generator, report, runner, tasks
+
+DEFAULT_SIZE = 6
+DEFAULT_SEED = 1
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``ember eval``."""
+    p = sub.add_parser("eval", help="measure how well Ember remembers (evaluation harness)")
+    p.add_argument(
+        "tasks",
+        nargs="*",
+        metavar="TASK",
+        help=f"tasks to run: {', '.join(generator.TASKS)} (default: all)",
+    )
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--model", default=None, help="path to a GGUF model (default: bundled)")
+    source.add_argument("--server", default=None, help="an OpenAI-compatible server URL")
+    p.add_argument("--json", default=None, metavar="FILE", help="write the full report as JSON")
+    p.add_argument("--plot", default=None, metavar="FILE", help="write a PNG plot")
+    p.add_argument(
+        "--size", type=int, default=DEFAULT_SIZE, help=f"questions per task ({DEFAULT_SIZE})"
+    )
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generator seed")
+    p.add_argument(
+        "--threads", type=int, default=None, help="llama.cpp threads (default: the setting's)"
+    )
+    p.add_argument(
+        "--retrieval-only",
+        action="store_true",
+        help="measure only the search (recall@k); no model is loaded",
+    )
+    p.add_argument(
+        "--keep", default=None, metavar="DIR", help="keep the generated data and databases here"
+    )
+    p.set_defaults(func=run)
+
+
+def _progress(line: str) -> None:
+    print(f"[eval] {line}", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Generate the tasks, run them, print the table, write the JSON and the plot."""
+    if args.server:
+        raise InvalidInput("--server is not available yet: remote models are not built in")
+    selected = tasks.make_tasks(list(args.tasks), args.seed, args.size)
+    for out in (args.json, args.plot):
+        if out and not Path(out).parent.exists():
+            raise InvalidInput(f"cannot write {out}: its folder does not exist")
+    config = EngineConfig()
+    if args.model:
+        config = replace(config, model_path=args.model)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise InvalidInput("--threads must be at least 1")
+        config = replace(config, n_threads=args.threads)
+    from ember.core.embedder import SentenceTransformerEmbedder
+
+    _progress("loading the embedder")
+    embedder = SentenceTransformerEmbedder()
+    options = runner.EvalOptions(
+        config=config,
+        retrieval_only=args.retrieval_only,
+        workdir=Path(args.keep) if args.keep else None,
+    )
+    start = time.perf_counter()
+    runs = runner.run(selected, options, embedder, _progress)
+    elapsed = round(time.perf_counter() - start, 1)
+    print(report.table(runs, args.retrieval_only))
+    print(f"{elapsed} s in all")
+    model = "none (retrieval only)" if args.retrieval_only else (args.model or "bundled")
+    meta = {
+        "model": model,
+        "seed": args.seed,
+        "size": args.size,
+        "retrieval_only": args.retrieval_only,
+        "settings": asdict(config),
+        "seconds": elapsed,
+    }
+    if args.json:
+        report.write_json(Path(args.json), report.to_json(runs, meta))
+    if args.plot:
+        report.plot(
+            Path(args.plot), runs, f"ember eval: model {model}, seed {args.seed}, size {args.size}"
+        )
+    return 0

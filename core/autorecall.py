@@ -1,0 +1,161 @@
+"""Automatic recall (DESIGN §3, system-assisted memory).
+
+Weak local models rarely decide to search. Before a user message is answered, the engine
+runs the same hybrid search as the agent's tools over recall and archival memory and shows
+the few best hits that are not already in view as the *last* part of the prompt (after the
+FIFO queue, so the cached prefix is untouched), as one event marked "possibly relevant
+memories", each with its time and, for documents, source and page. It is rebuilt for each
+user message and never stored.
+
+What is "in view": messages in the FIFO queue (by id) and text already in core memory.
+Recall and archival scores come from fusions with different numbers of rankings, so each is
+normalised by the best score its fusion can give before the two lists are merged; hits
+below :data:`MIN_SCORE` of that best are not shown.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ember.core import search, search_index, timeutil
+from ember.core.chunking import split_sentences
+from ember.core.embedder import Embedder
+from ember.core.store import Store
+
+MARKER = "Possibly relevant memories"
+# Five: on ember eval's conversation task (seed 11) three hits held the evidence for 0.58
+# of the questions, five for 0.83 (recall@5), at about 60 prompt tokens a message.
+MAX_HITS = 5
+MIN_SCORE = 0.1
+MAX_CHARS = 400
+# Hits looked at per tier before removing those in view.
+LOOK_AT = 10
+
+
+@dataclass(frozen=True)
+class Memory:
+    """One recalled memory: the hit, its tier, its normalised score, and for a message
+    the one said just before it (an answer is often a reply to it)."""
+
+    hit: search.Hit
+    tier: search.Tier
+    score: float
+    before: str | None = None
+
+
+def _best_score(tier: search.Tier, weights: search.Weights) -> float:
+    w = weights
+    total = w.message_keyword + w.message_vector
+    if tier == "recall":
+        total += w.window_keyword + w.window_vector
+    return total / (w.k + 1)
+
+
+def _previous_text(store: Store, agent_id: int, message_id: int) -> str | None:
+    row = store.conn.execute(
+        "SELECT text FROM messages WHERE agent_id = ? AND id < ? AND text != '' "
+        "ORDER BY id DESC LIMIT 1",
+        (agent_id, message_id),
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
+def recall(
+    store: Store,
+    embedder: Embedder,
+    agent_id: int,
+    text: str,
+    *,
+    in_view_ids: Iterable[int] = (),
+    in_view_text: str = "",
+    limit: int = MAX_HITS,
+    weights: search.Weights | None = None,
+) -> list[Memory]:
+    """The best ``limit`` memories for the user message ``text`` that are not in view."""
+    if not text.strip() or limit <= 0:
+        return []
+    weights = weights or search.WEIGHTS
+    hidden = set(in_view_ids)
+    view = " ".join(in_view_text.lower().split())
+    found: list[Memory] = []
+    for tier in ("recall", "archival"):
+        page = search.search(store, embedder, agent_id, tier, text, 0, LOOK_AT, weights)
+        best = _best_score(tier, weights)
+        for hit in page.hits:
+            if tier == "recall" and hit.id in hidden:
+                continue
+            if " ".join(hit.text.lower().split()) in view:
+                continue
+            score = hit.score / best if best else 0.0
+            if score >= MIN_SCORE:
+                found.append(Memory(hit, tier, round(score, 4)))
+    found.sort(key=lambda m: -m.score)
+    chosen = found[:limit]
+    return [
+        Memory(m.hit, m.tier, m.score, _previous_text(store, agent_id, m.hit.id))
+        if m.tier == "recall"
+        else m
+        for m in chosen
+    ]
+
+
+def _words(text: str) -> set[str]:
+    return set((search_index.keyword_query(text) or "").replace('"', "").split(" OR "))
+
+
+def focus(text: str, query: str, max_chars: int = MAX_CHARS) -> str:
+    """``text``, or when longer than ``max_chars`` the run of its sentences around the one
+    sharing most words with ``query`` (a document passage can be ten times a fact)."""
+    if len(text) <= max_chars:
+        return text
+    sentences = split_sentences(text)
+    wanted = _words(query)
+    best = max(range(len(sentences)), key=lambda i: (len(_words(sentences[i]) & wanted), -i))
+    lo = hi = best
+    size = len(sentences[best])
+    while True:
+        grown = False
+        for j in (hi + 1, lo - 1):
+            if 0 <= j < len(sentences) and size + 1 + len(sentences[j]) <= max_chars:
+                size += 1 + len(sentences[j])
+                lo, hi = min(lo, j), max(hi, j)
+                grown = True
+        if not grown:
+            break
+    out = " ".join(sentences[lo : hi + 1])
+    if len(out) > max_chars:
+        out = out[: max_chars - 1] + "…"
+    return ("… " if lo > 0 else "") + out + (" …" if hi < len(sentences) - 1 else "")
+
+
+def event(memories: list[Memory], query: str = "") -> str | None:
+    """The prompt event showing ``memories`` recalled for ``query`` (None when there are
+    none). Long texts are cut to the part about the query."""
+    if not memories:
+        return None
+    items = []
+    for m in memories:
+        item: dict[str, object] = {"time": timeutil.human_time(m.hit.time)}
+        if m.tier == "archival":
+            if m.hit.source:
+                item["source"] = m.hit.source
+            if m.hit.page:
+                item["page"] = m.hit.page
+            item["content"] = focus(m.hit.text, query)
+        else:
+            if m.before:
+                item["said_before"] = focus(m.before, query)
+            item["role"] = m.hit.role
+            item["message"] = focus(m.hit.text, query)
+        items.append(item)
+    return json.dumps(
+        {
+            "type": "system_note",
+            "message": f"{MARKER}, found automatically in your memory (use them if they "
+            "answer the user; they may also be unrelated):",
+            "memories": items,
+        },
+        ensure_ascii=False,
+    )

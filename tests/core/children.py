@@ -1,0 +1,147 @@
+"""Child processes for the tests that need real, separate processes (kill loop, locks,
+races). Run as ``python tests/core/children.py COMMAND ARGS...``; each prints what it did,
+one line at a time, flushed, so the parent can read it while the child runs.
+
+They use the real SQLite file and the scripted backend with the test hash embedder (no
+model, no torch), like the engine's unit tests.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: conftest
+
+from conftest import HashEmbedder
+
+from ember.core.config import EngineConfig
+from ember.core.llm import ScriptedBackend
+from ember.core.service import Ember
+from ember.core.store import Store
+
+FILLER = "I walked along the river today and counted the herons near the old mill. "
+
+
+def _step(function: str, **arguments: Any) -> str:
+    return json.dumps({"thoughts": "noted", "function": function, "arguments": arguments})
+
+
+class Responder:
+    """A model that saves a note to archival memory (chaining a heartbeat) every third
+    step, replies otherwise, and writes summaries when asked: every kind of commit."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, prompt: str, grammar: str | None) -> str:
+        self.calls += 1
+        if grammar is not None and '"summary"' in grammar:
+            return json.dumps({"summary": f"The user walked by the river ({self.calls})."})
+        if self.calls % 3 == 0:
+            return _step("archival_memory_insert", content="herons", request_heartbeat=True)
+        return _step("send_message", message=f"Lovely ({self.calls}).")
+
+
+def open_service(db: Path, n_ctx: int = 8192) -> Ember:
+    """The service on ``db`` with the scripted backend and the hash embedder."""
+    responder = Responder()
+
+    def backend(config: EngineConfig) -> ScriptedBackend:
+        return ScriptedBackend(n_ctx=config.n_ctx, responder=responder)
+
+    return Ember(Store(db), embedder=HashEmbedder(), backend_factory=backend)
+
+
+def chat_loop(db: Path, count: int) -> None:
+    """Send user messages to agent 'kill' (``count`` of them, or forever if 0) with a
+    window small enough to flush; after each turn print ``committed N`` where N is the
+    number of user messages the database holds."""
+    ember = open_service(db)
+    agent = ember.agent_for_chat("kill")
+    config = ember.settings()
+    ember.start_model(config)
+    base = ember.context_usage(agent.id)
+    assert base is not None
+    ember.start_model(replace(config, n_ctx=base.used + 512 + 700))
+    ember.login(agent.id)
+    start = ember.store.count_messages(agent.id)
+    i = 0
+    while count == 0 or i < count:
+        result = ember.send(agent.id, f"message {start}-{i}: {FILLER * 3}")
+        if result.reason == "error":
+            print(f"error {result.error}", flush=True)
+            sys.exit(1)
+        users = ember.store.conn.execute(
+            "SELECT count(*) FROM messages WHERE agent_id = ? AND kind = 'user_message'",
+            (agent.id,),
+        ).fetchone()[0]
+        print(f"committed {users}", flush=True)
+        i += 1
+    ember.close()
+
+
+def hold_agent(db: Path, name: str) -> None:
+    """Claim agent ``name`` (creating it) and hold it until killed."""
+    ember = open_service(db)
+    agent = ember.agent_for_chat(name)
+    ember.claim_agent(agent.id)
+    print("holding", flush=True)
+    time.sleep(600)
+
+
+def claim_agent(db: Path, name: str) -> None:
+    """Try to claim agent ``name``: prints ``claimed`` or the one-line error (exit 1)."""
+    from ember.core.errors import EmberError
+
+    ember = open_service(db)
+    try:
+        ember.claim_agent(ember.find_agent(name).id)
+    except EmberError as exc:
+        print(str(exc), file=sys.stderr)
+        sys.exit(1)
+    print("claimed", flush=True)
+    ember.close()
+
+
+def embed_same(db: Path, rounds: int) -> None:
+    """Embed every message of agent 1 again and again (racing another process)."""
+    embedder = HashEmbedder()
+    with Store(db) as store:
+        messages = store.recent_messages(1, 10_000)
+        vectors = embedder.embed([m.text for m in messages])
+        for _ in range(rounds):
+            for m, v in zip(messages, vectors, strict=True):
+                store.set_message_embedding(m.id, 1, v)
+    print("done", flush=True)
+
+
+def write_messages(db: Path, agent: str, count: int) -> None:
+    """Append ``count`` messages to ``agent`` one transaction each (racing a writer)."""
+    from ember.core import presets
+
+    with Store(db) as store:
+        a = presets.get_or_create_default(store, agent)
+        for i in range(count):
+            store.add_message(a.id, "user", "user_message", {"message": str(i)}, f"{agent} {i}")
+    print("done", flush=True)
+
+
+if __name__ == "__main__":
+    command, *rest = sys.argv[1:]
+    if command == "chat":
+        chat_loop(Path(rest[0]), int(rest[1]))
+    elif command == "hold":
+        hold_agent(Path(rest[0]), rest[1])
+    elif command == "claim":
+        claim_agent(Path(rest[0]), rest[1])
+    elif command == "embed":
+        embed_same(Path(rest[0]), int(rest[1]))
+    elif command == "write":
+        write_messages(Path(rest[0]), rest[1], int(rest[2]))
+    else:
+        raise SystemExit(f"unknown command {command}")

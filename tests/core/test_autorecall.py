@@ -1,0 +1,88 @@
+"""Automatic recall: the best hits of both tiers that are not already in view."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ember.core import autorecall
+from ember.core.store import Store
+
+
+def _setup(store: Store, emb: Any) -> tuple[int, list[int]]:
+    a = store.create_agent("a", {"persona": "I am Ember.", "human": "Name: Dana"}).id
+    texts = [
+        "Did I ever tell you about my sister?",
+        "Oh? Tell me more!",
+        "Her name is Hanna, she visits next week.",
+        "The weather was foggy today.",
+        "I like foggy mornings.",
+    ]
+    ids = []
+    for i, text in enumerate(texts):
+        mid = store.add_message(
+            a,
+            "user" if i % 2 == 0 else "assistant",
+            "user_message",
+            {"message": text},
+            text,
+            created_at=f"2025-03-01T10:0{i}:00+00:00",
+            in_context=False,
+        )
+        store.set_message_embedding(mid, a, emb.embed([text])[0])
+        ids.append(mid)
+    docs = ["The lighthouse keeper's sister Hanna keeps bees.", "Ferries leave at noon."]
+    source = store.add_source(a, "/tmp/guide.pdf", "guide.pdf", "0" * 64, pages=2, status="loaded")
+    store.add_passages(a, [(docs[0], 2, 0), (docs[1], 1, 1)], emb.embed(docs), source_id=source.id)
+    return a, ids
+
+
+def test_recall_merges_both_tiers_with_time_source_and_page(
+    store: Store, hash_embedder: Any
+) -> None:
+    a, _ = _setup(store, hash_embedder)
+    memories = autorecall.recall(store, hash_embedder, a, "What's my sister's name, Hanna?")
+    tiers = {m.tier for m in memories}
+    assert tiers == {"recall", "archival"} and len(memories) == autorecall.MAX_HITS
+    scores = [m.score for m in memories]
+    assert scores == sorted(scores, reverse=True)
+    event = json.loads(autorecall.event(memories) or "")
+    assert autorecall.MARKER in event["message"]
+    doc = next(item for item in event["memories"] if "content" in item)
+    assert (doc["source"], doc["page"]) == ("guide.pdf", 2)
+    said = next(item for item in event["memories"] if item.get("message", "").startswith("Her"))
+    assert said["said_before"] == "Oh? Tell me more!" and said["time"].startswith("2025-03-01")
+
+
+def test_memories_already_in_view_are_not_repeated(store: Store, hash_embedder: Any) -> None:
+    a, ids = _setup(store, hash_embedder)
+    query = "Hanna sister name"
+    shown = autorecall.recall(store, hash_embedder, a, query, limit=10)
+    assert ids[2] in {m.hit.id for m in shown if m.tier == "recall"}
+    hidden = autorecall.recall(
+        store,
+        hash_embedder,
+        a,
+        query,
+        in_view_ids=[ids[2]],
+        limit=10,
+        in_view_text="The lighthouse keeper's sister Hanna keeps bees.",
+    )
+    assert ids[2] not in {m.hit.id for m in hidden if m.tier == "recall"}
+    assert not [m for m in hidden if m.tier == "archival" and "bees" in m.hit.text]
+
+
+def test_nothing_to_recall(store: Store, hash_embedder: Any) -> None:
+    a = store.create_agent("empty", {"persona": "", "human": ""}).id
+    assert autorecall.recall(store, hash_embedder, a, "anything at all?") == []
+    assert autorecall.recall(store, hash_embedder, a, "   ") == []
+    assert autorecall.event([]) is None
+
+
+def test_long_passages_are_cut_to_the_part_about_the_question() -> None:
+    filler = [f"Sentence number {i} is about the harbour and the boats." for i in range(20)]
+    text = " ".join([*filler[:12], "The lighthouse keeper's cat is named Biscuit.", *filler[12:]])
+    cut = autorecall.focus(text, "What is the lighthouse keeper's cat called?", 200)
+    assert "cat is named Biscuit." in cut and len(cut) <= 204
+    assert cut.startswith("… ") and cut.endswith(" …")
+    assert autorecall.focus("short", "anything") == "short"

@@ -1,0 +1,260 @@
+"""The bad-input matrix over the CLI for the data layer (issue 13 items 5-9): each case
+gives exactly one line on stderr, exit code 1, and leaves the database as it was
+(compared table by table, or byte by byte for a damaged file).
+
+Real processes, real files. Read-only files and folders need the operating system to
+refuse a write: as root (who ignores permission bits) a file is made immutable
+(``chattr +i``) and a folder is bind-mounted read-only; as anyone else ``chmod`` does it.
+A full disk is a real 2 MB tmpfs, which needs root; without root that case is skipped
+here and ``test_db_health`` covers SQLITE_FULL with SQLite's page cap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from ember.core import paths
+from ember.core.store import Store
+from tests.core.dbutil import dump
+
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def ember(
+    home: Path, *args: str, stdin: str = "", umask: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "EMBER_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "ember", *args],
+        input=stdin,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        umask=-1 if umask is None else umask,
+    )
+
+
+def one_line_failure(out: subprocess.CompletedProcess[str], *words: str) -> str:
+    assert out.returncode == 1, (out.returncode, out.stdout, out.stderr)
+    lines = out.stderr.splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("ember: ")
+    for word in words:
+        assert word in lines[0], lines[0]
+    assert "Traceback" not in out.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """An EMBER_HOME with one agent, Bob, who has said something (written directly: the
+    CLI's import would load the real embedder, which this matrix does not need)."""
+    home = tmp_path / "home"
+    assert ember(home, "agents", "create", "Bob").returncode == 0
+    with Store(home / paths.DB_FILENAME) as store:
+        bob = store.get_agent("Bob")
+        store.add_message(bob.id, "user", "user_message", {"message": "hi"}, "I like herons.")
+    return home
+
+
+def db_of(home: Path) -> Path:
+    return home / paths.DB_FILENAME
+
+
+def _export_of(home: Path, tmp_path: Path) -> dict[str, object]:
+    file = tmp_path / "bob.json"
+    assert ember(home, "agents", "export", "Bob", str(file)).returncode == 0
+    return dict(json.loads(file.read_text()))
+
+
+@pytest.mark.parametrize(
+    ("case", "words"),
+    [
+        ("role", "messages[0].role: must be one of"),
+        ("limit", "blocks[0].limit: must be a whole number"),
+        ("overfull", "holds 5000 characters but its limit is 10"),
+        ("base64", "messages[0].embedding: must be 384 float32 numbers"),
+        ("format only", "'version' is missing"),
+    ],
+)
+def test_agents_import_of_a_bad_structure(
+    home: Path, tmp_path: Path, case: str, words: str
+) -> None:
+    doc = _export_of(home, tmp_path)
+    messages = doc["messages"]
+    blocks = doc["blocks"]
+    assert isinstance(messages, list) and isinstance(blocks, list)
+    if case == "role":
+        messages[0]["role"] = "evil"
+    elif case == "limit":
+        blocks[0]["limit"] = "x"
+    elif case == "overfull":
+        blocks[0].update(value="x" * 5000, limit=10)
+    elif case == "base64":
+        messages[0]["embedding"] = "not base64!"
+    else:
+        doc = {"format": "ember-agent"}
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    before = dump(db_of(home))
+    one_line_failure(ember(home, "agents", "import", str(bad)), words)
+    assert dump(db_of(home)) == before
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        (b'{"role": "user", "content": "\\ud800", "time": "2024-01-01T00:00:00"}', "surrogate"),
+        (b'{"role": "user", "content": "x", "time": "0001-01-01T00:00:00"}', "outside the range"),
+        (b'{"role": "user", "content": "x", "time": "9999-12-31T23:59:59-12:00"}', "outside"),
+        (b'{"role": "user", "content": "caf\xe9", "time": "2024-01-01T00:00:00"}', "not UTF-8"),
+    ],
+)
+def test_import_history_bad_content_and_times(
+    home: Path, tmp_path: Path, line: bytes, words: str
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b'{"role": "user", "content": "ok", "time": "2024-01-01T00:00:00"}\n' + line)
+    before = dump(db_of(home))
+    one_line_failure(ember(home, "import-history", str(bad), "--agent", "Bob"), "line 2", words)
+    assert dump(db_of(home)) == before
+
+
+def test_export_is_private_under_umask_000(home: Path, tmp_path: Path) -> None:
+    file = tmp_path / "bob.json"
+    out = ember(home, "agents", "export", "Bob", str(file), umask=0)
+    assert out.returncode == 0, out.stderr
+    assert stat.S_IMODE(file.stat().st_mode) == 0o600
+
+
+@contextmanager
+def read_only_file(path: Path) -> Iterator[None]:
+    if IS_ROOT:
+        if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode:
+            pytest.skip("root, and this file system has no immutable flag (chattr +i)")
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+    else:
+        path.chmod(0o400)
+        try:
+            yield
+        finally:
+            path.chmod(0o600)
+
+
+@contextmanager
+def read_only_folder(folder: Path, tmp_path: Path) -> Iterator[Path]:
+    """``folder`` as seen read-only: a read-only bind mount (root) or chmod 0500."""
+    if IS_ROOT:
+        view = tmp_path / "ro-view"
+        view.mkdir()
+        mount = subprocess.run(["mount", "--bind", str(folder), str(view)], capture_output=True)
+        if mount.returncode:
+            pytest.skip(f"root, but bind mounts are not allowed here: {mount.stderr.strip()}")
+        try:
+            subprocess.run(["mount", "-o", "remount,ro,bind", str(view)], check=True)
+            yield view
+        finally:
+            subprocess.run(["umount", str(view)], check=True)
+    else:
+        folder.chmod(0o500)
+        try:
+            yield folder
+        finally:
+            folder.chmod(0o700)
+
+
+def test_read_only_database_file(home: Path) -> None:
+    before = dump(db_of(home))
+    with read_only_file(db_of(home)):
+        assert ember(home, "agents", "list").returncode == 0  # reading still works
+        line = one_line_failure(ember(home, "agents", "create", "Eve"), "the file is read-only")
+        assert "corrupt" not in line and "damaged" not in line
+    assert dump(db_of(home)) == before
+
+
+def test_read_only_folder(home: Path, tmp_path: Path) -> None:
+    before = dump(db_of(home))
+    with read_only_folder(home, tmp_path) as view:
+        line = one_line_failure(ember(view, "agents", "create", "Eve"), "read-only")
+        assert "corrupt" not in line and "damaged" not in line
+    assert dump(db_of(home)) == before
+
+
+def test_damaged_file_is_refused_and_left_as_it_is(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert ember(home, "agents", "create", "Bob").returncode == 0
+    db = db_of(home)
+    with Store(db) as store:
+        agent = store.get_agent("Bob")
+        with store.transaction():
+            for i in range(2000):
+                store.add_message(agent.id, "user", "user_message", {}, f"note {i} " * 20)
+    data = bytearray(db.read_bytes())
+    middle = len(data) // 4096 // 2
+    data[middle * 4096 : (middle + 8) * 4096] = b"\xaa" * 8 * 4096  # pages overwritten
+    db.write_bytes(bytes(data))
+    before = db.read_bytes()
+    for args in (("agents", "list"), ("memory", "--agent", "Bob"), ("agents", "create", "Eve")):
+        one_line_failure(ember(home, *args), "is damaged", "Ember stopped using it")
+    assert db.read_bytes() == before
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="mounting a 2 MB tmpfs needs root")
+def test_disk_full_during_import_and_nearly_full_at_start(tmp_path: Path) -> None:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mount = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True
+    )
+    if mount.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {mount.stderr.strip()}")
+    try:
+        home = disk / "home"
+        assert ember(home, "agents", "create", "Bob").returncode == 0
+        big = tmp_path / "big.jsonl"
+        big.write_text(
+            "".join(
+                json.dumps(
+                    {"role": "user", "content": f"{i} " + "words " * 60, "time": "2024-05-01"}
+                )
+                + "\n"
+                for i in range(6000)
+            )
+        )
+        before = dump(db_of(home))
+        line = one_line_failure(
+            ember(home, "import-history", str(big), "--agent", "Bob"), "is full", "Free some"
+        )
+        assert "corrupt" not in line and "damaged" not in line
+        assert dump(db_of(home)) == before
+        # Fill the disk to its last 24 KB: Ember says the disk is full, never "corrupt".
+        (disk / "filler").write_bytes(b"\0" * (shutil.disk_usage(disk).free - 24 * 1024))
+        out = ember(home, "agents", "create", "Eve")
+        if out.returncode == 0:  # 24 KB was enough for this write: nothing to report
+            return
+        line = one_line_failure(out)
+        assert "full" in line and "corrupt" not in line and "damaged" not in line
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_bad_history_for_a_new_agent_creates_no_agent(home: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"role": "bot", "content": "x", "time": "2024-01-01T00:00:00"}\n')
+    before = dump(db_of(home))
+    one_line_failure(ember(home, "import-history", str(bad), "--agent", "Newcomer"), "line 1")
+    assert dump(db_of(home)) == before
