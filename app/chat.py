@@ -69,6 +69,7 @@ class ChatView(QScrollArea):
         self._wrappers: dict[int, QWidget] = {}
         self._pending_text = ""
         self._pending_thought = ""
+        self._step_text = LIVE_PLACEHOLDER  # the current reply's text before this step
         self._stick = True
         self._timer = QTimer(self)
         self._timer.setInterval(FLUSH_MS)
@@ -162,6 +163,20 @@ class ChatView(QScrollArea):
         """What the agent is doing, under the reply being written."""
         if self.current is not None:
             self.current.set_activity(text)
+
+    def begin_step(self) -> None:
+        """A new step of the current reply starts: remember its text so far."""
+        self.flush()
+        if self.current is not None:
+            self._step_text = self.current.text
+
+    def void_step(self) -> None:
+        """The step being streamed was rejected: drop what it wrote."""
+        self._pending_text = self._pending_thought = ""
+        if self.current is not None:
+            self.current.set_text(self._step_text)
+            self.current.live_thought = ""
+            self.current.refresh_details()
 
     def stream_text(self, text: str) -> None:
         """Buffer more reply text (painted on the next flush)."""

@@ -230,7 +230,12 @@ class Conversation(QObject):
         status = activity(event)
         if status is not None:
             chat.set_activity(status)
-        if isinstance(event, ev.MessageDelta):
+        if isinstance(event, ev.StepStarted):
+            chat.begin_step()
+        elif isinstance(event, ev.StepRejected):  # what it streamed is void; the failure stays
+            chat.void_step()
+            chat.add_details([result_detail("Failed", event.error)])
+        elif isinstance(event, ev.MessageDelta):
             chat.stream_text(event.text)
         elif isinstance(event, ev.ThoughtDelta):
             chat.stream_thought(event.text)

@@ -28,6 +28,7 @@ SEARCH_TOOLS = frozenset(
 )
 MEMORY_TOOLS = frozenset({"core_memory_append", "core_memory_replace", "archival_memory_insert"})
 STOPPED = "Stopped."
+SUMMARISING = "Summarising older messages"
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,16 @@ def activity(event: Event) -> str | None:
 
     if isinstance(event, ev.StepStarted):
         return "Reading the conversation…"
+    if isinstance(event, ev.PromptProgress):
+        if event.done >= event.total:
+            return None  # read: the step's text follows
+        doing = "Reading the conversation" if event.purpose == "step" else SUMMARISING
+        return f"{doing}… {100 * event.done // max(1, event.total)}%"
+    if isinstance(event, ev.SummaryProgress):
+        if event.stage == "done":
+            return None
+        part = f" (part {event.piece} of {event.pieces})" if event.pieces > 1 else ""
+        return f"{SUMMARISING}{part}…"
     if isinstance(event, ev.ThoughtDelta):
         return "Thinking…"
     if isinstance(event, ev.MessageDelta):

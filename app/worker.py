@@ -31,10 +31,10 @@ from ember.app.tasks import Relay, TaskRunner, describe
 from ember.core.errors import EmberError
 
 if TYPE_CHECKING:
+    from ember.core.backend import Backend
     from ember.core.config import EngineConfig
     from ember.core.embedder import Embedder
     from ember.core.ingest import IngestProgress, IngestResult
-    from ember.core.llm import Backend
     from ember.core.scheduler import HeartbeatScheduler
     from ember.core.service import BackendFactory, Ember, ModelStatus
 

@@ -28,12 +28,12 @@ os.environ.setdefault("EMBER_HOME", tempfile.mkdtemp(prefix="ember-bench-"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from ember.core import timeutil
+from ember.core.backend import Prompt
 from ember.core.embedder import SentenceTransformerEmbedder
 from ember.core.engine import Engine, EngineConfig
-from ember.core.llm import LlamaBackend
+from ember.core.llama_backend import LlamaBackend
 from ember.core.models import bundled_model_path
 from ember.core.store import Store
-from ember.core.tools import ToolRegistry
 
 FACTS = [
     "I grew up in Porto and moved to Lyon for work.",
@@ -51,12 +51,12 @@ class Recording:
     def __init__(self, backend: LlamaBackend) -> None:
         self.backend = backend
         self.reset_each = False
-        self.calls: list[tuple[str, str, float, float]] = []  # prompt, output, ttft, total
+        self.calls: list[tuple[Prompt, str, float, float]] = []  # prompt, output, ttft, total
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.backend, name)
 
-    def generate(self, prompt: str, **kw: Any) -> Any:
+    def generate(self, prompt: Prompt, **kw: Any) -> Any:
         if self.reset_each:
             self.backend.reset()
         start = time.perf_counter()
@@ -110,7 +110,7 @@ def bench_prefix(model: Path, ctx_tokens: int, steps: int) -> None:
     results: dict[str, list[tuple[float, float, int]]] = {}
     for mode in ("reuse", "reset"):
         engine, rt, rec = seeded_engine(ctx_tokens + 2048, ctx_tokens, model)
-        rec.backend.generate("warm-up", max_tokens=1)  # load weights into the page cache
+        list(rec.backend.generate(Prompt.data("warm-up"), max_tokens=1))  # weights into RAM
         rt.send_user_message("Hello again!")  # first step reads the whole prompt either way
         rec.calls.clear()
         rec.reset_each = mode == "reset"
@@ -118,7 +118,7 @@ def bench_prefix(model: Path, ctx_tokens: int, steps: int) -> None:
         for i in range(steps):
             rt.send_user_message(f"Question {i}: what do you know about my family?")
         for prompt, _out, ttft, total in rec.calls:
-            rows.append((ttft, total, len(engine.backend.tokenize(prompt))))
+            rows.append((ttft, total, len(rec.backend.prompt_tokens(prompt))))
         results[mode] = rows
         engine.store.close()
     for mode, rows in results.items():
@@ -158,14 +158,14 @@ def bench_overhead(model: Path, trials: int) -> None:
         if n_steps != 1:
             print(f"  trial {i}: {n_steps} steps (not comparable), skipped")
             continue
-        grammar = LlamaGrammar.from_string(
-            engine.tools.grammar([b.label for b in engine.store.blocks(rt.agent_id)]), verbose=False
-        )
+        labels = [b.label for b in engine.store.blocks(rt.agent_id)]
+        gbnf = engine.step_spec(labels).constraint.gbnf
+        grammar = LlamaGrammar.from_string(gbnf, verbose=False)
         rec.backend.reset()
-        tokens = llm.tokenize(prompt.encode(), add_bos=True, special=True)
+        tokens = rec.backend.prompt_tokens(prompt)
         t0 = time.perf_counter()
         raw = llm.create_completion(
-            tokens, max_tokens=engine.budget.reserve * 4, temperature=0.0, grammar=grammar
+            tokens, max_tokens=engine.reserve, temperature=0.0, grammar=grammar
         )
         raw_time = time.perf_counter() - t0
         same = raw["choices"][0]["text"] == output
@@ -185,23 +185,11 @@ def bench_grammar(model: Path, tokens: int) -> None:
 
     engine, rt, rec = seeded_engine(4096, 1200, model, fast_grammar=False)
     prompt = rt.prompt()
-    tools = ToolRegistry()
-    ours = tools.grammar(["persona", "human"])
-    schema = {
-        "oneOf": [
-            {
-                "type": "object",
-                "properties": {
-                    "thoughts": {"type": "string"},
-                    "function": {"const": t.name},
-                    "arguments": t.schema(),
-                },
-                "required": ["thoughts", "function", "arguments"],
-            }
-            for t in tools.tools.values()
-        ]
-    }
-    generic = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+    spec = engine.step_spec(["persona", "human"])
+    ours = spec.constraint.gbnf
+    # The same step as a JSON schema (what servers with structured output take), turned
+    # into a grammar by llama-cpp-python's generic converter.
+    generic = LlamaGrammar.from_json_schema(json.dumps(spec.json_schema()), verbose=False)
     llm = rec.backend.llm
     ptoks = llm.tokenize(prompt.encode(), add_bos=True, special=True)
     llm.create_completion(ptoks, max_tokens=1)  # prompt into the cache once

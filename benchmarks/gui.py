@@ -116,7 +116,7 @@ def measure_stalls(pdf_pages: int = 40) -> dict[str, dict[str, float]]:
     from ember.app.main import make_app
     from ember.app.window import MainWindow
     from ember.app.worker import EngineWorker
-    from ember.core.llm import LlamaBackend
+    from ember.core.llama_backend import LlamaBackend
     from ember.core.models import bundled_model_path
 
     model = bundled_model_path()  # assemble before measuring (first-run cost, not a stall)

@@ -26,6 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from ember.core.backend import Prompt
+from ember.core.llama_backend import LlamaBackend
+
 TURNS = [
     ("user", "Could you remind me what we planned for the garden this spring?"),
     (
@@ -48,7 +51,7 @@ TURNS = [
 ]
 
 
-def build_context(backend: object, target_tokens: int) -> str:
+def build_context(backend: LlamaBackend, target_tokens: int) -> str:
     """A MemGPT-like prompt of about ``target_tokens`` tokens."""
     head = (
         "You are Ember, a helpful assistant with a long-term memory.\n"
@@ -58,19 +61,20 @@ def build_context(backend: object, target_tokens: int) -> str:
     )
     parts = [head]
     i = 0
-    while len(backend.prompt_tokens("".join(parts))) < target_tokens:  # type: ignore[attr-defined]
+    while len(backend.prompt_tokens(Prompt.data("".join(parts)))) < target_tokens:
         for role, text in TURNS:
             parts.append(f"{role} (day {i // len(TURNS) + 1}): {text}\n")
             i += 1
     return "".join(parts)
 
 
-def first_reply(backend: object, prompt: str, n: int) -> tuple[float, str, int]:
+def first_reply(backend: LlamaBackend, prompt: str, n: int) -> tuple[float, str, int]:
     """(seconds, text, evaluated prompt tokens) of a greedy reply of ``n`` tokens."""
     start = time.perf_counter()
-    text = "".join(backend.generate(prompt, max_tokens=n, temperature=0.0))  # type: ignore[attr-defined]
+    text = "".join(backend.generate(Prompt.data(prompt), max_tokens=n, temperature=0.0))
     seconds = time.perf_counter() - start
-    return seconds, text, backend.last_stats.evaluated_tokens  # type: ignore[attr-defined]
+    assert backend.last_stats is not None
+    return seconds, text, backend.last_stats.evaluated_tokens
 
 
 def main() -> None:
@@ -84,7 +88,6 @@ def main() -> None:
 
     from ember.core import models
     from ember.core.kvstate import KVStateCache
-    from ember.core.llm import LlamaBackend
 
     model = args.model or models.bundled_model_path()
     with tempfile.TemporaryDirectory(prefix="ember-kv-bench-") as folder:
@@ -95,8 +98,8 @@ def main() -> None:
         load_s = time.perf_counter() - t
         context = build_context(session, args.tokens)
         next_prompt = context + "user (today): Good morning! What is on my list for today?\n"
-        n_context = len(session.prompt_tokens(context))
-        n_next = len(session.prompt_tokens(next_prompt))
+        n_context = len(session.prompt_tokens(Prompt.data(context)))
+        n_next = len(session.prompt_tokens(Prompt.data(next_prompt)))
         print(f"model {model.name}, n_ctx {args.ctx}, threads {os.cpu_count()} cores")
         print(f"context {n_context} tokens; next prompt {n_next} tokens; model load {load_s:.2f} s")
 
@@ -105,7 +108,7 @@ def main() -> None:
         print(f"session before restart: read the context in {time.perf_counter() - t:.1f} s")
         t = time.perf_counter()
         # As the engine does when idle: keep what the next prompt will share (the context).
-        path = cache.save(session, "bench-agent", upto=session.prompt_tokens(context))
+        path = cache.save(session, "bench-agent", upto=session.prompt_tokens(Prompt.data(context)))
         save_s = time.perf_counter() - t
         assert path is not None, cache.last_error
         size = path.stat().st_size
@@ -114,7 +117,7 @@ def main() -> None:
 
         warm = LlamaBackend(model, n_ctx=args.ctx)
         t = time.perf_counter()
-        restored = cache.restore(warm, "bench-agent", warm.prompt_tokens(next_prompt))
+        restored = cache.restore(warm, "bench-agent", warm.prompt_tokens(Prompt.data(next_prompt)))
         restore_s = time.perf_counter() - t
         warm_s, warm_text, warm_eval = first_reply(warm, next_prompt, args.reply)
         warm.close()

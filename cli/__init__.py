@@ -35,7 +35,7 @@ def ctx_size(value: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    from ember.cli import agents, chat, doctor, documents, memory
+    from ember.cli import agents, chat, doctor, documents, memory, models
     from ember.cli import eval as eval_cmd
 
     parser = argparse.ArgumentParser(
@@ -55,6 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--jsonl", action="store_true", help="every engine event as one JSON line on stdout"
     )
+    p.add_argument(
+        "--server",
+        default=None,
+        metavar="URL",
+        help="an OpenAI-compatible server, like http://127.0.0.1:8080/v1 (key: EMBER_API_KEY "
+        "or the OS keychain)",
+    )
+    p.add_argument("--server-model", default=None, metavar="NAME", help="the server's model")
     p.set_defaults(func=chat.run)
 
     p = sub.add_parser("agents", help="list, create, delete, export, import agents")
@@ -109,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--page", type=int, default=0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=memory.run_search)
+
+    models.add_parsers(sub)
 
     p = sub.add_parser("doctor", help="check the installation; paste into a bug report")
     p.add_argument("--json", action="store_true", help="machine-readable report")

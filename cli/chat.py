@@ -20,7 +20,7 @@ from dataclasses import asdict, replace
 from types import FrameType
 from typing import Any
 
-from ember.core import events
+from ember.core import events, modelchoice
 from ember.core.service import Ember
 
 
@@ -61,6 +61,12 @@ class TextPrinter:
                 print(event.text)
             sys.stdout.flush()
             self.streamed = False
+        elif isinstance(event, events.SummaryProgress) and event.stage == "started":
+            print(
+                f"[summary] summarising {event.messages} older messages "
+                f"(part {event.piece} of {event.pieces})…",
+                file=err,
+            )
         elif isinstance(event, events.SystemNotice):
             if event.kind != "error":  # errors end the turn; the chat loop prints them once
                 print(f"[{event.kind}] {event.text}", file=err)
@@ -72,6 +78,8 @@ class TextPrinter:
             print(f"  call: {event.name}({args})", file=err)
         elif isinstance(event, events.ToolResult):
             print(f"  result: {event.status}: {event.message[:300]}", file=err)
+        elif isinstance(event, events.StepRejected):
+            print(f"  rejected step: {event.error}", file=err)
         elif isinstance(event, events.StepStats):
             print(
                 f"  tokens: prompt {event.prompt_tokens} (evaluated {event.evaluated_tokens}, "
@@ -139,7 +147,11 @@ def run(args: argparse.Namespace) -> int:
     with Ember.open() as ember:
         config = ember.settings()
         if args.model:
-            config = replace(config, model_path=args.model)
+            config = modelchoice.use_file(config, args.model)
+        if args.server:
+            config = modelchoice.use_server(config, args.server, args.server_model)
+        elif args.server_model and config.server_url:
+            config = replace(config, server_model=args.server_model)
         if args.ctx:
             config = replace(config, n_ctx=args.ctx)
         agent = ember.agent_for_chat(args.agent)

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from ember.core.errors import PageOutOfRange
 from ember.core.search import ResultPage
 from ember.core.service import Ember
 
@@ -79,11 +80,7 @@ def run_search(args: argparse.Namespace) -> int:
         if args.tier == "recall":
             _index_with_progress(ember, agent.id)
         if args.query != "-":
-            try:
-                page = ember.search(agent.id, args.tier, args.query, args.page)
-            except IndexError as exc:
-                print(f"ember: {exc}", file=sys.stderr)
-                return 1
+            page = ember.search(agent.id, args.tier, args.query, args.page)
             _print_results(page, args.json)
             return 0
         # One query per line; one JSON line per query; the models load once.
@@ -93,7 +90,7 @@ def run_search(args: argparse.Namespace) -> int:
                 continue
             try:
                 hits = ember.search(agent.id, args.tier, query, args.page).hits
-            except IndexError:  # a page past the end: no hits for this query
+            except PageOutOfRange:  # a page past the end: no hits for this query
                 hits = []
             print(json.dumps([h.to_json() for h in hits], ensure_ascii=False), flush=True)
     return 0

@@ -1,13 +1,13 @@
-"""The agent engine: MemGPT's event loop over a local model and the one SQLite file.
+"""The agent loop: MemGPT's event loop over a model backend and the one SQLite file.
 
 An :class:`Engine` owns the store, the model backend, the embedder and the tool registry;
 :meth:`Engine.agent` gives an :class:`AgentRuntime`, whose methods handle one event each
 (user message, login, timed heartbeat) by running steps until the agent sends a message,
 stops chaining, hits the step cap, is cancelled, or fails.
 
-One step = render the main context (prompt.py) → enforce the budget (queue.py: alert at
-70%, evict + summarise at 100%) → one grammar-constrained completion, streamed as typed
-events (events.py) → commit the step → run its function (tools.py) → commit the result →
+One step = keep the context within budget and render it (context.py, prompt.py) → one
+constrained completion, streamed as typed events (step/stream.py, events.py) → validate the
+step (step/validate.py) → commit it → run its function (tools.py) → commit the result →
 heartbeat or stop. Every message is committed before the next model call, so a crash or
 kill loses nothing already shown.
 
@@ -21,125 +21,45 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
-from ember.core import presets, timeutil
-from ember.core import queue as qm
+from ember.core import messages, presets, timeutil
+from ember.core.backend import Backend, Constraint, Prompt, count_prompt_tokens
 from ember.core.config import EngineConfig
+from ember.core.context import AgentContext, OnEvent
 from ember.core.embedder import Embedder
-from ember.core.errors import Cancelled, EmberError
+from ember.core.errors import Cancelled, ContextTooSmall, EmberError
 from ember.core.events import (
     AssistantMessage,
     ContextUsage,
     Event,
-    MessageDelta,
+    FinishReason,
+    PromptProgress,
+    StepRejected,
     StepStarted,
     StepStats,
     SystemNotice,
-    ThoughtDelta,
     ToolCall,
     ToolResult,
     TurnFinished,
 )
 from ember.core.kvstate import KVStateCache
-from ember.core.llm import Backend
-from ember.core.prompt import Prompt, PromptRenderer
-from ember.core.store import Agent, Message, Store
+from ember.core.recall_index import RecallIndex
+from ember.core.step.schema import StepSpec
+from ember.core.step.stream import StepStreamer
+from ember.core.step.validate import InvalidStep, parse_step, scrub_surrogates
+from ember.core.store import Agent, Block, Store
 from ember.core.tools import ToolContext, ToolRegistry
+from ember.core.warmstart import WarmStart
+from ember.core.window import WindowSizing, default_blocks, limits_for, longest_step
 
-HEARTBEAT_REQUESTED = (
-    "[This is an automated system message hidden from the user] Function called using "
-    "request_heartbeat=true, returning control."
-)
-HEARTBEAT_FAILED = (
-    "[This is an automated system message hidden from the user] Function call failed, "
-    "returning control."
-)
-HEARTBEAT_TIMED = (
-    "[This is an automated system message hidden from the user] Timed heartbeat: you may "
-    "reflect, tidy your memory, or message the user if there is a reason to."
-)
-HEARTBEAT_REPLY = (
-    "[This is an automated system message hidden from the user] You have not answered the "
-    "user yet. Reply now with send_message."
-)
+__all__ = ["AgentRuntime", "Engine", "EngineConfig", "OnEvent", "record_user_message"]
+
 # A placeholder event: rendering the context with it shows where any next prompt diverges.
 NEXT_EVENT = json.dumps({"type": "next"})
-NOT_A_STEP = "Your last output was not one complete JSON step; try again."
-EXAMPLES_MIN_CTX = 4096
-# A single message may take at most this share of the budget in context.
-MAX_MESSAGE_SHARE = 0.25
 
-OnEvent = Callable[[Event], None]
-
-
-class StepParser:
-    """Incrementally decodes the fixed-layout step JSON to stream thoughts and the message."""
-
-    THOUGHTS_AT = len('{"thoughts": "')
-    MESSAGE_MARK = '"function": "send_message", "arguments": {"message": "'
-
-    def __init__(self) -> None:
-        self.buf = ""
-        self._thoughts_sent = 0
-        self._message_sent = 0
-
-    @staticmethod
-    def _scan(buf: str, start: int) -> tuple[str, int | None]:
-        """Decode a JSON string body from ``start``; returns (text, index of closing quote)."""
-        out: list[str] = []
-        i = start
-        escapes = {
-            "n": "\n",
-            "t": "\t",
-            "r": "\r",
-            "b": "\b",
-            "f": "\f",
-            "/": "/",
-            "\\": "\\",
-            '"': '"',
-        }
-        while i < len(buf):
-            ch = buf[i]
-            if ch == '"':
-                return "".join(out), i
-            if ch == "\\":
-                if i + 1 >= len(buf):
-                    break
-                esc = buf[i + 1]
-                if esc == "u":
-                    if i + 6 > len(buf):
-                        break
-                    out.append(chr(int(buf[i + 2 : i + 6], 16)))
-                    i += 6
-                    continue
-                out.append(escapes.get(esc, esc))
-                i += 2
-                continue
-            out.append(ch)
-            i += 1
-        return "".join(out), None
-
-    def feed(self, piece: str) -> list[Event]:
-        """Add generated text; return the new thought/message deltas."""
-        self.buf += piece
-        events: list[Event] = []
-        if len(self.buf) < self.THOUGHTS_AT:
-            return events
-        thoughts, end = self._scan(self.buf, self.THOUGHTS_AT)
-        if len(thoughts) > self._thoughts_sent:
-            events.append(ThoughtDelta(thoughts[self._thoughts_sent :]))
-            self._thoughts_sent = len(thoughts)
-        if end is None:
-            return events
-        rest_at = end + 1 + len(", ")
-        if self.buf.startswith(self.MESSAGE_MARK, rest_at):
-            message, _ = self._scan(self.buf, rest_at + len(self.MESSAGE_MARK))
-            if len(message) > self._message_sent:
-                events.append(MessageDelta(message[self._message_sent :]))
-                self._message_sent = len(message)
-        return events
+NewMessage = tuple[str, str, dict[str, Any], str]  # role, kind, content, searchable text
 
 
 class Engine:
@@ -157,29 +77,65 @@ class Engine:
         self.backend = backend
         self.embedder = embedder
         self.config = config or EngineConfig()
-        # Warm restart needs a backend that can save its KV state (LlamaBackend can).
-        self.kv_cache = kv_cache if hasattr(backend, "save_kv_state") else None
-        self.active_agent_id: int | None = None  # whose context the backend holds
-        self._restore_tried: set[int] = set()
-        self._backfilled: set[int] = set()
+        self.warm = WarmStart(backend, kv_cache, store.path)
         self.tools = ToolRegistry()
-        # Few-shot examples teach weak models the step format but cost ~900 tokens: small
-        # windows go without them (the grammar still guarantees the format).
-        self.renderer = PromptRenderer(
-            self.tools.describe(),
-            backend.chat_template,
-            examples=backend.n_ctx >= EXAMPLES_MIN_CTX,
+        window = backend.n_ctx
+        self.sizing = WindowSizing(
+            self.tools,
+            backend.chat_format,
+            lambda prompt: count_prompt_tokens(backend, prompt),
+            self.offered_tools,
         )
+        self.limits = limits_for(self.tools, window)
+        self.reserve = longest_step(self.tools, self.limits)  # the reply reserve
+        self.renderer = self.sizing.renderer(window)
         self.lock = threading.RLock()
-        self.budget = qm.Budget(backend.n_ctx, min(self.config.reply_reserve, backend.n_ctx // 8))
+        self.recall = RecallIndex(store, embedder)
+        self._check_window()
+
+    def _check_window(self) -> None:
+        """Reject a window too small for any agent of this database (or, in an empty one,
+        a new agent from the default presets) before the first message."""
+        window = self.backend.n_ctx
+        agents = self.store.list_agents()
+        cores = [self.store.blocks(a.id) for a in agents] if agents else [default_blocks()]
+        needed = max(self.sizing.needed(window, blocks) for blocks in cores)
+        if needed > window:
+            smallest = max(self.sizing.smallest(blocks) for blocks in cores)
+            raise ContextTooSmall(
+                f"A context window of {window} tokens is too small: Ember's instructions, "
+                f"tools, core memory and one reply need {needed}. Use at least {smallest} "
+                "tokens (--ctx or Settings)."
+            )
+
+    def smallest_window(self, blocks: Sequence[Block]) -> int:
+        """The smallest window that holds the fixed part with ``blocks``."""
+        return self.sizing.smallest(blocks)
 
     def agent(self, name: str | None = None) -> AgentRuntime:
         """The runtime of the named agent (created from the default presets if missing)."""
         return AgentRuntime(self, presets.get_or_create_default(self.store, name).id)
 
-    def kv_key(self, agent_id: int) -> str:
-        """The warm-restart key of an agent: this database file and the agent."""
-        return f"{self.store.path.resolve()}#{agent_id}"
+    def offered_tools(self) -> list[str]:
+        """The functions the agent may call: ``pause_heartbeats`` only while timed
+        heartbeats are on."""
+        names = list(self.tools.tools)
+        if not self.config.timed_heartbeat_minutes:
+            names.remove("pause_heartbeats")
+        return names
+
+    def describe_tools(self, labels: Sequence[str]) -> str:
+        """The tool descriptions of the prompt (with their limits and ``labels``)."""
+        return self.tools.describe(self.offered_tools(), labels, self.limits)
+
+    def step_spec(self, labels: Sequence[str], *, reply_only: bool = False) -> StepSpec:
+        """What the next step may be (only ``send_message`` when a reply is forced)."""
+        names = ["send_message"] if reply_only else self.offered_tools()
+        return self.tools.spec(names, labels, self.limits)
+
+    def context(self, agent_id: int) -> AgentContext:
+        """The main context of an agent."""
+        return AgentContext(self, agent_id)
 
     def save_warm_state(self) -> bool:
         """Save the backend's KV cache for the agent it holds (on idle or quit).
@@ -187,14 +143,11 @@ class Engine:
         The cache is first cut back to what the agent's next prompt will start with, so
         the next start can continue it. Returns whether a state was saved.
         """
-        if self.kv_cache is None or self.active_agent_id is None:
+        agent_id = self.warm.active_agent_id
+        if not self.warm.enabled or agent_id is None:
             return False
         with self.lock:
-            runtime = AgentRuntime(self, self.active_agent_id)
-            backend: Any = self.backend
-            upto = backend.prompt_tokens(runtime._render(extra=(NEXT_EVENT,)).text)
-            key = self.kv_key(self.active_agent_id)
-            return self.kv_cache.save(backend, key, upto) is not None
+            return self.warm.save(self.context(agent_id).render(extra=(NEXT_EVENT,)))
 
     def close(self) -> None:
         """Save the warm state and release the model (the store stays open).
@@ -206,13 +159,7 @@ class Engine:
         except Exception as exc:  # logged: the next start is only slower
             print(f"ember: could not save the warm state: {exc}", file=sys.stderr)
         finally:
-            close = getattr(self.backend, "close", None)
-            if close:
-                close()
-
-    def count_tokens(self, text: str) -> int:
-        """Tokens of ``text`` in the loaded model's tokenizer."""
-        return len(self.backend.tokenize(text))
+            self.backend.close()
 
 
 class AgentRuntime:
@@ -222,6 +169,7 @@ class AgentRuntime:
         self.engine = engine
         self.store = engine.store
         self.agent_id = agent_id
+        self.context = engine.context(agent_id)
 
     # -- public API -----------------------------------------------------------------------
 
@@ -243,26 +191,27 @@ class AgentRuntime:
         text = text.strip()
         if not text:
             return TurnFinished("error", "The message is empty.")
-        content = self._fit_message(user_message_content(text), "message", text, emit)
+        content = self.context.fit_message(messages.user_message(text), "message", text, emit)
         return self._turn("user_message", [("user", "user_message", content, text)], emit, cancel)
 
-    def login(
-        self,
-        on_event: OnEvent | None = None,
-        cancel: threading.Event | None = None,
-        *,
-        run: bool = True,
-    ) -> TurnFinished | None:
-        """Start-of-session event with the last login time. ``run=False`` only queues it."""
+    def login(self) -> None:
+        """Queue the start-of-session event with the last login time; the agent sees it
+        with its next event. Logins the agent has not answered yet (starts without a word)
+        leave the context: only the newest unanswered one stays; recall keeps them all."""
         agent = self.agent
-        last = timeutil.human_time(agent.last_login_at) if agent.last_login_at else "never"
+        last = timeutil.parse_iso(agent.last_login_at) if agent.last_login_at else None
         now = timeutil.now()
-        content = {"type": "login", "last_login": last, "time": timeutil.human_time(now)}
-        self.store.update_agent(self.agent_id, last_login_at=now.isoformat())
-        if not run:
+        content = messages.login(last, now)
+        queue = self.store.context_messages(self.agent_id)
+        answered = max((i for i, m in enumerate(queue) if m.role == "assistant"), default=-1)
+        stale = [m.id for m in queue[answered + 1 :] if m.kind == "login"]
+        with self.store.transaction():
+            if stale:
+                self.store.evict_messages(stale)
+                hidden = agent.summary_hidden + len(stale)
+                self.store.update_agent(self.agent_id, summary_hidden=hidden)
+            self.store.update_agent(self.agent_id, last_login_at=now.isoformat())
             self.store.add_message(self.agent_id, "user", "login", content)
-            return None
-        return self._turn("login", [("user", "login", content, "")], _emitter(on_event), cancel)
 
     def timed_heartbeat(
         self, on_event: OnEvent | None = None, cancel: threading.Event | None = None
@@ -271,39 +220,34 @@ class AgentRuntime:
         paused = self.agent.heartbeat_paused_until
         if paused and timeutil.parse_iso(paused) > timeutil.now():
             return None
-        content = {
-            "type": "heartbeat",
-            "reason": HEARTBEAT_TIMED,
-            "time": timeutil.human_time(timeutil.now()),
-        }
+        content = messages.heartbeat(messages.HEARTBEAT_TIMED)
         return self._turn(
             "timed_heartbeat", [("user", "heartbeat", content, "")], _emitter(on_event), cancel
         )
 
     def context_usage(self) -> ContextUsage:
         """How full the main context is right now."""
-        return self.engine.budget.usage(self._count(self._render()))
+        return self.context.usage()
 
     def prompt(self) -> str:
         """The main context exactly as the model would see it next."""
-        return self._render().text
+        return self.context.render().text
 
     # -- the loop ---------------------------------------------------------------------------
 
     def _turn(
         self,
         trigger: str,
-        new: list[tuple[str, str, dict[str, Any], str]],
+        new: list[NewMessage],
         emit: OnEvent,
         cancel: threading.Event | None,
     ) -> TurnFinished:
         with self.engine.lock:
-            ids = []
             with self.store.transaction():
-                for role, kind, content, text in new:
-                    ids.append(self.store.add_message(self.agent_id, role, kind, content, text))
-            self._embed([(i, t) for i, (_, _, _, t) in zip(ids, new, strict=True) if t])
-            self._backfill_embeddings()
+                ids = [self.store.add_message(self.agent_id, *m) for m in new]
+            texts = [(i, m[3]) for i, m in zip(ids, new, strict=True) if m[3]]
+            self.engine.recall.embed(self.agent_id, texts)
+            self.engine.recall.backfill(self.agent_id)
             try:
                 return self._run_steps(trigger, emit, cancel)
             except Cancelled:
@@ -323,44 +267,56 @@ class AgentRuntime:
         heartbeat requested, or the cap reached), one last step is constrained to
         ``send_message``. Weak models otherwise end turns silently.
         """
-        cap = max(1, self.engine.config.max_chain_steps)
+        engine = self.engine
+        cap = max(1, engine.config.max_chain_steps)
         must_reply = trigger == "user_message"
         force_reply = False
-        for step in range(1, cap + 1):
+        for step_no in range(1, cap + 1):
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
-            if must_reply and step == cap:
+            if must_reply and step_no == cap:
                 force_reply = True
-            prompt, used = self._prepare(emit)
-            emit(self.engine.budget.usage(used))
-            emit(StepStarted(self.agent_id, step, trigger if step == 1 else "heartbeat"))
-            raw, stats = self._generate(prompt, emit, cancel, force_reply)
+            prompt, budget, used = self.context.prepare(emit, cancel)
+            emit(budget.usage(used))
+            emit(StepStarted(self.agent_id, step_no, trigger if step_no == 1 else "heartbeat"))
+            labels = [b.label for b in self.store.blocks(self.agent_id)]
+            spec = engine.step_spec(labels, reply_only=force_reply)
+            raw, stats, at_limit = self._generate(prompt, spec.constraint, emit, cancel)
             emit(stats)
-            step_content = _parse_step(raw)
-            if step_content is None:
-                self._add_result("Failed", NOT_A_STEP)
-                self._add("user", "heartbeat", self._heartbeat(HEARTBEAT_FAILED))
+            step = parse_step(raw, spec)
+            if isinstance(step, InvalidStep):
+                # What the model wrote stays, paired with the failure it caused.
+                raw = scrub_surrogates(raw)
+                error = messages.STEP_CUT.format(engine.reserve) if at_limit else step.error
+                with self.store.transaction():
+                    self._add("assistant", "invalid_step", {"raw": raw})
+                    self._add_result("Failed", error)
+                    self._add("user", "heartbeat", messages.heartbeat(messages.HEARTBEAT_FAILED))
+                emit(StepRejected(raw, error))
                 continue
-            name = step_content["function"]
-            args = step_content["arguments"]
-            message = args.get("message", "") if name == "send_message" else ""
-            msg_id = self._add("assistant", "step", step_content, message)
-            emit(ToolCall(name, args, step_content["thoughts"]))
-            if name == "send_message":
-                self._embed([(msg_id, message)])
+            message = step.arguments.get("message", "") if step.function == "send_message" else ""
+            if step.function == "send_message" and len(message) >= engine.limits.message:
+                emit(
+                    SystemNotice("reply_cut", messages.REPLY_AT_LIMIT.format(engine.limits.message))
+                )
+            msg_id = self._add("assistant", "step", step.content(), message)
+            emit(ToolCall(step.function, step.arguments, step.thoughts))
+            if step.function == "send_message":
+                engine.recall.embed(self.agent_id, [(msg_id, message)])
                 emit(AssistantMessage(message, msg_id, timeutil.now_iso()))
                 return self._finish(emit, "message")
-            ctx = ToolContext(self.store, self.engine.embedder, self.agent_id)
-            result = self.engine.tools.call(ctx, name, args)
+            ctx = ToolContext(self.store, engine.embedder, self.agent_id)
+            result = engine.tools.call(ctx, step)
             self._add_result(result.status, result.message)
-            emit(ToolResult(name, result.status, result.message, result.heartbeat))  # type: ignore[arg-type]
+            emit(ToolResult(step.function, result.status, result.message, result.heartbeat))
             if result.heartbeat:
-                reason = HEARTBEAT_FAILED if result.status == "Failed" else HEARTBEAT_REQUESTED
+                failed = result.status == "Failed"
+                reason = messages.HEARTBEAT_FAILED if failed else messages.HEARTBEAT_REQUESTED
             elif must_reply:
-                reason, force_reply = HEARTBEAT_REPLY, True
+                reason, force_reply = messages.HEARTBEAT_REPLY, True
             else:
                 return self._finish(emit, "no_message")
-            self._add("user", "heartbeat", self._heartbeat(reason))
+            self._add("user", "heartbeat", messages.heartbeat(reason))
         emit(
             SystemNotice(
                 "step_cap",
@@ -371,38 +327,34 @@ class AgentRuntime:
         return self._finish(emit, "step_cap")
 
     @staticmethod
-    def _finish(emit: OnEvent, reason: str) -> TurnFinished:
-        finished = TurnFinished(reason)  # type: ignore[arg-type]
+    def _finish(emit: OnEvent, reason: FinishReason) -> TurnFinished:
+        finished = TurnFinished(reason)
         emit(finished)
         return finished
 
-    def _add_result(self, status: str, message: str) -> int:
-        content = {
-            "status": status,
-            "message": message,
-            "time": timeutil.human_time(timeutil.now()),
-        }
-        return self._add("tool", "function_result", content)
-
     def _generate(
-        self, prompt: Prompt, emit: OnEvent, cancel: threading.Event | None, reply_only: bool
-    ) -> tuple[str, StepStats]:
+        self, prompt: Prompt, constraint: Constraint, emit: OnEvent, cancel: threading.Event | None
+    ) -> tuple[str, StepStats, bool]:
+        """The step's text, what it cost, and whether it ended at the token limit."""
         backend = self.engine.backend
-        self._warm_up(prompt)
-        labels = [b.label for b in self.store.blocks(self.agent_id)]
-        grammar = self.engine.tools.grammar(labels, only=("send_message",) if reply_only else None)
-        parser = StepParser()
+        self.engine.warm.before_step(self.agent_id, prompt)
+        streamer = StepStreamer()
         start = time.perf_counter()
         pieces: list[str] = []
+
+        def reading(done: int, total: int) -> None:
+            emit(PromptProgress(self.agent_id, "step", done, total))
+
         for piece in backend.generate(
-            prompt.text,
-            grammar=grammar,
-            max_tokens=self.engine.budget.reserve * 4,
+            prompt,
+            constraint=constraint,
+            max_tokens=self.engine.reserve,
             temperature=self.engine.config.temperature,
             cancel=cancel,
+            on_prompt_progress=reading,
         ):
             pieces.append(piece)
-            for event in parser.feed(piece):
+            for event in streamer.feed(piece):
                 emit(event)
         seconds = time.perf_counter() - start
         s = backend.last_stats
@@ -413,200 +365,15 @@ class AgentRuntime:
             seconds=round(seconds, 3),
             tokens_per_second=round(s.tokens_per_second, 1) if s else 0.0,
         )
-        return "".join(pieces), stats
-
-    def _warm_up(self, prompt: Prompt) -> None:
-        """Before an agent's first step in this engine, restore its saved KV state if the
-        live cache does not already hold the prompt's prefix (warm restart)."""
-        engine = self.engine
-        engine.active_agent_id = self.agent_id
-        if engine.kv_cache is None or self.agent_id in engine._restore_tried:
-            return
-        engine._restore_tried.add(self.agent_id)
-        backend: Any = engine.backend
-        tokens = backend.prompt_tokens(prompt.text)
-        if backend.cached_prefix(tokens) >= len(tokens) // 2:
-            return
-        engine.kv_cache.restore(backend, engine.kv_key(self.agent_id), tokens)
-
-    # -- context management -------------------------------------------------------------------
-
-    def _render(self, queue: list[Message] | None = None, extra: tuple[str, ...] = ()) -> Prompt:
-        agent = self.agent
-        return self.engine.renderer.render(
-            self.store.blocks(self.agent_id),
-            agent.summary,
-            queue if queue is not None else self.store.context_messages(self.agent_id),
-            extra_events=extra,
-        )
-
-    def _count(self, prompt: Prompt) -> int:
-        return self.engine.count_tokens(prompt.text) + 1  # + BOS
-
-    def _prepare(self, emit: OnEvent) -> tuple[Prompt, int]:
-        """Render the next prompt within budget: flush when full, alert when nearly full."""
-        budget = self.engine.budget
-        prompt = self._render()
-        used = self._count(prompt)
-        while used > budget.flush_at:
-            if not self._flush(emit, used - int(budget.budget * qm.REFILL_FRACTION)):
-                raise EmberError(
-                    f"The context window ({budget.window} tokens) is too small for the "
-                    "instructions, core memory and the newest message. Use a larger context "
-                    "size (--ctx or Settings)."
-                )
-            prompt = self._render()
-            used = self._count(prompt)
-        if used > budget.warn_at and not self._has_pressure_alert():
-            self._add(
-                "user",
-                "system_alert",
-                {
-                    "type": "system_alert",
-                    "message": qm.PRESSURE_ALERT,
-                    "time": timeutil.human_time(timeutil.now()),
-                },
-                kind_override="memory_pressure",
-            )
-            emit(SystemNotice("memory_pressure", qm.PRESSURE_ALERT))
-            prompt = self._render()
-            used = self._count(prompt)
-        return prompt, used
-
-    def _has_pressure_alert(self) -> bool:
-        return any(m.kind == "memory_pressure" for m in self.store.context_messages(self.agent_id))
-
-    def _message_tokens(self, message: Message) -> int:
-        if message.tokens is None:
-            n = self.engine.count_tokens(json.dumps(message.content, ensure_ascii=False)) + 2
-            self.store.set_message_tokens(message.id, n)
-            return n
-        return message.tokens
-
-    def _flush(self, emit: OnEvent, excess: int = 0) -> bool:
-        """Evict ≈50% of the queue (at least ``excess`` tokens) into recall and rewrite the
-        summary. False if nothing can be evicted."""
-        queue = self.store.context_messages(self.agent_id)
-        tokens = [self._message_tokens(m) for m in queue]
-        cut = qm.eviction_cut(queue, tokens, at_least=excess)
-        if cut == 0:
-            return False
-        agent = self.agent
-        summary = self._summarize(queue[:cut])
-        hidden = agent.summary_hidden + cut
-        head = qm.summary_head(summary, hidden, hidden + len(queue) - cut)
-        with self.store.transaction():
-            self.store.evict_messages(m.id for m in queue[:cut])
-            self.store.update_agent(self.agent_id, summary=head, summary_hidden=hidden)
-        emit(
-            SystemNotice(
-                "flush",
-                f"{cut} older messages were moved out of the context window "
-                "into recall memory and summarised.",
-            )
-        )
-        return True
-
-    def _summarize(self, evicted: list[Message]) -> str:
-        """Recursive summary of the current summary plus ``evicted``, in pieces if needed.
-
-        The first piece is rendered exactly like the main context cut after the evicted
-        messages, so its prompt is a KV-cache hit up to the request.
-        """
-        backend = self.engine.backend
-        max_tokens = min(qm.SUMMARY_MAX_TOKENS, backend.n_ctx // 4)
-        room = backend.n_ctx - max_tokens - 8
-        blocks = self.store.blocks(self.agent_id)
-        summary = self.agent.summary
-        request = (self._request(),)
-
-        def render(piece: list[Message]) -> Prompt:
-            return self.engine.renderer.render(blocks, summary, piece, extra_events=request)
-
-        pieces: list[list[Message]] = [[]]
-        for message in evicted:
-            candidate = [*pieces[-1], message]
-            if pieces[-1] and self._count(render(candidate)) > room:
-                pieces.append([message])
-            else:
-                pieces[-1] = candidate
-        for piece in pieces:
-            raw = "".join(
-                backend.generate(
-                    render(piece).text,
-                    grammar=qm.SUMMARY_GRAMMAR,
-                    max_tokens=max_tokens,
-                    temperature=0.3,
-                )
-            )
-            summary = qm.parse_summary(raw)
-        return summary
-
-    @staticmethod
-    def _request() -> str:
-        return json.dumps({"type": "system_alert", "message": qm.SUMMARY_REQUEST})
-
-    def _fit_message(
-        self, content: dict[str, Any], key: str, text: str, emit: OnEvent
-    ) -> dict[str, Any]:
-        """Truncate an over-sized message in context; recall keeps it whole."""
-        limit = int(self.engine.budget.budget * MAX_MESSAGE_SHARE)
-        n = self.engine.count_tokens(text)
-        if n <= limit:
-            return content
-        keep = max(1, int(len(text) * limit / n * 0.9))
-        while keep > 1 and self.engine.count_tokens(text[:keep]) > limit:
-            keep = int(keep * 0.8)
-        note = (
-            f" [... truncated: the full message ({len(text)} characters) is in recall "
-            "memory; search it with conversation_search]"
-        )
-        emit(
-            SystemNotice(
-                "truncated",
-                f"Your message is long ({n} tokens), so the agent sees "
-                "its beginning; all of it is saved and searchable.",
-            )
-        )
-        return {**content, key: text[:keep] + note}
+        return "".join(pieces), stats, bool(s and s.stopped_by_limit)
 
     # -- persistence helpers ------------------------------------------------------------------
 
-    def _heartbeat(self, reason: str) -> dict[str, Any]:
-        return {"type": "heartbeat", "reason": reason, "time": timeutil.human_time(timeutil.now())}
+    def _add_result(self, status: str, message: str) -> int:
+        return self._add("tool", "function_result", messages.function_result(status, message))
 
-    def _add(
-        self,
-        role: str,
-        kind: str,
-        content: dict[str, Any],
-        text: str = "",
-        kind_override: str | None = None,
-    ) -> int:
-        return self.store.add_message(self.agent_id, role, kind_override or kind, content, text)
-
-    def _backfill_embeddings(self, batch: int = 64) -> None:
-        """Once per engine and agent: embed messages recorded without a model (e.g. typed
-        while the app was closing), so recall's vector search finds them too."""
-        if self.agent_id in self.engine._backfilled:
-            return
-        self.engine._backfilled.add(self.agent_id)
-        while missing := self.store.messages_missing_embedding(self.agent_id, limit=batch):
-            self._embed([(m.id, m.text) for m in missing])
-
-    def _embed(self, items: list[tuple[int, str]]) -> None:
-        """Embed searchable message texts for recall search."""
-        if not items:
-            return
-        vectors = self.engine.embedder.embed([t for _, t in items])
-        with self.store.transaction():
-            for (message_id, _), vector in zip(items, vectors, strict=True):
-                self.store.set_message_embedding(message_id, self.agent_id, vector)
-
-
-def user_message_content(text: str) -> dict[str, Any]:
-    """A user message as it is queued and shown to the model (stable once written)."""
-    return {"type": "user_message", "message": text, "time": timeutil.human_time(timeutil.now())}
+    def _add(self, role: str, kind: str, content: dict[str, Any], text: str = "") -> int:
+        return self.store.add_message(self.agent_id, role, kind, content, text)
 
 
 def record_user_message(store: Store, agent_id: int, text: str) -> int | None:
@@ -616,27 +383,7 @@ def record_user_message(store: Store, agent_id: int, text: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    return store.add_message(agent_id, "user", "user_message", user_message_content(text), text)
-
-
-def _parse_step(raw: str) -> dict[str, Any] | None:
-    """The step object, or None if the output is not one complete step."""
-    try:
-        step = json.loads(raw)
-    except ValueError:
-        return None
-    if (
-        not isinstance(step, dict)
-        or not isinstance(step.get("function"), str)
-        or not isinstance(step.get("arguments"), dict)
-    ):
-        return None
-    step.setdefault("thoughts", "")
-    return {
-        "thoughts": step["thoughts"],
-        "function": step["function"],
-        "arguments": step["arguments"],
-    }
+    return store.add_message(agent_id, "user", "user_message", messages.user_message(text), text)
 
 
 def _ignore(event: Event) -> None:

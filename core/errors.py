@@ -40,6 +40,19 @@ class ModelError(EmberError):
     """A GGUF model file is missing, truncated, not a GGUF file, or failed to load."""
 
 
+class ServerError(ModelError):
+    """An OpenAI-compatible server cannot be used: unreachable, wrong URL or key, model
+    missing, context overflow, reply cut off. ``kind`` names which, for front ends."""
+
+    def __init__(self, message: str, kind: str = "server") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class DownloadError(EmberError):
+    """A model download failed or was refused (disk space, size, checksum, network)."""
+
+
 class EmbedderError(EmberError):
     """The embedding model cannot be loaded or used."""
 
@@ -54,6 +67,19 @@ class AlreadyExists(EmberError):
 
 class InvalidInput(EmberError):
     """Input that cannot be used as given (bad file, bad date, bad argument)."""
+
+
+class ContextTooSmall(InvalidInput):
+    """The model's context window cannot hold the instructions, a reply and a message; the
+    message names the smallest size that works."""
+
+
+class PageOutOfRange(InvalidInput):
+    """A result page past the last one."""
+
+
+class ToolFailure(EmberError):
+    """A function call of the agent that failed; the message goes back to the agent."""
 
 
 class DocumentError(InvalidInput):

@@ -42,45 +42,18 @@ import time
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from ember.core import paths
+from ember.core.backend import KVStateBackend
 
 MAGIC = b"EMBERKV1"
 FORMAT_VERSION = 1
 SUFFIX = ".kv"
 DEFAULT_MAX_BYTES = 1 << 30
 DEFAULT_MIN_PREFIX = 32
-
-
-class StatefulBackend(Protocol):
-    """What the cache needs from a backend (``LlamaBackend`` provides it)."""
-
-    def state_identity(self) -> dict[str, Any]:
-        """Model, build and context settings a state depends on."""
-        ...
-
-    def save_kv_state(self) -> tuple[list[int], bytes]:
-        """Cached tokens and KV bytes."""
-        ...
-
-    def load_kv_state(self, tokens: Sequence[int], data: bytes) -> bool:
-        """Put a saved state back; False if rejected."""
-        ...
-
-    def context_tokens(self) -> list[int]:
-        """Tokens now in the KV cache."""
-        ...
-
-    def truncate_kv(self, n_tokens: int) -> None:
-        """Keep only the first ``n_tokens`` in the KV cache."""
-        ...
-
-    def kv_can_continue(self, n_past: int) -> bool:
-        """Whether the cache can serve a prompt sharing its first ``n_past`` tokens."""
-        ...
 
 
 def _digest(value: Any) -> str:
@@ -142,7 +115,7 @@ class KVStateCache:
     # -- save -----------------------------------------------------------------------------
 
     def save(
-        self, backend: StatefulBackend, key: str, upto: Sequence[int] | None = None
+        self, backend: KVStateBackend, key: str, upto: Sequence[int] | None = None
     ) -> Path | None:
         """Save the backend's current KV state for ``key``. Returns the file, or None when
         there is nothing to save, it would not fit in ``max_bytes`` or writing failed.
@@ -251,7 +224,7 @@ class KVStateCache:
             raise ValueError("payload damaged")
         return np.frombuffer(token_bytes, dtype="<i4").tolist(), payload
 
-    def restore(self, backend: StatefulBackend, key: str, prompt_tokens: Sequence[int]) -> int:
+    def restore(self, backend: KVStateBackend, key: str, prompt_tokens: Sequence[int]) -> int:
         """Load the saved state of ``key`` into ``backend`` if it fits ``prompt_tokens``.
 
         Returns how many leading prompt tokens the next generate will not evaluate (0 if

@@ -27,6 +27,11 @@ def _read(folder: str, name: str, available: list[str]) -> str:
     return resources.read_text(folder, f"{name}.txt").strip()
 
 
+def preset_text(folder: str, name: str) -> str:
+    """The text of a bundled preset: ``folder`` is ``personas`` or ``humans``."""
+    return _read(folder, name, resources.names(folder))
+
+
 def create_agent(
     store: Store, name: str, persona: str = DEFAULT_PERSONA, human: str = DEFAULT_HUMAN
 ) -> Agent:

@@ -7,36 +7,41 @@ newest event, so consecutive steps share their token prefix up to the newest mes
 llama.cpp re-reads only the tail. Core memory edits and evictions legitimately invalidate
 what follows them.
 
-Rendering uses the model's own chat template (GGUF metadata) when it has one; base models
-(the bundled Gemma 3 270M) get a neutral ``EVENT:`` / ``AGENT:`` transcript that matches
-the few-shot examples.
+Rendering uses the model's own chat template (GGUF metadata) when it has one, given the
+model's BOS and EOS texts; base models (the bundled Gemma 3 270M) get a neutral ``EVENT:`` /
+``AGENT:`` transcript that matches the few-shot examples. Which of the two is decided once,
+when the model is loaded (a template that cannot render the engine's conversation shapes is
+not used); a template that fails later is an error, never a silent switch of format.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from ember import resources
+from ember.core.backend import ChatFormat, Prompt
+from ember.core.errors import ModelError
 from ember.core.store import Block, Message
 
 EVENT_PREFIX = "EVENT: "
 AGENT_PREFIX = "AGENT: "
+# Message contents go through the chat template as placeholders (private-use characters
+# that no tokenizer merges with their neighbours) and come back as data parts.
+_HOLE = "\ue000"
+_HOLES = re.compile(f"{_HOLE}(\\d+){_HOLE}")
+# How much of an invalid step the agent is shown again (it is stored whole).
+MAX_RAW_SHOWN = 600
+_CONTROL = re.compile(r"[\x00-\x1f]+")
 
 
 @cache
 def system_instructions() -> str:
     """The read-only system prompt from resources/."""
     return resources.read_text("prompts", "system.txt").strip()
-
-
-@cache
-def few_shot_examples() -> str:
-    """Example steps in the transcript format (they teach a base model the JSON shape)."""
-    return resources.read_text("prompts", "examples.txt").strip()
 
 
 def render_blocks(blocks: Sequence[Block]) -> str:
@@ -51,7 +56,11 @@ def render_blocks(blocks: Sequence[Block]) -> str:
 
 
 def message_text(message: Message) -> str:
-    """The exact text of one queued message in the prompt (stable once written)."""
+    """The exact text of one queued message in the prompt (stable once written). A step
+    that was not valid shows what the model wrote, on one line and shortened."""
+    if message.kind == "invalid_step":
+        raw = _CONTROL.sub(" ", str(message.content.get("raw", "")))
+        return raw if len(raw) <= MAX_RAW_SHOWN else raw[:MAX_RAW_SHOWN] + "…"
     return json.dumps(message.content, ensure_ascii=False)
 
 
@@ -65,61 +74,54 @@ def summary_event(summary: str) -> dict[str, Any]:
     return {"type": "summary", "message": summary}
 
 
-@dataclass(frozen=True)
-class Prompt:
-    """A rendered prompt and where its parts begin (for prefix accounting)."""
-
-    text: str
-    prefix_chars: int  # characters before the FIFO queue
-
-
 class PromptRenderer:
     """Renders the main context with a chat template or the neutral transcript."""
 
-    def __init__(
-        self,
-        tools_description: str,
-        chat_template: str | None = None,
-        bos_token: str = "",
-        eos_token: str = "",
-        *,
-        examples: bool = True,
-    ) -> None:
-        self.tools_description = tools_description
+    def __init__(self, chat_format: ChatFormat | None = None, *, examples: str = "") -> None:
+        chat_format = chat_format or ChatFormat()
         self.examples = examples
-        self._template = None
-        self.bos_token = bos_token
-        self.eos_token = eos_token
-        if chat_template:
-            self._template = _compile_template(chat_template)
+        self.bos_token = chat_format.bos_token
+        self.eos_token = chat_format.eos_token
+        self._template = self._usable(chat_format.template) if chat_format.template else None
+
+    def _usable(self, source: str) -> Any:
+        """The compiled template if it renders a conversation of the shapes the engine
+        writes, else None: decided once, at load, never in the middle of a conversation."""
+        try:
+            template = _compile_template(source)
+            turns = [("user", "event"), ("assistant", "step"), ("user", "a"), ("user", "b")]
+            self._render_template(template, "system", turns)
+        except Exception:
+            return None
+        return template
 
     @property
     def uses_chat_template(self) -> bool:
         """Whether the model's own chat template is used."""
         return self._template is not None
 
-    def system_text(self, blocks: Sequence[Block]) -> str:
+    def system_text(self, tools: str, blocks: Sequence[Block]) -> str:
         """System instructions, functions, examples and core memory."""
-        examples = f"### Examples\n{few_shot_examples()}\n\n" if self.examples else ""
+        examples = f"### Examples\n{self.examples}\n\n" if self.examples else ""
         return (
-            f"{system_instructions()}\n\n### Functions\n{self.tools_description}\n\n"
+            f"{system_instructions()}\n\n### Functions\n{tools}\n\n"
             f"{examples}### Core memory\n{render_blocks(blocks)}"
         )
 
     def render(
         self,
+        tools: str,
         blocks: Sequence[Block],
         summary: str,
         queue: Sequence[Message],
         extra_events: Sequence[str] = (),
-        assistant_prefix: str = "",
     ) -> Prompt:
-        """The full prompt ending where the model's next step begins.
+        """The full prompt, ending where the model's next step begins.
 
-        ``extra_events`` are appended after the queue without being stored (used for the
-        summary request); ``assistant_prefix`` is text the model's reply starts with.
+        ``tools`` is the tool description; ``extra_events`` are appended after the queue
+        without being stored (the summary request).
         """
-        system = self.system_text(blocks)
+        system = self.system_text(tools, blocks)
         turns: list[tuple[str, str]] = []
         if summary:
             turns.append(("user", json.dumps(summary_event(summary), ensure_ascii=False)))
@@ -127,19 +129,22 @@ class PromptRenderer:
         turns += [("user", e) for e in extra_events]
         if self._template is not None:
             try:
-                return self._render_template(system, turns, assistant_prefix)
-            except Exception:  # a template that rejects our turns: use the transcript
-                self._template = None
-        head = f"{system}\n\n### Conversation\n"
+                return self._render_template(self._template, system, turns)
+            except Exception as exc:  # it rendered at load: this conversation trips it
+                raise ModelError(
+                    f"The model's chat template could not render this conversation: {exc}"
+                ) from exc
         body = "".join(
             f"{AGENT_PREFIX if role == 'assistant' else EVENT_PREFIX}{text}\n"
             for role, text in turns
         )
-        return Prompt(head + body + AGENT_PREFIX + assistant_prefix, len(head))
+        return Prompt.data(f"{system}\n\n### Conversation\n{body}{AGENT_PREFIX}")
 
-    def _render_template(
-        self, system: str, turns: list[tuple[str, str]], assistant_prefix: str
-    ) -> Prompt:
+    def _render_template(self, template: Any, system: str, turns: list[tuple[str, str]]) -> Prompt:
+        """The template's rendering as parts: what the template wrote is markup (its turn
+        markers become control tokens), every message's content is data. Contents go in
+        as placeholders and are put back as data parts; a template that changes, drops or
+        repeats a placeholder cannot be split and raises."""
         merged: list[dict[str, str]] = []
         for role, text in turns:
             if merged and merged[-1]["role"] == role:
@@ -148,8 +153,13 @@ class PromptRenderer:
                 merged.append({"role": role, "content": text})
         if not merged or merged[0]["role"] != "user":
             merged.insert(0, {"role": "user", "content": "(start)"})
-        messages = [{"role": "system", "content": system}, *merged]
-        text = self._template.render(
+        contents = [system, *(m["content"] for m in merged)]
+        placeholders = [f"{_HOLE}{i}{_HOLE}" for i in range(len(contents))]
+        messages = [{"role": "system", "content": placeholders[0]}]
+        messages += [
+            {"role": m["role"], "content": h} for m, h in zip(merged, placeholders[1:], strict=True)
+        ]
+        text = template.render(
             messages=messages,
             add_generation_prompt=True,
             bos_token=self.bos_token,
@@ -158,14 +168,16 @@ class PromptRenderer:
         # The model's own BOS is added by the tokenizer.
         if self.bos_token and text.startswith(self.bos_token):
             text = text[len(self.bos_token) :]
-        head = self._template.render(
-            messages=[{"role": "system", "content": system}],
-            add_generation_prompt=False,
-            bos_token="",
-            eos_token=self.eos_token,
-        )
-        prefix = len(head) if text.startswith(head) else 0
-        return Prompt(text + assistant_prefix, prefix)
+        pieces = _HOLES.split(text)  # markup, index, markup, index, ..., markup
+        found = [int(i) for i in pieces[1::2]]
+        if found != list(range(len(contents))):
+            raise ValueError("the template changed or reordered the messages' contents")
+        parts: list[tuple[str, bool]] = []
+        for i, markup in enumerate(pieces[0::2]):
+            parts.append((markup, True))
+            if i < len(found):
+                parts.append((contents[found[i]], False))
+        return Prompt.of(parts)
 
 
 def _compile_template(source: str) -> Any:

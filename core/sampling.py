@@ -74,9 +74,9 @@ class TopKGrammarSampler:
             raw = (ctypes.c_char * (n * _TOKEN_DATA.itemsize)).from_address(
                 ctypes.addressof(cur.data.contents)
             )
-            data = np.frombuffer(raw, dtype=_TOKEN_DATA)
+            data = np.frombuffer(memoryview(raw).cast("B"), dtype=_TOKEN_DATA)
             top = np.argpartition(data["logit"], n - k)[n - k :]
-            small = np.frombuffer(self._buf, dtype=_TOKEN_DATA)
+            small = np.frombuffer(memoryview(self._buf).cast("B"), dtype=_TOKEN_DATA)
             small[:k] = data[top]
             self._small.size = k
             self._small.selected = -1
@@ -108,7 +108,7 @@ def install(llm: Any, k: int = 64) -> None:
         grammar = kw.get("grammar")
         if grammar is None or kw.get("mirostat_mode") or kw.get("logits_processor"):
             return original(**kw)
-        chain = _internals.LlamaSampler()
+        chain = _internals.LlamaSampler()  # type: ignore[no-untyped-call]  # untyped upstream
         if (
             kw.get("repeat_penalty", 1.0) != 1.0
             or kw.get("frequency_penalty")
@@ -125,10 +125,11 @@ def install(llm: Any, k: int = 64) -> None:
         lib = custom._lib
         lib.llama_sampler_chain_add(chain.sampler, ctypes.pointer(custom.sampler))
         # llama-cpp-python removes registered custom samplers before freeing the chain.
-        chain.custom_samplers.append((lib.llama_sampler_chain_n(chain.sampler) - 1, custom))
+        # (upstream types the list for its own CustomSampler; ours has the same interface)
+        chain.custom_samplers.append((lib.llama_sampler_chain_n(chain.sampler) - 1, custom))  # type: ignore[arg-type]
         temp = kw.get("temp", 0.8)
         if temp == 0.0:
-            chain.add_greedy()
+            chain.add_greedy()  # type: ignore[no-untyped-call]  # untyped upstream
         else:
             chain.add_top_k(kw.get("top_k", 40))
             chain.add_top_p(kw.get("top_p", 0.95), 1)

@@ -29,6 +29,7 @@ from typing import Literal
 
 from ember.core import search_index
 from ember.core.embedder import Embedder
+from ember.core.errors import PageOutOfRange
 from ember.core.store import Store
 
 PAGE_SIZE = 5
@@ -109,10 +110,10 @@ def page_count(total: int, page_size: int = PAGE_SIZE) -> int:
 
 
 def check_page(page: int, total: int, page_size: int = PAGE_SIZE) -> int:
-    """The page count; raises IndexError for a page that does not exist."""
+    """The page count; raises PageOutOfRange for a page that does not exist."""
     pages = page_count(total, page_size)
     if page < 0 or page >= pages:
-        raise IndexError(f"page {page} does not exist (there are {pages} pages, from 0)")
+        raise PageOutOfRange(f"page {page} does not exist (there are {pages} pages, from 0)")
     return pages
 
 
@@ -168,7 +169,7 @@ def search(
     weights: Weights | None = None,
 ) -> ResultPage:
     """One page of hybrid search over recall (messages) or archival (passages) memory.
-    Raises IndexError for a page past the end."""
+    Raises PageOutOfRange for a page past the end."""
     fused = fuse(rankings(store, embedder, agent_id, tier, query), weights or WEIGHTS)
     total = len(fused)
     pages = check_page(page, total, page_size)

@@ -33,6 +33,7 @@ from ember.core import blockhistory, presets, search_index
 from ember.core import embedder as embedder_mod
 from ember.core import search as search_mod
 from ember.core.agent_lock import AgentLock
+from ember.core.backend import Backend
 from ember.core.blockhistory import BlockChange
 from ember.core.config import SETTINGS_KEY, EngineConfig
 from ember.core.embedder import Embedder
@@ -41,7 +42,6 @@ from ember.core.errors import InvalidInput, NotFound
 from ember.core.events import ContextUsage, Event, MessageDelta, TurnFinished
 from ember.core.ingest import IngestResult, ProgressCallback, ingest_paths
 from ember.core.kvstate import KVStateCache
-from ember.core.llm import Backend
 from ember.core.store import Agent, Block, Message, Passage, Source, Store
 from ember.core.transfer import ProgressCallback as TransferProgressCallback
 
@@ -56,8 +56,8 @@ EmbedderFactory = Callable[[], Embedder]
 def local_backend(config: EngineConfig) -> Backend:
     """The llama.cpp backend for ``config`` (the bundled model when no path is set)."""
     from ember.core.errors import ModelError
+    from ember.core.llama_backend import LlamaBackend
     from ember.core.llama_build import missing_cpu_features
-    from ember.core.llm import LlamaBackend
     from ember.core.models import resolve_model
 
     missing = missing_cpu_features()
@@ -69,6 +69,15 @@ def local_backend(config: EngineConfig) -> Backend:
     return LlamaBackend(
         resolve_model(config.model_path), n_ctx=config.n_ctx, n_threads=config.n_threads
     )
+
+
+def default_backend(config: EngineConfig) -> Backend:
+    """The backend the settings choose: a configured server, else the local model."""
+    if config.server_url:
+        from ember.core.remote import server_backend
+
+        return server_backend(config)
+    return local_backend(config)
 
 
 class SharedEmbedder:
@@ -202,7 +211,7 @@ class Ember:
         store: Store,
         *,
         embedder: Embedder | None = None,
-        backend_factory: BackendFactory = local_backend,
+        backend_factory: BackendFactory = default_backend,
         kv_cache: KVStateCache | None = None,
     ) -> None:
         self.store = store
@@ -220,7 +229,7 @@ class Ember:
         db_path: Path | str | None = None,
         *,
         embedder: Embedder | None = None,
-        backend_factory: BackendFactory = local_backend,
+        backend_factory: BackendFactory = default_backend,
         warm_restart: bool = True,
     ) -> Ember:
         """Open the database (``$EMBER_HOME`` or the user data folder by default)."""
@@ -353,15 +362,22 @@ class Ember:
     def attach_backend(self, backend: Backend, config: EngineConfig | None = None) -> ModelStatus:
         """Run the engine on ``backend`` from now on, saving ``config`` as the settings.
 
-        The previous backend's warm state is saved and its model freed.
+        The previous backend's warm state is saved and its model freed. A window too small
+        for the agents raises ContextTooSmall (naming the size that works) and changes
+        nothing; ``backend`` is closed then.
         """
         config = config or self.config
+        try:  # a window too small for the agents is refused before anything changes
+            engine = Engine(self.store, backend, self.embedder, config, self.kv_cache)
+        except Exception:
+            backend.close()
+            raise
         old = self.engine
-        if old is not None:
-            old.close()  # saves its warm state, frees its model (unless it is this one)
+        if old is not None and old.backend is not backend:
+            old.close()  # saves its warm state, frees its model
         self.config = config
         config.save(self.store)
-        self.engine = Engine(self.store, backend, self.embedder, config, self.kv_cache)
+        self.engine = engine
         return self.model_status() or ModelStatus("", "", 0)
 
     def start_model(self, config: EngineConfig | None = None) -> ModelStatus:
@@ -390,7 +406,7 @@ class Ember:
         if agent_id in self._logged_in:
             return
         self.claim_agent(agent_id)
-        self._runtime(agent_id).login(run=False)
+        self._runtime(agent_id).login()
         self._logged_in.add(agent_id)
 
     def send(
@@ -614,7 +630,7 @@ class Ember:
         """Whether ``config`` needs a new backend (model file or context shape changed)."""
         return self.engine is None or any(
             getattr(config, k) != getattr(self.config, k)
-            for k in ("model_path", "n_ctx", "n_threads")
+            for k in ("model_path", "n_ctx", "n_threads", "server_url", "server_model")
         )
 
     def update_settings(self, config: EngineConfig) -> None:

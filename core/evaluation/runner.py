@@ -24,13 +24,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ember.core import autorecall, db, events
+from ember.core.backend import Backend, Constraint, GenerationStats, OnPromptProgress, Prompt
 from ember.core.config import EngineConfig
 from ember.core.embedder import Embedder
 from ember.core.evaluation import metrics
 from ember.core.evaluation.generator import Question
 from ember.core.evaluation.metrics import QuestionResult
 from ember.core.evaluation.tasks import Task
-from ember.core.llm import Backend, GenerationStats
 from ember.core.service import BackendFactory, Ember, local_backend
 from ember.core.store import Store
 
@@ -50,7 +50,7 @@ class RecordingBackend:
         self.inner = inner
         self.name = inner.name
         self.n_ctx = inner.n_ctx
-        self.chat_template = inner.chat_template
+        self.chat_format = inner.chat_format
         self.path = getattr(inner, "path", "")
         self.prompts: list[str] = []
 
@@ -63,29 +63,29 @@ class RecordingBackend:
     def last_stats(self, value: GenerationStats | None) -> None:
         self.inner.last_stats = value
 
-    def tokenize(self, text: str) -> list[int]:
+    def tokenize(self, text: str, *, markup: bool = False) -> list[int]:
         """The inner backend's tokens."""
-        return self.inner.tokenize(text)
+        return self.inner.tokenize(text, markup=markup)
 
     def generate(
         self,
-        prompt: str,
+        prompt: Prompt,
         *,
-        grammar: str | None = None,
+        constraint: Constraint | None = None,
         max_tokens: int = 512,
         temperature: float = 0.7,
-        stop: Sequence[str] = (),
         cancel: threading.Event | None = None,
+        on_prompt_progress: OnPromptProgress | None = None,
     ) -> Iterator[str]:
         """Record ``prompt``, then stream the inner backend's completion."""
-        self.prompts.append(prompt)
+        self.prompts.append(prompt.text)
         yield from self.inner.generate(
             prompt,
-            grammar=grammar,
+            constraint=constraint,
             max_tokens=max_tokens,
             temperature=temperature,
-            stop=stop,
             cancel=cancel,
+            on_prompt_progress=on_prompt_progress,
         )
 
     def close(self) -> None:

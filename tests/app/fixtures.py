@@ -36,7 +36,7 @@ def call(function: str, thoughts: str = "Let me do that.", **arguments: Any) -> 
 def gated_backend(outputs: Sequence[str] = ()) -> Any:
     """A scripted backend whose generation waits for ``.gate`` after its first pieces
     (``.generating`` is set then), so tests can act while a reply is being written."""
-    from ember.core.llm import ScriptedBackend
+    from ember.core.scripted_backend import ScriptedBackend
 
     class GatedBackend(ScriptedBackend):
         def __init__(self) -> None:
@@ -56,7 +56,7 @@ def gated_backend(outputs: Sequence[str] = ()) -> Any:
 
 def scripted(*outputs: str, n_ctx: int = 4096) -> Any:
     """A ScriptedBackend with these outputs."""
-    from ember.core.llm import ScriptedBackend
+    from ember.core.scripted_backend import ScriptedBackend
 
     return ScriptedBackend(list(outputs), n_ctx=n_ctx)
 

@@ -48,6 +48,27 @@ def test_send_shows_streamed_reply(qtbot: Any, make_window: Any, artifacts_dir: 
     assert texts[-2:] == ["Hi there, who are you?", reply]
 
 
+def test_a_rejected_step_takes_back_what_it_streamed(qtbot: Any, make_window: Any) -> None:
+    # The first step streams a reply, then fails validation (an argument send_message does
+    # not take); the agent's next step replies.
+    bad = call("send_message", "Answer.", message="Words of a rejected step", mood="odd")
+    window = make_window(scripted(bad, step("Noted: you like tea.")))
+    shown: list[str] = []  # the reply bubble's text as each rejection arrives (painted)
+
+    def on_event(_agent: int, event: events.Event) -> None:
+        if isinstance(event, events.StepRejected) and window.chat.current is not None:
+            window.chat.flush()
+            shown.append(window.chat.current.text)
+
+    window.conversation.eventReceived.connect(on_event)
+    finished = send_and_wait(qtbot, window, "I like tea.")
+    assert finished.reason == "message"
+    assert len(shown) == 1 and "rejected" not in shown[0]
+    bubble = window.chat.bubbles[-1]
+    assert bubble.text == "Noted: you like tea."
+    assert any(d.kind == "result" and not d.ok for d in bubble.details)  # the failure stays
+
+
 def test_history_shown_on_restart(qtbot: Any, make_window: Any) -> None:
     window = make_window(scripted(step("Noted: you like tea.")))
     send_and_wait(qtbot, window, "I like tea.")

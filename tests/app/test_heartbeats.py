@@ -10,6 +10,9 @@ from datetime import timedelta
 from typing import Any
 
 from ember.core import timeutil
+from ember.core.backend import Prompt
+from ember.core.config import EngineConfig
+from ember.core.scripted_backend import ScriptedBackend
 from ember.core.store import Store
 
 from .fixtures import WAIT_MS, call, scripted, settle, step
@@ -59,6 +62,8 @@ def test_paused_heartbeats_add_nothing(qtbot: Any, make_window: Any) -> None:
 
 
 def test_a_quiet_heartbeat_leaves_no_empty_reply(qtbot: Any, make_window: Any) -> None:
+    with Store() as store:  # pause_heartbeats is offered only while timed heartbeats run
+        EngineConfig(timed_heartbeat_minutes=60).save(store)
     quiet = call("pause_heartbeats", "Nothing to say; rest.", minutes=30)
     window = make_window(scripted(quiet.replace(', "request_heartbeat": true', "")))
     bubbles = len(window.chat.bubbles)
@@ -71,15 +76,10 @@ def test_a_quiet_heartbeat_leaves_no_empty_reply(qtbot: Any, make_window: Any) -
     assert not new[0].body.isVisible() and new[0].toggle.isVisible()
 
 
-class Exploding:
+class Exploding(ScriptedBackend):
     """A backend that fails with an unexpected error (a bug, not an EmberError)."""
 
-    name, n_ctx, chat_template, last_stats = "exploding", 4096, None, None
-
-    def tokenize(self, text: str) -> list[int]:
-        return list(range((len(text) + 3) // 4))
-
-    def generate(self, prompt: str, **kwargs: Any) -> Iterator[str]:
+    def generate(self, prompt: Prompt, **kwargs: Any) -> Iterator[str]:
         raise RuntimeError("boom inside the backend")
         yield ""
 

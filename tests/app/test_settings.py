@@ -34,7 +34,7 @@ def test_settings_saved_with_the_data(
     assert "Found 1 model" in dialog.scan_status.text()
     assert dialog.model.currentData() == ""  # the bundled model is the default
     dialog.temperature.setValue(0.3)
-    dialog.n_ctx.setValue(8192)
+    dialog.n_ctx.setValue(12288)  # not the default (8192): a reload
     dialog.heartbeat.setChecked(True)
     dialog.heartbeat_minutes.setValue(30)
     dialog.show_thoughts.setChecked(True)
@@ -47,7 +47,7 @@ def test_settings_saved_with_the_data(
         config = EngineConfig.load(store)
         assert (config.temperature, config.n_ctx, config.timed_heartbeat_minutes) == (
             0.3,
-            8192,
+            12288,
             30,
         )
         assert store.get_setting("gui")["show_thoughts"] is True

@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ember.core.backend import Prompt
 from ember.core.events import ContextUsage, StepStats
+from ember.core.scripted_backend import ScriptedBackend
 
 from .fixtures import WAIT_MS, call, scripted, send_and_wait, settle, shot, step
 
@@ -65,48 +67,43 @@ def test_status_bar_shows_tokens_evaluated_and_reused(qtbot: Any) -> None:
     assert "4,270" in tip and "120 evaluated" in tip and "4,150 reused" in tip
 
 
-class SlowReader:
-    """Wraps a scripted backend: each completion waits for ``gate`` before its first
-    token, as llama.cpp does while it reads a long prompt."""
+class SlowReader(ScriptedBackend):
+    """A scripted backend whose completions wait for ``gate`` before their first token,
+    as llama.cpp does while it reads a long prompt (reporting its progress)."""
 
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
+    def __init__(self, *outputs: str) -> None:
+        super().__init__(outputs)
         self.gate = threading.Event()
         self.reading = threading.Event()
-        self.name, self.n_ctx, self.chat_template = inner.name, inner.n_ctx, None
 
-    @property
-    def last_stats(self) -> Any:
-        return self.inner.last_stats
-
-    def tokenize(self, text: str) -> list[int]:
-        return self.inner.tokenize(text)
-
-    def generate(self, prompt: str, **kwargs: Any) -> Iterator[str]:
+    def generate(self, prompt: Prompt, **kwargs: Any) -> Iterator[str]:
+        progress = kwargs.get("on_prompt_progress")
+        if progress is not None:
+            progress(100, 400)
         self.reading.set()
         self.gate.wait(30)
         self.gate.clear()
-        yield from self.inner.generate(prompt, **kwargs)
+        yield from super().generate(prompt, **kwargs)
 
 
 def test_a_long_step_says_what_is_happening(
     qtbot: Any, make_window: Any, artifacts_dir: Path
 ) -> None:
     search = call("archival_memory_search", "I should check my archive.", query="trip", page=0)
-    backend = SlowReader(scripted(search, step("Nothing about a trip yet.")))
+    backend = SlowReader(search, step("Nothing about a trip yet."))
     window = make_window(backend)
     window.send("What did I say about my trip?")
     assert backend.reading.wait(WAIT_MS / 1000)
     qtbot.waitUntil(lambda: window.chat.current is not None)
     bubble = window.chat.current
-    qtbot.waitUntil(lambda: bubble.activity.text() == "Reading the conversation…")
+    qtbot.waitUntil(lambda: bubble.activity.text() == "Reading the conversation… 25%")
     assert bubble.activity.isVisible() and bubble.role == "assistant"
     shot(window, artifacts_dir, "long-step")
     backend.reading.clear()
     backend.gate.set()  # the first step runs: a memory search, then the next step reads
     assert backend.reading.wait(WAIT_MS / 1000)
     qtbot.waitUntil(lambda: "archival_memory_search" in bubble.detail_label.text())
-    qtbot.waitUntil(lambda: bubble.activity.text() == "Reading the conversation…")
+    qtbot.waitUntil(lambda: bubble.activity.text() == "Reading the conversation… 25%")
     backend.gate.set()
     settle(qtbot, window)
     qtbot.waitUntil(lambda: bubble.text == "Nothing about a trip yet.", timeout=WAIT_MS)
@@ -121,6 +118,11 @@ def test_searching_memory_is_shown(qtbot: Any, make_window: Any) -> None:
     assert activity(ev.ToolCall("core_memory_append", {}, "")) == "Saving to memory…"
     assert activity(ev.StepStarted(1, 2, "heartbeat")) == "Reading the conversation…"
     assert activity(ev.ThoughtDelta("hm")) == "Thinking…"
+    assert activity(ev.PromptProgress(1, "step", 512, 2048)) == "Reading the conversation… 25%"
+    assert activity(ev.PromptProgress(1, "step", 2048, 2048)) is None  # read: thinking next
+    assert activity(ev.PromptProgress(1, "summary", 1, 2)) == "Summarising older messages… 50%"
+    summary = ev.SummaryProgress(1, "writing", 30, 2, 3, 40, 200)
+    assert activity(summary) == "Summarising older messages (part 2 of 3)…"
     window = make_window(scripted(call("conversation_search", query="x", page=0), step("Hi.")))
     shown: list[str] = []
     window.conversation.eventReceived.connect(

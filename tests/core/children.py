@@ -19,8 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: conftest
 
 from conftest import HashEmbedder
 
+from ember.core.backend import Constraint
 from ember.core.config import EngineConfig
-from ember.core.llm import ScriptedBackend
+from ember.core.scripted_backend import ScriptedBackend
 from ember.core.service import Ember
 from ember.core.store import Store
 
@@ -38,9 +39,9 @@ class Responder:
     def __init__(self) -> None:
         self.calls = 0
 
-    def __call__(self, prompt: str, grammar: str | None) -> str:
+    def __call__(self, prompt: str, constraint: Constraint | None) -> str:
         self.calls += 1
-        if grammar is not None and '"summary"' in grammar:
+        if constraint is not None and "summary" in constraint.json_schema.get("properties", {}):
             return json.dumps({"summary": f"The user walked by the river ({self.calls})."})
         if self.calls % 3 == 0:
             return _step("archival_memory_insert", content="herons", request_heartbeat=True)
@@ -65,9 +66,10 @@ def chat_loop(db: Path, count: int) -> None:
     agent = ember.agent_for_chat("kill")
     config = ember.settings()
     ember.start_model(config)
-    base = ember.context_usage(agent.id)
-    assert base is not None
-    ember.start_model(replace(config, n_ctx=base.used + 512 + 700))
+    assert ember.engine is not None
+    # The smallest window that works, plus ~500 tokens of queue: it flushes every few turns.
+    smallest = ember.engine.smallest_window(ember.store.blocks(agent.id))
+    ember.start_model(replace(config, n_ctx=smallest + 512))
     ember.login(agent.id)
     start = ember.store.count_messages(agent.id)
     i = 0

@@ -11,7 +11,7 @@ import pytest
 
 from ember.core import blockhistory
 from ember.core.errors import InvalidInput, NotFound
-from ember.core.llm import ScriptedBackend
+from ember.core.scripted_backend import ScriptedBackend
 from ember.core.service import Ember
 
 

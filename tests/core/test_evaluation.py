@@ -13,7 +13,7 @@ import pytest
 from ember.cli import main
 from ember.core.evaluation import documents, generator, keyvalue, metrics, report, runner, tasks
 from ember.core.evaluation.pdf import write_pdf
-from ember.core.llm import ScriptedBackend
+from ember.core.scripted_backend import ScriptedBackend
 
 
 def test_generator_is_seeded() -> None:
@@ -95,7 +95,7 @@ def test_token_f1_and_ranks() -> None:
     assert metrics.first_rank(["a"], "biscuit") is None
 
 
-def _smart_responder(prompt: str, grammar: str | None) -> str:
+def _smart_responder(prompt: str, constraint: Any) -> str:
     """Searches first, then answers from the newest search result in the prompt."""
     results = re.findall(r"Showing \d+ of \d+ results[^\n]*", prompt)
     if not results or prompt.rfind("user_message") > prompt.rfind("Showing"):

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ember.core import db, migrations, search, search_index
+from ember.core.errors import PageOutOfRange
 from ember.core.store import Store
 
 T0 = "2025-03-01T10:00:00+00:00"
@@ -151,7 +152,7 @@ def test_totals_count_every_match_and_every_page_is_reachable(
         for h in search.search_recall(store, hash_embedder, a, "tea", page=p).hits
     }
     assert len(seen) == 130
-    with pytest.raises(IndexError):
+    with pytest.raises(PageOutOfRange):  # an InvalidInput: a Failed result, one CLI line
         search.search_recall(store, hash_embedder, a, "tea", page=26)
 
 

@@ -13,7 +13,7 @@ import pytest
 from ember.core import events as ev
 from ember.core import search_index
 from ember.core.errors import InvalidInput
-from ember.core.llm import ScriptedBackend
+from ember.core.scripted_backend import ScriptedBackend
 from ember.core.service import CANCELLED_REPLY, Ember
 
 

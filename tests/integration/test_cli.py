@@ -41,7 +41,7 @@ def test_piped_chat_replies_and_remembers(ember_home: Path) -> None:
     replies = [line for line in out.stdout.splitlines() if line.strip()]
     assert len(replies) >= 2
     assert "call: send_message" in out.stderr
-    assert "not one complete JSON step" not in out.stdout + out.stderr  # the grammar held
+    assert "rejected step" not in out.stdout + out.stderr  # the grammar held
     # Prefix reuse: the first step reads the whole prompt, every later step mostly reuses it.
     stats = re.findall(r"tokens: prompt (\d+) \(evaluated (\d+)", out.stderr)
     assert len(stats) >= 2

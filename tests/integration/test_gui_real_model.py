@@ -16,7 +16,7 @@ from tests.app.fixtures import send_and_wait, settle, shot
 def test_real_model_turn_in_the_gui(
     qtbot: Any, make_window: Any, bundled_model: Path, embedder: Any, artifacts_dir: Path
 ) -> None:
-    from ember.core.llm import LlamaBackend
+    from ember.core.llama_backend import LlamaBackend
 
     window = make_window(
         backend_factory=lambda c: LlamaBackend(bundled_model, n_ctx=c.n_ctx), embedder=embedder

@@ -3,6 +3,7 @@ with a real summary. (Full turns through ``ember chat`` are in test_cli.py.)"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,9 @@ import pytest
 
 from ember.core import events as ev
 from ember.core import timeutil
+from ember.core.backend import Prompt
 from ember.core.engine import Engine, EngineConfig
-from ember.core.llm import LlamaBackend
+from ember.core.llama_backend import LlamaBackend
 from ember.core.models import read_gguf_info
 from ember.core.store import Store
 
@@ -41,7 +43,7 @@ def test_small_window_flushes_with_a_real_summary(
         "I am saving for a trip to Japan.",
     ]
     t = timeutil.human_time(timeutil.now())
-    while rt.context_usage().used < engine.budget.flush_at - 40:
+    while (usage := rt.context_usage()).used < usage.flush_at - 40:
         fact = facts[store.count_messages(rt.agent_id) // 2 % len(facts)]
         store.add_message(
             rt.agent_id,
@@ -62,12 +64,13 @@ def test_small_window_flushes_with_a_real_summary(
             "Thanks for telling me!",
         )
     before = store.count_messages(rt.agent_id)
-    notices: list[ev.SystemNotice] = []
+    seen: list[ev.Event] = []
     result = rt.send_user_message(
         "Tell me something nice about my week, please. I had a long one: night shifts at the "
         "hospital, cello practice every evening, and Lena visiting from Porto on Sunday.",
-        lambda e: notices.append(e) if isinstance(e, ev.SystemNotice) else None,
+        seen.append,
     )
+    notices = [e for e in seen if isinstance(e, ev.SystemNotice)]
     assert result.reason == "message"
     assert "flush" in [n.kind for n in notices]
     agent = rt.agent
@@ -76,31 +79,34 @@ def test_small_window_flushes_with_a_real_summary(
     assert summary.startswith("Earlier, ") and len(summary) > len("Earlier, ") + 10
     assert store.count_messages(rt.agent_id) >= before + 2  # nothing deleted, new ones added
     assert store.count_messages(rt.agent_id, in_context=False) == agent.summary_hidden
-    assert rt.context_usage().used <= engine.budget.flush_at
+    after_flush = next(e for e in seen if isinstance(e, ev.ContextUsage))
+    assert after_flush.used <= after_flush.warn_at  # the flush landed below the alert line
+    assert rt.context_usage().used <= rt.context_usage().flush_at
 
 
 def test_fast_grammar_sampler_is_exact(bundled_model: Path) -> None:
     """Greedy output is identical to llama-cpp-python's own grammar sampler, and sampled
-    output always parses."""
-    import json
-
+    output always validates."""
+    from ember.core.step.schema import StepLimits
+    from ember.core.step.validate import Step, parse_step
     from ember.core.tools import ToolRegistry
 
-    grammar = ToolRegistry().grammar(["persona", "human"])
-    prompt = (
+    spec = ToolRegistry().spec(list(ToolRegistry().tools), ["persona", "human"], StepLimits())
+    step = spec.constraint
+    prompt = Prompt.data(
         "Reply to the user with one JSON step.\n"
         'EVENT: {"type": "user_message", "message": "Hi! I\'m Sam, a nurse with a cat."}\n'
         "AGENT: "
     )
     stock = LlamaBackend(bundled_model, n_ctx=1024, fast_grammar=False)
     fast = LlamaBackend(bundled_model, n_ctx=1024)
-    a = "".join(stock.generate(prompt, grammar=grammar, max_tokens=200, temperature=0.0))
-    b = "".join(fast.generate(prompt, grammar=grammar, max_tokens=200, temperature=0.0))
+    a = "".join(stock.generate(prompt, constraint=step, max_tokens=200, temperature=0.0))
+    b = "".join(fast.generate(prompt, constraint=step, max_tokens=200, temperature=0.0))
     assert a == b
-    json.loads(b)
+    assert isinstance(parse_step(b, spec), Step)
     for _ in range(3):
-        out = "".join(fast.generate(prompt, grammar=grammar, max_tokens=300, temperature=1.0))
-        assert json.loads(out)["function"] in ToolRegistry().tools
+        out = "".join(fast.generate(prompt, constraint=step, max_tokens=300, temperature=1.0))
+        assert isinstance(parse_step(out, spec), Step)  # every sampled step validates
     sampler = fast.llm._ember_grammar_sampler
     assert sampler.calls > 0 and sampler.fallbacks < sampler.calls
 
@@ -109,17 +115,22 @@ def test_fast_grammar_sampler_is_exact(bundled_model: Path) -> None:
 def test_generated_grammars_parse_in_llama_cpp(bundled_model: Path, labels: list[str]) -> None:
     """llama.cpp parses grammars when a sampler is made (LlamaGrammar.from_string does not
     check them), so check there, with a broken grammar as the control."""
-    from ember.core.queue import SUMMARY_GRAMMAR
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    from ember.core.context import SUMMARY_CONSTRAINT
     from ember.core.sampling import TopKGrammarSampler
+    from ember.core.step.schema import StepLimits
     from ember.core.tools import ToolRegistry
 
     vocab = LlamaBackend(bundled_model, n_ctx=256).llm._model.vocab
     tools = ToolRegistry()
-    for gbnf in (
-        tools.grammar(labels),
-        tools.grammar(labels, only=("send_message",)),
-        SUMMARY_GRAMMAR,
+    for constraint in (
+        tools.spec(list(tools.tools), labels, StepLimits()).constraint,
+        tools.spec(["send_message"], labels, StepLimits()).constraint,
+        SUMMARY_CONSTRAINT,
     ):
-        TopKGrammarSampler(vocab, gbnf)
+        TopKGrammarSampler(vocab, constraint.gbnf)
+        # The JSON schema form is one llama.cpp's own converter (and its server) accepts.
+        TopKGrammarSampler(vocab, json_schema_to_gbnf(json.dumps(constraint.json_schema)))
     with pytest.raises(ValueError, match="could not parse"):
         TopKGrammarSampler(vocab, 'root ::= "a" undefined-rule')

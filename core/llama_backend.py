@@ -1,76 +1,27 @@
-"""Model backends: a protocol that only tokenizes and yields text pieces.
+"""A GGUF model in process through llama-cpp-python: the local :class:`KVStateBackend`.
 
-:class:`LlamaBackend` runs a GGUF file through llama-cpp-python, keeping one context alive
-so that consecutive prompts reuse their common token prefix from the KV cache (DESIGN §3,
-prefix stability). It records, per call, how many prompt tokens were actually evaluated.
-
-:class:`ScriptedBackend` replays fixed outputs: it makes engine tests deterministic. It is
-never a substitute for the integration tests that run the real model.
+One long-lived llama.cpp context is kept, so that consecutive prompts reuse their common
+token prefix from the KV cache (DESIGN §3, prefix stability); each call records how many
+prompt tokens it actually evaluated. A prompt tail longer than one batch is read batch by
+batch here, before sampling starts, so that the reading reports progress and stops at
+once when cancelled (llama-cpp-python's own loop does neither).
 """
 
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from ember.core.backend import ChatFormat, Constraint, GenerationStats, OnPromptProgress, Prompt
 from ember.core.errors import Cancelled, ModelError
 from ember.core.models import GGUFInfo, read_gguf_info
-
-
-@dataclass
-class GenerationStats:
-    """What one completion cost."""
-
-    prompt_tokens: int = 0
-    evaluated_tokens: int = 0
-    completion_tokens: int = 0
-    prompt_seconds: float = 0.0
-    total_seconds: float = 0.0
-
-    @property
-    def reused_tokens(self) -> int:
-        """Prompt tokens taken from the KV cache instead of evaluated."""
-        return self.prompt_tokens - self.evaluated_tokens
-
-    @property
-    def tokens_per_second(self) -> float:
-        """Generation speed after the prompt was read."""
-        gen = self.total_seconds - self.prompt_seconds
-        return self.completion_tokens / gen if gen > 0 else 0.0
-
-
-class Backend(Protocol):
-    """What the engine needs from a model."""
-
-    name: str
-    n_ctx: int
-    chat_template: str | None
-    last_stats: GenerationStats | None
-
-    def tokenize(self, text: str) -> list[int]:
-        """Token ids of ``text`` in the model's own tokenizer (no BOS)."""
-        ...
-
-    def generate(
-        self,
-        prompt: str,
-        *,
-        grammar: str | None = None,
-        max_tokens: int = 512,
-        temperature: float = 0.7,
-        stop: Sequence[str] = (),
-        cancel: threading.Event | None = None,
-    ) -> Iterator[str]:
-        """Yield text pieces of the completion of ``prompt``; raise Cancelled if cancelled."""
-        ...
-
 
 _LOG_CALLBACK: Any = None
 # ggml.h: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5 (llama-cpp-python's own table
@@ -89,13 +40,12 @@ def _quiet_llama_logs(llama_cpp: Any) -> None:
         return
     verbose = os.environ.get("EMBER_DEBUG") == "1"
 
-    @llama_cpp.llama_log_callback
     def callback(level: int, text: bytes, _user: Any) -> None:
         if verbose or level == _GGML_LOG_ERROR:
             sys.stderr.write(text.decode("utf-8", errors="replace"))
 
-    llama_cpp.llama_log_set(callback, None)
-    _LOG_CALLBACK = callback  # keep the ctypes callback alive
+    _LOG_CALLBACK = llama_cpp.llama_log_callback(callback)  # kept alive: ctypes callback
+    llama_cpp.llama_log_set(_LOG_CALLBACK, None)
 
 
 def default_threads() -> int:
@@ -127,7 +77,6 @@ class LlamaBackend:
         self.info: GGUFInfo = read_gguf_info(model_path)
         self.path = self.info.path
         self.name = self.info.name
-        self.chat_template = self.info.chat_template
         self.last_stats: GenerationStats | None = None
         self._grammars: dict[str, Any] = {}
         try:
@@ -149,6 +98,14 @@ class LlamaBackend:
         except Exception as exc:
             raise ModelError(f"llama.cpp could not load {self.path}: {exc}") from exc
         self.n_ctx = int(self.llm.n_ctx())
+        self.n_batch = int(self.llm.n_batch)
+        model = self.llm._model
+        self.chat_format = ChatFormat(
+            template=self.info.chat_template,
+            bos_token=model.token_get_text(model.token_bos()) if model.token_bos() >= 0 else "",
+            eos_token=model.token_get_text(model.token_eos()) if model.token_eos() >= 0 else "",
+            adds_bos=True,
+        )
         if fast_grammar:
             from ember.core.sampling import install
 
@@ -156,29 +113,30 @@ class LlamaBackend:
 
     # -- tokens ---------------------------------------------------------------------------
 
-    def tokenize(self, text: str) -> list[int]:
-        """Token ids of ``text`` (special tokens of the template parsed), without BOS."""
-        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+    def tokenize(self, text: str, *, markup: bool = False) -> list[int]:
+        """Token ids of ``text`` without BOS. Only template ``markup`` may contain control
+        tokens; in data, ``<end_of_turn>`` and the like are plain text."""
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=markup))
 
-    def _prompt_tokens(self, prompt: str) -> list[int]:
-        return list(self.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+    def prompt_tokens(self, prompt: Prompt) -> list[int]:
+        """The tokens :meth:`generate` evaluates for ``prompt`` (BOS first)."""
+        tokens = [int(self.llm.token_bos())]
+        for part in prompt.parts:
+            tokens += self.tokenize(part.text, markup=part.markup)
+        return tokens
 
     def cached_prefix(self, tokens: Sequence[int]) -> int:
-        """How many leading tokens of ``tokens`` are already in the KV cache."""
+        """How many leading tokens of ``tokens`` are already in the KV cache (at most all
+        but one: llama.cpp must evaluate at least one token to produce logits)."""
         cached = self.llm._input_ids[: self.llm.n_tokens]
         n = 0
         for a, b in zip(cached, tokens, strict=False):
             if a != b:
                 break
             n += 1
-        # llama.cpp must evaluate at least one token to produce logits.
         return min(n, len(tokens) - 1)
 
     # -- KV state (warm restart, see kvstate.py) ------------------------------------------
-
-    def prompt_tokens(self, prompt: str) -> list[int]:
-        """The tokens :meth:`generate` evaluates for ``prompt`` (BOS included)."""
-        return self._prompt_tokens(prompt)
 
     def context_tokens(self) -> list[int]:
         """The tokens whose keys and values are in the KV cache now, in order."""
@@ -187,8 +145,6 @@ class LlamaBackend:
     def state_identity(self) -> dict[str, Any]:
         """What a saved KV state is only valid for: the model file (path, size, mtime, hash
         of its first MiB), the llama.cpp build and the context settings (threads excluded)."""
-        import hashlib
-
         st = self.path.stat()
         with self.path.open("rb") as fh:
             head = hashlib.sha256(fh.read(1 << 20)).hexdigest()
@@ -224,12 +180,10 @@ class LlamaBackend:
         if not tokens or len(tokens) >= self.n_ctx:
             return False
         self.reset()
-        self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)
         buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
         read = int(self._llama_cpp.llama_state_seq_set_data(self.llm._ctx.ctx, buf, len(data), 0))
         if read != len(data):
             self.reset()
-            self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)
             return False
         self.llm.input_ids[: len(tokens)] = tokens  # the full buffer; _input_ids is a view
         self.llm.n_tokens = len(tokens)
@@ -257,132 +211,105 @@ class LlamaBackend:
         return pos_min <= max(0, n_past - n_swa)
 
     def _grammar(self, gbnf: str) -> Any:
+        from llama_cpp.llama_grammar import LlamaGrammar
+
         grammar = self._grammars.get(gbnf)
         if grammar is None:
-            grammar = self._llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False)
+            grammar = LlamaGrammar.from_string(gbnf, verbose=False)
             self._grammars[gbnf] = grammar
         return grammar
 
     # -- generation -----------------------------------------------------------------------
 
+    def _read_prompt(
+        self,
+        tokens: list[int],
+        cancel: threading.Event | None,
+        on_progress: OnPromptProgress | None,
+    ) -> int:
+        """Evaluate all but the last of ``tokens`` that the KV cache lacks, batch by batch,
+        reporting progress and checking ``cancel`` between batches; completion then reads
+        only the last token. Returns how many tokens were evaluated (the last included)."""
+        cached = self.cached_prefix(tokens)
+        if not self.llm._ctx.kv_cache_seq_rm(-1, cached, -1):
+            self.reset()  # this cache cannot drop a suffix: read the prompt from the start
+            cached = 0
+        self.llm.n_tokens = cached
+        todo = len(tokens) - 1 - cached
+        if on_progress is not None and todo > 0:
+            on_progress(0, todo)
+        done = 0
+        while done < todo:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("Stopped.")
+            batch = tokens[cached + done : cached + min(todo, done + self.n_batch)]
+            self.llm.eval(batch)
+            done += len(batch)
+            if on_progress is not None:
+                on_progress(done, todo)
+        return len(tokens) - cached
+
     def generate(
         self,
-        prompt: str,
+        prompt: Prompt,
         *,
-        grammar: str | None = None,
+        constraint: Constraint | None = None,
         max_tokens: int = 512,
         temperature: float = 0.7,
-        stop: Sequence[str] = (),
         cancel: threading.Event | None = None,
+        on_prompt_progress: OnPromptProgress | None = None,
     ) -> Iterator[str]:
         """Stream a completion; the common prefix with the previous prompt is not re-read."""
-        tokens = self._prompt_tokens(prompt)
+        tokens = self.prompt_tokens(prompt)
         if len(tokens) + 1 > self.n_ctx:
             raise ModelError(
                 f"The prompt has {len(tokens)} tokens, more than the context window ({self.n_ctx})."
             )
         max_tokens = max(1, min(max_tokens, self.n_ctx - len(tokens)))
-        stats = GenerationStats(
-            prompt_tokens=len(tokens), evaluated_tokens=len(tokens) - self.cached_prefix(tokens)
-        )
+        stats = GenerationStats(prompt_tokens=len(tokens))
         self.last_stats = stats
         start = time.perf_counter()
-        stream = self.llm.create_completion(
-            tokens,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            top_p=0.95,
-            min_p=0.05,
-            repeat_penalty=1.0,
-            stop=list(stop) or None,
-            grammar=self._grammar(grammar) if grammar else None,
-            stream=True,
-        )
-        first = True
         try:
-            for chunk in stream:
-                if first:
-                    stats.prompt_seconds = time.perf_counter() - start
-                    first = False
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled("Stopped.")
-                stats.completion_tokens += 1
-                text = chunk["choices"][0]["text"]
-                if text:
-                    yield text
+            stats.evaluated_tokens = self._read_prompt(tokens, cancel, on_prompt_progress)
+            stream = self.llm.create_completion(
+                tokens,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                top_p=0.95,
+                min_p=0.05,
+                repeat_penalty=1.0,
+                grammar=self._grammar(constraint.gbnf) if constraint else None,
+                stream=True,
+            )
+            if isinstance(stream, dict):  # pragma: no cover - stream=True yields chunks
+                raise ModelError("llama.cpp returned no stream.")
+            first = True
+            try:
+                for chunk in stream:
+                    if first:
+                        stats.prompt_seconds = time.perf_counter() - start
+                        first = False
+                    if cancel is not None and cancel.is_set():
+                        raise Cancelled("Stopped.")
+                    stats.completion_tokens += 1
+                    choice = chunk["choices"][0]
+                    if choice.get("finish_reason") == "length":
+                        stats.stopped_by_limit = True
+                    text = choice["text"]
+                    if text:
+                        yield text
+            finally:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
         finally:
-            stream.close()
             stats.total_seconds = time.perf_counter() - start
 
     def reset(self) -> None:
         """Forget the KV cache (the next prompt is read from scratch)."""
-        self.llm.reset()
-        self.llm._ctx.memory_clear(True) if hasattr(self.llm._ctx, "memory_clear") else None
+        self.llm.reset()  # type: ignore[no-untyped-call]  # untyped upstream
+        self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)
 
     def close(self) -> None:
         """Free the model and its context."""
-        close = getattr(self.llm, "close", None)
-        if close:
-            close()
-
-
-class ScriptedBackend:
-    """Replays scripted completions, piece by piece. For deterministic tests and demos.
-
-    Outputs are taken in order, or from ``responder(prompt, grammar)`` when given.
-
-    Tokens are whitespace-separated words plus punctuation, which keeps token counts
-    predictable in tests of memory pressure and eviction.
-    """
-
-    name = "scripted"
-    chat_template: str | None = None
-
-    def __init__(
-        self,
-        outputs: Sequence[str] = (),
-        *,
-        n_ctx: int = 4096,
-        responder: Callable[[str, str | None], str] | None = None,
-    ) -> None:
-        self.outputs: list[str] = list(outputs)
-        self.responder = responder
-        self.n_ctx = n_ctx
-        self.prompts: list[str] = []
-        self.grammars: list[str | None] = []
-        self.last_stats: GenerationStats | None = None
-
-    def push(self, *outputs: str) -> None:
-        """Queue more outputs."""
-        self.outputs.extend(outputs)
-
-    def tokenize(self, text: str) -> list[int]:
-        """One token per 4 characters (rounded up): crude but deterministic."""
-        return list(range((len(text) + 3) // 4))
-
-    def generate(
-        self,
-        prompt: str,
-        *,
-        grammar: str | None = None,
-        max_tokens: int = 512,
-        temperature: float = 0.7,
-        stop: Sequence[str] = (),
-        cancel: threading.Event | None = None,
-    ) -> Iterator[str]:
-        """Yield the next scripted output in small pieces."""
-        self.prompts.append(prompt)
-        self.grammars.append(grammar)
-        if self.responder is not None:
-            out = self.responder(prompt, grammar)
-        elif self.outputs:
-            out = self.outputs.pop(0)
-        else:
-            raise ModelError("ScriptedBackend has no scripted output left.")
-        n = len(self.tokenize(prompt))
-        self.last_stats = GenerationStats(prompt_tokens=n, evaluated_tokens=n)
-        for i in range(0, len(out), 7):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("Stopped.")
-            self.last_stats.completion_tokens += 1
-            yield out[i : i + 7]
+        self.llm.close()

@@ -1,0 +1,202 @@
+"""``ember models`` and ``ember server``: the three ways to a bigger model.
+
+* ``ember models`` / ``models list``: the current choice and the catalogue (no network);
+* ``ember models download ID``: shows the URL and size, asks (or ``--yes``), downloads
+  with progress; Ctrl-C pauses and the same command resumes;
+* ``ember models check FILE``: what a GGUF file is and whether it fits in memory;
+* ``ember models use bundled|ID|FILE``: the model from now on (saved in the settings);
+* ``ember server test URL``: what the server offers (models, constraint, tokenizer);
+* ``ember server use URL [--server-model NAME]``, ``ember server key URL``: the server
+  from now on; its API key into the OS keychain (read from stdin, never echoed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+import threading
+from pathlib import Path
+
+from ember.core import catalogue, modelchoice, paths
+from ember.core.config import EngineConfig
+from ember.core.errors import Cancelled, InvalidInput, NotFound
+from ember.core.modelcheck import check_model, human_size
+from ember.core.store import Store
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``models`` and ``server`` on the main parser's subcommands."""
+    p = sub.add_parser("models", help="the model in use, the catalogue, downloads, GGUF checks")
+    msub = p.add_subparsers(dest="models_cmd", metavar="ACTION")
+    msub.add_parser("list", help="the current model and the catalogue")
+    d = msub.add_parser("download", help="download a catalogue model (asks first)")
+    d.add_argument("id")
+    d.add_argument("--yes", action="store_true", help="do not ask (URL and size still shown)")
+    c = msub.add_parser("check", help="check a GGUF file: name, size, context, memory")
+    c.add_argument("file")
+    c.add_argument("--ctx", type=int, default=None, help="context size to estimate memory for")
+    u = msub.add_parser("use", help="run this model from now on: bundled, a catalogue id, a file")
+    u.add_argument("model")
+    p.set_defaults(func=run_models)
+
+    p = sub.add_parser("server", help="an OpenAI-compatible server: test it, use it, its key")
+    ssub = p.add_subparsers(dest="server_cmd", metavar="ACTION")
+    t = ssub.add_parser("test", help="what the server offers")
+    t.add_argument("url")
+    t.add_argument("--server-model", default=None, metavar="NAME")
+    u = ssub.add_parser("use", help="run the server's model from now on")
+    u.add_argument("url")
+    u.add_argument("--server-model", default=None, metavar="NAME")
+    k = ssub.add_parser("key", help="store the server's API key in the OS keychain (stdin)")
+    k.add_argument("url")
+    k.add_argument("--delete", action="store_true", help="forget the stored key")
+    p.set_defaults(func=run_server)
+
+
+def _config() -> tuple[Store, EngineConfig]:
+    store = Store()
+    return store, EngineConfig.load(store)
+
+
+def _current_config() -> EngineConfig:
+    """The saved settings, without creating a database that is not there (read-only)."""
+    if not (paths.data_dir_path() / paths.DB_FILENAME).exists():
+        return EngineConfig()
+    with Store() as store:
+        return EngineConfig.load(store)
+
+
+def _save(store: Store, config: EngineConfig) -> None:
+    config.save(store)
+    store.close()
+    print(f"From now on: {_describe(config)}")
+
+
+def _describe(config: EngineConfig) -> str:
+    choice = modelchoice.model_choice(config)
+    detail = f" ({choice.detail})" if choice.detail else ""
+    return f"{choice.kind}: {choice.label}{detail}"
+
+
+def run_models(args: argparse.Namespace) -> int:
+    """``ember models ...``."""
+    cmd = args.models_cmd or "list"
+    if cmd == "list":
+        config = _current_config()
+        print(f"Model in use: {_describe(config)}\n")
+        print("Catalogue (ember models download ID):")
+        for e in catalogue.entries():
+            mark = "downloaded" if e.downloaded else f"about {human_size(e.size_bytes)}"
+            print(f"  {e.id:24} {e.name} · {mark} · needs {e.ram_gb:.1f} GB RAM · {e.licence}")
+            print(f"  {'':24} {e.good_at}")
+        return 0
+    if cmd == "download":
+        return _download(catalogue.find(args.id), args.yes)
+    if cmd == "check":
+        config = _current_config()
+        print(check_model(args.file, args.ctx or config.n_ctx).summary())
+        return 0
+    store, config = _config()
+    try:
+        if args.model == "bundled":
+            config = modelchoice.use_bundled(config)
+        elif Path(args.model).expanduser().is_file():
+            check_model(args.model, config.n_ctx)  # a bad file is refused here
+            config = modelchoice.use_file(config, args.model)
+        else:
+            config = modelchoice.use_catalogue(config, catalogue.find(args.model))
+    except Exception:
+        store.close()
+        raise
+    _save(store, config)
+    return 0
+
+
+def _download(entry: catalogue.CatalogueEntry, yes: bool) -> int:
+    from ember.core.download import download
+
+    print(f"{entry.name}: {entry.url}")
+    print(f"About {human_size(entry.size_bytes)}, saved to {entry.path}. Licence: {entry.licence}")
+    if entry.downloaded:
+        print("Already downloaded.")
+        return 0
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InvalidInput("not downloading without confirmation; add --yes")
+        if input("Download it? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("Not downloaded.")
+            return 1
+    cancel = threading.Event()
+    shown = [-1]
+
+    def progress(done: int, total: int) -> None:
+        pct = int(done * 100 / total) if total else 100
+        if pct != shown[0]:
+            shown[0] = pct
+            print(f"\r{pct:3d}% of {human_size(total)}", end="", file=sys.stderr, flush=True)
+
+    try:
+        download(
+            entry.url,
+            catalogue.models_dir() / entry.filename,
+            sha256=entry.sha256,
+            expected_size=entry.size_bytes,
+            size_tolerance=0.0 if entry.sha256 else catalogue.SIZE_TOLERANCE,
+            on_progress=progress,
+            cancel=cancel,
+        )
+    except KeyboardInterrupt:
+        print("\nPaused; run the same command to resume.", file=sys.stderr)
+        return 130
+    except Cancelled as exc:
+        print(f"\n{exc}", file=sys.stderr)
+        return 130
+    print(f"\nDownloaded and verified. Use it with: ember models use {entry.id}", file=sys.stderr)
+    return 0
+
+
+def run_server(args: argparse.Namespace) -> int:
+    """``ember server ...``."""
+    from ember.core.apikey import api_key_for, store_api_key
+
+    cmd = args.server_cmd
+    if cmd is None:
+        raise InvalidInput("say what to do: ember server test|use|key URL")
+    if cmd == "key":
+        if args.delete:
+            store_api_key(args.url, None)
+            print("Key removed.")
+            return 0
+        key = getpass.getpass("API key: ") if sys.stdin.isatty() else sys.stdin.readline()
+        if not key.strip():
+            raise InvalidInput("no key given")
+        store_api_key(args.url, key.strip())
+        print("Key stored in the OS keychain.")
+        return 0
+    from ember.core.openai_client import OpenAIClient, parse_server_url
+    from ember.core.server_caps import detect
+
+    endpoint = parse_server_url(args.url)
+    caps = detect(OpenAIClient(endpoint, api_key_for(args.url)), args.server_model)
+    if cmd == "test":
+        constraint = {
+            "gbnf": "GBNF grammar",
+            "json_schema": f"JSON schema ({caps.schema_field})",
+            "none": "none (output is cut to one JSON object and validated)",
+        }[caps.constraint]
+        print(f"Server: {caps.flavour} at {endpoint.url}")
+        print(f"Models: {', '.join(caps.models)}")
+        print(f"Model used: {caps.model}")
+        print(f"Step constraint: {constraint}")
+        print(
+            "Token counts: "
+            + ("the server's tokenizer" if caps.tokenizer else "estimated (no tokenizer)")
+        )
+        print(f"Context window: {caps.n_ctx or 'not stated (Ember uses its context setting)'}")
+        return 0
+    if cmd == "use":
+        store, config = _config()
+        _save(store, modelchoice.use_server(config, args.url, caps.model))
+        return 0
+    raise NotFound(f"unknown action {cmd}")

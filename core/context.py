@@ -1,0 +1,414 @@
+"""Context management: the budget of the main context, memory pressure, eviction, the
+recursive summary, truncation of over-sized messages, and token counting.
+
+Token counts always come from the loaded model's own tokenizer, on the rendered prompt
+(role markers and template text included), never on messages alone.
+
+The budget is the window minus the reply reserve (the longest step the grammar allows).
+Its **fixed part** — system, tools, examples, core memory — is there before the first
+message; the **queue budget** is the rest, and the thresholds apply to it: at 70% of the
+queue budget the agent gets one memory-pressure alert per fill; at 100%, before the step
+that would overflow, the oldest ≈50% of the queue's tokens are evicted — never separating
+a function call from its result — and the summary at the queue's head is rewritten from the
+previous summary plus the evicted messages, sized so that the queue lands below the alert
+line. Evicted messages stay in recall storage; a stale alert leaves the context with them.
+
+The summary request is rendered as the *same* prompt as the main context, cut after the
+evicted messages, plus one request event: its whole prefix is already in llama.cpp's KV
+cache, so summarising costs the request and the summary tokens. It reports progress, and
+stops when cancelled; the eviction is committed only once the summary is written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from ember.core import messages
+from ember.core.backend import Backend, Constraint, Prompt, count_prompt_tokens
+from ember.core.errors import ContextTooSmall
+from ember.core.events import ContextUsage, Event, PromptProgress, SummaryProgress, SystemNotice
+from ember.core.prompt import PromptRenderer
+from ember.core.step.gbnf import CHAR_RULE, string_rule
+from ember.core.store import Block, Message, Store
+from ember.core.window import MIN_QUEUE_TOKENS
+
+OnEvent = Callable[[Event], None]
+SummaryStage = Literal["started", "writing", "done"]
+
+WARN_FRACTION = 0.70
+EVICT_FRACTION = 0.50
+# The new summary may take this share of the queue budget (so a flush of 50% lands below
+# the alert line), and never more than SUMMARY_MAX_TOKENS.
+SUMMARY_SHARE = 0.10
+SUMMARY_MAX_TOKENS = 320
+SUMMARY_MAX_CHARS = 1000  # (llama-cpp-python expands maxLength; past ~1000 it fails)
+# Tokens of the head's own words around the summary ("N prior messages of M…").
+SUMMARY_HEAD_TOKENS = 40
+# A single message may take at most this share of the queue budget in context.
+MAX_MESSAGE_SHARE = 0.25
+# A summary progress event every this many generated pieces.
+PROGRESS_EVERY = 8
+
+PRESSURE_ALERT = (
+    "Memory pressure: the conversation will soon be trimmed to fit your context window. "
+    "Save anything important from it to core memory or archival memory now."
+)
+SUMMARY_REQUEST = (
+    "Your context window is full. The messages above (and the summary at the top, if any) "
+    "are about to be hidden. Write a short summary of them that keeps names, facts about the "
+    'user, and decisions. Reply only as {"summary": "..."}.'
+)
+# The summary starts with a fixed primer and has a minimum length: weak base models
+# otherwise close the string at once.
+SUMMARY_PRIMER = "Earlier, "
+SUMMARY_CONSTRAINT = Constraint(
+    gbnf=(
+        f'root ::= "{{\\"summary\\": " {string_rule(SUMMARY_MAX_CHARS, 16, SUMMARY_PRIMER)} "}}"\n'
+        f"{CHAR_RULE}\n"
+    ),
+    json_schema={
+        "type": "object",
+        "properties": {"summary": {"type": "string", "maxLength": SUMMARY_MAX_CHARS}},
+        "required": ["summary"],
+        "additionalProperties": False,
+    },
+)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Token thresholds of one agent's context: ``window`` minus the ``reserve`` for the
+    reply is the budget; ``fixed`` of it is taken before the first message."""
+
+    window: int
+    reserve: int
+    fixed: int = 0
+
+    @property
+    def budget(self) -> int:
+        """Tokens the prompt may use: window minus the reply reserve."""
+        return max(1, self.window - self.reserve)
+
+    @property
+    def queue(self) -> int:
+        """Tokens left for the FIFO queue (and its summary head)."""
+        return max(0, self.budget - self.fixed)
+
+    @property
+    def warn_at(self) -> int:
+        """Memory-pressure alert: 70% of the queue budget used."""
+        return self.fixed + int(self.queue * WARN_FRACTION)
+
+    @property
+    def flush_at(self) -> int:
+        """Eviction and summary: the whole budget used."""
+        return self.budget
+
+    @property
+    def summary_tokens(self) -> int:
+        """The most a new summary may take."""
+        return max(16, min(SUMMARY_MAX_TOKENS, int(self.queue * SUMMARY_SHARE)))
+
+    @property
+    def message_limit(self) -> int:
+        """The most one message may take in context (the rest stays in recall)."""
+        return max(16, int(self.queue * MAX_MESSAGE_SHARE))
+
+    def usage(self, used: int) -> ContextUsage:
+        """A ContextUsage event for ``used`` prompt tokens."""
+        return ContextUsage(used, self.budget, self.window, self.warn_at, self.flush_at, self.fixed)
+
+
+class ContextOwner(Protocol):
+    """What an agent's context needs from its engine."""
+
+    store: Store
+    backend: Backend
+    renderer: PromptRenderer
+    reserve: int
+
+    def describe_tools(self, labels: Sequence[str]) -> str:
+        """The tool descriptions of the prompt."""
+        ...
+
+    def smallest_window(self, blocks: Sequence[Block]) -> int:
+        """The smallest window that holds the fixed part with ``blocks``."""
+        ...
+
+
+SUMMARY_MARK = "Summary of them: "
+
+
+def summary_head(summary: str, hidden: int, total: int) -> str:
+    """The text at the head of the queue after a flush."""
+    return (
+        f"{hidden} prior messages of {total} are hidden from view (they stay searchable with "
+        f"conversation_search). {SUMMARY_MARK}{summary}"
+    )
+
+
+def summary_text(head: str) -> str:
+    """The summary inside a head written by :func:`summary_head`."""
+    return head.split(SUMMARY_MARK, 1)[-1]
+
+
+_DANGLING_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{0,3})?$")
+
+
+def parse_summary(raw: str) -> str:
+    """The summary text from the model's constrained output, also when it was cut at the
+    token limit (what was written of the string is kept)."""
+    try:
+        return str(json.loads(raw)["summary"]).strip()
+    except (ValueError, KeyError, TypeError):
+        pass
+    opening = re.search(r'"summary"\s*:\s*"', raw)
+    if opening is None:
+        return ""
+    body = _DANGLING_ESCAPE.sub("", raw[opening.end() :]).rstrip('"}')
+    try:
+        return str(json.loads(f'"{body}"')).strip()
+    except ValueError:
+        return ""
+
+
+class AgentContext:
+    """One agent's main context: rendering, counting, and keeping it within the budget."""
+
+    def __init__(self, owner: ContextOwner, agent_id: int) -> None:
+        self.owner = owner
+        self.store = owner.store
+        self.backend = owner.backend
+        self.agent_id = agent_id
+
+    # -- rendering and counting ---------------------------------------------------------------
+
+    def render(
+        self,
+        queue: Sequence[Message] | None = None,
+        extra: Sequence[str] = (),
+        summary: str | None = None,
+    ) -> Prompt:
+        """The agent's main context (or with another ``queue`` or ``summary``)."""
+        blocks = self.store.blocks(self.agent_id)
+        if summary is None:
+            summary = self.store.get_agent_by_id(self.agent_id).summary
+        return self.owner.renderer.render(
+            self.owner.describe_tools([b.label for b in blocks]),
+            blocks,
+            summary,
+            queue if queue is not None else self.store.context_messages(self.agent_id),
+            extra,
+        )
+
+    def count(self, prompt: Prompt) -> int:
+        """Tokens the model reads for ``prompt``."""
+        return count_prompt_tokens(self.backend, prompt)
+
+    def count_text(self, text: str) -> int:
+        """Tokens of a piece of data."""
+        return len(self.backend.tokenize(text))
+
+    def budget(self) -> Budget:
+        """The budget now (the fixed part changes with core memory)."""
+        fixed = self.count(self.render(queue=[], summary=""))
+        return Budget(self.backend.n_ctx, self.owner.reserve, fixed)
+
+    def usage(self) -> ContextUsage:
+        """How full the main context is right now."""
+        return self.budget().usage(self.count(self.render()))
+
+    def queue_tokens(self, queue: Sequence[Message], summary: str = "") -> int:
+        """Tokens ``queue`` (with ``summary`` at its head) adds to the fixed part."""
+        full = self.count(self.render(queue=queue, summary=summary))
+        return full - self.count(self.render(queue=[], summary=""))
+
+    # -- keeping within budget ------------------------------------------------------------------
+
+    def prepare(
+        self, emit: OnEvent, cancel: threading.Event | None = None
+    ) -> tuple[Prompt, Budget, int]:
+        """Render the next prompt within budget: flush when full, alert once per fill when
+        nearly full. Raises Cancelled when ``cancel`` is set during a flush (nothing is
+        evicted then), ContextTooSmall when even a flush cannot make room."""
+        budget = self.budget()
+        if budget.queue < MIN_QUEUE_TOKENS:
+            self._too_small(budget)
+        prompt = self.render()
+        used = self.count(prompt)
+        while used > budget.flush_at:
+            if not self.flush(emit, budget, used, cancel):
+                self._too_small(budget)
+            prompt = self.render()
+            used = self.count(prompt)
+        if used > budget.warn_at and not self._has_pressure_alert():
+            # For the agent only: front ends see the usage pass warn_at.
+            content = messages.system_alert(PRESSURE_ALERT)
+            self.store.add_message(self.agent_id, "user", "memory_pressure", content)
+            prompt = self.render()
+            used = self.count(prompt)
+        return prompt, budget, used
+
+    def _too_small(self, budget: Budget) -> None:
+        smallest = self.owner.smallest_window(self.store.blocks(self.agent_id))
+        raise ContextTooSmall(
+            f"The context window ({budget.window} tokens) is too small for the instructions, "
+            f"core memory and the newest message; it needs at least {smallest} tokens. "
+            "Use a larger context size (--ctx or Settings)."
+        )
+
+    def _has_pressure_alert(self) -> bool:
+        return any(m.kind == "memory_pressure" for m in self.store.context_messages(self.agent_id))
+
+    def eviction_cut(self, queue: Sequence[Message], budget: Budget, used: int) -> int:
+        """How many of the oldest messages to evict, counted on the rendered prompt: the
+        cut whose evicted share of the queue's tokens is nearest one half, among those that
+        leave room for the new summary below the alert line. Never leaves a function result
+        without the step that called it; always keeps the newest message. 0 if nothing can
+        go. (A stale memory-pressure alert leaves with the flush but is not counted as
+        kept: it is retired, not summarised.)"""
+        if len(queue) < 2:
+            return 0
+
+        def kept(cut: int) -> int:
+            return self.queue_tokens([m for m in queue[cut:] if m.kind != "memory_pressure"])
+
+        def first_cut_keeping(at_most: float) -> int:
+            low, high = 1, len(queue) - 1
+            while low < high:
+                mid = (low + high) // 2
+                if kept(mid) <= at_most:
+                    high = mid
+                else:
+                    low = mid + 1
+            return low
+
+        land = budget.warn_at - budget.fixed - budget.summary_tokens - SUMMARY_HEAD_TOKENS
+        target = (used - budget.fixed) * (1 - EVICT_FRACTION)
+        cut = first_cut_keeping(target)
+        if cut > 1 and abs(kept(cut - 1) - target) < abs(kept(cut) - target):
+            cut -= 1  # one message fewer lands nearer one half
+        cut = max(cut, first_cut_keeping(land))
+        # A function result belongs with its call: evict both, or neither.
+        while cut < len(queue) - 1 and queue[cut].role == "tool":
+            cut += 1
+        return cut
+
+    def flush(
+        self,
+        emit: OnEvent,
+        budget: Budget,
+        used: int,
+        cancel: threading.Event | None = None,
+    ) -> bool:
+        """Evict ≈50% of the queue into recall and rewrite the summary. False if nothing
+        can be evicted. The summary is written first and the eviction committed after it,
+        so a cancelled or failed summary evicts nothing."""
+        queue = self.store.context_messages(self.agent_id)
+        cut = self.eviction_cut(queue, budget, used)
+        if cut == 0:
+            return False
+        evicted, kept = queue[:cut], queue[cut:]
+        stale = [m for m in kept if m.kind == "memory_pressure"]  # the next fill alerts anew
+        agent = self.store.get_agent_by_id(self.agent_id)
+        summary = self.summarize(evicted, emit, budget.summary_tokens, cancel)
+        hidden = agent.summary_hidden + cut + len(stale)
+        head = summary_head(summary, hidden, hidden + len(kept) - len(stale))
+        with self.store.transaction():
+            self.store.evict_messages([m.id for m in [*evicted, *stale]])
+            self.store.update_agent(self.agent_id, summary=head, summary_hidden=hidden)
+        emit(
+            SystemNotice(
+                "flush",
+                f"{cut} older messages were moved out of the context window "
+                "into recall memory and summarised.",
+            )
+        )
+        return True
+
+    def summarize(
+        self,
+        evicted: Sequence[Message],
+        emit: OnEvent,
+        max_tokens: int,
+        cancel: threading.Event | None = None,
+    ) -> str:
+        """Recursive summary of the current summary plus ``evicted``, in pieces if needed,
+        with progress events; raises Cancelled when ``cancel`` is set.
+
+        The first piece is rendered exactly like the main context cut after the evicted
+        messages, so its prompt is a KV-cache hit up to the request.
+        """
+        room = self.backend.n_ctx - max_tokens - 8
+        summary = self.store.get_agent_by_id(self.agent_id).summary  # as the head reads
+        previous = summary_text(summary)
+        request = (json.dumps({"type": "system_alert", "message": SUMMARY_REQUEST}),)
+        pieces: list[list[Message]] = [[]]
+        for message in evicted:
+            candidate = [*pieces[-1], message]
+            if pieces[-1] and self.count(self.render(candidate, request, summary)) > room:
+                pieces.append([message])
+            else:
+                pieces[-1] = candidate
+
+        def progress(stage: SummaryStage, piece: int, tokens: int) -> None:
+            emit(
+                SummaryProgress(
+                    self.agent_id, stage, len(evicted), piece, len(pieces), tokens, max_tokens
+                )
+            )
+
+        def reading(done: int, total: int) -> None:
+            emit(PromptProgress(self.agent_id, "summary", done, total))
+
+        for number, piece in enumerate(pieces, 1):
+            progress("started", number, 0)
+            chunks: list[str] = []
+            for chunk in self.backend.generate(
+                self.render(piece, request, summary),
+                constraint=SUMMARY_CONSTRAINT,
+                max_tokens=max_tokens,
+                temperature=0.3,
+                cancel=cancel,
+                on_prompt_progress=reading,
+            ):
+                chunks.append(chunk)
+                if len(chunks) % PROGRESS_EVERY == 1:
+                    progress("writing", number, len(chunks))
+            # Unreadable output keeps the previous summary, within the same bound (a token
+            # covers at least one character), never the head around it: nothing nests.
+            summary = parse_summary("".join(chunks)) or previous[:max_tokens]
+            previous = summary
+        progress("done", len(pieces), 0)
+        return summary
+
+    # -- over-sized messages --------------------------------------------------------------------
+
+    def fit_message(
+        self, content: dict[str, Any], key: str, text: str, emit: OnEvent
+    ) -> dict[str, Any]:
+        """Truncate an over-sized message in context; recall keeps it whole."""
+        limit = self.budget().message_limit
+        n = self.count_text(text)
+        if n <= limit:
+            return content
+        keep = max(1, int(len(text) * limit / n * 0.9))
+        while keep > 1 and self.count_text(text[:keep]) > limit:
+            keep = int(keep * 0.8)
+        note = (
+            f" [... truncated: the full message ({len(text)} characters) is in recall "
+            "memory; search it with conversation_search]"
+        )
+        emit(
+            SystemNotice(
+                "truncated",
+                f"Your message is long ({n} tokens), so the agent sees "
+                "its beginning; all of it is saved and searchable.",
+            )
+        )
+        return {**content, key: text[:keep] + note}

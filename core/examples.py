@@ -1,0 +1,153 @@
+"""Few-shot examples of the step format, written with the runtime's own formats.
+
+Weak base models learn the step format from examples. Examples that disagree with what the
+runtime shows (other heartbeat wording, other result texts, other hit fields) teach the
+wrong thing, so every event here is built by the same code the engine uses: the messages of
+:mod:`.messages`, the result texts and hit formatting of :mod:`.tools`, the canonical step
+text of :mod:`.step.schema` (a test replays each example through the real engine and
+compares). Their content is plainly made up — a user called Robin Example, a ferry called
+Example Star, an example-manual.pdf — because a 270M model copied the old example user's job
+as the real user's.
+
+The set is data (:data:`EXAMPLES`, in the order shown) and :func:`render_examples` picks
+which and how many, so the step format and the examples can be tuned by measurement.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from ember.core import messages
+from ember.core.prompt import AGENT_PREFIX, EVENT_PREFIX
+from ember.core.search import Hit, ResultPage
+from ember.core.step.schema import step_content
+from ember.core.store import DEFAULT_BLOCK_LIMIT
+from ember.core.tools import HEARTBEAT_ARG, appended, format_hits
+
+EXAMPLE_TIME = datetime(2024, 3, 2, 9, 12, 40, tzinfo=timezone.utc)
+HEADER = (
+    "Made-up conversations that show the format. Robin Example and every fact in them are "
+    "fictional: never take them for facts about the real user."
+)
+
+
+@dataclass(frozen=True)
+class ExampleCall:
+    """One step of an example, and the OK message the runtime answers its call with."""
+
+    thoughts: str
+    function: str
+    arguments: dict[str, Any]
+    result: str = ""
+
+
+@dataclass(frozen=True)
+class Example:
+    """A user message and the steps that answer it. ``memory`` is what the example's world
+    holds beforehand (for the replay test): recall messages and archival passages."""
+
+    name: str
+    user: str
+    calls: tuple[ExampleCall, ...]
+    memory: dict[str, Any] = field(default_factory=dict)
+
+
+def _hit(text: str, **where: Any) -> Hit:
+    return Hit(id=0, text=text, time=EXAMPLE_TIME.isoformat(), score=0.0, **where)
+
+
+def _one_hit(hit: Hit, archival: bool) -> str:
+    return format_hits(ResultPage([hit], 1, 0, 1), archival=archival)
+
+
+_SAVED = "Name: Robin Example. Job: repairs antique clocks. Lives in Exampleton."
+_FERRY = "Last summer I took the ferry Example Star to the island."
+_MANUAL = "Hold the reset button for ten seconds until the light blinks."
+
+EXAMPLES: tuple[Example, ...] = (
+    Example(
+        "remember",
+        "Hi! I'm Robin Example. I repair antique clocks in Exampleton.",
+        (
+            ExampleCall(
+                "New facts about the user: I save them in core memory first.",
+                "core_memory_append",
+                {"label": "human", "content": _SAVED, HEARTBEAT_ARG: True},
+                appended("human", len(_SAVED), DEFAULT_BLOCK_LIMIT),
+            ),
+            ExampleCall(
+                "Saved. Now I greet Robin.",
+                "send_message",
+                {"message": "Nice to meet you, Robin! Antique clocks must be fascinating."},
+            ),
+        ),
+    ),
+    Example(
+        "recall",
+        "What was the ferry called that I took last summer?",
+        (
+            ExampleCall(
+                "That is not in view: I search past conversations.",
+                "conversation_search",
+                {"query": "ferry last summer", "page": 0, HEARTBEAT_ARG: True},
+                _one_hit(_hit(_FERRY, role="user"), archival=False),
+            ),
+            ExampleCall("Found it.", "send_message", {"message": "It was the Example Star."}),
+        ),
+        {"recall": [_FERRY]},
+    ),
+    Example(
+        "documents",
+        "What does the manual say about the reset button?",
+        (
+            ExampleCall(
+                "Loaded documents are in archival memory: I search it.",
+                "archival_memory_search",
+                {"query": "reset button", "page": 0, HEARTBEAT_ARG: True},
+                _one_hit(_hit(_MANUAL, source="example-manual.pdf", page=4), archival=True),
+            ),
+            ExampleCall(
+                "The manual says it on page 4.",
+                "send_message",
+                {"message": "Hold it for ten seconds until the light blinks (page 4)."},
+            ),
+        ),
+        {"archival": [("example-manual.pdf", 4, _MANUAL)]},
+    ),
+)
+
+
+def example_events(example: Example, when: datetime = EXAMPLE_TIME) -> list[tuple[str, Any]]:
+    """The example as queue entries ``(role, content)``, exactly as the runtime writes
+    them (role ``assistant`` for steps, ``tool`` for results, ``user`` for events)."""
+    events: list[tuple[str, Any]] = [("user", messages.user_message(example.user, when))]
+    for call in example.calls:
+        events.append(("assistant", step_content(call.thoughts, call.function, call.arguments)))
+        if call.function == "send_message":
+            continue
+        events.append(("tool", messages.function_result("OK", call.result, when)))
+        if call.arguments.get(HEARTBEAT_ARG):
+            events.append(("user", messages.heartbeat(messages.HEARTBEAT_REQUESTED, when)))
+    return events
+
+
+def render_examples(
+    names: Sequence[str] | None = None,
+    count: int | None = None,
+    when: datetime = EXAMPLE_TIME,
+) -> str:
+    """The examples shown to the model, in the neutral transcript: those named (default:
+    all, in order), at most ``count`` of them. Empty when none is chosen."""
+    chosen = [e for e in EXAMPLES if names is None or e.name in names][:count]
+    if not chosen:
+        return ""
+    lines = [HEADER]
+    for example in chosen:
+        for role, content in example_events(example, when):
+            prefix = AGENT_PREFIX if role == "assistant" else EVENT_PREFIX
+            lines.append(prefix + json.dumps(content, ensure_ascii=False))
+    return "\n".join(lines)

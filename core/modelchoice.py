@@ -1,0 +1,67 @@
+"""Which model the engine runs: the bundled one, a GGUF file, a catalogue model, a server.
+
+The choice lives in the engine settings (config.py), so it survives a restart and every
+front end starts from it: ``server_url`` (+ ``server_model``) for a server, else
+``model_path`` (a catalogue model is the file it downloaded to), else the bundled model.
+The ``use_*`` functions return settings with exactly one choice set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+from ember.core import catalogue
+from ember.core.config import EngineConfig
+from ember.core.errors import InvalidInput
+from ember.core.openai_client import parse_server_url
+
+Kind = Literal["bundled", "file", "catalogue", "server"]
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The settings' model choice, for display."""
+
+    kind: Kind
+    label: str  # file path, catalogue name or server URL
+    detail: str = ""  # server model name or catalogue id
+
+
+def model_choice(config: EngineConfig) -> ModelChoice:
+    """What ``config`` runs."""
+    if config.server_url:
+        return ModelChoice("server", config.server_url, config.server_model or "")
+    if config.model_path:
+        entry = catalogue.entry_for_path(config.model_path)
+        if entry is not None:
+            return ModelChoice("catalogue", entry.name, entry.id)
+        return ModelChoice("file", str(config.model_path))
+    return ModelChoice("bundled", "the bundled model (Gemma 3 270M base)")
+
+
+def use_bundled(config: EngineConfig) -> EngineConfig:
+    """Settings that run the bundled model."""
+    return replace(config, model_path=None, server_url=None, server_model=None)
+
+
+def use_file(config: EngineConfig, path: Path | str) -> EngineConfig:
+    """Settings that run a GGUF file (checked by the caller, e.g. modelcheck)."""
+    target = Path(path).expanduser().resolve()
+    return replace(config, model_path=str(target), server_url=None, server_model=None)
+
+
+def use_catalogue(config: EngineConfig, entry: catalogue.CatalogueEntry) -> EngineConfig:
+    """Settings that run a downloaded catalogue model."""
+    if not entry.downloaded:
+        raise InvalidInput(
+            f"{entry.name} is not downloaded yet (ember models download {entry.id})."
+        )
+    return use_file(config, entry.path)
+
+
+def use_server(config: EngineConfig, url: str, model: str | None = None) -> EngineConfig:
+    """Settings that run a model on an OpenAI-compatible server."""
+    endpoint = parse_server_url(url)
+    return replace(config, server_url=endpoint.url, server_model=model or None)

@@ -1,0 +1,227 @@
+"""What an OpenAI-compatible server can do, found out once when a backend starts.
+
+Three GET requests at most, in this order:
+
+1. ``{api}/models`` -- the server answers at all, the key is accepted, the model exists
+   (the first one offered when none was named); vLLM states ``max_model_len`` here.
+2. ``{root}/props`` -- llama.cpp's own server: GBNF ``grammar`` on ``/v1/completions``,
+   ``cache_prompt``, ``/tokenize``, its context size and the model's chat template.
+3. ``{root}/openapi.json`` -- FastAPI servers describe their request fields:
+   llama-cpp-python's server (``grammar``, ``/extras/tokenize``), vLLM
+   (``structured_outputs`` / ``guided_json`` / ``response_format`` JSON schema,
+   ``/tokenize``).
+
+Anything else (Ollama and LM Studio on ``/v1/completions``, unknown servers) gets plain
+output that the backend cuts to one JSON object and the engine validates; its token
+counts are a stated estimate (see remote.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from ember.core.errors import ServerError
+from ember.core.openai_client import OpenAIClient
+
+Constraint = Literal["gbnf", "json_schema", "none"]
+ConstraintChoice = Literal["auto", "gbnf", "json_schema", "none"]
+# How a server takes a JSON schema on /v1/completions (llama.cpp's own field first).
+SchemaField = Literal["json_schema", "structured_outputs", "guided_json", "response_format"]
+_OPENAPI_SCHEMA_FIELDS: tuple[SchemaField, ...] = (
+    "structured_outputs",
+    "guided_json",
+    "response_format",
+)
+
+
+@dataclass(frozen=True)
+class Tokenizer:
+    """A server's tokenization endpoint: where it is and how it is asked."""
+
+    path: str
+    root: bool  # under the server root rather than the API base
+    style: Literal["llama.cpp", "llama-cpp-python", "vllm"]
+
+
+@dataclass(frozen=True)
+class ServerCapabilities:
+    """What was detected."""
+
+    flavour: str  # "llama.cpp", "llama-cpp-python", "vllm", or "openai-compatible"
+    model: str
+    models: tuple[str, ...]
+    constraint: Constraint
+    schema_field: SchemaField | None = None
+    tokenizer: Tokenizer | None = None
+    n_ctx: int | None = None
+    chat_template: str | None = None
+    cache_prompt: bool = False  # send llama.cpp's cache_prompt flag
+
+
+def list_models(client: OpenAIClient) -> list[dict[str, Any]]:
+    """The server's ``/v1/models`` entries (raises ServerError when it cannot be asked)."""
+    data = client.request_json("GET", "/models", timeout=30.0)
+    entries = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise ServerError(
+            f"The server at {client.endpoint.url} did not list its models (/v1/models); is "
+            "this an OpenAI-compatible API?",
+            "bad_response",
+        )
+    return [e for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)]
+
+
+def _pick_model(client: OpenAIClient, entries: list[dict[str, Any]], wanted: str | None) -> str:
+    ids = [str(e["id"]) for e in entries]
+    if wanted:
+        if ids and wanted not in ids:
+            raise ServerError(
+                f'The server at {client.endpoint.url} has no model "{wanted}"; it offers: '
+                + ", ".join(ids[:10]),
+                "model_missing",
+            )
+        return wanted
+    if not ids:
+        raise ServerError(
+            f"The server at {client.endpoint.url} offers no model; load one in it first.",
+            "model_missing",
+        )
+    return ids[0]
+
+
+def _request_fields(spec: dict[str, Any], path: str) -> set[str]:
+    """Property names of the JSON request body of POST ``path`` in an OpenAPI document."""
+    try:
+        content = spec["paths"][path]["post"]["requestBody"]["content"]
+        schema = content["application/json"]["schema"]
+    except (KeyError, TypeError):
+        return set()
+    schemas = spec.get("components", {}).get("schemas", {})
+    seen: set[str] = set()
+    fields: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref not in seen:
+            seen.add(ref)
+            stack.append(schemas.get(ref.rsplit("/", 1)[-1], {}))
+        fields.update(node.get("properties", {}) or {})
+        for key in ("allOf", "anyOf", "oneOf"):
+            stack.extend(node.get(key, []) or [])
+    return fields
+
+
+def detect(
+    client: OpenAIClient, model: str | None = None, choice: ConstraintChoice = "auto"
+) -> ServerCapabilities:
+    """Ask the server what it offers (see the module docstring). ``choice`` other than
+    ``auto`` forces how steps are constrained (for servers that describe nothing)."""
+    entries = list_models(client)
+    picked = _pick_model(client, entries, model)
+    entry = next((e for e in entries if e["id"] == picked), {})
+    n_ctx = entry.get("max_model_len") or entry.get("context_length")
+    caps = _llama_cpp(client, picked, entries) or _fastapi(client, picked, entries)
+    if caps is None:
+        caps = ServerCapabilities(
+            "openai-compatible",
+            picked,
+            tuple(e["id"] for e in entries),
+            "none",
+            n_ctx=int(n_ctx) if isinstance(n_ctx, int) else None,
+        )
+    if choice != "auto" and choice != caps.constraint:
+        field: SchemaField | None = caps.schema_field or "response_format"
+        caps = replace(caps, constraint=choice, schema_field=field)
+    return caps
+
+
+def _llama_cpp(
+    client: OpenAIClient, model: str, entries: list[dict[str, Any]]
+) -> ServerCapabilities | None:
+    props = client.probe_json("/props", root=True)
+    if not isinstance(props, dict) or "default_generation_settings" not in props:
+        return None
+    settings = props.get("default_generation_settings") or {}
+    n_ctx = props.get("n_ctx") or (settings.get("n_ctx") if isinstance(settings, dict) else None)
+    template = props.get("chat_template")
+    return ServerCapabilities(
+        "llama.cpp",
+        model,
+        tuple(e["id"] for e in entries),
+        "gbnf",
+        schema_field="json_schema",
+        tokenizer=Tokenizer("/tokenize", True, "llama.cpp"),
+        n_ctx=int(n_ctx) if isinstance(n_ctx, int) and n_ctx > 0 else None,
+        chat_template=str(template) if template else None,
+        cache_prompt=True,
+    )
+
+
+def _fastapi(
+    client: OpenAIClient, model: str, entries: list[dict[str, Any]]
+) -> ServerCapabilities | None:
+    spec = client.probe_json("/openapi.json", root=True)
+    if not isinstance(spec, dict) or not isinstance(spec.get("paths"), dict):
+        return None
+    api = client.endpoint.api
+    paths = {
+        p[len(client.endpoint.root) :] if p.startswith(client.endpoint.root) else p
+        for p in spec["paths"]
+    }
+    fields = _request_fields(spec, "/v1/completions") or _request_fields(spec, api + "/completions")
+    if not fields:
+        return None
+    ids = tuple(e["id"] for e in entries)
+    entry = next((e for e in entries if e["id"] == model), {})
+    n_ctx = entry.get("max_model_len")
+    window = int(n_ctx) if isinstance(n_ctx, int) and n_ctx > 0 else None
+    if "/extras/tokenize" in paths:
+        flavour, tokenizer = (
+            "llama-cpp-python",
+            Tokenizer("/extras/tokenize", True, "llama-cpp-python"),
+        )
+    elif "/tokenize" in paths:
+        flavour, tokenizer = "vllm", Tokenizer("/tokenize", True, "vllm")
+    else:
+        flavour, tokenizer = "openai-compatible", None
+    if "grammar" in fields:
+        return ServerCapabilities(flavour, model, ids, "gbnf", tokenizer=tokenizer, n_ctx=window)
+    for name in _OPENAPI_SCHEMA_FIELDS:
+        if name in fields:
+            return ServerCapabilities(
+                flavour,
+                model,
+                ids,
+                "json_schema",
+                schema_field=name,
+                tokenizer=tokenizer,
+                n_ctx=window,
+            )
+    return ServerCapabilities(flavour, model, ids, "none", tokenizer=tokenizer, n_ctx=window)
+
+
+def constraint_fields(
+    caps: ServerCapabilities, grammar: str | None, schema: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The request fields that constrain one completion on this server."""
+    if caps.constraint == "gbnf" and grammar:
+        return {"grammar": grammar}
+    if caps.constraint == "json_schema" and schema is not None:
+        field = caps.schema_field or "response_format"
+        if field == "json_schema":  # llama.cpp's own field
+            return {"json_schema": schema}
+        if field == "structured_outputs":
+            return {"structured_outputs": {"json": schema}}
+        if field == "guided_json":
+            return {"guided_json": schema}
+        return {
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "step", "schema": schema, "strict": True},
+            }
+        }
+    return {}

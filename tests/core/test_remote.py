@@ -1,0 +1,256 @@
+"""The OpenAI-compatible client and RemoteBackend against a scripted server on 127.0.0.1.
+
+Real-server behaviour (llama-cpp-python's server and the bundled model) is tested in
+tests/integration/test_remote_server.py; these tests pin down what a scripted server can
+show deterministically: detection, request fields, error messages, timeouts, cancel.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+
+import pytest
+
+from ember.core.errors import Cancelled, InvalidInput, ServerError
+from ember.core.openai_client import Timeouts, context_window_in, parse_server_url
+from ember.core.remote import ESTIMATE_BYTES_PER_TOKEN, ESTIMATE_MARGIN, RemoteBackend
+from ember.core.steprepair import ObjectCutter, cut_object
+
+from ..remote_helpers import FakeOpenAIServer, free_port
+
+STEP = '{"thoughts": "hi", "function": "send_message", "arguments": {"message": "Hello!"}}'
+GRAMMAR = 'root ::= "{}"'
+SCHEMA = {"type": "object", "properties": {"thoughts": {"type": "string"}}}
+
+
+def test_server_urls_are_checked_and_split() -> None:
+    ep = parse_server_url("http://127.0.0.1:8080/v1/")
+    assert (ep.host, ep.port, ep.root, ep.api) == ("127.0.0.1", 8080, "", "/v1")
+    ep = parse_server_url("https://example.org/llm")
+    assert (ep.port, ep.root, ep.api, ep.origin) == (
+        443,
+        "/llm",
+        "/llm/v1",
+        "https://example.org:443",
+    )
+    for bad in ("127.0.0.1:8080", "ftp://x/v1", "http://:80/v1", "http://h:99999/v1"):
+        with pytest.raises(InvalidInput):
+            parse_server_url(bad)
+
+
+def test_llama_cpp_server_gets_grammar_cache_prompt_and_its_tokenizer() -> None:
+    with FakeOpenAIServer("llama.cpp") as server:
+        server.pieces = [STEP[:20], STEP[20:]]
+        backend = RemoteBackend(server.url, n_ctx=4096)
+        assert backend.caps.flavour == "llama.cpp"
+        assert backend.caps.constraint == "gbnf"
+        assert backend.chat_template == "{{ messages }}"
+        assert backend.n_ctx == 4096  # the server has 8192; Ember's setting caps it
+        assert backend.count_tokens("one two three") == 3  # the server's tokenizer
+        out = list(backend.generate("PROMPT", grammar=GRAMMAR, max_tokens=50, temperature=0.2))
+        assert "".join(out) == STEP
+        assert len(out) == 2  # streamed as the server sent it
+        [body] = server.completion_bodies()
+        assert body["grammar"] == GRAMMAR
+        assert body["cache_prompt"] is True
+        assert body["prompt"] == "PROMPT"
+        assert body["model"] == "fake-model"
+        assert body["stream"] is True
+        assert body["max_tokens"] == 50
+        # Detection happened once: one /v1/models and one /props, whatever came after.
+        assert server.paths().count("/v1/models") == 1
+        assert server.paths().count("/props") == 1
+
+
+def test_schema_server_gets_the_json_schema_and_its_output_is_recut_to_the_step_layout() -> None:
+    with FakeOpenAIServer("schema") as server:
+        server.pieces = [
+            'Sure!\n```json\n{ "thoughts" :"a, b",\n',
+            '  "function":"send_message",',
+            '"arguments" : {"message":"Hi \\"you\\""} }\n```',
+            " and more text",
+        ]
+        backend = RemoteBackend(server.url)
+        assert backend.caps.constraint == "json_schema"
+        assert not backend.exact_counts
+        text = "".join(backend.generate("P", grammar=GRAMMAR, json_schema=SCHEMA))
+        assert text == (
+            '{"thoughts": "a, b", "function": "send_message", '
+            '"arguments": {"message": "Hi \\"you\\""}}'
+        )
+        assert json.loads(text)["arguments"]["message"] == 'Hi "you"'
+        [body] = server.completion_bodies()
+        assert body["response_format"]["json_schema"]["schema"] == SCHEMA
+        assert "grammar" not in body
+
+
+def test_plain_server_output_is_cut_to_one_object_and_the_stream_closed() -> None:
+    with FakeOpenAIServer("plain") as server:
+        server.pieces = ["I will answer. ", STEP, ' {"second": 1}'] + ["x"] * 200
+        server.piece_delay = 0.01
+        backend = RemoteBackend(server.url)
+        assert backend.caps.constraint == "none"
+        start = time.monotonic()
+        assert "".join(backend.generate("P", grammar=GRAMMAR)) == STEP
+        assert time.monotonic() - start < 1.5  # did not wait for the 200 extra pieces
+        assert server.client_gone.wait(5)  # the stream was closed
+        assert "grammar" not in server.completion_bodies()[0]
+
+
+def test_a_server_that_ignores_streaming_still_answers() -> None:
+    with FakeOpenAIServer("llama.cpp") as server:
+        server.pieces = [STEP[:30], STEP[30:]]
+        server.ignore_stream = True
+        backend = RemoteBackend(server.url)
+        assert "".join(backend.generate("P", grammar=GRAMMAR)) == STEP
+
+
+def test_free_text_requests_pass_through_unchanged() -> None:
+    with FakeOpenAIServer("plain") as server:
+        server.pieces = ["a summary, ", "not JSON"]
+        backend = RemoteBackend(server.url)
+        assert "".join(backend.generate("P")) == "a summary, not JSON"
+
+
+def test_estimated_counts_are_conservative_and_tighten_from_reported_usage() -> None:
+    with FakeOpenAIServer("plain") as server:
+        backend = RemoteBackend(server.url)
+        text = "The river bends north past the old mill. " * 20
+        n = backend.count_tokens(text)
+        assert n == math.ceil(len(text.encode()) / ESTIMATE_BYTES_PER_TOKEN * ESTIMATE_MARGIN)
+        assert n >= len(text) / 4  # more than a real tokenizer needs for English
+        # The server reports more tokens than the estimate gave: the ratio tightens.
+        prompt = "x" * 300
+        server.usage = {"prompt_tokens": 150, "completion_tokens": 2}
+        list(backend.generate(prompt))
+        assert backend.last_stats is not None and backend.last_stats.prompt_tokens == 150
+        assert backend.count_tokens(prompt) >= 150
+
+
+def test_max_tokens_is_clamped_to_the_window_and_overflow_refused_before_sending() -> None:
+    with FakeOpenAIServer("llama.cpp") as server:
+        backend = RemoteBackend(server.url, n_ctx=100)
+        list(backend.generate("w " * 60, max_tokens=500))
+        assert server.completion_bodies()[0]["max_tokens"] == 100 - 61
+        with pytest.raises(ServerError) as err:
+            list(backend.generate("w " * 120))
+        assert err.value.kind == "context_overflow"
+        assert len(server.completion_bodies()) == 1
+
+
+@pytest.mark.parametrize(
+    ("setup", "kind", "words"),
+    [
+        (lambda s: setattr(s, "api_key", "right"), "auth", "refused the API key"),
+        (lambda s: setattr(s, "models_status", 404), "not_found", "/v1/models"),
+    ],
+)
+def test_start_up_errors_are_one_clear_message(setup, kind: str, words: str) -> None:  # type: ignore[no-untyped-def]
+    with FakeOpenAIServer("plain") as server:
+        setup(server)
+        with pytest.raises(ServerError) as err:
+            RemoteBackend(server.url, api_key="wrong")
+        assert err.value.kind == kind
+        assert words in str(err.value)
+        assert "\n" not in str(err.value)
+
+
+def test_the_right_key_is_sent_as_a_bearer_token() -> None:
+    with FakeOpenAIServer("plain") as server:
+        server.api_key = "s3cret"
+        server.pieces = ["ok"]
+        backend = RemoteBackend(server.url, api_key="s3cret")
+        assert "".join(backend.generate("P")) == "ok"
+
+
+def test_server_down_and_missing_model() -> None:
+    with pytest.raises(ServerError) as err:
+        RemoteBackend(f"http://127.0.0.1:{free_port()}/v1")
+    assert err.value.kind == "unreachable"
+    assert "Is it running?" in str(err.value)
+    with FakeOpenAIServer("plain") as server:
+        with pytest.raises(ServerError) as err:
+            RemoteBackend(server.url, model="llama-70b")
+        assert err.value.kind == "model_missing"
+        assert "fake-model" in str(err.value)
+
+
+def test_context_overflow_from_the_server_names_its_window() -> None:
+    with FakeOpenAIServer("plain") as server:
+        backend = RemoteBackend(server.url)
+        server.status = 400
+        server.error = {
+            "message": "This model's maximum context length is 2048 tokens, however you "
+            "requested 5000 tokens",
+            "code": "context_length_exceeded",
+        }
+        with pytest.raises(ServerError) as err:
+            list(backend.generate("P"))
+        assert err.value.kind == "context_overflow"
+        assert "(2048 tokens)" in str(err.value)
+        assert "--ctx" in str(err.value)
+    assert context_window_in("Requested tokens (5000) exceed context window of 4096") == 4096
+
+
+def test_a_reply_cut_off_mid_stream_is_reported_and_the_next_one_works() -> None:
+    with FakeOpenAIServer("plain") as server:
+        server.pieces = ["one ", "two ", "three"]
+        backend = RemoteBackend(server.url)
+        server.drop_after = 2
+        got: list[str] = []
+        with pytest.raises(ServerError) as err:
+            for piece in backend.generate("P"):
+                got.append(piece)
+        assert got == ["one ", "two "]
+        assert err.value.kind == "dropped"
+        assert "lost in the middle of the reply" in str(err.value)
+        assert "Your message is kept" in str(err.value)
+        server.drop_after = None
+        assert "".join(backend.generate("P")) == "one two three"
+
+
+def test_silence_before_the_first_token_times_out_by_its_own_limit() -> None:
+    with FakeOpenAIServer("plain") as server:
+        backend = RemoteBackend(server.url, timeouts=Timeouts(first_token=0.5, between_tokens=60))
+        server.first_delay = 3.0
+        start = time.monotonic()
+        with pytest.raises(ServerError) as err:
+            list(backend.generate("P"))
+        assert err.value.kind == "timeout"
+        assert 0.4 < time.monotonic() - start < 2.5
+
+
+def test_a_slow_prompt_is_waited_for_when_within_the_limit() -> None:
+    with FakeOpenAIServer("plain") as server:
+        backend = RemoteBackend(server.url, timeouts=Timeouts(first_token=5, between_tokens=0.5))
+        server.first_delay = 1.0  # longer than the between-tokens limit: no cut
+        server.pieces = ["late ", "but fine"]
+        assert "".join(backend.generate("P")) == "late but fine"
+
+
+def test_cancel_closes_the_stream_while_the_server_is_still_silent() -> None:
+    with FakeOpenAIServer("plain") as server:
+        backend = RemoteBackend(server.url)
+        server.first_delay = 1.0
+        server.pieces = ["x"] * 50
+        server.piece_delay = 0.05
+        cancel = threading.Event()
+        threading.Timer(0.3, cancel.set).start()
+        start = time.monotonic()
+        with pytest.raises(Cancelled):
+            list(backend.generate("P", cancel=cancel))
+        assert time.monotonic() - start < 0.9  # before the server said anything
+        assert server.client_gone.wait(5)  # the server saw its client go
+
+
+def test_object_cutter_handles_escapes_nesting_and_pieces_split_anywhere() -> None:
+    raw = 'x {"a" : "b\\"}", "c":[1 , {"d":"e"}] } tail {"no": 1}'
+    whole = cut_object(raw)
+    assert whole == '{"a": "b\\"}", "c": [1, {"d": "e"}]}'
+    cutter = ObjectCutter()
+    assert "".join(cutter.feed(ch) for ch in raw) == whole
+    assert cutter.complete
+    assert cut_object("no object here") == ""
