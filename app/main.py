@@ -41,9 +41,6 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     if sys.platform.startswith("linux") and "QT_STYLE_OVERRIDE" not in os.environ:
         app.setStyle("Fusion")  # follows the platform palette, light or dark
     app.setStyleSheet(resources.read_text("styles", "ember.qss"))
-    from ember.app import qtfix
-
-    qtfix.protect()  # the installed PySide6 leaks references to None and True
     return app
 
 
