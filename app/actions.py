@@ -29,6 +29,8 @@ class Actions:
         self.add = a("Add documents…", c.pick_documents, "Ctrl+O")
         self.export_chat = a("Export conversation as Markdown…", c.export_markdown, "Ctrl+S")
         self.settings = a("Settings…", c.open_settings, "Ctrl+,")
+        self.open_model = a("Open a model file…", w.models.open_model_file)
+        self.get_model = a("Get a model…", w.models.get_model)
         self.quit = a("Quit", w.close, QKeySequence.StandardKey.Quit)
         self.find = a("Find in conversation…", c.show_find, "Ctrl+F")
         self.copy_reply = a("Copy last reply", c.copy_last_reply, "Ctrl+Shift+C")
@@ -70,8 +72,9 @@ class Actions:
 
     def _menus(self) -> None:
         menu = self.window.menuBar()
+        models = [self.open_model, self.get_model, self.settings]
         sections: list[tuple[str, list[QAction | None]]] = [
-            ("&File", [self.add, self.export_chat, self.settings, None, self.quit]),
+            ("&File", [self.add, self.export_chat, None, *models, None, self.quit]),
             (
                 "&Chat",
                 [self.find, self.copy_reply, self.regenerate, self.edit_last, None, self.stop],

@@ -38,6 +38,7 @@ from ember.app.dropzone import Documents, DropOverlay, IngestPanel
 from ember.app.findbar import FindBar
 from ember.app.frame import Frame
 from ember.app.inspector import Inspector
+from ember.app.modelcommands import ModelCommands
 from ember.app.statusbar import StatusBar
 from ember.app.transcript import DisplayItem
 from ember.app.worker import EngineWorker
@@ -87,6 +88,7 @@ class MainWindow(Frame):
         self.stopped = False
         self._build()
         self.commands = Commands(self)
+        self.models = ModelCommands(self)
         self._connect_commands()
         self.actions_ = Actions(self)
         self.act_thoughts = self.actions_.thoughts
@@ -343,7 +345,12 @@ class MainWindow(Frame):
         super().dragLeaveEvent(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
-        self.add_documents(self.documents.drop(event))
+        from ember.app.modeloffer import model_files
+
+        models, documents = model_files(self.documents.drop(event))
+        if models:  # a model file is offered as the model, not read as a document
+            self.models.offer_file(models[0])
+        self.add_documents(documents)
 
     # -- closing -----------------------------------------------------------------------
 

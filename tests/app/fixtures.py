@@ -103,6 +103,32 @@ def send_and_wait(qtbot: Any, window: Any, text: str, timeout: int = WAIT_MS) ->
     return blocker.args[1]
 
 
+def drop(window: Any, paths: Sequence[Path]) -> None:
+    """Simulate dragging ``paths`` onto the chat and dropping them."""
+    from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    target = window.chat.viewport().mapTo(window, QPoint(50, 50))
+    enter = QDragEnterEvent(
+        target, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier(0)
+    )
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    assert window.overlay.isVisible()
+    event = QDropEvent(
+        QPointF(target),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier(0),
+    )
+    QApplication.sendEvent(window, event)
+    assert not window.overlay.isVisible()
+
+
 def shot(widget: Any, artifacts_dir: Path, name: str) -> Path:
     """Save a screenshot of ``widget`` into the artifacts folder."""
     path = artifacts_dir / f"gui-{name}.png"

@@ -5,35 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
-
 from ember.core.store import Store
 
-from .fixtures import make_pdf, scripted, settle, shot
-
-
-def drop(window: Any, paths: list[Path]) -> None:
-    """Simulate dragging ``paths`` onto the chat and dropping them."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    target = window.chat.viewport().mapTo(window, QPoint(50, 50))
-    enter = QDragEnterEvent(
-        target, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier(0)
-    )
-    QApplication.sendEvent(window, enter)
-    assert enter.isAccepted()
-    assert window.overlay.isVisible()
-    event = QDropEvent(
-        QPointF(target),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier(0),
-    )
-    QApplication.sendEvent(window, event)
-    assert not window.overlay.isVisible()
+from .fixtures import drop, make_pdf, scripted, settle, shot
 
 
 def ingest_and_wait(qtbot: Any, window: Any, start: Any, timeout: int = 60_000) -> list[Any]:
