@@ -141,10 +141,26 @@ class Commands:
         if self.w.config is None:
             return None
         dialog = SettingsDialog(self.w.config, self.w.prefs, self.w)
-        dialog.accepted.connect(lambda: self.apply_settings(*dialog.values()))
+        dialog.accepted.connect(lambda: self._settings_accepted(dialog))
+        dialog.get_model.clicked.connect(lambda: self._settings_to_catalogue(dialog))
         dialog.open()
         self.dialog = dialog
         return dialog
+
+    def _settings_to_catalogue(self, dialog: SettingsDialog) -> None:
+        """Settings → Get a model…: the catalogue replaces the settings (one choice)."""
+        dialog.reject()
+        self.w.models.get_model()
+
+    def _settings_accepted(self, dialog: SettingsDialog) -> None:
+        config, prefs = dialog.values()
+        key = dialog.server.api_key()
+        if key and config.server_url:  # into the OS keychain before the server is asked
+            from ember.core.apikey import store_api_key
+
+            url = config.server_url
+            self.w.tasks.run(lambda _e: store_api_key(url, key))
+        self.apply_settings(config, prefs)
 
     def apply_settings(self, config: EngineConfig, prefs: dict[str, object]) -> None:
         """Save settings with the data; load a new model in the background if the model

@@ -33,6 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ember.app.serverbox import ServerBox
+
 BUNDLED = ""  # model_path value meaning "the bundled model"
 
 
@@ -98,11 +100,14 @@ class SettingsDialog(QDialog):
         browse = QPushButton("Browse…")
         browse.clicked.connect(self.browse)
         model_row.addWidget(browse)
+        self.get_model = QPushButton("Get a model…")  # the catalogue (the window opens it)
+        model_row.addWidget(self.get_model)
         form.addRow("Model", model_row)
         self.scan_status = QLabel("Looking for models of other apps (LM Studio, Ollama, …)…")
         self.scan_status.setObjectName("scanStatus")
         self.scan_status.setWordWrap(True)
         form.addRow("", self.scan_status)
+        self.server = ServerBox(form, config.server_url, config.server_model, self)
 
         self.n_ctx = QSpinBox()
         self.n_ctx.setRange(1024, 131072)
@@ -198,12 +203,25 @@ class SettingsDialog(QDialog):
             "Face) were found; use Browse… to choose a .gguf file."
         )
 
+    def accept(self) -> None:
+        """Close with the values, unless the server URL is not one."""
+        problem = self.server.check()
+        if problem:
+            self.server.status.setText(problem)
+            return
+        super().accept()
+
     def values(self) -> tuple[EngineConfig, dict[str, Any]]:
-        """(engine settings, GUI preference changes) as chosen."""
+        """(engine settings, GUI preference changes) as chosen: a server when its URL is
+        set, else the model file (exactly one model choice, see core/modelchoice)."""
+        from ember.core.modelchoice import use_file, use_server
+
         path = self.model.currentData() or None
         config = replace(
             self.config,
-            model_path=path,
+            model_path=None,
+            server_url=None,
+            server_model=None,
             n_ctx=self.n_ctx.value(),
             n_threads=self.threads.value() or None,
             temperature=round(self.temperature.value(), 2),
@@ -211,7 +229,11 @@ class SettingsDialog(QDialog):
                 self.heartbeat_minutes.value() if self.heartbeat.isChecked() else None
             ),
         )
+        if self.server.server_url():
+            config = use_server(config, self.server.server_url(), self.server.server_model())
+        elif path:
+            config = use_file(config, path)
         prefs: dict[str, Any] = {"show_thoughts": self.show_thoughts.isChecked()}
-        if path:
-            prefs["model_labels"] = {path: self.model.currentText()}
+        if config.model_path:
+            prefs["model_labels"] = {config.model_path: self.model.currentText()}
         return config, prefs

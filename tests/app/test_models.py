@@ -1,12 +1,15 @@
 """The ways to a bigger model in the window (issue 14): a GGUF dropped on the window is
 offered as the model; Get a model… downloads from the catalogue only after consent, with
-progress and cancel; the choice is saved with the data and loaded in the background."""
+progress and cancel; Settings switches to an OpenAI-compatible server tested first (its
+key in the keychain) and back; the choice is saved with the data and loaded in the
+background."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import keyring
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
@@ -15,7 +18,8 @@ from ember.core.catalogue import CatalogueEntry
 from ember.core.config import EngineConfig
 from ember.core.store import Store
 
-from ..remote_helpers import FileServer, tiny_gguf
+from ..core.test_apikey import memory_keyring  # noqa: F401  (the fixture)
+from ..remote_helpers import FakeOpenAIServer, FileServer, free_port, tiny_gguf
 from .fixtures import drop, scripted, settle, step
 
 
@@ -152,3 +156,68 @@ def test_a_download_can_be_cancelled_and_resumed(
     qtbot.waitUntil(lambda: dialog.status.text() == "Downloaded and verified.", timeout=20_000)
     assert entry.downloaded and not part_path(entry.path).exists()
     assert any(r and r.startswith("bytes=") and r != "bytes=0-" for r in server.ranges)
+
+
+@pytest.mark.usefixtures("memory_keyring")
+def test_settings_switch_to_a_tested_server_and_back(
+    qtbot: Any, make_window: Any, artifacts_dir: Path
+) -> None:
+    ring = keyring.get_keyring()  # the in-memory keychain of the fixture
+    configs: list[EngineConfig] = []
+    window = make_window(backend_factory=recording_factory(configs))
+    with FakeOpenAIServer("llama.cpp") as server:
+        server.models = ["alpha-3b", "beta-8b"]
+        server.api_key = "k-secret-1"
+        dialog = window.commands.open_settings()
+        box = dialog.server
+        box.url.setText("not a server address")
+        dialog.accept()
+        assert dialog.isVisible() and box.status.text()  # one clear line, nothing saved
+        box.url.setText(server.url)
+        box.key.setText("k-secret-1")
+        box.test_button.click()
+        qtbot.waitUntil(lambda: box.status.text().startswith("llama.cpp"), timeout=20_000)
+        assert [box.model.itemText(i) for i in range(box.model.count())] == server.models
+        assert "window 8,192 tokens" in box.status.text()
+        box.model.setCurrentText("beta-8b")
+        dialog.grab().save(str(artifacts_dir / "gui-settings-server.png"))
+        with qtbot.waitSignal(window.worker.modelReady, timeout=20_000):
+            dialog.accept()
+        settle(qtbot, window)
+    assert (configs[-1].server_url, configs[-1].server_model) == (server.url, "beta-8b")
+    assert ring.saved == {("ember", f"http://127.0.0.1:{server.port}"): "k-secret-1"}
+    with Store() as store:
+        saved = EngineConfig.load(store)
+        db_file = store.path
+    assert (saved.server_url, saved.server_model, saved.model_path) == (server.url, "beta-8b", None)
+    assert b"k-secret-1" not in Path(db_file).read_bytes()  # the key is in the keychain only
+    dialog = window.commands.open_settings()  # back to the local model
+    assert dialog.server.url.text() == server.url
+    dialog.server.url.setText("")
+    with qtbot.waitSignal(window.worker.modelReady, timeout=20_000):
+        dialog.accept()
+    settle(qtbot, window)
+    assert configs[-1].server_url is None and saved_model_path() is None
+
+
+def test_a_server_that_is_down_is_one_line_in_settings(qtbot: Any, make_window: Any) -> None:
+    window = make_window(scripted())
+    dialog = window.commands.open_settings()
+    dialog.server.url.setText(f"http://127.0.0.1:{free_port()}/v1")
+    dialog.server.test_button.click()
+    qtbot.waitUntil(lambda: dialog.server.test_button.isEnabled(), timeout=30_000)
+    text = dialog.server.status.text()
+    assert "127.0.0.1" in text and "\n" not in text
+    assert dialog.server.tested is None
+
+
+def test_settings_open_the_catalogue(qtbot: Any, make_window: Any, served_entry: Any) -> None:
+    window = make_window(scripted())
+    dialog = window.commands.open_settings()
+    dialog.get_model.click()
+    assert not dialog.isVisible()
+    catalogue_dialog = window.models.catalogue
+    assert catalogue_dialog is not None and catalogue_dialog.isVisible()
+    assert (
+        catalogue_dialog.list.count() == 1 and "Served 1B" in catalogue_dialog.list.item(0).text()
+    )
