@@ -110,11 +110,11 @@ class EngineWorker(QObject):
 
     def _open(self) -> Ember:
         """On the engine thread: the service over the database (nothing heavy loads yet)."""
-        from ember.core.service import Ember, local_backend
+        from ember.core.service import Ember, default_backend
 
         embedder = self.embedder_factory() if self.embedder_factory else None
         return Ember.open(
-            self.db_path, embedder=embedder, backend_factory=self.backend_factory or local_backend
+            self.db_path, embedder=embedder, backend_factory=self.backend_factory or default_backend
         )
 
     def _on_opened(self, ember: Ember) -> None:
