@@ -29,17 +29,18 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from ember.core import catalogue, modelchoice, presets, search_index
+from ember.core import blockhistory, catalogue, modelchoice, presets, search_index
 from ember.core import embedder as embedder_mod
 from ember.core import search as search_mod
 from ember.core.agent_lock import AgentLock
 from ember.core.backend import Backend
+from ember.core.blockhistory import BlockChange
 from ember.core.catalogue import CatalogueEntry
 from ember.core.config import SETTINGS_KEY, EngineConfig
 from ember.core.embedder import Embedder
 from ember.core.engine import AgentRuntime, Engine, OnEvent, record_user_message
-from ember.core.errors import NotFound
-from ember.core.events import ContextUsage, TurnFinished
+from ember.core.errors import InvalidInput, NotFound
+from ember.core.events import ContextUsage, Event, MessageDelta, TurnFinished
 from ember.core.ingest import IngestResult, ProgressCallback, ingest_paths
 from ember.core.kvstate import KVStateCache
 from ember.core.modelcheck import ModelCheck, check_model
@@ -52,6 +53,9 @@ if TYPE_CHECKING:
     from ember.core.server_caps import ServerCapabilities
 
 Tier = Literal["archival", "recall"]
+# A reply the user stopped: what had been streamed, kept in recall (out of context) so a
+# transcript shows the turn the same way before and after a restart.
+CANCELLED_REPLY = "cancelled_reply"
 BackendFactory = Callable[[EngineConfig], Backend]
 EmbedderFactory = Callable[[], Embedder]
 
@@ -193,7 +197,8 @@ class RecallPage:
     agent_id: int
     mode: Literal["recent", "search", "date"]
     messages: list[Message]
-    total: int
+    total: int  # messages (with text) in recall that match: all of them for "recent"
+    events: int = 0  # "recent": the other records (logins, heartbeats, tool results)
 
 
 @dataclass(frozen=True)
@@ -455,9 +460,45 @@ class Ember:
         on_event: OnEvent | None = None,
         cancel: threading.Event | None = None,
     ) -> TurnFinished:
-        """The user says ``text``; the agent runs until it replies or stops."""
+        """The user says ``text``; the agent runs until it replies or stops.
+
+        A cancelled turn leaves a :data:`CANCELLED_REPLY` record holding what had been
+        streamed of the reply (not in the agent's context: it never finished the step)."""
         self.claim_agent(agent_id)
-        return self._runtime(agent_id).send_user_message(text, on_event, cancel)
+        streamed: list[str] = []
+
+        def forward(event: Event) -> None:
+            if isinstance(event, MessageDelta):
+                streamed.append(event.text)
+            if on_event is not None:
+                on_event(event)
+
+        finished = self._runtime(agent_id).send_user_message(text, forward, cancel)
+        if finished.reason == "cancelled":
+            content = {"type": "cancelled", "message": "".join(streamed)}
+            self.store.add_message(
+                agent_id, "assistant", CANCELLED_REPLY, content, in_context=False
+            )
+        return finished
+
+    def retract_last_turn(self, agent_id: int) -> str:
+        """Take back the user's newest message and the turn it started (the reply, its
+        steps, results and heartbeats), to send it again or edited; returns its text.
+
+        What the turn's functions did to memory stays. Raises InvalidInput when there is
+        no message, or it has left the context window (it then belongs to the summary)."""
+        self.claim_agent(agent_id)
+        queue = self.store.context_messages(agent_id)
+        users = [i for i, m in enumerate(queue) if m.kind == "user_message"]
+        if not users:
+            raise InvalidInput("There is no recent message of yours to send again.")
+        last = queue[users[-1]]
+        later = self.store.recent_messages(agent_id, 10_000, before_id=None)
+        doomed = [m.id for m in later if m.id >= last.id and m.kind != "login"]
+        with self.store.transaction():
+            self.store.delete_messages(doomed)
+            search_index.rewind(self.store, agent_id, last.id)
+        return last.text
 
     def record_message(self, agent_id: int, text: str) -> int | None:
         """Keep a user message without running the agent (typed while the model loads or
@@ -505,9 +546,22 @@ class Ember:
         )
 
     def set_block(self, agent_id: int, label: str, value: str) -> Block:
-        """Replace a core memory block's text (within its limit); returns the saved block."""
-        self.store.set_block(agent_id, label, value)
+        """The user replaces a core memory block's text (within its limit); returns the
+        saved block. The change is kept in the block's history."""
+        self.store.set_block(agent_id, label, value, author="user")
         return self.store.get_block(agent_id, label)
+
+    def block_history(self, agent_id: int, label: str, limit: int = 200) -> list[BlockChange]:
+        """Every change of a core memory block (by the agent, the user or an undo), newest
+        first. Raises NotFound for an unknown label."""
+        self.store.get_block(agent_id, label)
+        return blockhistory.changes(self.store.conn, agent_id, label, limit)
+
+    def undo_block_change(self, agent_id: int, change_id: int) -> Block:
+        """Restore a block to its value before a change (itself kept as a change)."""
+        change = blockhistory.get_change(self.store.conn, agent_id, change_id)
+        self.store.set_block(agent_id, change.label, change.old_value, author="undo")
+        return self.store.get_block(agent_id, change.label)
 
     def search(
         self, agent_id: int, tier: Tier, query: str, page: int = 0, page_size: int = 5
@@ -569,7 +623,10 @@ class Ember:
             return RecallPage(agent_id, "search", messages, page.total)
         recent = [m for m in self.store.recent_messages(agent_id, limit) if m.text]
         recent.reverse()
-        return RecallPage(agent_id, "recent", recent, self.store.count_messages(agent_id))
+        # Every message with text lies between these days: the count of spoken messages.
+        spoken = self.store.messages_between(agent_id, "0001-01-01", "9999-12-31", 0, 0)[1]
+        events = self.store.count_messages(agent_id) - spoken
+        return RecallPage(agent_id, "recent", recent, spoken, events)
 
     def delete_passage(self, agent_id: int, passage_id: int) -> None:
         """Delete one archival passage of the agent."""
