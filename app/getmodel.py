@@ -149,8 +149,6 @@ class GetModelDialog(QDialog):
 
     def start_download(self, e: CatalogueEntry) -> None:
         """Download ``e`` on a plain thread (the user agreed)."""
-        from ember.core.download import download
-
         cancel = threading.Event()
         self.cancel_event = cancel
         self.progress.setRange(0, 1000)
@@ -160,12 +158,8 @@ class GetModelDialog(QDialog):
 
         def run() -> None:
             try:
-                download(
-                    e.url,
-                    catalogue.models_dir() / e.filename,
-                    sha256=e.sha256,
-                    expected_size=e.size_bytes,
-                    size_tolerance=0.0 if e.sha256 else catalogue.SIZE_TOLERANCE,
+                catalogue.download_entry(
+                    e,
                     on_progress=lambda done, total: self._progress.post(_Progress(done, total)),
                     cancel=cancel,
                 )

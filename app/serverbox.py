@@ -115,13 +115,10 @@ class ServerBox:
         self.status.setText(f"Asking {url}…")
 
         def run() -> None:
-            from ember.core.apikey import api_key_for
-            from ember.core.openai_client import OpenAIClient, parse_server_url
-            from ember.core.server_caps import detect
+            from ember.core.server_caps import probe_server
 
             try:
-                client = OpenAIClient(parse_server_url(url), key or api_key_for(url))
-                self._relay.post(_Tested(url, detect(client, model)))
+                self._relay.post(_Tested(url, probe_server(url, model, key or None)))
             except Exception as exc:  # shown in the dialog: server down, wrong key…
                 self._relay.post(_Tested(url, None, describe(exc)))
 

@@ -144,12 +144,15 @@ def detect(
     return caps
 
 
-def probe_server(url: str, model: str | None = None) -> ServerCapabilities:
-    """What the server at ``url`` offers (its models among it), asked with its key from
-    ``EMBER_API_KEY`` or the keychain: a settings page's "Test" (raises ServerError)."""
+def probe_server(
+    url: str, model: str | None = None, api_key: str | None = None
+) -> ServerCapabilities:
+    """What the server at ``url`` offers (its models among it), asked with ``api_key`` (a key
+    just typed) or else its key from ``EMBER_API_KEY`` or the keychain: a settings page's
+    "Test" (raises ServerError)."""
     from ember.core.apikey import api_key_for
 
-    return detect(OpenAIClient(parse_server_url(url), api_key_for(url)), model)
+    return detect(OpenAIClient(parse_server_url(url), api_key or api_key_for(url)), model)
 
 
 def _llama_cpp(
