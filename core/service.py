@@ -22,195 +22,66 @@ default agent (or a named one) on first use.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ember.core import blockhistory, catalogue, modelchoice, presets, search_index
+from ember.core import catalogue, modelchoice, search_index
 from ember.core import embedder as embedder_mod
-from ember.core import search as search_mod
 from ember.core.agent_lock import AgentLock
 from ember.core.backend import Backend
-from ember.core.blockhistory import BlockChange
 from ember.core.catalogue import CatalogueEntry
 from ember.core.config import SETTINGS_KEY, EngineConfig
-from ember.core.embedder import Embedder
+from ember.core.embedder import Embedder, SharedEmbedder
 from ember.core.engine import AgentRuntime, Engine, OnEvent, record_user_message
-from ember.core.errors import InvalidInput, NotFound
+from ember.core.errors import InvalidInput
 from ember.core.events import ContextUsage, Event, MessageDelta, TurnFinished
-from ember.core.ingest import IngestResult, ProgressCallback, ingest_paths
 from ember.core.kvstate import KVStateCache
 from ember.core.modelcheck import ModelCheck, check_model
-from ember.core.modelchoice import ModelChoice
-from ember.core.store import Agent, Block, Message, Passage, Source, Store
-from ember.core.transfer import ProgressCallback as TransferProgressCallback
+from ember.core.modelchoice import BackendFactory, ModelChoice, default_backend, local_backend
+from ember.core.service_agents import AgentOps
+from ember.core.service_memory import MemoryOps
+from ember.core.store import Agent, Store
+from ember.core.views import (
+    CANCELLED_REPLY,
+    AgentSummary,
+    ExportCounts,
+    History,
+    MemorySnapshot,
+    ModelStatus,
+    PassagePage,
+    RecallPage,
+    Tier,
+)
 
 if TYPE_CHECKING:
     from ember.core.download import Progress as DownloadProgress
     from ember.core.server_caps import ServerCapabilities
 
-Tier = Literal["archival", "recall"]
-# A reply the user stopped: what had been streamed, kept in recall (out of context) so a
-# transcript shows the turn the same way before and after a restart.
-CANCELLED_REPLY = "cancelled_reply"
-BackendFactory = Callable[[EngineConfig], Backend]
+# Front ends import the service's answer types and backend factories from here.
+__all__ = [
+    "CANCELLED_REPLY",
+    "AgentSummary",
+    "BackendFactory",
+    "EmbedderFactory",
+    "Ember",
+    "ExportCounts",
+    "History",
+    "MemorySnapshot",
+    "ModelStatus",
+    "PassagePage",
+    "RecallPage",
+    "SharedEmbedder",
+    "Tier",
+    "default_backend",
+    "local_backend",
+]
+
 EmbedderFactory = Callable[[], Embedder]
 
 
-def local_backend(config: EngineConfig) -> Backend:
-    """The llama.cpp backend for ``config`` (the bundled model when no path is set)."""
-    from ember.core.errors import ModelError
-    from ember.core.llama_backend import LlamaBackend
-    from ember.core.llama_build import missing_cpu_features
-    from ember.core.models import resolve_model
-
-    missing = missing_cpu_features()
-    if missing:
-        raise ModelError(
-            f"llama.cpp in this environment was built for CPUs with {', '.join(missing)}, "
-            "which this CPU lacks. Reinstall for this machine: make clean && make run."
-        )
-    return LlamaBackend(
-        resolve_model(config.model_path), n_ctx=config.n_ctx, n_threads=config.n_threads
-    )
-
-
-def default_backend(config: EngineConfig) -> Backend:
-    """The backend the settings choose: a configured server, else the local model."""
-    if config.server_url:
-        from ember.core.remote import server_backend
-
-        return server_backend(config)
-    return local_backend(config)
-
-
-class SharedEmbedder:
-    """One embedder used by the owning thread and ingest threads: one call at a time."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
-        self._lock = threading.Lock()
-
-    @property
-    def name(self) -> str:
-        """The model's name, recorded in the database."""
-        return self.inner.name
-
-    @property
-    def dim(self) -> int:
-        """Vector dimension."""
-        return self.inner.dim
-
-    @property
-    def max_tokens(self) -> int:
-        """Word pieces the model reads per text."""
-        return self.inner.max_tokens
-
-    @property
-    def loaded(self) -> bool:
-        """Whether the model is in memory (lazy embedders load on first use)."""
-        return bool(getattr(self.inner, "loaded", True))
-
-    def load(self) -> None:
-        """Load the model now (no-op for embedders that are always ready)."""
-        load = getattr(self.inner, "load", None)
-        if load is not None:
-            with self._lock:
-                load()
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed ``texts`` (one caller at a time)."""
-        with self._lock:
-            return self.inner.embed(texts)
-
-    def count_tokens(self, text: str) -> int:
-        """Word pieces of ``text`` (one caller at a time)."""
-        with self._lock:
-            return self.inner.count_tokens(text)
-
-
-# -- what the service returns ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AgentSummary:
-    """An agent as lists show it."""
-
-    id: int
-    name: str
-    persona_preset: str | None
-    human_preset: str | None
-    messages: int
-
-
-@dataclass(frozen=True)
-class MemorySnapshot:
-    """Core memory and the sizes of the other tiers, for one agent."""
-
-    agent_id: int
-    agent_name: str
-    blocks: list[Block]
-    recall_messages: int
-    in_context_messages: int
-    archival_passages: int
-    documents: int
-    summary: str
-
-
-@dataclass(frozen=True)
-class ModelStatus:
-    """The model the engine runs."""
-
-    name: str
-    path: str
-    n_ctx: int
-
-
-@dataclass(frozen=True)
-class History:
-    """The newest messages of an agent, oldest first, for a transcript."""
-
-    agent_id: int
-    agent_name: str
-    messages: list[Message]
-    first_run: bool  # the user and the agent have not spoken yet
-
-
-@dataclass(frozen=True)
-class PassagePage:
-    """Archival passages for browsing (no query) or the hits of a query."""
-
-    agent_id: int
-    query: str
-    passages: list[Passage]
-    total: int
-    offset: int
-
-
-@dataclass(frozen=True)
-class RecallPage:
-    """Recall messages: the newest, those matching a query, or those between two days."""
-
-    agent_id: int
-    mode: Literal["recent", "search", "date"]
-    messages: list[Message]
-    total: int  # messages (with text) in recall that match: all of them for "recent"
-    events: int = 0  # "recent": the other records (logins, heartbeats, tool results)
-
-
-@dataclass(frozen=True)
-class ExportCounts:
-    """What an agent export wrote."""
-
-    messages: int
-    passages: int
-    sources: int
-
-
-class Ember:
+class Ember(AgentOps, MemoryOps):
     """Ember's core service. See the module docstring for threads."""
 
     def __init__(
@@ -258,43 +129,7 @@ class Ember:
         """The database file."""
         return self.store.path
 
-    # -- agents -----------------------------------------------------------------------
-
-    def agents(self) -> list[AgentSummary]:
-        """Every agent, oldest first."""
-        return [
-            AgentSummary(
-                a.id, a.name, a.persona_preset, a.human_preset, self.store.count_messages(a.id)
-            )
-            for a in self.store.list_agents()
-        ]
-
-    def find_agent(self, name: str | None = None) -> Agent:
-        """The named agent, or the default one; never creates. Raises NotFound."""
-        wanted = name or presets.DEFAULT_AGENT
-        try:
-            return self.store.get_agent(wanted)
-        except NotFound:
-            raise NotFound(f'no agent named "{wanted}"') from None
-
-    def agent_for_chat(self, name: str | None = None) -> Agent:
-        """The named agent (default: Ember), created from the default presets if missing."""
-        return presets.get_or_create_default(self.store, name)
-
-    def get_agent(self, agent_id: int) -> Agent:
-        """An agent by id. Raises NotFound."""
-        return self.store.get_agent_by_id(agent_id)
-
-    def create_agent(
-        self, name: str, persona: str = presets.DEFAULT_PERSONA, human: str = presets.DEFAULT_HUMAN
-    ) -> Agent:
-        """A new agent whose core memory starts from the given presets."""
-        return presets.create_agent(self.store, name, persona, human)
-
-    def rename_agent(self, agent_id: int, name: str) -> Agent:
-        """Rename an agent. Raises AlreadyExists."""
-        self.store.rename_agent(agent_id, name)
-        return self.store.get_agent_by_id(agent_id)
+    # -- agents (the rest: service_agents.py) ----------------------------------------------
 
     def delete_agent(self, agent_id: int) -> Agent:
         """Delete an agent and all its memories; returns the agent to show next (the
@@ -311,42 +146,6 @@ class Ember:
         self._logged_in.discard(agent_id)
         remaining = self.store.list_agents()
         return remaining[0] if remaining else self.agent_for_chat(None)
-
-    def export_agent(self, agent_id: int, path: Path | str) -> ExportCounts:
-        """Write the agent and all its memories to one file (private to the user)."""
-        from ember.core import agent_export
-
-        counts = agent_export.export_agent(self.store, self.store.get_agent_by_id(agent_id), path)
-        return ExportCounts(counts["messages"], counts["passages"], counts["sources"])
-
-    def import_agent(
-        self,
-        path: Path | str,
-        on_progress: TransferProgressCallback | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Agent:
-        """Import an agent export as a new agent (renamed if the name is taken). The file
-        is validated whole first: a bad file changes nothing."""
-        from ember.core import agent_import
-
-        return agent_import.import_agent(
-            self.store, path, lambda: self.embedder, on_progress=on_progress, cancel=cancel
-        )
-
-    def import_history(
-        self,
-        agent_id: int,
-        path: Path | str,
-        on_progress: TransferProgressCallback | None = None,
-        cancel: threading.Event | None = None,
-    ) -> int:
-        """A past conversation (JSON Lines) into recall memory; returns messages imported.
-        The file is validated whole first: a bad line changes nothing."""
-        from ember.core import history_import
-
-        return history_import.import_history(
-            self.store, self.embedder, agent_id, path, on_progress=on_progress, cancel=cancel
-        )
 
     def claim_agent(self, agent_id: int) -> None:
         """Hold this agent's conversation lock (one process per agent at a time; see
@@ -529,140 +328,7 @@ class Ember:
         spoken = any(m.kind in ("user_message", "step") for m in messages)
         return History(agent.id, agent.name, messages, first_run=not spoken)
 
-    # -- memory -------------------------------------------------------------------------
-
-    def memory(self, agent_id: int) -> MemorySnapshot:
-        """Core memory blocks and the sizes of recall and archival memory."""
-        agent = self.store.get_agent_by_id(agent_id)
-        return MemorySnapshot(
-            agent_id=agent.id,
-            agent_name=agent.name,
-            blocks=self.store.blocks(agent.id),
-            recall_messages=self.store.count_messages(agent.id),
-            in_context_messages=self.store.count_messages(agent.id, in_context=True),
-            archival_passages=self.store.count_passages(agent.id),
-            documents=len(self.store.list_sources(agent.id)),
-            summary=agent.summary,
-        )
-
-    def set_block(self, agent_id: int, label: str, value: str) -> Block:
-        """The user replaces a core memory block's text (within its limit); returns the
-        saved block. The change is kept in the block's history."""
-        self.store.set_block(agent_id, label, value, author="user")
-        return self.store.get_block(agent_id, label)
-
-    def block_history(self, agent_id: int, label: str, limit: int = 200) -> list[BlockChange]:
-        """Every change of a core memory block (by the agent, the user or an undo), newest
-        first. Raises NotFound for an unknown label."""
-        self.store.get_block(agent_id, label)
-        return blockhistory.changes(self.store.conn, agent_id, label, limit)
-
-    def undo_block_change(self, agent_id: int, change_id: int) -> Block:
-        """Restore a block to its value before a change (itself kept as a change)."""
-        change = blockhistory.get_change(self.store.conn, agent_id, change_id)
-        self.store.set_block(agent_id, change.label, change.old_value, author="undo")
-        return self.store.get_block(agent_id, change.label)
-
-    def search(
-        self, agent_id: int, tier: Tier, query: str, page: int = 0, page_size: int = 5
-    ) -> search_mod.ResultPage:
-        """The hybrid search the agent's tools run, over archival or recall memory."""
-        return search_mod.search(self.store, self.embedder, agent_id, tier, query, page, page_size)
-
-    def pending_search_index(self, agent_id: int) -> int:
-        """Past messages of the agent that recall search has not indexed yet (all of them
-        right after the upgrade that added the window index)."""
-        return search_index.pending(self.store, agent_id)
-
-    def update_search_index(
-        self, agent_id: int, on_progress: Callable[[int, int], None] | None = None
-    ) -> int:
-        """Index the agent's new messages for recall search now, reporting
-        ``on_progress(done, total)``; searches do it anyway, silently. Returns how many
-        windows were embedded."""
-        return search_index.sync(self.store, self.embedder, agent_id, on_progress)
-
-    def archival(
-        self, agent_id: int, query: str = "", offset: int = 0, limit: int = 50
-    ) -> PassagePage:
-        """Archival passages: newest first without a query, best first with one.
-
-        Before the embedder has loaded, a query is answered by keyword search alone, so the
-        inspector works at once."""
-        total = self.store.count_passages(agent_id)
-        if not query.strip():
-            passages = self.store.list_passages(agent_id, offset, limit)
-            return PassagePage(agent_id, query, passages, total, offset)
-        if not self.embedder.loaded:
-            ids = [i for i, _ in self.store.search_passages_keyword(agent_id, query, limit)]
-            return PassagePage(agent_id, query, self.store.get_passages(ids), len(ids), 0)
-        page = self.search(agent_id, "archival", query, 0, limit)
-        passages = self.store.get_passages([h.id for h in page.hits])
-        return PassagePage(agent_id, query, passages, page.total, 0)
-
-    def recall(
-        self,
-        agent_id: int,
-        query: str = "",
-        start: str = "",
-        end: str = "",
-        offset: int = 0,
-        limit: int = 100,
-    ) -> RecallPage:
-        """Recall messages: between two days (``start``/``end`` YYYY-MM-DD), matching
-        ``query``, or the newest (newest first)."""
-        if start and end:
-            messages, total = self.store.messages_between(agent_id, start, end, offset, limit)
-            return RecallPage(agent_id, "date", messages, total)
-        if query.strip():
-            if not self.embedder.loaded:
-                ids = [i for i, _ in self.store.search_messages_keyword(agent_id, query, limit)]
-                return RecallPage(agent_id, "search", self.store.get_messages(ids), len(ids))
-            page = self.search(agent_id, "recall", query, 0, limit)
-            messages = self.store.get_messages([h.id for h in page.hits])
-            return RecallPage(agent_id, "search", messages, page.total)
-        recent = [m for m in self.store.recent_messages(agent_id, limit) if m.text]
-        recent.reverse()
-        # Every message with text lies between these days: the count of spoken messages.
-        spoken = self.store.messages_between(agent_id, "0001-01-01", "9999-12-31", 0, 0)[1]
-        events = self.store.count_messages(agent_id) - spoken
-        return RecallPage(agent_id, "recent", recent, spoken, events)
-
-    def delete_passage(self, agent_id: int, passage_id: int) -> None:
-        """Delete one archival passage of the agent."""
-        passages = self.store.get_passages([passage_id])
-        if not passages or passages[0].agent_id != agent_id:
-            raise NotFound(f"No archival passage with id {passage_id}.")
-        self.store.delete_passage(passage_id)
-
-    # -- documents ------------------------------------------------------------------------
-
-    def sources(self, agent_id: int) -> list[Source]:
-        """Documents loaded into the agent's archival memory, oldest first."""
-        return self.store.list_sources(agent_id)
-
-    def remove_source(self, agent_id: int, source_id: int) -> int:
-        """Remove a loaded document and its passages; returns how many passages went."""
-        source = self.store.get_source(source_id)
-        if source.agent_id != agent_id:
-            raise NotFound(f"No loaded document with id {source_id}.")
-        return self.store.remove_source(source_id)
-
-    def ingest(
-        self,
-        agent_id: int,
-        paths: Iterable[str | Path],
-        on_progress: ProgressCallback | None = None,
-        cancel: threading.Event | None = None,
-    ) -> list[IngestResult]:
-        """Load documents into the agent's archival memory, one result per file.
-
-        Runs on its own database connection, so it may run on a thread of its own while
-        the owner keeps chatting."""
-        with Store(self.store.path) as store:
-            return ingest_paths(
-                store, self.embedder, agent_id, paths, on_progress=on_progress, cancel=cancel
-            )
+    # -- memory: service_memory.py ---------------------------------------------------------
 
     # -- settings -------------------------------------------------------------------------
 
