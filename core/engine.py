@@ -45,6 +45,7 @@ from ember.core.events import (
     TurnFinished,
 )
 from ember.core.kvstate import KVStateCache
+from ember.core.prefixstate import reference_prompts
 from ember.core.recall_index import RecallIndex
 from ember.core.step.schema import StepSpec
 from ember.core.step.stream import StepStreamer
@@ -77,7 +78,7 @@ class Engine:
         self.backend = backend
         self.embedder = embedder
         self.config = config or EngineConfig()
-        self.warm = WarmStart(backend, kv_cache, store.path)
+        self.warm = WarmStart(backend, kv_cache, store.path, self.prefix_references)
         self.tools = ToolRegistry()
         window = backend.n_ctx
         self.sizing = WindowSizing(
@@ -132,6 +133,12 @@ class Engine:
         """What the next step may be (only ``send_message`` when a reply is forced)."""
         names = ["send_message"] if reply_only else self.offered_tools()
         return self.tools.spec(names, labels, self.limits)
+
+    def prefix_references(self, agent_id: int) -> tuple[Prompt, Prompt]:
+        """Two prompts sharing exactly what this agent's prompt starts with whatever its
+        core memory and conversation (for the shared prefix state, prefixstate.py)."""
+        labels = [b.label for b in self.store.blocks(agent_id)]
+        return reference_prompts(self.renderer, self.describe_tools(labels), labels)
 
     def context(self, agent_id: int) -> AgentContext:
         """The main context of an agent."""
@@ -337,7 +344,6 @@ class AgentRuntime:
     ) -> tuple[str, StepStats, bool]:
         """The step's text, what it cost, and whether it ended at the token limit."""
         backend = self.engine.backend
-        self.engine.warm.before_step(self.agent_id, prompt)
         streamer = StepStreamer()
         start = time.perf_counter()
         pieces: list[str] = []
@@ -345,6 +351,8 @@ class AgentRuntime:
         def reading(done: int, total: int) -> None:
             emit(PromptProgress(self.agent_id, "step", done, total))
 
+        # Restoring a saved state, or building the shared prefix state (counted here).
+        prefilled = self.engine.warm.before_step(self.agent_id, prompt, cancel, reading)
         for piece in backend.generate(
             prompt,
             constraint=constraint,
@@ -360,7 +368,7 @@ class AgentRuntime:
         s = backend.last_stats
         stats = StepStats(
             prompt_tokens=s.prompt_tokens if s else 0,
-            evaluated_tokens=s.evaluated_tokens if s else 0,
+            evaluated_tokens=(s.evaluated_tokens if s else 0) + prefilled,
             completion_tokens=s.completion_tokens if s else 0,
             seconds=round(seconds, 3),
             tokens_per_second=round(s.tokens_per_second, 1) if s else 0.0,
