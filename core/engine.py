@@ -44,6 +44,7 @@ from ember.core.events import (
     ToolResult,
     TurnFinished,
 )
+from ember.core.idleflush import PreparedSummary, prepare_into
 from ember.core.kvstate import KVStateCache
 from ember.core.prefixstate import reference_prompts
 from ember.core.recall_index import RecallIndex
@@ -92,6 +93,7 @@ class Engine:
         self.renderer = self.sizing.renderer(window)
         self.lock = threading.RLock()
         self.recall = RecallIndex(store, embedder)
+        self.prepared_summaries: dict[int, PreparedSummary] = {}  # see idleflush.py
         self._check_window()
 
     def _check_window(self) -> None:
@@ -143,6 +145,16 @@ class Engine:
     def context(self, agent_id: int) -> AgentContext:
         """The main context of an agent."""
         return AgentContext(self, agent_id)
+
+    def prepare_flush(self, agent_id: int, cancel: threading.Event | None = None) -> bool:
+        """While the user is idle: write the summary the agent's coming flush needs, once
+        its queue has crossed the alert line (idleflush.py). Returns whether one is ready;
+        False below the alert line or when ``cancel`` was set (then the flush summarises
+        as usual). The live KV cache is kept for the next step."""
+        with self.lock:
+            context = self.context(agent_id)
+            next_prompt = context.render(extra=(NEXT_EVENT,))
+            return prepare_into(self.prepared_summaries, context, next_prompt, cancel)
 
     def save_warm_state(self) -> bool:
         """Save the backend's KV cache for the agent it holds (on idle or quit).
