@@ -79,11 +79,11 @@ def prepare_summary(
     store = context.store
     queue = store.context_messages(context.agent_id)
     previous = store.get_agent_by_id(context.agent_id).summary
-    if earlier is not None and earlier.matches(queue, previous):
-        return earlier
     cut = preparation_cut(context)
     if cut == 0:
         return None
+    if earlier is not None and earlier.matches(queue, previous) and len(earlier.evicted_ids) >= cut:
+        return earlier  # still evicts enough for the queue as it is now
     evicted = queue[:cut]
     with PreservedCache(context.backend, next_prompt):
         summary = context.summarize(evicted, _ignore, context.budget().summary_tokens, cancel)
