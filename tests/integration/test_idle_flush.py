@@ -16,6 +16,7 @@ from ember.core.store import Store
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.timeout(1800)  # three real-model turns and two summaries; a loaded box is slow
 def test_preparing_keeps_the_live_cache_and_the_flush_swaps_it_in(
     store: Store, bundled_model: Path, embedder: Any
 ) -> None:

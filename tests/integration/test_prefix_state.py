@@ -33,6 +33,7 @@ def _first_step(engine: Engine, name: str) -> ev.StepStats:
     return stats[0]
 
 
+@pytest.mark.timeout(1800)  # two real-model turns on a shared, loaded box
 def test_new_agent_reads_only_its_own_tokens(
     store: Store, bundled_model: Path, embedder: Any, tmp_path: Path
 ) -> None:
