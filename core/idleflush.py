@@ -12,13 +12,17 @@ queue lands below the alert line with it (:meth:`PreparedSummary.matches`, check
 cancellable). Evicted messages stay in recall either way.
 
 Writing the summary reads the main context cut after those messages, which rolls the live
-KV cache back to there: the cache is first cut to what the agent's next prompt will start
-with, kept in memory, and put back afterwards, so the next normal step still reads only
-its own tail. If the user writes first, the front end cancels the preparation.
+KV cache back to there; the rest of the live context (up to where the agent's next prompt
+diverges) is then read again, still while idle, so the next normal step reads only its own
+tail. Saving the cache and loading it back would be faster but would turn it into a
+restored state, which Gemma 3's sliding-window layers can only continue: the flush's
+rollback to the new summary would then re-read the whole prompt (measured: 2,685 tokens
+instead of ~600). If the user writes first, the front end cancels the preparation.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -85,8 +89,18 @@ def prepare_summary(
     if earlier is not None and earlier.matches(queue, previous) and len(earlier.evicted_ids) >= cut:
         return earlier  # still evicts enough for the queue as it is now
     evicted = queue[:cut]
-    with PreservedCache(context.backend, next_prompt):
-        summary = context.summarize(evicted, _ignore, context.budget().summary_tokens, cancel)
+    backend = context.backend if isinstance(context.backend, KVStateBackend) else None
+    live: list[int] = []
+    if backend is not None:
+        cached = backend.context_tokens()
+        live = cached[: common_prefix(cached, backend.prompt_tokens(next_prompt))]
+    summary = context.summarize(evicted, _ignore, context.budget().summary_tokens, cancel)
+    if backend is not None and live:
+        # The summary rolled the cache back to the cut: read the rest of the live context
+        # again now, so the next step reads only its own tail. Stopped when the user writes
+        # (that step then reads what is missing); the summary is ready either way.
+        with contextlib.suppress(Cancelled):
+            backend.prefill(live, cancel=cancel)
     return PreparedSummary(context.agent_id, tuple(m.id for m in evicted), previous, summary)
 
 
@@ -108,35 +122,6 @@ def prepare_into(
         return False
     prepared[agent_id] = ready
     return True
-
-
-class PreservedCache:
-    """Keeps the live KV cache (cut to ``next_prompt``'s shared prefix) across other work.
-
-    The saved state can only be continued from its end (sliding-window layers), which is
-    exactly what the next step does. A backend without a KV cache is left alone."""
-
-    def __init__(self, backend: object, next_prompt: Prompt) -> None:
-        self.backend = backend if isinstance(backend, KVStateBackend) else None
-        self.next_prompt = next_prompt
-        self.saved: tuple[list[int], bytes] | None = None
-
-    def __enter__(self) -> PreservedCache:
-        backend = self.backend
-        if backend is None:
-            return self
-        cached = backend.context_tokens()
-        keep = common_prefix(cached, backend.prompt_tokens(self.next_prompt))
-        if keep < len(cached):
-            backend.truncate_kv(keep)
-        if keep > 0 and backend.kv_can_continue(keep):
-            self.saved = backend.save_kv_state()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        backend, saved = self.backend, self.saved
-        if backend is not None and saved is not None and not backend.load_kv_state(*saved):
-            backend.truncate_kv(0)  # rejected: the next step reads from the start
 
 
 def _ignore(event: object) -> None:
