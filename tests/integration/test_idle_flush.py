@@ -27,7 +27,7 @@ def test_preparing_keeps_the_live_cache_and_the_flush_swaps_it_in(
     rt = engine.agent("idle")
     t = timeutil.human_time(timeutil.now())
     i = 0
-    while (usage := rt.context_usage()).used < (usage.warn_at + usage.flush_at) // 2:
+    while (usage := rt.context_usage()).used < usage.warn_at + 10:  # just past the alert
         fact = f"Note {i}: my sister Lena plays the cello on Tuesdays."
         content = {"type": "user_message", "message": fact, "time": t}
         store.add_message(rt.agent_id, "user", "user_message", content, fact)
