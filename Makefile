@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine (see README):
 #   make run    create .venv, install Ember and its bundled models, start the GUI
-#   make test   the same install plus test extras, then lint and the whole test suite
+#   make test   the same install plus test extras, then lint, format and type checks and
+#               the whole test suite
 # Re-running either on a ready checkout installs nothing: the stamp file is newer than
 # pyproject.toml.
 
@@ -28,6 +29,8 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory typecheck
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
 # mypy resolves `ember` through a folder holding a link named ember to this checkout.

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -15,27 +16,56 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+if TYPE_CHECKING:
+    from ember.core.service import AgentSummary
+
+
+@dataclass(frozen=True)
+class NewAgent:
+    """What the new-agent dialog asks for."""
+
+    name: str
+    persona: str
+    human: str
+
 
 class NewAgentDialog(QDialog):
     """Name, persona preset and human preset for a new agent."""
 
-    def __init__(self, personas: list[str], humans: list[str], parent: QWidget | None = None):
+    def __init__(
+        self,
+        personas: list[str],
+        humans: list[str],
+        parent: QWidget | None = None,
+        *,
+        persona: str = "",
+        human: str = "",
+    ):
         super().__init__(parent)
         self.setWindowTitle("New agent")
+        self.setObjectName("newAgentDialog")
+        self.setMinimumWidth(380)
         form = QFormLayout(self)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.name = QLineEdit()
         self.name.setPlaceholderText("e.g. Study buddy")
+        self.name.setMinimumWidth(self.name.fontMetrics().horizontalAdvance("e.g. Study buddy") * 2)
         form.addRow("Name", self.name)
         self.persona = QComboBox()
         self.persona.addItems(personas)
+        if persona in personas:
+            self.persona.setCurrentText(persona)
         form.addRow("Persona", self.persona)
         self.human = QComboBox()
         self.human.addItems(humans)
+        if human in humans:
+            self.human.setCurrentText(human)
         form.addRow("About you", self.human)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -44,13 +74,11 @@ class NewAgentDialog(QDialog):
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
 
-    def values(self) -> dict[str, str]:
-        """The request payload for ``create_agent``."""
-        return {
-            "name": self.name.text().strip(),
-            "persona": self.persona.currentText(),
-            "human": self.human.currentText(),
-        }
+    def values(self) -> NewAgent:
+        """The agent to create."""
+        return NewAgent(
+            self.name.text().strip(), self.persona.currentText(), self.human.currentText()
+        )
 
 
 class AgentList(QWidget):
@@ -60,6 +88,8 @@ class AgentList(QWidget):
     newRequested = Signal()
     renameRequested = Signal()
     deleteRequested = Signal()
+    exportRequested = Signal()
+    importRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -73,29 +103,40 @@ class AgentList(QWidget):
         self.list.currentItemChanged.connect(self._changed)
         layout.addWidget(self.list, 1)
         row = QHBoxLayout()
-        for text, tip, signal in (
-            ("New…", "New agent from presets (Ctrl+N)", self.newRequested),
-            ("Rename…", "Rename agent (F2)", self.renameRequested),
-            ("Delete…", "Delete agent and its memories", self.deleteRequested),
+        new = QToolButton()
+        new.setText("New…")
+        new.setToolTip("New agent from presets (Ctrl+N)")
+        new.clicked.connect(self.newRequested.emit)
+        row.addWidget(new)
+        # The rest in one menu, so the panel stays narrow and every label reads whole.
+        self.more = QToolButton()
+        self.more.setObjectName("agentMore")
+        self.more.setText("Agent ▾")
+        self.more.setToolTip("Rename, delete, export or import agents")
+        self.more.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.more)
+        for text, signal in (
+            ("Rename…", self.renameRequested),
+            ("Delete…", self.deleteRequested),
+            ("Export…", self.exportRequested),
+            ("Import…", self.importRequested),
         ):
-            button = QToolButton()
-            button.setText(text)
-            button.setToolTip(tip)
-            button.clicked.connect(signal.emit)
-            row.addWidget(button)
+            menu.addAction(text).triggered.connect(lambda _=False, s=signal: s.emit())
+        self.more.setMenu(menu)
+        row.addWidget(self.more)
         row.addStretch(1)
         layout.addLayout(row)
         self._quiet = False
 
-    def set_agents(self, agents: list[dict[str, Any]], current: int | None) -> None:
+    def set_agents(self, agents: list[AgentSummary], current: int | None) -> None:
         """Show the agents, keeping the current one selected."""
         self._quiet = True
         self.list.clear()
         for a in agents:
-            item = QListWidgetItem(a["name"])
-            item.setData(Qt.ItemDataRole.UserRole, a["id"])
+            item = QListWidgetItem(a.name)
+            item.setData(Qt.ItemDataRole.UserRole, a.id)
             self.list.addItem(item)
-            if a["id"] == current:
+            if a.id == current:
                 self.list.setCurrentItem(item)
         self._quiet = False
 

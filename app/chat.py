@@ -1,139 +1,51 @@
-"""The chat view: message bubbles (Markdown), streamed replies, collapsible details.
+"""The chat view: a scrolling column of bubbles (``bubble.py``), streamed replies, find,
+and the input box.
 
-A reply bubble shows the message; under it a small toggle reveals what the agent did on
-the way (inner thoughts, function calls and results). One switch shows or hides the
-details of every bubble. Streaming text is buffered and painted by a timer every
-``FLUSH_MS`` so a fast model never floods the event loop with re-layouts.
+Scrolling. Word-wrapped labels report a minimum height measured at their narrowest, far
+above what they need at the real width, and ``QScrollArea`` sizes its widget to at least
+that minimum: the column grew taller than its bubbles and the view scrolled into blank
+space. The column therefore reports no minimum height, so the scroll area sizes it by its
+layout's height for the viewport's width, which is exact. Bubbles sit at the bottom (a
+stretch above them), and the view follows the newest bubble unless the user scrolled up.
+
+Streaming text is buffered and painted by a timer every ``FLUSH_MS`` so a fast model
+never floods the event loop with re-layouts.
 """
 
 from __future__ import annotations
 
-import html
-
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import QMimeData, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QDragEnterEvent, QKeyEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QFrame,
     QHBoxLayout,
-    QLabel,
     QPlainTextEdit,
+    QPushButton,
     QScrollArea,
-    QSizePolicy,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from ember.app.transcript import Detail, DisplayItem, short_time
+from ember.app.bubble import LIVE_PLACEHOLDER, Bubble
+from ember.app.transcript import Detail, DisplayItem
 
 FLUSH_MS = 40
+STICK_PX = 40  # within this distance of the bottom, the view follows new content
 
 
-def details_html(details: list[Detail], live_thought: str = "") -> str:
-    """Rich text for a reply's details."""
-    rows = []
-    for d in details:
-        text = html.escape(d.text).replace("\n", "<br>")
-        if d.kind == "thought":
-            rows.append(f"<p style='margin:2px 0'><b>Thought</b> <i>{text}</i></p>")
-        elif d.kind == "call":
-            rows.append(f"<p style='margin:2px 0'><b>Call</b> <code>{text}</code></p>")
-        else:
-            mark = "↳" if d.ok else "⚠"
-            rows.append(f"<p style='margin:2px 0 2px 16px'>{mark} {text}</p>")
-    if live_thought:
-        rows.append(
-            f"<p style='margin:2px 0'><b>Thinking…</b> <i>{html.escape(live_thought)}</i></p>"
-        )
-    return "".join(rows)
+class _Column(QWidget):
+    """The bubbles' column: no minimum height of its own (see the module docstring)."""
 
-
-class Bubble(QFrame):
-    """One message: header (who · when), Markdown body, optional collapsible details."""
-
-    def __init__(self, item: DisplayItem, agent_name: str, show_details: bool) -> None:
-        super().__init__()
-        self.role = item.role
-        self.setObjectName(f"bubble_{item.role}")
-        self.setProperty("role", item.role)
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 8, 12, 8)
-        layout.setSpacing(4)
-        who = {"user": "You", "assistant": agent_name, "notice": "Notice"}[item.role]
-        self.header = QLabel()
-        self.header.setObjectName("bubbleHeader")
-        self._who = who
-        self.set_time(item.time)
-        layout.addWidget(self.header)
-        self.body = QLabel()
-        self.body.setObjectName("bubbleBody")
-        self.body.setWordWrap(True)
-        self.body.setTextFormat(Qt.TextFormat.MarkdownText)
-        self.body.setOpenExternalLinks(True)
-        self.body.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextBrowserInteraction
-            | Qt.TextInteractionFlag.TextSelectableByKeyboard
-        )
-        self.body.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
-        layout.addWidget(self.body)
-        self.text = ""
-        self.set_text(item.text)
-        self.details: list[Detail] = list(item.details)
-        self.live_thought = ""
-        self.toggle = QToolButton()
-        self.toggle.setObjectName("detailsToggle")
-        self.toggle.setCheckable(True)
-        self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.toggle.setAutoRaise(True)
-        self.toggle.toggled.connect(self._on_toggle)
-        layout.addWidget(self.toggle, 0, Qt.AlignmentFlag.AlignLeft)
-        self.detail_label = QLabel()
-        self.detail_label.setObjectName("bubbleDetails")
-        self.detail_label.setWordWrap(True)
-        self.detail_label.setTextFormat(Qt.TextFormat.RichText)
-        self.detail_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.detail_label)
-        self.toggle.setChecked(show_details)
-        self.refresh_details()
-
-    def set_time(self, iso: str) -> None:
-        """Show when the message was written."""
-        when = short_time(iso)
-        self.header.setText(f"<b>{html.escape(self._who)}</b>" + (f" · {when}" if when else ""))
-
-    def set_text(self, text: str) -> None:
-        """Replace the Markdown body."""
-        self.text = text
-        self.body.setText(text)
-        self.body.setVisible(bool(text))
-
-    def _on_toggle(self, checked: bool) -> None:
-        self.detail_label.setVisible(checked and self.has_details())
-        self._label_toggle()
-
-    def has_details(self) -> bool:
-        """Whether there is anything behind the toggle."""
-        return bool(self.details or self.live_thought)
-
-    def _label_toggle(self) -> None:
-        steps = sum(1 for d in self.details if d.kind == "call")
-        label = "thoughts" + (f" and {steps} tool call{'s' * (steps != 1)}" if steps else "")
-        arrow = "▾" if self.toggle.isChecked() else "▸"
-        self.toggle.setText(f"{arrow} {label}")
-
-    def refresh_details(self) -> None:
-        """Re-render the details (after new thoughts or calls)."""
-        has = self.has_details() and self.role == "assistant"
-        self.toggle.setVisible(has)
-        self.detail_label.setText(details_html(self.details, self.live_thought))
-        self.detail_label.setVisible(has and self.toggle.isChecked())
-        self._label_toggle()
+    def minimumSizeHint(self) -> QSize:
+        return QSize(super().minimumSizeHint().width(), 0)
 
 
 class ChatView(QScrollArea):
     """A scrolling column of bubbles, with streaming into the newest reply."""
+
+    actionRequested = Signal(str)  # "regenerate" | "edit" (from the newest turn's bubbles)
+    copied = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -141,19 +53,23 @@ class ChatView(QScrollArea):
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setFrameShape(QFrame.Shape.NoFrame)
-        self._column = QWidget()
+        self._column = _Column()
         self._column.setObjectName("chatColumn")
         self._layout = QVBoxLayout(self._column)
         self._layout.setContentsMargins(16, 16, 16, 16)
         self._layout.setSpacing(10)
-        self._layout.addStretch(1)
+        self._layout.addStretch(1)  # above the bubbles: they sit at the bottom
         self.setWidget(self._column)
         self.agent_name = "Ember"
         self.show_details = False
         self.bubbles: list[Bubble] = []
         self.current: Bubble | None = None
+        self.find_query = ""
+        self.find_index = -1
+        self._wrappers: dict[int, QWidget] = {}
         self._pending_text = ""
         self._pending_thought = ""
+        self._step_text = LIVE_PLACEHOLDER  # the current reply's text before this step
         self._stick = True
         self._timer = QTimer(self)
         self._timer.setInterval(FLUSH_MS)
@@ -166,16 +82,24 @@ class ChatView(QScrollArea):
     def clear(self) -> None:
         """Remove every bubble."""
         self._timer.stop()
-        for bubble in self.bubbles:
-            bubble.setParent(None)
-            bubble.deleteLater()
-        self.bubbles.clear()
+        for bubble in list(self.bubbles):
+            self._remove(bubble)
         self.current = None
         self._pending_text = self._pending_thought = ""
+        self.find_index = -1
+
+    def _remove(self, bubble: Bubble) -> None:
+        wrapper = self._wrappers.pop(id(bubble), None)
+        if wrapper is not None:
+            wrapper.setParent(None)
+            wrapper.deleteLater()
+        self.bubbles.remove(bubble)
 
     def add(self, item: DisplayItem) -> Bubble:
-        """Append a bubble for ``item``."""
+        """Append a bubble for ``item`` and follow it."""
         bubble = Bubble(item, self.agent_name, self.show_details)
+        bubble.copyRequested.connect(self._copy)
+        bubble.actionRequested.connect(self.actionRequested)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         if item.role == "user":
@@ -185,9 +109,11 @@ class ChatView(QScrollArea):
             row.addStretch(1)
         wrapper = QWidget()
         wrapper.setLayout(row)
-        self._layout.insertWidget(self._layout.count() - 1, wrapper)
-        bubble.wrapper = wrapper  # type: ignore[attr-defined]
+        self._layout.addWidget(wrapper)
+        self._wrappers[id(bubble)] = wrapper
         self.bubbles.append(bubble)
+        if self.find_query:
+            bubble.highlight(self.find_query)
         self._stick = True
         return bubble
 
@@ -196,6 +122,7 @@ class ChatView(QScrollArea):
         self.clear()
         for item in items:
             self.add(item)
+        self.scroll_to_bottom()
 
     def set_show_details(self, show: bool) -> None:
         """Show or hide the details of every reply."""
@@ -203,14 +130,53 @@ class ChatView(QScrollArea):
         for bubble in self.bubbles:
             bubble.toggle.setChecked(show)
 
+    def offer_actions(self, enabled: bool) -> None:
+        """Offer Edit on the newest message of the user and Regenerate on the reply that
+        followed it (only while the agent is idle)."""
+        users = [i for i, b in enumerate(self.bubbles) if b.role == "user"]
+        last_user = users[-1] if users and enabled else -1
+        replies = [i for i, b in enumerate(self.bubbles) if b.role == "assistant"]
+        last_reply = replies[-1] if replies and last_user >= 0 and replies[-1] > last_user else -1
+        for i, bubble in enumerate(self.bubbles):
+            bubble.set_action("edit" if i == last_user else "regenerate" if i == last_reply else "")
+
+    def drop_last_turn(self) -> None:
+        """Remove the newest message of the user and everything after it."""
+        users = [i for i, b in enumerate(self.bubbles) if b.role == "user"]
+        for bubble in self.bubbles[users[-1] if users else len(self.bubbles) :]:
+            self._remove(bubble)
+
+    def _copy(self, bubble: Bubble) -> None:
+        QApplication.clipboard().setText(bubble.text)
+        self.copied.emit(bubble.text)
+
     # -- streaming ---------------------------------------------------------------------
 
     def begin_reply(self) -> Bubble:
         """Start an empty reply bubble that streamed text will fill."""
         self.current = self.add(DisplayItem("assistant", "", "", []))
-        self.current.set_text("…")
+        self.current.set_text(LIVE_PLACEHOLDER)
         self._timer.start()
         return self.current
+
+    def set_activity(self, text: str) -> None:
+        """What the agent is doing, under the reply being written."""
+        if self.current is not None:
+            self.current.set_activity(text)
+
+    def begin_step(self) -> None:
+        """A new step of the current reply starts: remember its text so far."""
+        self.flush()
+        if self.current is not None:
+            self._step_text = self.current.text
+
+    def void_step(self) -> None:
+        """The step being streamed was rejected: drop what it wrote."""
+        self._pending_text = self._pending_thought = ""
+        if self.current is not None:
+            self.current.set_text(self._step_text)
+            self.current.live_thought = ""
+            self.current.refresh_details()
 
     def stream_text(self, text: str) -> None:
         """Buffer more reply text (painted on the next flush)."""
@@ -226,7 +192,7 @@ class ChatView(QScrollArea):
         if bubble is None:
             return
         if self._pending_text:
-            base = "" if bubble.text == "…" else bubble.text
+            base = "" if bubble.text == LIVE_PLACEHOLDER else bubble.text
             bubble.set_text(base + self._pending_text)
             self._pending_text = ""
         if self._pending_thought:
@@ -236,16 +202,17 @@ class ChatView(QScrollArea):
 
     def add_details(self, details: list[Detail]) -> None:
         """A finished step: its thoughts and call replace the live thought."""
-        if self.current is None:
-            self.begin_reply()
-        assert self.current is not None
+        bubble = self.current or self.begin_reply()
         self.flush()
-        self.current.live_thought = ""
-        self.current.details.extend(details)
-        self.current.refresh_details()
+        bubble.live_thought = ""
+        bubble.details.extend(details)
+        bubble.refresh_details()
 
-    def finish_reply(self, text: str | None, time: str, note: str = "") -> None:
-        """Close the current reply with its final text (or a note when there was none)."""
+    def finish_reply(
+        self, text: str | None, time: str, note: str = "", *, stopped: bool = False
+    ) -> None:
+        """Close the current reply with its final text, or with what was streamed
+        (marked stopped), or a note when there was nothing."""
         self.flush()
         self._timer.stop()
         bubble = self.current
@@ -253,21 +220,69 @@ class ChatView(QScrollArea):
         if bubble is None:
             return
         bubble.live_thought = ""
-        final = text if text is not None else ("" if bubble.text == "…" else bubble.text)
-        if not final and note:
-            final = f"_{note}_"
+        bubble.set_activity("")
+        final = (
+            text if text is not None else ("" if bubble.text == LIVE_PLACEHOLDER else bubble.text)
+        )
+        if not final and note and not stopped:
+            final = f"*{note}*"
         bubble.set_text(final)
+        if stopped:
+            bubble.mark_stopped()
         bubble.set_time(time)
         bubble.refresh_details()
-        if not final and not bubble.details:
-            bubble.wrapper.setParent(None)  # type: ignore[attr-defined]
-            self.bubbles.remove(bubble)
+        if not final and not bubble.details and not stopped:
+            self._remove(bubble)
+
+    # -- find --------------------------------------------------------------------------
+
+    def find_text(self, query: str) -> int:
+        """Highlight every hit of ``query`` ('' clears); returns how many bubbles match."""
+        self.find_query = query.strip()
+        self.find_index = -1
+        matching = 0
+        for bubble in self.bubbles:
+            matching += bool(bubble.highlight(self.find_query))
+        return matching
+
+    def matches(self) -> list[Bubble]:
+        """Bubbles holding a hit of the current query, oldest first."""
+        return [b for b in self.bubbles if b.hits]
+
+    def find_next(self, backwards: bool = False) -> Bubble | None:
+        """Move to the next (or previous) matching bubble, newest first, and show it."""
+        hits = self.matches()
+        if not hits:
+            return None
+        if self.find_index < 0:
+            self.find_index = len(hits) - 1 if not backwards else 0
+        else:
+            step = -1 if not backwards else 1
+            self.find_index = (self.find_index + step) % len(hits)
+        target = hits[self.find_index]
+        for bubble in hits:
+            bubble.highlight(self.find_query, current=bubble is target)
+        self._stick = False
+        self.show_found()
+        return target
+
+    def show_found(self) -> None:
+        """Scroll the current find hit into view (again, after the view changed size)."""
+        hits = self.matches()
+        if 0 <= self.find_index < len(hits):
+            self.ensureWidgetVisible(hits[self.find_index], 0, 40)
 
     # -- scrolling ---------------------------------------------------------------------
 
+    def scroll_to_bottom(self) -> None:
+        """Show the newest bubble and follow new content again."""
+        self._stick = True
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
     def _on_scroll(self, value: int) -> None:
         bar = self.verticalScrollBar()
-        self._stick = value >= bar.maximum() - 40
+        self._stick = value >= bar.maximum() - STICK_PX
 
     def _on_range(self, _min: int, maximum: int) -> None:
         if self._stick:
@@ -305,13 +320,36 @@ class Composer(QPlainTextEdit):
             self.clear()
             self.submitted.emit(text)
 
-    def canInsertFromMimeData(self, source) -> bool:  # type: ignore[no-untyped-def]
+    def canInsertFromMimeData(self, source: QMimeData) -> bool:
         if source.hasUrls():
             return False
         return super().canInsertFromMimeData(source)
 
-    def dragEnterEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
             event.ignore()
             return
         super().dragEnterEvent(event)
+
+
+class InputBar(QWidget):
+    """The input box with its Send and Stop buttons."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.composer = Composer()
+        self.send_button = QPushButton("Send")
+        self.send_button.setObjectName("sendButton")
+        self.send_button.setToolTip("Send (Enter)")
+        self.send_button.clicked.connect(self.composer.send)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("stopButton")
+        self.stop_button.setToolTip("Stop generating (Esc)")
+        self.stop_button.setEnabled(False)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(12, 8, 12, 12)
+        row.addWidget(self.composer, 1)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.send_button)
+        buttons.addWidget(self.stop_button)
+        row.addLayout(buttons)

@@ -1,14 +1,15 @@
-"""Document drops: the overlay shown while files are dragged over the window, and the
-progress panel with one card per batch (files, pages, chunks, cancel, per-file results)."""
+"""Documents: the overlay shown while files are dragged over the window, the progress
+panel with one card per batch (files, pages, chunks, cancel, per-file results), and the
+controller that starts a batch on the worker's ingest thread and routes its news."""
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtCore import QMimeData, QObject, Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -19,6 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+if TYPE_CHECKING:
+    from ember.app.worker import EngineWorker
+    from ember.core.ingest import IngestProgress, IngestResult
+
 STATUS_MARK = {"loaded": "✓", "skipped": "•", "failed": "✗", "cancelled": "–"}
 
 
@@ -27,36 +32,29 @@ def local_paths(mime: QMimeData) -> list[str]:
     return [u.toLocalFile() for u in mime.urls() if u.isLocalFile() and u.toLocalFile()]
 
 
-def progress_fraction(p: Any) -> float:
-    """Overall batch progress 0..1 from an IngestProgress."""
-    files = max(1, int(getattr(p, "files_total", 1) or 1))
-    index = int(getattr(p, "file_index", 0) or 0)
-    pages_total = int(getattr(p, "pages_total", 0) or 0)
-    if getattr(p, "stage", "") == "done":
+def progress_fraction(p: IngestProgress) -> float:
+    """Overall batch progress 0..1."""
+    files = max(1, p.files_total)
+    if p.stage == "done":
         within = 1.0
-    elif pages_total:
+    elif p.pages_total:
         # chunks_total grows while the file is read, so pages are the honest measure.
-        within = 0.95 * int(getattr(p, "pages_done", 0) or 0) / pages_total
+        within = 0.95 * p.pages_done / p.pages_total
     else:
         within = 0.0
-    return max(0.0, min(1.0, (index + min(within, 1.0)) / files))
+    return max(0.0, min(1.0, (p.file_index + min(within, 1.0)) / files))
 
 
-def progress_text(p: Any) -> str:
+def progress_text(p: IngestProgress) -> str:
     """One line: which file, pages and chunks."""
-    files = int(getattr(p, "files_total", 1) or 1)
-    index = int(getattr(p, "file_index", 0) or 0)
-    name = Path(str(getattr(p, "path", ""))).name
-    parts = [f"File {min(index + 1, files)} of {files}: {name}"]
-    pages_total = int(getattr(p, "pages_total", 0) or 0)
-    if pages_total:
-        parts.append(f"page {getattr(p, 'pages_done', 0)}/{pages_total}")
-    chunks = int(getattr(p, "chunks_done", 0) or 0)
-    if chunks:
-        parts.append(f"{chunks} chunks embedded")
-    stage = getattr(p, "stage", "")
-    if stage:
-        parts.append(str(stage))
+    files = max(1, p.files_total)
+    parts = [f"File {min(p.file_index + 1, files)} of {files}: {Path(p.path).name}"]
+    if p.pages_total:
+        parts.append(f"page {p.pages_done}/{p.pages_total}")
+    if p.chunks_done:
+        parts.append(f"{p.chunks_done} chunks embedded")
+    if p.stage:
+        parts.append(p.stage)
     return " · ".join(parts)
 
 
@@ -77,7 +75,9 @@ class DropOverlay(QLabel):
             f"<h2>Drop to add to {html.escape(agent_name)}'s memory</h2>"
             "<p>PDF, text and Markdown files, or whole folders</p>"
         )
-        self.setGeometry(self.parentWidget().rect())
+        parent = self.parentWidget()
+        if parent is not None:
+            self.setGeometry(parent.rect())
         self.raise_()
         self.show()
 
@@ -124,14 +124,14 @@ class BatchCard(QFrame):
         self.results.hide()
         layout.addWidget(self.results)
         self.finished = False
-        self.result_rows: list[dict[str, Any]] = []
+        self.result_rows: list[IngestResult] = []
 
     def _cancel(self) -> None:
         self.cancel_button.setEnabled(False)
         self.status.setText("Cancelling…")
         self.cancelRequested.emit(self.batch)
 
-    def set_progress(self, p: Any) -> None:
+    def set_progress(self, p: IngestProgress) -> None:
         """Show an IngestProgress."""
         if self.finished:
             return
@@ -139,7 +139,7 @@ class BatchCard(QFrame):
         if self.cancel_button.isEnabled():
             self.status.setText(progress_text(p))
 
-    def set_results(self, results: list[dict[str, Any]]) -> None:
+    def set_results(self, results: list[IngestResult]) -> None:
         """Show the per-file outcome; the card stays until dismissed."""
         self.finished = True
         self.result_rows = results
@@ -149,20 +149,15 @@ class BatchCard(QFrame):
         counts: dict[str, int] = {}
         lines = []
         for r in results:
-            status = str(r.get("status"))
-            counts[status] = counts.get(status, 0) + 1
-            name = html.escape(Path(str(r.get("path", ""))).name)
-            if status == "loaded":
-                detail = (
-                    f"{r.get('pages', 0)} pages, {r.get('passages', 0)} passages, "
-                    f"{float(r.get('seconds') or 0):.1f} s"
-                )
+            counts[r.status] = counts.get(r.status, 0) + 1
+            if r.status == "loaded":
+                detail = f"{r.pages} pages, {r.passages} passages, {r.seconds:.1f} s"
             else:
-                detail = html.escape(str(r.get("message") or status))
-            color = "#c0392b" if status == "failed" else "inherit"
+                detail = html.escape(r.message or r.status)
+            color = "#c0392b" if r.status == "failed" else "inherit"
             lines.append(
-                f"<div style='color:{color}'>{STATUS_MARK.get(status, '?')} <b>{name}</b> — "
-                f"{status}: {detail}</div>"
+                f"<div style='color:{color}'>{STATUS_MARK.get(r.status, '?')} "
+                f"<b>{html.escape(r.name)}</b> — {r.status}: {detail}</div>"
             )
         summary = ", ".join(f"{n} {s}" for s, n in counts.items()) or "nothing to add"
         self.title.setText(f"<b>Documents</b> — {html.escape(summary)}")
@@ -175,10 +170,11 @@ class BatchCard(QFrame):
 class IngestPanel(QWidget):
     """Stack of batch cards above the input box; hidden when empty."""
 
-    def __init__(self, cancel: Callable[[int], None], parent: QWidget | None = None) -> None:
+    cancelled = Signal(int)  # batch
+
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("ingestPanel")
-        self._cancel = cancel
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(12, 4, 12, 4)
         self.cards: dict[int, BatchCard] = {}
@@ -187,20 +183,20 @@ class IngestPanel(QWidget):
     def add_batch(self, batch: int, paths: list[str]) -> BatchCard:
         """A card for a new batch."""
         card = BatchCard(batch, paths)
-        card.cancelRequested.connect(self._cancel)
+        card.cancelRequested.connect(self.cancelled)
         card.dismissed.connect(self.dismiss)
         self.cards[batch] = card
         self._layout.addWidget(card)
         self.show()
         return card
 
-    def progress(self, batch: int, p: Any) -> None:
+    def progress(self, batch: int, p: IngestProgress) -> None:
         """Route progress to its card."""
         card = self.cards.get(batch)
         if card is not None:
             card.set_progress(p)
 
-    def finish(self, batch: int, results: list[dict[str, Any]]) -> None:
+    def finish(self, batch: int, results: list[IngestResult]) -> None:
         """Route results to its card."""
         card = self.cards.get(batch)
         if card is not None:
@@ -213,3 +209,55 @@ class IngestPanel(QWidget):
             card.setParent(None)
             card.deleteLater()
         self.setVisible(bool(self.cards))
+
+
+class Documents(QObject):
+    """Adds dropped or picked documents to an agent's archival memory."""
+
+    loaded = Signal(int, object)  # batch, list[IngestResult] (after the panel showed them)
+
+    def __init__(self, worker: EngineWorker, panel: IngestPanel, overlay: DropOverlay) -> None:
+        super().__init__(panel)
+        self.worker = worker
+        self.panel = panel
+        self.overlay = overlay
+        panel.cancelled.connect(self.cancel)
+
+    def add(self, agent_id: int, paths: list[str]) -> int:
+        """Start loading files/folders; returns the batch number (-1 if nothing started)."""
+        job = self.worker.ingest(agent_id, paths, self.panel.progress, self._finished)
+        if job is None:
+            return -1
+        self.panel.add_batch(job.batch, paths)  # before any progress is delivered
+        return job.batch
+
+    def cancel(self, batch: int) -> None:
+        """Stop a batch at its next chunk boundary."""
+        job = self.worker.jobs.get(batch)
+        if job is not None:
+            job.cancel()
+
+    def _finished(self, batch: int, results: list[IngestResult]) -> None:
+        self.panel.finish(batch, results)
+        self.loaded.emit(batch, results)
+
+    def drag_enter(self, event: QDragEnterEvent, agent_name: str) -> None:
+        """Files dragged over the window: accept them and show the hint."""
+        if local_paths(event.mimeData()):
+            event.acceptProposedAction()
+            self.overlay.show_for(agent_name)
+        else:
+            event.ignore()
+
+    def drag_move(self, event: QDragMoveEvent) -> None:
+        """Keep accepting local files."""
+        if local_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def drop(self, event: QDropEvent) -> list[str]:
+        """The files dropped (the hint goes away either way)."""
+        self.overlay.hide()
+        paths = local_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+        return paths

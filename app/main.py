@@ -14,17 +14,25 @@ import os
 import signal
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
 
 
-def make_app(argv: list[str] | None = None):  # type: ignore[no-untyped-def]
+def make_app(argv: list[str] | None = None) -> QApplication:
     """The QApplication with Ember's name, icon, style and palette-aware style sheet."""
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
     from ember import resources
 
-    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    existing = QApplication.instance()
+    app = (
+        existing
+        if isinstance(existing, QApplication)
+        else QApplication(argv if argv is not None else sys.argv)
+    )
     app.setApplicationName("Ember")
     app.setApplicationDisplayName("Ember")
     app.setOrganizationName("Ember")
@@ -67,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 
     QTimer.singleShot(0, window.start)
     code = app.exec()
-    if window.thread_.isRunning():
+    if not window.stopped:
         window.shutdown_now()
     return int(code)
 

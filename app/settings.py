@@ -1,15 +1,22 @@
 """The settings dialog: model file, context size, threads, temperature, timed heartbeats,
-inner thoughts. It edits plain dicts; the worker saves them with the data and reloads the
-model when needed. GGUF files of other local-LLM apps are found on a background thread
-(``ember.core.modelscan``) and offered in the model list."""
+inner thoughts. It edits an ``EngineConfig`` and the GUI preferences; the window saves
+them with the data (reloading the model when needed). GGUF files of other local-LLM apps
+are found on a background thread (``ember.core.modelscan``) and offered in the model
+list; the label of a model picked from that list is kept with the preferences, so the
+list shows it the same way next time."""
 
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Signal
+if TYPE_CHECKING:
+    from ember.core.config import EngineConfig
+    from ember.core.modelscan import ModelCandidate
+
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -26,13 +33,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ember.app.serverbox import ServerBox
+
 BUNDLED = ""  # model_path value meaning "the bundled model"
 
 
 class ModelScanner(QObject):
     """Runs the model folder scan on a plain thread and reports back on the GUI thread."""
 
-    found = Signal(object)  # list[ModelCandidate]
+    found = Signal(object)  # list[ModelCandidate]  (emitted on the scan thread: queued)
 
     def start(self) -> None:
         """Scan in the background."""
@@ -54,12 +63,12 @@ def _size(n: int) -> str:
 
 
 class SettingsDialog(QDialog):
-    """Edit engine settings (``EngineConfig`` fields) and GUI preferences."""
+    """Edit engine settings (an ``EngineConfig``) and GUI preferences."""
 
     def __init__(
         self,
-        config: dict[str, Any],
-        gui: dict[str, Any],
+        config: EngineConfig,
+        prefs: dict[str, Any],
         parent: QWidget | None = None,
         *,
         scan: bool = True,
@@ -68,7 +77,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self.setObjectName("settingsDialog")
         self.setMinimumWidth(560)
-        self._config = dict(config)
+        self.config = config
         layout = QVBoxLayout(self)
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -76,45 +85,53 @@ class SettingsDialog(QDialog):
         model_row = QHBoxLayout()
         self.model = QComboBox()
         self.model.setObjectName("modelCombo")
-        self.model.setMinimumContentsLength(30)
+        self.model.setMinimumContentsLength(36)
+        # Long labels must not widen the dialog: the list itself shows them whole.
+        self.model.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         self.model.addItem("Bundled: Gemma 3 270M (small, fast, basic)", BUNDLED)
-        current = config.get("model_path") or BUNDLED
+        current = config.model_path or BUNDLED
         if current:
-            self.model.addItem(f"{Path(current).name} — {current}", current)
+            labels = prefs.get("model_labels") or {}
+            self.add_model(current, str(labels.get(current) or Path(current).name))
             self.model.setCurrentIndex(1)
         model_row.addWidget(self.model, 1)
         browse = QPushButton("Browse…")
         browse.clicked.connect(self.browse)
         model_row.addWidget(browse)
+        self.get_model = QPushButton("Get a model…")  # the catalogue (the window opens it)
+        model_row.addWidget(self.get_model)
         form.addRow("Model", model_row)
         self.scan_status = QLabel("Looking for models of other apps (LM Studio, Ollama, …)…")
         self.scan_status.setObjectName("scanStatus")
         self.scan_status.setWordWrap(True)
         form.addRow("", self.scan_status)
+        self.server = ServerBox(form, config.server_url, config.server_model, self)
 
         self.n_ctx = QSpinBox()
         self.n_ctx.setRange(1024, 131072)
         self.n_ctx.setSingleStep(1024)
-        self.n_ctx.setValue(int(config.get("n_ctx") or 4096))
+        self.n_ctx.setValue(config.n_ctx)
         self.n_ctx.setSuffix(" tokens")
         form.addRow("Context size", self.n_ctx)
 
         self.threads = QSpinBox()
         self.threads.setRange(0, 256)
         self.threads.setSpecialValueText("Automatic")
-        self.threads.setValue(int(config.get("n_threads") or 0))
+        self.threads.setValue(config.n_threads or 0)
         form.addRow("CPU threads", self.threads)
 
         self.temperature = QDoubleSpinBox()
         self.temperature.setRange(0.0, 2.0)
         self.temperature.setSingleStep(0.1)
         self.temperature.setDecimals(2)
-        self.temperature.setValue(float(config.get("temperature", 0.7)))
+        self.temperature.setValue(config.temperature)
         form.addRow("Temperature", self.temperature)
 
         hb_row = QHBoxLayout()
         self.heartbeat = QCheckBox("Wake the agent when idle every")
-        minutes = config.get("timed_heartbeat_minutes")
+        minutes = config.timed_heartbeat_minutes
         self.heartbeat.setChecked(bool(minutes))
         hb_row.addWidget(self.heartbeat)
         self.heartbeat_minutes = QSpinBox()
@@ -128,7 +145,7 @@ class SettingsDialog(QDialog):
         form.addRow("Timed heartbeats", hb_row)
 
         self.show_thoughts = QCheckBox("Show the agent's inner thoughts and tool calls")
-        self.show_thoughts.setChecked(bool(gui.get("show_thoughts", False)))
+        self.show_thoughts.setChecked(bool(prefs.get("show_thoughts", False)))
         form.addRow("Chat", self.show_thoughts)
         layout.addLayout(form)
 
@@ -136,9 +153,10 @@ class SettingsDialog(QDialog):
             "Settings are saved with your memories. A new model loads in the background; "
             "the current one keeps working until it is ready."
         )
+        note.setObjectName("settingsNote")  # secondary text, not a disabled one
         note.setWordWrap(True)
-        note.setEnabled(False)
         layout.addWidget(note)
+        self.note = note
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -156,21 +174,27 @@ class SettingsDialog(QDialog):
             self, "Choose a model file", str(Path.home()), "GGUF models (*.gguf);;All files (*)"
         )
         if path:
-            self.select_path(path, f"{Path(path).name} — {path}")
+            self.select_path(path, Path(path).name)
 
-    def select_path(self, path: str, label: str) -> None:
-        """Add (if needed) and select a model path."""
+    def add_model(self, path: str, label: str) -> int:
+        """Offer a model file (its full path in the tooltip); returns its index."""
         index = self.model.findData(path)
         if index < 0:
             self.model.addItem(label, path)
             index = self.model.count() - 1
-        self.model.setCurrentIndex(index)
+        else:
+            self.model.setItemText(index, label)
+        self.model.setItemData(index, path, Qt.ItemDataRole.ToolTipRole)
+        return index
 
-    def add_found(self, candidates: list[Any]) -> None:
+    def select_path(self, path: str, label: str) -> None:
+        """Add (if needed) and select a model path."""
+        self.model.setCurrentIndex(self.add_model(path, label))
+
+    def add_found(self, candidates: list[ModelCandidate]) -> None:
         """Offer the models found in other apps' folders."""
         for c in candidates:
-            if self.model.findData(c.path) < 0:
-                self.model.addItem(f"{c.name} ({c.origin}, {_size(c.size)})", c.path)
+            self.add_model(c.path, f"{c.name} ({c.origin}, {_size(c.size)})")
         n = len(candidates)
         self.scan_status.setText(
             f"Found {n} model{'s' * (n != 1)} from other apps; pick one above."
@@ -179,16 +203,37 @@ class SettingsDialog(QDialog):
             "Face) were found; use Browse… to choose a .gguf file."
         )
 
-    def values(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(engine config changes, GUI preferences) as chosen."""
+    def accept(self) -> None:
+        """Close with the values, unless the server URL is not one."""
+        problem = self.server.check()
+        if problem:
+            self.server.status.setText(problem)
+            return
+        super().accept()
+
+    def values(self) -> tuple[EngineConfig, dict[str, Any]]:
+        """(engine settings, GUI preference changes) as chosen: a server when its URL is
+        set, else the model file (exactly one model choice, see core/modelchoice)."""
+        from ember.core.modelchoice import use_file, use_server
+
         path = self.model.currentData() or None
-        config = {
-            "model_path": path,
-            "n_ctx": self.n_ctx.value(),
-            "n_threads": self.threads.value() or None,
-            "temperature": round(self.temperature.value(), 2),
-            "timed_heartbeat_minutes": (
+        config = replace(
+            self.config,
+            model_path=None,
+            server_url=None,
+            server_model=None,
+            n_ctx=self.n_ctx.value(),
+            n_threads=self.threads.value() or None,
+            temperature=round(self.temperature.value(), 2),
+            timed_heartbeat_minutes=(
                 self.heartbeat_minutes.value() if self.heartbeat.isChecked() else None
             ),
-        }
-        return config, {"show_thoughts": self.show_thoughts.isChecked()}
+        )
+        if self.server.server_url():
+            config = use_server(config, self.server.server_url(), self.server.server_model())
+        elif path:
+            config = use_file(config, path)
+        prefs: dict[str, Any] = {"show_thoughts": self.show_thoughts.isChecked()}
+        if config.model_path:
+            prefs["model_labels"] = {config.model_path: self.model.currentText()}
+        return config, prefs

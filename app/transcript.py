@@ -3,17 +3,32 @@
 The engine stores every step (inner thoughts + one function call), every function result
 and every event. The chat shows the user's messages and the agent's replies; everything
 the agent did on the way to a reply (thoughts, calls, results) becomes that reply's
-collapsible *details*. System alerts the user should know about become notices.
+collapsible *details*. System alerts the user should know about become notices; a reply
+the user stopped shows what had been streamed, marked stopped (the service records it).
+
+Also here: the one-line activity shown in a reply bubble while the agent works
+(:func:`activity`), and the Markdown export of a conversation (:func:`to_markdown`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from ember.core.events import Event
+    from ember.core.store import Message
 
 Role = Literal["user", "assistant", "notice"]
+SEARCH_TOOLS = frozenset(
+    {"archival_memory_search", "conversation_search", "conversation_search_date"}
+)
+MEMORY_TOOLS = frozenset({"core_memory_append", "core_memory_replace", "archival_memory_insert"})
+STOPPED = "Stopped."
+SUMMARISING = "Summarising older messages"
 
 
 @dataclass(frozen=True)
@@ -33,6 +48,7 @@ class DisplayItem:
     text: str
     time: str = ""
     details: list[Detail] = field(default_factory=list)
+    stopped: bool = False  # a reply the user stopped: ``text`` is what was streamed
 
 
 def short_time(iso: str, now: datetime | None = None) -> str:
@@ -78,22 +94,22 @@ def result_detail(status: str, message: str) -> Detail:
     return Detail("result", f"{status}: {text}", ok=status == "OK")
 
 
-def build_transcript(messages: list[dict[str, Any]]) -> list[DisplayItem]:
-    """Turn stored messages (dicts with role, kind, content, text, created_at) into bubbles."""
+def build_transcript(messages: Sequence[Message]) -> list[DisplayItem]:
+    """Turn stored messages (oldest first) into bubbles."""
+    from ember.core.service import CANCELLED_REPLY
+
     items: list[DisplayItem] = []
     pending: list[Detail] = []
     last_time = ""
     for msg in messages:
-        kind = msg.get("kind", "")
-        content = msg.get("content") or {}
-        when = msg.get("created_at", "")
-        if kind == "user_message":
+        content = msg.content or {}
+        when = msg.created_at
+        if msg.kind == "user_message":
             if pending:
                 items.append(DisplayItem("assistant", "", last_time, pending))
                 pending = []
-            text = msg.get("text") or str(content.get("message", ""))
-            items.append(DisplayItem("user", text, when))
-        elif kind == "step":
+            items.append(DisplayItem("user", msg.text or str(content.get("message", "")), when))
+        elif msg.kind == "step":
             name = str(content.get("function", ""))
             args = content.get("arguments") or {}
             pending += call_details(str(content.get("thoughts", "")), name, args)
@@ -101,10 +117,72 @@ def build_transcript(messages: list[dict[str, Any]]) -> list[DisplayItem]:
             if name == "send_message":
                 items.append(DisplayItem("assistant", str(args.get("message", "")), when, pending))
                 pending = []
-        elif kind == "function_result":
+        elif msg.kind == "function_result":
             pending.append(result_detail(str(content.get("status")), str(content.get("message"))))
-        elif kind == "memory_pressure":
+        elif msg.kind == CANCELLED_REPLY:
+            text = str(content.get("message", ""))
+            items.append(DisplayItem("assistant", text, when, pending, stopped=True))
+            pending = []
+        elif msg.kind == "memory_pressure":
             items.append(DisplayItem("notice", str(content.get("message", "")), when))
     if pending:
         items.append(DisplayItem("assistant", "", last_time, pending))
     return items
+
+
+def activity(event: Event) -> str | None:
+    """What a reply bubble says the agent is doing after ``event`` (None: no change)."""
+    from ember.core import events as ev
+
+    if isinstance(event, ev.StepStarted):
+        return "Reading the conversation…"
+    if isinstance(event, ev.PromptProgress):
+        if event.done >= event.total:
+            return None  # read: the step's text follows
+        doing = "Reading the conversation" if event.purpose == "step" else SUMMARISING
+        return f"{doing}… {100 * event.done // max(1, event.total)}%"
+    if isinstance(event, ev.SummaryProgress):
+        if event.stage == "done":
+            return None
+        part = f" (part {event.piece} of {event.pieces})" if event.pieces > 1 else ""
+        return f"{SUMMARISING}{part}…"
+    if isinstance(event, ev.ThoughtDelta):
+        return "Thinking…"
+    if isinstance(event, ev.MessageDelta):
+        return "Writing…"
+    if isinstance(event, ev.ToolCall):
+        if event.name in SEARCH_TOOLS:
+            return "Searching memory…"
+        if event.name in MEMORY_TOOLS:
+            return "Saving to memory…"
+        if event.name == "send_message":
+            return None
+        return "Working…"
+    if isinstance(event, ev.ToolResult):
+        return "Reading the result…" if event.heartbeat else None
+    if isinstance(event, ev.SystemNotice) and event.kind == "flush":
+        return "Older messages were summarised…"
+    return None
+
+
+def to_markdown(items: Sequence[DisplayItem], agent_name: str, title: str = "") -> str:
+    """The conversation as a Markdown document (replies, messages, notices; no details)."""
+    lines = [f"# {title or f'Conversation with {agent_name}'}", ""]
+    for item in items:
+        who = {"user": "You", "assistant": agent_name, "notice": "Notice"}[item.role]
+        when = _full_time(item.time)
+        head = f"**{who}**" + (f" · {when}" if when else "")
+        if item.stopped:
+            head += " · *stopped*"
+        text = item.text.strip()
+        if not text and not item.stopped:
+            continue  # a turn without a reply (its details are not exported)
+        lines += [head, "", text if item.role != "notice" else f"> {text}", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _full_time(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso

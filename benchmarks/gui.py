@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 TICK_MS = 5
+# The checkout: the GUI tests' helpers (tests/app/fixtures.py) make the benchmark's PDF.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def measure_startup(runs: int = 5) -> list[float]:
@@ -106,27 +108,6 @@ def wait_for(signal: Any, timeout: float = 600.0) -> list[Any]:
     return got
 
 
-def make_pdf(path: Path, pages: int) -> Path:
-    """A text PDF of ``pages`` pages."""
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.set_font("Helvetica", size=11)
-    for n in range(1, pages + 1):
-        pdf.add_page()
-        for k in range(25):
-            pdf.multi_cell(
-                0,
-                6,
-                f"Page {n}, line {k}: the quarterly report notes that shipment {n * 97 + k} "
-                "left the harbour on time and arrived in good order at the depot.",
-                new_x="LMARGIN",
-                new_y="NEXT",
-            )
-    pdf.output(str(path))
-    return path
-
-
 def measure_stalls(pdf_pages: int = 40) -> dict[str, dict[str, float]]:
     """Worst GUI stalls while the models load, a reply streams and a PDF ingests."""
     home = tempfile.mkdtemp(prefix="ember-bench-")
@@ -152,7 +133,7 @@ def measure_stalls(pdf_pages: int = 40) -> dict[str, dict[str, float]]:
     results["models loading"] = meter.stop()
 
     deltas: list[int] = []
-    worker.engineEvent.connect(
+    window.conversation.eventReceived.connect(
         lambda _a, e: deltas.append(1) if type(e).__name__ == "MessageDelta" else None
     )
     for label, text in (
@@ -162,17 +143,19 @@ def measure_stalls(pdf_pages: int = 40) -> dict[str, dict[str, float]]:
         deltas.clear()
         meter.start()
         window.send(text)
-        wait_for(worker.turnEnded)
+        wait_for(window.conversation.turnEnded)
         stats = meter.stop()
         stats["message_signals"] = len(deltas)
         results[label] = stats
 
-    pdf = make_pdf(Path(home) / "report.pdf", pdf_pages)
+    from tests.app.fixtures import make_pdf
+
+    pdf = make_pdf(Path(home) / "report.pdf", pdf_pages, lines=25)
     meter.start()
     window.add_documents([str(pdf)])
-    args = wait_for(worker.ingestFinished)
+    args = wait_for(window.documentsLoaded)
     stats = meter.stop()
-    stats["passages"] = float(args[1][0]["passages"]) if len(args) > 1 else 0.0
+    stats["passages"] = float(args[1][0].passages) if len(args) > 1 else 0.0
     results[f"PDF ingest ({pdf_pages} pages)"] = stats
 
     window.shutdown_now()

@@ -1,7 +1,8 @@
 """``ember eval``: the evaluation harness (DESIGN §8) — table on stdout, progress on stderr.
 
 It never touches the user's database: every task runs in a temporary folder (or the folder
-given with ``--keep``). The model is the bundled one unless ``--model`` names a GGUF file.
+given with ``--keep``). The model is the bundled one unless ``--model`` names a GGUF file or
+``--server`` an OpenAI-compatible server (``--server-model`` picks one of its models).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from ember.core import modelchoice
 from ember.core.config import EngineConfig
 from ember.core.errors import InvalidInput
 from ember.core.evaluation import generator, report, runner, tasks
+from ember.core.service import default_backend
 
 DEFAULT_SIZE = 6
 DEFAULT_SEED = 1
@@ -32,6 +35,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     source = p.add_mutually_exclusive_group()
     source.add_argument("--model", default=None, help="path to a GGUF model (default: bundled)")
     source.add_argument("--server", default=None, help="an OpenAI-compatible server URL")
+    p.add_argument("--server-model", default=None, metavar="NAME", help="the server's model to use")
     p.add_argument("--json", default=None, metavar="FILE", help="write the full report as JSON")
     p.add_argument("--plot", default=None, metavar="FILE", help="write a PNG plot")
     p.add_argument(
@@ -56,10 +60,16 @@ def _progress(line: str) -> None:
     print(f"[eval] {line}", file=sys.stderr, flush=True)
 
 
+def _model_label(args: argparse.Namespace) -> str:
+    if args.server:
+        return f"server {args.server}" + (f" ({args.server_model})" if args.server_model else "")
+    return str(args.model or "bundled")
+
+
 def run(args: argparse.Namespace) -> int:
     """Generate the tasks, run them, print the table, write the JSON and the plot."""
-    if args.server:
-        raise InvalidInput("--server is not available yet: remote models are not built in")
+    if args.server_model and not args.server:
+        raise InvalidInput("--server-model needs --server URL")
     selected = tasks.make_tasks(list(args.tasks), args.seed, args.size)
     for out in (args.json, args.plot):
         if out and not Path(out).parent.exists():
@@ -67,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     config = EngineConfig()
     if args.model:
         config = replace(config, model_path=args.model)
+    if args.server:
+        config = modelchoice.use_server(config, args.server, args.server_model)
     if args.threads is not None:
         if args.threads < 1:
             raise InvalidInput("--threads must be at least 1")
@@ -79,13 +91,14 @@ def run(args: argparse.Namespace) -> int:
         config=config,
         retrieval_only=args.retrieval_only,
         workdir=Path(args.keep) if args.keep else None,
+        backend_factory=default_backend,
     )
     start = time.perf_counter()
     runs = runner.run(selected, options, embedder, _progress)
     elapsed = round(time.perf_counter() - start, 1)
     print(report.table(runs, args.retrieval_only))
     print(f"{elapsed} s in all")
-    model = "none (retrieval only)" if args.retrieval_only else (args.model or "bundled")
+    model = "none (retrieval only)" if args.retrieval_only else _model_label(args)
     meta = {
         "model": model,
         "seed": args.seed,

@@ -114,8 +114,6 @@ def run_models(args: argparse.Namespace) -> int:
 
 
 def _download(entry: catalogue.CatalogueEntry, yes: bool) -> int:
-    from ember.core.download import download
-
     print(f"{entry.name}: {entry.url}")
     print(f"About {human_size(entry.size_bytes)}, saved to {entry.path}. Licence: {entry.licence}")
     if entry.downloaded:
@@ -137,15 +135,7 @@ def _download(entry: catalogue.CatalogueEntry, yes: bool) -> int:
             print(f"\r{pct:3d}% of {human_size(total)}", end="", file=sys.stderr, flush=True)
 
     try:
-        download(
-            entry.url,
-            catalogue.models_dir() / entry.filename,
-            sha256=entry.sha256,
-            expected_size=entry.size_bytes,
-            size_tolerance=0.0 if entry.sha256 else catalogue.SIZE_TOLERANCE,
-            on_progress=progress,
-            cancel=cancel,
-        )
+        catalogue.download_entry(entry, progress, cancel)
     except KeyboardInterrupt:
         print("\nPaused; run the same command to resume.", file=sys.stderr)
         return 130
@@ -158,7 +148,7 @@ def _download(entry: catalogue.CatalogueEntry, yes: bool) -> int:
 
 def run_server(args: argparse.Namespace) -> int:
     """``ember server ...``."""
-    from ember.core.apikey import api_key_for, store_api_key
+    from ember.core.apikey import store_api_key
 
     cmd = args.server_cmd
     if cmd is None:
@@ -174,11 +164,11 @@ def run_server(args: argparse.Namespace) -> int:
         store_api_key(args.url, key.strip())
         print("Key stored in the OS keychain.")
         return 0
-    from ember.core.openai_client import OpenAIClient, parse_server_url
-    from ember.core.server_caps import detect
+    from ember.core.openai_client import parse_server_url
+    from ember.core.server_caps import probe_server
 
     endpoint = parse_server_url(args.url)
-    caps = detect(OpenAIClient(endpoint, api_key_for(args.url)), args.server_model)
+    caps = probe_server(args.url, args.server_model)
     if cmd == "test":
         constraint = {
             "gbnf": "GBNF grammar",

@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from ember.core import timeutil
+from ember.core import blockhistory, timeutil
 from ember.core.errors import AlreadyExists, InvalidInput, NotFound
 from ember.core.store_base import StoreBase
 
@@ -168,17 +168,20 @@ class AgentStore(StoreBase):
         labels = ", ".join(b.label for b in blocks) or "none"
         raise NotFound(f"No core memory block labelled '{label}' (blocks: {labels}).")
 
-    def set_block(self, agent_id: int, label: str, value: str) -> None:
-        """Replace a block's value; enforces the block's character limit."""
+    def set_block(self, agent_id: int, label: str, value: str, *, author: str = "agent") -> None:
+        """Replace a block's value; enforces the block's character limit. The change is
+        kept in the block's history with ``author`` (see blockhistory.py)."""
         block = self.get_block(agent_id, label)
         if len(value) > block.limit:
             raise InvalidInput(
                 f"Block '{label}' would hold {len(value)} characters; its limit is {block.limit}."
             )
-        self.conn.execute(
-            "UPDATE blocks SET value = ?, updated_at = ? WHERE agent_id = ? AND label = ?",
-            (value, timeutil.now_iso(), agent_id, label),
-        )
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE blocks SET value = ?, updated_at = ? WHERE agent_id = ? AND label = ?",
+                (value, timeutil.now_iso(), agent_id, label),
+            )
+            blockhistory.record(self.conn, agent_id, label, block.value, value, author)
 
     def add_block(
         self, agent_id: int, label: str, value: str = "", limit: int = DEFAULT_BLOCK_LIMIT

@@ -1,21 +1,26 @@
 """The model catalogue: a curated list of laptop-sized instruct GGUFs (resources/).
 
-Reading it opens no socket; downloading is download.py's job, and only when the user
-asks. A downloaded model lives in :func:`models_dir` under its catalogue file name, so
-"is it downloaded?" is a file check and the settings simply point ``model_path`` at it.
+Reading it opens no socket; downloading (:func:`download_entry`, through download.py)
+happens only when the user asks, after being shown the URL and size. A downloaded model
+lives in :func:`models_dir` under its catalogue file name, so "is it downloaded?" is a
+file check and the settings simply point ``model_path`` at it.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ember import resources
 from ember.core import paths
 from ember.core.errors import NotFound
+
+if TYPE_CHECKING:
+    from ember.core.download import Progress
 
 CATALOGUE_FILE = "catalogue.json"
 SIZE_TOLERANCE = 0.20  # a real size this far from the listed one is refused
@@ -112,3 +117,24 @@ def models_dir() -> Path:
     folder = models_dir_path()
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def download_entry(
+    entry: CatalogueEntry,
+    on_progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> Path:
+    """Download ``entry`` into :func:`models_dir`, verified against its pinned sha256 (else
+    the hub's published one) and the size the user was shown; resumes a paused download.
+    Raises ``Cancelled`` (the part is kept for resuming) or ``DownloadError``."""
+    from ember.core.download import download
+
+    return download(
+        entry.url,
+        models_dir() / entry.filename,
+        sha256=entry.sha256,
+        expected_size=entry.size_bytes,
+        size_tolerance=0.0 if entry.sha256 else SIZE_TOLERANCE,
+        on_progress=on_progress,
+        cancel=cancel,
+    )

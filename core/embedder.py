@@ -147,3 +147,48 @@ class SentenceTransformerEmbedder:
         """Word pieces for ``text`` in the model's own tokenizer (no special tokens)."""
         tokenizer = self.load().tokenizer
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+class SharedEmbedder:
+    """One embedder used by the owning thread and ingest threads: one call at a time."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        """The model's name, recorded in the database."""
+        return self.inner.name
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension."""
+        return self.inner.dim
+
+    @property
+    def max_tokens(self) -> int:
+        """Word pieces the model reads per text."""
+        return self.inner.max_tokens
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory (lazy embedders load on first use)."""
+        return bool(getattr(self.inner, "loaded", True))
+
+    def load(self) -> None:
+        """Load the model now (no-op for embedders that are always ready)."""
+        load = getattr(self.inner, "load", None)
+        if load is not None:
+            with self._lock:
+                load()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts`` (one caller at a time)."""
+        with self._lock:
+            return self.inner.embed(texts)
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces of ``text`` (one caller at a time)."""
+        with self._lock:
+            return self.inner.count_tokens(text)

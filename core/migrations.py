@@ -217,8 +217,23 @@ CREATE TABLE message_window_state (
 );
 """
 
+# Core-memory history (blockhistory.py): every change of a block, before and after.
+_BLOCK_HISTORY = """
+CREATE TABLE block_history (
+    id INTEGER PRIMARY KEY,
+    agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    old_value TEXT NOT NULL,
+    new_value TEXT NOT NULL,
+    author TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX block_history_agent_label ON block_history(agent_id, label, id);
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("initial schema", _INITIAL),
     ("archival binary prefilter + exact re-rank", _ARCHIVAL_INDEX),
     ("recall search windows", _RECALL_WINDOWS),
+    ("core memory history", _BLOCK_HISTORY),
 ]

@@ -8,11 +8,13 @@ The ``use_*`` functions return settings with exactly one choice set.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from ember.core import catalogue
+from ember.core.backend import Backend
 from ember.core.config import EngineConfig
 from ember.core.errors import InvalidInput
 from ember.core.openai_client import parse_server_url
@@ -65,3 +67,35 @@ def use_server(config: EngineConfig, url: str, model: str | None = None) -> Engi
     """Settings that run a model on an OpenAI-compatible server."""
     endpoint = parse_server_url(url)
     return replace(config, server_url=endpoint.url, server_model=model or None)
+
+
+# -- the backend for a choice -------------------------------------------------------------
+
+BackendFactory = Callable[[EngineConfig], Backend]
+
+
+def local_backend(config: EngineConfig) -> Backend:
+    """The llama.cpp backend for ``config`` (the bundled model when no path is set)."""
+    from ember.core.errors import ModelError
+    from ember.core.llama_backend import LlamaBackend
+    from ember.core.llama_build import missing_cpu_features
+    from ember.core.models import resolve_model
+
+    missing = missing_cpu_features()
+    if missing:
+        raise ModelError(
+            f"llama.cpp in this environment was built for CPUs with {', '.join(missing)}, "
+            "which this CPU lacks. Reinstall for this machine: make clean && make run."
+        )
+    return LlamaBackend(
+        resolve_model(config.model_path), n_ctx=config.n_ctx, n_threads=config.n_threads
+    )
+
+
+def default_backend(config: EngineConfig) -> Backend:
+    """The backend the settings choose: a configured server, else the local model."""
+    if config.server_url:
+        from ember.core.remote import server_backend
+
+        return server_backend(config)
+    return local_backend(config)

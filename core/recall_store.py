@@ -101,6 +101,11 @@ class RecallStore(StoreBase):
             "UPDATE messages SET in_context = 0 WHERE id = ?", [(i,) for i in message_ids]
         )
 
+    def delete_messages(self, message_ids: Iterable[int]) -> None:
+        """Delete messages from recall (their search rows go with them, by trigger). For a
+        turn the user takes back; eviction never deletes."""
+        self.conn.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in message_ids])
+
     def get_messages(self, message_ids: Sequence[int]) -> list[Message]:
         """Messages by id, in the order given (missing ids skipped)."""
         if not message_ids:

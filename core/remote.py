@@ -1,14 +1,18 @@
-"""A model on an OpenAI-compatible server, as an engine backend.
+"""A model on an OpenAI-compatible server, as an engine :class:`~ember.core.backend.Backend`.
 
-:class:`RemoteBackend` sends the prompt the engine rendered, unchanged, to
-``/v1/completions`` (so the prefix-stability rule still pays off: llama.cpp's server
-keeps its prompt cache with ``cache_prompt``, llama-cpp-python's reuses the common
-prefix by itself) and streams the reply back as text pieces.
+:class:`RemoteBackend` sends the prompt the engine rendered to ``/v1/completions`` as one
+text (so the prefix-stability rule still pays off: llama.cpp's server keeps its prompt
+cache with ``cache_prompt``, llama-cpp-python's reuses the common prefix by itself) and
+streams the reply back as text pieces.
 
-* **Constraint**, detected once (server_caps.py): the engine's GBNF grammar where the
-  server takes one; a JSON schema where it takes that; otherwise plain output cut to
-  one JSON object (steprepair.py) for the engine to validate.
-* **Tokens**: counted by the server's tokenizer when it has one (cached per text). A
+* **Data stays data.** Servers tokenize a text prompt with control tokens parsed, so a
+  user's ``<end_of_turn>`` would become one. Every data part of the prompt is sent with
+  control-token look-alikes (``<...>``, ``<|...|>``, ``[INST]``) broken by a word joiner
+  (U+2060) after the opening bracket (:func:`defuse`); template markup is sent as is.
+* **Constraint**, detected once (server_caps.py): the :class:`Constraint`'s GBNF grammar
+  where the server takes one; its JSON schema where it takes that; otherwise plain output
+  cut to one JSON object (steprepair.py). The engine validates every step either way.
+* **Tokens**: counted by the server's tokenizer when it has one (cached per part). A
   server without one gets an estimate, stated here: one token per
   :data:`ESTIMATE_BYTES_PER_TOKEN` UTF-8 bytes, plus :data:`ESTIMATE_MARGIN`. Measured
   with Gemma 3's tokenizer on Ember's own texts: 4.3 bytes per token on the system prompt,
@@ -18,22 +22,35 @@ prefix by itself) and streams the reply back as text pieces.
   always clamped so prompt + reply fit the window.
 * **Window**: the server's own size when it states it, never more than Ember's context
   setting (``--ctx``); otherwise Ember's setting.
-* **Errors** are :class:`ServerError`; during a turn the engine shows the message and the
-  user's message stays recorded (it was committed before the model was called).
+* **Prompt progress** comes from llama.cpp's server (``return_progress``); other servers
+  report none while they read.
+* **Cancel** closes the stream (the server stops generating); a cancel while the server
+  is still silent closes the connection at once (openai_client.py's watchdog).
+* **Errors** are :class:`ServerError` (a ``ModelError``); during a turn the engine shows
+  the message and the user's message stays recorded (it was committed before the model
+  was called).
 """
 
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ember.core.backend import (
+    ChatFormat,
+    Constraint,
+    GenerationStats,
+    OnPromptProgress,
+    Prompt,
+    count_prompt_tokens,
+)
 from ember.core.config import EngineConfig
-from ember.core.errors import ServerError
-from ember.core.llm import GenerationStats
+from ember.core.errors import Cancelled, ServerError
 from ember.core.openai_client import OpenAIClient, Timeouts, parse_server_url
 from ember.core.server_caps import (
     ConstraintChoice,
@@ -45,11 +62,26 @@ from ember.core.steprepair import ObjectCutter
 
 ESTIMATE_BYTES_PER_TOKEN = 2.5
 ESTIMATE_MARGIN = 1.15
-_COUNT_CACHE = 512
+_TOKEN_CACHE = 2048  # texts whose server tokens are kept (a prompt has one part per event)
+WORD_JOINER = "\u2060"
+# An opening bracket that starts a control-token look-alike: <eos>, </s>, <|im_end|>,
+# <end_of_turn>, [INST], [/INST].
+_LOOKALIKE = re.compile(r"<(?=\|?/?[A-Za-z_][^<>\s]{0,48}>)|\[(?=/?INST\])")
+
+
+def defuse(text: str) -> str:
+    """``text`` with a word joiner after the bracket of every control-token look-alike, so
+    that no server tokenizer turns data into a control token."""
+    return _LOOKALIKE.sub(lambda m: m.group(0) + WORD_JOINER, text)
+
+
+def wire_text(prompt: Prompt) -> str:
+    """The prompt as sent: markup as is, data defused."""
+    return "".join(p.text if p.markup else defuse(p.text) for p in prompt.parts)
 
 
 class RemoteBackend:
-    """The engine's backend protocol over an OpenAI-compatible server."""
+    """The engine's :class:`~ember.core.backend.Backend` over an OpenAI-compatible server."""
 
     def __init__(
         self,
@@ -71,11 +103,24 @@ class RemoteBackend:
             f"{model_name} ({self.caps.flavour} at {self.endpoint.host}:{self.endpoint.port})"
         )
         self.n_ctx = min(self.caps.n_ctx, n_ctx) if self.caps.n_ctx else n_ctx
-        self.chat_template = self.caps.chat_template
+        # The server adds BOS itself (llama.cpp's and llama-cpp-python's do; for any other
+        # server counting one more token than it reads is the safe side).
+        self.chat_format = ChatFormat(
+            template=self.caps.chat_template,
+            bos_token=self.caps.bos_token,
+            eos_token=self.caps.eos_token,
+            adds_bos=True,
+        )
         self.last_stats: GenerationStats | None = None
         self.bytes_per_token = ESTIMATE_BYTES_PER_TOKEN
-        self._counts: OrderedDict[str, int] = OrderedDict()
+        self._tokens: OrderedDict[tuple[str, bool], list[int]] = OrderedDict()
         self._lock = threading.Lock()
+
+    @property
+    def chat_template(self) -> str | None:
+        """The model's chat template as the server stated it (None: the neutral
+        transcript)."""
+        return self.chat_format.template
 
     # -- tokens -----------------------------------------------------------------------------
 
@@ -89,12 +134,12 @@ class RemoteBackend:
         n = len(text.encode("utf-8"))
         return math.ceil(n / self.bytes_per_token * ESTIMATE_MARGIN) if n else 0
 
-    def _server_tokens(self, text: str) -> list[int]:
+    def _server_tokens(self, text: str, markup: bool) -> list[int]:
         tok = self.caps.tokenizer
         assert tok is not None
         body: dict[str, Any]
         if tok.style == "llama.cpp":
-            body = {"content": text, "add_special": False, "parse_special": True}
+            body = {"content": text, "add_special": False, "parse_special": markup}
         elif tok.style == "vllm":
             body = {"model": self.caps.model, "prompt": text, "add_special_tokens": False}
         else:
@@ -109,47 +154,66 @@ class RemoteBackend:
         # Some servers return pieces with the ids ({"id": .., "piece": ..}).
         return [int(t["id"]) if isinstance(t, Mapping) else int(t) for t in tokens]
 
-    def count_tokens(self, text: str) -> int:
-        """Tokens of ``text``: the server's count (cached), or the estimate."""
-        if self.caps.tokenizer is None:
-            return self.estimate_tokens(text)
-        with self._lock:
-            n = self._counts.get(text)
-            if n is not None:
-                self._counts.move_to_end(text)
-                return n
-        n = len(self._server_tokens(text))
-        with self._lock:
-            self._counts[text] = n
-            while len(self._counts) > _COUNT_CACHE:
-                self._counts.popitem(last=False)
-        return n
+    def tokenize(self, text: str, *, markup: bool = False) -> list[int]:
+        """Token ids of ``text`` as it is sent (data defused), from the server's tokenizer
+        (cached per text).
 
-    def tokenize(self, text: str) -> list[int]:
-        """Token ids from the server's tokenizer.
-
-        A server without one has no ids to give: the list then holds ``-1`` placeholders,
-        as many as the estimate, because the engine only ever counts them.
+        A server without a tokenizer has no ids to give: the list then holds ``-1``
+        placeholders, as many as the estimate, because the engine only ever counts them.
         """
+        sent = text if markup else defuse(text)
         if self.caps.tokenizer is None:
-            return [-1] * self.estimate_tokens(text)
-        return self._server_tokens(text)
+            return [-1] * self.estimate_tokens(sent)
+        key = (sent, markup)
+        with self._lock:
+            cached = self._tokens.get(key)
+            if cached is not None:
+                self._tokens.move_to_end(key)
+                return list(cached)
+        tokens = self._server_tokens(sent, markup)
+        with self._lock:
+            self._tokens[key] = tokens
+            while len(self._tokens) > _TOKEN_CACHE:
+                self._tokens.popitem(last=False)
+        return list(tokens)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of data ``text``: the server's count, or the estimate."""
+        return len(self.tokenize(text))
 
     # -- generation -------------------------------------------------------------------------
 
+    def _body(
+        self, text: str, fields: dict[str, Any], max_tokens: int, temperature: float
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.caps.model,
+            "prompt": text,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "top_p": 0.95,
+            **fields,
+        }
+        if self.caps.cache_prompt:
+            body["cache_prompt"] = True
+        if self.caps.prompt_progress:
+            body["return_progress"] = True
+        if self.caps.flavour in ("vllm", "openai-compatible"):
+            body["stream_options"] = {"include_usage": True}
+        return body
+
     def generate(
         self,
-        prompt: str,
+        prompt: Prompt,
         *,
-        grammar: str | None = None,
-        json_schema: dict[str, Any] | None = None,
+        constraint: Constraint | None = None,
         max_tokens: int = 512,
         temperature: float = 0.7,
-        stop: Sequence[str] = (),
         cancel: threading.Event | None = None,
+        on_prompt_progress: OnPromptProgress | None = None,
     ) -> Iterator[str]:
         """Stream the completion of ``prompt`` under the constraint the server supports."""
-        prompt_tokens = self.count_tokens(prompt) + 1  # + BOS
+        prompt_tokens = count_prompt_tokens(self, prompt)
         room = self.n_ctx - prompt_tokens
         if room < 1:
             raise ServerError(
@@ -157,46 +221,40 @@ class RemoteBackend:
                 f"({self.n_ctx}).",
                 "context_overflow",
             )
-        fields = constraint_fields(self.caps, grammar, json_schema)
-        body: dict[str, Any] = {
-            "model": self.caps.model,
-            "prompt": prompt,
-            "max_tokens": max(1, min(max_tokens, room)),
-            "temperature": temperature,
-            "top_p": 0.95,
-            **fields,
-        }
-        if stop:
-            body["stop"] = list(stop)
-        if self.caps.cache_prompt:
-            body["cache_prompt"] = True
-        if self.caps.flavour in ("vllm", "openai-compatible"):
-            body["stream_options"] = {"include_usage": True}
+        text = wire_text(prompt)
+        fields = constraint_fields(self.caps, constraint)
+        body = self._body(text, fields, max(1, min(max_tokens, room)), temperature)
         stats = GenerationStats(prompt_tokens=prompt_tokens, evaluated_tokens=prompt_tokens)
         self.last_stats = stats
-        # A GBNF grammar yields the exact layout, and free text was asked for without one;
-        # anything else (a JSON schema, or a constraint the server could not take) is cut
-        # to one JSON object in the step layout.
-        asked = grammar is not None or json_schema is not None
-        cutter = ObjectCutter() if asked and "grammar" not in fields else None
+        # A GBNF grammar yields the exact layout, and free text was asked for without a
+        # constraint; anything else (a JSON schema, or a constraint the server could not
+        # take) is cut to one JSON object in the step layout.
+        cutter = ObjectCutter() if constraint is not None and "grammar" not in fields else None
         start = time.perf_counter()
         events = self.client.stream("/completions", body, cancel=cancel, timeouts=self.timeouts)
         try:
             for event in events:
-                self._note_usage(event, stats, prompt)
-                text = _event_text(event)
-                if not text:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("Stopped.")
+                self._note_usage(event, stats, text)
+                if on_prompt_progress is not None:
+                    _report_progress(event, on_prompt_progress)
+                piece, finish = _event_text(event)
+                if finish == "length":
+                    stats.stopped_by_limit = True
+                if not piece:
                     continue
                 if not stats.completion_tokens:
                     stats.prompt_seconds = time.perf_counter() - start
                 stats.completion_tokens += 1
                 if cutter is None:
-                    yield text
+                    yield piece
                     continue
-                out = cutter.feed(text)
+                out = cutter.feed(piece)
                 if out:
                     yield out
                 if cutter.complete:
+                    stats.stopped_by_limit = False
                     break
         except ServerError as exc:
             raise ServerError(
@@ -206,15 +264,15 @@ class RemoteBackend:
             events.close()
             stats.total_seconds = time.perf_counter() - start
 
-    def _note_usage(self, event: Mapping[str, Any], stats: GenerationStats, prompt: str) -> None:
+    def _note_usage(self, event: Mapping[str, Any], stats: GenerationStats, sent: str) -> None:
         """Take the server's own counts (usage, llama.cpp timings) when it sends them."""
         usage = event.get("usage")
         if isinstance(usage, Mapping) and isinstance(usage.get("prompt_tokens"), int):
             stats.prompt_tokens = int(usage["prompt_tokens"])
             stats.evaluated_tokens = stats.prompt_tokens
-            if self.caps.tokenizer is None and prompt:
+            if self.caps.tokenizer is None and sent:
                 # Never under-count again: the estimate's ratio only ever tightens.
-                seen = len(prompt.encode("utf-8")) / max(1, stats.prompt_tokens)
+                seen = len(sent.encode("utf-8")) / max(1, stats.prompt_tokens)
                 self.bytes_per_token = min(self.bytes_per_token, seen)
         timings = event.get("timings")
         if isinstance(timings, Mapping) and isinstance(timings.get("prompt_n"), int):
@@ -227,24 +285,34 @@ class RemoteBackend:
         """The models the server offers (as detected)."""
         return list(self.caps.models)
 
-    def reset(self) -> None:
-        """Nothing to forget locally: the server owns its cache."""
-
     def close(self) -> None:
         """Nothing is held open between requests."""
 
 
-def _event_text(event: Mapping[str, Any]) -> str:
+def _report_progress(event: Mapping[str, Any], on_progress: OnPromptProgress) -> None:
+    """llama.cpp's ``prompt_progress`` (total, cache, processed) as (done, to do)."""
+    progress = event.get("prompt_progress")
+    if not isinstance(progress, Mapping):
+        return
+    total, cache, processed = (progress.get(k) for k in ("total", "cache", "processed"))
+    if isinstance(total, int) and isinstance(processed, int):
+        skip = cache if isinstance(cache, int) else 0
+        on_progress(max(0, processed - skip), max(0, total - skip))
+
+
+def _event_text(event: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The text piece of one streamed event and its finish reason (if any)."""
     choices = event.get("choices")
     if not isinstance(choices, list) or not choices:
-        return ""
+        return "", None
     choice = choices[0]
     if not isinstance(choice, Mapping):
-        return ""
+        return "", None
     text = choice.get("text")
     if text is None and isinstance(choice.get("delta"), Mapping):
         text = choice["delta"].get("content")
-    return text if isinstance(text, str) else ""
+    finish = choice.get("finish_reason")
+    return (text if isinstance(text, str) else ""), (finish if isinstance(finish, str) else None)
 
 
 def server_backend(config: EngineConfig) -> RemoteBackend:

@@ -130,6 +130,16 @@ def windows(rows: Sequence[tuple[int, str, str]], radius: int | None = None) -> 
     return out
 
 
+def rewind(store: Store, agent_id: int, first_deleted: int) -> None:
+    """Messages from id ``first_deleted`` on were deleted (a turn the user took back):
+    the next sync indexes from there again (new messages may reuse those ids) and rewrites
+    the windows that held the deleted text."""
+    store.conn.execute(
+        "UPDATE message_window_state SET upto = min(upto, ?) WHERE agent_id = ?",
+        (first_deleted - 1, agent_id),
+    )
+
+
 def sync(
     store: Store, embedder: Embedder, agent_id: int, on_progress: Progress | None = None
 ) -> int:

@@ -21,10 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from ember.core.backend import Constraint
 from ember.core.errors import ServerError
-from ember.core.openai_client import OpenAIClient
+from ember.core.openai_client import OpenAIClient, parse_server_url
 
-Constraint = Literal["gbnf", "json_schema", "none"]
+# How steps are constrained on a server.
+ConstraintKind = Literal["gbnf", "json_schema", "none"]
 ConstraintChoice = Literal["auto", "gbnf", "json_schema", "none"]
 # How a server takes a JSON schema on /v1/completions (llama.cpp's own field first).
 SchemaField = Literal["json_schema", "structured_outputs", "guided_json", "response_format"]
@@ -51,12 +53,15 @@ class ServerCapabilities:
     flavour: str  # "llama.cpp", "llama-cpp-python", "vllm", or "openai-compatible"
     model: str
     models: tuple[str, ...]
-    constraint: Constraint
+    constraint: ConstraintKind
     schema_field: SchemaField | None = None
     tokenizer: Tokenizer | None = None
     n_ctx: int | None = None
     chat_template: str | None = None
     cache_prompt: bool = False  # send llama.cpp's cache_prompt flag
+    bos_token: str = ""  # the texts of the model's BOS/EOS tokens, when the server says
+    eos_token: str = ""
+    prompt_progress: bool = False  # streams llama.cpp's prompt_progress when asked
 
 
 def list_models(client: OpenAIClient) -> list[dict[str, Any]]:
@@ -139,6 +144,17 @@ def detect(
     return caps
 
 
+def probe_server(
+    url: str, model: str | None = None, api_key: str | None = None
+) -> ServerCapabilities:
+    """What the server at ``url`` offers (its models among it), asked with ``api_key`` (a key
+    just typed) or else its key from ``EMBER_API_KEY`` or the keychain: a settings page's
+    "Test" (raises ServerError)."""
+    from ember.core.apikey import api_key_for
+
+    return detect(OpenAIClient(parse_server_url(url), api_key or api_key_for(url)), model)
+
+
 def _llama_cpp(
     client: OpenAIClient, model: str, entries: list[dict[str, Any]]
 ) -> ServerCapabilities | None:
@@ -148,6 +164,7 @@ def _llama_cpp(
     settings = props.get("default_generation_settings") or {}
     n_ctx = props.get("n_ctx") or (settings.get("n_ctx") if isinstance(settings, dict) else None)
     template = props.get("chat_template")
+    bos, eos = props.get("bos_token"), props.get("eos_token")
     return ServerCapabilities(
         "llama.cpp",
         model,
@@ -158,6 +175,9 @@ def _llama_cpp(
         n_ctx=int(n_ctx) if isinstance(n_ctx, int) and n_ctx > 0 else None,
         chat_template=str(template) if template else None,
         cache_prompt=True,
+        bos_token=bos if isinstance(bos, str) else "",
+        eos_token=eos if isinstance(eos, str) else "",
+        prompt_progress=True,
     )
 
 
@@ -204,13 +224,15 @@ def _fastapi(
     return ServerCapabilities(flavour, model, ids, "none", tokenizer=tokenizer, n_ctx=window)
 
 
-def constraint_fields(
-    caps: ServerCapabilities, grammar: str | None, schema: dict[str, Any] | None
-) -> dict[str, Any]:
-    """The request fields that constrain one completion on this server."""
-    if caps.constraint == "gbnf" and grammar:
-        return {"grammar": grammar}
-    if caps.constraint == "json_schema" and schema is not None:
+def constraint_fields(caps: ServerCapabilities, constraint: Constraint | None) -> dict[str, Any]:
+    """The request fields that constrain one completion on this server (none when the
+    server takes neither form, or the completion is free text)."""
+    if constraint is None:
+        return {}
+    if caps.constraint == "gbnf" and constraint.gbnf:
+        return {"grammar": constraint.gbnf}
+    schema = dict(constraint.json_schema)
+    if caps.constraint == "json_schema" and schema:
         field = caps.schema_field or "response_format"
         if field == "json_schema":  # llama.cpp's own field
             return {"json_schema": schema}

@@ -22,183 +22,66 @@ default agent (or a named one) on first use.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from ember.core import catalogue, modelchoice, search_index
 from ember.core import embedder as embedder_mod
-from ember.core import presets, search_index
-from ember.core import search as search_mod
 from ember.core.agent_lock import AgentLock
 from ember.core.backend import Backend
+from ember.core.catalogue import CatalogueEntry
 from ember.core.config import SETTINGS_KEY, EngineConfig
-from ember.core.embedder import Embedder
+from ember.core.embedder import Embedder, SharedEmbedder
 from ember.core.engine import AgentRuntime, Engine, OnEvent, record_user_message
-from ember.core.errors import NotFound
-from ember.core.events import ContextUsage, TurnFinished
-from ember.core.ingest import IngestResult, ProgressCallback, ingest_paths
+from ember.core.errors import InvalidInput
+from ember.core.events import ContextUsage, Event, MessageDelta, TurnFinished
 from ember.core.kvstate import KVStateCache
-from ember.core.store import Agent, Block, Message, Passage, Source, Store
-from ember.core.transfer import ProgressCallback as TransferProgressCallback
+from ember.core.modelcheck import ModelCheck, check_model
+from ember.core.modelchoice import BackendFactory, ModelChoice, default_backend, local_backend
+from ember.core.service_agents import AgentOps
+from ember.core.service_memory import MemoryOps
+from ember.core.store import Agent, Store
+from ember.core.views import (
+    CANCELLED_REPLY,
+    AgentSummary,
+    ExportCounts,
+    History,
+    MemorySnapshot,
+    ModelStatus,
+    PassagePage,
+    RecallPage,
+    Tier,
+)
 
-Tier = Literal["archival", "recall"]
-BackendFactory = Callable[[EngineConfig], Backend]
+if TYPE_CHECKING:
+    from ember.core.download import Progress as DownloadProgress
+    from ember.core.server_caps import ServerCapabilities
+
+# Front ends import the service's answer types and backend factories from here.
+__all__ = [
+    "CANCELLED_REPLY",
+    "AgentSummary",
+    "BackendFactory",
+    "EmbedderFactory",
+    "Ember",
+    "ExportCounts",
+    "History",
+    "MemorySnapshot",
+    "ModelStatus",
+    "PassagePage",
+    "RecallPage",
+    "SharedEmbedder",
+    "Tier",
+    "default_backend",
+    "local_backend",
+]
+
 EmbedderFactory = Callable[[], Embedder]
 
 
-def local_backend(config: EngineConfig) -> Backend:
-    """The llama.cpp backend for ``config`` (the bundled model when no path is set)."""
-    from ember.core.errors import ModelError
-    from ember.core.llama_backend import LlamaBackend
-    from ember.core.llama_build import missing_cpu_features
-    from ember.core.models import resolve_model
-
-    missing = missing_cpu_features()
-    if missing:
-        raise ModelError(
-            f"llama.cpp in this environment was built for CPUs with {', '.join(missing)}, "
-            "which this CPU lacks. Reinstall for this machine: make clean && make run."
-        )
-    return LlamaBackend(
-        resolve_model(config.model_path), n_ctx=config.n_ctx, n_threads=config.n_threads
-    )
-
-
-def default_backend(config: EngineConfig) -> Backend:
-    """The backend the settings choose: a configured server, else the local model."""
-    if config.server_url:
-        from ember.core.remote import server_backend
-
-        return server_backend(config)
-    return local_backend(config)
-
-
-class SharedEmbedder:
-    """One embedder used by the owning thread and ingest threads: one call at a time."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
-        self._lock = threading.Lock()
-
-    @property
-    def name(self) -> str:
-        """The model's name, recorded in the database."""
-        return self.inner.name
-
-    @property
-    def dim(self) -> int:
-        """Vector dimension."""
-        return self.inner.dim
-
-    @property
-    def max_tokens(self) -> int:
-        """Word pieces the model reads per text."""
-        return self.inner.max_tokens
-
-    @property
-    def loaded(self) -> bool:
-        """Whether the model is in memory (lazy embedders load on first use)."""
-        return bool(getattr(self.inner, "loaded", True))
-
-    def load(self) -> None:
-        """Load the model now (no-op for embedders that are always ready)."""
-        load = getattr(self.inner, "load", None)
-        if load is not None:
-            with self._lock:
-                load()
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed ``texts`` (one caller at a time)."""
-        with self._lock:
-            return self.inner.embed(texts)
-
-    def count_tokens(self, text: str) -> int:
-        """Word pieces of ``text`` (one caller at a time)."""
-        with self._lock:
-            return self.inner.count_tokens(text)
-
-
-# -- what the service returns ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AgentSummary:
-    """An agent as lists show it."""
-
-    id: int
-    name: str
-    persona_preset: str | None
-    human_preset: str | None
-    messages: int
-
-
-@dataclass(frozen=True)
-class MemorySnapshot:
-    """Core memory and the sizes of the other tiers, for one agent."""
-
-    agent_id: int
-    agent_name: str
-    blocks: list[Block]
-    recall_messages: int
-    in_context_messages: int
-    archival_passages: int
-    documents: int
-    summary: str
-
-
-@dataclass(frozen=True)
-class ModelStatus:
-    """The model the engine runs."""
-
-    name: str
-    path: str
-    n_ctx: int
-
-
-@dataclass(frozen=True)
-class History:
-    """The newest messages of an agent, oldest first, for a transcript."""
-
-    agent_id: int
-    agent_name: str
-    messages: list[Message]
-    first_run: bool  # the user and the agent have not spoken yet
-
-
-@dataclass(frozen=True)
-class PassagePage:
-    """Archival passages for browsing (no query) or the hits of a query."""
-
-    agent_id: int
-    query: str
-    passages: list[Passage]
-    total: int
-    offset: int
-
-
-@dataclass(frozen=True)
-class RecallPage:
-    """Recall messages: the newest, those matching a query, or those between two days."""
-
-    agent_id: int
-    mode: Literal["recent", "search", "date"]
-    messages: list[Message]
-    total: int
-
-
-@dataclass(frozen=True)
-class ExportCounts:
-    """What an agent export wrote."""
-
-    messages: int
-    passages: int
-    sources: int
-
-
-class Ember:
+class Ember(AgentOps, MemoryOps):
     """Ember's core service. See the module docstring for threads."""
 
     def __init__(
@@ -246,43 +129,7 @@ class Ember:
         """The database file."""
         return self.store.path
 
-    # -- agents -----------------------------------------------------------------------
-
-    def agents(self) -> list[AgentSummary]:
-        """Every agent, oldest first."""
-        return [
-            AgentSummary(
-                a.id, a.name, a.persona_preset, a.human_preset, self.store.count_messages(a.id)
-            )
-            for a in self.store.list_agents()
-        ]
-
-    def find_agent(self, name: str | None = None) -> Agent:
-        """The named agent, or the default one; never creates. Raises NotFound."""
-        wanted = name or presets.DEFAULT_AGENT
-        try:
-            return self.store.get_agent(wanted)
-        except NotFound:
-            raise NotFound(f'no agent named "{wanted}"') from None
-
-    def agent_for_chat(self, name: str | None = None) -> Agent:
-        """The named agent (default: Ember), created from the default presets if missing."""
-        return presets.get_or_create_default(self.store, name)
-
-    def get_agent(self, agent_id: int) -> Agent:
-        """An agent by id. Raises NotFound."""
-        return self.store.get_agent_by_id(agent_id)
-
-    def create_agent(
-        self, name: str, persona: str = presets.DEFAULT_PERSONA, human: str = presets.DEFAULT_HUMAN
-    ) -> Agent:
-        """A new agent whose core memory starts from the given presets."""
-        return presets.create_agent(self.store, name, persona, human)
-
-    def rename_agent(self, agent_id: int, name: str) -> Agent:
-        """Rename an agent. Raises AlreadyExists."""
-        self.store.rename_agent(agent_id, name)
-        return self.store.get_agent_by_id(agent_id)
+    # -- agents (the rest: service_agents.py) ----------------------------------------------
 
     def delete_agent(self, agent_id: int) -> Agent:
         """Delete an agent and all its memories; returns the agent to show next (the
@@ -299,42 +146,6 @@ class Ember:
         self._logged_in.discard(agent_id)
         remaining = self.store.list_agents()
         return remaining[0] if remaining else self.agent_for_chat(None)
-
-    def export_agent(self, agent_id: int, path: Path | str) -> ExportCounts:
-        """Write the agent and all its memories to one file (private to the user)."""
-        from ember.core import agent_export
-
-        counts = agent_export.export_agent(self.store, self.store.get_agent_by_id(agent_id), path)
-        return ExportCounts(counts["messages"], counts["passages"], counts["sources"])
-
-    def import_agent(
-        self,
-        path: Path | str,
-        on_progress: TransferProgressCallback | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Agent:
-        """Import an agent export as a new agent (renamed if the name is taken). The file
-        is validated whole first: a bad file changes nothing."""
-        from ember.core import agent_import
-
-        return agent_import.import_agent(
-            self.store, path, lambda: self.embedder, on_progress=on_progress, cancel=cancel
-        )
-
-    def import_history(
-        self,
-        agent_id: int,
-        path: Path | str,
-        on_progress: TransferProgressCallback | None = None,
-        cancel: threading.Event | None = None,
-    ) -> int:
-        """A past conversation (JSON Lines) into recall memory; returns messages imported.
-        The file is validated whole first: a bad line changes nothing."""
-        from ember.core import history_import
-
-        return history_import.import_history(
-            self.store, self.embedder, agent_id, path, on_progress=on_progress, cancel=cancel
-        )
 
     def claim_agent(self, agent_id: int) -> None:
         """Hold this agent's conversation lock (one process per agent at a time; see
@@ -386,6 +197,43 @@ class Ember:
         backend = self.engine.backend
         return ModelStatus(backend.name, str(getattr(backend, "path", "")), backend.n_ctx)
 
+    # -- choosing a model (the three ways to a bigger one; switch with start_model or
+    # load_backend + attach_backend, which save the choice in the settings) ------------
+
+    def model_choice(self) -> ModelChoice:
+        """What the saved settings run: the bundled model, a file, a catalogue model or a
+        server."""
+        return modelchoice.model_choice(self.config)
+
+    def check_model_file(self, path: Path | str) -> ModelCheck:
+        """A GGUF file (dropped on the window, opened from a menu) validated: name, size,
+        trained context, memory needed at the current window and whether it fits. Raises
+        ModelError for a file that is not a usable GGUF model. Reads only the header."""
+        return check_model(path, self.config.n_ctx)
+
+    def test_server(self, url: str, model: str | None = None) -> ServerCapabilities:
+        """Ask an OpenAI-compatible server what it offers (``models`` for a picker, the
+        step constraint, tokenizer, window). Opens a socket: call it only when the user
+        asked (a Test button); slow, any thread. Raises ServerError, InvalidInput."""
+        from ember.core.server_caps import probe_server
+
+        return probe_server(url, model)
+
+    def catalogue(self) -> tuple[CatalogueEntry, ...]:
+        """The downloadable models (reading the list opens no socket)."""
+        return catalogue.entries()
+
+    def download_model(
+        self,
+        model_id: str,
+        on_progress: DownloadProgress | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Path:
+        """Download catalogue model ``model_id`` (after the user agreed to its URL and
+        size); ``cancel`` pauses it, a new call resumes. Any thread. Returns the verified
+        file; use it with ``modelchoice.use_catalogue``."""
+        return catalogue.download_entry(catalogue.find(model_id), on_progress, cancel)
+
     def _engine(self) -> Engine:
         if self.engine is None:
             raise RuntimeError("no model is attached (call start_model or attach_backend)")
@@ -411,9 +259,45 @@ class Ember:
         on_event: OnEvent | None = None,
         cancel: threading.Event | None = None,
     ) -> TurnFinished:
-        """The user says ``text``; the agent runs until it replies or stops."""
+        """The user says ``text``; the agent runs until it replies or stops.
+
+        A cancelled turn leaves a :data:`CANCELLED_REPLY` record holding what had been
+        streamed of the reply (not in the agent's context: it never finished the step)."""
         self.claim_agent(agent_id)
-        return self._runtime(agent_id).send_user_message(text, on_event, cancel)
+        streamed: list[str] = []
+
+        def forward(event: Event) -> None:
+            if isinstance(event, MessageDelta):
+                streamed.append(event.text)
+            if on_event is not None:
+                on_event(event)
+
+        finished = self._runtime(agent_id).send_user_message(text, forward, cancel)
+        if finished.reason == "cancelled":
+            content = {"type": "cancelled", "message": "".join(streamed)}
+            self.store.add_message(
+                agent_id, "assistant", CANCELLED_REPLY, content, in_context=False
+            )
+        return finished
+
+    def retract_last_turn(self, agent_id: int) -> str:
+        """Take back the user's newest message and the turn it started (the reply, its
+        steps, results and heartbeats), to send it again or edited; returns its text.
+
+        What the turn's functions did to memory stays. Raises InvalidInput when there is
+        no message, or it has left the context window (it then belongs to the summary)."""
+        self.claim_agent(agent_id)
+        queue = self.store.context_messages(agent_id)
+        users = [i for i, m in enumerate(queue) if m.kind == "user_message"]
+        if not users:
+            raise InvalidInput("There is no recent message of yours to send again.")
+        last = queue[users[-1]]
+        later = self.store.recent_messages(agent_id, 10_000, before_id=None)
+        doomed = [m.id for m in later if m.id >= last.id and m.kind != "login"]
+        with self.store.transaction():
+            self.store.delete_messages(doomed)
+            search_index.rewind(self.store, agent_id, last.id)
+        return last.text
 
     def prepare_flush(self, agent_id: int, cancel: threading.Event | None = None) -> bool:
         """While the user is idle (the GUI's idle timer; the CLI while it waits for a line):
@@ -455,124 +339,7 @@ class Ember:
         spoken = any(m.kind in ("user_message", "step") for m in messages)
         return History(agent.id, agent.name, messages, first_run=not spoken)
 
-    # -- memory -------------------------------------------------------------------------
-
-    def memory(self, agent_id: int) -> MemorySnapshot:
-        """Core memory blocks and the sizes of recall and archival memory."""
-        agent = self.store.get_agent_by_id(agent_id)
-        return MemorySnapshot(
-            agent_id=agent.id,
-            agent_name=agent.name,
-            blocks=self.store.blocks(agent.id),
-            recall_messages=self.store.count_messages(agent.id),
-            in_context_messages=self.store.count_messages(agent.id, in_context=True),
-            archival_passages=self.store.count_passages(agent.id),
-            documents=len(self.store.list_sources(agent.id)),
-            summary=agent.summary,
-        )
-
-    def set_block(self, agent_id: int, label: str, value: str) -> Block:
-        """Replace a core memory block's text (within its limit); returns the saved block."""
-        self.store.set_block(agent_id, label, value)
-        return self.store.get_block(agent_id, label)
-
-    def search(
-        self, agent_id: int, tier: Tier, query: str, page: int = 0, page_size: int = 5
-    ) -> search_mod.ResultPage:
-        """The hybrid search the agent's tools run, over archival or recall memory."""
-        return search_mod.search(self.store, self.embedder, agent_id, tier, query, page, page_size)
-
-    def pending_search_index(self, agent_id: int) -> int:
-        """Past messages of the agent that recall search has not indexed yet (all of them
-        right after the upgrade that added the window index)."""
-        return search_index.pending(self.store, agent_id)
-
-    def update_search_index(
-        self, agent_id: int, on_progress: Callable[[int, int], None] | None = None
-    ) -> int:
-        """Index the agent's new messages for recall search now, reporting
-        ``on_progress(done, total)``; searches do it anyway, silently. Returns how many
-        windows were embedded."""
-        return search_index.sync(self.store, self.embedder, agent_id, on_progress)
-
-    def archival(
-        self, agent_id: int, query: str = "", offset: int = 0, limit: int = 50
-    ) -> PassagePage:
-        """Archival passages: newest first without a query, best first with one.
-
-        Before the embedder has loaded, a query is answered by keyword search alone, so the
-        inspector works at once."""
-        total = self.store.count_passages(agent_id)
-        if not query.strip():
-            passages = self.store.list_passages(agent_id, offset, limit)
-            return PassagePage(agent_id, query, passages, total, offset)
-        if not self.embedder.loaded:
-            ids = [i for i, _ in self.store.search_passages_keyword(agent_id, query, limit)]
-            return PassagePage(agent_id, query, self.store.get_passages(ids), len(ids), 0)
-        page = self.search(agent_id, "archival", query, 0, limit)
-        passages = self.store.get_passages([h.id for h in page.hits])
-        return PassagePage(agent_id, query, passages, page.total, 0)
-
-    def recall(
-        self,
-        agent_id: int,
-        query: str = "",
-        start: str = "",
-        end: str = "",
-        offset: int = 0,
-        limit: int = 100,
-    ) -> RecallPage:
-        """Recall messages: between two days (``start``/``end`` YYYY-MM-DD), matching
-        ``query``, or the newest (newest first)."""
-        if start and end:
-            messages, total = self.store.messages_between(agent_id, start, end, offset, limit)
-            return RecallPage(agent_id, "date", messages, total)
-        if query.strip():
-            if not self.embedder.loaded:
-                ids = [i for i, _ in self.store.search_messages_keyword(agent_id, query, limit)]
-                return RecallPage(agent_id, "search", self.store.get_messages(ids), len(ids))
-            page = self.search(agent_id, "recall", query, 0, limit)
-            messages = self.store.get_messages([h.id for h in page.hits])
-            return RecallPage(agent_id, "search", messages, page.total)
-        recent = [m for m in self.store.recent_messages(agent_id, limit) if m.text]
-        recent.reverse()
-        return RecallPage(agent_id, "recent", recent, self.store.count_messages(agent_id))
-
-    def delete_passage(self, agent_id: int, passage_id: int) -> None:
-        """Delete one archival passage of the agent."""
-        passages = self.store.get_passages([passage_id])
-        if not passages or passages[0].agent_id != agent_id:
-            raise NotFound(f"No archival passage with id {passage_id}.")
-        self.store.delete_passage(passage_id)
-
-    # -- documents ------------------------------------------------------------------------
-
-    def sources(self, agent_id: int) -> list[Source]:
-        """Documents loaded into the agent's archival memory, oldest first."""
-        return self.store.list_sources(agent_id)
-
-    def remove_source(self, agent_id: int, source_id: int) -> int:
-        """Remove a loaded document and its passages; returns how many passages went."""
-        source = self.store.get_source(source_id)
-        if source.agent_id != agent_id:
-            raise NotFound(f"No loaded document with id {source_id}.")
-        return self.store.remove_source(source_id)
-
-    def ingest(
-        self,
-        agent_id: int,
-        paths: Iterable[str | Path],
-        on_progress: ProgressCallback | None = None,
-        cancel: threading.Event | None = None,
-    ) -> list[IngestResult]:
-        """Load documents into the agent's archival memory, one result per file.
-
-        Runs on its own database connection, so it may run on a thread of its own while
-        the owner keeps chatting."""
-        with Store(self.store.path) as store:
-            return ingest_paths(
-                store, self.embedder, agent_id, paths, on_progress=on_progress, cancel=cancel
-            )
+    # -- memory: service_memory.py ---------------------------------------------------------
 
     # -- settings -------------------------------------------------------------------------
 

@@ -25,6 +25,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
+# GUI fixtures (a main window over a real database), used by tests/app/ and by the GUI
+# tests in tests/integration/.
+pytest_plugins = ["tests.app.fixtures"]
+
 TESTS = Path(__file__).resolve().parent
 ARTIFACTS = TESTS.parent / "artifacts"
 HEAVY_MODULES = ("torch", "sentence_transformers", "llama_cpp")

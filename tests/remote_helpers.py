@@ -90,6 +90,8 @@ class FakeOpenAIServer:
         self.piece_delay = 0.0
         self.usage: dict[str, int] | None = None
         self.ignore_stream = False  # answer with one JSON body, as some servers do
+        self.before: list[dict[str, Any]] = []  # events sent before the pieces (progress)
+        self.finish = "stop"  # finish_reason of the last piece
         self.api_key: str | None = None
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.client_gone = threading.Event()
@@ -158,6 +160,8 @@ class FakeOpenAIServer:
                         {
                             "default_generation_settings": {"n_ctx": server.n_ctx},
                             "chat_template": "{{ messages }}",
+                            "bos_token": "<bos>",
+                            "eos_token": "<eos>",
                         },
                     )
                 elif self.path == "/openapi.json" and server.flavour == "schema":
@@ -224,10 +228,14 @@ class FakeOpenAIServer:
                 self.end_headers()
                 time.sleep(server.first_delay)
                 try:
+                    for event in server.before:
+                        self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                    last = len(server.pieces) - 1
                     for i, piece in enumerate(server.pieces):
                         if server.drop_after is not None and i >= server.drop_after:
                             return  # the server goes away mid-reply
-                        chunk = {"choices": [{"text": piece, "index": 0, "finish_reason": None}]}
+                        finish = server.finish if i == last else None
+                        chunk = {"choices": [{"text": piece, "index": 0, "finish_reason": finish}]}
                         self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                         self.wfile.flush()
                         time.sleep(server.piece_delay)
@@ -329,7 +337,7 @@ def llama_server(
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """llama-cpp-python's OpenAI-compatible server on 127.0.0.1 with ``model``; yields
     its API URL and process. Stopped on exit (unless the test already killed it)."""
-    from ember.core.llm import default_threads
+    from ember.core.llama_backend import default_threads
 
     port = port or free_port()
     url = f"http://127.0.0.1:{port}/v1"

@@ -1,4 +1,5 @@
-"""Chat: streamed replies, thought details, stop, queued messages, closing mid-reply."""
+"""Chat: streamed replies, thought details, stop, queued messages, closing mid-reply,
+agents, geometry, dark palette."""
 
 from __future__ import annotations
 
@@ -7,17 +8,26 @@ from pathlib import Path
 from typing import Any
 
 from ember.core import events
-from ember.core.scripted_backend import ScriptedBackend
 from ember.core.store import Store
 
-from .conftest import WAIT_MS, GatedBackend, drain, send_and_wait, shot, step, waiting
+from .fixtures import (
+    WAIT_MS,
+    call,
+    drain,
+    gated_backend,
+    scripted,
+    send_and_wait,
+    settle,
+    shot,
+    step,
+)
 
 
 def test_send_shows_streamed_reply(qtbot: Any, make_window: Any, artifacts_dir: Path) -> None:
     reply = "Hello! I'm **Ember**. Here is a list:\n\n- one\n- two\n\nAnd `code`."
-    window = make_window(ScriptedBackend([step(reply, "The user greets me; be warm.")]))
+    window = make_window(scripted(step(reply, "The user greets me; be warm.")))
     deltas: list[str] = []
-    window.worker.engineEvent.connect(
+    window.conversation.eventReceived.connect(
         lambda _a, e: deltas.append(e.text) if isinstance(e, events.MessageDelta) else None
     )
     finished = send_and_wait(qtbot, window, "Hi there, who are you?")
@@ -27,8 +37,9 @@ def test_send_shows_streamed_reply(qtbot: Any, make_window: Any, artifacts_dir: 
     assert [b.role for b in bubbles][-2:] == ["user", "assistant"]
     assert bubbles[-2].text == "Hi there, who are you?"
     assert bubbles[-1].text == reply
-    assert "Ember" in bubbles[-1].body.text() or "**Ember**" in bubbles[-1].body.text()
-    assert window.meter.used > 0 and window.meter.warn_at < window.meter.flush_at
+    assert "**Ember**" in bubbles[-1].body.text()
+    assert window.status.meter.used > 0
+    assert window.status.meter.warn_at < window.status.meter.flush_at
     assert not window.stop_button.isEnabled()
     shot(window, artifacts_dir, "chat")
     # Committed to the database: a new connection sees both sides.
@@ -37,21 +48,39 @@ def test_send_shows_streamed_reply(qtbot: Any, make_window: Any, artifacts_dir: 
     assert texts[-2:] == ["Hi there, who are you?", reply]
 
 
+def test_a_rejected_step_takes_back_what_it_streamed(qtbot: Any, make_window: Any) -> None:
+    # The first step streams a reply, then fails validation (an argument send_message does
+    # not take); the agent's next step replies.
+    bad = call("send_message", "Answer.", message="Words of a rejected step", mood="odd")
+    window = make_window(scripted(bad, step("Noted: you like tea.")))
+    shown: list[str] = []  # the reply bubble's text as each rejection arrives (painted)
+
+    def on_event(_agent: int, event: events.Event) -> None:
+        if isinstance(event, events.StepRejected) and window.chat.current is not None:
+            window.chat.flush()
+            shown.append(window.chat.current.text)
+
+    window.conversation.eventReceived.connect(on_event)
+    finished = send_and_wait(qtbot, window, "I like tea.")
+    assert finished.reason == "message"
+    assert len(shown) == 1 and "rejected" not in shown[0]
+    bubble = window.chat.bubbles[-1]
+    assert bubble.text == "Noted: you like tea."
+    assert any(d.kind == "result" and not d.ok for d in bubble.details)  # the failure stays
+
+
 def test_history_shown_on_restart(qtbot: Any, make_window: Any) -> None:
-    window = make_window(ScriptedBackend([step("Noted: you like tea.")]))
+    window = make_window(scripted(step("Noted: you like tea.")))
     send_and_wait(qtbot, window, "I like tea.")
     window.shutdown_now()
-    again = make_window(ScriptedBackend([]))
+    again = make_window(scripted())
     texts = [b.text for b in again.chat.bubbles]
     assert texts[-2:] == ["I like tea.", "Noted: you like tea."]
 
 
 def test_thoughts_toggle(qtbot: Any, make_window: Any, artifacts_dir: Path) -> None:
-    search = (
-        '{"thoughts": "Let me check my archive first.", "function": "archival_memory_search",'
-        ' "arguments": {"query": "tea", "page": 0, "request_heartbeat": true}}'
-    )
-    window = make_window(ScriptedBackend([search, step("I found nothing about tea yet.")]))
+    search = call("archival_memory_search", "Let me check my archive first.", query="tea", page=0)
+    window = make_window(scripted(search, step("I found nothing about tea yet.")))
     send_and_wait(qtbot, window, "What do you know about tea?")
     bubble = window.chat.bubbles[-1]
     assert bubble.text == "I found nothing about tea yet."
@@ -78,19 +107,18 @@ def _gui_setting(key: str) -> Any:
 
 
 def test_stop_cancels(qtbot: Any, make_window: Any) -> None:
-    backend = GatedBackend([step("This is a long answer " * 20)])
+    backend = gated_backend([step("This is a long answer " * 20)])
     window = make_window(backend)
-    with waiting(qtbot, window.worker.turnStarted, WAIT_MS):
+    with qtbot.waitSignal(window.conversation.turnStarted, timeout=WAIT_MS):
         window.send("Tell me a long story")
-    drain()
     assert backend.generating.wait(WAIT_MS / 1000)
     qtbot.waitUntil(window.stop_button.isEnabled, timeout=WAIT_MS)
-    with waiting(qtbot, window.worker.turnEnded, WAIT_MS) as blocker:
+    with qtbot.waitSignal(window.conversation.turnEnded, timeout=WAIT_MS) as blocker:
         window.stop_button.click()
         backend.gate.set()
-    drain()
+    settle(qtbot, window)
     assert blocker.args[1].reason == "cancelled"
-    assert "Stopped" in window.chat.bubbles[-1].text
+    assert window.chat.bubbles[-1].stopped
     assert not window.stop_button.isEnabled()
     # The user's message is kept; the cancelled reply is not stored as an answer.
     with Store() as store:
@@ -104,22 +132,22 @@ def test_typing_before_model_ready_is_queued(qtbot: Any, make_window: Any) -> No
 
     def slow_backend(config: Any) -> Any:
         release.wait(30)
-        return ScriptedBackend([step("Sorry for the wait — hello!")])
+        return scripted(step("Sorry for the wait — hello!"))
 
     window = make_window(backend_factory=slow_backend, wait_ready=False)
     qtbot.waitUntil(lambda: window.agent_id is not None, timeout=WAIT_MS)
     # First run: a welcome from the default agent, before any model is loaded.
     assert window.chat.bubbles[0].role == "assistant"
     assert "Ember" in window.chat.bubbles[0].text
-    assert window.load_bar.isVisible()
+    assert window.status.load_bar.isVisible()
     window.send("Are you there?")
     assert "waiting for the model" in window.statusBar().currentMessage()
     assert window.chat.bubbles[-1].text == "Are you there?"
-    with waiting(qtbot, window.worker.turnEnded, WAIT_MS):
+    with qtbot.waitSignal(window.conversation.turnEnded, timeout=WAIT_MS):
         release.set()
     drain()
     assert window.chat.bubbles[-1].text == "Sorry for the wait — hello!"
-    assert not window.load_bar.isVisible()
+    assert not window.status.load_bar.isVisible()
 
 
 def test_closing_keeps_messages_not_yet_answered(qtbot: Any, make_window: Any) -> None:
@@ -129,7 +157,7 @@ def test_closing_keeps_messages_not_yet_answered(qtbot: Any, make_window: Any) -
 
     def never_ready(config: Any) -> Any:
         release.wait(30)
-        return ScriptedBackend([])
+        return scripted()
 
     window = make_window(backend_factory=never_ready, wait_ready=False)
     qtbot.waitUntil(lambda: window.agent_id is not None, timeout=WAIT_MS)
@@ -145,66 +173,69 @@ def test_closing_keeps_messages_not_yet_answered(qtbot: Any, make_window: Any) -
 
 
 def test_close_mid_generation_is_clean(qtbot: Any, make_window: Any) -> None:
-    backend = GatedBackend([step("A reply that will never finish " * 10)])
+    backend = gated_backend([step("A reply that will never finish " * 10)])
     window = make_window(backend)
     window.send("Start something long")
+    window.send("And this one waits behind it")
     assert backend.generating.wait(WAIT_MS / 1000)
     with qtbot.waitSignal(window.closed, timeout=WAIT_MS):
-        window.close()  # cancels, the worker ends its turn, closes the DB, then we close
+        window.close()  # cancels, the engine ends its turn, closes the DB, then we close
         backend.gate.set()
-    drain()
     assert window.stopped and not window.isVisible()
-    qtbot.waitUntil(lambda: not window.thread_.isRunning(), timeout=WAIT_MS)
-    assert window.worker.store is None and window.worker.engine is None  # released on shutdown
+    assert not window.tasks.thread_.isRunning()
+    assert window.worker.ember is None  # released on shutdown
     # Nothing is lost and the file is healthy: reopen and read.
     with Store() as store:
         agent = store.get_agent("Ember")
         texts = [m.text for m in store.recent_messages(agent.id)]
         assert "Start something long" in texts
+        assert "And this one waits behind it" in texts  # recorded, not answered
         assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def test_agents_create_rename_delete(qtbot: Any, make_window: Any, monkeypatch: Any) -> None:
     from PySide6.QtWidgets import QMessageBox
 
-    window = make_window(ScriptedBackend([]))
+    window = make_window(scripted())
     first = window.agent_id
-    with waiting(qtbot, window.worker.agentLoaded, WAIT_MS):
-        window.request("create_agent", {"name": "Scholar", "persona": "scholar", "human": "basic"})
-    drain()
+    with qtbot.waitSignal(window.agentShown, timeout=WAIT_MS):
+        window.commands.create_agent("Scholar", "scholar", "basic")
+    settle(qtbot, window)
     assert window.agent_name == "Scholar" and window.agent_id != first
-    assert [a["name"] for a in window.agents] == ["Ember", "Scholar"]
-    with waiting(qtbot, window.worker.agentsChanged, WAIT_MS):
-        window.request("rename_agent", {"agent_id": window.agent_id, "name": "Professor"})
-    drain()
+    assert [a.name for a in window.agents] == ["Ember", "Scholar"]
+    window.commands.rename_to(window.agent_id, "Professor")
+    settle(qtbot, window)
     assert window.windowTitle().startswith("Professor")
+    assert window.inspector.agent_name == "Professor"
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    with waiting(qtbot, window.worker.agentLoaded, WAIT_MS):
-        window.delete_agent()
-    drain()
+    with qtbot.waitSignal(window.agentShown, timeout=WAIT_MS):
+        window.commands.delete_agent()
+    settle(qtbot, window)
     assert window.agent_id == first
-    assert [a["name"] for a in window.agents] == ["Ember"]
+    assert [a.name for a in window.agents] == ["Ember"]
 
 
 def test_geometry_and_shortcuts(qtbot: Any, make_window: Any) -> None:
-    window = make_window(ScriptedBackend([]))
+    window = make_window(scripted())
+    actions = window.actions_
     shortcuts = {
         a.text(): a.shortcut().toString()
-        for a in (window.act_add, window.act_settings, window.act_stop, window.act_inspector)
+        for a in (actions.add, actions.settings, actions.stop, actions.inspector, actions.find)
     }
     assert shortcuts == {
         "Add documents…": "Ctrl+O",
         "Settings…": "Ctrl+,",
         "Stop generating": "Esc",
         "Memory inspector": "Ctrl+I",
+        "Find in conversation…": "Ctrl+F",
     }
-    window.resize(760, 560)
+    window.resize(780, 560)
     window.act_inspector.trigger()
     drain()
     window.shutdown_now()
-    window._save_geometry()
-    again = make_window(ScriptedBackend([]), keep_size=True)
-    assert (again.width(), again.height()) == (760, 560)
+    window.save_geometry()
+    again = make_window(scripted(), keep_size=True)
+    assert (again.width(), again.height()) == (780, 560)
     assert again.dock.isVisible()
 
 
@@ -212,7 +243,7 @@ def test_follows_dark_palette(qtbot: Any, make_window: Any, artifacts_dir: Path)
     from PySide6.QtGui import QColor, QPalette
     from PySide6.QtWidgets import QApplication
 
-    window = make_window(ScriptedBackend([step("Dark mode looks **good**.")]))
+    window = make_window(scripted(step("Dark mode looks **good**.")))
     send_and_wait(qtbot, window, "How do you look at night?")
     app = QApplication.instance()
     light = app.palette()
@@ -236,8 +267,8 @@ def test_follows_dark_palette(qtbot: Any, make_window: Any, artifacts_dir: Path)
         drain()
         image = window.grab().toImage()
         shot(window, artifacts_dir, "chat-dark")
-        corner = window.chat.viewport().mapTo(window, window.chat.viewport().rect().bottomRight())
-        background = image.pixelColor(corner.x() - 5, corner.y() - 5)
+        corner = window.chat.viewport().mapTo(window, window.chat.viewport().rect().topRight())
+        background = image.pixelColor(corner.x() - 5, corner.y() + 5)
         assert background.lightness() < 60  # the chat follows the dark base colour
     finally:
         app.setPalette(light)

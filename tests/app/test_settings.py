@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtWidgets import QMessageBox
 
-from ember.app.worker import real_backend
-from ember.core.engine import EngineConfig
-from ember.core.scripted_backend import ScriptedBackend
+from ember.core.config import EngineConfig
 from ember.core.store import Store
 
-from .conftest import WAIT_MS, drain, send_and_wait, shot, step, waiting
+from .fixtures import WAIT_MS, scripted, send_and_wait, settle, shot, step
 
 
 def test_settings_saved_with_the_data(
@@ -29,8 +28,8 @@ def test_settings_saved_with_the_data(
         fh.truncate(modelscan.MIN_MODEL_BYTES + 10)
     monkeypatch.setattr(Path, "home", classmethod(lambda cls: tmp_path / "home"))
 
-    window = make_window(ScriptedBackend([]))
-    dialog = window.open_settings()
+    window = make_window(scripted())
+    dialog = window.commands.open_settings()
     qtbot.waitUntil(lambda: dialog.model.findData(str(found)) >= 0, timeout=WAIT_MS)
     assert "Found 1 model" in dialog.scan_status.text()
     assert dialog.model.currentData() == ""  # the bundled model is the default
@@ -40,9 +39,9 @@ def test_settings_saved_with_the_data(
     dialog.heartbeat_minutes.setValue(30)
     dialog.show_thoughts.setChecked(True)
     shot(dialog, artifacts_dir, "settings")
-    with waiting(qtbot, window.worker.modelReady, WAIT_MS):  # n_ctx → reload
+    with qtbot.waitSignal(window.worker.modelReady, timeout=WAIT_MS):  # n_ctx → reload
         dialog.accept()
-    drain()
+    settle(qtbot, window)
     assert window.act_thoughts.isChecked() and window.chat.show_details
     with Store() as store:
         config = EngineConfig.load(store)
@@ -59,22 +58,24 @@ def test_bad_model_shows_dialog_and_keeps_previous(
 ) -> None:
     bogus = tmp_path / "broken.gguf"
     bogus.write_bytes(b"not a model at all")
-    backend = ScriptedBackend([step("Still here with the old model.")])
+    backend = scripted(step("Still here with the old model."))
 
     def factory(config: Any) -> Any:
-        return real_backend(config) if config.model_path else backend
+        from ember.core.service import local_backend
+
+        return local_backend(config) if config.model_path else backend
 
     window = make_window(backend_factory=factory)
     window.expect_errors = True
-    with waiting(qtbot, window.worker.modelFailed, WAIT_MS):
-        window.request("save_settings", {"config": {"model_path": str(bogus)}, "gui": {}})
-    drain()
+    with qtbot.waitSignal(window.worker.modelFailed, timeout=WAIT_MS):
+        window.commands.apply_settings(replace(window.config, model_path=str(bogus)), {})
+    settle(qtbot, window)
     box = window.last_message
     assert box is not None and box.isVisible() and box.icon() == QMessageBox.Icon.Critical
     assert "broken.gguf" in box.text() and "not a GGUF model file" in box.text()
     assert "previous model is still in use" in box.text()
     box.accept()
-    assert window.model_label.text().startswith("Model: scripted")
+    assert window.status.model_label.text().startswith("Model: scripted")
     finished = send_and_wait(qtbot, window, "Are you still working?")
     assert finished.reason == "message"
     assert window.chat.bubbles[-1].text == "Still here with the old model."

@@ -9,10 +9,15 @@ from types import SimpleNamespace
 from ember.app.dropzone import progress_fraction, progress_text
 from ember.app.transcript import build_transcript, format_call
 from ember.core import modelscan
+from ember.core.store import Message
+
+_ids = iter(range(1, 10_000))
 
 
-def _msg(kind: str, content: dict, text: str = "", role: str = "user") -> dict:
-    return {"kind": kind, "content": content, "text": text, "role": role, "created_at": ""}
+def _msg(kind: str, content: dict, text: str = "", role: str = "user") -> Message:
+    return Message(
+        next(_ids), 1, role, kind, content, text, "2026-03-01T10:00:00+01:00", True, None
+    )
 
 
 def test_transcript_groups_steps_under_replies() -> None:

@@ -207,13 +207,26 @@ def test_report_table_json_and_plot(tmp_path: Path) -> None:
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_eval_on_a_server_that_is_down_ends_with_one_clear_line(
+    capsys: pytest.CaptureFixture[str], hash_embedder: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ember.core import embedder
+
+    monkeypatch.setattr(embedder, "SentenceTransformerEmbedder", lambda: hash_embedder)
+    assert main(["eval", "conversation", "--size", "1", "--server", "http://127.0.0.1:1/v1"]) == 1
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith("ember: Cannot reach the server at http://127.0.0.1:1/v1")
+    assert last.endswith("Is it running?")
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["eval", "poetry"], "unknown task 'poetry'"),
         (["eval", "--size", "0"], "--size must be at least 1"),
         (["eval", "--threads", "0"], "--threads must be at least 1"),
-        (["eval", "--server", "http://127.0.0.1:1/v1"], "--server is not available yet"),
+        (["eval", "--server", "127.0.0.1:8080"], "is not a server URL"),
+        (["eval", "--server-model", "m"], "--server-model needs --server URL"),
         (["eval", "--json", "/no/such/folder/r.json"], "its folder does not exist"),
     ],
 )

@@ -27,6 +27,7 @@ def test_the_guard_catches_an_inet_socket() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # a full local turn; 600 s was not enough with four engineers' runs
 def test_default_chat_and_ingest_open_no_network_socket(
     ember_home: Path, tmp_path: Path, bundled_model: Path
 ) -> None:

@@ -1,0 +1,239 @@
+"""One chat bubble: a header (who · when, and small actions: copy; regenerate or edit on
+the newest turn), the Markdown body, the live activity line, and collapsible details
+(inner thoughts, function calls and their results).
+
+Find-in-conversation highlights hits by rendering the Markdown into a text document,
+marking the matches there, and showing that document's HTML until the search ends.
+"""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextDocument
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout
+
+from ember.app.transcript import STOPPED, Detail, DisplayItem, short_time
+
+HIGHLIGHT = "#ffd54f"
+CURRENT_HIGHLIGHT = "#ff9800"
+LIVE_PLACEHOLDER = "…"
+
+
+def details_html(details: list[Detail], live_thought: str = "") -> str:
+    """Rich text for a reply's details."""
+    rows = []
+    for d in details:
+        text = html.escape(d.text).replace("\n", "<br>")
+        if d.kind == "thought":
+            rows.append(f"<p style='margin:2px 0'><b>Thought</b> <i>{text}</i></p>")
+        elif d.kind == "call":
+            rows.append(f"<p style='margin:2px 0'><b>Call</b> <code>{text}</code></p>")
+        else:
+            mark = "↳" if d.ok else "⚠"
+            rows.append(f"<p style='margin:2px 0 2px 16px'>{mark} {text}</p>")
+    if live_thought:
+        rows.append(
+            f"<p style='margin:2px 0'><b>Thinking…</b> <i>{html.escape(live_thought)}</i></p>"
+        )
+    return "".join(rows)
+
+
+def highlighted_html(
+    markdown: str, query: str, current: bool, font: QFont | None = None
+) -> tuple[str, int]:
+    """The Markdown as HTML with every case-insensitive hit of ``query`` marked, and the
+    number of hits. ``font``: the label's, so the text keeps its size."""
+    doc = QTextDocument()
+    if font is not None:
+        doc.setDefaultFont(font)
+    doc.setMarkdown(markdown)
+    fmt = QTextCharFormat()
+    fmt.setBackground(QColor(CURRENT_HIGHLIGHT if current else HIGHLIGHT))
+    fmt.setForeground(QColor("#000000"))
+    hits = 0
+    cursor = doc.find(query, 0)
+    while not cursor.isNull():
+        cursor.mergeCharFormat(fmt)
+        hits += 1
+        cursor = doc.find(query, cursor.selectionEnd())
+    return doc.toHtml(), hits
+
+
+class Bubble(QFrame):
+    """One message of the chat."""
+
+    copyRequested = Signal(object)  # this bubble
+    actionRequested = Signal(str)  # "regenerate" | "edit"
+
+    def __init__(self, item: DisplayItem, agent_name: str, show_details: bool) -> None:
+        super().__init__()
+        self.role = item.role
+        self.setObjectName(f"bubble_{item.role}")
+        self.setProperty("role", item.role)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        layout.setSpacing(4)
+        self._who = {"user": "You", "assistant": agent_name, "notice": "Notice"}[item.role]
+        self.header = QLabel()
+        self.header.setObjectName("bubbleHeader")
+        self.time = item.time
+        self.stopped = item.stopped
+        head = QHBoxLayout()
+        head.setContentsMargins(0, 0, 0, 0)
+        head.setSpacing(2)
+        head.addWidget(self.header, 1)
+        layout.addLayout(head)
+        self.body = QLabel()
+        self.body.setObjectName("bubbleBody")
+        self.body.setWordWrap(True)
+        self.body.setTextFormat(Qt.TextFormat.MarkdownText)
+        self.body.setOpenExternalLinks(True)
+        self.body.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextBrowserInteraction
+            | Qt.TextInteractionFlag.TextSelectableByKeyboard
+        )
+        self.body.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        layout.addWidget(self.body)
+        self.activity = QLabel()
+        self.activity.setObjectName("bubbleActivity")
+        self.activity.setWordWrap(True)
+        self.activity.hide()
+        layout.addWidget(self.activity)
+        self.text = ""
+        self.query = ""
+        self.hits = 0  # hits of ``query`` in the body
+        self.details: list[Detail] = list(item.details)
+        self.live_thought = ""
+        self._build_actions(head)
+        self.toggle = QToolButton()
+        self.toggle.setObjectName("detailsToggle")
+        self.toggle.setCheckable(True)
+        self.toggle.setAutoRaise(True)
+        self.toggle.toggled.connect(self._on_toggle)
+        layout.addWidget(self.toggle, 0, Qt.AlignmentFlag.AlignLeft)
+        self.detail_label = QLabel()
+        self.detail_label.setObjectName("bubbleDetails")
+        self.detail_label.setWordWrap(True)
+        self.detail_label.setTextFormat(Qt.TextFormat.RichText)
+        self.detail_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.detail_label)
+        self.set_header()
+        self.set_text(item.text)
+        self.toggle.setChecked(show_details)
+        self.refresh_details()
+
+    def _build_actions(self, head: QHBoxLayout) -> None:
+        self.action_button = QToolButton()  # Regenerate / Edit, on the newest turn only
+        self.action_button.setObjectName("bubbleAction")
+        self.action_button.setAutoRaise(True)
+        self.action_button.clicked.connect(
+            lambda: self.actionRequested.emit(str(self.action_button.property("action")))
+        )
+        self.action_button.hide()
+        head.addWidget(self.action_button)
+        self.copy_button = QToolButton()
+        self.copy_button.setObjectName("copyButton")
+        self.copy_button.setText("Copy")
+        self.copy_button.setToolTip("Copy this message")
+        self.copy_button.setAutoRaise(True)
+        self.copy_button.clicked.connect(lambda: self.copyRequested.emit(self))
+        head.addWidget(self.copy_button)
+
+    # -- content -----------------------------------------------------------------------
+
+    def set_header(self) -> None:
+        """Who, when, and whether the reply was stopped."""
+        when = short_time(self.time)
+        parts = [f"<b>{html.escape(self._who)}</b>"] + ([when] if when else [])
+        if self.stopped:
+            parts.append("<i>stopped</i>")
+        self.header.setText(" · ".join(parts))
+
+    def set_time(self, iso: str) -> None:
+        """Show when the message was written."""
+        self.time = iso
+        self.set_header()
+
+    def set_text(self, text: str) -> None:
+        """Replace the Markdown body."""
+        self.text = text
+        self._render_body()
+
+    def _render_body(self, current: bool = False) -> int:
+        shown = self.text
+        if self.stopped and not shown:
+            shown = f"*{STOPPED}*"
+        hits = 0
+        if self.query and shown:
+            rich, hits = highlighted_html(shown, self.query, current, self.body.font())
+            if hits:
+                self.body.setTextFormat(Qt.TextFormat.RichText)
+                self.body.setText(rich)
+        if not hits:
+            self.body.setTextFormat(Qt.TextFormat.MarkdownText)
+            self.body.setText(shown)
+        self.hits = hits
+        # While the agent works, the activity line says so instead of a bare "…".
+        waiting = shown == LIVE_PLACEHOLDER and bool(self.activity.text())
+        self.body.setVisible(bool(shown) and not waiting)
+        self.copy_button.setVisible(bool(self.text) and self.text != LIVE_PLACEHOLDER)
+        return hits
+
+    def highlight(self, query: str, current: bool = False) -> int:
+        """Mark the hits of ``query`` ('' clears); returns how many there are."""
+        self.query = query
+        return self._render_body(current)
+
+    def mark_stopped(self) -> None:
+        """The user stopped this reply: keep what was streamed, say it was stopped."""
+        self.stopped = True
+        self.set_header()
+        self._render_body()
+
+    def set_activity(self, text: str) -> None:
+        """The live line under a reply being written ('' hides it)."""
+        if text == self.activity.text() and self.activity.isVisible() == bool(text):
+            return  # every streamed token reports the same activity
+        self.activity.setText(text)
+        self.activity.setVisible(bool(text))
+        if self.text == LIVE_PLACEHOLDER:
+            self._render_body()
+
+    def set_action(self, action: str) -> None:
+        """Offer "regenerate" or "edit" on this bubble ('' removes the offer)."""
+        labels = {"regenerate": ("Regenerate", "Write this reply again (Ctrl+R)")}
+        labels["edit"] = ("Edit", "Edit and resend this message (Ctrl+E)")
+        self.action_button.setProperty("action", action)
+        if action in labels:
+            text, tip = labels[action]
+            self.action_button.setText(text)
+            self.action_button.setToolTip(tip)
+        self.action_button.setVisible(action in labels)
+
+    # -- details -----------------------------------------------------------------------
+
+    def _on_toggle(self, checked: bool) -> None:
+        self.detail_label.setVisible(checked and self.has_details())
+        self._label_toggle()
+
+    def has_details(self) -> bool:
+        """Whether there is anything behind the toggle."""
+        return bool(self.details or self.live_thought)
+
+    def _label_toggle(self) -> None:
+        steps = sum(1 for d in self.details if d.kind == "call")
+        label = "thoughts" + (f" and {steps} tool call{'s' * (steps != 1)}" if steps else "")
+        arrow = "▾" if self.toggle.isChecked() else "▸"
+        self.toggle.setText(f"{arrow} {label}")
+
+    def refresh_details(self) -> None:
+        """Re-render the details (after new thoughts or calls)."""
+        has = self.has_details() and self.role == "assistant"
+        self.toggle.setVisible(has)
+        self.detail_label.setText(details_html(self.details, self.live_thought))
+        self.detail_label.setVisible(has and self.toggle.isChecked())
+        self._label_toggle()

@@ -1,0 +1,95 @@
+"""The window's ways to a bigger model: a GGUF file (dropped or opened), the catalogue
+(Get a model…), and the server chosen in Settings. Each ends in the same place: settings
+with exactly one model choice (``core/modelchoice``), saved with the data and loaded in
+the background by :meth:`Commands.apply_settings`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QFileDialog
+
+from ember.app.tasks import describe
+
+if TYPE_CHECKING:
+    from ember.app.getmodel import GetModelDialog
+    from ember.app.modeloffer import ModelOfferDialog
+    from ember.app.window import MainWindow
+    from ember.core.config import EngineConfig
+    from ember.core.modelcheck import ModelCheck
+
+
+class ModelCommands:
+    """Model commands of the main window ``w``."""
+
+    def __init__(self, w: MainWindow) -> None:
+        self.w = w
+        self.offer: ModelOfferDialog | None = None  # the last offer shown (tests look at it)
+        self.catalogue: GetModelDialog | None = None
+
+    def _current(self) -> str:
+        from ember.core.modelchoice import model_choice
+
+        if self.w.config is None:
+            return "nothing yet"
+        choice = model_choice(self.w.config)
+        return choice.label + (f" ({choice.detail})" if choice.detail else "")
+
+    def use(self, config: EngineConfig) -> None:
+        """Run the model ``config`` chooses from now on (saved, loaded in the background)."""
+        self.w.commands.apply_settings(config, {})
+
+    # -- a GGUF file -------------------------------------------------------------------
+
+    def open_model_file(self) -> None:
+        """Choose a GGUF file to offer as the model."""
+        path, _ = QFileDialog.getOpenFileName(
+            self.w, "Open a model file", str(Path.home()), "GGUF models (*.gguf)"
+        )
+        if path:
+            self.offer_file(path)
+
+    def offer_file(self, path: str) -> None:
+        """Check ``path`` (header only) and offer it: Use this model / Keep current."""
+        from ember.core.modelcheck import check_model
+
+        n_ctx = self.w.config.n_ctx if self.w.config is not None else 4096
+        self.w.tasks.run(
+            lambda _e: check_model(path, n_ctx),
+            self._show_offer,
+            lambda exc: self.w.notify_error(describe(exc)),
+        )
+
+    def _show_offer(self, check: ModelCheck) -> None:
+        from ember.app.modeloffer import ModelOfferDialog
+
+        dialog = ModelOfferDialog(check, self._current(), self.w)
+        dialog.accepted.connect(lambda: self._use_file(check.path))
+        dialog.open()
+        self.offer = dialog
+
+    def _use_file(self, path: Path) -> None:
+        from ember.core.modelchoice import use_file
+
+        if self.w.config is not None:
+            self.use(use_file(self.w.config, path))
+
+    # -- the catalogue -----------------------------------------------------------------
+
+    def get_model(self) -> GetModelDialog:
+        """The catalogue: pick a model, agree to its URL and size, download, use it."""
+        from ember.app.getmodel import GetModelDialog
+
+        dialog = GetModelDialog(self.w)
+        dialog.useModel.connect(self._use_catalogue)
+        dialog.open()
+        self.catalogue = dialog
+        return dialog
+
+    def _use_catalogue(self, model_id: str) -> None:
+        from ember.core import catalogue
+        from ember.core.modelchoice import use_catalogue
+
+        if self.w.config is not None:
+            self.use(use_catalogue(self.w.config, catalogue.find(model_id)))

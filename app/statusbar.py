@@ -1,0 +1,78 @@
+"""The status bar: the model (and its loading), the last step's speed with its prompt
+tokens evaluated and reused, and the context meter with its percentage."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
+
+from ember.app.meter import ContextMeter
+
+if TYPE_CHECKING:
+    from ember.core.events import ContextUsage, StepStats
+    from ember.core.service import ModelStatus
+
+
+def stats_tooltip(stats: StepStats) -> str:
+    """Where the last step's time went: prompt tokens read or reused, tokens written."""
+    reused = stats.prompt_tokens - stats.evaluated_tokens
+    return (
+        f"Last step: prompt {stats.prompt_tokens:,} tokens — {stats.evaluated_tokens:,} "
+        f"evaluated, {reused:,} reused from the cache; {stats.completion_tokens:,} generated "
+        f"in {stats.seconds:.2f} s ({stats.tokens_per_second:.1f} tokens/s)."
+    )
+
+
+class StatusBar(QStatusBar):
+    """Model · loading bar … speed · Context [meter] N%."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model_text = ""
+        self.model_label = QLabel("Starting…")
+        self.model_label.setObjectName("modelLabel")
+        self.load_bar = QProgressBar()
+        self.load_bar.setRange(0, 0)
+        self.load_bar.setMaximumWidth(120)
+        self.load_bar.setFixedHeight(12)
+        self.speed_label = QLabel("")
+        self.speed_label.setObjectName("speedLabel")
+        self.meter = ContextMeter()
+        self.context_label = QLabel("")
+        self.context_label.setObjectName("contextLabel")
+        self.addWidget(self.model_label)
+        self.addWidget(self.load_bar)
+        self.addPermanentWidget(self.speed_label)
+        self.addPermanentWidget(QLabel("Context"))
+        self.addPermanentWidget(self.meter)
+        self.addPermanentWidget(self.context_label)
+
+    def loading(self, text: str) -> None:
+        """Something is loading (the bar turns until ``ready`` or ``failed``)."""
+        self.load_bar.show()
+        self.model_label.setText(text)
+
+    def ready(self, model: ModelStatus) -> None:
+        """The model is attached."""
+        self.load_bar.hide()
+        self.model_text = f"Model: {model.name} · {model.n_ctx:,} ctx"
+        self.model_label.setText(self.model_text)
+        self.model_label.setToolTip(model.path)
+
+    def failed(self) -> None:
+        """Loading failed: the previous model (if any) is still in use."""
+        self.load_bar.hide()
+        self.model_label.setText(self.model_text or "No model loaded")
+
+    def set_stats(self, stats: StepStats) -> None:
+        """The last step's speed, with its token counts in the tooltip."""
+        if stats.tokens_per_second:
+            self.speed_label.setText(f"{stats.tokens_per_second:.1f} tok/s")
+        self.speed_label.setToolTip(stats_tooltip(stats))
+
+    def set_usage(self, usage: ContextUsage) -> None:
+        """The context meter and its percentage (one measure for both)."""
+        self.meter.set_usage(usage)
+        self.context_label.setText(f"{self.meter.percent()}%")
+        self.context_label.setToolTip(self.meter.toolTip())

@@ -1,0 +1,95 @@
+"""What the windows show, computed on the engine thread from the core service.
+
+Each function here takes the :class:`~ember.core.service.Ember` and returns plain data
+for the GUI thread; the windows pass them to ``worker.tasks.run``. No Qt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ember.app.transcript import DisplayItem, build_transcript
+
+if TYPE_CHECKING:
+    from ember.core.config import EngineConfig
+    from ember.core.events import ContextUsage
+    from ember.core.service import AgentSummary, Ember
+
+GUI_SETTINGS = "gui"  # the GUI's preferences, saved with the data
+HISTORY_LIMIT = 150  # messages loaded into the chat; find reaches the rest through recall
+EXPORT_LIMIT = 10**9
+
+
+@dataclass(frozen=True)
+class AgentView:
+    """An agent's conversation as the chat shows it."""
+
+    id: int
+    name: str
+    items: list[DisplayItem]
+    first_run: bool
+    usage: ContextUsage | None  # None until a model is attached
+    oldest_loaded: int | None  # id of the oldest message loaded (find reaches past it)
+
+
+@dataclass(frozen=True)
+class Startup:
+    """Everything the window needs once the data is open."""
+
+    config: EngineConfig
+    prefs: dict[str, Any]
+    agents: list[AgentSummary]
+    agent: AgentView
+
+
+def startup(ember: Ember, wanted: str | None = None) -> Startup:
+    """Open the last agent used (or ``wanted``, or the default one, created on first run)."""
+    prefs = ember.front_end_settings(GUI_SETTINGS)
+    name = wanted or prefs.get("last_agent")
+    try:
+        agent = ember.agent_for_chat(name if isinstance(name, str) else None)
+    except Exception:  # a stale or invalid name: fall back to the default agent
+        agent = ember.agent_for_chat(None)
+    view = open_agent(ember, agent.id)
+    return Startup(ember.settings(), ember.front_end_settings(GUI_SETTINGS), ember.agents(), view)
+
+
+def open_agent(ember: Ember, agent_id: int) -> AgentView:
+    """An agent's transcript; remembers it as the last one used and, with a model
+    attached, records the session start (login)."""
+    history = ember.history(agent_id, HISTORY_LIMIT)
+    remember_agent(ember, history.agent_name)
+    usage = None
+    if ember.model_status() is not None:
+        ember.login(agent_id)
+        usage = ember.context_usage(agent_id)
+    items = build_transcript(history.messages)
+    oldest = history.messages[0].id if history.messages else None
+    return AgentView(history.agent_id, history.agent_name, items, history.first_run, usage, oldest)
+
+
+def remember_agent(ember: Ember, name: str) -> None:
+    """Save ``name`` as the agent to open next time."""
+    prefs = ember.front_end_settings(GUI_SETTINGS)
+    if prefs.get("last_agent") != name:
+        ember.save_front_end_settings(GUI_SETTINGS, {**prefs, "last_agent": name})
+
+
+def save_prefs(ember: Ember, changes: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``changes`` into the GUI preferences; returns them all."""
+    prefs = {**ember.front_end_settings(GUI_SETTINGS), **changes}
+    ember.save_front_end_settings(GUI_SETTINGS, prefs)
+    return prefs
+
+
+def after_model(ember: Ember, agent_id: int) -> ContextUsage | None:
+    """Once a model is attached: the session start of the agent shown, and its usage."""
+    ember.login(agent_id)
+    return ember.context_usage(agent_id)
+
+
+def full_transcript(ember: Ember, agent_id: int) -> tuple[str, list[DisplayItem]]:
+    """The agent's name and its whole conversation (for an export)."""
+    history = ember.history(agent_id, EXPORT_LIMIT)
+    return history.agent_name, build_transcript(history.messages)

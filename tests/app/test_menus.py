@@ -1,0 +1,98 @@
+"""Menu conveniences: the conversation as Markdown, agent export and import, keyboard
+shortcuts and About."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .fixtures import WAIT_MS, scripted, send_and_wait, settle, step
+
+
+def save_after_one_turn(
+    qtbot: Any, make_window: Any, monkeypatch: Any, said: str, reply: str, action: str, to: Path
+) -> Any:
+    """One exchange, then a menu action whose save dialog answers ``to``; waits for it."""
+    from PySide6.QtWidgets import QFileDialog
+
+    window = make_window(scripted(step(reply)))
+    send_and_wait(qtbot, window, said)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(to), ""))
+    getattr(window.actions_, action).trigger()
+    settle(qtbot, window)  # the call is answered, and the file written, by then
+    return window
+
+
+def test_export_conversation_as_markdown(
+    qtbot: Any, make_window: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    target = tmp_path / "chat.md"
+    target.write_text("an older file, readable by all")
+    target.chmod(0o644)
+    args = ("Which tea should I try?", "Tea it is: **Earl Grey**.", "export_chat", target)
+    save_after_one_turn(qtbot, make_window, monkeypatch, *args)
+    text = target.read_text(encoding="utf-8")
+    assert target.stat().st_mode & 0o777 == 0o600  # it holds memories
+    assert text.startswith("# Conversation with Ember\n")
+    you = text.index("**You** · ")
+    ember = text.index("**Ember** · ")
+    assert you < text.index("Which tea should I try?") < ember
+    assert text.index("Tea it is: **Earl Grey**.") > ember
+
+
+def test_export_and_import_an_agent_from_the_menu(
+    qtbot: Any, make_window: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    exported = tmp_path / "ember.ember.json"
+    args = ("My cat is called Miso.", "Noted: your cat is called Miso.", "export_agent", exported)
+    window = save_after_one_turn(qtbot, make_window, monkeypatch, *args)
+    assert json.loads(exported.read_text())["agent"]["name"] == "Ember"
+    assert "Exported Ember" in window.statusBar().currentMessage()
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(exported), ""))
+    with qtbot.waitSignal(window.agentShown, timeout=WAIT_MS):
+        window.actions_.import_agent.trigger()
+    settle(qtbot, window)
+    assert [a.name for a in window.agents] == ["Ember", window.agent_name]
+    assert window.agent_name != "Ember"  # renamed: the name was taken
+    texts = [b.text for b in window.chat.bubbles]
+    assert texts[-2:] == ["My cat is called Miso.", "Noted: your cat is called Miso."]
+
+
+def test_keyboard_shortcuts_list_every_shortcut(qtbot: Any, make_window: Any) -> None:
+    window = make_window(scripted())
+    window.actions_.shortcuts.trigger()
+    dialog = window.commands.dialog
+    table = dialog.table
+    rows = {table.item(r, 0).text(): table.item(r, 1).text() for r in range(table.rowCount())}
+    for act in window.actions_.all:
+        keys = act.shortcut().toString()
+        if keys:
+            assert keys in rows.values(), act.text()
+    assert rows["Find in conversation"] == "Ctrl+F"
+    assert rows["Regenerate last reply"] == "Ctrl+R"
+    assert rows["Send the message"] == "Enter"
+    dialog.close()
+
+
+def test_about_shows_version_model_and_data_folder(
+    qtbot: Any, make_window: Any, ember_home: Path, monkeypatch: Any
+) -> None:
+    from PySide6.QtGui import QDesktopServices
+
+    from ember.app.dialogs import version
+
+    window = make_window(scripted())
+    opened: list[str] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()))
+    window.actions_.about.trigger()
+    dialog = window.commands.dialog
+    text = dialog.text.text()
+    assert version() != "unknown" and f"Ember {version()}" in text
+    assert "scripted" in text  # the model in use
+    assert str(ember_home) in text
+    dialog.open_button.click()
+    assert opened == [str(ember_home)]
+    dialog.close()

@@ -1,0 +1,77 @@
+"""Taking back a turn (regenerate, edit and resend) and stopping one, at the service:
+what recall keeps, what the agent's context keeps, and that search follows."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ember.core import events as ev
+from ember.core import search_index
+from ember.core.errors import InvalidInput
+from ember.core.scripted_backend import ScriptedBackend
+from ember.core.service import CANCELLED_REPLY, Ember
+
+
+def reply(text: str) -> str:
+    return json.dumps(
+        {"thoughts": "answer", "function": "send_message", "arguments": {"message": text}}
+    )
+
+
+def open_ember(home: Path, embedder: Any, *outputs: str) -> Ember:
+    backend = ScriptedBackend(list(outputs), n_ctx=8192)
+    ember = Ember.open(home / "ember.db", embedder=embedder, backend_factory=lambda c: backend)
+    ember.start_model()
+    return ember
+
+
+def test_retract_then_resend_replaces_the_turn(ember_home: Path, hash_embedder: Any) -> None:
+    with open_ember(
+        ember_home, hash_embedder, reply("Hello."), reply("Miso is a fine name."), reply("Rex!")
+    ) as e:
+        a = e.agent_for_chat().id
+        e.login(a)
+        e.send(a, "Hi there.")
+        e.send(a, "My cat is called Miso.")
+        assert e.search(a, "recall", "Miso", 0, 5).total >= 1  # indexed, windows too
+        assert e.retract_last_turn(a) == "My cat is called Miso."
+        kinds = [m.kind for m in e.store.recent_messages(a)]
+        assert kinds[0] == "login" and kinds[-1] == "step"  # back to after "Hello."
+        assert [m.text for m in e.store.recent_messages(a) if m.text] == ["Hi there.", "Hello."]
+        e.send(a, "My dog is called Rex.")  # may reuse the deleted ids
+        hits = e.search(a, "recall", "dog Rex", 0, 5)
+        texts = [m.text for m in e.store.get_messages([h.id for h in hits.hits])]
+        assert "My dog is called Rex." in texts
+        # The taken-back words are in no keyword index, message or window.
+        assert e.store.search_messages_keyword(a, "Miso", 10) == []
+        windows = search_index.keyword_ranking(e.store, "message_window", a, '"miso"')
+        assert windows == []
+
+
+def test_nothing_to_retract(ember_home: Path, hash_embedder: Any) -> None:
+    with open_ember(ember_home, hash_embedder) as e:
+        a = e.agent_for_chat().id
+        with pytest.raises(InvalidInput):
+            e.retract_last_turn(a)
+
+
+def test_a_stopped_reply_is_kept_out_of_context(ember_home: Path, hash_embedder: Any) -> None:
+    cancel = threading.Event()
+    with open_ember(ember_home, hash_embedder, reply("Once upon a time " * 20)) as e:
+        a = e.agent_for_chat().id
+
+        def on_event(event: ev.Event) -> None:
+            if isinstance(event, ev.MessageDelta) and len(event.text) and not cancel.is_set():
+                cancel.set()  # stop after the first piece of the reply
+
+        finished = e.send(a, "Tell me a story.", on_event, cancel)
+        assert finished.reason == "cancelled"
+        [stopped] = [m for m in e.store.recent_messages(a) if m.kind == CANCELLED_REPLY]
+        assert stopped.content["message"] and "Once upon"[: len(stopped.content["message"])]
+        assert not stopped.in_context and stopped.text == ""
+        assert CANCELLED_REPLY not in [m.kind for m in e.store.context_messages(a)]
