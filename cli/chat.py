@@ -11,6 +11,7 @@ at the prompt it ends the chat.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -21,6 +22,7 @@ from types import FrameType
 from typing import Any
 
 from ember.core import events, modelchoice
+from ember.core.errors import EmberError
 from ember.core.service import Ember
 
 
@@ -118,6 +120,30 @@ def typed_lines() -> Iterator[tuple[int, str | None]]:
         yield number, line
 
 
+def _preparing_while_waiting(
+    lines: Iterator[tuple[int, str | None]], ember: Ember, agent_id: int
+) -> Iterator[tuple[int, str | None]]:
+    """``lines``, preparing the agent's coming flush (``Ember.prepare_flush``) in a thread
+    while the next line is awaited; cancelled as soon as it arrives (or input ends)."""
+
+    def prepare(cancel: threading.Event) -> None:
+        with contextlib.suppress(EmberError):  # optional: the flush itself reports errors
+            ember.prepare_flush(agent_id, cancel)
+
+    while True:
+        cancel = threading.Event()
+        worker = threading.Thread(target=prepare, args=(cancel,), daemon=True)
+        worker.start()
+        try:
+            item = next(lines, None)
+        finally:
+            cancel.set()
+            worker.join()
+        if item is None:
+            return
+        yield item
+
+
 class _CancelOnSigint:
     """While a reply runs, Ctrl-C sets the cancel event instead of raising in the engine
     (which could land between a function call and its result)."""
@@ -172,8 +198,9 @@ def run(args: argparse.Namespace) -> int:
         if interactive and not args.jsonl:
             print(f"Chatting with {agent.name} (Ctrl-D to quit, Ctrl-C to stop a reply).")
         cancel = threading.Event()
+        lines = _preparing_while_waiting(typed_lines(), ember, agent.id)
         try:
-            for number, line in typed_lines() if interactive else piped_lines():
+            for number, line in lines if interactive else piped_lines():
                 if line is None:
                     print(f"ember: line {number} is not valid UTF-8; skipped", file=sys.stderr)
                     code = 1

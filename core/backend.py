@@ -177,6 +177,17 @@ class KVStateBackend(Backend, Protocol):
         """Whether the cache can serve a prompt whose first ``n_past`` tokens it holds."""
         ...
 
+    def prefill(
+        self,
+        tokens: Sequence[int],
+        *,
+        cancel: threading.Event | None = None,
+        on_progress: OnPromptProgress | None = None,
+    ) -> int:
+        """Evaluate ``tokens`` into the KV cache (all of them, no completion), reusing what
+        it holds of them. Returns how many were evaluated; raises ``Cancelled``."""
+        ...
+
 
 def count_prompt_tokens(backend: Backend, prompt: Prompt) -> int:
     """Tokens ``backend`` reads for ``prompt``: every part tokenized on its own (data as

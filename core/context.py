@@ -32,6 +32,7 @@ from ember.core import messages
 from ember.core.backend import Backend, Constraint, Prompt, count_prompt_tokens
 from ember.core.errors import ContextTooSmall
 from ember.core.events import ContextUsage, Event, PromptProgress, SummaryProgress, SystemNotice
+from ember.core.idleflush import PreparedSummary
 from ember.core.prompt import PromptRenderer
 from ember.core.step.gbnf import CHAR_RULE, string_rule
 from ember.core.store import Block, Message, Store
@@ -133,6 +134,7 @@ class ContextOwner(Protocol):
     backend: Backend
     renderer: PromptRenderer
     reserve: int
+    prepared_summaries: dict[int, PreparedSummary]
 
     def describe_tools(self, labels: Sequence[str]) -> str:
         """The tool descriptions of the prompt."""
@@ -325,15 +327,26 @@ class AgentContext:
         can be evicted. The summary is written first and the eviction committed after it,
         so a cancelled or failed summary evicts nothing."""
         queue = self.store.context_messages(self.agent_id)
-        cut = self.eviction_cut(queue, budget, used)
+        agent = self.store.get_agent_by_id(self.agent_id)
+        prepared = self.owner.prepared_summaries.pop(self.agent_id, None)  # idleflush.py
+        if prepared is not None and not prepared.matches(queue, agent.summary):
+            prepared = None
+        cut = len(prepared.evicted_ids) if prepared else self.eviction_cut(queue, budget, used)
         if cut == 0:
             return False
         evicted, kept = queue[:cut], queue[cut:]
         stale = [m for m in kept if m.kind == "memory_pressure"]  # the next fill alerts anew
-        agent = self.store.get_agent_by_id(self.agent_id)
-        summary = self.summarize(evicted, emit, budget.summary_tokens, cancel)
         hidden = agent.summary_hidden + cut + len(stale)
-        head = summary_head(summary, hidden, hidden + len(kept) - len(stale))
+        total = hidden + len(kept) - len(stale)
+        fresh = [m for m in kept if m.kind != "memory_pressure"]
+        summary = prepared.summary if prepared else ""
+        if prepared and self.queue_tokens(fresh, summary_head(summary, hidden, total)) > (
+            budget.warn_at - budget.fixed
+        ):
+            return self.flush(emit, budget, used, cancel)  # it would not land: summarise now
+        if not prepared:
+            summary = self.summarize(evicted, emit, budget.summary_tokens, cancel)
+        head = summary_head(summary, hidden, total)
         with self.store.transaction():
             self.store.evict_messages([m.id for m in [*evicted, *stale]])
             self.store.update_agent(self.agent_id, summary=head, summary_hidden=hidden)

@@ -45,7 +45,9 @@ from ember.core.events import (
     ToolResult,
     TurnFinished,
 )
+from ember.core.idleflush import PreparedSummary, prepare_into
 from ember.core.kvstate import KVStateCache
+from ember.core.prefixstate import reference_prompts
 from ember.core.recall_index import RecallIndex
 from ember.core.step.dialogue import DialogueStreamer
 from ember.core.step.schema import StepSpec
@@ -79,7 +81,7 @@ class Engine:
         self.backend = backend
         self.embedder = embedder
         self.config = config or EngineConfig()
-        self.warm = WarmStart(backend, kv_cache, store.path)
+        self.warm = WarmStart(backend, kv_cache, store.path, self.prefix_references)
         self.tools = ToolRegistry()
         window = backend.n_ctx
         self.sizing = WindowSizing(
@@ -93,6 +95,7 @@ class Engine:
         self.reserve = longest_step(self.tools, self.limits)  # the reply reserve
         self.lock = threading.RLock()
         self.recall = RecallIndex(store, embedder)
+        self.prepared_summaries: dict[int, PreparedSummary] = {}  # see idleflush.py
         self._check_window()
 
     def _check_window(self) -> None:
@@ -136,9 +139,25 @@ class Engine:
         spec = self.tools.spec(names, labels, self.limits)
         return dataclasses.replace(spec, dialogue=True) if self.renderer.dialogue else spec
 
+    def prefix_references(self, agent_id: int) -> tuple[Prompt, Prompt]:
+        """Two prompts sharing exactly what this agent's prompt starts with whatever its
+        core memory and conversation (for the shared prefix state, prefixstate.py)."""
+        labels = [b.label for b in self.store.blocks(agent_id)]
+        return reference_prompts(self.renderer, self.describe_tools(labels), labels)
+
     def context(self, agent_id: int) -> AgentContext:
         """The main context of an agent."""
         return AgentContext(self, agent_id)
+
+    def prepare_flush(self, agent_id: int, cancel: threading.Event | None = None) -> bool:
+        """While the user is idle: write the summary the agent's coming flush needs, once
+        its queue has crossed the alert line (idleflush.py). Returns whether one is ready;
+        False below the alert line or when ``cancel`` was set (then the flush summarises
+        as usual). The live KV cache is kept for the next step."""
+        with self.lock:
+            context = self.context(agent_id)
+            next_prompt = context.render(extra=(NEXT_EVENT,))
+            return prepare_into(self.prepared_summaries, context, next_prompt, cancel)
 
     def save_warm_state(self) -> bool:
         """Save the backend's KV cache for the agent it holds (on idle or quit).
@@ -353,7 +372,6 @@ class AgentRuntime:
     ) -> tuple[str, StepStats, bool]:
         """The step's text, what it cost, and whether it ended at the token limit."""
         backend = self.engine.backend
-        self.engine.warm.before_step(self.agent_id, prompt)
         streamer: DialogueStreamer | StepStreamer = (
             DialogueStreamer() if spec.dialogue else StepStreamer()
         )
@@ -364,6 +382,8 @@ class AgentRuntime:
         def reading(done: int, total: int) -> None:
             emit(PromptProgress(self.agent_id, "step", done, total))
 
+        # Restoring a saved state, or building the shared prefix state (counted here).
+        prefilled = self.engine.warm.before_step(self.agent_id, prompt, cancel, reading)
         for piece in backend.generate(
             prompt,
             constraint=constraint,
@@ -379,7 +399,7 @@ class AgentRuntime:
         s = backend.last_stats
         stats = StepStats(
             prompt_tokens=s.prompt_tokens if s else 0,
-            evaluated_tokens=s.evaluated_tokens if s else 0,
+            evaluated_tokens=(s.evaluated_tokens if s else 0) + prefilled,
             completion_tokens=s.completion_tokens if s else 0,
             seconds=round(seconds, 3),
             tokens_per_second=round(s.tokens_per_second, 1) if s else 0.0,

@@ -221,21 +221,40 @@ class LlamaBackend:
 
     # -- generation -----------------------------------------------------------------------
 
+    def prefill(
+        self,
+        tokens: Sequence[int],
+        *,
+        cancel: threading.Event | None = None,
+        on_progress: OnPromptProgress | None = None,
+    ) -> int:
+        """Evaluate ``tokens`` into the KV cache (all of them, no completion), reusing what
+        it holds of them. Returns how many were evaluated; raises ``Cancelled``."""
+        return self._read_prompt(list(tokens), cancel, on_progress, leave_last=False)
+
     def _read_prompt(
         self,
         tokens: list[int],
         cancel: threading.Event | None,
         on_progress: OnPromptProgress | None,
+        *,
+        leave_last: bool = True,
     ) -> int:
-        """Evaluate all but the last of ``tokens`` that the KV cache lacks, batch by batch,
-        reporting progress and checking ``cancel`` between batches; completion then reads
-        only the last token. Returns how many tokens were evaluated (the last included)."""
+        """Evaluate the ``tokens`` that the KV cache lacks, batch by batch, reporting
+        progress and checking ``cancel`` between batches; with ``leave_last``, all but the
+        last, which completion then reads. Returns how many tokens were evaluated (the last
+        included).
+
+        A cache that cannot continue from the shared prefix (a restored state asked to roll
+        back its sliding-window layers) is dropped and the prompt read from the start."""
         cached = self.cached_prefix(tokens)
+        if cached > 0 and not self.kv_can_continue(cached):
+            cached = 0
         if not self.llm._ctx.kv_cache_seq_rm(-1, cached, -1):
             self.reset()  # this cache cannot drop a suffix: read the prompt from the start
             cached = 0
         self.llm.n_tokens = cached
-        todo = len(tokens) - 1 - cached
+        todo = len(tokens) - (1 if leave_last else 0) - cached
         if on_progress is not None and todo > 0:
             on_progress(0, todo)
         done = 0

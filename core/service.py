@@ -299,6 +299,17 @@ class Ember(AgentOps, MemoryOps):
             search_index.rewind(self.store, agent_id, last.id)
         return last.text
 
+    def prepare_flush(self, agent_id: int, cancel: threading.Event | None = None) -> bool:
+        """While the user is idle (the GUI's idle timer; the CLI while it waits for a line):
+        once the agent's queue is past the alert line, write the summary its coming flush
+        needs, so that the flush only swaps it in. Set ``cancel`` as soon as the user
+        writes (it returns promptly; the flush then summarises as usual). Returns whether a
+        prepared summary is ready; False without a model or below the alert line."""
+        if self.engine is None:
+            return False
+        self.claim_agent(agent_id)
+        return self.engine.prepare_flush(agent_id, cancel)
+
     def record_message(self, agent_id: int, text: str) -> int | None:
         """Keep a user message without running the agent (typed while the model loads or
         the app closes); the agent sees it with its next event."""

@@ -1,0 +1,169 @@
+"""The shared prefix state's orchestration (WarmStart + prefixstate) with a fake backend
+whose saved states, like Gemma 3's, can only be continued from their end. (With the real
+model: tests/integration/test_prefix_state.py.)"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ember.core.backend import ChatFormat, KVStateBackend, OnPromptProgress, Prompt
+from ember.core.errors import Cancelled
+from ember.core.kvstate import KVStateCache, common_prefix
+from ember.core.prefixstate import PREFIX_MARGIN, prefix_key, shared_prefix
+from ember.core.warmstart import WarmStart
+
+SYSTEM = "You are Ember. Functions: send_message, core_memory_append. Examples: ... Core: "
+
+
+def _refs(agent_id: int) -> tuple[Prompt, Prompt]:
+    return Prompt.data(SYSTEM + "a"), Prompt.data(SYSTEM + "Zq 7")
+
+
+class FakeKVBackend:
+    """One character, one token (BOS 1). A loaded state can only be continued from its end."""
+
+    name = "fake"
+    n_ctx = 4096
+    chat_format = ChatFormat()
+    last_stats = None
+
+    def tokenize(self, text: str, *, markup: bool = False) -> list[int]:
+        return [ord(c) for c in text]
+
+    def generate(self, prompt: Prompt, **kwargs: Any) -> Iterator[str]:
+        raise AssertionError("WarmStart never generates")
+
+    def close(self) -> None:
+        pass
+
+    def __init__(self) -> None:
+        self.tokens: list[int] = []
+        self.floor = 0  # the cache cannot continue from fewer tokens than this
+        self.prefilled: list[list[int]] = []
+        self.cancel_at: int | None = None
+
+    def prompt_tokens(self, prompt: Prompt) -> list[int]:
+        return [1, *(ord(c) for c in prompt.text)]
+
+    def cached_prefix(self, tokens: Sequence[int]) -> int:
+        return min(common_prefix(self.tokens, tokens), len(tokens) - 1)
+
+    def context_tokens(self) -> list[int]:
+        return list(self.tokens)
+
+    def state_identity(self) -> dict[str, Any]:
+        return {"model": "/fake.gguf"}
+
+    def save_kv_state(self) -> tuple[list[int], bytes]:
+        return list(self.tokens), bytes(len(self.tokens))
+
+    def load_kv_state(self, tokens: Sequence[int], data: bytes) -> bool:
+        self.tokens, self.floor = list(tokens), len(tokens)
+        return True
+
+    def truncate_kv(self, n_tokens: int) -> None:
+        self.tokens = self.tokens[:n_tokens]
+        self.floor = min(self.floor, n_tokens) if n_tokens else 0
+
+    def kv_can_continue(self, n_past: int) -> bool:
+        return n_past <= 0 or n_past >= self.floor
+
+    def prefill(
+        self,
+        tokens: Sequence[int],
+        *,
+        cancel: threading.Event | None = None,
+        on_progress: OnPromptProgress | None = None,
+    ) -> int:
+        if self.cancel_at is not None:
+            self.tokens = list(tokens[: self.cancel_at])
+            raise Cancelled("Stopped.")
+        cached = common_prefix(self.tokens, tokens)
+        self.prefilled.append(list(tokens))
+        self.tokens = list(tokens)
+        return len(tokens) - cached
+
+
+def _warm(tmp_path: Path, backend: FakeKVBackend) -> WarmStart:
+    cache = KVStateCache(tmp_path / "kv", min_prefix=8)
+    assert isinstance(backend, KVStateBackend)
+    return WarmStart(backend, cache, tmp_path / "ember.db", _refs)
+
+
+def _prompt(core: str, talk: str = "EVENT: hello\nAGENT: ") -> Prompt:
+    return Prompt.data(f"{SYSTEM}{core}\n### Conversation\n{talk}")
+
+
+def test_the_first_agent_builds_it_and_later_agents_restore_it(tmp_path: Path) -> None:
+    backend = FakeKVBackend()
+    warm = _warm(tmp_path, backend)
+    prompt = _prompt("persona: kind")
+    tokens = backend.prompt_tokens(prompt)
+    expected = shared_prefix(backend, _refs(1), tokens)
+    assert len(expected) == 1 + len(SYSTEM) - PREFIX_MARGIN
+    assert warm.before_step(1, prompt) == len(expected)
+    assert backend.prefilled == [expected]  # exactly the shared part, on an empty cache
+    assert warm.cache is not None and warm.cache.usage()[0] == 1
+
+    # After a restart, another agent without a state of its own: restored, nothing read.
+    again = FakeKVBackend()
+    warm2 = _warm(tmp_path, again)
+    other = _prompt("persona: curious")
+    assert warm2.before_step(2, other) == 0
+    assert again.prefilled == [] and again.tokens == expected
+    assert again.kv_can_continue(again.cached_prefix(again.prompt_tokens(other)))
+
+
+def test_an_agents_own_state_comes_first(tmp_path: Path) -> None:
+    backend = FakeKVBackend()
+    warm = _warm(tmp_path, backend)
+    prompt = _prompt("persona: kind")
+    warm.before_step(1, prompt)
+    backend.tokens = backend.prompt_tokens(prompt)  # the step read the rest
+    assert warm.save(_prompt("persona: kind", "EVENT: hello\nAGENT: hi\n"))
+    fresh = FakeKVBackend()
+    warm2 = _warm(tmp_path, fresh)
+    later = _prompt("persona: kind", "EVENT: hello\nAGENT: hi\nEVENT: x")
+    assert warm2.before_step(1, later) == 0
+    assert fresh.prefilled == []  # its own state, longer than the shared part, is restored
+    assert fresh.tokens == fresh.prompt_tokens(prompt)
+
+
+def test_a_prompt_that_does_not_start_with_it_is_left_alone(tmp_path: Path) -> None:
+    backend = FakeKVBackend()
+    warm = _warm(tmp_path, backend)
+    assert warm.before_step(1, Prompt.data("Something else entirely. " * 4)) == 0
+    assert backend.prefilled == [] and warm.cache is not None and warm.cache.usage()[0] == 0
+
+
+def test_a_live_cache_that_serves_the_prompt_is_kept(tmp_path: Path) -> None:
+    backend = FakeKVBackend()
+    warm = _warm(tmp_path, backend)
+    backend.tokens = backend.prompt_tokens(_prompt("persona: kind", "EVENT: a long talk\n"))
+    assert warm.before_step(1, _prompt("persona: other")) == 0
+    assert backend.prefilled == []  # the other agent's live context holds the shared part
+    # ...but not a restored one, which cannot roll back to it: the shared state is built.
+    backend.floor = len(backend.tokens)
+    assert warm.before_step(2, _prompt("persona: other")) > 0
+    assert len(backend.prefilled) == 1
+
+
+def test_cancelled_while_building_tries_again(tmp_path: Path) -> None:
+    backend = FakeKVBackend()
+    warm = _warm(tmp_path, backend)
+    backend.cancel_at = 10
+    with pytest.raises(Cancelled):
+        warm.before_step(1, _prompt("persona: kind"))
+    assert warm.cache is not None and warm.cache.usage()[0] == 0  # nothing half-built saved
+    backend.cancel_at = None
+    assert warm.before_step(1, _prompt("persona: kind")) > 0
+    assert warm.cache.usage()[0] == 1
+
+
+def test_the_key_is_the_tokens() -> None:
+    assert prefix_key([1, 2, 3]) == prefix_key([1, 2, 3]) != prefix_key([1, 2, 4])

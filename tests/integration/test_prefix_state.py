@@ -1,0 +1,92 @@
+"""The shared prefix state with the real model: the first new agent builds it, a later new
+agent (in a new engine, as after a restart) restores it and reads only its own tokens, with
+the same greedy output as a cold read; and a restored state is never rolled back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ember.core import events as ev
+from ember.core import presets
+from ember.core.backend import Prompt
+from ember.core.engine import Engine, EngineConfig
+from ember.core.kvstate import KVStateCache
+from ember.core.prefixstate import prefix_key, shared_prefix
+from ember.core.store import Store
+
+pytestmark = pytest.mark.integration
+
+CONFIG = EngineConfig(n_ctx=4096, temperature=0.0, max_chain_steps=1)  # examples on at 4096
+
+
+def _first_step(engine: Engine, name: str) -> ev.StepStats:
+    agent = presets.create_agent(engine.store, name)
+    rt = engine.agent(agent.name)
+    rt.login()
+    seen: list[ev.Event] = []
+    rt.send_user_message(f"Hello, I am {name}'s owner.", seen.append)
+    stats = [e for e in seen if isinstance(e, ev.StepStats)]
+    assert stats, seen
+    return stats[0]
+
+
+@pytest.mark.timeout(1800)  # two real-model turns on a shared, loaded box
+def test_new_agent_reads_only_its_own_tokens(
+    store: Store, bundled_model: Path, embedder: Any, tmp_path: Path
+) -> None:
+    from ember.core.llama_backend import LlamaBackend
+
+    cache = KVStateCache(tmp_path / "kv")
+    first = Engine(store, LlamaBackend(bundled_model, n_ctx=4096), embedder, CONFIG, cache)
+    built = _first_step(first, "Ada")
+    # The first agent ever builds the shared state: everything is read, and counted.
+    assert built.evaluated_tokens == built.prompt_tokens
+    assert cache.usage()[0] == 1
+    first.backend.close()
+
+    backend = LlamaBackend(bundled_model, n_ctx=4096)  # a new start
+    second = Engine(store, backend, embedder, CONFIG, cache)
+    stats = _first_step(second, "Bea")
+    assert stats.evaluated_tokens < stats.prompt_tokens / 4, stats
+
+    # The restored shared state gives the same greedy continuation as a cold read.
+    bea = store.get_agent("Bea")
+    prompt = second.context(bea.id).render()
+    tokens = backend.prompt_tokens(prompt)
+    prefix = shared_prefix(backend, second.prefix_references(bea.id), tokens)
+    backend.reset()
+    assert cache.restore(backend, prefix_key(prefix), tokens) == len(prefix)
+    warm = "".join(backend.generate(prompt, max_tokens=12, temperature=0.0))
+    assert backend.last_stats is not None
+    assert backend.last_stats.evaluated_tokens == len(tokens) - len(prefix)
+    backend.reset()
+    cold = "".join(backend.generate(prompt, max_tokens=12, temperature=0.0))
+    assert warm == cold
+    backend.close()
+
+
+def test_restored_state_is_not_rolled_back(bundled_model: Path, tmp_path: Path) -> None:
+    """A restored state holds only the last 512 positions of the sliding-window layers: a
+    prompt that leaves it before its end is read from the start, not continued from a
+    cache that lacks the window before the divergence."""
+    from ember.core.llama_backend import LlamaBackend
+
+    text = "Anna waters the tomatoes every Tuesday and writes down how tall they grew. " * 60
+    backend = LlamaBackend(bundled_model, n_ctx=2048)
+    saved = backend.prompt_tokens(Prompt.data(text))
+    assert len(saved) > 700
+    backend.prefill(saved)
+    tokens, payload = backend.save_kv_state()
+    other = Prompt.data(text[: len(text) * 2 // 3] + " Then she went home to read.")
+    backend.reset()
+    assert backend.load_kv_state(tokens, payload)
+    n = len(backend.prompt_tokens(other))
+    assert backend.cached_prefix(backend.prompt_tokens(other)) > n // 2  # a tempting reuse
+    warm = "".join(backend.generate(other, max_tokens=8, temperature=0.0))
+    assert backend.last_stats is not None and backend.last_stats.evaluated_tokens == n
+    backend.reset()
+    assert "".join(backend.generate(other, max_tokens=8, temperature=0.0)) == warm
+    backend.close()
