@@ -22,20 +22,25 @@ stops when cancelled; the eviction is committed only once the summary is written
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from ember.core import messages
-from ember.core.backend import Backend, Constraint, Prompt, count_prompt_tokens
+from ember.core.backend import Backend, Prompt, count_prompt_tokens
 from ember.core.errors import ContextTooSmall
 from ember.core.events import ContextUsage, Event, PromptProgress, SummaryProgress, SystemNotice
 from ember.core.idleflush import PreparedSummary
 from ember.core.prompt import PromptRenderer
-from ember.core.step.gbnf import CHAR_RULE, string_rule
 from ember.core.store import Block, Message, Store
+from ember.core.summary import (
+    SUMMARY_CONSTRAINT,
+    SUMMARY_REQUEST,
+    parse_summary,
+    summary_head,
+    summary_text,
+)
 from ember.core.window import MIN_QUEUE_TOKENS
 
 OnEvent = Callable[[Event], None]
@@ -47,7 +52,6 @@ EVICT_FRACTION = 0.50
 # the alert line), and never more than SUMMARY_MAX_TOKENS.
 SUMMARY_SHARE = 0.10
 SUMMARY_MAX_TOKENS = 320
-SUMMARY_MAX_CHARS = 1000  # (llama-cpp-python expands maxLength; past ~1000 it fails)
 # Tokens of the head's own words around the summary ("N prior messages of M…").
 SUMMARY_HEAD_TOKENS = 40
 # A single message may take at most this share of the queue budget in context.
@@ -60,26 +64,6 @@ PROGRESS_EVERY = 8
 PRESSURE_ALERT = (
     "Memory pressure: the conversation will soon be trimmed to fit your context window. "
     "Save anything important from it to core memory or archival memory now."
-)
-SUMMARY_REQUEST = (
-    "Your context window is full. The messages above (and the summary at the top, if any) "
-    "are about to be hidden. Write a short summary of them that keeps names, facts about the "
-    'user, and decisions. Reply only as {"summary": "..."}.'
-)
-# The summary starts with a fixed primer and has a minimum length: weak base models
-# otherwise close the string at once.
-SUMMARY_PRIMER = "Earlier, "
-SUMMARY_CONSTRAINT = Constraint(
-    gbnf=(
-        f'root ::= "{{\\"summary\\": " {string_rule(SUMMARY_MAX_CHARS, 16, SUMMARY_PRIMER)} "}}"\n'
-        f"{CHAR_RULE}\n"
-    ),
-    json_schema={
-        "type": "object",
-        "properties": {"summary": {"type": "string", "maxLength": SUMMARY_MAX_CHARS}},
-        "required": ["summary"],
-        "additionalProperties": False,
-    },
 )
 
 
@@ -143,42 +127,6 @@ class ContextOwner(Protocol):
     def smallest_window(self, blocks: Sequence[Block]) -> int:
         """The smallest window that holds the fixed part with ``blocks``."""
         ...
-
-
-SUMMARY_MARK = "Summary of them: "
-
-
-def summary_head(summary: str, hidden: int, total: int) -> str:
-    """The text at the head of the queue after a flush."""
-    return (
-        f"{hidden} prior messages of {total} are hidden from view (they stay searchable with "
-        f"conversation_search). {SUMMARY_MARK}{summary}"
-    )
-
-
-def summary_text(head: str) -> str:
-    """The summary inside a head written by :func:`summary_head`."""
-    return head.split(SUMMARY_MARK, 1)[-1]
-
-
-_DANGLING_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{0,3})?$")
-
-
-def parse_summary(raw: str) -> str:
-    """The summary text from the model's constrained output, also when it was cut at the
-    token limit (what was written of the string is kept)."""
-    try:
-        return str(json.loads(raw)["summary"]).strip()
-    except (ValueError, KeyError, TypeError):
-        pass
-    opening = re.search(r'"summary"\s*:\s*"', raw)
-    if opening is None:
-        return ""
-    body = _DANGLING_ESCAPE.sub("", raw[opening.end() :]).rstrip('"}')
-    try:
-        return str(json.loads(f'"{body}"')).strip()
-    except ValueError:
-        return ""
 
 
 class AgentContext:

@@ -25,7 +25,7 @@ FORTY_WORDS = (
 
 
 def _summary_responder(summaries: list[str]) -> Any:
-    from ember.core.context import SUMMARY_CONSTRAINT
+    from ember.core.summary import SUMMARY_CONSTRAINT
 
     def responder(prompt: str, constraint: Any) -> str:
         if constraint == SUMMARY_CONSTRAINT:
@@ -149,7 +149,7 @@ def _fill_until_flush(make_engine: Any, responder: Any) -> tuple[Any, Any]:
 
 
 def test_summary_reports_progress_and_can_be_cancelled(store: Store, make_engine: Any) -> None:
-    from ember.core.context import SUMMARY_CONSTRAINT
+    from ember.core.summary import SUMMARY_CONSTRAINT
 
     def responder(prompt: str, constraint: Any) -> str:
         if constraint == SUMMARY_CONSTRAINT:

@@ -9,9 +9,9 @@ import threading
 from typing import Any
 
 from ember.core import events as ev
-from ember.core.context import SUMMARY_CONSTRAINT
 from ember.core.scripted_backend import scripted_reply as reply
 from ember.core.store import Store
+from ember.core.summary import SUMMARY_CONSTRAINT
 
 TEXT = "I walked in the hills today and saw many birds."
 

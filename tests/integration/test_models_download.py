@@ -11,6 +11,7 @@ import pytest
 
 from ember.cli import main
 from ember.core import catalogue
+from ember.core.config import EngineConfig
 from ember.core.service import Ember
 
 from ..remote_helpers import FileServer, sha256_of
@@ -67,4 +68,4 @@ def test_download_use_and_load_the_downloaded_model(
     with Ember.open(embedder=hash_embedder) as ember:  # type: ignore[arg-type]
         status = ember.start_model()
         assert Path(status.path) == entry.path.resolve()
-        assert status.n_ctx == 4096
+        assert status.n_ctx == EngineConfig().n_ctx  # the default window, on the new file

@@ -117,9 +117,9 @@ def test_generated_grammars_parse_in_llama_cpp(bundled_model: Path, labels: list
     check them), so check there, with a broken grammar as the control."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    from ember.core.context import SUMMARY_CONSTRAINT
     from ember.core.sampling import TopKGrammarSampler
     from ember.core.step.schema import StepLimits
+    from ember.core.summary import SUMMARY_CONSTRAINT
     from ember.core.tools import ToolRegistry
 
     vocab = LlamaBackend(bundled_model, n_ctx=256).llm._model.vocab
