@@ -19,12 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from ember.app.chat import ChatView
 from ember.app.tasks import Relay, describe
 from ember.app.transcript import DisplayItem, activity, call_details, result_detail
 from ember.core import events as ev
+from ember.core.errors import EmberError
 
 if TYPE_CHECKING:
     from ember.app.worker import EngineWorker
@@ -37,6 +38,10 @@ NOTES = {
     "no_message": "(no reply)",
     "step_cap": "(stopped after too many steps)",
 }
+
+
+# Quiet time after a turn before the coming flush's summary is prepared (Ember.prepare_flush).
+PREPARE_IDLE_MS = 2_000
 
 
 class Coalescer:
@@ -98,6 +103,10 @@ class Conversation(QObject):
         self._started: Relay[_Started] = Relay(self._on_started, self)
         self._events: Relay[tuple[int, Event]] = Relay(self._on_event, self)
         worker.timedHeartbeat.connect(self.timed_heartbeat)
+        self._prepare_timer = QTimer(self)
+        self._prepare_timer.setSingleShot(True)
+        self._prepare_timer.timeout.connect(self._prepare_flush)
+        self._preparing: threading.Event | None = None  # set it to stop the preparation
 
     @property
     def busy(self) -> bool:
@@ -158,8 +167,35 @@ class Conversation(QObject):
 
     def cancel_all(self) -> None:
         """Closing: stop the turn running; those waiting record their message instead."""
+        self.stop_preparing()
         for cancel in self._cancels:
             cancel.set()
+
+    # -- idle work ---------------------------------------------------------------------
+
+    def _prepare_flush(self) -> None:
+        """The user is idle: write the summary the agent's coming flush needs, so that the
+        flush itself only swaps it in (nothing happens below the memory-pressure line)."""
+        agent_id = self.agent_id
+        if agent_id is None or self.busy or self.worker.closing:
+            return
+        cancel = threading.Event()
+        self._preparing = cancel
+
+        def failed(exc: Exception) -> None:
+            if not isinstance(exc, EmberError):  # a bug: shown like any other
+                self.tasks.failed.emit(describe(exc))
+            # otherwise the flush itself summarises and reports, as without preparation
+
+        self.tasks.run(lambda e: e.prepare_flush(agent_id, cancel), None, failed, cancel=cancel)
+
+    def stop_preparing(self) -> None:
+        """The user did something (sent, switched agent, closed): preparation gives way
+        at once; the flush then summarises as usual if it comes."""
+        self._prepare_timer.stop()
+        if self._preparing is not None:
+            self._preparing.set()
+            self._preparing = None
 
     def refresh_usage(self) -> None:
         """Ask for the context usage of the agent shown (once a model is attached)."""
@@ -176,6 +212,7 @@ class Conversation(QObject):
     def _turn(
         self, agent_id: int, run: Run, *, user: bool, when_closing: Callable[[Ember], object]
     ) -> None:
+        self.stop_preparing()  # before the turn queues behind it on the engine thread
         cancel = threading.Event()
         self._cancels.append(cancel)
         if self.worker.closing:
@@ -263,6 +300,8 @@ class Conversation(QObject):
         self.chat.offer_actions(not self.busy)
         if finished is not None:
             self.worker.schedule_warm_save()
+            if not self.busy:
+                self._prepare_timer.start(PREPARE_IDLE_MS)
             if agent_id == self.agent_id:
                 self.refresh_usage()
         self.turnEnded.emit(agent_id, finished)

@@ -205,6 +205,7 @@ class MainWindow(Frame):
             self.find_bar.agent_id, self.find_bar.agent_name = self.agent_id, name
 
     def _show_agent(self, view: views.AgentView) -> None:
+        self.conversation.stop_preparing()
         self.agent_id = self.conversation.agent_id = view.id
         self._set_agent_name(view.name)
         self.agent_list.set_current(view.id)
