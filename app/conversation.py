@@ -300,7 +300,7 @@ class Conversation(QObject):
         self.chat.offer_actions(not self.busy)
         if finished is not None:
             self.worker.schedule_warm_save()
-            if not self.busy:
+            if not self.busy and not self.worker.closing:
                 self._prepare_timer.start(PREPARE_IDLE_MS)
             if agent_id == self.agent_id:
                 self.refresh_usage()

@@ -194,7 +194,8 @@ class EngineWorker(QObject):
     def schedule_warm_save(self) -> None:
         """Save the KV cache once the agent has been idle a while (restarted every turn),
         so the next start of the app answers as fast as a warm reply."""
-        self._idle.start(WARM_SAVE_IDLE_MS)
+        if not self.closing:  # a turn ending during shutdown must not restart the timer
+            self._idle.start(WARM_SAVE_IDLE_MS)
 
     def _save_warm_state(self) -> None:
         if not self.closing:
@@ -267,6 +268,7 @@ class EngineWorker(QObject):
 
     def _on_stopped(self) -> None:
         self.ember = None
+        self._idle.stop()
         self.stopped.emit()
 
     def shutdown_now(self) -> None:

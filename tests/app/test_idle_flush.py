@@ -9,6 +9,7 @@ import threading
 from typing import Any
 
 from ember.app import conversation
+from ember.core import events
 from ember.core.service import Ember
 
 from .fixtures import WAIT_MS, scripted, send_and_wait, step
@@ -56,3 +57,15 @@ def test_no_preparation_while_a_turn_runs_or_after_switching_away(
     window.conversation.stop_preparing()  # what switching agents and closing do
     qtbot.wait(800)
     assert calls == []
+
+
+def test_no_idle_timer_runs_after_shutdown(qtbot: Any, make_window: Any) -> None:
+    # A timer still running when Python frees the worker (possibly from another thread)
+    # stays registered with Qt and fires on a dead object: it crashed the test session.
+    window = make_window(scripted(step("Hello.")))
+    assert send_and_wait(qtbot, window, "Hi").reason == "message"
+    window.shutdown_now()
+    window.worker.schedule_warm_save()  # what a turn ending during shutdown does
+    window.conversation._on_ended(window.agent_id, events.TurnFinished("message"), True)
+    assert not window.worker._idle.isActive()
+    assert not window.conversation._prepare_timer.isActive()
