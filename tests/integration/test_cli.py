@@ -54,8 +54,9 @@ def test_piped_chat_replies_and_remembers(ember_home: Path) -> None:
     assert info["recall_messages"] >= 5
     # Warm restart: the next process restores the saved KV cache (private to the user)
     # and reads only the new tail of the prompt.
-    [state] = list((ember_home / "cache" / "kv").glob("*.kv"))
-    assert state.stat().st_mode & 0o777 == 0o600
+    states = list((ember_home / "cache" / "kv").glob("*.kv"))
+    assert len(states) == 2  # the agent's own state and the shared prefix state of new agents
+    assert all(state.stat().st_mode & 0o777 == 0o600 for state in states)
     again = ember(ember_home, "chat", "--agent", "test", "--show-thoughts", stdin="Thanks!\n")
     assert again.returncode == 0, again.stderr
     prompt, evaluated = re.findall(r"tokens: prompt (\d+) \(evaluated (\d+)", again.stderr)[0]
