@@ -1,12 +1,14 @@
 """The shared prefix state with the real model: the first new agent builds it, a later new
-agent (in a new engine, as after a restart) restores it and reads only its own tokens, with
-the same greedy output as a cold read; and a restored state is never rolled back."""
+agent (in a new engine, as after a restart) restores it and reads only its own tokens, the
+model then seeing the next token as after a cold read; and a restored state is never rolled
+back."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from ember.core import events as ev
@@ -20,6 +22,12 @@ from ember.core.store import Store
 pytestmark = pytest.mark.integration
 
 CONFIG = EngineConfig(n_ctx=4096, temperature=0.0, max_chain_steps=1)  # examples on at 4096
+
+
+def _last_logits(backend: Any) -> np.ndarray:
+    """The logits of the next token after what the backend's cache holds."""
+    llm = backend.llm
+    return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm._n_vocab,)).copy()
 
 
 def _first_step(engine: Engine, name: str) -> ev.StepStats:
@@ -52,24 +60,22 @@ def test_new_agent_reads_only_its_own_tokens(
     stats = _first_step(second, "Bea")
     assert stats.evaluated_tokens < stats.prompt_tokens / 4, stats
 
-    # The restored shared state is the state those tokens give when evaluated: the same
-    # greedy continuation as evaluating the prefix here and then the rest. (A cold read in
-    # other batches may differ in the last bits of the logits, and so in a near tie.)
+    # The restored shared state is the state those tokens give: the model's view of the
+    # next token matches a cold read of the whole prompt. (Compared on the logits: llama.cpp
+    # is not bit-for-bit deterministic across batch splits here, and right after the
+    # prompt's last newline several first tokens are near ties, so greedy texts may part.)
     bea = store.get_agent("Bea")
-    prompt = second.context(bea.id).render()
-    tokens = backend.prompt_tokens(prompt)
+    tokens = backend.prompt_tokens(second.context(bea.id).render())
     prefix = shared_prefix(backend, second.prefix_references(bea.id), tokens)
     backend.reset()
     assert cache.restore(backend, prefix_key(prefix), tokens) == len(prefix)
-    warm = "".join(backend.generate(prompt, max_tokens=12, temperature=0.0))
-    assert backend.last_stats is not None
-    assert backend.last_stats.evaluated_tokens == len(tokens) - len(prefix)
+    assert backend.prefill(tokens) == len(tokens) - len(prefix)
+    warm = _last_logits(backend)
     backend.reset()
-    backend.prefill(prefix)
-    fresh = "".join(backend.generate(prompt, max_tokens=12, temperature=0.0))
-    assert backend.last_stats is not None
-    assert backend.last_stats.evaluated_tokens == len(tokens) - len(prefix)
-    assert warm == fresh and warm.strip()
+    assert backend.prefill(tokens) == len(tokens)
+    cold = _last_logits(backend)
+    assert float(np.corrcoef(warm, cold)[0, 1]) > 0.99
+    assert int(cold.argmax()) in np.argsort(warm)[-5:]
     backend.close()
 
 
