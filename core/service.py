@@ -17,6 +17,10 @@ elsewhere, because they are slow and touch nothing the owner holds:
 Read-only operations never create anything: :meth:`Ember.find_agent` raises
 :class:`NotFound` for an unknown name, while :meth:`Ember.agent_for_chat` creates the
 default agent (or a named one) on first use.
+
+Layout: agent listing and moves live in ``service_agents.py``, memory browsing, blocks and
+ingest in ``service_memory.py`` (mixins :class:`Ember` inherits, one concept each); the
+records it answers with in ``views.py``.
 """
 
 from __future__ import annotations
