@@ -7,12 +7,13 @@ import os
 import subprocess
 import sys
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ember.core import events, search, search_index
+from ember.core import events, search, search_index, timeutil
 from ember.core.evaluation import metrics, runner, tasks
 from ember.core.evaluation.pdf import write_pdf
 from ember.core.service import Ember
@@ -80,8 +81,13 @@ def test_eval_command_runs_the_real_model_end_to_end(
 
 @pytest.mark.timeout(1800)  # two real-model turns; a loaded 2-core box is slow
 def test_dana_and_biscuit_are_answered_by_the_bundled_model(
-    tmp_path: Path, bundled_model: Path, embedder: Any
+    tmp_path: Path, bundled_model: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The clock is in the prompt (the login event, the times of recalled memories), so the
+    # wall clock made each run a different prompt: the bundled model answered "I'm a
+    # musician." in one of four CI runs. A fixed clock makes the run reproducible.
+    fixed = datetime(2026, 5, 14, 10, 30, tzinfo=timezone.utc).astimezone()
+    monkeypatch.setattr(timeutil, "now", lambda: fixed)
     pages = [
         ["The harbour is quiet in winter. Boats are pulled up on the shingle."],
         ["The lighthouse keeper's cat is named Biscuit. It sleeps by the lamp."],
