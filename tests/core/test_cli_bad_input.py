@@ -16,7 +16,6 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,24 +24,10 @@ import pytest
 
 from ember.core import paths
 from ember.core.store import Store
+from tests.cli_helpers import run_ember as ember
 from tests.core.dbutil import dump
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-
-
-def ember(
-    home: Path, *args: str, stdin: str = "", umask: int | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "EMBER_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "ember", *args],
-        input=stdin,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        umask=-1 if umask is None else umask,
-    )
 
 
 def one_line_failure(out: subprocess.CompletedProcess[str], *words: str) -> str:

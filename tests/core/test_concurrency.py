@@ -21,20 +21,9 @@ import pytest
 
 from ember.core import paths, presets
 from ember.core.store import Store
+from tests.cli_helpers import run_ember as ember_cli
 
 CHILDREN = Path(__file__).with_name("children.py")
-
-
-def ember_cli(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "EMBER_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "ember", *args],
-        input=stdin,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def child(*args: str) -> subprocess.Popen[str]:

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.cli_helpers import run_ember
 
 from ..remote_helpers import FakeOpenAIServer, free_port
 
 
 def ember(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "EMBER_HOME": str(home), "EMBER_API_KEY": ""}
-    return subprocess.run(
-        [sys.executable, "-m", "ember", *args],
-        input=stdin,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_ember(home, *args, stdin=stdin, env={"EMBER_API_KEY": ""})
 
 
 def test_chat_with_a_server_that_is_down_is_one_line_and_exit_1(ember_home: Path) -> None:

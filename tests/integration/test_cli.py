@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import run_ember
+
 pytestmark = pytest.mark.integration
 
 
-def ember(
-    home: Path, *args: str, stdin: str | None = None, timeout: int = 600
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "EMBER_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "ember", *args],
-        input=stdin,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def ember(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return run_ember(home, *args, stdin=stdin, timeout=600)  # real-model turns
 
 
 def test_piped_chat_replies_and_remembers(ember_home: Path) -> None:
