@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from ember.core import messages
+from ember.core import autorecall, messages
 from ember.core.backend import Backend, Prompt, count_prompt_tokens
 from ember.core.errors import ContextTooSmall
 from ember.core.events import ContextUsage, Event, PromptProgress, SummaryProgress, SystemNotice
@@ -54,10 +54,20 @@ SUMMARY_SHARE = 0.10
 SUMMARY_MAX_TOKENS = 320
 # Tokens of the head's own words around the summary ("N prior messages of M…").
 SUMMARY_HEAD_TOKENS = 40
+# The least queue budget in which a flush of half the queue, with the new summary and its
+# head, lands below the alert line. Messages come in pieces of 5-15% of a small queue, so
+# recall's room only comes out of a queue budget above twice this: at --ctx 2048 (a queue
+# budget of ~470 tokens with the bundled model) there is no room, and no recall.
+FLUSH_QUEUE_TOKENS = int(SUMMARY_HEAD_TOKENS / (WARN_FRACTION - EVICT_FRACTION - SUMMARY_SHARE))
+RECALL_MIN_QUEUE = 2 * FLUSH_QUEUE_TOKENS
 # A single message may take at most this share of the queue budget in context.
 MAX_MESSAGE_SHARE = 0.25
-# Events appended for one turn (automatic recall) may take at most this share of it.
-MAX_EXTRA_SHARE = 0.5
+# Automatic recall has a room of its own, set aside from the queue budget whenever it is on
+# (this share of it, at most RECALL_MAX_TOKENS): the thresholds then stay where they are
+# from turn to turn whatever was recalled. At --ctx 2048 half of the queue budget went to
+# recall, every turn filled the rest, and flushes came every two messages (issue 11).
+RECALL_SHARE = 0.25
+RECALL_MAX_TOKENS = 800
 # A summary progress event every this many generated pieces.
 PROGRESS_EVERY = 8
 
@@ -70,11 +80,15 @@ PRESSURE_ALERT = (
 @dataclass(frozen=True)
 class Budget:
     """Token thresholds of one agent's context: ``window`` minus the ``reserve`` for the
-    reply is the budget; ``fixed`` of it is taken before the first message."""
+    reply is the budget; ``fixed`` of it is taken before the first message, and ``room``
+    is set aside for automatic recall. For a step, ``fixed`` includes what its recall
+    took and ``room`` is what it left unused: the queue budget and its thresholds are the
+    same whatever was recalled."""
 
     window: int
     reserve: int
     fixed: int = 0
+    room: int = 0
 
     @property
     def budget(self) -> int:
@@ -84,17 +98,22 @@ class Budget:
     @property
     def queue(self) -> int:
         """Tokens left for the FIFO queue (and its summary head)."""
-        return max(0, self.budget - self.fixed)
+        return max(0, self.budget - self.fixed - self.room)
+
+    @property
+    def queue_warn(self) -> int:
+        """Tokens of the queue at the alert line."""
+        return int(self.queue * WARN_FRACTION)
 
     @property
     def warn_at(self) -> int:
         """Memory-pressure alert: 70% of the queue budget used."""
-        return self.fixed + int(self.queue * WARN_FRACTION)
+        return self.fixed + self.queue_warn
 
     @property
     def flush_at(self) -> int:
-        """Eviction and summary: the whole budget used."""
-        return self.budget
+        """Eviction and summary: the queue budget used (the budget but recall's room)."""
+        return self.fixed + self.queue
 
     @property
     def summary_tokens(self) -> int:
@@ -167,9 +186,18 @@ class AgentContext:
         return len(self.backend.tokenize(text))
 
     def budget(self) -> Budget:
-        """The budget now (the fixed part changes with core memory)."""
+        """The budget now (the fixed part changes with core memory), with the room for
+        automatic recall set aside when the agent has it on."""
         fixed = self.count(self.render(queue=[], summary=""))
-        return Budget(self.backend.n_ctx, self.owner.reserve, fixed)
+        budget = Budget(self.backend.n_ctx, self.owner.reserve, fixed)
+        if autorecall.enabled(self.store.get_agent_by_id(self.agent_id).settings):
+            room = min(
+                RECALL_MAX_TOKENS,
+                int(budget.queue * RECALL_SHARE),
+                max(0, budget.queue - RECALL_MIN_QUEUE),
+            )
+            budget = Budget(budget.window, budget.reserve, fixed, room)
+        return budget
 
     def usage(self) -> ContextUsage:
         """How full the main context is right now."""
@@ -190,34 +218,47 @@ class AgentContext:
     ) -> tuple[Prompt, Budget, int]:
         """Render the next prompt within budget: flush when full, alert once per fill when
         nearly full. The first of ``extra_choices`` (automatic recall, largest first) that
-        takes at most :data:`MAX_EXTRA_SHARE` of the queue budget ends the prompt and
-        counts as fixed room for this step. Raises Cancelled when ``cancel`` is set during
-        a flush (nothing is evicted then), ContextTooSmall when even a flush cannot make
-        room."""
+        fits the recall room ends the prompt. Raises Cancelled when ``cancel`` is set
+        during a flush (nothing is evicted then), ContextTooSmall when even a flush cannot
+        make room."""
         budget = self.budget()
         if budget.queue < MIN_QUEUE_TOKENS:
             self._too_small(budget)
         extra: tuple[str, ...] = ()
         for choice in extra_choices:
             size = self.count(self.render(queue=[], summary="", extra=(choice,))) - budget.fixed
-            if size <= budget.queue * MAX_EXTRA_SHARE:
-                budget = Budget(budget.window, budget.reserve, budget.fixed + size)
+            if size <= budget.room:
+                budget = Budget(
+                    budget.window, budget.reserve, budget.fixed + size, budget.room - size
+                )
                 extra = (choice,)
                 break
         prompt = self.render(extra=extra)
         used = self.count(prompt)
-        while used > budget.flush_at:
-            if not self.flush(emit, budget, used, cancel):
-                self._too_small(budget)
+        while True:
+            if used > budget.flush_at:
+                if not self.flush(emit, budget, used, cancel):
+                    self._too_small(budget)
+            elif used > budget.warn_at and not self._has_pressure_alert():
+                # For the agent only: front ends see the usage pass warn_at. An alert that
+                # would itself overflow the budget comes too late: flush instead.
+                content = messages.system_alert(PRESSURE_ALERT)
+                if used + self._event_tokens(content) > budget.flush_at:
+                    if not self.flush(emit, budget, used, cancel):
+                        self._too_small(budget)
+                else:
+                    self.store.add_message(self.agent_id, "user", "memory_pressure", content)
+            else:
+                return prompt, budget, used
             prompt = self.render(extra=extra)
             used = self.count(prompt)
-        if used > budget.warn_at and not self._has_pressure_alert():
-            # For the agent only: front ends see the usage pass warn_at.
-            content = messages.system_alert(PRESSURE_ALERT)
-            self.store.add_message(self.agent_id, "user", "memory_pressure", content)
-            prompt = self.render(extra=extra)
-            used = self.count(prompt)
-        return prompt, budget, used
+
+    def _event_tokens(self, content: dict[str, Any]) -> int:
+        """Tokens one more event with ``content`` adds to the prompt."""
+        extra = (json.dumps(content, ensure_ascii=False),)
+        return self.count(self.render(queue=[], summary="", extra=extra)) - self.count(
+            self.render(queue=[], summary="")
+        )
 
     def _too_small(self, budget: Budget) -> None:
         smallest = self.owner.smallest_window(self.store.blocks(self.agent_id))
@@ -253,7 +294,7 @@ class AgentContext:
                     low = mid + 1
             return low
 
-        land = budget.warn_at - budget.fixed - budget.summary_tokens - SUMMARY_HEAD_TOKENS
+        land = budget.queue_warn - budget.summary_tokens - SUMMARY_HEAD_TOKENS
         target = (used - budget.fixed) * (1 - EVICT_FRACTION)
         cut = first_cut_keeping(target)
         if cut > 1 and abs(kept(cut - 1) - target) < abs(kept(cut) - target):
@@ -288,8 +329,8 @@ class AgentContext:
         total = hidden + len(kept) - len(stale)
         fresh = [m for m in kept if m.kind != "memory_pressure"]
         summary = prepared.summary if prepared else ""
-        if prepared and self.queue_tokens(fresh, summary_head(summary, hidden, total)) > (
-            budget.warn_at - budget.fixed
+        if prepared and (
+            self.queue_tokens(fresh, summary_head(summary, hidden, total)) > budget.queue_warn
         ):
             return self.flush(emit, budget, used, cancel)  # it would not land: summarise now
         if not prepared:

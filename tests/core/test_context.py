@@ -15,6 +15,7 @@ from ember.core.errors import ContextTooSmall
 from ember.core.scripted_backend import ScriptedBackend
 from ember.core.scripted_backend import scripted_reply as reply
 from ember.core.store import Store
+from tests.context_marks import chat
 
 LONG = "I walked in the hills today and saw many birds. " * 4  # ~50 scripted tokens
 FORTY_WORDS = (
@@ -75,6 +76,35 @@ def test_memory_pressure_alert_then_flush_with_summary(
             break
     assert first_summary in summaries[n]
     assert f"Anna walked in the hills ({len(summaries)})" in rt.agent.summary
+
+
+def test_an_alert_that_would_overflow_is_a_flush(store: Store, hash_embedder: Any) -> None:
+    """Past the alert line with no room left for the alert itself, the context flushes at
+    once: an alert stored and retired in the same step would reach no one."""
+    from ember.core import messages as msgs
+    from ember.core.context import PRESSURE_ALERT
+
+    backend = ScriptedBackend(n_ctx=2048, responder=_summary_responder([]))
+    engine = Engine(store, backend, hash_embedder)
+    rt = engine.agent("t")
+    ctx = rt.context
+    event = json.dumps(msgs.system_alert(PRESSURE_ALERT))
+    alert = ctx.count(ctx.render(queue=[], summary="", extra=(event,))) - ctx.budget().fixed
+    budget = ctx.budget()
+    i = 0
+    while ctx.count(ctx.render()) <= budget.flush_at - alert // 2:
+        said = f"{i} {'word ' * 20}"
+        store.add_message(rt.agent_id, "user", "user_message", msgs.user_message(said), said)
+        i += 1
+    if ctx.count(ctx.render()) > budget.flush_at:
+        store.evict_messages([store.context_messages(rt.agent_id)[-1].id])
+    used = ctx.count(ctx.render())
+    assert budget.warn_at < used <= budget.flush_at < used + alert
+    seen: list[ev.Event] = []
+    ctx.prepare(seen.append)
+    assert [e.kind for e in seen if isinstance(e, ev.SystemNotice)] == ["flush"]
+    kinds = [m.kind for m in store.recent_messages(rt.agent_id, 100)]
+    assert "memory_pressure" not in kinds
 
 
 def test_oversized_message_truncated_in_context_whole_in_recall(
@@ -186,43 +216,6 @@ def test_summary_reports_progress_and_can_be_cancelled(store: Store, make_engine
     assert rt.agent.summary_hidden > before[1]
 
 
-def _chat_and_measure_flushes(
-    store: Store, engine: Engine, messages: list[str], auto_recall: bool = False
-) -> list[Any]:
-    """Send ``messages``; for every flush, (share of the queue's tokens that left the
-    context, whether the context landed below the alert line, alerts given during the fill
-    before it). Automatic recall is off unless asked: its room changes from turn to turn,
-    which moves the shares these tests pin down."""
-    rt = engine.agent("t")
-    store.update_agent(rt.agent_id, settings={"auto_recall": auto_recall})
-    ctx = rt.context
-    flushes = []
-    alerts_in_fill = 0
-    for text in messages:
-        before = store.context_messages(rt.agent_id)
-        old_summary = rt.agent.summary
-        seen: list[ev.Event] = []
-        assert rt.send_user_message(text, seen.append).reason == "message"
-        flushed = [e for e in seen if isinstance(e, ev.SystemNotice) and e.kind == "flush"]
-        assert len(flushed) <= 1, "flushed more than once for one message"
-        new_user = [m for m in store.recent_messages(rt.agent_id, 4) if m.kind == "user_message"]
-        queue = [*before, new_user[-1]]
-        if flushed:
-            # What left the context: the oldest messages, the summary they were folded in
-            # with, and a stale memory-pressure alert; the new summary is not counted.
-            kept = [m for m in store.context_messages(rt.agent_id) if m.id <= queue[-1].id]
-            share = 1 - ctx.queue_tokens(kept) / ctx.queue_tokens(queue, old_summary)
-            after = next(e for e in seen if isinstance(e, ev.ContextUsage))
-            flushes.append((share, after.used <= after.warn_at, alerts_in_fill))
-            alerts_in_fill = 0
-        alerts_in_fill += sum(
-            1
-            for m in store.recent_messages(rt.agent_id, 8)
-            if m.kind == "memory_pressure" and m.id > max(x.id for x in queue)
-        )
-    return flushes
-
-
 def test_thresholds_hold_at_a_small_window(store: Store, hash_embedder: Any) -> None:
     """Issue 11's check, scripted: 40 messages of ~40 words in a 2048-token window end with
     one alert per fill at most, and every flush evicts 40-60% of the queue's tokens and
@@ -230,31 +223,29 @@ def test_thresholds_hold_at_a_small_window(store: Store, hash_embedder: Any) -> 
     summaries: list[str] = []
     backend = ScriptedBackend(n_ctx=2048, responder=_summary_responder(summaries))
     engine = Engine(store, backend, hash_embedder)
-    flushes = _chat_and_measure_flushes(
-        store, engine, [f"Message {i}. {FORTY_WORDS}" for i in range(40)]
-    )
-    assert len(flushes) >= 3
-    for share, below_alert_line, alerts in flushes:
-        assert 0.40 <= share <= 0.60, flushes
-        assert below_alert_line, flushes
-        assert alerts <= 1, flushes
-    assert [a for _, _, a in flushes[1:]] == [1] * (len(flushes) - 1)  # once per fill
+    marks = chat(engine, [f"Message {i}. {FORTY_WORDS}" for i in range(40)])
+    assert marks.replies == 40 and len(marks.flushes) >= 3
+    assert marks.problems() == [] and marks.most_flushes_per_message == 1, marks
+    assert [f.alerts_in_fill for f in marks.flushes[1:]] == [1] * (len(marks.flushes) - 1)
 
 
-def test_recalled_memories_count_in_the_budget_of_a_small_window(
-    store: Store, hash_embedder: Any
+@pytest.mark.parametrize("n_ctx", [2048, 3072])
+def test_recalled_memories_have_a_room_of_their_own(
+    store: Store, hash_embedder: Any, n_ctx: int
 ) -> None:
-    """With automatic recall on, its memories take room for the turn: still one flush at
-    most per message, and each lands below the alert line with the memories shown."""
+    """With automatic recall on, its memories take a room of their own: the same marks as
+    without (40-60% evicted per flush, below the alert line, one alert per fill at most,
+    the reply reserve never used). A 2048-token window has no room for them (its queue
+    budget is too small to share); a 3072-token one shows them."""
     summaries: list[str] = []
-    backend = ScriptedBackend(n_ctx=2048, responder=_summary_responder(summaries))
+    backend = ScriptedBackend(n_ctx=n_ctx, responder=_summary_responder(summaries))
     engine = Engine(store, backend, hash_embedder)
-    flushes = _chat_and_measure_flushes(
-        store, engine, [f"Message {i}. {FORTY_WORDS}" for i in range(40)], auto_recall=True
-    )
-    assert len(flushes) >= 3
-    assert all(below for _, below, _ in flushes), flushes
-    assert any("Memories that may be relevant" in p for p in backend.prompts)
+    marks = chat(engine, [f"Message {i}. {FORTY_WORDS}" for i in range(40)], auto_recall=True)
+    assert marks.replies == 40 and len(marks.flushes) >= 3
+    assert marks.problems() == [] and marks.most_flushes_per_message == 1, marks
+    room = engine.agent("t").context.budget().room
+    shown = any("Memories that may be relevant" in p for p in backend.prompts)
+    assert (room > 0, shown) == ((True, True) if n_ctx > 2048 else (False, False))
 
 
 # A template with heavy markup around every turn (as chat templates have): counting
@@ -278,11 +269,8 @@ def test_flush_counts_the_rendered_turns(store: Store, hash_embedder: Any) -> No
     )
     engine = Engine(store, backend, hash_embedder)
     assert engine.renderer.uses_chat_template
-    flushes = _chat_and_measure_flushes(store, engine, [f"ok {i}" for i in range(60)])
-    assert flushes
-    for share, below_alert_line, _ in flushes:
-        assert 0.40 <= share <= 0.60, flushes
-        assert below_alert_line, flushes
+    marks = chat(engine, [f"ok {i}" for i in range(60)])
+    assert marks.flushes and marks.problems() == [], marks
 
 
 def test_attaching_a_too_small_window_changes_nothing(store: Store, hash_embedder: Any) -> None:
