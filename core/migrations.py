@@ -231,9 +231,18 @@ CREATE TABLE block_history (
 CREATE INDEX block_history_agent_label ON block_history(agent_id, label, id);
 """
 
+# The first version stepped at temperature 0.7 and saved it with every setting; greedy steps
+# answer from recalled memories and sampled ones drift (ember eval, README "The step
+# format"). A saved 0.7 is that default, not a choice: it becomes the new default, 0.
+_GREEDY_DEFAULT = """
+UPDATE settings SET value = json_set(value, '$.temperature', 0.0)
+WHERE key = 'engine' AND json_valid(value) AND json_extract(value, '$.temperature') = 0.7;
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("initial schema", _INITIAL),
     ("archival binary prefilter + exact re-rank", _ARCHIVAL_INDEX),
     ("recall search windows", _RECALL_WINDOWS),
     ("core memory history", _BLOCK_HISTORY),
+    ("greedy steps replace the first version's default temperature", _GREEDY_DEFAULT),
 ]

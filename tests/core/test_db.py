@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -46,6 +47,28 @@ def test_old_file_is_upgraded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(db, "MIGRATIONS", MIGRATIONS)
     assert db.migrate_db(conn) == len(MIGRATIONS)
     conn.close()
+
+
+@pytest.mark.parametrize(("saved", "now"), [(0.7, 0.0), (0.3, 0.3), (1.0, 1.0)])
+def test_the_first_versions_default_temperature_becomes_greedy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, saved: float, now: float
+) -> None:
+    """A saved 0.7 was the first version's default, never chosen; other values stay."""
+    from ember.core.config import EngineConfig
+
+    path = tmp_path / "old.sqlite3"
+    conn = db.connect(path, migrate=False)
+    monkeypatch.setattr(db, "MIGRATIONS", MIGRATIONS[:4])
+    db.migrate_db(conn)
+    first = {"model_path": None, "n_ctx": 4096, "temperature": saved, "max_chain_steps": 8}
+    conn.execute("INSERT INTO settings(key, value) VALUES ('engine', ?)", (json.dumps(first),))
+    conn.commit()
+    monkeypatch.setattr(db, "MIGRATIONS", MIGRATIONS)
+    db.migrate_db(conn)
+    conn.close()
+    with Store(path) as store:
+        config = EngineConfig.load(store)
+    assert (config.temperature, config.n_ctx) == (now, 4096)
 
 
 def test_text_file_is_refused_and_untouched(tmp_path: Path) -> None:
