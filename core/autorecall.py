@@ -86,15 +86,24 @@ def recall(
     if not text.strip() or limit <= 0:
         return []
     weights = weights or search.WEIGHTS
-    hidden = set(in_view_ids)
+    hidden = frozenset(in_view_ids)
     view = " ".join(in_view_text.lower().split())
     found: list[Memory] = []
     for tier in ("recall", "archival"):
-        page = search.search(store, embedder, agent_id, tier, text, 0, LOOK_AT, weights)
+        # Messages in view are out of the ranking itself: the user's message, just
+        # stored, would otherwise rank first for itself and push every memory down.
+        hits = search.best(
+            store,
+            embedder,
+            agent_id,
+            tier,
+            text,
+            LOOK_AT,
+            weights,
+            hidden if tier == "recall" else frozenset(),
+        )
         best = _best_score(tier, weights)
-        for hit in page.hits:
-            if tier == "recall" and hit.id in hidden:
-                continue
+        for hit in hits:
             if " ".join(hit.text.lower().split()) in view:
                 continue
             score = hit.score / best if best else 0.0

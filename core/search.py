@@ -173,11 +173,35 @@ def search(
     fused = fuse(rankings(store, embedder, agent_id, tier, query), weights or WEIGHTS)
     total = len(fused)
     pages = check_page(page, total, page_size)
-    chunk = fused[page * page_size : (page + 1) * page_size]
+    hits = _hits(store, tier, fused[page * page_size : (page + 1) * page_size])
+    return ResultPage(hits, total, page, pages)
+
+
+def best(
+    store: Store,
+    embedder: Embedder,
+    agent_id: int,
+    tier: Tier,
+    query: str,
+    limit: int,
+    weights: Weights | None = None,
+    hidden: frozenset[int] = frozenset(),
+) -> list[Hit]:
+    """The ``limit`` best hits when the items ``hidden`` are not there at all: they are
+    taken out of every ranking before the fusion, so they move nothing up or down (a
+    user's question ranks first for itself)."""
+    ranked = rankings(store, embedder, agent_id, tier, query)
+    if hidden:
+        ranked = {name: [i for i in ids if i not in hidden] for name, ids in ranked.items()}
+    return _hits(store, tier, fuse(ranked, weights or WEIGHTS)[:limit])
+
+
+def _hits(store: Store, tier: Tier, chunk: Sequence[tuple[int, float]]) -> list[Hit]:
+    """The hits for ``(id, score)`` pairs, in their order."""
     scores = dict(chunk)
     ids = [i for i, _ in chunk]
     if tier == "archival":
-        hits = [
+        return [
             Hit(
                 p.id,
                 p.text,
@@ -188,12 +212,10 @@ def search(
             )
             for p in store.get_passages(ids)
         ]
-    else:
-        hits = [
-            Hit(m.id, m.text, m.created_at, round(scores[m.id], 6), role=m.role)
-            for m in store.get_messages(ids)
-        ]
-    return ResultPage(hits, total, page, pages)
+    return [
+        Hit(m.id, m.text, m.created_at, round(scores[m.id], 6), role=m.role)
+        for m in store.get_messages(ids)
+    ]
 
 
 def search_archival(

@@ -72,6 +72,19 @@ def test_memories_already_in_view_are_not_repeated(store: Store, hash_embedder: 
     assert not [m for m in hidden if m.tier == "archival" and "bees" in m.hit.text]
 
 
+def test_the_question_in_view_moves_no_memory(store: Store, hash_embedder: Any) -> None:
+    """The user's message is stored (and indexed) before recall runs; being in view, it
+    must change nothing: not take a place among the hits looked at, nor push the scores
+    of the memories down against the other tier's."""
+    a, _ = _setup(store, hash_embedder)
+    query = "What's my sister's name, Hanna?"
+    before = autorecall.recall(store, hash_embedder, a, query, limit=10)
+    asked = store.add_message(a, "user", "user_message", {"message": query}, query)
+    store.set_message_embedding(asked, a, hash_embedder.embed([query])[0])
+    after = autorecall.recall(store, hash_embedder, a, query, in_view_ids=[asked], limit=10)
+    assert [(m.hit.id, m.score) for m in after] == [(m.hit.id, m.score) for m in before]
+
+
 def test_nothing_to_recall(store: Store, hash_embedder: Any) -> None:
     a = store.create_agent("empty", {"persona": "", "human": ""}).id
     assert autorecall.recall(store, hash_embedder, a, "anything at all?") == []
