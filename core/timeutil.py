@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import date, datetime, timezone
 
 from ember.core.errors import InvalidInput, quoted
 
+_FIXED: list[datetime] = []  # the innermost fixed_clock, if any
+
 
 def now() -> datetime:
-    """The current local time, aware, to the second."""
+    """The current local time, aware, to the second (or the fixed clock's time)."""
+    if _FIXED:
+        return _FIXED[-1]
     return datetime.now().astimezone().replace(microsecond=0)
+
+
+@contextlib.contextmanager
+def fixed_clock(at: datetime) -> Iterator[None]:
+    """Inside, :func:`now` is ``at``: every time written to memory and shown in a prompt
+    is the same from run to run (``ember eval`` and the real-model tests: the time is in
+    the prompt, and the bundled model answers differently to a different prompt)."""
+    _FIXED.append(at.astimezone().replace(microsecond=0))
+    try:
+        yield
+    finally:
+        _FIXED.pop()
 
 
 def now_iso() -> str:

@@ -46,6 +46,9 @@ from ember.core.evaluation.pools import (
 TASKS = ("conversation", "documents", "kv")
 # Histories start here (a fixed date: the same seed gives the same data any day).
 START = datetime(2025, 1, 6, 9, 0, tzinfo=timezone.utc)
+# The eval's clock (runner.py): data is loaded and questions asked at this fixed time, after
+# every generated session, so a run's prompts are the same each time.
+ASKED_AT = START + timedelta(days=120)
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ember.core import autorecall, db, events
+from ember.core import autorecall, db, events, timeutil
 from ember.core.backend import Backend, Constraint, GenerationStats, OnPromptProgress, Prompt
 from ember.core.config import EngineConfig
 from ember.core.embedder import Embedder
 from ember.core.evaluation import metrics
-from ember.core.evaluation.generator import Question
+from ember.core.evaluation.generator import ASKED_AT, Question
 from ember.core.evaluation.metrics import QuestionResult
 from ember.core.evaluation.tasks import Task
 from ember.core.service import BackendFactory, Ember, local_backend
@@ -258,35 +258,41 @@ def run(
     backend: RecordingBackend | None = None
     runs: list[TaskRun] = []
     try:
-        if not options.retrieval_only:
-            progress("loading the model")
-            backend = RecordingBackend(options.backend_factory(options.config))
-        for task in tasks:
-            workdir = root / task.name
-            workdir.mkdir(exist_ok=True)
-            template = workdir / "template.db"
-            for leftover in workdir.glob("*.db*"):
-                leftover.unlink()
-            description = _build_template(task, template, workdir, embedder)
-            progress(f"{task.name}: {description}")
-            retrieval = _measure_retrieval(task, template, embedder)
-            task_run = TaskRun(task.name, description)
-            for i, q in enumerate(task.questions, 1):
-                if backend is None:
-                    r = QuestionResult(q.task, q.qid, q.group, q.distance, q.text, list(q.answers))
-                else:
-                    config = replace(options.config)
-                    r = ask(template, workdir, q, backend, embedder, config, options.auto_recall)
-                    progress(
-                        f"{task.name} {i}/{len(task.questions)}: {q.text[:60]!r} -> "
-                        f"{r.reply[:60]!r} ({'right' if r.correct else 'wrong'}, "
-                        f"evidence {'in' if r.evidence_in_context else 'not in'} context, "
-                        f"{r.steps} steps, {r.seconds:.1f} s)"
-                    )
-                r.rank = retrieval[q.qid].rank
-                r.recalled = retrieval[q.qid].recalled
-                task_run.results.append(r)
-            runs.append(task_run)
+        # The time is in every prompt (login event, memories' times): one time per run.
+        with timeutil.fixed_clock(ASKED_AT):
+            if not options.retrieval_only:
+                progress("loading the model")
+                backend = RecordingBackend(options.backend_factory(options.config))
+            for task in tasks:
+                workdir = root / task.name
+                workdir.mkdir(exist_ok=True)
+                template = workdir / "template.db"
+                for leftover in workdir.glob("*.db*"):
+                    leftover.unlink()
+                description = _build_template(task, template, workdir, embedder)
+                progress(f"{task.name}: {description}")
+                retrieval = _measure_retrieval(task, template, embedder)
+                task_run = TaskRun(task.name, description)
+                for i, q in enumerate(task.questions, 1):
+                    if backend is None:
+                        r = QuestionResult(
+                            q.task, q.qid, q.group, q.distance, q.text, list(q.answers)
+                        )
+                    else:
+                        config = replace(options.config)
+                        r = ask(
+                            template, workdir, q, backend, embedder, config, options.auto_recall
+                        )
+                        progress(
+                            f"{task.name} {i}/{len(task.questions)}: {q.text[:60]!r} -> "
+                            f"{r.reply[:60]!r} ({'right' if r.correct else 'wrong'}, "
+                            f"evidence {'in' if r.evidence_in_context else 'not in'} context, "
+                            f"{r.steps} steps, {r.seconds:.1f} s)"
+                        )
+                    r.rank = retrieval[q.qid].rank
+                    r.recalled = retrieval[q.qid].recalled
+                    task_run.results.append(r)
+                runs.append(task_run)
     finally:
         if backend is not None:
             backend.close_inner()

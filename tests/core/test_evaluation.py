@@ -140,6 +140,26 @@ def test_runner_scores_a_scripted_agent(tmp_path: Path, hash_embedder: Any) -> N
         assert not [m for m in store.context_messages(agent.id) if m.kind == "user_message"]
 
 
+def test_a_run_is_the_same_prompts_any_day(tmp_path: Path, hash_embedder: Any) -> None:
+    """The time is in the prompt (login event, memories' times, stored passages), so the
+    runner holds the clock at the generated world's time: two runs, two identical prompt
+    lists, and the clock is the wall clock again afterwards."""
+    from ember.core import timeutil
+    from ember.core.evaluation.generator import ASKED_AT
+
+    prompts = []
+    for n in range(2):
+        task = tasks.make_tasks(["kv"], seed=2, size=2)[0]
+        backend = ScriptedBackend(responder=_smart_responder, n_ctx=8192)
+        options = runner.EvalOptions(
+            workdir=tmp_path / str(n), backend_factory=lambda config, b=backend: b
+        )
+        runner.run([task], options, hash_embedder)
+        prompts.append(backend.prompts)
+    assert prompts[0] == prompts[1] and timeutil.human_time(ASKED_AT) in prompts[0][-1]
+    assert timeutil.now() > ASKED_AT
+
+
 def test_automatic_recall_is_credited_when_it_brought_the_evidence(
     tmp_path: Path, hash_embedder: Any
 ) -> None:
