@@ -36,17 +36,21 @@ MIN_SCORE = 0.1
 MAX_CHARS = 400
 # Hits looked at per tier before removing those in view.
 LOOK_AT = 10
+# The user's next message belongs with a recalled one when said this soon after it.
+NEXT_WITHIN_SECONDS = 3600
 
 
 @dataclass(frozen=True)
 class Memory:
     """One recalled memory: the hit, its tier, its normalised score, and for a message
-    the one said just before it (an answer is often a reply to it)."""
+    the one said just before it (an answer is often a reply to it) and, for the user's
+    words, their next message in the same exchange (see :func:`_next_words`)."""
 
     hit: search.Hit
     tier: search.Tier
     score: float
     before: str | None = None
+    after: str | None = None
 
 
 def enabled(settings: Mapping[str, object]) -> bool:
@@ -69,6 +73,25 @@ def _previous_text(store: Store, agent_id: int, message_id: int) -> str | None:
         (agent_id, message_id),
     ).fetchone()
     return str(row[0]) if row else None
+
+
+def _next_words(store: Store, agent_id: int, hit: search.Hit) -> str | None:
+    """The user's next message after their recalled one, if it follows within the same
+    exchange (at most one reply of Ember's between, within :data:`NEXT_WITHIN_SECONDS`).
+    People say a thing over two messages ("We adopted a dog last month!" … "We named him
+    Sprocket."), and a question's words find the first while the answer is in the next."""
+    if hit.role != "user":
+        return None
+    rows = store.conn.execute(
+        "SELECT role, text, created_at FROM messages WHERE agent_id = ? AND id > ? "
+        "AND text != '' ORDER BY id LIMIT 2",
+        (agent_id, hit.id),
+    ).fetchall()
+    for role, text, created_at in rows:
+        if role == "user":
+            gap = timeutil.parse_iso(str(created_at)) - timeutil.parse_iso(hit.time)
+            return str(text) if gap.total_seconds() <= NEXT_WITHIN_SECONDS else None
+    return None
 
 
 def recall(
@@ -112,7 +135,13 @@ def recall(
     found.sort(key=lambda m: -m.score)
     chosen = found[:limit]
     return [
-        Memory(m.hit, m.tier, m.score, _previous_text(store, agent_id, m.hit.id))
+        Memory(
+            m.hit,
+            m.tier,
+            m.score,
+            _previous_text(store, agent_id, m.hit.id),
+            _next_words(store, agent_id, m.hit),
+        )
         if m.tier == "recall"
         else m
         for m in chosen
@@ -167,6 +196,8 @@ def event(memories: list[Memory], query: str = "") -> str | None:
                 item["said_before"] = focus(m.before, query)
             item["role"] = m.hit.role
             item["message"] = focus(m.hit.text, query)
+            if m.after:
+                item["user_went_on"] = focus(m.after, query)
         items.append(item)
     note: dict[str, object] = {
         "type": "system_note",

@@ -87,6 +87,8 @@ def _memory_line(memory: Any) -> str:
     elif "role" in memory:
         where.append("user said" if memory["role"] == "user" else "Ember said")
     text = str(memory.get("content", memory.get("message", "")))
+    if memory.get("user_went_on"):
+        text = f"{text} {memory['user_went_on']}"
     return f"- ({', '.join(where)}) {_one_line(text)}"
 
 

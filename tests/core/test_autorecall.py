@@ -85,6 +85,42 @@ def test_the_question_in_view_moves_no_memory(store: Store, hash_embedder: Any) 
     assert [(m.hit.id, m.score) for m in after] == [(m.hit.id, m.score) for m in before]
 
 
+def test_a_fact_said_over_two_messages_is_shown_whole(store: Store, hash_embedder: Any) -> None:
+    """ "We adopted a dog last month!" … "We named him Sprocket.": the question's words find
+    the first message, the answer is in the user's next one; the memory shows both (not
+    Ember's reply between, and not words said long after)."""
+    from ember.core.prompt import dialogue_line
+
+    a = store.create_agent("a", {"persona": "", "human": ""}).id
+    said = [
+        ("user", "We adopted a dog last month!", "10:00"),
+        ("assistant", "Oh? Tell me more!", "10:01"),
+        ("user", "We named him Sprocket.", "10:02"),
+        ("user", "My dog sleeps a lot.", "10:03"),
+        ("user", "Rain again today.", "14:00"),
+    ]
+    for role, text, at in said:
+        mid = store.add_message(
+            a,
+            role,
+            "user_message",
+            {"message": text},
+            text,
+            created_at=f"2025-01-09T{at}:00+00:00",
+            in_context=False,
+        )
+        store.set_message_embedding(mid, a, hash_embedder.embed([text])[0])
+    memories = autorecall.recall(store, hash_embedder, a, "What is my dog called?", limit=9)
+    went_on = {m.hit.text: m.after for m in memories}
+    assert went_on["We adopted a dog last month!"] == "We named him Sprocket."
+    assert went_on["Oh? Tell me more!"] is None  # Ember's words: the user's are what count
+    assert went_on["My dog sleeps a lot."] is None  # four hours later: another exchange
+    lines = dialogue_line("user", autorecall.event(memories) or "").splitlines()
+    assert any(
+        x.endswith("user said) We adopted a dog last month! We named him Sprocket.") for x in lines
+    ), lines
+
+
 def test_nothing_to_recall(store: Store, hash_embedder: Any) -> None:
     a = store.create_agent("empty", {"persona": "", "human": ""}).id
     assert autorecall.recall(store, hash_embedder, a, "anything at all?") == []
