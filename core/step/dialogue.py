@@ -23,8 +23,11 @@ from ember.core.step.schema import STEP_PREFIX, StepSpec, encode_step
 USER_PREFIX = "User: "
 REPLY_PREFIX = "Ember: "
 REPLY_FUNCTION = "send_message"
-# A reply line: no control characters (a newline ends it), at least one character.
+# A reply line: no control characters (a newline ends it), at least one character, not
+# opening with a space or a bracket: the small model otherwise copies the "(time, user said)" or
+# "(192/2000)" headers of the lines above it into its reply.
 _REPLY_CHAR = r"[^\x00-\x1F]"
+_REPLY_FIRST = r"[^\x00-\x20(\[<]"
 
 
 def offers_reply(spec: StepSpec) -> bool:
@@ -40,11 +43,14 @@ def dialogue_grammar(spec: StepSpec) -> str:
     alternatives = [f"{literal(STEP_PREFIX)} json-step"]
     if offers_reply(spec):
         limit = _message_limit(spec)
-        alternatives.insert(0, f'{literal(REPLY_PREFIX)} reply-char{{1,{limit}}} "\\n"')
+        alternatives.insert(
+            0, f'{literal(REPLY_PREFIX)} reply-first reply-char{{0,{limit - 1}}} "\\n"'
+        )
     return (
         "root ::= "
         + " | ".join(alternatives)
         + "\n"
+        + f"reply-first ::= {_REPLY_FIRST}\n"
         + f"reply-char ::= {_REPLY_CHAR}\n"
         + json_rules
     )

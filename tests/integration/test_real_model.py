@@ -3,6 +3,7 @@ with a real summary. (Full turns through ``ember chat`` are in test_cli.py.)"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -124,9 +125,11 @@ def test_generated_grammars_parse_in_llama_cpp(bundled_model: Path, labels: list
 
     vocab = LlamaBackend(bundled_model, n_ctx=256).llm._model.vocab
     tools = ToolRegistry()
+    specs = [tools.spec(list(tools.tools), labels, StepLimits())]
+    specs.append(tools.spec(["send_message"], labels, StepLimits()))
     for constraint in (
-        tools.spec(list(tools.tools), labels, StepLimits()).constraint,
-        tools.spec(["send_message"], labels, StepLimits()).constraint,
+        *(spec.constraint for spec in specs),
+        *(dataclasses.replace(spec, dialogue=True).constraint for spec in specs),
         SUMMARY_CONSTRAINT,
     ):
         TopKGrammarSampler(vocab, constraint.gbnf)
@@ -134,3 +137,26 @@ def test_generated_grammars_parse_in_llama_cpp(bundled_model: Path, labels: list
         TopKGrammarSampler(vocab, json_schema_to_gbnf(json.dumps(constraint.json_schema)))
     with pytest.raises(ValueError, match="could not parse"):
         TopKGrammarSampler(vocab, 'root ::= "a" undefined-rule')
+
+
+def test_a_reply_never_opens_with_a_copied_header(bundled_model: Path) -> None:
+    """Shown memories start with "(time, user said)"; the bundled model copied that header
+    into its replies. The dialogue grammar lets no reply open with a bracket: here the
+    prompt all but dictates one (the previous reply did), and the reply still starts with
+    words."""
+    import dataclasses as dc
+
+    from ember.core.step.schema import StepLimits
+    from ember.core.tools import ToolRegistry
+
+    tools = ToolRegistry()
+    spec = dc.replace(tools.spec(["send_message"], ["human"], StepLimits()), dialogue=True)
+    said = "- (2025-01-09 10:00:00 AM +0000, user said) I drink green tea every morning."
+    prompt = Prompt.data(
+        f"Memories that may be relevant:\n{said}\nUser: What do I drink?\n"
+        f"Ember: {said[2:]}\n"
+        f"Memories that may be relevant:\n{said}\nUser: What do I drink in the morning?\n"
+    )
+    backend = LlamaBackend(bundled_model, n_ctx=512)
+    out = "".join(backend.generate(prompt, constraint=spec.constraint, max_tokens=40))
+    assert out.startswith("Ember: ") and out[len("Ember: ")] not in " ([<", out
