@@ -34,7 +34,8 @@ from ember.core.events import (
     ToolResult,
     TurnFinished,
 )
-from ember.core.step.dialogue import DialogueStreamer
+from ember.core.step.dialogue import REPLY_PREFIX, DialogueStreamer
+from ember.core.step.repetition import repetition_cut
 from ember.core.step.schema import StepSpec
 from ember.core.step.stream import StepStreamer
 from ember.core.step.validate import InvalidStep, parse_step, scrub_surrogates
@@ -248,6 +249,7 @@ class AgentRuntime:
 
         # Restoring a saved state, or building the shared prefix state (counted here).
         prefilled = self.engine.warm.before_step(self.agent_id, prompt, cancel, reading)
+        cut: str | None = None
         for piece in backend.generate(
             prompt,
             constraint=constraint,
@@ -259,6 +261,8 @@ class AgentRuntime:
             pieces.append(piece)
             for event in streamer.feed(piece):
                 emit(event)
+            if spec.dialogue and (cut := _cut_looping_reply("".join(pieces))) is not None:
+                break  # closing the stream stops the generation
         seconds = time.perf_counter() - start
         s = backend.last_stats
         stats = StepStats(
@@ -268,6 +272,8 @@ class AgentRuntime:
             seconds=round(seconds, 3),
             tokens_per_second=round(s.tokens_per_second, 1) if s else 0.0,
         )
+        if cut is not None:
+            return cut, stats, False
         return "".join(pieces), stats, bool(s and s.stopped_by_limit)
 
     # -- persistence helpers ------------------------------------------------------------------
@@ -277,6 +283,16 @@ class AgentRuntime:
 
     def _add(self, role: str, kind: str, content: dict[str, Any], text: str = "") -> int:
         return self.store.add_message(self.agent_id, role, kind, content, text)
+
+
+def _cut_looping_reply(raw: str) -> str | None:
+    """A dialogue reply that has begun to repeat itself, cut after its first say (with the
+    newline that ends a reply line); None for anything else."""
+    if not raw.startswith(REPLY_PREFIX) or raw.endswith("\n"):
+        return None
+    reply = raw[len(REPLY_PREFIX) :]
+    at = repetition_cut(reply)
+    return None if at is None else REPLY_PREFIX + reply[:at].rstrip() + "\n"
 
 
 def record_user_message(store: Store, agent_id: int, text: str) -> int | None:
