@@ -9,6 +9,21 @@ from ember.core import autorecall
 from ember.core.store import Store
 
 
+def _said(store: Store, emb: Any, agent: int, role: str, text: str, at: str) -> int:
+    """A past message (out of the context, embedded) said at ``at`` (UTC, to the minute)."""
+    mid = store.add_message(
+        agent,
+        role,
+        "user_message",
+        {"message": text},
+        text,
+        created_at=f"{at}:00+00:00",
+        in_context=False,
+    )
+    store.set_message_embedding(mid, agent, emb.embed([text])[0])
+    return mid
+
+
 def _setup(store: Store, emb: Any) -> tuple[int, list[int]]:
     a = store.create_agent("a", {"persona": "I am Ember.", "human": "Name: Dana"}).id
     texts = [
@@ -18,19 +33,10 @@ def _setup(store: Store, emb: Any) -> tuple[int, list[int]]:
         "The weather was foggy today.",
         "I like foggy mornings.",
     ]
-    ids = []
-    for i, text in enumerate(texts):
-        mid = store.add_message(
-            a,
-            "user" if i % 2 == 0 else "assistant",
-            "user_message",
-            {"message": text},
-            text,
-            created_at=f"2025-03-01T10:0{i}:00+00:00",
-            in_context=False,
-        )
-        store.set_message_embedding(mid, a, emb.embed([text])[0])
-        ids.append(mid)
+    ids = [
+        _said(store, emb, a, "user" if i % 2 == 0 else "assistant", text, f"2025-03-01T10:0{i}")
+        for i, text in enumerate(texts)
+    ]
     docs = ["The lighthouse keeper's sister Hanna keeps bees.", "Ferries leave at noon."]
     source = store.add_source(a, "/tmp/guide.pdf", "guide.pdf", "0" * 64, pages=2, status="loaded")
     store.add_passages(a, [(docs[0], 2, 0), (docs[1], 1, 1)], emb.embed(docs), source_id=source.id)
@@ -100,16 +106,7 @@ def test_a_fact_said_over_two_messages_is_shown_whole(store: Store, hash_embedde
         ("user", "Rain again today.", "14:00"),
     ]
     for role, text, at in said:
-        mid = store.add_message(
-            a,
-            role,
-            "user_message",
-            {"message": text},
-            text,
-            created_at=f"2025-01-09T{at}:00+00:00",
-            in_context=False,
-        )
-        store.set_message_embedding(mid, a, hash_embedder.embed([text])[0])
+        _said(store, hash_embedder, a, role, text, f"2025-01-09T{at}")
     memories = autorecall.recall(store, hash_embedder, a, "What is my dog called?", limit=9)
     went_on = {m.hit.text: m.after for m in memories}
     assert went_on["We adopted a dog last month!"] == "We named him Sprocket."
