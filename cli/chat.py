@@ -91,7 +91,8 @@ class TextPrinter:
                 file=err,
             )
         elif isinstance(event, events.ContextUsage):
-            print(f"  context: {event.used}/{event.budget} tokens", file=err)
+            # Against the point where it flushes (the budget but automatic recall's room).
+            print(f"  context: {event.used}/{event.flush_at} tokens", file=err)
 
 
 def piped_lines() -> Iterator[tuple[int, str | None]]:
