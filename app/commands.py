@@ -1,6 +1,6 @@
 """The main window's commands that open a dialog or a file: agents (new, rename, delete,
-export, import), settings, documents, the conversation (find, copy, regenerate, edit,
-export as Markdown) and Help.
+export, import; automatic recall on or off), settings, documents, the conversation (find,
+copy, regenerate, edit, export as Markdown) and Help.
 
 Each command asks the user what is needed, then hands a typed call of the core service
 to the task runner and shows the answer in the window.
@@ -90,6 +90,19 @@ class Commands:
             return agent
 
         self.w.tasks.run(run, lambda _: self.w.refresh_agents())
+
+    def set_auto_recall(self, on: bool) -> None:
+        """Switch the current agent's automatic recall on or off."""
+        agent_id, name = self.w.agent_id, self.w.agent_name
+        if agent_id is None:
+            return
+
+        def done(_: None) -> None:
+            state = "on" if on else "off"
+            self.w.statusBar().showMessage(f"Automatic recall is {state} for {name}.", 4000)
+            self.w.conversation.refresh_usage()  # its room in the context comes or goes
+
+        self.w.tasks.run(lambda e: e.set_auto_recall(agent_id, on), done)
 
     def delete_agent(self) -> None:
         """Delete the current agent after confirmation."""

@@ -31,6 +31,7 @@ class AgentView:
     first_run: bool
     usage: ContextUsage | None  # None until a model is attached
     oldest_loaded: int | None  # id of the oldest message loaded (find reaches past it)
+    auto_recall: bool = True  # the agent's automatic recall (Agent menu)
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,15 @@ def open_agent(ember: Ember, agent_id: int) -> AgentView:
         usage = ember.context_usage(agent_id)
     items = build_transcript(history.messages)
     oldest = history.messages[0].id if history.messages else None
-    return AgentView(history.agent_id, history.agent_name, items, history.first_run, usage, oldest)
+    return AgentView(
+        history.agent_id,
+        history.agent_name,
+        items,
+        history.first_run,
+        usage,
+        oldest,
+        ember.auto_recall(agent_id),
+    )
 
 
 def remember_agent(ember: Ember, name: str) -> None:

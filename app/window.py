@@ -167,6 +167,7 @@ class MainWindow(Frame):
         agents.deleteRequested.connect(c.delete_agent)
         agents.exportRequested.connect(c.export_agent)
         agents.importRequested.connect(c.import_agent)
+        agents.autoRecallToggled.connect(c.set_auto_recall)
         self.inspector.documents.add_button.clicked.connect(c.pick_documents)
         self.chat.actionRequested.connect(c.bubble_action)
         self.find_bar.recallRequested.connect(c.show_in_recall)
@@ -209,6 +210,7 @@ class MainWindow(Frame):
         self.agent_id = self.conversation.agent_id = view.id
         self._set_agent_name(view.name)
         self.agent_list.set_current(view.id)
+        self.agent_list.set_auto_recall(view.auto_recall)
         self.find_bar.oldest_loaded = view.oldest_loaded
         self.chat.set_items(view.items)
         if view.first_run:

@@ -65,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--server-model", default=None, metavar="NAME", help="the server's model")
     p.set_defaults(func=chat.run)
 
-    p = sub.add_parser("agents", help="list, create, delete, export, import agents")
+    p = sub.add_parser(
+        "agents", help="list, create, delete, export, import agents; automatic recall"
+    )
     asub = p.add_subparsers(dest="agents_cmd", metavar="ACTION")
     asub.add_parser("list", help="list agents")
     c = asub.add_parser("create", help="create an agent from presets")
@@ -87,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("file")
     i = asub.add_parser("import", help="import an agent from an export file")
     i.add_argument("file")
+    r = asub.add_parser(
+        "recall",
+        help="show, or switch on or off, an agent's automatic recall (before each message, "
+        "the memories that best match it join the prompt)",
+    )
+    r.add_argument("name")
+    r.add_argument("state", nargs="?", choices=["on", "off"])
     p.set_defaults(func=agents.run)
 
     p = sub.add_parser("import-history", help="import a past conversation (JSON Lines)")

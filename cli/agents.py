@@ -1,4 +1,5 @@
-"""``ember agents``: list, create, delete, export and import agents."""
+"""``ember agents``: list, create, delete, export and import agents; switch automatic
+recall."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ def run(args: argparse.Namespace) -> int:
             if not agents:
                 print("No agents yet. Create one with: ember agents create NAME")
             for a in agents:
+                recall = "on" if ember.auto_recall(a.id) else "off"
                 print(
                     f"{a.name}\tpersona={a.persona_preset}\thuman={a.human_preset}\t"
-                    f"{a.messages} messages"
+                    f"{a.messages} messages\tautomatic recall {recall}"
                 )
             return 0
         if args.agents_cmd == "create":
@@ -37,6 +39,13 @@ def run(args: argparse.Namespace) -> int:
                 f"Exported '{agent.name}' to {args.file} ({counts.messages} messages, "
                 f"{counts.passages} passages, {counts.sources} documents)."
             )
+            return 0
+        if args.agents_cmd == "recall":
+            agent = ember.find_agent(args.name)
+            if args.state is not None:
+                ember.set_auto_recall(agent.id, args.state == "on")
+            state = "on" if ember.auto_recall(agent.id) else "off"
+            print(f"Automatic recall is {state} for '{agent.name}'.")
             return 0
         if args.agents_cmd == "import":
             agent = ember.import_agent(args.file, transfer_progress())

@@ -215,6 +215,29 @@ def test_agents_create_rename_delete(qtbot: Any, make_window: Any, monkeypatch: 
     assert [a.name for a in window.agents] == ["Ember"]
 
 
+def test_automatic_recall_is_switched_per_agent(qtbot: Any, make_window: Any) -> None:
+    """The Agent menu's "Automatic recall" shows the current agent's setting and switches
+    it on the engine thread; another agent keeps its own."""
+    window = make_window(scripted())
+    action = window.agent_list.auto_recall
+    first = window.agent_id
+    assert action.isChecked()  # on by default
+    action.trigger()  # off for this agent
+    qtbot.waitUntil(lambda: "off" in window.statusBar().currentMessage(), timeout=WAIT_MS)
+    with Store() as store:
+        assert store.get_agent_by_id(first).settings["auto_recall"] is False
+    with qtbot.waitSignal(window.agentShown, timeout=WAIT_MS):
+        window.commands.create_agent("Scholar", "scholar", "basic")
+    settle(qtbot, window)
+    assert action.isChecked()  # the new agent has it on
+    with qtbot.waitSignal(window.agentShown, timeout=WAIT_MS):
+        window.select_agent(first)
+    settle(qtbot, window)
+    assert not action.isChecked()
+    with Store() as store:  # showing an agent's setting never wrote one
+        assert "auto_recall" not in store.get_agent("Scholar").settings
+
+
 def test_geometry_and_shortcuts(qtbot: Any, make_window: Any) -> None:
     window = make_window(scripted())
     actions = window.actions_

@@ -172,3 +172,22 @@ def test_recalled_memories_give_way_to_fewer_in_a_small_window(
     events = autorecall.for_message(store, hash_embedder, a, "What's my sister's name, Hanna?")
     shown = [len(json.loads(e)["memories"]) for e in events]
     assert shown == list(range(autorecall.MAX_HITS, 0, -1))
+
+
+def test_cli_switches_automatic_recall_per_agent(tmp_path: Any) -> None:
+    """`ember agents recall NAME [on|off]` shows or switches it; `agents list` shows it;
+    an unknown agent is one line, exit 1, and is not created."""
+    from ember.core import paths
+    from tests.cli_helpers import run_ember
+
+    home = tmp_path / "home"
+    assert run_ember(home, "agents", "create", "Bob").returncode == 0
+    shown = run_ember(home, "agents", "recall", "Bob")
+    assert shown.stdout.strip() == "Automatic recall is on for 'Bob'."
+    assert run_ember(home, "agents", "recall", "Bob", "off").returncode == 0
+    assert "automatic recall off" in run_ember(home, "agents", "list").stdout
+    with Store(home / paths.DB_FILENAME) as store:
+        assert not autorecall.enabled(store.get_agent("Bob").settings)
+    missing = run_ember(home, "agents", "recall", "Nobody", "on")
+    assert missing.returncode == 1 and missing.stderr.strip() == 'ember: no agent named "Nobody"'
+    assert "Nobody" not in run_ember(home, "agents", "list").stdout
