@@ -43,6 +43,15 @@ class Actions:
         self.delete = a("Delete agent…", c.delete_agent)
         self.export_agent = a("Export agent…", c.export_agent)
         self.import_agent = a("Import agent…", c.import_agent)
+        # The current agent's setting: shown when an agent is opened, switched by the user.
+        self.auto_recall = QAction("Automatic recall", w)
+        self.auto_recall.setObjectName("autoRecall")
+        self.auto_recall.setCheckable(True)
+        self.auto_recall.setChecked(True)
+        self.auto_recall.setToolTip(
+            "Before each message, show the agent the memories that best match it"
+        )
+        self.auto_recall.toggled.connect(c.set_auto_recall)
         self.inspector = w.dock.toggleViewAction()
         self.inspector.setText("Memory inspector")
         self.inspector.setShortcut(QKeySequence("Ctrl+I"))
@@ -81,7 +90,10 @@ class Actions:
             ),
             (
                 "&Agent",
-                [self.new, self.rename, self.delete, None, self.export_agent, self.import_agent],
+                [
+                    *(self.new, self.rename, self.delete, None),
+                    *(self.export_agent, self.import_agent, None, self.auto_recall),
+                ],
             ),
             ("&View", [self.inspector, self.thoughts]),
             ("&Help", [self.shortcuts, self.about]),

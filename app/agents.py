@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -90,7 +91,6 @@ class AgentList(QWidget):
     deleteRequested = Signal()
     exportRequested = Signal()
     importRequested = Signal()
-    autoRecallToggled = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -123,16 +123,6 @@ class AgentList(QWidget):
             ("Import…", self.importRequested),
         ):
             menu.addAction(text).triggered.connect(lambda _=False, s=signal: s.emit())
-        menu.addSeparator()
-        # Per agent: before each message, the best memories not in view join the prompt.
-        self.auto_recall = menu.addAction("Automatic recall")
-        self.auto_recall.setObjectName("autoRecall")
-        self.auto_recall.setCheckable(True)
-        self.auto_recall.setChecked(True)
-        self.auto_recall.setToolTip(
-            "Before each message, show the agent the memories that best match it"
-        )
-        self.auto_recall.toggled.connect(self._recall_toggled)
         self.more.setMenu(menu)
         row.addWidget(self.more)
         row.addStretch(1)
@@ -160,15 +150,11 @@ class AgentList(QWidget):
                 self.list.setCurrentItem(item)
         self._quiet = False
 
-    def set_auto_recall(self, on: bool) -> None:
-        """Show the current agent's automatic recall setting (without a signal)."""
-        self._quiet = True
-        self.auto_recall.setChecked(on)
-        self._quiet = False
-
-    def _recall_toggled(self, on: bool) -> None:
-        if not self._quiet:
-            self.autoRecallToggled.emit(on)
+    def add_setting(self, action: QAction) -> None:
+        """Offer a checkable setting of the current agent in the Agent ▾ menu too."""
+        menu = self.more.menu()
+        menu.addSeparator()
+        menu.addAction(action)
 
     def _changed(self, item: QListWidgetItem | None, _previous: Any) -> None:
         if item is not None and not self._quiet:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
@@ -91,6 +91,7 @@ class MainWindow(Frame):
         self.models = ModelCommands(self)
         self._connect_commands()
         self.actions_ = Actions(self)
+        self.agent_list.add_setting(self.actions_.auto_recall)
         self.act_thoughts = self.actions_.thoughts
         self.act_inspector = self.actions_.inspector
         self.restore_geometry()
@@ -167,7 +168,6 @@ class MainWindow(Frame):
         agents.deleteRequested.connect(c.delete_agent)
         agents.exportRequested.connect(c.export_agent)
         agents.importRequested.connect(c.import_agent)
-        agents.autoRecallToggled.connect(c.set_auto_recall)
         self.inspector.documents.add_button.clicked.connect(c.pick_documents)
         self.chat.actionRequested.connect(c.bubble_action)
         self.find_bar.recallRequested.connect(c.show_in_recall)
@@ -210,7 +210,8 @@ class MainWindow(Frame):
         self.agent_id = self.conversation.agent_id = view.id
         self._set_agent_name(view.name)
         self.agent_list.set_current(view.id)
-        self.agent_list.set_auto_recall(view.auto_recall)
+        with QSignalBlocker(self.actions_.auto_recall):  # showing it switches nothing
+            self.actions_.auto_recall.setChecked(view.auto_recall)
         self.find_bar.oldest_loaded = view.oldest_loaded
         self.chat.set_items(view.items)
         if view.first_run:

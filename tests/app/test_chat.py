@@ -216,10 +216,14 @@ def test_agents_create_rename_delete(qtbot: Any, make_window: Any, monkeypatch: 
 
 
 def test_automatic_recall_is_switched_per_agent(qtbot: Any, make_window: Any) -> None:
-    """The Agent menu's "Automatic recall" shows the current agent's setting and switches
-    it on the engine thread; another agent keeps its own."""
+    """The Agent menus' "Automatic recall" (the menu bar's and the agent list's) shows the
+    current agent's setting and switches it on the engine thread; another agent keeps its
+    own."""
     window = make_window(scripted())
-    action = window.agent_list.auto_recall
+    action = window.actions_.auto_recall
+    assert action in window.agent_list.more.menu().actions()
+    agent_menu = next(m for m in window.menuBar().actions() if m.text() == "&Agent").menu()
+    assert action in agent_menu.actions()
     first = window.agent_id
     assert action.isChecked()  # on by default
     action.trigger()  # off for this agent
