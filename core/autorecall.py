@@ -66,13 +66,23 @@ def _best_score(tier: search.Tier, weights: search.Weights) -> float:
     return total / (w.k + 1)
 
 
+def _neighbours(
+    store: Store, agent_id: int, message_id: int, *, after: bool, n: int
+) -> list[tuple[str, str, str]]:
+    """``(role, text, time)`` of the ``n`` messages with text nearest to ``message_id``
+    on one side, nearest first."""
+    side, order = (">", "") if after else ("<", " DESC")
+    rows = store.conn.execute(
+        f"SELECT role, text, created_at FROM messages WHERE agent_id = ? AND id {side} ? "
+        f"AND text != '' ORDER BY id{order} LIMIT ?",
+        (agent_id, message_id, n),
+    ).fetchall()
+    return [(str(r), str(t), str(c)) for r, t, c in rows]
+
+
 def _previous_text(store: Store, agent_id: int, message_id: int) -> str | None:
-    row = store.conn.execute(
-        "SELECT text FROM messages WHERE agent_id = ? AND id < ? AND text != '' "
-        "ORDER BY id DESC LIMIT 1",
-        (agent_id, message_id),
-    ).fetchone()
-    return str(row[0]) if row else None
+    before = _neighbours(store, agent_id, message_id, after=False, n=1)
+    return before[0][1] if before else None
 
 
 def _next_words(store: Store, agent_id: int, hit: search.Hit) -> str | None:
@@ -82,15 +92,10 @@ def _next_words(store: Store, agent_id: int, hit: search.Hit) -> str | None:
     Sprocket."), and a question's words find the first while the answer is in the next."""
     if hit.role != "user":
         return None
-    rows = store.conn.execute(
-        "SELECT role, text, created_at FROM messages WHERE agent_id = ? AND id > ? "
-        "AND text != '' ORDER BY id LIMIT 2",
-        (agent_id, hit.id),
-    ).fetchall()
-    for role, text, created_at in rows:
+    for role, text, created_at in _neighbours(store, agent_id, hit.id, after=True, n=2):
         if role == "user":
-            gap = timeutil.parse_iso(str(created_at)) - timeutil.parse_iso(hit.time)
-            return str(text) if gap.total_seconds() <= NEXT_WITHIN_SECONDS else None
+            gap = timeutil.parse_iso(created_at) - timeutil.parse_iso(hit.time)
+            return text if gap.total_seconds() <= NEXT_WITHIN_SECONDS else None
     return None
 
 

@@ -145,9 +145,10 @@ class AgentContext:
         budget = self.budget()
         if budget.queue < MIN_QUEUE_TOKENS:
             self._too_small(budget)
+        fixed = budget.fixed  # before any event of this step
         extra: tuple[str, ...] = ()
         for choice in extra_choices:
-            size = self.count(self.render(queue=[], summary="", extra=(choice,))) - budget.fixed
+            size = self._event_tokens(choice, fixed)
             if size <= budget.room:
                 budget = Budget(
                     budget.window, budget.reserve, budget.fixed + size, budget.room - size
@@ -156,30 +157,28 @@ class AgentContext:
                 break
         prompt = self.render(extra=extra)
         used = self.count(prompt)
-        while True:
-            if used > budget.flush_at:
-                if not self.flush(emit, budget, used, cancel):
-                    self._too_small(budget)
-            elif used > budget.warn_at and not self._has_pressure_alert():
+        while used > budget.warn_at:
+            if used <= budget.flush_at:
+                if self._has_pressure_alert():
+                    break
                 # For the agent only: front ends see the usage pass warn_at. An alert that
                 # would itself overflow the budget comes too late: flush instead.
                 content = messages.system_alert(PRESSURE_ALERT)
-                if used + self._event_tokens(content) > budget.flush_at:
-                    if not self.flush(emit, budget, used, cancel):
-                        self._too_small(budget)
-                else:
+                alert = self._event_tokens(json.dumps(content, ensure_ascii=False), fixed)
+                if used + alert <= budget.flush_at:
                     self.store.add_message(self.agent_id, "user", "memory_pressure", content)
-            else:
-                return prompt, budget, used
+                    prompt = self.render(extra=extra)
+                    used = self.count(prompt)
+                    continue  # (flushes should the estimate have been short)
+            if not self.flush(emit, budget, used, cancel):
+                self._too_small(budget)
             prompt = self.render(extra=extra)
             used = self.count(prompt)
+        return prompt, budget, used
 
-    def _event_tokens(self, content: dict[str, Any]) -> int:
-        """Tokens one more event with ``content`` adds to the prompt."""
-        extra = (json.dumps(content, ensure_ascii=False),)
-        return self.count(self.render(queue=[], summary="", extra=extra)) - self.count(
-            self.render(queue=[], summary="")
-        )
+    def _event_tokens(self, event: str, fixed: int) -> int:
+        """Tokens the event ``event`` adds to a fixed part of ``fixed`` tokens."""
+        return self.count(self.render(queue=[], summary="", extra=(event,))) - fixed
 
     def _too_small(self, budget: Budget) -> None:
         smallest = self.owner.smallest_window(self.store.blocks(self.agent_id))

@@ -242,7 +242,6 @@ class AgentRuntime:
         )
         constraint = spec.constraint
         start = time.perf_counter()
-        pieces: list[str] = []
 
         def reading(done: int, total: int) -> None:
             emit(PromptProgress(self.agent_id, "step", done, total))
@@ -250,6 +249,7 @@ class AgentRuntime:
         # Restoring a saved state, or building the shared prefix state (counted here).
         prefilled = self.engine.warm.before_step(self.agent_id, prompt, cancel, reading)
         cut: str | None = None
+        text = ""  # the step so far
         for piece in backend.generate(
             prompt,
             constraint=constraint,
@@ -258,10 +258,10 @@ class AgentRuntime:
             cancel=cancel,
             on_prompt_progress=reading,
         ):
-            pieces.append(piece)
+            text += piece
             for event in streamer.feed(piece):
                 emit(event)
-            if spec.dialogue and (cut := _cut_looping_reply("".join(pieces))) is not None:
+            if spec.dialogue and (cut := _cut_looping_reply(text)) is not None:
                 break  # closing the stream stops the generation
         seconds = time.perf_counter() - start
         s = backend.last_stats
@@ -274,7 +274,7 @@ class AgentRuntime:
         )
         if cut is not None:
             return cut, stats, False
-        return "".join(pieces), stats, bool(s and s.stopped_by_limit)
+        return text, stats, bool(s and s.stopped_by_limit)
 
     # -- persistence helpers ------------------------------------------------------------------
 
