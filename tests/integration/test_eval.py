@@ -81,20 +81,22 @@ def test_eval_command_runs_the_real_model_end_to_end(
 
 @pytest.mark.timeout(1800)  # two real-model turns; a loaded 2-core box is slow
 def test_dana_and_biscuit_are_answered_by_the_bundled_model(
-    tmp_path: Path, bundled_model: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, bundled_model: Path, embedder: Any
 ) -> None:
     # The clock is in the prompt (the login event, the times of recalled memories), so the
     # wall clock made each run a different prompt: the bundled model answered "I'm a
     # musician." in one of four CI runs. A fixed clock makes the run reproducible.
-    fixed = datetime(2026, 5, 14, 10, 30, tzinfo=timezone.utc).astimezone()
-    monkeypatch.setattr(timeutil, "now", lambda: fixed)
+    fixed = datetime(2026, 5, 14, 10, 30, tzinfo=timezone.utc)
     pages = [
         ["The harbour is quiet in winter. Boats are pulled up on the shingle."],
         ["The lighthouse keeper's cat is named Biscuit. It sleeps by the lamp."],
         ["The ferry runs twice a day in summer."],
     ]
     write_pdf(tmp_path / "harbour.pdf", pages)
-    with Ember.open(tmp_path / "ember.db", embedder=embedder, warm_restart=False) as ember:
+    with (
+        timeutil.fixed_clock(fixed),
+        Ember.open(tmp_path / "ember.db", embedder=embedder, warm_restart=False) as ember,
+    ):
         agent = ember.agent_for_chat(None)
         [loaded] = ember.ingest(agent.id, [tmp_path / "harbour.pdf"])
         assert loaded.status == "loaded"
