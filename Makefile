@@ -1,7 +1,8 @@
 # Two commands do all the set-up on a fresh machine (see README):
 #   make run    create .venv, install Ember and its bundled models, start the GUI
-#   make test   the same install plus test extras, then lint, format and type checks and
-#               the whole test suite
+#   make test   the same install plus test extras, then lint, format and type checks,
+#               llama.cpp's llama-server for the remote tests (built once), and the whole
+#               test suite
 # Re-running either on a ready checkout installs nothing: the stamp file is newer than
 # pyproject.toml.
 
@@ -31,6 +32,10 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory typecheck
+	# llama.cpp's own llama-server for the remote tests: only that target, from the sdist
+	# and with the portable flags of the wheel, compiled once per version and flags into
+	# the wheelhouse beside it (a no-op when it is there), then recorded in the venv.
+	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(BIN)/python packaging/llama_server.py install
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
 # mypy resolves `ember` through a folder holding a link named ember to this checkout.

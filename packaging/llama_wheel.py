@@ -140,9 +140,10 @@ def pinned_version() -> str:
     return found.group(1)
 
 
-def build_key(version: str, level: str) -> str:
-    """Wheelhouse key: version, exact flags, Python tag and machine."""
-    flags = LEVELS[level][0] + _COMMON
+def build_key(version: str, level: str, extra: list[str] | None = None) -> str:
+    """Wheelhouse key: version, exact flags (the level's, plus ``extra`` for another build
+    of the same source, such as the server's), Python tag and machine."""
+    flags = LEVELS[level][0] + _COMMON + (extra or [])
     tag = f"{sys.implementation.cache_tag}-{sysconfig.get_platform()}"
     digest = hashlib.sha256(json.dumps([version, flags, tag]).encode()).hexdigest()[:12]
     return f"{version}-{level}-{digest}"
@@ -154,6 +155,26 @@ def wheelhouse() -> Path:
         return Path(os.environ["EMBER_WHEELHOUSE"])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "ember" / "wheels"
+
+
+def sdist(version: str) -> Path:
+    """llama-cpp-python's source distribution (it vendors llama.cpp's full source), downloaded
+    once by pip into the wheelhouse: the wheel and the server (llama_server.py) are built
+    from this one file."""
+    folder = wheelhouse() / "sdist"
+    found = sorted(folder.glob(f"llama_cpp_python-{version}.tar.gz"))
+    if found:
+        return found[0]
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".download-") as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
+        cmd += ["--no-binary", ":all:", "--dest", tmp, f"{PACKAGE}=={version}"]
+        subprocess.run(cmd, check=True)
+        got = sorted(Path(tmp).glob(f"llama_cpp_python-{version}.tar.gz"))
+        if not got:
+            sys.exit(f"pip downloaded no source distribution of {PACKAGE} {version}")
+        os.replace(got[0], folder / got[0].name)
+    return folder / got[0].name
 
 
 def check_cpu(level: str) -> None:
@@ -190,11 +211,9 @@ def build_wheel(version: str, level: str) -> Path:
             "--quiet",
             "--no-deps",
             "--no-cache-dir",  # pip's cache keys wheels by version only
-            "--no-binary",
-            PACKAGE,
             "--wheel-dir",
             tmp,
-            f"{PACKAGE}=={version}",
+            str(sdist(version)),
         ]
         subprocess.run(cmd, check=True, env=env)
         built = sorted(Path(tmp).glob("llama_cpp_python-*.whl"))
