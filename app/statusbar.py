@@ -58,7 +58,7 @@ class StatusBar(QStatusBar):
         self.load_bar.hide()
         self.model_text = f"Model: {model.name} · {model.n_ctx:,} ctx"
         self.model_label.setText(self.model_text)
-        self.model_label.setToolTip(model.path)
+        self.model_label.setToolTip("\n".join([model.path, *model.notices]))
 
     def failed(self) -> None:
         """Loading failed: the previous model (if any) is still in use."""

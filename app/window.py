@@ -298,7 +298,9 @@ class MainWindow(Frame):
         self.config = self.worker.config or self.config  # saved with the model attached
         self.status.ready(model)
         self.statusBar().clearMessage()
-        self.statusBar().showMessage("Ready.", 3000)
+        self.statusBar().showMessage(
+            " ".join(model.notices) or "Ready.", 15000 if model.notices else 3000
+        )
         agent_id = self.agent_id
         if agent_id is not None:
             self.tasks.run(lambda e: views.after_model(e, agent_id), self._usage_if_any)

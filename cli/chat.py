@@ -183,7 +183,8 @@ def run(args: argparse.Namespace) -> int:
             config = replace(config, n_ctx=args.ctx)
         agent = ember.agent_for_chat(args.agent)
         ember.claim_agent(agent.id)  # before the slow model load: one chat per agent
-        ember.start_model(config)
+        for notice in ember.start_model(config).notices:
+            print(f"[model] {notice}", file=sys.stderr)
         ember.login(agent.id)
         printer: Any = (
             JsonlPrinter() if args.jsonl else TextPrinter(args.show_thoughts, sys.stdout.isatty())

@@ -86,7 +86,9 @@ class Engine:
             raise ContextTooSmall(
                 f"A context window of {window} tokens is too small: Ember's instructions, "
                 f"tools, core memory and one reply need {needed}. Use at least {smallest} "
-                "tokens (--ctx or Settings)."
+                "tokens (--ctx or Settings).",
+                needed=needed,
+                smallest=smallest,
             )
 
     def smallest_window(self, blocks: Sequence[Block]) -> int:

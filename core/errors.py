@@ -71,7 +71,13 @@ class InvalidInput(EmberError):
 
 class ContextTooSmall(InvalidInput):
     """The model's context window cannot hold the instructions, a reply and a message; the
-    message names the smallest size that works."""
+    message names the smallest size that works (also in ``smallest``; ``needed`` is what
+    the fixed part and one reply take at the window tried)."""
+
+    def __init__(self, message: str, *, needed: int = 0, smallest: int = 0) -> None:
+        super().__init__(message)
+        self.needed = needed
+        self.smallest = smallest
 
 
 class PageOutOfRange(InvalidInput):

@@ -8,7 +8,10 @@ streams the reply back as text pieces.
 * **Data stays data.** Servers tokenize a text prompt with control tokens parsed, so a
   user's ``<end_of_turn>`` would become one. Every data part of the prompt is sent with
   control-token look-alikes (``<...>``, ``<|...|>``, ``[INST]``) broken by a word joiner
-  (U+2060) after the opening bracket (:func:`defuse`); template markup is sent as is.
+  (U+2060) after the opening bracket (:func:`defuse`); template markup is sent as is. A
+  server that can say which texts its model reads as control tokens (llama.cpp's
+  ``/tokenize`` with and without ``parse_special``, asked once per look-alike) gets only
+  those broken: Ember's own ``</human>`` then reaches the model as in process.
 * **Constraint**, detected once (server_caps.py): the :class:`Constraint`'s GBNF grammar
   where the server takes one; its JSON schema where it takes that; otherwise plain output
   cut to one JSON object (steprepair.py). The engine validates every step either way.
@@ -20,8 +23,18 @@ streams the reply back as text pieces.
   estimate over-counts everywhere, by ~15% on events; every reply's reported
   ``prompt_tokens`` tightens the ratio if the server ever needed more. ``max_tokens`` is
   always clamped so prompt + reply fit the window.
-* **Window**: the server's own size when it states it, never more than Ember's context
-  setting (``--ctx``); otherwise Ember's setting.
+* **Window**: the server's own size when it states it (llama.cpp's ``/props``, vLLM's
+  ``max_model_len``, Ollama's ``num_ctx``); Ember's context setting only when it states
+  none (capped by the model's trained length where that is known).
+* **Prefix reuse**: ``cache_prompt``, and the server picks the slot. llama.cpp's server
+  puts a request in the slot whose cache shares the longest prefix with it, saves idle
+  slots to its RAM prompt cache and reloads them from there. Measured (README): after
+  another agent's turn, an agent's next step re-read 263 of 2,197 tokens that way, and a
+  new agent's first step 3 of 1,937 (the instructions are shared); asking for one slot
+  per agent (``id_slot``) made every switch re-read the whole prompt on the server's
+  default unified cache, because a slot asked for by id is never reloaded from the RAM
+  cache. So no ``id_slot`` is sent. What the server evaluated and reused comes back in
+  its ``timings`` (``prompt_n``, ``cache_n``) and is what the step's figures show.
 * **Prompt progress** comes from llama.cpp's server (``return_progress``); other servers
   report none while they read.
 * **Cancel** closes the stream (the server stops generating); a cancel while the server
@@ -42,6 +55,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ember.core.backend import (
+    Backend,
     ChatFormat,
     Constraint,
     GenerationStats,
@@ -50,7 +64,7 @@ from ember.core.backend import (
     count_prompt_tokens,
 )
 from ember.core.config import EngineConfig
-from ember.core.errors import Cancelled, ServerError
+from ember.core.errors import Cancelled, ContextTooSmall, ServerError
 from ember.core.openai_client import OpenAIClient, Timeouts, parse_server_url
 from ember.core.server_caps import (
     ConstraintChoice,
@@ -67,17 +81,13 @@ WORD_JOINER = "\u2060"
 # An opening bracket that starts a control-token look-alike: <eos>, </s>, <|im_end|>,
 # <end_of_turn>, [INST], [/INST].
 _LOOKALIKE = re.compile(r"<(?=\|?/?[A-Za-z_][^<>\s]{0,48}>)|\[(?=/?INST\])")
+_LOOKALIKE_WHOLE = re.compile(r"<\|?/?[A-Za-z_][^<>\s]{0,48}>|\[/?INST\]")
 
 
 def defuse(text: str) -> str:
     """``text`` with a word joiner after the bracket of every control-token look-alike, so
     that no server tokenizer turns data into a control token."""
     return _LOOKALIKE.sub(lambda m: m.group(0) + WORD_JOINER, text)
-
-
-def wire_text(prompt: Prompt) -> str:
-    """The prompt as sent: markup as is, data defused."""
-    return "".join(p.text if p.markup else defuse(p.text) for p in prompt.parts)
 
 
 class RemoteBackend:
@@ -102,7 +112,12 @@ class RemoteBackend:
         self.name = (
             f"{model_name} ({self.caps.flavour} at {self.endpoint.host}:{self.endpoint.port})"
         )
-        self.n_ctx = min(self.caps.n_ctx, n_ctx) if self.caps.n_ctx else n_ctx
+        if self.caps.n_ctx:
+            self.n_ctx = self.caps.n_ctx
+        else:
+            self.n_ctx = min(n_ctx, self.caps.n_ctx_cap) if self.caps.n_ctx_cap else n_ctx
+        self.window_from_server = bool(self.caps.n_ctx)
+        self.notices = self.caps.notices
         # The server adds BOS itself (llama.cpp's and llama-cpp-python's do; for any other
         # server counting one more token than it reads is the safe side).
         self.chat_format = ChatFormat(
@@ -114,6 +129,7 @@ class RemoteBackend:
         self.last_stats: GenerationStats | None = None
         self.bytes_per_token = ESTIMATE_BYTES_PER_TOKEN
         self._tokens: OrderedDict[tuple[str, bool], list[int]] = OrderedDict()
+        self._control: dict[str, bool] = {}  # look-alike -> the model reads it as control
         self._lock = threading.Lock()
 
     @property
@@ -121,6 +137,33 @@ class RemoteBackend:
         """The model's chat template as the server stated it (None: the neutral
         transcript)."""
         return self.chat_format.template
+
+    # -- data as sent -----------------------------------------------------------------------
+
+    def _is_control(self, lookalike: str) -> bool:
+        """Whether the server's model reads ``lookalike`` as a control token (asked once)."""
+        with self._lock:
+            known = self._control.get(lookalike)
+        if known is None:
+            special = self._server_tokens(lookalike, True)
+            known = special != self._server_tokens(lookalike, False)
+            with self._lock:
+                self._control[lookalike] = known
+        return known
+
+    def defuse(self, text: str) -> str:
+        """Data ``text`` as sent: the look-alikes that would be control tokens broken (all
+        of them on a server that cannot say which ones would)."""
+        tok = self.caps.tokenizer
+        if tok is None or tok.style != "llama.cpp":
+            return defuse(text)
+        return _LOOKALIKE_WHOLE.sub(
+            lambda m: defuse(m.group(0)) if self._is_control(m.group(0)) else m.group(0), text
+        )
+
+    def wire_text(self, prompt: Prompt) -> str:
+        """The prompt as sent: markup as is, data defused."""
+        return "".join(p.text if p.markup else self.defuse(p.text) for p in prompt.parts)
 
     # -- tokens -----------------------------------------------------------------------------
 
@@ -161,7 +204,7 @@ class RemoteBackend:
         A server without a tokenizer has no ids to give: the list then holds ``-1``
         placeholders, as many as the estimate, because the engine only ever counts them.
         """
-        sent = text if markup else defuse(text)
+        sent = text if markup else self.defuse(text)
         if self.caps.tokenizer is None:
             return [-1] * self.estimate_tokens(sent)
         key = (sent, markup)
@@ -198,6 +241,10 @@ class RemoteBackend:
             body["cache_prompt"] = True
         if self.caps.prompt_progress:
             body["return_progress"] = True
+        if self.caps.flavour == "llama.cpp":
+            # The server's own counts with every piece, not only the last: a step cut short
+            # (a stopped reply, a finished JSON object) still reports evaluated/reused.
+            body["timings_per_token"] = True
         if self.caps.flavour in ("vllm", "openai-compatible"):
             body["stream_options"] = {"include_usage": True}
         return body
@@ -221,7 +268,7 @@ class RemoteBackend:
                 f"({self.n_ctx}).",
                 "context_overflow",
             )
-        text = wire_text(prompt)
+        text = self.wire_text(prompt)
         fields = constraint_fields(self.caps, constraint)
         body = self._body(text, fields, max(1, min(max_tokens, room)), temperature)
         stats = GenerationStats(prompt_tokens=prompt_tokens, evaluated_tokens=prompt_tokens)
@@ -313,6 +360,21 @@ def _event_text(event: Mapping[str, Any]) -> tuple[str, str | None]:
         text = choice["delta"].get("content")
     finish = choice.get("finish_reason")
     return (text if isinstance(text, str) else ""), (finish if isinstance(finish, str) else None)
+
+
+def window_too_small(backend: Backend, exc: ContextTooSmall) -> ContextTooSmall:
+    """``exc`` in words for a server whose own window is too small (Ember's ``--ctx``
+    cannot change it); any other backend's ``exc`` as it is."""
+    if not isinstance(backend, RemoteBackend) or not backend.window_from_server:
+        return exc
+    return ContextTooSmall(
+        f"The server at {backend.endpoint.url} runs {backend.caps.model} with a context window "
+        f"of {backend.n_ctx} tokens, smaller than Ember's instructions, tools, core memory and "
+        f"one reply ({exc.needed} tokens). Restart the server with a larger context "
+        f"(at least {exc.smallest} tokens; llama-server: -c {exc.smallest}).",
+        needed=exc.needed,
+        smallest=exc.smallest,
+    )
 
 
 def server_backend(config: EngineConfig) -> RemoteBackend:

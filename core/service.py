@@ -39,7 +39,7 @@ from ember.core.catalogue import CatalogueEntry
 from ember.core.config import SETTINGS_KEY, EngineConfig
 from ember.core.embedder import Embedder, SharedEmbedder
 from ember.core.engine import AgentRuntime, Engine, OnEvent, record_user_message
-from ember.core.errors import InvalidInput
+from ember.core.errors import ContextTooSmall, InvalidInput
 from ember.core.events import ContextUsage, Event, MessageDelta, TurnFinished
 from ember.core.kvstate import KVStateCache
 from ember.core.modelcheck import ModelCheck, check_model
@@ -179,6 +179,11 @@ class Ember(AgentOps, MemoryOps):
         config = config or self.config
         try:  # a window too small for the agents is refused before anything changes
             engine = Engine(self.store, backend, self.embedder, config, self.kv_cache)
+        except ContextTooSmall as exc:
+            backend.close()
+            from ember.core.remote import window_too_small
+
+            raise window_too_small(backend, exc) from None
         except Exception:
             backend.close()
             raise
@@ -199,7 +204,8 @@ class Ember(AgentOps, MemoryOps):
         if self.engine is None:
             return None
         backend = self.engine.backend
-        return ModelStatus(backend.name, str(getattr(backend, "path", "")), backend.n_ctx)
+        notices = tuple(getattr(backend, "notices", ()))
+        return ModelStatus(backend.name, str(getattr(backend, "path", "")), backend.n_ctx, notices)
 
     # -- choosing a model (the three ways to a bigger one; switch with start_model or
     # load_backend + attach_backend, which save the choice in the settings) ------------

@@ -44,11 +44,13 @@ class MemorySnapshot:
 
 @dataclass(frozen=True)
 class ModelStatus:
-    """The model the engine runs."""
+    """The model the engine runs (``notices``: lines a user should read before the first
+    message, such as a server's model without a chat template)."""
 
     name: str
     path: str
     n_ctx: int
+    notices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -74,13 +74,22 @@ class FakeOpenAIServer:
     """Answers like an OpenAI-compatible server, as scripted by its attributes.
 
     ``flavour``: ``"llama.cpp"`` (has /props and /tokenize), ``"schema"`` (a FastAPI
-    server whose completions take ``response_format``) or ``"plain"`` (neither).
+    server whose completions take ``response_format``), ``"ollama"`` (/api/version,
+    /api/show, /api/ps) or ``"plain"`` (none of them).
     """
 
     def __init__(self, flavour: str = "plain") -> None:
         self.flavour = flavour
         self.models = ["fake-model"]
         self.n_ctx = 8192
+        self.slots = 0  # llama.cpp: total_slots in /props
+        self.template: str = "{{ messages }}"  # llama.cpp: chat_template in /props
+        self.chatml_special = False  # llama.cpp: "<|im_start|>" is one special token
+        # llama.cpp: what /tokenize reads as control tokens with parse_special
+        self.control_tokens = ["<end_of_turn>", "<start_of_turn>", "</s>", "<|im_end|>", "[INST]"]
+        self.ollama_parameters = ""  # ollama: /api/show "parameters" (e.g. "num_ctx 8192")
+        self.ollama_trained = 131072  # ollama: the model's trained context length
+        self.ollama_loaded_ctx: int | None = None  # ollama: /api/ps context_length
         self.pieces: list[str] = ['{"thoughts": "hi", ', '"function": "send_message", ']
         self.status: int | None = None  # force an error status on completions
         self.error: dict[str, Any] = {}
@@ -155,15 +164,23 @@ class FakeOpenAIServer:
                         return
                     self._json(200, {"object": "list", "data": [{"id": m} for m in server.models]})
                 elif self.path == "/props" and server.flavour == "llama.cpp":
-                    self._json(
-                        200,
-                        {
-                            "default_generation_settings": {"n_ctx": server.n_ctx},
-                            "chat_template": "{{ messages }}",
-                            "bos_token": "<bos>",
-                            "eos_token": "<eos>",
-                        },
-                    )
+                    props: dict[str, Any] = {
+                        "default_generation_settings": {"n_ctx": server.n_ctx},
+                        "chat_template": server.template,
+                        "bos_token": "<bos>",
+                        "eos_token": "<eos>",
+                    }
+                    if server.slots:
+                        props["total_slots"] = server.slots
+                    self._json(200, props)
+                elif self.path == "/api/version" and server.flavour == "ollama":
+                    self._json(200, {"version": "0.12.0"})
+                elif self.path == "/api/ps" and server.flavour == "ollama":
+                    loaded = []
+                    if server.ollama_loaded_ctx:
+                        entry = {"name": server.models[0], "model": server.models[0]}
+                        loaded.append({**entry, "context_length": server.ollama_loaded_ctx})
+                    self._json(200, {"models": loaded})
                 elif self.path == "/openapi.json" and server.flavour == "schema":
                     ref = {"$ref": "#/components/schemas/CompletionRequest"}
                     self._json(
@@ -197,8 +214,18 @@ class FakeOpenAIServer:
                 if not self._authorised():
                     return
                 if self.path == "/tokenize" and server.flavour == "llama.cpp":
-                    # one token per word: deterministic, and unlike the client's estimate
-                    self._json(200, {"tokens": list(range(len(body["content"].split())))})
+                    content = body["content"]
+                    # one token per word: deterministic, and unlike the client's estimate;
+                    # a control token read as text is one more
+                    n = len(content.split())
+                    if not body.get("parse_special"):
+                        n += sum(content.count(t) for t in server.control_tokens)
+                    if content == "<|im_start|>" and body.get("parse_special"):
+                        n = 1 if server.chatml_special else 7
+                    self._json(200, {"tokens": list(range(n))})
+                elif self.path == "/api/show" and server.flavour == "ollama":
+                    info = {"llama.context_length": server.ollama_trained}
+                    self._json(200, {"parameters": server.ollama_parameters, "model_info": info})
                 elif self.path == "/v1/completions":
                     self._complete(body)
                 else:

@@ -67,6 +67,29 @@ def test_status_bar_shows_tokens_evaluated_and_reused(qtbot: Any) -> None:
     assert "4,270" in tip and "120 evaluated" in tip and "4,150 reused" in tip
 
 
+def test_status_bar_names_the_servers_model_and_says_what_it_lacks(qtbot: Any) -> None:
+    from ember.app.main import make_app
+    from ember.app.statusbar import StatusBar
+    from ember.core.remote import RemoteBackend
+    from ember.core.server_caps import LLAMA_CPP_FALLBACK_TEMPLATE
+    from ember.core.views import ModelStatus
+
+    from ..remote_helpers import FakeOpenAIServer
+
+    with FakeOpenAIServer("llama.cpp") as server:
+        server.models, server.n_ctx = ["/models/beta-8b.Q4_K_M.gguf"], 16384
+        server.template = LLAMA_CPP_FALLBACK_TEMPLATE  # the model has none
+        backend = RemoteBackend(server.url)
+    make_app([])
+    status = StatusBar()
+    qtbot.addWidget(status)
+    status.ready(ModelStatus(backend.name, backend.path, backend.n_ctx, backend.notices))
+    text = status.model_label.text()
+    assert f"beta-8b.Q4_K_M.gguf (llama.cpp at 127.0.0.1:{server.port})" in text
+    assert "16,384 ctx" in text  # the server's window
+    assert "has no chat template" in status.model_label.toolTip()
+
+
 class SlowReader(ScriptedBackend):
     """A scripted backend whose completions wait for ``gate`` before their first token,
     as llama.cpp does while it reads a long prompt (reporting its progress)."""
