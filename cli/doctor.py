@@ -16,6 +16,24 @@ def _size(n: Any) -> str:
     return f"{n / 1e6:.1f} MB" if isinstance(n, int) else "-"
 
 
+def _server_lines(server: dict[str, Any] | None) -> list[str]:
+    """The configured server (none: no line); its key only as set or not."""
+    if not server:
+        return []
+    head = f"Server: {server['url']} (API key: {server['api_key']})"
+    if not server.get("reachable"):
+        return [head, "  not reachable"]
+    return [
+        head,
+        f"  {server['flavour']}, model {server['model']}, window {server['window']} "
+        f"from {server['window_from']}",
+        f"  step constraint: {server['constraint']}; tokenizer: "
+        f"{'yes' if server['tokenizer'] else 'no (estimated counts)'}; chat template: "
+        f"{'yes' if server['chat_template'] else 'none'}"
+        + (f"; slots: {server['slots']}" if server.get("slots") else ""),
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the report; exit 0 when Ember is usable, 1 with the one thing to fix first."""
     report = run_checks()
@@ -37,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         f"SQLite: {f.get('sqlite', {}).get('module', '?')} {f.get('sqlite', {}).get('sqlite', '')}"
         f", sqlite-vec {f.get('sqlite', {}).get('sqlite_vec', '?')}",
         f"Model: {f.get('model', {}).get('path', '-')}",
+        *_server_lines(f.get("server")),
         f"Embedder: {f.get('embedder', {}).get('name', '-')}",
         f"Data: {p.get('data')} (database {_size(p.get('database_size'))})",
         f"Cache: {p.get('cache')} ({_size(p.get('cache_size'))})",

@@ -3,8 +3,9 @@
 A report a user pastes into a bug report: Ember, Python, OS and CPU; how llama.cpp was
 built (the flags recorded by ``packaging/llama_wheel.py``) and which CPU features it uses,
 checked against the CPU's own; the sqlite3 module and sqlite-vec; the model file
-(validated) and the embedder (loaded offline); the data and cache folders with their
-sizes and the free disk space; the settings in use.
+(validated) and the embedder (loaded offline); the configured server, if any (reachable,
+model, window, step constraint; its key never shown); the data and cache folders with
+their sizes and the free disk space; the settings in use.
 
 llama.cpp is probed in a child process that loads the model and generates one token: a
 build whose instructions this CPU cannot run dies there with a signal (the AMX case:
@@ -219,6 +220,57 @@ def check_embedder(report: Report) -> None:
     report.checks.append(Check("embedder", "ok", f"{emb.name}, {vector.shape[0]} dimensions"))
 
 
+def check_server(report: Report, settings: dict[str, Any]) -> None:
+    """The configured server, if any (the only check that opens a socket, and only to the
+    server the user configured): reachable, its model, window and step constraint. The
+    API key is used, never shown: only whether there is one and where it comes from."""
+    from ember.core import apikey
+    from ember.core.errors import EmberError
+    from ember.core.server_caps import probe_server
+
+    url = settings.get("server_url")
+    if not url:
+        return
+    model = settings.get("server_model") or None
+    key = apikey.api_key_for(url)
+    source = "EMBER_API_KEY" if os.environ.get(apikey.ENV_VAR) else "the OS keychain"
+    facts: dict[str, Any] = {
+        "url": url,
+        "model_setting": model,
+        "api_key": f"set (from {source})" if key else "none",
+    }
+    report.facts["server"] = facts
+    try:
+        caps = probe_server(url, model, key)
+    except EmberError as exc:
+        facts.update(reachable=False, error=str(exc))
+        fix = "Start the server, or choose another model: ember models use bundled."
+        report.checks.append(Check("server", "fail", str(exc), fix))
+        return
+    window = caps.n_ctx or settings.get("n_ctx")
+    facts.update(
+        reachable=True,
+        flavour=caps.flavour,
+        model=caps.model,
+        models=list(caps.models),
+        window=window,
+        window_from="the server" if caps.n_ctx else "Ember's setting (the server states none)",
+        constraint=caps.constraint,
+        tokenizer=caps.tokenizer is not None,
+        chat_template=caps.chat_template is not None,
+        slots=caps.slots,
+        notices=list(caps.notices),
+    )
+    grammar = {"gbnf": "GBNF grammar", "json_schema": "JSON schema"}.get(
+        caps.constraint, "none (output is repaired)"
+    )
+    detail = (
+        f"{caps.flavour} at {url}: {caps.model}, window {window} "
+        f"({facts['window_from']}), step constraint: {grammar}"
+    )
+    report.checks.append(Check("server", "ok", detail))
+
+
 def read_settings(db_file: Path) -> dict[str, Any]:
     """The saved engine settings, read without creating or migrating anything."""
     if not db_file.exists():
@@ -295,8 +347,17 @@ def run_checks() -> Report:
     check_sqlite(report)
     model = check_model(report, settings)
     check_llama(report, model)
+    check_server(report, settings)
     check_embedder(report)
     report.facts["paths"]["cache_size"] = folder_size(paths.cache_dir_path())
-    order = ["llama.cpp runs", "sqlite-vec loads", "database", "model", "embedder", "disk space"]
+    order = [
+        "llama.cpp runs",
+        "sqlite-vec loads",
+        "database",
+        "server",
+        "model",
+        "embedder",
+        "disk space",
+    ]
     report.checks.sort(key=lambda c: order.index(c.name) if c.name in order else len(order))
     return report

@@ -10,6 +10,8 @@ import pytest
 
 from ember.core import doctor, llama_build
 
+from ..remote_helpers import FakeOpenAIServer, free_port
+
 RECORD = {
     "level": "x86-64-v3",
     "flags": ["-DGGML_NATIVE=OFF", "-DGGML_AVX2=ON"],
@@ -96,3 +98,29 @@ def test_a_file_that_is_not_ember_fails_the_database_check(tmp_path: Path) -> No
     assert (check.status, check.name) == ("fail", "database")
     assert "move" in check.fix.lower()
     assert db_file.read_bytes() == b"not a database at all" * 100  # untouched
+
+
+def test_doctor_reports_the_configured_server_and_never_its_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EMBER_API_KEY", "sk-very-secret")
+    with FakeOpenAIServer("llama.cpp") as server:
+        server.n_ctx, server.slots = 16384, 4
+        report = doctor.Report()
+        doctor.check_server(report, {"server_url": server.url, "n_ctx": 8192})
+        [check] = report.checks
+        assert check.status == "ok"
+        facts = report.facts["server"]
+        assert facts["reachable"] and facts["model"] == "fake-model"
+        assert (facts["window"], facts["window_from"]) == (16384, "the server")
+        assert facts["constraint"] == "gbnf" and facts["slots"] == 4
+        assert facts["api_key"] == "set (from EMBER_API_KEY)"
+        assert "sk-very-secret" not in repr(report.to_json())
+    report = doctor.Report()
+    doctor.check_server(report, {"server_url": f"http://127.0.0.1:{free_port()}/v1"})
+    [check] = report.checks
+    assert check.status == "fail" and "connection refused" in check.detail
+    assert "Start the server" in check.fix
+    report = doctor.Report()
+    doctor.check_server(report, {})  # no server configured: nothing asked, nothing said
+    assert report.checks == [] and "server" not in report.facts
