@@ -2,7 +2,7 @@
 
 * :class:`FakeOpenAIServer` -- a scripted OpenAI-compatible server on 127.0.0.1 for fast,
   deterministic unit tests of the client (errors, timeouts, JSON-schema servers). The
-  real-server tests run llama-cpp-python's own server (:func:`llama_server`).
+  real servers are started by tests/server_helpers.py.
 * :class:`FileServer` -- serves files on 127.0.0.1 with ``Range`` support, a hub-like
   redirect that publishes the sha256 (``X-Linked-Etag``), and faults on demand.
 * :func:`socket_guard` -- fails on any socket other than AF_UNIX (an audit hook: it sees
@@ -17,11 +17,9 @@ import json
 import os
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -353,64 +351,6 @@ class FileServer:
                     pass
 
         return Handler
-
-
-# -- the real llama-cpp-python server -------------------------------------------------------------
-
-
-@contextmanager
-def llama_server(
-    model: Path, log: Path, port: int | None = None, n_ctx: int = 4096
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """llama-cpp-python's OpenAI-compatible server on 127.0.0.1 with ``model``; yields
-    its API URL and process. Stopped on exit (unless the test already killed it)."""
-    from ember.core.llama_backend import default_threads
-
-    port = port or free_port()
-    url = f"http://127.0.0.1:{port}/v1"
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "llama_cpp.server",
-                "--model",
-                str(model),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--n_ctx",
-                str(n_ctx),
-                "--n_threads",
-                str(default_threads()),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(url + "/models", timeout=5) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"llama_cpp.server did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.3)
-        yield url, proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 # -- the no-socket guard --------------------------------------------------------------------------
