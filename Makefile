@@ -28,13 +28,16 @@ $(STAMP): pyproject.toml packaging/llama_wheel.py
 run: $(STAMP)
 	$(BIN)/ember
 
+# make test also builds llama.cpp's llama-server for the remote tests: in the wheel's own
+# build tree when the wheel is compiled here (only the server's sources are compiled then),
+# else on its own (packaging/llama_server.py).
+test: export EMBER_LLAMA_SERVER := 1
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory typecheck
-	# llama.cpp's own llama-server for the remote tests: only that target, from the sdist
-	# and with the portable flags of the wheel, compiled once per version and flags into
-	# the wheelhouse beside it (a no-op when it is there), then recorded in the venv.
+	# llama-server: only that target, from the wheel's sdist with its portable flags, kept
+	# in the wheelhouse beside it (a no-op when it is there), then recorded in the venv.
 	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(BIN)/python packaging/llama_server.py install
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 

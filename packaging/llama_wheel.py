@@ -13,6 +13,9 @@ built on one machine is silently reused on another. Here:
 * the wheel is kept in a wheelhouse keyed by llama-cpp-python's version, the flags, the
   Python tag and the machine, and installed from there with ``--no-index``. A wheel
   built with other flags lives under another key and is never picked up;
+* the sdist is downloaded once (pip download) into ``<wheelhouse>/sdist`` and the wheel
+  is built from that file; llama.cpp's own server is built from the same one
+  (llama_server.py; with ``EMBER_LLAMA_SERVER=1``, in the wheel's own build tree);
 * before installing, the CPU is checked for every instruction set the level needs;
 * what was installed (version, level, flags, wheel) is recorded in
   ``<venv>/ember-llama-build.json`` for ``ember doctor`` and the tests.
@@ -39,6 +42,7 @@ import re
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import tempfile
 from pathlib import Path
 from types import ModuleType
@@ -189,8 +193,26 @@ def check_cpu(level: str) -> None:
         )
 
 
+def extract(archive: Path, into: Path) -> Path:
+    """The sdist ``archive`` extracted under ``into``; returns its top folder."""
+    with tarfile.open(archive) as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(into, filter="data")
+        else:  # Python < 3.10.12 / 3.11.4; PyPI's sdist, fetched by pip
+            tar.extractall(into)
+    tops = [d for d in into.iterdir() if d.is_dir()]
+    if len(tops) != 1:
+        sys.exit(f"{archive.name} is not a source distribution with one top folder")
+    return tops[0]
+
+
 def build_wheel(version: str, level: str) -> Path:
-    """The wheel for (version, level), compiling it into the wheelhouse if needed."""
+    """The wheel for (version, level), compiling it into the wheelhouse if needed.
+
+    With ``EMBER_LLAMA_SERVER=1`` (``make test`` sets it) llama.cpp's llama-server is built
+    in the same build tree right after the wheel (llama_server.py): only the server's own
+    sources are compiled then, every library is the wheel's.
+    """
     folder = wheelhouse() / build_key(version, level)
     found = sorted(folder.glob("llama_cpp_python-*.whl"))
     if found:
@@ -203,26 +225,32 @@ def build_wheel(version: str, level: str) -> Path:
     env.setdefault("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
     # A temp folder beside the final one, renamed when complete: never a half wheelhouse.
     with tempfile.TemporaryDirectory(dir=folder.parent, prefix=".build-") as tmp:
-        cmd = [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--no-cache-dir",  # pip's cache keys wheels by version only
-            "--wheel-dir",
-            tmp,
-            str(sdist(version)),
-        ]
+        work = Path(tmp)
+        source = extract(sdist(version), work / "src")
+        tree = work / "tree"  # kept until the end, for the server's build
+        out = work / "wheel"
+        cmd = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps"]
+        cmd += ["--no-cache-dir"]  # pip's cache keys wheels by version only
+        cmd += [f"--config-settings=build-dir={tree}", "--wheel-dir", str(out), str(source)]
         subprocess.run(cmd, check=True, env=env)
-        built = sorted(Path(tmp).glob("llama_cpp_python-*.whl"))
+        built = sorted(out.glob("llama_cpp_python-*.whl"))
         if not built:
             sys.exit("pip built no llama-cpp-python wheel")
-        (Path(tmp) / "flags.json").write_text(json.dumps({"level": level, "flags": flags}))
-        os.replace(tmp, folder)
-        # TemporaryDirectory's cleanup tolerates the missing folder.
+        (out / "flags.json").write_text(json.dumps({"level": level, "flags": flags}))
+        os.replace(out, folder)
+        if os.environ.get("EMBER_LLAMA_SERVER") == "1":
+            _server_module().build_in_tree(source, tree, version, level)
     return sorted(folder.glob("llama_cpp_python-*.whl"))[-1]
+
+
+def _server_module() -> ModuleType:
+    """packaging/llama_server.py, loaded by path."""
+    here = Path(__file__).resolve().parent / "llama_server.py"
+    spec = importlib.util.spec_from_file_location("ember_llama_server", here)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def install(version: str, level: str) -> None:
