@@ -30,6 +30,7 @@ from ember.core.service import Ember
 from ember.core.step.validate import InvalidStep, parse_step
 from ember.core.store import Store
 
+from ..cli_helpers import run_ember
 from ..remote_helpers import free_port
 from ..server_helpers import llama_cpp_server, python_llama_server
 from .test_cli import ember
@@ -132,14 +133,12 @@ def test_streaming_then_cancel_closes_the_stream_and_the_server_serves_on(
 
 
 def test_ember_chat_turns_reuse_the_servers_prefix_cache(server_url: str, ember_home: Path) -> None:
-    out = ember(
-        ember_home,
-        "chat",
-        "--server",
-        server_url,
-        "--jsonl",
-        stdin="Hi, I am Anna.\nI live in Lyon and play the cello.\n",
-    )
+    # One reply step per message: the test is about how steps travel and what the server
+    # reuses, not about the tiny model's tool use (which takes minutes of long steps).
+    with Store() as store:
+        EngineConfig(max_chain_steps=1).save(store)
+    lines_in = "Hi, I am Anna.\nI live in Lyon and play the cello.\n"
+    out = ember(ember_home, "chat", "--server", server_url, "--jsonl", stdin=lines_in)
     assert out.returncode == 0, out.stderr
     assert "[model]" in out.stderr and "no chat template" in out.stderr
     lines = [json.loads(line) for line in out.stdout.splitlines()]
@@ -149,30 +148,30 @@ def test_ember_chat_turns_reuse_the_servers_prefix_cache(server_url: str, ember_
     assert kinds.count("turn_finished") == 2 and kinds[-1] == "turn_finished"
     assert "step_rejected" not in kinds  # the server's grammar held
     stats = _stats(out.stdout)
-    assert stats and all(s["prompt_tokens"] > 500 for s in stats)
-    # The server's own figures (timings.prompt_n / cache_n): after the first step, each
-    # step evaluates only the new tail and reuses the prefix the server kept.
+    assert len(stats) == 2 and all(s["prompt_tokens"] > 500 for s in stats)
+    # The server's own figures (timings.prompt_n / cache_n): the second message's step
+    # evaluates only the new tail and reuses the prefix the server kept.
     assert stats[0]["evaluated_tokens"] > stats[0]["prompt_tokens"] / 2
-    for later in stats[1:]:
-        assert later["evaluated_tokens"] < later["prompt_tokens"] / 4, stats
-    listed = ember(ember_home, "models")
-    assert f"Model in use: server: {server_url}" in listed.stdout
-    mem = json.loads(ember(ember_home, "memory", "--json").stdout)
-    assert mem["recall_messages"] >= 5  # login, two messages, two replies: all committed
-    # --show-thoughts shows the server's evaluated/reused figures as in process.
+    assert stats[1]["evaluated_tokens"] < stats[1]["prompt_tokens"] / 4, stats
+    # The choice of server is remembered; --show-thoughts shows the server's evaluated and
+    # reused figures as in process; the next process's first step reuses what the server
+    # kept of the last one.
     shown = ember(ember_home, "chat", "--show-thoughts", stdin="Thanks!\n")
     assert shown.returncode == 0, shown.stderr
     figures = re.findall(r"tokens: prompt (\d+) \(evaluated (\d+), reused (\d+)\)", shown.stderr)
-    assert figures
+    assert len(figures) == 1
     prompt, evaluated, reused = (int(x) for x in figures[0])
     assert prompt == evaluated + reused and reused > prompt / 2
+    mem = json.loads(ember(ember_home, "memory", "--json").stdout)
+    assert mem["recall_messages"] >= 7  # logins, three messages, three replies: committed
 
 
 def test_each_agent_keeps_its_prefix_on_the_server(
     server_url: str, embedder: object, ember_home: Path
 ) -> None:
     with Ember(Store(), embedder=embedder) as service:  # type: ignore[arg-type]
-        service.start_model(use_server(EngineConfig(max_chain_steps=2), server_url))
+        # One reply step per message (see the CLI test above).
+        service.start_model(use_server(EngineConfig(max_chain_steps=1), server_url))
         first, second = service.agent_for_chat("first"), service.agent_for_chat("second")
         seen: list[events.StepStats] = []
 
@@ -234,25 +233,17 @@ def test_overflow_is_refused_before_sending_and_the_servers_own_refusal_is_under
 
 def test_ember_doctor_reports_the_server_without_its_key(server_url: str, ember_home: Path) -> None:
     assert ember(ember_home, "server", "use", server_url).returncode == 0
-    out = ember(ember_home, "doctor", "--json")
-    report = json.loads(out.stdout)
-    server = report["server"]
-    assert server["reachable"] and server["flavour"] == "llama.cpp"
-    assert server["window"] == 4096 and server["window_from"] == "the server"
-    assert server["constraint"] == "gbnf" and server["chat_template"] is False
-    assert server["model"].endswith(".gguf")  # llama-server names its model by file
-    [check] = [c for c in report["checks"] if c["name"] == "server"]
-    assert check["status"] == "ok"
     secret = "sk-do-not-print-me"
-    from ..cli_helpers import run_ember
+    out = run_ember(ember_home, "doctor", timeout=300, env={"EMBER_API_KEY": secret})
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"Server: {server_url} (API key: set (from EMBER_API_KEY))" in out.stdout
+    assert "  llama.cpp, model " in out.stdout
+    assert "window 4096 from the server" in out.stdout
+    assert "step constraint: gbnf; tokenizer: yes; chat template: none" in out.stdout
+    assert "[ok  ] server: llama.cpp at " in out.stdout
+    assert secret not in out.stdout + out.stderr
 
-    text = run_ember(ember_home, "doctor", timeout=300, env={"EMBER_API_KEY": secret})
-    assert "Server: " + server_url in text.stdout
-    assert "API key: set (from EMBER_API_KEY)" in text.stdout
-    assert secret not in text.stdout + text.stderr
 
-
-@pytest.mark.timeout(900)
 def test_server_killed_mid_reply_keeps_the_message_and_recovers(
     bundled_model: Path, embedder: object, ember_home: Path, tmp_path: Path
 ) -> None:
@@ -261,7 +252,7 @@ def test_server_killed_mid_reply_keeps_the_message_and_recovers(
     with llama_cpp_server(bundled_model, log, port=port) as (url, proc):
         service = Ember(Store(), embedder=embedder)  # type: ignore[arg-type]
         agent = service.agent_for_chat(None)
-        service.start_model(use_server(EngineConfig(), url))
+        service.start_model(use_server(EngineConfig(max_chain_steps=1), url))
 
         def kill_on_first_token(event: events.Event) -> None:
             if (
