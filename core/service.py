@@ -31,7 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ember.core import catalogue, modelchoice, search_index
+from ember.core import catalogue, memorypass, modelchoice, search_index
 from ember.core import embedder as embedder_mod
 from ember.core.agent_lock import AgentLock
 from ember.core.backend import Backend
@@ -52,6 +52,7 @@ from ember.core.views import (
     AgentSummary,
     ExportCounts,
     History,
+    IdleWork,
     MemorySnapshot,
     ModelStatus,
     PassagePage,
@@ -72,6 +73,7 @@ __all__ = [
     "Ember",
     "ExportCounts",
     "History",
+    "IdleWork",
     "MemorySnapshot",
     "ModelStatus",
     "PassagePage",
@@ -313,6 +315,27 @@ class Ember(AgentOps, MemoryOps):
             return False
         self.claim_agent(agent_id)
         return self.engine.prepare_flush(agent_id, cancel)
+
+    def while_idle(self, agent_id: int, cancel: threading.Event | None = None) -> IdleWork:
+        """The work done for an agent while its user is idle (the window's idle timer,
+        ``ember chat`` while it waits for a line): the memory pass (what the user said
+        about themselves into core memory, memorypass.py), then the coming flush
+        prepared. Set ``cancel`` as soon as the user acts: it returns promptly, and a
+        cancelled pass writes nothing."""
+        memory = self.memory_pass(agent_id, cancel)
+        if cancel is not None and cancel.is_set():
+            return IdleWork(memory, False)
+        return IdleWork(memory, self.prepare_flush(agent_id, cancel))
+
+    def memory_pass(
+        self, agent_id: int, cancel: threading.Event | None = None
+    ) -> memorypass.PassResult:
+        """What the user said about themselves since the last pass, into the ``human``
+        block (memorypass.py): cheap (no model call), and it writes nothing when
+        ``cancel`` is set. Part of :meth:`while_idle`; a front end without idle time
+        (piped input) runs it after each turn."""
+        self.claim_agent(agent_id)
+        return memorypass.run(self.store, self.embedder, agent_id, cancel)
 
     def record_message(self, agent_id: int, text: str) -> int | None:
         """Keep a user message without running the agent (typed while the model loads or
