@@ -24,6 +24,11 @@ class EngineConfig:
     # (ember eval, README "The step format").
     temperature: float = 0.0
     max_chain_steps: int = 8
+    # How the model takes a step: "functions" (MemGPT's JSON function calls with inner
+    # thoughts), "dialogue" (one reply line; Ember keeps the memory: dialogue_prompt.py),
+    # or "auto": dialogue for a model without a chat template (a base model, like the
+    # bundled one), functions otherwise. Chosen by measurement (ember eval first).
+    step_format: str = "auto"
     timed_heartbeat_minutes: int | None = None
     # An OpenAI-compatible server instead of a local file (its key is never kept here:
     # EMBER_API_KEY or the OS keychain, see apikey.py).

@@ -34,7 +34,7 @@ from ember.core.step.schema import StepSpec
 from ember.core.store import Block, Store
 from ember.core.tools import ToolRegistry
 from ember.core.warmstart import WarmStart
-from ember.core.window import WindowSizing, default_blocks, limits_for, longest_step
+from ember.core.window import WindowSizing, default_blocks
 
 __all__ = ["AgentRuntime", "Engine", "EngineConfig", "OnEvent", "record_user_message"]
 
@@ -65,10 +65,11 @@ class Engine:
             backend.chat_format,
             lambda prompt: count_prompt_tokens(backend, prompt),
             self.offered_tools,
+            self.config.step_format,
         )
-        self.limits = limits_for(self.tools, window)
+        self.limits = self.sizing.limits(window)
         self.renderer = self.sizing.renderer(window)
-        self.reserve = longest_step(self.tools, self.limits)  # the reply reserve
+        self.reserve = self.sizing.reserve(window)  # the reply reserve
         self.lock = threading.RLock()
         self.recall = RecallIndex(store, embedder)
         self.prepared_summaries: dict[int, PreparedSummary] = {}  # see idleflush.py
@@ -97,9 +98,18 @@ class Engine:
         """The runtime of the named agent (created from the default presets if missing)."""
         return AgentRuntime(self, presets.get_or_create_default(self.store, name).id)
 
+    @property
+    def dialogue(self) -> bool:
+        """Whether the model writes dialogue replies only (a model without a chat
+        template: see dialogue_prompt.py); Ember then keeps its memory for it (automatic
+        recall, the memory pass)."""
+        return self.renderer.dialogue
+
     def offered_tools(self) -> list[str]:
-        """The functions the agent may call: ``pause_heartbeats`` only while timed
-        heartbeats are on."""
+        """The functions the agent may call: only ``send_message`` in the dialogue format;
+        ``pause_heartbeats`` only while timed heartbeats are on."""
+        if self.dialogue:
+            return ["send_message"]
         names = list(self.tools.tools)
         if not self.config.timed_heartbeat_minutes:
             names.remove("pause_heartbeats")
