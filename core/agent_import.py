@@ -13,6 +13,7 @@ held while the embedder runs.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -37,6 +38,10 @@ from ember.core.transfer import (
 )
 
 EmbedderFactory = Callable[[], Embedder]
+# An in-context message whose content is longer than this comes in out of the context
+# window (kept whole in recall, searchable): a file may hold one that no window can show,
+# and the agent would overflow at every turn.
+CONTEXT_CHARS = 12_000
 
 
 def _items(path: Path, key: str) -> Iterator[dict[str, Any]]:
@@ -127,6 +132,7 @@ class _Writer:
         dim = self.plan.model[1]
         vectors: list[tuple[int, int, np.ndarray]] = []
         for m in _items(self.plan.path, "messages"):
+            oversized = len(json.dumps(m["content"], ensure_ascii=False)) > CONTEXT_CHARS
             mid = self.store.add_message(
                 agent_id,
                 m["role"],
@@ -134,7 +140,7 @@ class _Writer:
                 m["content"],
                 m["text"],
                 created_at=_time(m["created_at"]),
-                in_context=m["in_context"],
+                in_context=m["in_context"] and not oversized,
             )
             vec = (
                 decode_vector(m["embedding"], dim)

@@ -239,10 +239,27 @@ UPDATE settings SET value = json_set(value, '$.temperature', 0.0)
 WHERE key = 'engine' AND json_valid(value) AND json_extract(value, '$.temperature') = 0.7;
 """
 
+# Function results are bounded now (tools.bound_result), but a file may hold one from
+# before: a search that returned a 2 MB message whole made every later turn of its agent
+# overflow the window. Results longer than the bound (12,000 characters) keep their first
+# 2,000, with a note; they are tool output, not what anyone said, and are not searchable.
+_BOUNDED_RESULTS = """
+UPDATE messages SET content = json_set(
+    content,
+    '$.message',
+    substr(json_extract(content, '$.message'), 1, 2000)
+        || printf(' [... cut: the result had %,d characters; 2,000 are shown]',
+                  length(json_extract(content, '$.message')))
+)
+WHERE kind = 'function_result' AND json_valid(content)
+    AND length(json_extract(content, '$.message')) > 12000;
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("initial schema", _INITIAL),
     ("archival binary prefilter + exact re-rank", _ARCHIVAL_INDEX),
     ("recall search windows", _RECALL_WINDOWS),
     ("core memory history", _BLOCK_HISTORY),
     ("greedy steps replace the first version's default temperature", _GREEDY_DEFAULT),
+    ("oversized function results cut", _BOUNDED_RESULTS),
 ]
