@@ -33,6 +33,7 @@ from ember.core.transfer import (
     ProgressCallback,
     check_cancel,
     decode_vector,
+    deleted_meanwhile,
     embed_missing_messages,
     report,
 )
@@ -233,13 +234,14 @@ def import_agent(
         writer.messages(agent.id)
         writer.passages(agent.id)
     report(on_progress, "saving", plan.rows, plan.rows)
-    if embedder is not None and writer.unembedded:
-        embed_missing_messages(
-            store,
-            emb or embedder(),
-            agent.id,
-            on_progress=on_progress,
-            cancel=cancel,
-            total=writer.unembedded,
-        )
+    with deleted_meanwhile(store, agent.id, agent.name):  # by another process
+        if embedder is not None and writer.unembedded:
+            embed_missing_messages(
+                store,
+                emb or embedder(),
+                agent.id,
+                on_progress=on_progress,
+                cancel=cancel,
+                total=writer.unembedded,
+            )
     return store.get_agent_by_id(agent.id)

@@ -115,6 +115,11 @@ class AgentStore(StoreBase):
             raise NotFound(f"No agent with id {agent_id}.")
         return _agent(row)
 
+    def agent_exists(self, agent_id: int) -> bool:
+        """Whether the agent is still there (a long load or import checks, since another
+        process may delete it meanwhile)."""
+        return self._one("SELECT 1 FROM agents WHERE id = ?", (agent_id,)) is not None
+
     def list_agents(self) -> list[Agent]:
         """All agents, oldest first."""
         return [_agent(r) for r in self._all("SELECT * FROM agents ORDER BY id")]

@@ -28,7 +28,7 @@ from ember.core.errors import (
     NotAnEmberDatabase,
     StoreError,
 )
-from ember.core.migrations import MIGRATIONS
+from ember.core.migrations import MIGRATIONS, REBUILD_MARK
 
 APPLICATION_ID = 0x454D4252  # "EMBR"
 
@@ -195,25 +195,51 @@ def migrate_db(conn: sqlite3.Connection) -> int:
         _refuse_newer(current, latest)
         if current == latest:
             return latest
-        conn.execute("BEGIN IMMEDIATE")
+        # A migration that rebuilds tables runs with foreign keys off (dropping a parent
+        # table would cascade to its children); they are checked before it commits.
+        rebuild = MIGRATIONS[current][1].lstrip().startswith(REBUILD_MARK)
+        keys_on = bool(conn.execute("PRAGMA foreign_keys").fetchone()[0])
+        if rebuild:
+            conn.execute("PRAGMA foreign_keys = OFF")  # outside a transaction, or no-op
         try:
-            current = schema_version(conn)
-            _refuse_newer(current, latest)
-            if current < latest:
-                name, script = MIGRATIONS[current]
-                for statement in _split_sql(script):
-                    conn.execute(statement)
-                conn.execute(
-                    "INSERT INTO schema_migrations(version, name, applied_at) "
-                    "VALUES (?, ?, datetime('now'))",
-                    (current + 1, name),
+            _apply_next(conn, latest, rebuild)
+        finally:
+            if rebuild and keys_on:
+                conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _apply_next(conn: sqlite3.Connection, latest: int, rebuild: bool) -> None:
+    """Apply the next pending migration (if another process has not) in one transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = schema_version(conn)
+        _refuse_newer(current, latest)
+        name, script = MIGRATIONS[current] if current < latest else ("", "")
+        if current < latest and script.lstrip().startswith(REBUILD_MARK) == rebuild:
+            orphans = _orphans(conn) if rebuild else 0
+            for statement in _split_sql(script):
+                conn.execute(statement)
+            if rebuild and _orphans(conn) > orphans:
+                raise StoreError(
+                    f"Upgrading the database ({name}) found rows whose owner is missing; "
+                    "the file was left as it was ('ember doctor' checks it)."
                 )
-                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+            conn.execute(
+                "INSERT INTO schema_migrations(version, name, applied_at) "
+                "VALUES (?, ?, datetime('now'))",
+                (current + 1, name),
+            )
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _orphans(conn: sqlite3.Connection) -> int:
+    """Rows whose foreign key points at nothing (a rebuild must not add any)."""
+    return len(conn.execute("PRAGMA foreign_key_check").fetchall())
 
 
 def _refuse_newer(current: int, latest: int) -> None:

@@ -28,6 +28,7 @@ from ember.core.transfer import (
     SAVE_REPORT_EVERY,
     ProgressCallback,
     check_cancel,
+    deleted_meanwhile,
     embed_missing_messages,
     report,
 )
@@ -151,10 +152,10 @@ def import_history(
     """Import a JSON Lines conversation into recall memory (out of context). Returns the
     number of messages. ``embedder`` None leaves the embedding to the engine's backfill."""
     total = check_history(path)
-    store.get_agent_by_id(agent_id)  # NotFound before anything is written
+    name = store.get_agent_by_id(agent_id).name  # NotFound before anything is written
     report(on_progress, "saving", 0, total)
     first_id = 0
-    with store.transaction():
+    with deleted_meanwhile(store, agent_id, name), store.transaction():
         for done, line in enumerate(read_history(path), 1):
             kind, content = _content(line)
             mid = store.add_message(
@@ -172,13 +173,14 @@ def import_history(
                 report(on_progress, "saving", done, total)
     report(on_progress, "saving", total, total)
     if embedder is not None:
-        embed_missing_messages(
-            store,
-            embedder,
-            agent_id,
-            after_id=first_id - 1,
-            on_progress=on_progress,
-            cancel=cancel,
-            total=total,
-        )
+        with deleted_meanwhile(store, agent_id, name):
+            embed_missing_messages(
+                store,
+                embedder,
+                agent_id,
+                after_id=first_id - 1,
+                on_progress=on_progress,
+                cancel=cancel,
+                total=total,
+            )
     return total

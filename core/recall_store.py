@@ -150,6 +150,16 @@ class RecallStore(StoreBase):
         if not rows:
             return
         with self.transaction():
+            # vec0 has no foreign keys: a message deleted meanwhile (its agent deleted by
+            # another process during an import) gets no vector, or it would outlive it.
+            ids = json.dumps([r[0] for r in rows])
+            alive = {
+                int(r[0])
+                for r in self._all(
+                    "SELECT id FROM messages WHERE id IN (SELECT value FROM json_each(?))", (ids,)
+                )
+            }
+            rows = [r for r in rows if r[0] in alive]
             self.conn.executemany(
                 "DELETE FROM message_vec WHERE message_id = ?", [(r[0],) for r in rows]
             )
