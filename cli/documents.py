@@ -19,15 +19,33 @@ def _plural(n: int, word: str) -> str:
 
 def run_import_history(args: argparse.Namespace) -> int:
     """Import a past conversation (JSON Lines) into recall memory."""
+    show = transfer_progress()
+    total = 0
+
+    def progress(p: TransferProgress) -> None:
+        nonlocal total
+        if p.stage == "saving":
+            total = p.total
+        if show is not None:
+            show(p)
+
     with Ember.open() as ember:
         try:
             agent = ember.find_agent(args.agent)
         except NotFound:
             check_history(args.file)  # a bad file must not leave a new, empty agent behind
             agent = ember.agent_for_chat(args.agent)
-        n = ember.import_history(agent.id, args.file, transfer_progress())
+        n = ember.import_history(agent.id, args.file, progress)
     end_progress()
-    print(f"Imported {n} messages into the recall memory of '{agent.name}'.")
+    name = f"'{agent.name}'"
+    if n == 0:
+        print(
+            f"Nothing imported: the {_plural(total, 'message')} of {args.file} are already in "
+            f"the recall memory of {name}."
+        )
+        return 0
+    already = f" ({total - n} were already there)" if total > n else ""
+    print(f"Imported {_plural(n, 'message')} into the recall memory of {name}{already}.")
     return 0
 
 

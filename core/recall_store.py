@@ -83,6 +83,16 @@ class RecallStore(StoreBase):
         )
         return int(cur.lastrowid or 0)
 
+    def find_message(self, agent_id: int, role: str, created_at: str, text: str) -> int | None:
+        """The id of the agent's message with this role, time and searchable text, if
+        there is one (imports add nothing twice)."""
+        row = self._one(
+            "SELECT id FROM messages WHERE agent_id = ? AND created_at = ? AND role = ? "
+            "AND text = ? ORDER BY id LIMIT 1",
+            (agent_id, created_at, role, text),
+        )
+        return int(row[0]) if row else None
+
     def set_message_tokens(self, message_id: int, tokens: int) -> None:
         """Cache a message's token count in the loaded model's tokenizer."""
         self.conn.execute("UPDATE messages SET tokens = ? WHERE id = ?", (tokens, message_id))

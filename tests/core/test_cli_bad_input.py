@@ -243,3 +243,29 @@ def test_bad_history_for_a_new_agent_creates_no_agent(home: Path, tmp_path: Path
     before = dump(db_of(home))
     one_line_failure(ember(home, "import-history", str(bad), "--agent", "Newcomer"), "line 1")
     assert dump(db_of(home)) == before
+
+
+def test_import_history_again_adds_nothing_and_says_so(home: Path, tmp_path: Path) -> None:
+    """Issue 28 item 4 (the first import is written in-process with the test embedder:
+    the CLI's would load the real one)."""
+    from ember.core.history_import import import_history
+    from tests.conftest import HashEmbedder
+
+    history = tmp_path / "h.jsonl"
+    history.write_text(
+        "".join(
+            json.dumps({"role": "user", "content": f"note {i}", "time": "2024-05-01T10:00:00"})
+            + "\n"
+            for i in range(3)
+        )
+    )
+    with Store(db_of(home)) as store:
+        assert import_history(store, HashEmbedder(), store.get_agent("Bob").id, history) == 3
+    before = dump(db_of(home))
+    out = ember(home, "import-history", str(history), "--agent", "Bob")
+    assert (out.returncode, out.stderr) == (0, ""), out.stderr
+    assert out.stdout == (
+        f"Nothing imported: the 3 messages of {history} are already in the recall memory "
+        "of 'Bob'.\n"
+    )
+    assert dump(db_of(home)) == before
