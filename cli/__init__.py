@@ -131,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("doctor", help="check the installation; paste into a bug report")
     p.add_argument("--json", action="store_true", help="machine-readable report")
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="mend a damaged database with what SQLite can rebuild (a copy is kept first)",
+    )
     p.set_defaults(func=doctor.run)
 
     eval_cmd.add_parser(sub)

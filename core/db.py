@@ -88,6 +88,12 @@ def connect(path: Path | str, *, migrate: bool = True) -> sqlite3.Connection:
     lease: db_health.Lease | None = None
     existed = True
     if not is_memory:
+        odd = db_health.not_a_regular_file(path)
+        if odd is not None:  # /dev/null "worked" until writes failed as a disk error
+            raise StoreError(
+                f"{odd}. Ember keeps its memories in a regular file: remove that, or set "
+                "EMBER_HOME to another folder."
+            )
         existed = path.exists()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -157,13 +163,13 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
 
 
 def _check_health(conn: sqlite3.Connection, path: Path, *, alone: bool) -> None:
-    """Run ``quick_check`` when there is a reason to (see ``db_health``); refuse a
+    """Run ``integrity_check`` when there is a reason to (see ``db_health``); refuse a
     damaged file before anything is written to it."""
     marked = db_health.marked_reason(path) is not None
     small = path.exists() and path.stat().st_size <= db_health.ALWAYS_CHECK_BYTES
     if not (marked or (alone and (small or db_health.unclean(path)))):
         return
-    problems = db_health.quick_check(conn)
+    problems = db_health.integrity_check(conn)
     if problems:
         detail = db_health.summary(problems)
         db_health.mark_damaged(path, detail)

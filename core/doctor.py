@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import ember
-from ember.core import llama_build, paths
+from ember.core import db_repair, llama_build, paths
 from ember.core.cpu import cpu_model
 
 Status = Literal["ok", "warn", "fail"]
@@ -244,11 +244,18 @@ def check_database(report: Report, db_file: Path) -> None:
     report.facts["database"] = {"status": found.status, "detail": found.detail}
     status: Status = "ok" if found.status in ("ok", "missing") else "fail"
     fix = {
-        "damaged": "Restore the database from a backup, or move it away to start afresh.",
+        "damaged": "Run 'ember doctor --repair' (it keeps a copy of the file first), or "
+        "restore the database from a backup.",
         "not-ember": "Move that file away, or set EMBER_HOME to another folder.",
         "unreadable": "Check the file's permissions and the disk.",
     }.get(found.status, "")
     report.checks.append(Check("database", status, found.detail, fix))
+
+
+def repair_database() -> db_repair.Repair:
+    """``ember doctor --repair``: mend the database with what SQLite can rebuild, after
+    keeping a copy (see ``db_repair``)."""
+    return db_repair.repair(paths.data_dir_path() / paths.DB_FILENAME)
 
 
 def check_paths(report: Report) -> dict[str, Any]:

@@ -269,3 +269,34 @@ def test_import_history_again_adds_nothing_and_says_so(home: Path, tmp_path: Pat
         "of 'Bob'.\n"
     )
     assert dump(db_of(home)) == before
+
+
+def test_a_damaged_index_is_refused_then_repaired(home: Path) -> None:
+    """Issue 28 item 6: damage that quick_check missed; Ember wrote into the file."""
+    from tests.core.dbutil import damage_index_entry
+
+    with Store(db_of(home)) as store:
+        bob = store.get_agent("Bob")
+        with store.transaction():
+            for i in range(1500):
+                when = f"2024-02-01T10:00:00.{i:06d}+00:00"
+                store.add_message(bob.id, "user", "user_message", {}, f"n {i}", created_at=when)
+    damage_index_entry(db_of(home), b"2024-02-01T10:00:00.000700+00:00")
+    before = db_of(home).read_bytes()
+    for args in (("agents", "list"), ("agents", "create", "Eve")):
+        one_line_failure(ember(home, *args), "missing from index", "ember doctor --repair")
+    assert db_of(home).read_bytes() == before
+    out = ember(home, "doctor", "--repair")
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    assert out.stdout.startswith(f"Repaired {db_of(home)} (")
+    assert "rebuilt its indexes; the file as it was is kept at" in out.stdout
+    listed = ember(home, "agents", "list")
+    assert listed.returncode == 0 and "1501 messages" in listed.stdout, listed.stderr
+
+
+def test_a_database_that_links_to_dev_null_is_refused(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    db_of(home).symlink_to("/dev/null")
+    for args in (("agents", "list"), ("agents", "create", "Eve"), ("doctor", "--repair")):
+        one_line_failure(ember(home, *args), "is a device, not a database file", "/dev/null")

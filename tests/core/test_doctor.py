@@ -96,3 +96,12 @@ def test_a_file_that_is_not_ember_fails_the_database_check(tmp_path: Path) -> No
     assert (check.status, check.name) == ("fail", "database")
     assert "move" in check.fix.lower()
     assert db_file.read_bytes() == b"not a database at all" * 100  # untouched
+
+
+def test_a_database_linked_to_dev_null_fails_the_database_check(tmp_path: Path) -> None:
+    db_file = tmp_path / "ember.sqlite3"
+    db_file.symlink_to("/dev/null")
+    report = doctor.Report()
+    doctor.check_database(report, db_file)
+    [check] = report.checks
+    assert check.status == "fail" and "/dev/null" in check.detail
