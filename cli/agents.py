@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import argparse
 
+from ember.cli import open_ember
 from ember.cli.documents import end_progress, transfer_progress
-from ember.core.service import Ember
 
 
 def run(args: argparse.Namespace) -> int:
     """List, create, delete, export or import agents."""
-    with Ember.open() as ember:
+    with open_ember() as ember:
         if args.agents_cmd in (None, "list"):
             agents = ember.agents()
             if not agents:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ember.cli import open_ember
 from ember.core.errors import NotFound
 from ember.core.history_import import check_history
 from ember.core.ingest import IngestProgress
-from ember.core.service import Ember
 from ember.core.transfer import ProgressCallback as TransferProgressCallback
 from ember.core.transfer import TransferProgress
 
@@ -29,7 +29,7 @@ def run_import_history(args: argparse.Namespace) -> int:
         if show is not None:
             show(p)
 
-    with Ember.open() as ember:
+    with open_ember() as ember:
         try:
             agent = ember.find_agent(args.agent)
         except NotFound:
@@ -83,7 +83,7 @@ def _progress_line(p: IngestProgress) -> None:
 def run_ingest(args: argparse.Namespace) -> int:
     """Load documents into archival memory: one line per file."""
     tty = sys.stderr.isatty()
-    with Ember.open() as ember:
+    with open_ember() as ember:
         agent = ember.agent_for_chat(args.agent)
         results = ember.ingest(agent.id, args.paths, _progress_line if tty else None)
     if tty:
@@ -99,7 +99,7 @@ def run_ingest(args: argparse.Namespace) -> int:
 
 def run_sources(args: argparse.Namespace) -> int:
     """List or remove loaded documents."""
-    with Ember.open() as ember:
+    with open_ember() as ember:
         agent = ember.find_agent(args.agent)
         sources = ember.sources(agent.id)
         if args.action == "list":

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from ember.cli import open_ember
 from ember.core.errors import PageOutOfRange
 from ember.core.search import ResultPage
 from ember.core.service import Ember
@@ -17,7 +18,7 @@ INDEX_NOTICE_AT = 200
 
 def run_memory(args: argparse.Namespace) -> int:
     """Core blocks and recall/archival counts of an agent."""
-    with Ember.open() as ember:
+    with open_ember() as ember:
         snap = ember.memory(ember.find_agent(args.agent).id)
     info: dict[str, Any] = {
         "agent": snap.agent_name,
@@ -75,7 +76,7 @@ def _index_with_progress(ember: Ember, agent_id: int) -> None:
 
 def run_search(args: argparse.Namespace) -> int:
     """The same archival/recall search the agent's tools run."""
-    with Ember.open() as ember:
+    with open_ember() as ember:
         agent = ember.find_agent(args.agent)
         if args.tier == "recall":
             _index_with_progress(ember, agent.id)

@@ -55,8 +55,17 @@ def _agent(row: sqlite3.Row) -> Agent:
         summary=row["summary"],
         summary_hidden=row["summary_hidden"],
         heartbeat_paused_until=row["heartbeat_paused_until"],
-        settings=json.loads(row["settings"] or "{}"),
+        settings=_settings(row["settings"]),
     )
+
+
+def _settings(text: str | None) -> dict[str, Any]:
+    """An agent's saved settings; a value that is not a JSON object counts as none."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 class AgentStore(StoreBase):

@@ -101,7 +101,9 @@ class Ember(AgentOps, MemoryOps):
         self.embedder = SharedEmbedder(embedder or embedder_mod.SentenceTransformerEmbedder())
         self.backend_factory = backend_factory
         self.kv_cache = kv_cache
-        self.config = EngineConfig.load(store)
+        # Saved settings that were bad and fell back to their defaults, one line each.
+        self.settings_problems: list[str] = []
+        self.config = EngineConfig.load(store, self.settings_problems)
         reap_interrupted(store)  # documents whose load was killed, with their passages
         self.engine: Engine | None = None
         self._logged_in: set[int] = set()

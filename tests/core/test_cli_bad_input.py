@@ -300,3 +300,45 @@ def test_a_database_that_links_to_dev_null_is_refused(tmp_path: Path) -> None:
     db_of(home).symlink_to("/dev/null")
     for args in (("agents", "list"), ("agents", "create", "Eve"), ("doctor", "--repair")):
         one_line_failure(ember(home, *args), "is a device, not a database file", "/dev/null")
+
+
+@pytest.mark.parametrize(
+    ("saved", "line"),
+    [
+        (
+            "not json {",
+            "the saved engine settings are not readable ('not json {'); using the defaults",
+        ),
+        (
+            '{"temperature": "hot"}',
+            "the saved setting temperature ('hot') is not a number; using 0.0 instead",
+        ),
+        (
+            '{"model_path": 42}',
+            "the saved setting model_path ('42') is not a text; using none instead",
+        ),
+        (
+            '{"n_ctx": "abc"}',
+            "the saved setting n_ctx ('abc') is not a whole number; using 8192 instead",
+        ),
+        (
+            '{"n_ctx": 100}',
+            "the saved setting n_ctx ('100') is not between 512 and 2147483647; using 8192 instead",
+        ),
+    ],
+)
+def test_a_bad_saved_setting_falls_back_with_one_line(home: Path, saved: str, line: str) -> None:
+    """Issue 28 item 7: these gave tracebacks in memory, chat and doctor."""
+    with Store(db_of(home)) as store:
+        store.conn.execute(
+            "INSERT INTO settings(key, value) VALUES ('engine', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (saved,),
+        )
+    before = dump(db_of(home))
+    for args in (("memory", "--agent", "Bob"), ("models", "list")):
+        out = ember(home, *args)
+        assert out.returncode == 0, out.stderr
+        assert out.stderr.splitlines() == [f"ember: warning: {line}"]
+    assert "Agent: Bob" in ember(home, "memory", "--agent", "Bob").stdout
+    assert dump(db_of(home)) == before

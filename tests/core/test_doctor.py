@@ -105,3 +105,20 @@ def test_a_database_linked_to_dev_null_fails_the_database_check(tmp_path: Path) 
     doctor.check_database(report, db_file)
     [check] = report.checks
     assert check.status == "fail" and "/dev/null" in check.detail
+
+
+def test_a_bad_saved_setting_is_reported_not_a_traceback(
+    ember_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ember.core.store import Store
+
+    with Store(ember_home / "ember.sqlite3") as store:
+        store.conn.execute(
+            "INSERT INTO settings(key, value) VALUES ('engine', ?)",
+            ('{"temperature": "hot", "n_ctx": 4096}',),
+        )
+    report = doctor.Report()
+    settings = doctor.check_paths(report)
+    assert settings["temperature"] == 0.0 and settings["n_ctx"] == 4096
+    [check] = [c for c in report.checks if c.name == "settings"]
+    assert check.status == "warn" and "temperature ('hot') is not a number" in check.detail
