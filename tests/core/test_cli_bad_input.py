@@ -342,3 +342,27 @@ def test_a_bad_saved_setting_falls_back_with_one_line(home: Path, saved: str, li
         assert out.stderr.splitlines() == [f"ember: warning: {line}"]
     assert "Agent: Bob" in ember(home, "memory", "--agent", "Bob").stdout
     assert dump(db_of(home)) == before
+
+
+def test_a_context_size_that_does_not_fit_in_memory_is_refused_before_loading(
+    home: Path, tmp_path: Path
+) -> None:
+    """Issue 28 item 2: --ctx 1000000000 reached 19.6 GB before llama.cpp gave up. The
+    same check guards a saved setting and the settings dialog (modelchoice.context_problem)."""
+    from tests.remote_helpers import tiny_gguf
+
+    meta = {
+        "llama.block_count": 16,
+        "llama.attention.head_count": 32,
+        "llama.embedding_length": 2048,
+    }
+    model = tiny_gguf(tmp_path / "tiny.gguf", meta, padding=64)
+    before = dump(db_of(home))
+    args = ("chat", "--agent", "Bob", "--model", str(model), "--ctx", "1000000000")
+    out = ember(home, *args, stdin="hello\n", timeout=30)
+    one_line_failure(out, "A context of 1,000,000,000 tokens needs about", "the largest that fits")
+    assert dump(db_of(home)) == before
+    with Store(db_of(home)) as store:  # the same size saved in the settings
+        store.set_setting("engine", {"model_path": str(model), "n_ctx": 1_000_000_000})
+    out = ember(home, "chat", "--agent", "Bob", stdin="hello\n", timeout=30)
+    one_line_failure(out, "A context of 1,000,000,000 tokens", "the largest that fits")

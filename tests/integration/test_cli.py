@@ -120,3 +120,17 @@ def test_missing_model_is_a_clear_error(ember_home: Path, tmp_path: Path) -> Non
     out = ember(ember_home, "chat", "--model", str(tmp_path / "missing.gguf"), stdin="hi\n")
     assert out.returncode == 1
     assert "Model file not found" in out.stderr and "missing.gguf" in out.stderr
+
+
+def test_a_context_too_big_for_memory_is_refused_before_loading(ember_home: Path) -> None:
+    """Issue 28 item 2: this reached 19.6 GB resident before llama.cpp gave up."""
+    import time
+
+    started = time.perf_counter()
+    out = ember(ember_home, "chat", "--ctx", "1000000000", stdin="hi\n")
+    seconds = time.perf_counter() - started
+    assert out.returncode == 1, out.stderr
+    [line] = out.stderr.splitlines()
+    assert line.startswith("ember: A context of 1,000,000,000 tokens needs about ")
+    assert "the largest that fits now is" in line
+    assert seconds < 60  # the bundled model is assembled into this fresh home first
