@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ember.cli import open_ember
+from ember.core.agent_names import shown
 from ember.core.errors import NotFound
 from ember.core.history_import import check_history
 from ember.core.ingest import IngestProgress
@@ -37,7 +38,7 @@ def run_import_history(args: argparse.Namespace) -> int:
             agent = ember.agent_for_chat(args.agent)
         n = ember.import_history(agent.id, args.file, progress)
     end_progress()
-    name = f"'{agent.name}'"
+    name = shown(agent.name)
     if n == 0:
         print(
             f"Nothing imported: the {_plural(total, 'message')} of {args.file} are already in "
@@ -107,7 +108,10 @@ def run_sources(args: argparse.Namespace) -> int:
                 print("ember: 'sources list' takes no arguments.", file=sys.stderr)
                 return 2
             if not sources:
-                print(f"No documents loaded for {agent.name}. Load some with: ember ingest FILE")
+                print(
+                    f"No documents loaded for {shown(agent.name)}. Load some with: "
+                    "ember ingest FILE"
+                )
             for s in sources:
                 status = "" if s.status == "loaded" else f"\t[{s.status}]"
                 print(

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from ember.cli import open_ember
+from ember.core.agent_names import shown
 from ember.core.errors import PageOutOfRange
 from ember.core.search import ResultPage
 from ember.core.service import Ember
@@ -35,7 +36,7 @@ def run_memory(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, ensure_ascii=False, indent=2))
         return 0
-    print(f"Agent: {info['agent']}")
+    print(f"Agent: {shown(info['agent'])[1:-1]}")
     for block in info["blocks"]:
         print(f"\n[{block['label']}] {block['chars']}/{block['limit']} chars")
         print(block["value"] or "(empty)")

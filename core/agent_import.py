@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ember.core import json_stream, timeutil
+from ember.core.agent_names import MAX_NAME_CHARS
 from ember.core.archival_store import PassageRow
 from ember.core.embedder import Embedder
 from ember.core.errors import InvalidInput
@@ -57,9 +58,12 @@ def _unique_name(store: Store, name: str) -> str:
     if name.lower() not in taken:
         return name
     n = 2
-    while f"{name} ({n})".lower() in taken:
+    while True:
+        suffix = f" ({n})"
+        candidate = name[: MAX_NAME_CHARS - len(suffix)].rstrip() + suffix
+        if candidate.lower() not in taken:
+            return candidate
         n += 1
-    return f"{name} ({n})"
 
 
 def _time(value: Any) -> str:

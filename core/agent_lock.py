@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ember.core.agent_names import shown
 from ember.core.errors import AgentInUse
 from ember.core.process_lock import ProcessLock
 from ember.core.process_lock import lock_path as _lock_path
@@ -35,7 +36,7 @@ class AgentLock:
         holder = self._lock.acquire()
         if holder is not None:
             who = f" (process {holder})" if holder else ""
-            name = f"'{agent_name}'" if agent_name else f"with id {agent_id}"
+            name = shown(agent_name) if agent_name else f"with id {agent_id}"
             raise AgentInUse(
                 f"The agent {name} is in a conversation in another Ember window or "
                 f"terminal{who}. Close that one first, or chat with another agent."

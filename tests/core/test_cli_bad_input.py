@@ -366,3 +366,23 @@ def test_a_context_size_that_does_not_fit_in_memory_is_refused_before_loading(
         store.set_setting("engine", {"model_path": str(model), "n_ctx": 1_000_000_000})
     out = ember(home, "chat", "--agent", "Bob", stdin="hello\n", timeout=30)
     one_line_failure(out, "A context of 1,000,000,000 tokens", "the largest that fits")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["x" * 5000, "Eve\x1b[2J", "Eve\u202egnp", "E\u200bve"],
+    ids=["long", "esc", "rlo", "zw"],
+)
+def test_a_bad_agent_name_is_refused_on_every_path(home: Path, name: str) -> None:
+    """Issue 28 item 11 (NUL cannot be passed in argv; the service test covers it)."""
+    history = home / "h.jsonl"
+    history.write_text('{"role": "user", "content": "hi", "time": "2024-01-01T00:00:00"}\n')
+    before = dump(db_of(home))
+    for args in (
+        ("agents", "create", name),
+        ("import-history", str(history), "--agent", name),
+        ("ingest", str(home / "none.txt"), "--agent", name),
+    ):
+        line = one_line_failure(ember(home, *args), "An agent")
+        assert "\x1b" not in line and "\u202e" not in line and "\u200b" not in line
+    assert dump(db_of(home)) == before
