@@ -38,6 +38,16 @@ def ctx_size(value: str) -> int:
     return n
 
 
+def require_stdin(what: str) -> None:
+    """Refuse, in one line, a command that reads ``what`` from stdin when stdin is closed
+    (Python then has no ``sys.stdin`` at all)."""
+    if sys.stdin is None:
+        raise EmberError(
+            f"stdin is closed, so there are no {what} to read; pipe them in, or run the "
+            "command in a terminal."
+        )
+
+
 def warn(problems: list[str]) -> None:
     """One line on stderr for each problem that did not stop the command (a bad saved
     setting that fell back to its default)."""

@@ -7,6 +7,7 @@ import sys
 
 from ember.cli import open_ember
 from ember.core.agent_names import shown
+from ember.core.document import path_text
 from ember.core.errors import NotFound
 from ember.core.history_import import check_history
 from ember.core.ingest import IngestProgress
@@ -124,7 +125,8 @@ def run_sources(args: argparse.Namespace) -> int:
             print("ember: say which documents to remove (ids or file names).", file=sys.stderr)
             return 2
         code = 0
-        for target in args.targets:
+        for typed in args.targets:
+            target = path_text(typed)  # a name that is not UTF-8 is stored this way
             matches = [
                 s for s in sources if str(s.id) == target or s.name == target or s.path == target
             ]

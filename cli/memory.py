@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from ember.cli import open_ember
+from ember.cli import open_ember, require_stdin
 from ember.core.agent_names import shown
 from ember.core.errors import PageOutOfRange
 from ember.core.search import ResultPage
@@ -77,6 +77,8 @@ def _index_with_progress(ember: Ember, agent_id: int) -> None:
 
 def run_search(args: argparse.Namespace) -> int:
     """The same archival/recall search the agent's tools run."""
+    if args.query == "-":
+        require_stdin("queries")
     with open_ember() as ember:
         agent = ember.find_agent(args.agent)
         if args.tier == "recall":

@@ -18,7 +18,7 @@ import sys
 import threading
 from pathlib import Path
 
-from ember.cli import warn
+from ember.cli import require_stdin, warn
 from ember.core import catalogue, modelchoice, paths
 from ember.core.config import EngineConfig
 from ember.core.errors import Cancelled, InvalidInput, NotFound
@@ -166,6 +166,7 @@ def run_server(args: argparse.Namespace) -> int:
             store_api_key(args.url, None)
             print("Key removed.")
             return 0
+        require_stdin("API keys")
         key = getpass.getpass("API key: ") if sys.stdin.isatty() else sys.stdin.readline()
         if not key.strip():
             raise InvalidInput("no key given")

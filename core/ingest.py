@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Literal
 
 from ember.core.chunking import Chunk, Chunker
+from ember.core.document import path_text
 from ember.core.embedder import Embedder
 from ember.core.errors import Cancelled, DocumentError, EmberError, StoreError
 from ember.core.loaders import Document, Segment, is_supported, open_document
@@ -229,7 +230,8 @@ def ingest_file(
     result says ``failed`` with a one-line reason, and the database is left unchanged."""
     path = Path(path)
     started = time.perf_counter()
-    shown = str(path)
+    shown = path_text(path)  # a file name that is not UTF-8 is stored and printed as text
+    name = path_text(path.name)
 
     def result(
         status: Status,
@@ -271,12 +273,13 @@ def ingest_file(
             store.remove_source(existing.id)  # its loader died (we hold the lock)
         _check_embedder(store, embedder)
         chunker = chunker or make_chunker(embedder)
-        source = store.add_source(agent_id, str(path.resolve()), path.name, sha, pages=doc.pages)
+        full = path_text(path.resolve())
+        source = store.add_source(agent_id, full, name, sha, pages=doc.pages)
         source_id = source.id
         pages = _PageCounter(doc)
         done = 0
         report("embedding", 0, doc.pages, 0, 0)
-        for batch in _batches(chunker.chunks(pages, path.name), batch_size):
+        for batch in _batches(chunker.chunks(pages, name), batch_size):
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
             vectors = embedder.embed([c.text for c in batch])

@@ -65,8 +65,12 @@ class Endpoint:
 def parse_server_url(url: str) -> Endpoint:
     """Check and split a server URL. ``…/v1`` is the API base; a URL without it gets it."""
     text = url.strip().rstrip("/")
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:  # "Invalid IPv6 URL" (http://[::1/v1)
+        host = None
+    if not host or parts.scheme not in ("http", "https"):
         raise InvalidInput(f'"{url}" is not a server URL; use one like http://127.0.0.1:8080/v1')
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -77,7 +81,7 @@ def parse_server_url(url: str) -> Endpoint:
         root, api = path[: -len("/v1")], path
     else:
         root, api = path, path + "/v1"
-    return Endpoint(text, parts.scheme, parts.hostname, port, root, api)
+    return Endpoint(text, parts.scheme, host, port, root, api)
 
 
 def _error_detail(body: bytes) -> tuple[str, str]:

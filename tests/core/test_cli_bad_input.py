@@ -386,3 +386,71 @@ def test_a_bad_agent_name_is_refused_on_every_path(home: Path, name: str) -> Non
         line = one_line_failure(ember(home, *args), "An agent")
         assert "\x1b" not in line and "\u202e" not in line and "\u200b" not in line
     assert dump(db_of(home)) == before
+
+
+def _stdin_closed(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``ember ARGS`` with file descriptor 0 closed (Python then has no sys.stdin)."""
+    import sys
+
+    return subprocess.run(
+        ["sh", "-c", 'exec "$0" -m ember "$@" <&-', sys.executable, *args],
+        env={**os.environ, "EMBER_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "what"),
+    [
+        (("chat", "--agent", "Bob"), "messages"),
+        (("search", "recall", "-", "--agent", "Bob"), "queries"),
+        (("server", "key", "http://127.0.0.1:8080/v1"), "API keys"),
+    ],
+    ids=["chat", "search", "server key"],
+)
+def test_a_closed_stdin_is_one_line(home: Path, args: tuple[str, ...], what: str) -> None:
+    """Issue 28 item 10: each gave a traceback (sys.stdin is None)."""
+    before = dump(db_of(home))
+    one_line_failure(_stdin_closed(home, *args), f"stdin is closed, so there are no {what}")
+    assert dump(db_of(home)) == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("chat", "--agent", "Bob", "--server", "http://[::1/v1"),
+        ("server", "test", "http://[::1/v1"),
+        ("server", "use", "http://[::1/v1"),
+    ],
+    ids=["chat", "server test", "server use"],
+)
+def test_a_broken_ipv6_server_url_is_one_line(home: Path, args: tuple[str, ...]) -> None:
+    """Issue 28 item 10: urlsplit's "Invalid IPv6 URL" was a traceback."""
+    before = dump(db_of(home))
+    one_line_failure(ember(home, *args), "is not a server URL")
+    assert dump(db_of(home)) == before
+
+
+def test_a_document_whose_name_is_not_utf8_can_be_loaded_listed_and_removed(
+    home: Path, tmp_path: Path
+) -> None:
+    """Issue 28 item 10: "unexpected error: UnicodeEncodeError", and 'sources remove' could
+    not name it (loaded in-process: the CLI's ingest would load the real embedder)."""
+    from ember.core.ingest import ingest_paths
+    from tests.conftest import HashEmbedder
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    raw_name = os.fsdecode(b"caf\xe9 notes.txt")  # Latin-1 bytes: not UTF-8
+    (folder / raw_name).write_text("The heron stands in the reeds by the old mill.")
+    with Store(db_of(home)) as store:
+        [result] = ingest_paths(store, HashEmbedder(), store.get_agent("Bob").id, [folder])
+    assert result.status == "loaded", result.message
+    assert result.line().startswith("loaded: caf\ufffd notes.txt (1 page")
+    listed = ember(home, "sources", "--agent", "Bob")
+    assert listed.returncode == 0 and "caf\ufffd notes.txt" in listed.stdout, listed.stderr
+    removed = ember(home, "sources", "remove", raw_name, "--agent", "Bob")  # as the shell gives it
+    assert (removed.returncode, removed.stderr) == (0, ""), removed.stderr
+    assert removed.stdout == "removed: caf\ufffd notes.txt (1 passage)\n"
