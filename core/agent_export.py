@@ -74,7 +74,9 @@ def _source_rows(store: Store, agent_id: int) -> Iterator[dict[str, Any]]:
         (agent_id,),
     )
     while rows := cursor.fetchmany(BATCH):
-        yield from (dict(r) for r in rows)
+        # Only the file's name: where the user keeps their documents is not part of the
+        # agent (an export once carried every ingested file's absolute path).
+        yield from ({**dict(r), "path": r["name"]} for r in rows)
 
 
 def _passage_rows(store: Store, agent_id: int) -> Iterator[dict[str, Any]]:

@@ -226,9 +226,7 @@ def read_gguf_info(path: Path | str) -> GGUFInfo:
 
 
 def _models_dir() -> Path:
-    folder = paths.cache_dir() / "models"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return paths.private_dir(paths.cache_dir() / "models")
 
 
 def bundled_model_path(*, assemble: bool = True) -> Path:
@@ -257,6 +255,7 @@ def bundled_model_path(*, assemble: bool = True) -> Path:
         try:
             target.unlink(missing_ok=True)  # unverified leftovers are rebuilt, never trusted
             bundle.assemble(partial, overwrite=True)
+            os.chmod(partial, 0o600)  # not 0666 under umask 000
             os.replace(partial, target)
         except (OSError, ValueError) as exc:
             partial.unlink(missing_ok=True)
@@ -264,9 +263,8 @@ def bundled_model_path(*, assemble: bool = True) -> Path:
         stat = target.stat()
         marker = _marker(target)
         tmp = marker.with_name(f"{marker.name}.{os.getpid()}.partial")
-        tmp.write_text(
-            json.dumps({"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": expected})
-        )
+        seen = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": expected}
+        paths.write_private(tmp, json.dumps(seen).encode("utf-8"))
         os.replace(tmp, marker)
     return target
 

@@ -296,3 +296,19 @@ def test_a_rerun_embeds_what_an_interrupted_import_left(
     assert store.count_messages_missing_embedding(a.id) == 5
     assert history_import.import_history(store, hash_embedder, a.id, path) == 0
     assert store.count_messages_missing_embedding(a.id) == 0
+
+
+def test_an_export_keeps_only_the_file_names_of_documents(
+    store: Store, hash_embedder: Any, tmp_path: Path
+) -> None:
+    """Issue 28 item 13: exports carried the absolute paths of the user's files."""
+    a = presets.create_agent(store, "A")
+    private = "/home/someone/Private/Health/letter.pdf"
+    store.add_source(a.id, private, "letter.pdf", "abc", 1, status="loaded")
+    out = tmp_path / "a.json"
+    agent_export.export_agent(store, a, out)
+    text = out.read_text()
+    assert "/home/someone" not in text and "Private" not in text
+    assert [s["path"] for s in json.loads(text)["sources"]] == ["letter.pdf"]
+    b = agent_import.import_agent(store, out)
+    assert [(s.name, s.path) for s in store.list_sources(b.id)] == [("letter.pdf", "letter.pdf")]
