@@ -173,12 +173,12 @@ def check_sqlite(report: Report) -> None:
 def check_model(report: Report, settings: dict[str, Any]) -> Path | None:
     """The model file in use, validated; returns its path if usable."""
     from ember.core.errors import EmberError
-    from ember.core.models import read_gguf_info, resolve_model
+    from ember.core.models import read_gguf_info, require_runnable, resolve_model
 
     configured = settings.get("model_path")
     try:
         path = resolve_model(configured)
-        info = read_gguf_info(path)
+        info = require_runnable(read_gguf_info(path))
     except EmberError as exc:
         report.facts["model"] = {"configured": configured, "error": str(exc)}
         fix = (

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ember.core.models import GGUFInfo, read_gguf_info
+from ember.core.models import GGUFInfo, read_gguf_info, require_runnable
 
 RUNTIME_OVERHEAD = 300 * 1024 * 1024  # llama.cpp compute buffers and the process itself
 KV_BYTES = 2  # f16 keys and values (llama.cpp's default cache type)
@@ -165,7 +165,7 @@ def check_model(
     path: Path | str, n_ctx: int = 4096, memory: MemoryInfo | None = None
 ) -> ModelCheck:
     """Validate ``path`` as a GGUF model and judge whether it fits (raises ModelError)."""
-    info = read_gguf_info(path)
+    info = require_runnable(read_gguf_info(path))
     memory = memory or memory_info()
     needed = ram_needed(info, n_ctx)
     fit: Fit

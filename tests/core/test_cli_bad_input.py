@@ -454,3 +454,16 @@ def test_a_document_whose_name_is_not_utf8_can_be_loaded_listed_and_removed(
     removed = ember(home, "sources", "remove", raw_name, "--agent", "Bob")  # as the shell gives it
     assert (removed.returncode, removed.stderr) == (0, ""), removed.stderr
     assert removed.stdout == "removed: caf\ufffd notes.txt (1 passage)\n"
+
+
+def test_models_check_refuses_what_llama_cpp_cannot_load(home: Path, tmp_path: Path) -> None:
+    """Issue 28 item 12: an unknown architecture or tensor type was said to "fit" (exit 0)."""
+    from tests.core.test_models import _with_tensor_type
+    from tests.remote_helpers import tiny_gguf
+
+    odd = tiny_gguf(tmp_path / "odd.gguf", {"general.architecture": "nonesuch9"}, padding=64)
+    future = tmp_path / "future.gguf"
+    future.write_bytes(_with_tensor_type(99))
+    for model, words in ((odd, "architecture 'nonesuch9'"), (future, "ggml type 99")):
+        one_line_failure(ember(home, "models", "check", str(model)), words)
+        one_line_failure(ember(home, "models", "use", str(model)), words)
