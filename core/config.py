@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from ember.core.errors import EmberError, quoted
+from ember.core.openai_client import parse_server_url, redact_url
 
 if TYPE_CHECKING:
     from ember.core.store import Store
@@ -62,7 +63,8 @@ class EngineConfig:
             saved = None
         if not isinstance(saved, dict):
             found.append(
-                f"the saved engine settings are not readable ({quoted(text)}); using the defaults"
+                f"the saved engine settings are not readable ({quoted(redact_url(text))}); "
+                "using the defaults"
             )
             return cls()
         values: dict[str, Any] = {}
@@ -76,8 +78,9 @@ class EngineConfig:
                 values[f.name] = value
             else:
                 default = getattr(defaults, f.name)
+                shown = quoted(redact_url(value) if isinstance(value, str) else value)
                 found.append(
-                    f"the saved setting {f.name} ({quoted(value)}) {why}; using "
+                    f"the saved setting {f.name} ({shown}) {why}; using "
                     f"{'none' if default is None else default} instead"
                 )
         return cls(**values)
@@ -124,8 +127,6 @@ def _server_url(value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         return "is not a text"
-    from ember.core.openai_client import parse_server_url
-
     try:
         parse_server_url(value)
     except EmberError as exc:

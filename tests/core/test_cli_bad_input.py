@@ -467,3 +467,38 @@ def test_models_check_refuses_what_llama_cpp_cannot_load(home: Path, tmp_path: P
     for model, words in ((odd, "architecture 'nonesuch9'"), (future, "ggml type 99")):
         one_line_failure(ember(home, "models", "check", str(model)), words)
         one_line_failure(ember(home, "models", "use", str(model)), words)
+
+
+SECRET_URL = "http://alice:s3cret-pw@127.0.0.1:9/v1"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("server", "test", SECRET_URL),
+        ("server", "use", SECRET_URL),
+        ("server", "key", SECRET_URL),
+        ("chat", "--agent", "Bob", "--server", SECRET_URL),
+    ],
+    ids=["server test", "server use", "server key", "chat"],
+)
+def test_credentials_in_a_server_url_are_refused_and_never_printed(
+    home: Path, args: tuple[str, ...]
+) -> None:
+    """Issue 28 item 8: they were printed, stored in plain text and never sent."""
+    before = dump(db_of(home))
+    out = ember(home, *args, stdin="key\n")
+    line = one_line_failure(out, "holds a user name or password", "ember server key")
+    assert "s3cret" not in out.stdout + out.stderr and "alice" not in line
+    assert dump(db_of(home)) == before
+
+
+def test_credentials_saved_by_an_older_ember_are_dropped_unprinted(home: Path) -> None:
+    with Store(db_of(home)) as store:
+        store.set_setting("engine", {"server_url": SECRET_URL, "n_ctx": 4096})
+    out = ember(home, "models", "list")
+    assert out.returncode == 0
+    assert "s3cret" not in out.stdout + out.stderr
+    [warning] = out.stderr.splitlines()
+    assert warning.startswith("ember: warning: the saved setting server_url ('http://***@")
+    assert "Model in use: bundled" in out.stdout

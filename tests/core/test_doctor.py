@@ -122,3 +122,14 @@ def test_a_bad_saved_setting_is_reported_not_a_traceback(
     assert settings["temperature"] == 0.0 and settings["n_ctx"] == 4096
     [check] = [c for c in report.checks if c.name == "settings"]
     assert check.status == "warn" and "temperature ('hot') is not a number" in check.detail
+
+
+def test_doctor_never_shows_credentials_of_a_saved_server_url(ember_home: Path) -> None:
+    from ember.core.store import Store
+
+    with Store(ember_home / "ember.sqlite3") as store:
+        store.set_setting("engine", {"server_url": "http://alice:s3cret@h:1/v1"})
+    report = doctor.Report()
+    doctor.check_paths(report)
+    assert "s3cret" not in json.dumps(report.to_json())
+    assert report.facts["settings"]["server_url"] is None
