@@ -502,3 +502,48 @@ def test_credentials_saved_by_an_older_ember_are_dropped_unprinted(home: Path) -
     [warning] = out.stderr.splitlines()
     assert warning.startswith("ember: warning: the saved setting server_url ('http://***@")
     assert "Model in use: bundled" in out.stdout
+
+
+def test_a_server_that_redirects_or_floods_is_one_line(home: Path) -> None:
+    """Issue 28 items 9 and 12, through 'ember server test' (test_hostile_server has the
+    client-level cases: an endless reply, a dripped model list)."""
+    from http.server import BaseHTTPRequestHandler
+
+    from tests.core.test_hostile_server import server
+
+    def moved(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(301)
+        h.send_header("Location", "https://elsewhere.example/v1/models")
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+
+    def flood(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.end_headers()
+        try:
+            h.wfile.write(b'{"data": ["' + b"x" * (50 << 20) + b'"]}')
+        except OSError:
+            pass
+
+    before = dump(db_of(home))
+    with server({"/v1/models": moved}) as url:
+        one_line_failure(ember(home, "server", "test", url), "redirects /v1/models to https://")
+    with server({"/v1/models": flood}) as url:
+        one_line_failure(ember(home, "server", "use", url), "sent more than 16 MB")
+    assert dump(db_of(home)) == before
+
+
+def test_a_chat_with_a_server_answering_another_shape_exits_1(home: Path) -> None:
+    """Issue 28 item 9: it ran eight steps to the step cap and exited 0 (this child loads
+    the real embedder, for the turn's recall)."""
+    from tests.core.test_hostile_server import _events, server
+
+    shape = lambda h: _events(h, iter(['{"result": "hello"}', "[DONE]"]))  # noqa: E731
+    with server({"/v1/completions": shape}) as url:
+        out = ember(home, "chat", "--agent", "Bob", "--server", url, stdin="Hello\n", timeout=300)
+    line = one_line_failure(out, "is not a completion", '{"result": "hello"}')
+    assert "Your message is kept" in line
+    with Store(db_of(home)) as store:
+        said = [m.text for m in store.recent_messages(store.get_agent("Bob").id)]
+    assert "Hello" in said
