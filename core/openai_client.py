@@ -15,9 +15,7 @@ Design:
   progress) count as the reply flowing: a server sending an empty event every second
   once kept a reply open forever. There is no fixed cut on a whole reply; every other
   request has a total deadline (a server dripping ``/v1/models`` a byte at a time hung).
-* Reads are bounded: a JSON answer to :data:`MAX_BODY_BYTES`, one streamed event to
-  :data:`MAX_EVENT_BYTES`, an error body to :data:`MAX_ERROR_BYTES`. Redirects are not
-  followed (they could send the user's messages elsewhere); they are reported.
+* Reads are bounded, redirects reported and not followed (``server_limits``).
 * Every failure becomes one :class:`ServerError` whose message names the server and the
   fix, with a ``kind`` (unreachable, auth, not_found, model_missing, context_overflow,
   dropped, timeout, server, bad_response).
@@ -37,13 +35,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ember.core.errors import Cancelled, InvalidInput, ServerError
+from ember.core.server_limits import (
+    MAX_BODY_BYTES,
+    MAX_ERROR_BYTES,
+    MAX_EVENT_BYTES,
+    carries_text,
+    prompt_read,
+    read_bounded,
+    redirected,
+)
 
 CONNECT_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 120.0  # plain requests: model lists, tokenization, probes (in all)
 USER_AGENT = "ember-assistant"
-MAX_BODY_BYTES = 16 << 20  # a JSON answer (a long model list is well under 1 MB)
-MAX_EVENT_BYTES = 1 << 20  # one streamed event
-MAX_ERROR_BYTES = 64 << 10  # the body of an error status
 
 
 @dataclass(frozen=True)
@@ -184,49 +188,6 @@ def http_error(endpoint: Endpoint, path: str, status: int, body: bytes) -> Serve
     return ServerError(f"The server at {where} answered HTTP {status}: {message}", "server")
 
 
-def _read_bounded(
-    endpoint: Endpoint, path: str, resp: http.client.HTTPResponse, limit: int
-) -> bytes:
-    """The response body, refused past ``limit`` bytes (a 50 MB answer was read whole)."""
-    data = resp.read(limit + 1)
-    if len(data) > limit:
-        raise ServerError(
-            f"The server at {endpoint.url} sent more than {limit >> 20} MB for {path}; "
-            "Ember stopped reading. Is this an OpenAI-compatible API?",
-            "bad_response",
-        )
-    return data
-
-
-def _redirected(endpoint: Endpoint, path: str, resp: http.client.HTTPResponse) -> ServerError:
-    """A redirect, reported (it was taken for a reply cut off: "connection lost")."""
-    where = resp.getheader("Location") or "another address"
-    return ServerError(
-        f"The server at {endpoint.url} redirects {path} to {where} (HTTP {resp.status}). "
-        "Ember does not follow redirects: give it the server's own address.",
-        "not_found",
-    )
-
-
-def carries_text(event: Mapping[str, Any]) -> bool:
-    """Whether a streamed completion event carries a piece of the reply or its end (what
-    keeps a stream alive; empty events and pings do not)."""
-    choices = event.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], Mapping):
-        return False
-    choice = choices[0]
-    delta = choice.get("delta")
-    text = choice.get("text") or (delta.get("content") if isinstance(delta, Mapping) else None)
-    return bool(text) or bool(choice.get("finish_reason"))
-
-
-def _prompt_read(event: object) -> int:
-    """Tokens of the prompt read so far, by llama.cpp's ``prompt_progress`` (else 0)."""
-    progress = event.get("prompt_progress") if isinstance(event, dict) else None
-    processed = progress.get("processed") if isinstance(progress, Mapping) else None
-    return processed if isinstance(processed, int) else 0
-
-
 def _json_body(endpoint: Endpoint, path: str, data: bytes) -> dict[str, Any]:
     try:
         value = json.loads(data.decode("utf-8"))
@@ -362,7 +323,7 @@ class OpenAIClient:
             conn.request(method, full, body=payload, headers=self._headers(body is not None))
             resp = conn.getresponse()
             limit = MAX_ERROR_BYTES if resp.status >= 400 else MAX_BODY_BYTES
-            data = _read_bounded(self.endpoint, full, resp, limit)
+            data = read_bounded(self.endpoint, full, resp, limit)
         except TimeoutError:
             raise late from None
         except (OSError, http.client.HTTPException) as exc:
@@ -377,7 +338,7 @@ class OpenAIClient:
         if deadline.reason == "timeout":
             raise late
         if 300 <= resp.status < 400:
-            raise _redirected(self.endpoint, full, resp)
+            raise redirected(self.endpoint, full, resp)
         if resp.status >= 400:
             raise http_error(self.endpoint, full, resp.status, data)
         return _json_body(self.endpoint, full, data)
@@ -413,20 +374,20 @@ class OpenAIClient:
         assert conn.sock is not None
         watchdog = _Watchdog(conn.sock, cancel, timeouts)
         done = False
-        prompt_read = 0
+        read_so_far = 0
         try:
             try:
                 payload = json.dumps({**body, "stream": True}).encode("utf-8")
                 conn.request("POST", full, body=payload, headers=self._headers(True))
                 resp = conn.getresponse()
                 if 300 <= resp.status < 400:
-                    raise _redirected(self.endpoint, full, resp)
+                    raise redirected(self.endpoint, full, resp)
                 if resp.status >= 400:
-                    error = _read_bounded(self.endpoint, full, resp, MAX_ERROR_BYTES)
+                    error = read_bounded(self.endpoint, full, resp, MAX_ERROR_BYTES)
                     raise http_error(self.endpoint, full, resp.status, error)
                 if "json" in (resp.getheader("Content-Type") or ""):
                     # A server that ignores "stream": the whole answer as one event.
-                    answer = _read_bounded(self.endpoint, full, resp, MAX_BODY_BYTES)
+                    answer = read_bounded(self.endpoint, full, resp, MAX_BODY_BYTES)
                     whole = _json_body(self.endpoint, full, answer)
                     watchdog.token()
                     yield whole
@@ -457,8 +418,8 @@ class OpenAIClient:
                         raise http_error(self.endpoint, full, 500, data.encode("utf-8"))
                     if isinstance(event, dict) and carries_text(event):
                         watchdog.token()
-                    elif (read := _prompt_read(event)) > prompt_read:
-                        prompt_read = read  # progress only when more of it was read
+                    elif (read := prompt_read(event)) > read_so_far:
+                        read_so_far = read  # progress only when more of it was read
                         watchdog.progress()
                     yield event
             except (OSError, http.client.HTTPException) as exc:
