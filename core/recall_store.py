@@ -20,6 +20,12 @@ from ember.core import timeutil
 from ember.core.store_base import StoreBase, vector_blob
 
 Vector = Sequence[float] | npt.NDArray[np.floating[Any]]
+# A message by agent, time, role and text, through messages_agent_time_text (migrations.py).
+FIND_MESSAGE = (
+    "SELECT id FROM messages WHERE agent_id = ? AND created_at = ? "
+    "AND length(text) = length(?) AND substr(text, 1, 40) = substr(?, 1, 40) "
+    "AND role = ? AND text = ? ORDER BY id LIMIT 1"
+)
 
 
 @dataclass(frozen=True)
@@ -86,11 +92,7 @@ class RecallStore(StoreBase):
     def find_message(self, agent_id: int, role: str, created_at: str, text: str) -> int | None:
         """The id of the agent's message with this role, time and searchable text, if
         there is one (imports add nothing twice)."""
-        row = self._one(
-            "SELECT id FROM messages WHERE agent_id = ? AND created_at = ? AND role = ? "
-            "AND text = ? ORDER BY id LIMIT 1",
-            (agent_id, created_at, role, text),
-        )
+        row = self._one(FIND_MESSAGE, (agent_id, created_at, text, text, role, text))
         return int(row[0]) if row else None
 
     def set_message_tokens(self, message_id: int, tokens: int) -> None:

@@ -312,3 +312,18 @@ def test_an_export_keeps_only_the_file_names_of_documents(
     assert [s["path"] for s in json.loads(text)["sources"]] == ["letter.pdf"]
     b = agent_import.import_agent(store, out)
     assert [(s.name, s.path) for s in store.list_sources(b.id)] == [("letter.pdf", "letter.pdf")]
+
+
+def test_finding_an_imported_message_again_is_an_index_search(store: Store) -> None:
+    """By agent and time alone, a history whose messages share one time made the check
+    quadratic (30,000 took 161 s here; 4.4 s through this index)."""
+    from ember.core.recall_store import FIND_MESSAGE
+
+    plan = store.conn.execute(
+        f"EXPLAIN QUERY PLAN {FIND_MESSAGE}", (1, "2024-05-01", "x", "x", "user", "x")
+    ).fetchall()
+    assert "USING INDEX messages_agent_time_text" in " ".join(str(r[3]) for r in plan)
+    a = presets.create_agent(store, "A")
+    mid = store.add_message(a.id, "user", "user_message", {}, "hello", created_at="2024-05-01")
+    assert store.find_message(a.id, "user", "2024-05-01", "hello") == mid
+    assert store.find_message(a.id, "assistant", "2024-05-01", "hello") is None
