@@ -110,7 +110,7 @@ def run_sources(args: argparse.Namespace) -> int:
                 return 2
             if not sources:
                 print(
-                    f"No documents loaded for {shown(agent.name)}. Load some with: "
+                    f"No documents loaded for {shown(agent.name)[1:-1]}. Load some with: "
                     "ember ingest FILE"
                 )
             for s in sources:
