@@ -205,7 +205,7 @@ class AgentRuntime:
                 engine.recall.embed(self.agent_id, [(msg_id, message)])
                 emit(AssistantMessage(message, msg_id, timeutil.now_iso()))
                 return self._finish(emit, "message")
-            # A result may take one message's share of the queue (tools.bound_result).
+            # A result may take one message's share of the queue (excerpts.bound_result).
             ctx = ToolContext(
                 self.store,
                 engine.embedder,
