@@ -21,6 +21,7 @@ from dataclasses import asdict, replace
 from types import FrameType
 from typing import Any
 
+from ember.cli import open_ember, require_stdin
 from ember.core import events, modelchoice
 from ember.core.errors import EmberError
 from ember.core.service import Ember
@@ -170,9 +171,10 @@ class _CancelOnSigint:
 
 def run(args: argparse.Namespace) -> int:
     """Terminal chat with an agent. With stdin not a terminal, each line is one message."""
+    require_stdin("messages")
     interactive = sys.stdin.isatty()
     code = 0
-    with Ember.open() as ember:
+    with open_ember() as ember:
         config = ember.settings()
         if args.model:
             config = modelchoice.use_file(config, args.model)

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from ember.core.doctor import run_checks
+from ember.core.doctor import repair_database, run_checks
 
 MARK = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
 
@@ -17,7 +17,11 @@ def _size(n: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the report; exit 0 when Ember is usable, 1 with the one thing to fix first."""
+    """Print the report; exit 0 when Ember is usable, 1 with the one thing to fix first.
+    With ``--repair``: mend a damaged database instead (a copy of it is kept first)."""
+    if args.repair:
+        print(repair_database().line())
+        return 0
     report = run_checks()
     if args.json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))

@@ -14,7 +14,6 @@ or an agent; the bundled model may be assembled into the cache, as a first chat 
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import ember
-from ember.core import llama_build, paths
+from ember.core import db_health, db_repair, llama_build, paths
 from ember.core.cpu import cpu_model
 
 Status = Literal["ok", "warn", "fail"]
@@ -174,12 +173,12 @@ def check_sqlite(report: Report) -> None:
 def check_model(report: Report, settings: dict[str, Any]) -> Path | None:
     """The model file in use, validated; returns its path if usable."""
     from ember.core.errors import EmberError
-    from ember.core.models import read_gguf_info, resolve_model
+    from ember.core.models import read_gguf_info, require_runnable, resolve_model
 
     configured = settings.get("model_path")
     try:
         path = resolve_model(configured)
-        info = read_gguf_info(path)
+        info = require_runnable(read_gguf_info(path))
     except EmberError as exc:
         report.facts["model"] = {"configured": configured, "error": str(exc)}
         fix = (
@@ -219,9 +218,12 @@ def check_embedder(report: Report) -> None:
     report.checks.append(Check("embedder", "ok", f"{emb.name}, {vector.shape[0]} dimensions"))
 
 
-def read_settings(db_file: Path) -> dict[str, Any]:
-    """The saved engine settings, read without creating or migrating anything."""
-    if not db_file.exists():
+def read_settings(db_file: Path, problems: list[str] | None = None) -> dict[str, Any]:
+    """The saved engine settings in force, read without creating or migrating anything;
+    a bad one is replaced by its default and named in ``problems``."""
+    from ember.core.config import EngineConfig
+
+    if not db_file.exists() or db_health.not_a_regular_file(db_file):
         return {}
     from ember.core import db
 
@@ -233,7 +235,9 @@ def read_settings(db_file: Path) -> dict[str, Any]:
             conn.close()
     except Exception:
         return {}
-    return dict(json.loads(row[0])) if row else {}
+    if row is None:
+        return {}
+    return asdict(EngineConfig.from_saved(str(row[0]), problems))
 
 
 def check_database(report: Report, db_file: Path) -> None:
@@ -244,11 +248,18 @@ def check_database(report: Report, db_file: Path) -> None:
     report.facts["database"] = {"status": found.status, "detail": found.detail}
     status: Status = "ok" if found.status in ("ok", "missing") else "fail"
     fix = {
-        "damaged": "Restore the database from a backup, or move it away to start afresh.",
+        "damaged": "Run 'ember doctor --repair' (it keeps a copy of the file first), or "
+        "restore the database from a backup.",
         "not-ember": "Move that file away, or set EMBER_HOME to another folder.",
         "unreadable": "Check the file's permissions and the disk.",
     }.get(found.status, "")
     report.checks.append(Check("database", status, found.detail, fix))
+
+
+def repair_database() -> db_repair.Repair:
+    """``ember doctor --repair``: mend the database with what SQLite can rebuild, after
+    keeping a copy (see ``db_repair``)."""
+    return db_repair.repair(paths.data_dir_path() / paths.DB_FILENAME)
 
 
 def check_paths(report: Report) -> dict[str, Any]:
@@ -266,8 +277,19 @@ def check_paths(report: Report) -> dict[str, Any]:
         "free_disk": free,
     }
     check_database(report, db_file)
-    settings = read_settings(db_file)
+    problems: list[str] = []
+    settings = read_settings(db_file, problems)
     report.facts["settings"] = settings
+    if problems:
+        report.checks.append(
+            Check(
+                "settings",
+                "warn",
+                "; ".join(problems),
+                "Choose them again in Settings (or with ember models use / ember server "
+                "use); until then the defaults are used.",
+            )
+        )
     status: Status = "ok" if free > 1_000_000_000 else ("warn" if free > 100_000_000 else "fail")
     report.checks.append(
         Check(
@@ -297,6 +319,14 @@ def run_checks() -> Report:
     check_llama(report, model)
     check_embedder(report)
     report.facts["paths"]["cache_size"] = folder_size(paths.cache_dir_path())
-    order = ["llama.cpp runs", "sqlite-vec loads", "database", "model", "embedder", "disk space"]
+    order = [
+        "llama.cpp runs",
+        "sqlite-vec loads",
+        "database",
+        "model",
+        "embedder",
+        "disk space",
+        "settings",
+    ]
     report.checks.sort(key=lambda c: order.index(c.name) if c.name in order else len(order))
     return report

@@ -209,7 +209,14 @@ class AgentRuntime:
                 engine.recall.embed(self.agent_id, [(msg_id, message)])
                 emit(AssistantMessage(message, msg_id, timeutil.now_iso()))
                 return self._finish(emit, "message")
-            ctx = ToolContext(self.store, engine.embedder, self.agent_id)
+            # A result may take one message's share of the queue (excerpts.bound_result).
+            ctx = ToolContext(
+                self.store,
+                engine.embedder,
+                self.agent_id,
+                self.context.count_text,
+                budget.message_limit,
+            )
             result = engine.tools.call(ctx, step)
             self._add_result(result.status, result.message)
             emit(ToolResult(step.function, result.status, result.message, result.heartbeat))

@@ -41,6 +41,7 @@ from ember.core.embedder import Embedder, SharedEmbedder
 from ember.core.engine import AgentRuntime, Engine, OnEvent, record_user_message
 from ember.core.errors import InvalidInput
 from ember.core.events import ContextUsage, Event, MessageDelta, TurnFinished
+from ember.core.ingest import reap_interrupted
 from ember.core.kvstate import KVStateCache
 from ember.core.modelcheck import ModelCheck, check_model
 from ember.core.modelchoice import BackendFactory, ModelChoice, default_backend, local_backend
@@ -102,7 +103,10 @@ class Ember(AgentOps, MemoryOps):
         self.embedder = SharedEmbedder(embedder or embedder_mod.SentenceTransformerEmbedder())
         self.backend_factory = backend_factory
         self.kv_cache = kv_cache
-        self.config = EngineConfig.load(store)
+        # Saved settings that were bad and fell back to their defaults, one line each.
+        self.settings_problems: list[str] = []
+        self.config = EngineConfig.load(store, self.settings_problems)
+        reap_interrupted(store)  # documents whose load was killed, with their passages
         self.engine: Engine | None = None
         self._logged_in: set[int] = set()
         self._agent_lock: AgentLock | None = None
