@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ember.core.store import Store
 
 SETTINGS_KEY = "engine"
+STEP_FORMATS = ("auto", "functions", "dialogue")
 MIN_CTX = 512
 MAX_CTX = 2**31 - 1  # llama.cpp's n_ctx is a C int
 
@@ -43,7 +44,7 @@ class EngineConfig:
     # thoughts), "dialogue" (one reply line; Ember keeps the memory: dialogue_prompt.py),
     # or "auto": dialogue for a model without a chat template (a base model, like the
     # bundled one), functions otherwise. Chosen by measurement (ember eval first).
-    step_format: str = "auto"
+    step_format: str = "auto"  # one of STEP_FORMATS
     timed_heartbeat_minutes: int | None = None
     # An OpenAI-compatible server instead of a local file (its key is never kept here:
     # EMBER_API_KEY or the OS keychain, see apikey.py).
@@ -127,6 +128,10 @@ def _text(optional: bool) -> Callable[[Any], str | None]:
     return check
 
 
+def _step_format(value: Any) -> str | None:
+    return None if value in STEP_FORMATS else f"is not one of {', '.join(STEP_FORMATS)}"
+
+
 def _server_url(value: Any) -> str | None:
     if value is None:
         return None
@@ -145,6 +150,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "n_threads": _whole(1, 1024, optional=True),
     "temperature": _temperature,
     "max_chain_steps": _whole(1, 100),
+    "step_format": _step_format,
     "timed_heartbeat_minutes": _whole(1, 7 * 24 * 60, optional=True),
     "server_url": _server_url,
     "server_model": _text(optional=True),

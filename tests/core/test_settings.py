@@ -23,6 +23,7 @@ from ember.core.store import Store
         ({"model_path": ""}, "model_path", "not a text"),
         ({"server_url": "ftp://x"}, "server_url", "is not usable"),
         ({"server_model": ["a"]}, "server_model", "not a text"),
+        ({"step_format": "json"}, "step_format", "not one of auto, functions, dialogue"),
     ],
 )
 def test_each_bad_value_is_named_and_replaced_by_its_default(
@@ -40,6 +41,7 @@ def test_unknown_and_missing_settings_are_no_problem() -> None:
     problems: list[str] = []
     config = EngineConfig.from_saved('{"colour": "red", "temperature": 0.5}', problems)
     assert (config.temperature, problems) == (0.5, [])
+    assert EngineConfig.from_saved('{"step_format": "dialogue"}').step_format == "dialogue"
     assert EngineConfig.from_saved(None, problems) == EngineConfig()
     assert problems == []
 
