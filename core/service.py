@@ -25,6 +25,7 @@ records it answers with in ``views.py``.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -39,7 +40,7 @@ from ember.core.catalogue import CatalogueEntry
 from ember.core.config import SETTINGS_KEY, EngineConfig
 from ember.core.embedder import Embedder, SharedEmbedder
 from ember.core.engine import AgentRuntime, Engine, OnEvent, record_user_message
-from ember.core.errors import InvalidInput
+from ember.core.errors import Cancelled, InvalidInput
 from ember.core.events import ContextUsage, Event, MessageDelta, TurnFinished
 from ember.core.ingest import reap_interrupted
 from ember.core.kvstate import KVStateCache
@@ -323,13 +324,19 @@ class Ember(AgentOps, MemoryOps):
     def while_idle(self, agent_id: int, cancel: threading.Event | None = None) -> IdleWork:
         """The work done for an agent while its user is idle (the window's idle timer,
         ``ember chat`` while it waits for a line): the memory pass (what the user said
-        about themselves into core memory, memorypass.py), then the coming flush
-        prepared. Set ``cancel`` as soon as the user acts: it returns promptly, and a
-        cancelled pass writes nothing."""
+        about themselves into core memory, memorypass.py), the coming flush prepared, and
+        the start of the next prompt read into the model's cache (Engine.warm_next). Set
+        ``cancel`` as soon as the user acts: it returns promptly, and a cancelled pass
+        writes nothing."""
         memory = self.memory_pass(agent_id, cancel)
         if cancel is not None and cancel.is_set():
             return IdleWork(memory, False)
-        return IdleWork(memory, self.prepare_flush(agent_id, cancel))
+        prepared = self.prepare_flush(agent_id, cancel)
+        read = 0
+        if self.engine is not None and not (cancel is not None and cancel.is_set()):
+            with contextlib.suppress(Cancelled):
+                read = self.engine.warm_next(agent_id, cancel)
+        return IdleWork(memory, prepared, read)
 
     def memory_pass(
         self, agent_id: int, cancel: threading.Event | None = None

@@ -99,3 +99,4 @@ class IdleWork:
 
     memory: PassResult  # the memory pass: what reached core memory
     flush_prepared: bool  # the coming flush's summary is ready
+    tokens_read: int = 0  # of the next prompt, read into the model's cache ahead

@@ -318,3 +318,26 @@ def test_an_unreadable_summary_never_nests_the_head(store: Store, hash_embedder:
     assert agent.summary_hidden > 0
     assert agent.summary.count("prior messages of") == 1
     assert len(agent.summary) < 400
+
+
+def test_dialogue_room(store: Store, hash_embedder: Any) -> None:
+    """The bundled model's format at the default window: an empty chat leaves most of the
+    context to the conversation (issue 21: it used 35% of it), and 25 short exchanges,
+    with what the memory pass notes about the user, stay below the memory-pressure line."""
+    from ember.core import memorypass
+    from ember.core.config import EngineConfig as Config
+
+    backend = ScriptedBackend(responder=lambda p, c: "Ember: Sounds good!\n", n_ctx=8192)
+    engine = Engine(store, backend, hash_embedder, Config())
+    assert engine.dialogue and engine.backend.n_ctx == Config().n_ctx == 8192
+    rt = engine.agent("t")
+    empty = rt.context_usage()
+    assert empty.used <= 0.2 * empty.flush_at
+    for i in range(25):
+        rt.send_user_message(f"I went to the market on day {i} and bought some fresh bread.")
+        memorypass.run(store, hash_embedder, rt.agent_id)
+    usage = rt.context_usage()
+    assert usage.used < usage.warn_at
+    kinds = [m.kind for m in store.context_messages(rt.agent_id)]
+    assert "memory_pressure" not in kinds and kinds.count("user_message") == 25
+    assert len(store.get_block(rt.agent_id, "human").value.splitlines()) == 26
