@@ -1,17 +1,20 @@
 """Main-context assembly: what the model sees, in an order that keeps the prefix stable.
 
-Order (DESIGN §3): system instructions, tool descriptions, few-shot examples (static),
-core memory blocks with ``used/limit`` counts, then the FIFO queue with the recursive
-summary at its head. Everything that changes per turn (times, counters) lives inside the
-newest event, so consecutive steps share their token prefix up to the newest message and
-llama.cpp re-reads only the tail. Core memory edits and evictions legitimately invalidate
-what follows them.
+For MemGPT's function steps (DESIGN §3): system instructions, tool descriptions, few-shot
+examples (static), core memory blocks with ``used/limit`` counts, then the FIFO queue with
+the recursive summary at its head. Everything that changes per turn (times, counters)
+lives inside the newest event, so consecutive steps share their token prefix up to the
+newest message and llama.cpp re-reads only the tail. Core memory edits and evictions
+legitimately invalidate what follows them.
 
-Rendering uses the model's own chat template (GGUF metadata) when it has one, given the
-model's BOS and EOS texts; base models (the bundled Gemma 3 270M) get a neutral ``EVENT:`` /
-``AGENT:`` transcript that matches the few-shot examples. Which of the two is decided once,
-when the model is loaded (a template that cannot render the engine's conversation shapes is
-not used); a template that fails later is an error, never a silent switch of format.
+Those steps are rendered with the model's own chat template (GGUF metadata) when it has
+one, given the model's BOS and EOS texts, else as a neutral ``EVENT:`` / ``AGENT:``
+transcript that matches the few-shot examples. Which one is decided once, when the model
+is loaded (a template that cannot render the engine's conversation shapes is not used); a
+template that fails later is an error, never a silent switch of format.
+
+A model in the dialogue format (a model without a chat template, such as the bundled one,
+unless the settings say otherwise) reads the plain dialogue of dialogue_prompt.py instead.
 """
 
 from __future__ import annotations

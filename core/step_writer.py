@@ -110,8 +110,9 @@ class StepWriter:
     def write(
         self, prompt: Prompt, spec: StepSpec, emit: Emit, earlier: Sequence[str] = ()
     ) -> tuple[str, StepStats, bool]:
-        """The step's text, what it cost (with ``prefilled`` tokens the caller read), and
-        whether it ended at the token limit. ``earlier``: replies it may not say again."""
+        """The step's text, what it cost, and whether it ended at the token limit.
+        ``earlier``: replies it may not say again (a reply that became one of them only
+        once it was cut where it looped, after it was streamed, is kept)."""
         start = time.perf_counter()
         excluded = ""
         written = Written("")
@@ -120,7 +121,8 @@ class StepWriter:
             attempt = dataclasses.replace(spec, reply_not_first=excluded) if excluded else spec
             written = self._once(prompt, attempt, hold, written)
             reply = _reply(written.raw)
-            if reply and hold.repeats(reply) and len(excluded) < MAX_ATTEMPTS - 1:
+            retry = len(excluded) < MAX_ATTEMPTS - 1 and not hold.released
+            if reply and retry and hold.repeats(reply):
                 excluded += reply[0]  # said before: never shown, written again
                 continue
             hold.release()
