@@ -30,7 +30,7 @@ from ember.core.errors import EmberError
 if TYPE_CHECKING:
     from ember.app.worker import EngineWorker
     from ember.core.events import Event, TurnFinished
-    from ember.core.service import Ember
+    from ember.core.service import Ember, IdleWork
 
 STREAM_INTERVAL = 0.04
 Run = Callable[["Ember", Callable[["Event"], None], threading.Event], "TurnFinished | None"]
@@ -40,7 +40,8 @@ NOTES = {
 }
 
 
-# Quiet time after a turn before the coming flush's summary is prepared (Ember.prepare_flush).
+# Quiet time after a turn before the idle work (Ember.while_idle: the memory pass, then the
+# coming flush's summary prepared).
 PREPARE_IDLE_MS = 2_000
 
 
@@ -90,6 +91,7 @@ class Conversation(QObject):
     eventReceived = Signal(int, object)  # agent id, engine event (after the view showed it)
     usageChanged = Signal(object)  # ContextUsage of the agent shown
     stateChanged = Signal()  # generating / queued changed
+    memoryNoted = Signal(int, object)  # agent id, PassResult: the idle memory pass wrote
 
     def __init__(self, worker: EngineWorker, chat: ChatView, parent: QObject | None = None):
         super().__init__(parent)
@@ -105,7 +107,7 @@ class Conversation(QObject):
         worker.timedHeartbeat.connect(self.timed_heartbeat)
         self._prepare_timer = QTimer(self)
         self._prepare_timer.setSingleShot(True)
-        self._prepare_timer.timeout.connect(self._prepare_flush)
+        self._prepare_timer.timeout.connect(self._idle_work)
         self._preparing: threading.Event | None = None  # set it to stop the preparation
 
     @property
@@ -173,21 +175,26 @@ class Conversation(QObject):
 
     # -- idle work ---------------------------------------------------------------------
 
-    def _prepare_flush(self) -> None:
-        """The user is idle: write the summary the agent's coming flush needs, so that the
-        flush itself only swaps it in (nothing happens below the memory-pressure line)."""
+    def _idle_work(self) -> None:
+        """The user is idle: the memory pass (what they said about themselves into core
+        memory), then the summary the agent's coming flush needs (nothing below the
+        memory-pressure line). Any user action cancels it (:meth:`stop_preparing`)."""
         agent_id = self.agent_id
         if agent_id is None or self.busy or self.worker.closing:
             return
         cancel = threading.Event()
         self._preparing = cancel
 
+        def done(work: IdleWork) -> None:
+            if work.memory.changed:
+                self.memoryNoted.emit(agent_id, work.memory)
+
         def failed(exc: Exception) -> None:
             if not isinstance(exc, EmberError):  # a bug: shown like any other
                 self.tasks.failed.emit(describe(exc))
             # otherwise the flush itself summarises and reports, as without preparation
 
-        self.tasks.run(lambda e: e.prepare_flush(agent_id, cancel), None, failed, cancel=cancel)
+        self.tasks.run(lambda e: e.while_idle(agent_id, cancel), done, failed, cancel=cancel)
 
     def stop_preparing(self) -> None:
         """The user did something (sent, switched agent, closed): preparation gives way

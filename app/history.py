@@ -50,7 +50,13 @@ def diff_html(old: str, new: str) -> str:
 
 def who(author: str, agent_name: str) -> str:
     """An author as the list shows it."""
-    return {"agent": agent_name, "user": "You", "undo": "You (undo)"}.get(author, author)
+    names = {
+        "agent": agent_name,
+        "memory": f"{agent_name}'s memory pass",
+        "user": "You",
+        "undo": "You (undo)",
+    }
+    return names.get(author, author)
 
 
 class BlockHistoryDialog(QDialog):

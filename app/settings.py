@@ -115,6 +115,11 @@ class SettingsDialog(QDialog):
         self.n_ctx.setValue(config.n_ctx)
         self.n_ctx.setSuffix(" tokens")
         form.addRow("Context size", self.n_ctx)
+        self.ctx_status = QLabel("")  # a size that does not fit in memory, said at OK
+        self.ctx_status.setObjectName("ctxStatus")
+        self.ctx_status.setWordWrap(True)
+        self.ctx_status.hide()
+        form.addRow("", self.ctx_status)
 
         self.threads = QSpinBox()
         self.threads.setRange(0, 256)
@@ -204,10 +209,18 @@ class SettingsDialog(QDialog):
         )
 
     def accept(self) -> None:
-        """Close with the values, unless the server URL is not one."""
+        """Close with the values, unless the server URL is not one or the context size
+        does not fit in memory with the chosen model (checked before any load)."""
+        from ember.core.modelchoice import context_problem
+
         problem = self.server.check()
         if problem:
             self.server.status.setText(problem)
+            return
+        too_big = context_problem(self.values()[0])
+        if too_big:
+            self.ctx_status.setText(too_big)
+            self.ctx_status.show()
             return
         super().accept()
 

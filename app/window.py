@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from ember.core.config import EngineConfig
     from ember.core.events import ContextUsage, Event
     from ember.core.ingest import IngestResult
+    from ember.core.memorypass import PassResult
     from ember.core.service import AgentSummary, ModelStatus
 
 WELCOME = (
@@ -158,6 +159,7 @@ class MainWindow(Frame):
         c.eventReceived.connect(self._on_event)
         c.turnEnded.connect(self._on_turn_ended)
         c.stateChanged.connect(self._update_buttons)
+        c.memoryNoted.connect(self._on_memory_noted)
         self.chat.copied.connect(lambda _: self.statusBar().showMessage("Copied.", 2000))
         self.inspector.memoryChanged.connect(self.conversation.refresh_usage)
 
@@ -272,6 +274,20 @@ class MainWindow(Frame):
     def _on_turn_ended(self, agent_id: int, finished: object) -> None:
         if agent_id == self.agent_id and self.dock.isVisible():
             self.inspector.refresh()
+
+    def _on_memory_noted(self, agent_id: int, result: PassResult) -> None:
+        """The idle memory pass wrote into core memory: say so quietly, show it."""
+        if agent_id != self.agent_id:
+            return
+        noted = len(result.added) + (1 if result.name else 0)
+        self.statusBar().showMessage(
+            f"Noted {noted} thing{'s' if noted != 1 else ''} about you in core memory "
+            "(Memory → Core memory; undo there).",
+            6000,
+        )
+        if self.dock.isVisible():
+            self.inspector.refresh()
+        self.conversation.refresh_usage()
 
     def _update_buttons(self) -> None:
         c = self.conversation

@@ -11,11 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ember.core import presets
+from ember.core.config import MAX_CTX, MIN_CTX
 from ember.core.errors import EmberError
 
-MIN_CTX = 512
+if TYPE_CHECKING:
+    from ember.core.service import Ember
 
 
 def _agent_arg(p: argparse.ArgumentParser) -> None:
@@ -30,7 +33,36 @@ def ctx_size(value: str) -> int:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number of tokens") from None
     if n < MIN_CTX:
         raise argparse.ArgumentTypeError(f"{n} tokens is too small; use at least {MIN_CTX}")
+    if n > MAX_CTX:
+        raise argparse.ArgumentTypeError(f"{n} tokens is more than any model can take")
     return n
+
+
+def require_stdin(what: str) -> None:
+    """Refuse, in one line, a command that reads ``what`` from stdin when stdin is closed
+    (Python then has no ``sys.stdin`` at all)."""
+    if sys.stdin is None:
+        raise EmberError(
+            f"stdin is closed, so there are no {what} to read; pipe them in, or run the "
+            "command in a terminal."
+        )
+
+
+def warn(problems: list[str]) -> None:
+    """One line on stderr for each problem that did not stop the command (a bad saved
+    setting that fell back to its default)."""
+    for problem in problems:
+        print(f"ember: warning: {problem}", file=sys.stderr)
+
+
+def open_ember() -> Ember:
+    """The core service on the user's database, for a command; bad saved settings are
+    reported (and their defaults used)."""
+    from ember.core.service import Ember
+
+    ember = Ember.open()
+    warn(ember.settings_problems)
+    return ember
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,6 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("doctor", help="check the installation; paste into a bug report")
     p.add_argument("--json", action="store_true", help="machine-readable report")
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="mend a damaged database with what SQLite can rebuild (a copy is kept first)",
+    )
     p.set_defaults(func=doctor.run)
 
     eval_cmd.add_parser(sub)

@@ -21,6 +21,7 @@ from dataclasses import asdict, replace
 from types import FrameType
 from typing import Any
 
+from ember.cli import open_ember, require_stdin
 from ember.core import events, modelchoice
 from ember.core.errors import EmberError
 from ember.core.service import Ember
@@ -121,15 +122,16 @@ def typed_lines() -> Iterator[tuple[int, str | None]]:
         yield number, line
 
 
-def _preparing_while_waiting(
+def _idle_while_waiting(
     lines: Iterator[tuple[int, str | None]], ember: Ember, agent_id: int
 ) -> Iterator[tuple[int, str | None]]:
-    """``lines``, preparing the agent's coming flush (``Ember.prepare_flush``) in a thread
-    while the next line is awaited; cancelled as soon as it arrives (or input ends)."""
+    """``lines``, with the work done while the user is idle (``Ember.while_idle``: the
+    memory pass, the coming flush prepared) in a thread while the next line is awaited;
+    cancelled as soon as it arrives (or input ends)."""
 
     def prepare(cancel: threading.Event) -> None:
         with contextlib.suppress(EmberError):  # optional: the flush itself reports errors
-            ember.prepare_flush(agent_id, cancel)
+            ember.while_idle(agent_id, cancel)
 
     while True:
         cancel = threading.Event()
@@ -169,9 +171,10 @@ class _CancelOnSigint:
 
 def run(args: argparse.Namespace) -> int:
     """Terminal chat with an agent. With stdin not a terminal, each line is one message."""
+    require_stdin("messages")
     interactive = sys.stdin.isatty()
     code = 0
-    with Ember.open() as ember:
+    with open_ember() as ember:
         config = ember.settings()
         if args.model:
             config = modelchoice.use_file(config, args.model)
@@ -200,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
         if interactive and not args.jsonl:
             print(f"Chatting with {agent.name} (Ctrl-D to quit, Ctrl-C to stop a reply).")
         cancel = threading.Event()
-        lines = _preparing_while_waiting(typed_lines(), ember, agent.id)
+        lines = _idle_while_waiting(typed_lines(), ember, agent.id)
         try:
             for number, line in lines if interactive else piped_lines():
                 if line is None:
@@ -213,6 +216,8 @@ def run(args: argparse.Namespace) -> int:
                     scheduler.touch()
                 with _CancelOnSigint(cancel):
                     result = ember.send(agent.id, line, printer, cancel)
+                if not interactive:  # no idle time between piped lines: note them now
+                    ember.memory_pass(agent.id)
                 if result.reason == "cancelled":
                     print("(stopped)", file=sys.stderr)
                 elif result.reason == "error":

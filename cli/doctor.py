@@ -7,7 +7,8 @@ import json
 import sys
 from typing import Any
 
-from ember.core.doctor import run_checks
+from ember.core.doctor import repair_database, run_checks
+from ember.core.errors import quoted
 
 MARK = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
 
@@ -25,7 +26,7 @@ def _server_lines(server: dict[str, Any] | None) -> list[str]:
         return [head, "  not reachable"]
     return [
         head,
-        f"  {server['flavour']}, model {server['model']}, window {server['window']} "
+        f"  {server['flavour']}, model {quoted(server['model'])}, window {server['window']} "
         f"from {server['window_from']}",
         f"  step constraint: {server['constraint']}; tokenizer: "
         f"{'yes' if server['tokenizer'] else 'no (estimated counts)'}; chat template: "
@@ -35,7 +36,11 @@ def _server_lines(server: dict[str, Any] | None) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the report; exit 0 when Ember is usable, 1 with the one thing to fix first."""
+    """Print the report; exit 0 when Ember is usable, 1 with the one thing to fix first.
+    With ``--repair``: mend a damaged database instead (a copy of it is kept first)."""
+    if args.repair:
+        print(repair_database().line())
+        return 0
     report = run_checks()
     if args.json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ember.cli import open_ember
+from ember.core.agent_names import shown
+from ember.core.document import path_text
 from ember.core.errors import NotFound
 from ember.core.history_import import check_history
 from ember.core.ingest import IngestProgress
-from ember.core.service import Ember
 from ember.core.transfer import ProgressCallback as TransferProgressCallback
 from ember.core.transfer import TransferProgress
 
@@ -19,15 +21,33 @@ def _plural(n: int, word: str) -> str:
 
 def run_import_history(args: argparse.Namespace) -> int:
     """Import a past conversation (JSON Lines) into recall memory."""
-    with Ember.open() as ember:
+    show = transfer_progress()
+    total = 0
+
+    def progress(p: TransferProgress) -> None:
+        nonlocal total
+        if p.stage == "saving":
+            total = p.total
+        if show is not None:
+            show(p)
+
+    with open_ember() as ember:
         try:
             agent = ember.find_agent(args.agent)
         except NotFound:
             check_history(args.file)  # a bad file must not leave a new, empty agent behind
             agent = ember.agent_for_chat(args.agent)
-        n = ember.import_history(agent.id, args.file, transfer_progress())
+        n = ember.import_history(agent.id, args.file, progress)
     end_progress()
-    print(f"Imported {n} messages into the recall memory of '{agent.name}'.")
+    name = shown(agent.name)
+    if n == 0:
+        print(
+            f"Nothing imported: the {_plural(total, 'message')} of {args.file} are already in "
+            f"the recall memory of {name}."
+        )
+        return 0
+    already = f" ({total - n} were already there)" if total > n else ""
+    print(f"Imported {_plural(n, 'message')} into the recall memory of {name}{already}.")
     return 0
 
 
@@ -65,7 +85,7 @@ def _progress_line(p: IngestProgress) -> None:
 def run_ingest(args: argparse.Namespace) -> int:
     """Load documents into archival memory: one line per file."""
     tty = sys.stderr.isatty()
-    with Ember.open() as ember:
+    with open_ember() as ember:
         agent = ember.agent_for_chat(args.agent)
         results = ember.ingest(agent.id, args.paths, _progress_line if tty else None)
     if tty:
@@ -81,7 +101,7 @@ def run_ingest(args: argparse.Namespace) -> int:
 
 def run_sources(args: argparse.Namespace) -> int:
     """List or remove loaded documents."""
-    with Ember.open() as ember:
+    with open_ember() as ember:
         agent = ember.find_agent(args.agent)
         sources = ember.sources(agent.id)
         if args.action == "list":
@@ -89,7 +109,10 @@ def run_sources(args: argparse.Namespace) -> int:
                 print("ember: 'sources list' takes no arguments.", file=sys.stderr)
                 return 2
             if not sources:
-                print(f"No documents loaded for {agent.name}. Load some with: ember ingest FILE")
+                print(
+                    f"No documents loaded for {shown(agent.name)[1:-1]}. Load some with: "
+                    "ember ingest FILE"
+                )
             for s in sources:
                 status = "" if s.status == "loaded" else f"\t[{s.status}]"
                 print(
@@ -102,7 +125,8 @@ def run_sources(args: argparse.Namespace) -> int:
             print("ember: say which documents to remove (ids or file names).", file=sys.stderr)
             return 2
         code = 0
-        for target in args.targets:
+        for typed in args.targets:
+            target = path_text(typed)  # a name that is not UTF-8 is stored this way
             matches = [
                 s for s in sources if str(s.id) == target or s.name == target or s.path == target
             ]

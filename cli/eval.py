@@ -16,7 +16,7 @@ from pathlib import Path
 from ember.core import modelchoice
 from ember.core.config import EngineConfig
 from ember.core.errors import InvalidInput
-from ember.core.evaluation import generator, report, runner, tasks
+from ember.core.evaluation import live, report, runner, tasks
 from ember.core.service import default_backend
 
 DEFAULT_SIZE = 6
@@ -30,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "tasks",
         nargs="*",
         metavar="TASK",
-        help=f"tasks to run: {', '.join(generator.TASKS)} (default: all)",
+        help=f"tasks to run: {', '.join(tasks.ALL_TASKS)} (default: all)",
     )
     source = p.add_mutually_exclusive_group()
     source.add_argument("--model", default=None, help="path to a GGUF model (default: bundled)")
@@ -76,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
     """Generate the tasks, run them, print the table, write the JSON and the plot."""
     if args.server_model and not args.server:
         raise InvalidInput("--server-model needs --server URL")
-    selected = tasks.make_tasks(list(args.tasks), args.seed, args.size)
+    names = tasks.check_names(list(args.tasks), args.size)
+    questions = [n for n in names if n != tasks.FIRST]
+    selected = tasks.make_tasks(questions, args.seed, args.size) if questions else []
     for out in (args.json, args.plot):
         if out and not Path(out).parent.exists():
             raise InvalidInput(f"cannot write {out}: its folder does not exist")
@@ -101,9 +103,21 @@ def run(args: argparse.Namespace) -> int:
         auto_recall=args.auto_recall == "on",
     )
     start = time.perf_counter()
-    runs = runner.run(selected, options, embedder, _progress)
+    first: list[live.ConversationRun] = []
+    backend = None if args.retrieval_only else runner.open_backend(options, _progress)
+    try:
+        if tasks.FIRST in names and backend is not None:
+            root = Path(args.keep) if args.keep else None
+            first = live.run_first(args.seed, args.size, backend, embedder, config, root, _progress)
+        runs = runner.run(selected, options, embedder, _progress, backend) if selected else []
+    finally:
+        if backend is not None:
+            backend.close_inner()
     elapsed = round(time.perf_counter() - start, 1)
-    print(report.table(runs, args.retrieval_only))
+    if first:
+        print(report.first_table(live.summarize(first)))
+    if runs:
+        print(report.table(runs, args.retrieval_only))
     print(f"{elapsed} s in all; automatic recall {args.auto_recall}")
     model = "none (retrieval only)" if args.retrieval_only else _model_label(args)
     meta = {
@@ -116,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         "seconds": elapsed,
     }
     if args.json:
-        report.write_json(Path(args.json), report.to_json(runs, meta))
+        report.write_json(Path(args.json), report.to_json(runs, meta, first))
     if args.plot:
         report.plot(
             Path(args.plot), runs, f"ember eval: model {model}, seed {args.seed}, size {args.size}"

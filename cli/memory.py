@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from ember.cli import open_ember, require_stdin
+from ember.core.agent_names import shown
 from ember.core.errors import PageOutOfRange
 from ember.core.search import ResultPage
 from ember.core.service import Ember
@@ -17,7 +19,7 @@ INDEX_NOTICE_AT = 200
 
 def run_memory(args: argparse.Namespace) -> int:
     """Core blocks and recall/archival counts of an agent."""
-    with Ember.open() as ember:
+    with open_ember() as ember:
         snap = ember.memory(ember.find_agent(args.agent).id)
     info: dict[str, Any] = {
         "agent": snap.agent_name,
@@ -34,7 +36,7 @@ def run_memory(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, ensure_ascii=False, indent=2))
         return 0
-    print(f"Agent: {info['agent']}")
+    print(f"Agent: {shown(info['agent'])[1:-1]}")
     for block in info["blocks"]:
         print(f"\n[{block['label']}] {block['chars']}/{block['limit']} chars")
         print(block["value"] or "(empty)")
@@ -75,7 +77,9 @@ def _index_with_progress(ember: Ember, agent_id: int) -> None:
 
 def run_search(args: argparse.Namespace) -> int:
     """The same archival/recall search the agent's tools run."""
-    with Ember.open() as ember:
+    if args.query == "-":
+        require_stdin("queries")
+    with open_ember() as ember:
         agent = ember.find_agent(args.agent)
         if args.tier == "recall":
             _index_with_progress(ember, agent.id)

@@ -18,6 +18,7 @@ import sys
 import threading
 from pathlib import Path
 
+from ember.cli import require_stdin, warn
 from ember.core import catalogue, modelchoice, paths
 from ember.core.config import EngineConfig
 from ember.core.errors import Cancelled, InvalidInput, NotFound
@@ -54,9 +55,16 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(func=run_server)
 
 
+def _load(store: Store) -> EngineConfig:
+    problems: list[str] = []
+    config = EngineConfig.load(store, problems)
+    warn(problems)
+    return config
+
+
 def _config() -> tuple[Store, EngineConfig]:
     store = Store()
-    return store, EngineConfig.load(store)
+    return store, _load(store)
 
 
 def _current_config() -> EngineConfig:
@@ -64,7 +72,7 @@ def _current_config() -> EngineConfig:
     if not (paths.data_dir_path() / paths.DB_FILENAME).exists():
         return EngineConfig()
     with Store() as store:
-        return EngineConfig.load(store)
+        return _load(store)
 
 
 def _save(store: Store, config: EngineConfig) -> None:
@@ -158,6 +166,7 @@ def run_server(args: argparse.Namespace) -> int:
             store_api_key(args.url, None)
             print("Key removed.")
             return 0
+        require_stdin("API keys")
         key = getpass.getpass("API key: ") if sys.stdin.isatty() else sys.stdin.readline()
         if not key.strip():
             raise InvalidInput("no key given")

@@ -14,6 +14,7 @@ renamed into place, so a crash never leaves half an export under the real name.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Iterator
@@ -73,7 +74,9 @@ def _source_rows(store: Store, agent_id: int) -> Iterator[dict[str, Any]]:
         (agent_id,),
     )
     while rows := cursor.fetchmany(BATCH):
-        yield from (dict(r) for r in rows)
+        # Only the file's name: where the user keeps their documents is not part of the
+        # agent (an export once carried every ingested file's absolute path).
+        yield from ({**dict(r), "path": r["name"]} for r in rows)
 
 
 def _passage_rows(store: Store, agent_id: int) -> Iterator[dict[str, Any]]:
@@ -114,6 +117,15 @@ def _private_file(path: Path) -> IO[str]:
     return os.fdopen(fd, "w", encoding="utf-8")
 
 
+def _cannot_write(target: Path, exc: OSError) -> InvalidInput:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return InvalidInput(
+            f"The disk holding {target.parent} is full, so the export was not written; free "
+            "some disk space and try again."
+        )
+    return InvalidInput(f"Cannot write {target}: {exc.strerror or exc}.")
+
+
 def export_agent(store: Store, agent: Agent, path: Path | str) -> dict[str, int]:
     """Write ``agent`` with all its memories to one JSON file. Returns counts."""
     target = Path(path).expanduser()
@@ -125,7 +137,7 @@ def export_agent(store: Store, agent: Agent, path: Path | str) -> dict[str, int]
     try:
         out = _private_file(tmp)
     except OSError as exc:
-        raise InvalidInput(f"Cannot write {target}: {exc.strerror or exc}.") from exc
+        raise _cannot_write(target, exc) from exc
     try:
         with out, store.snapshot():  # one consistent state, other writers carry on
             agent = store.get_agent_by_id(agent.id)
@@ -159,7 +171,7 @@ def export_agent(store: Store, agent: Agent, path: Path | str) -> dict[str, int]
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise InvalidInput(f"Cannot write {target}: {exc.strerror or exc}.") from exc
+        raise _cannot_write(target, exc) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

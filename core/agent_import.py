@@ -13,6 +13,7 @@ held while the embedder runs.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ember.core import json_stream, timeutil
+from ember.core.agent_names import MAX_NAME_CHARS
 from ember.core.archival_store import PassageRow
 from ember.core.embedder import Embedder
 from ember.core.errors import InvalidInput
@@ -32,11 +34,16 @@ from ember.core.transfer import (
     ProgressCallback,
     check_cancel,
     decode_vector,
+    deleted_meanwhile,
     embed_missing_messages,
     report,
 )
 
 EmbedderFactory = Callable[[], Embedder]
+# An in-context message whose content is longer than this comes in out of the context
+# window (kept whole in recall, searchable): a file may hold one that no window can show,
+# and the agent would overflow at every turn.
+CONTEXT_CHARS = 12_000
 
 
 def _items(path: Path, key: str) -> Iterator[dict[str, Any]]:
@@ -51,9 +58,12 @@ def _unique_name(store: Store, name: str) -> str:
     if name.lower() not in taken:
         return name
     n = 2
-    while f"{name} ({n})".lower() in taken:
+    while True:
+        suffix = f" ({n})"
+        candidate = name[: MAX_NAME_CHARS - len(suffix)].rstrip() + suffix
+        if candidate.lower() not in taken:
+            return candidate
         n += 1
-    return f"{name} ({n})"
 
 
 def _time(value: Any) -> str:
@@ -127,6 +137,7 @@ class _Writer:
         dim = self.plan.model[1]
         vectors: list[tuple[int, int, np.ndarray]] = []
         for m in _items(self.plan.path, "messages"):
+            oversized = len(json.dumps(m["content"], ensure_ascii=False)) > CONTEXT_CHARS
             mid = self.store.add_message(
                 agent_id,
                 m["role"],
@@ -134,7 +145,7 @@ class _Writer:
                 m["content"],
                 m["text"],
                 created_at=_time(m["created_at"]),
-                in_context=m["in_context"],
+                in_context=m["in_context"] and not oversized,
             )
             vec = (
                 decode_vector(m["embedding"], dim)
@@ -227,13 +238,14 @@ def import_agent(
         writer.messages(agent.id)
         writer.passages(agent.id)
     report(on_progress, "saving", plan.rows, plan.rows)
-    if embedder is not None and writer.unembedded:
-        embed_missing_messages(
-            store,
-            emb or embedder(),
-            agent.id,
-            on_progress=on_progress,
-            cancel=cancel,
-            total=writer.unembedded,
-        )
+    with deleted_meanwhile(store, agent.id, agent.name):  # by another process
+        if embedder is not None and writer.unembedded:
+            embed_missing_messages(
+                store,
+                emb or embedder(),
+                agent.id,
+                on_progress=on_progress,
+                cancel=cancel,
+                total=writer.unembedded,
+            )
     return store.get_agent_by_id(agent.id)

@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from ember.core import blockhistory, timeutil
+from ember.core import agent_names, blockhistory, timeutil
 from ember.core.errors import AlreadyExists, InvalidInput, NotFound
 from ember.core.store_base import StoreBase
 
@@ -55,8 +55,17 @@ def _agent(row: sqlite3.Row) -> Agent:
         summary=row["summary"],
         summary_hidden=row["summary_hidden"],
         heartbeat_paused_until=row["heartbeat_paused_until"],
-        settings=json.loads(row["settings"] or "{}"),
+        settings=_settings(row["settings"]),
     )
+
+
+def _settings(text: str | None) -> dict[str, Any]:
+    """An agent's saved settings; a value that is not a JSON object counts as none."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 class AgentStore(StoreBase):
@@ -77,15 +86,14 @@ class AgentStore(StoreBase):
         settings: dict[str, Any] | None = None,
         created_at: str | None = None,
     ) -> Agent:
-        """Create an agent with its core memory blocks. Raises AlreadyExists."""
-        name = name.strip()
-        if not name:
-            raise InvalidInput("An agent needs a name.")
+        """Create an agent with its core memory blocks. Raises InvalidInput for a name
+        that breaks the rule of ``agent_names``, AlreadyExists."""
+        name = agent_names.agent_name(name)
         created = created_at or timeutil.now_iso()
         limits = limits or {}
         with self.transaction():
             if self._one("SELECT 1 FROM agents WHERE name = ?", (name,)):
-                raise AlreadyExists(f"An agent named '{name}' already exists.")
+                raise AlreadyExists(f"An agent named {agent_names.shown(name)} already exists.")
             cur = self.conn.execute(
                 "INSERT INTO agents(name, persona_preset, human_preset, created_at, settings) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -102,10 +110,10 @@ class AgentStore(StoreBase):
         return self.get_agent_by_id(agent_id)
 
     def get_agent(self, name: str) -> Agent:
-        """The agent named ``name`` (case-insensitive). Raises NotFound."""
-        row = self._one("SELECT * FROM agents WHERE name = ?", (name.strip(),))
+        """The agent named ``name`` (case-insensitive, normalised). Raises NotFound."""
+        row = self._one("SELECT * FROM agents WHERE name = ?", (agent_names.normal(name),))
         if row is None:
-            raise NotFound(f"No agent named '{name}'.")
+            raise NotFound(f"No agent named {agent_names.shown(name)}.")
         return _agent(row)
 
     def get_agent_by_id(self, agent_id: int) -> Agent:
@@ -115,18 +123,21 @@ class AgentStore(StoreBase):
             raise NotFound(f"No agent with id {agent_id}.")
         return _agent(row)
 
+    def agent_exists(self, agent_id: int) -> bool:
+        """Whether the agent is still there (a long load or import checks, since another
+        process may delete it meanwhile)."""
+        return self._one("SELECT 1 FROM agents WHERE id = ?", (agent_id,)) is not None
+
     def list_agents(self) -> list[Agent]:
         """All agents, oldest first."""
         return [_agent(r) for r in self._all("SELECT * FROM agents ORDER BY id")]
 
     def rename_agent(self, agent_id: int, new_name: str) -> None:
-        """Rename an agent. Raises AlreadyExists."""
-        new_name = new_name.strip()
-        if not new_name:
-            raise InvalidInput("An agent needs a name.")
+        """Rename an agent. Raises InvalidInput (see ``agent_names``), AlreadyExists."""
+        new_name = agent_names.agent_name(new_name)
         clash = self._one("SELECT id FROM agents WHERE name = ? AND id != ?", (new_name, agent_id))
         if clash:
-            raise AlreadyExists(f"An agent named '{new_name}' already exists.")
+            raise AlreadyExists(f"An agent named {agent_names.shown(new_name)} already exists.")
         self.conn.execute("UPDATE agents SET name = ? WHERE id = ?", (new_name, agent_id))
 
     def delete_agent(self, agent_id: int) -> None:

@@ -152,6 +152,17 @@ class ArchivalStore(StoreBase):
         )
         return _source(row) if row else None
 
+    def loading_sources(self, agent_id: int | None = None) -> list[Source]:
+        """Documents still marked ``loading`` (of one agent, or of all)."""
+        if agent_id is None:
+            rows = self._all("SELECT * FROM sources WHERE status = 'loading' ORDER BY id")
+        else:
+            rows = self._all(
+                "SELECT * FROM sources WHERE status = 'loading' AND agent_id = ? ORDER BY id",
+                (agent_id,),
+            )
+        return [_source(r) for r in rows]
+
     def list_sources(self, agent_id: int) -> list[Source]:
         """Loaded documents of an agent, oldest first."""
         rows = self._all("SELECT * FROM sources WHERE agent_id = ? ORDER BY id", (agent_id,))

@@ -25,7 +25,7 @@ from ember.core.embedder import Embedder
 from ember.core.store import Store
 
 MARKER = "Possibly relevant memories"
-# How the dialogue format (prompt.py) heads them: measured with the bundled model.
+# How the dialogue format (dialogue_prompt.py) heads them: measured with the bundled model.
 MEMORIES_HEADER = "Memories that may be relevant:"
 # The per-agent switch (``agents.settings``); on when absent.
 SETTING = "auto_recall"
@@ -210,8 +210,6 @@ def event(memories: list[Memory], query: str = "") -> str | None:
         "answer the user; they may also be unrelated):",
         "memories": items,
     }
-    if query:
-        note["question"] = query  # the dialogue format ends with it (prompt.py)
     return json.dumps(note, ensure_ascii=False)
 
 

@@ -7,9 +7,10 @@ value before and after (blocks are at most a few thousand characters), which mak
 version restorable and any diff exact. Undo restores the value a block had before a
 change; the restore is itself a change, so it can be undone in turn.
 
-Authors: ``agent`` (its memory functions), ``user`` (an edit in a front end), ``undo``
-(a restore the user asked for). The table is made by the migration "core memory history"
-(``migrations.py``); deleting an agent deletes its history.
+Authors: ``agent`` (its memory functions), ``memory`` (the idle memory pass,
+memorypass.py), ``user`` (an edit in a front end), ``undo`` (a restore the user asked
+for). The table is made by the migration "core memory history" (``migrations.py``);
+deleting an agent deletes its history.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Literal
 from ember.core import timeutil
 from ember.core.errors import NotFound
 
-Author = Literal["agent", "user", "undo"]
+Author = Literal["agent", "memory", "user", "undo"]
 Op = Literal["=", "-", "+"]
 
 _TOKENS = re.compile(r"\s+|\w+|[^\w\s]")

@@ -114,9 +114,7 @@ def models_dir_path() -> Path:
 
 def models_dir() -> Path:
     """Where downloaded models go (created)."""
-    folder = models_dir_path()
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return paths.private_dir(models_dir_path())
 
 
 def download_entry(

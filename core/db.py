@@ -28,7 +28,7 @@ from ember.core.errors import (
     NotAnEmberDatabase,
     StoreError,
 )
-from ember.core.migrations import MIGRATIONS
+from ember.core.migrations import MIGRATIONS, REBUILD_MARK
 
 APPLICATION_ID = 0x454D4252  # "EMBR"
 
@@ -88,6 +88,12 @@ def connect(path: Path | str, *, migrate: bool = True) -> sqlite3.Connection:
     lease: db_health.Lease | None = None
     existed = True
     if not is_memory:
+        odd = db_health.not_a_regular_file(path)
+        if odd is not None:  # /dev/null "worked" until writes failed as a disk error
+            raise StoreError(
+                f"{odd}. Ember keeps its memories in a regular file: remove that, or set "
+                "EMBER_HOME to another folder."
+            )
         existed = path.exists()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -157,13 +163,13 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
 
 
 def _check_health(conn: sqlite3.Connection, path: Path, *, alone: bool) -> None:
-    """Run ``quick_check`` when there is a reason to (see ``db_health``); refuse a
+    """Run ``integrity_check`` when there is a reason to (see ``db_health``); refuse a
     damaged file before anything is written to it."""
     marked = db_health.marked_reason(path) is not None
     small = path.exists() and path.stat().st_size <= db_health.ALWAYS_CHECK_BYTES
     if not (marked or (alone and (small or db_health.unclean(path)))):
         return
-    problems = db_health.quick_check(conn)
+    problems = db_health.integrity_check(conn)
     if problems:
         detail = db_health.summary(problems)
         db_health.mark_damaged(path, detail)
@@ -195,25 +201,51 @@ def migrate_db(conn: sqlite3.Connection) -> int:
         _refuse_newer(current, latest)
         if current == latest:
             return latest
-        conn.execute("BEGIN IMMEDIATE")
+        # A migration that rebuilds tables runs with foreign keys off (dropping a parent
+        # table would cascade to its children); they are checked before it commits.
+        rebuild = MIGRATIONS[current][1].lstrip().startswith(REBUILD_MARK)
+        keys_on = bool(conn.execute("PRAGMA foreign_keys").fetchone()[0])
+        if rebuild:
+            conn.execute("PRAGMA foreign_keys = OFF")  # outside a transaction, or no-op
         try:
-            current = schema_version(conn)
-            _refuse_newer(current, latest)
-            if current < latest:
-                name, script = MIGRATIONS[current]
-                for statement in _split_sql(script):
-                    conn.execute(statement)
-                conn.execute(
-                    "INSERT INTO schema_migrations(version, name, applied_at) "
-                    "VALUES (?, ?, datetime('now'))",
-                    (current + 1, name),
+            _apply_next(conn, latest, rebuild)
+        finally:
+            if rebuild and keys_on:
+                conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _apply_next(conn: sqlite3.Connection, latest: int, rebuild: bool) -> None:
+    """Apply the next pending migration (if another process has not) in one transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = schema_version(conn)
+        _refuse_newer(current, latest)
+        name, script = MIGRATIONS[current] if current < latest else ("", "")
+        if current < latest and script.lstrip().startswith(REBUILD_MARK) == rebuild:
+            orphans = _orphans(conn) if rebuild else 0
+            for statement in _split_sql(script):
+                conn.execute(statement)
+            if rebuild and _orphans(conn) > orphans:
+                raise StoreError(
+                    f"Upgrading the database ({name}) found rows whose owner is missing; "
+                    "the file was left as it was ('ember doctor' checks it)."
                 )
-                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+            conn.execute(
+                "INSERT INTO schema_migrations(version, name, applied_at) "
+                "VALUES (?, ?, datetime('now'))",
+                (current + 1, name),
+            )
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _orphans(conn: sqlite3.Connection) -> int:
+    """Rows whose foreign key points at nothing (a rebuild must not add any)."""
+    return len(conn.execute("PRAGMA foreign_key_check").fetchall())
 
 
 def _refuse_newer(current: int, latest: int) -> None:

@@ -52,6 +52,9 @@ _BY_MESSAGE = (
 )
 # sqlite-vec reports unreadable vector blobs as a plain SQLITE_ERROR with these words.
 _VEC_DAMAGE = ("blob read error", "vector blob", "chunks")
+# ... and failures whose cause it does not pass on (measured: "Could not fetch vector data"
+# on 'ember agents delete' with 4 KB free).
+_VEC_FAILURE = ("Could not",)
 
 
 def _writable(path: Path) -> bool:
@@ -136,8 +139,18 @@ def translate(exc: BaseException, db_file: Path) -> BaseException:
             "the disk is connected and has free space; if it keeps happening, the disk may be "
             "failing. This change was not saved."
         )
-    vec_damage = primary == 1 and any(w in message for w in _VEC_DAMAGE)
-    if primary in (SQLITE_CORRUPT, SQLITE_NOTADB) or vec_damage:
+    vec_error = primary == 1 and any(w in message for w in (*_VEC_DAMAGE, *_VEC_FAILURE))
+    if vec_error:  # sqlite-vec hides the cause: near a full disk, that is the cause
+        free = _free_bytes(db_file.parent)
+        if free is not None and free < LOW_SPACE_BYTES:
+            return _full(db_file)
+        if not any(w in message for w in _VEC_DAMAGE):
+            return StorageIOError(
+                f"Ember could not read or write vectors in {db_file} ({message}). Check that "
+                "the disk has free space; if it keeps happening, run 'ember doctor'. This "
+                "change was not saved."
+            )
+    if primary in (SQLITE_CORRUPT, SQLITE_NOTADB) or vec_error:
         if primary == SQLITE_NOTADB and not db_health.is_sqlite_file(db_file):
             return NotAnEmberDatabase(
                 f"{db_file} is not an Ember database (it is not an SQLite file). It was left "

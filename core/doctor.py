@@ -15,7 +15,6 @@ or an agent; the bundled model may be assembled into the cache, as a first chat 
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import ember
-from ember.core import llama_build, paths
+from ember.core import db_health, db_repair, llama_build, paths
 from ember.core.cpu import cpu_model
 
 Status = Literal["ok", "warn", "fail"]
@@ -175,12 +174,12 @@ def check_sqlite(report: Report) -> None:
 def check_model(report: Report, settings: dict[str, Any]) -> Path | None:
     """The model file in use, validated; returns its path if usable."""
     from ember.core.errors import EmberError
-    from ember.core.models import read_gguf_info, resolve_model
+    from ember.core.models import read_gguf_info, require_runnable, resolve_model
 
     configured = settings.get("model_path")
     try:
         path = resolve_model(configured)
-        info = read_gguf_info(path)
+        info = require_runnable(read_gguf_info(path))
     except EmberError as exc:
         report.facts["model"] = {"configured": configured, "error": str(exc)}
         fix = (
@@ -225,7 +224,7 @@ def check_server(report: Report, settings: dict[str, Any]) -> None:
     server the user configured): reachable, its model, window and step constraint. The
     API key is used, never shown: only whether there is one and where it comes from."""
     from ember.core import apikey
-    from ember.core.errors import EmberError
+    from ember.core.errors import EmberError, quoted
     from ember.core.server_caps import probe_server
 
     url = settings.get("server_url")
@@ -265,15 +264,18 @@ def check_server(report: Report, settings: dict[str, Any]) -> None:
         caps.constraint, "none (output is repaired)"
     )
     detail = (
-        f"{caps.flavour} at {url}: {caps.model}, window {window} "
+        f"{caps.flavour} at {url}: {quoted(caps.model)}, window {window} "
         f"({facts['window_from']}), step constraint: {grammar}"
     )
     report.checks.append(Check("server", "ok", detail))
 
 
-def read_settings(db_file: Path) -> dict[str, Any]:
-    """The saved engine settings, read without creating or migrating anything."""
-    if not db_file.exists():
+def read_settings(db_file: Path, problems: list[str] | None = None) -> dict[str, Any]:
+    """The saved engine settings in force, read without creating or migrating anything;
+    a bad one is replaced by its default and named in ``problems``."""
+    from ember.core.config import EngineConfig
+
+    if not db_file.exists() or db_health.not_a_regular_file(db_file):
         return {}
     from ember.core import db
 
@@ -285,7 +287,9 @@ def read_settings(db_file: Path) -> dict[str, Any]:
             conn.close()
     except Exception:
         return {}
-    return dict(json.loads(row[0])) if row else {}
+    if row is None:
+        return {}
+    return asdict(EngineConfig.from_saved(str(row[0]), problems))
 
 
 def check_database(report: Report, db_file: Path) -> None:
@@ -296,11 +300,18 @@ def check_database(report: Report, db_file: Path) -> None:
     report.facts["database"] = {"status": found.status, "detail": found.detail}
     status: Status = "ok" if found.status in ("ok", "missing") else "fail"
     fix = {
-        "damaged": "Restore the database from a backup, or move it away to start afresh.",
+        "damaged": "Run 'ember doctor --repair' (it keeps a copy of the file first), or "
+        "restore the database from a backup.",
         "not-ember": "Move that file away, or set EMBER_HOME to another folder.",
         "unreadable": "Check the file's permissions and the disk.",
     }.get(found.status, "")
     report.checks.append(Check("database", status, found.detail, fix))
+
+
+def repair_database() -> db_repair.Repair:
+    """``ember doctor --repair``: mend the database with what SQLite can rebuild, after
+    keeping a copy (see ``db_repair``)."""
+    return db_repair.repair(paths.data_dir_path() / paths.DB_FILENAME)
 
 
 def check_paths(report: Report) -> dict[str, Any]:
@@ -318,8 +329,19 @@ def check_paths(report: Report) -> dict[str, Any]:
         "free_disk": free,
     }
     check_database(report, db_file)
-    settings = read_settings(db_file)
+    problems: list[str] = []
+    settings = read_settings(db_file, problems)
     report.facts["settings"] = settings
+    if problems:
+        report.checks.append(
+            Check(
+                "settings",
+                "warn",
+                "; ".join(problems),
+                "Choose them again in Settings (or with ember models use / ember server "
+                "use); until then the defaults are used.",
+            )
+        )
     status: Status = "ok" if free > 1_000_000_000 else ("warn" if free > 100_000_000 else "fail")
     report.checks.append(
         Check(
@@ -358,6 +380,7 @@ def run_checks() -> Report:
         "model",
         "embedder",
         "disk space",
+        "settings",
     ]
     report.checks.sort(key=lambda c: order.index(c.name) if c.name in order else len(order))
     return report

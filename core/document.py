@@ -7,12 +7,21 @@ file is never held in memory whole. ``loaders.open_document`` picks the loader.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
 Kind = Literal["pdf", "text", "markdown"]
+
+
+def path_text(path: Path | str) -> str:
+    """A file path as text that can be stored and printed: bytes of a file name that are
+    not valid UTF-8 (held by Python as lone surrogates, which SQLite and stdout refuse)
+    become U+FFFD. ``ember sources remove`` matches a typed name the same way."""
+    raw = os.fsencode(path)
+    return raw.decode("utf-8", errors="replace")
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from ember.core import paths
 from ember.core.errors import Cancelled, DownloadError, ModelError
 from ember.core.models import read_gguf_info
 
@@ -172,7 +173,7 @@ def download(
     dest = Path(dest).expanduser()
     if dest.is_file():
         return dest  # only ever created complete and verified
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    paths.private_dir(dest.parent)
     pinned = sha256.lower() if sha256 else None
     part = part_path(dest)
     meta = _read_meta(dest)
@@ -209,9 +210,8 @@ def download(
                 f"Not enough disk space in {dest.parent}: the download needs "
                 f"{(offer.size - have) / 1e9:.2f} GB and {free / 1e9:.2f} GB is free."
             )
-        _meta_path(dest).write_text(
-            json.dumps({"url": url, "size": offer.size, "sha256": want}), encoding="utf-8"
-        )
+        meta_text = json.dumps({"url": url, "size": offer.size, "sha256": want})
+        paths.write_private(_meta_path(dest), meta_text.encode("utf-8"))
         digest = _hash_file(part, cancel) if have else hashlib.sha256()
         _receive(resp, part, digest, have, offer.size, on_progress, cancel)
     finally:
@@ -232,7 +232,10 @@ def _receive(
     done = have
     if on_progress:
         on_progress(done, total)
-    with part.open("ab" if have else "wb") as fh:
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if have else os.O_TRUNC)
+    fd = os.open(part, flags, 0o600)  # private whatever the umask (it was 0666 under 000)
+    with os.fdopen(fd, "ab" if have else "wb") as fh:
+        os.fchmod(fh.fileno(), 0o600)
         while done < total:
             if cancel is not None and cancel.is_set():
                 raise Cancelled("Download paused; start it again to resume.")

@@ -20,26 +20,27 @@ import threading
 from collections.abc import Sequence
 
 from ember.core import presets
-from ember.core.backend import Backend, Prompt, count_prompt_tokens
+from ember.core.backend import Backend, KVStateBackend, Prompt, count_prompt_tokens
 from ember.core.config import EngineConfig
 from ember.core.context import AgentContext, OnEvent
 from ember.core.embedder import Embedder
 from ember.core.errors import ContextTooSmall
 from ember.core.idleflush import PreparedSummary, prepare_into
-from ember.core.kvstate import KVStateCache
-from ember.core.prefixstate import reference_prompts
+from ember.core.kvstate import KVStateCache, common_prefix
+from ember.core.prefixstate import PREFIX_MARGIN, reference_prompts
 from ember.core.recall_index import RecallIndex
 from ember.core.runtime import AgentRuntime, record_user_message
 from ember.core.step.schema import StepSpec
 from ember.core.store import Block, Store
 from ember.core.tools import ToolRegistry
 from ember.core.warmstart import WarmStart
-from ember.core.window import WindowSizing, default_blocks, limits_for, longest_step
+from ember.core.window import WindowSizing, default_blocks
 
 __all__ = ["AgentRuntime", "Engine", "EngineConfig", "OnEvent", "record_user_message"]
 
-# A placeholder event: rendering the context with it shows where any next prompt diverges.
+# Placeholder events: rendering the context with them shows where any next prompt diverges.
 NEXT_EVENT = json.dumps({"type": "next"})
+OTHER_EVENT = json.dumps({"type": "other"})
 
 
 class Engine:
@@ -65,10 +66,11 @@ class Engine:
             backend.chat_format,
             lambda prompt: count_prompt_tokens(backend, prompt),
             self.offered_tools,
+            self.config.step_format,
         )
-        self.limits = limits_for(self.tools, window)
+        self.limits = self.sizing.limits(window)
         self.renderer = self.sizing.renderer(window)
-        self.reserve = longest_step(self.tools, self.limits)  # the reply reserve
+        self.reserve = self.sizing.reserve(window)  # the reply reserve
         self.lock = threading.RLock()
         self.recall = RecallIndex(store, embedder)
         self.prepared_summaries: dict[int, PreparedSummary] = {}  # see idleflush.py
@@ -99,9 +101,18 @@ class Engine:
         """The runtime of the named agent (created from the default presets if missing)."""
         return AgentRuntime(self, presets.get_or_create_default(self.store, name).id)
 
+    @property
+    def dialogue(self) -> bool:
+        """Whether the model writes dialogue replies only (a model without a chat
+        template: see dialogue_prompt.py); Ember then keeps its memory for it (automatic
+        recall, the memory pass)."""
+        return self.renderer.dialogue
+
     def offered_tools(self) -> list[str]:
-        """The functions the agent may call: ``pause_heartbeats`` only while timed
-        heartbeats are on."""
+        """The functions the agent may call: only ``send_message`` in the dialogue format;
+        ``pause_heartbeats`` only while timed heartbeats are on."""
+        if self.dialogue:
+            return ["send_message"]
         names = list(self.tools.tools)
         if not self.config.timed_heartbeat_minutes:
             names.remove("pause_heartbeats")
@@ -136,6 +147,25 @@ class Engine:
             context = self.context(agent_id)
             next_prompt = context.render(extra=(NEXT_EVENT,))
             return prepare_into(self.prepared_summaries, context, next_prompt, cancel)
+
+    def warm_next(self, agent_id: int, cancel: threading.Event | None = None) -> int:
+        """While the user is idle: read into the model's KV cache what the agent's next
+        prompt will start with (everything before the next event: in the dialogue format
+        the last message and the human block, which the memory pass may have changed), so
+        that the next turn reads only what the new message brings. Returns the tokens read;
+        0 for a backend without a KV cache. Raises Cancelled when ``cancel`` is set."""
+        backend = self.backend
+        if not isinstance(backend, KVStateBackend):
+            return 0
+        with self.lock:
+            context = self.context(agent_id)
+            a = backend.prompt_tokens(context.render(extra=(NEXT_EVENT,)))
+            b = backend.prompt_tokens(context.render(extra=(OTHER_EVENT,)))
+            n = common_prefix(a, b) - PREFIX_MARGIN
+            if n <= 0:
+                return 0
+            self.warm.active_agent_id = agent_id
+            return backend.prefill(a[:n], cancel=cancel)
 
     def save_warm_state(self) -> bool:
         """Save the backend's KV cache for the agent it holds (on idle or quit).

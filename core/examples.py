@@ -165,12 +165,9 @@ def render_examples(
     names: Sequence[str] | None = None,
     count: int | None = None,
     when: datetime = EXAMPLE_TIME,
-    *,
-    dialogue: bool = False,
 ) -> str:
-    """The examples shown to the model, in the neutral transcript (its dialogue format
-    when ``dialogue``): those named (default: all, in order), at most ``count`` of them.
-    Empty when none is chosen."""
+    """The examples shown to the model, in the neutral transcript: those named (default:
+    all, in order), at most ``count`` of them. Empty when none is chosen."""
     chosen = [e for e in EXAMPLES if names is None or e.name in names][:count]
     if not chosen:
         return ""
@@ -178,7 +175,5 @@ def render_examples(
     for example in chosen:
         for role, content in example_events(example, when):
             text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
-            lines.append(
-                neutral_line("assistant" if role == "assistant" else "user", text, dialogue)
-            )
+            lines.append(neutral_line("assistant" if role == "assistant" else "user", text))
     return "\n".join(lines)

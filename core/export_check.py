@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ember.core import json_stream, timeutil
+from ember.core import agent_names, json_stream, timeutil
 from ember.core.errors import InvalidInput, quoted
 from ember.core.transfer import FORMAT, VERSION, decode_vector
 
@@ -179,9 +179,13 @@ def check_header(plan: ExportPlan, key: str, value: Any) -> None:
 
 
 def check_agent(f: Fields) -> dict[str, Any]:
-    """The agent's own fields, normalised."""
+    """The agent's own fields, normalised (the name by the rule of every path)."""
+    try:
+        name = agent_names.agent_name(f.text("name", nonempty=True))
+    except InvalidInput as exc:
+        raise f._bad("name", str(exc)) from None
     return {
-        "name": f.text("name", nonempty=True, limit=MAX_NAME).strip(),
+        "name": name,
         "persona_preset": f.opt_text("persona_preset"),
         "human_preset": f.opt_text("human_preset"),
         "created_at": f.time("created_at"),

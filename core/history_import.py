@@ -9,6 +9,11 @@ transaction inserts the messages, reading the file again line by line; (3) the m
 are embedded in batches after the commit (``transfer.embed_missing_messages``). If the
 embedding is interrupted, the messages stay imported and the engine embeds the rest when
 the agent next runs.
+
+Importing is idempotent: a message the agent already has — same role, time and text — is
+not added again (a second run, or a re-run after a kill, doubled the history before), and
+a re-run embeds what an interrupted one left unembedded. A line repeating an earlier line
+of the same file exactly is the same message too.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from ember.core.transfer import (
     SAVE_REPORT_EVERY,
     ProgressCallback,
     check_cancel,
+    deleted_meanwhile,
     embed_missing_messages,
     report,
 )
@@ -149,36 +155,43 @@ def import_history(
     cancel: threading.Event | None = None,
 ) -> int:
     """Import a JSON Lines conversation into recall memory (out of context). Returns the
-    number of messages. ``embedder`` None leaves the embedding to the engine's backfill."""
+    number of messages added (those the agent already had are not added again; the
+    "saving" progress reports give the file's count). ``embedder`` None leaves the
+    embedding to the engine's backfill."""
     total = check_history(path)
-    store.get_agent_by_id(agent_id)  # NotFound before anything is written
+    name = store.get_agent_by_id(agent_id).name  # NotFound before anything is written
     report(on_progress, "saving", 0, total)
-    first_id = 0
-    with store.transaction():
+    first_id = 0  # the oldest message of the file, new or already there
+    added = 0
+    with deleted_meanwhile(store, agent_id, name), store.transaction():
         for done, line in enumerate(read_history(path), 1):
-            kind, content = _content(line)
-            mid = store.add_message(
-                agent_id,
-                line.role,
-                kind,
-                content,
-                line.content,
-                created_at=line.time,
-                in_context=False,
-            )
-            first_id = first_id or mid
+            mid = store.find_message(agent_id, line.role, line.time, line.content)
+            if mid is None:
+                kind, content = _content(line)
+                mid = store.add_message(
+                    agent_id,
+                    line.role,
+                    kind,
+                    content,
+                    line.content,
+                    created_at=line.time,
+                    in_context=False,
+                )
+                added += 1
+            first_id = min(first_id, mid) if first_id else mid
             if done % SAVE_REPORT_EVERY == 0:
                 check_cancel(cancel)
                 report(on_progress, "saving", done, total)
     report(on_progress, "saving", total, total)
     if embedder is not None:
-        embed_missing_messages(
-            store,
-            embedder,
-            agent_id,
-            after_id=first_id - 1,
-            on_progress=on_progress,
-            cancel=cancel,
-            total=total,
-        )
-    return total
+        with deleted_meanwhile(store, agent_id, name):
+            embed_missing_messages(
+                store,
+                embedder,
+                agent_id,
+                after_id=first_id - 1,
+                on_progress=on_progress,
+                cancel=cancel,
+                total=None if added < total else total,
+            )
+    return added

@@ -14,6 +14,13 @@ Extraction and insert cost a few milliseconds per page and per batch; the embedd
 tens of milliseconds per chunk, so throughput is the embedder's (``benchmarks/ingest.py``
 measures the ratio). Memory is bounded by one page or text block plus one batch.
 
+One load of a document at a time: a process loading a file holds a lock named after the
+agent and the file's hash (``process_lock``) from before it looks for the source until the
+source is ``loaded`` or discarded. A second process that loads the same file meanwhile
+waits for it, then finds it loaded (a reused row id once let two concurrent loads both
+store every passage). A ``loading`` source whose lock is free was left by a process that
+died; :func:`reap_interrupted` removes it with its passages, and a new load replaces it.
+
 Everything here runs on the caller's thread with the caller's :class:`Store` (the GUI calls
 it from its engine worker). Nothing here imports Qt.
 """
@@ -30,15 +37,18 @@ from pathlib import Path
 from typing import Literal
 
 from ember.core.chunking import Chunk, Chunker
+from ember.core.document import path_text
 from ember.core.embedder import Embedder
-from ember.core.errors import Cancelled, DocumentError, EmberError
+from ember.core.errors import Cancelled, DocumentError, EmberError, StoreError
 from ember.core.loaders import Document, Segment, is_supported, open_document
+from ember.core.process_lock import ProcessLock
 from ember.core.store import Store
 
 DEFAULT_BATCH_SIZE = 64
 HASH_BLOCK = 1 << 20
 
 Status = Literal["loaded", "skipped", "failed", "cancelled"]
+DELETED_MEANWHILE = "the agent was deleted meanwhile, with everything loaded for it"
 
 
 @dataclass(frozen=True)
@@ -138,6 +148,31 @@ def file_sha256(path: Path, cancel: threading.Event | None = None) -> str:
     return digest.hexdigest()
 
 
+def load_lock(store: Store, agent_id: int, sha256: str) -> ProcessLock:
+    """The lock held while the agent's document with this hash is being loaded."""
+    return ProcessLock(store.path, f"load-{agent_id}-{sha256}")
+
+
+def reap_interrupted(store: Store, agent_id: int | None = None) -> int:
+    """Remove the ``loading`` documents (with their passages) that no live process is
+    loading: a load that was killed. Best effort (a read-only file keeps them); returns
+    how many went."""
+    reaped = 0
+    for source in store.loading_sources(agent_id):
+        lock = load_lock(store, source.agent_id, source.sha256)
+        try:
+            if lock.acquire() is not None:
+                continue  # being loaded right now
+            try:
+                store.remove_source(source.id)
+                reaped += 1
+            finally:
+                lock.release()
+        except StoreError:
+            return reaped
+    return reaped
+
+
 def make_chunker(embedder: Embedder) -> Chunker:
     """A chunker measuring text with the embedder's own tokenizer and input limit."""
     return Chunker(embedder.count_tokens, max_tokens=embedder.max_tokens)
@@ -195,7 +230,8 @@ def ingest_file(
     result says ``failed`` with a one-line reason, and the database is left unchanged."""
     path = Path(path)
     started = time.perf_counter()
-    shown = str(path)
+    shown = path_text(path)  # a file name that is not UTF-8 is stored and printed as text
+    name = path_text(path.name)
 
     def result(
         status: Status,
@@ -222,24 +258,28 @@ def ingest_file(
     report("checking", 0, 0, 0, 0)
     source_id: int | None = None
     doc: Document | None = None
+    lock: ProcessLock | None = None
     try:
         doc = open_document(path)
         sha = file_sha256(path, cancel)
+        lock = load_lock(store, agent_id, sha)
+        lock.wait(cancel)  # another process loading this file: it finishes first
         existing = store.find_source(agent_id, sha)
         if existing is not None:
             if existing.status == "loaded":
                 return result(
                     "skipped", "already loaded", existing.pages, existing.passages, existing.id
                 )
-            store.remove_source(existing.id)  # left behind by a crash: load it afresh
+            store.remove_source(existing.id)  # its loader died (we hold the lock)
         _check_embedder(store, embedder)
         chunker = chunker or make_chunker(embedder)
-        source = store.add_source(agent_id, str(path.resolve()), path.name, sha, pages=doc.pages)
+        full = path_text(path.resolve())
+        source = store.add_source(agent_id, full, name, sha, pages=doc.pages)
         source_id = source.id
         pages = _PageCounter(doc)
         done = 0
         report("embedding", 0, doc.pages, 0, 0)
-        for batch in _batches(chunker.chunks(pages, path.name), batch_size):
+        for batch in _batches(chunker.chunks(pages, name), batch_size):
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
             vectors = embedder.embed([c.text for c in batch])
@@ -275,22 +315,38 @@ def ingest_file(
         return result("failed", str(exc))
     except EmberError as exc:
         _discard(store, source_id)
-        return result("failed", str(exc))
+        return result("failed", DELETED_MEANWHILE if _gone(store, agent_id) else str(exc))
     except Exception as exc:  # a loader bug must not end the batch
         _discard(store, source_id)
+        if _gone(store, agent_id):  # a foreign-key failure: the agent was deleted
+            return result("failed", DELETED_MEANWHILE)
         return result("failed", f"unexpected error: {type(exc).__name__}: {exc}")
     except BaseException:  # KeyboardInterrupt: clean up, then let it through
         _discard(store, source_id)
         raise
     finally:
+        if lock is not None:
+            lock.release()
         if doc is not None:
             doc.close()
 
 
+def _gone(store: Store, agent_id: int) -> bool:
+    try:
+        return not store.agent_exists(agent_id)
+    except StoreError:
+        return False
+
+
 def _discard(store: Store, source_id: int | None) -> None:
-    """Delete a partly loaded source and its passages."""
+    """Delete a partly loaded source and its passages. When even that fails (a full
+    disk), the error that brought us here is the one to report: the source stays
+    ``loading`` with its lock free, and :func:`reap_interrupted` removes it later."""
     if source_id is not None:
-        store.remove_source(source_id)
+        try:
+            store.remove_source(source_id)
+        except StoreError:
+            pass
 
 
 def ingest_paths(

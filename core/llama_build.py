@@ -9,11 +9,13 @@ is the cheap check made before every model load.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import signal
 import subprocess
 import sys
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +78,36 @@ def build_record() -> dict[str, Any] | None:
         return dict(json.loads((Path(sys.prefix) / BUILD_RECORD).read_text()))
     except (OSError, ValueError):
         return None
+
+
+@cache
+def _library_strings() -> bytes | None:
+    """The bytes of the installed libllama (its names of architectures are C strings in
+    it), found without importing llama_cpp; None when it cannot be found."""
+    spec = importlib.util.find_spec("llama_cpp")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        for lib in sorted(Path(folder, "lib").glob("libllama.*")) + sorted(
+            Path(folder).glob("libllama.*")
+        ):
+            try:
+                return lib.read_bytes()
+            except OSError:
+                continue
+    return None
+
+
+def knows_architecture(name: str) -> bool | None:
+    """Whether the installed llama.cpp can run models of the architecture ``name`` (a
+    GGUF's ``general.architecture``): its name is among the library's strings. None when
+    the library cannot be read. (The linker may share a name's bytes with the end of a
+    longer string, so a name that ends another is found too: a rare false yes, never a
+    false no.)"""
+    data = _library_strings()
+    if data is None:
+        return None
+    return bool(name) and name.encode("utf-8") + b"\0" in data
 
 
 def missing_cpu_features() -> list[str]:

@@ -239,10 +239,86 @@ UPDATE settings SET value = json_set(value, '$.temperature', 0.0)
 WHERE key = 'engine' AND json_valid(value) AND json_extract(value, '$.temperature') = 0.7;
 """
 
+# Function results are bounded now (tools.bound_result), but a file may hold one from
+# before: a search that returned a 2 MB message whole made every later turn of its agent
+# overflow the window. Results longer than the bound (12,000 characters) keep their first
+# 2,000, with a note; they are tool output, not what anyone said, and are not searchable.
+_BOUNDED_RESULTS = """
+UPDATE messages SET content = json_set(
+    content,
+    '$.message',
+    substr(json_extract(content, '$.message'), 1, 2000)
+        || printf(' [... cut: the result had %,d characters; 2,000 are shown]',
+                  length(json_extract(content, '$.message')))
+)
+WHERE kind = 'function_result' AND json_valid(content)
+    AND length(json_extract(content, '$.message')) > 12000;
+"""
+
+# Agent and document ids are never used twice (AUTOINCREMENT): a reused id made a deleted
+# agent's leftovers (a killed import's message vectors, which have no foreign key) the next
+# agent's, and let a second load of a document take the first one's row for its own.
+# SQLite cannot add AUTOINCREMENT to a table: both are rebuilt (the twelve steps of
+# https://sqlite.org/lang_altertable.html), which needs foreign keys off, so this script
+# starts with REBUILD_MARK (db.migrate_db then checks the keys before committing).
+REBUILD_MARK = "-- rebuilds tables: foreign keys off"
+_IDS_NEVER_REUSED = f"""{REBUILD_MARK}
+CREATE TABLE agents_new (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    persona_preset TEXT,
+    human_preset TEXT,
+    created_at TEXT NOT NULL,
+    last_login_at TEXT,
+    summary TEXT NOT NULL DEFAULT '',
+    summary_hidden INTEGER NOT NULL DEFAULT 0,
+    heartbeat_paused_until TEXT,
+    settings TEXT NOT NULL DEFAULT '{{}}'
+);
+INSERT INTO agents_new(id, name, persona_preset, human_preset, created_at, last_login_at,
+    summary, summary_hidden, heartbeat_paused_until, settings)
+    SELECT id, name, persona_preset, human_preset, created_at, last_login_at, summary,
+        summary_hidden, heartbeat_paused_until, settings FROM agents;
+DROP TABLE agents;
+ALTER TABLE agents_new RENAME TO agents;
+CREATE TABLE sources_new (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    pages INTEGER NOT NULL DEFAULT 0,
+    passages INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'loaded' CHECK (status IN ('loading', 'loaded', 'failed')),
+    error TEXT,
+    created_at TEXT NOT NULL,
+    UNIQUE (agent_id, sha256)
+);
+INSERT INTO sources_new(id, agent_id, path, name, sha256, pages, passages, status, error,
+    created_at)
+    SELECT id, agent_id, path, name, sha256, pages, passages, status, error, created_at
+    FROM sources;
+DROP TABLE sources;
+ALTER TABLE sources_new RENAME TO sources;
+"""
+
+# Importing a history adds no message the agent already has (same role, time and text):
+# history_import looks each one up. By agent and time alone, a file whose messages share one
+# time (a date without a clock) made that quadratic: 30,000 of them took 161 s. The length
+# and the first 40 characters of the text narrow it to the message itself, for ~50 bytes a
+# message.
+_SAME_MESSAGE_INDEX = """
+CREATE INDEX messages_agent_time_text
+    ON messages(agent_id, created_at, length(text), substr(text, 1, 40));
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("initial schema", _INITIAL),
     ("archival binary prefilter + exact re-rank", _ARCHIVAL_INDEX),
     ("recall search windows", _RECALL_WINDOWS),
     ("core memory history", _BLOCK_HISTORY),
     ("greedy steps replace the first version's default temperature", _GREEDY_DEFAULT),
+    ("oversized function results cut", _BOUNDED_RESULTS),
+    ("agent and document ids never reused", _IDS_NEVER_REUSED),
+    ("an index to find a message by its time and text", _SAME_MESSAGE_INDEX),
 ]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ember.core.models import GGUFInfo, read_gguf_info
+from ember.core.models import GGUFInfo, read_gguf_info, require_runnable
 
 RUNTIME_OVERHEAD = 300 * 1024 * 1024  # llama.cpp compute buffers and the process itself
 KV_BYTES = 2  # f16 keys and values (llama.cpp's default cache type)
@@ -121,11 +121,51 @@ def ram_needed(info: GGUFInfo, n_ctx: int) -> int:
     return info.file_size + kv_cache_bytes(info, n_ctx) + RUNTIME_OVERHEAD
 
 
+def largest_context(info: GGUFInfo, available: int, step: int = 256) -> int:
+    """The largest context (a multiple of ``step``) whose estimate fits in ``available``
+    bytes; 0 when not even the weights fit."""
+    per_token = kv_cache_bytes(info, 1)
+    room = available - info.file_size - RUNTIME_OVERHEAD
+    if room <= 0:
+        return 0
+    if per_token == 0:
+        return 1 << 31
+    return room // per_token // step * step
+
+
+def context_problem(
+    info: GGUFInfo, n_ctx: int, memory: MemoryInfo | None = None, min_ctx: int = 512
+) -> str | None:
+    """Why a context of ``n_ctx`` tokens cannot be loaded with this model here (its KV
+    cache would not fit in the memory available now), naming the largest that fits; None
+    when it fits or this machine's memory is unknown. ``ember chat --ctx 1000000000``
+    reached 19.6 GB of a 23 GB machine before llama.cpp gave up: this is checked first."""
+    memory = memory or memory_info()
+    needed = ram_needed(info, n_ctx)
+    if not memory.available or needed <= memory.available:
+        return None
+    largest = largest_context(info, memory.available)
+    head = (
+        f"A context of {n_ctx:,} tokens needs about {human_size(needed)} of memory with "
+        f"{info.name} (its KV cache {human_size(kv_cache_bytes(info, n_ctx))}), more than "
+        f"the {human_size(memory.available)} available"
+    )
+    if largest < min_ctx:
+        return (
+            f"{head}, and the model does not fit even with the smallest context: close other "
+            "apps or use a smaller model."
+        )
+    return (
+        f"{head}; the largest that fits now is {largest:,} tokens (--ctx, or Settings: "
+        "Context size)."
+    )
+
+
 def check_model(
     path: Path | str, n_ctx: int = 4096, memory: MemoryInfo | None = None
 ) -> ModelCheck:
     """Validate ``path`` as a GGUF model and judge whether it fits (raises ModelError)."""
-    info = read_gguf_info(path)
+    info = require_runnable(read_gguf_info(path))
     memory = memory or memory_info()
     needed = ram_needed(info, n_ctx)
     fit: Fit

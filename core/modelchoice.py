@@ -69,6 +69,25 @@ def use_server(config: EngineConfig, url: str, model: str | None = None) -> Engi
     return replace(config, server_url=endpoint.url, server_model=model or None)
 
 
+def context_problem(config: EngineConfig) -> str | None:
+    """Why ``config``'s context size cannot be loaded here (its KV cache does not fit in the
+    memory available), naming the largest that fits; None when it fits, for a server, or
+    for the bundled model before it is assembled. Reads only the model's header."""
+    from ember.core.config import MIN_CTX
+    from ember.core.errors import ModelError
+    from ember.core.modelcheck import context_problem as problem_for
+    from ember.core.models import bundled_model_path, read_gguf_info
+
+    if config.server_url:
+        return None
+    try:
+        path = config.model_path or bundled_model_path(assemble=False)
+        info = read_gguf_info(path)
+    except ModelError:
+        return None  # the load itself says what is wrong with the file
+    return problem_for(info, config.n_ctx, min_ctx=MIN_CTX)
+
+
 # -- the backend for a choice -------------------------------------------------------------
 
 BackendFactory = Callable[[EngineConfig], Backend]
@@ -77,7 +96,6 @@ BackendFactory = Callable[[EngineConfig], Backend]
 def local_backend(config: EngineConfig) -> Backend:
     """The llama.cpp backend for ``config`` (the bundled model when no path is set)."""
     from ember.core.errors import ModelError
-    from ember.core.llama_backend import LlamaBackend
     from ember.core.llama_build import missing_cpu_features
     from ember.core.models import resolve_model
 
@@ -87,9 +105,13 @@ def local_backend(config: EngineConfig) -> Backend:
             f"llama.cpp in this environment was built for CPUs with {', '.join(missing)}, "
             "which this CPU lacks. Reinstall for this machine: make clean && make run."
         )
-    return LlamaBackend(
-        resolve_model(config.model_path), n_ctx=config.n_ctx, n_threads=config.n_threads
-    )
+    path = resolve_model(config.model_path)
+    problem = context_problem(replace(config, model_path=str(path)))
+    if problem is not None:  # before llama.cpp allocates it (or is even imported)
+        raise ModelError(problem)
+    from ember.core.llama_backend import LlamaBackend
+
+    return LlamaBackend(path, n_ctx=config.n_ctx, n_threads=config.n_threads)
 
 
 def default_backend(config: EngineConfig) -> Backend:

@@ -65,6 +65,9 @@ _GGML_TYPES: dict[int, tuple[int, int]] = {
     34: (256, 54),
     35: (256, 66),
     39: (32, 17),
+    40: (64, 36),
+    41: (128, 18),
+    42: (64, 18),
 }
 
 # GGUF metadata value types.
@@ -93,6 +96,7 @@ class GGUFInfo:
     file_size: int
     expected_size: int | None
     metadata: dict[str, Any] = field(repr=False)
+    unknown_types: tuple[int, ...] = ()  # ggml tensor types this Ember does not know
 
     @property
     def name(self) -> str:
@@ -190,7 +194,7 @@ def read_gguf_info(path: Path | str) -> GGUFInfo:
             vtype = r.unpack("<I")
             metadata[key] = r.value(vtype)
         data_end = 0
-        known = True
+        unknown: set[int] = set()
         for _ in range(n_tensors):
             r.string()
             n_dims = r.unpack("<I")
@@ -203,7 +207,7 @@ def read_gguf_info(path: Path | str) -> GGUFInfo:
             offset = r.unpack("<Q")
             block = _GGML_TYPES.get(ttype)
             if block is None:
-                known = False
+                unknown.add(ttype)
                 data_end = max(data_end, offset + 1)
             else:
                 data_end = max(data_end, offset + n_elements // block[0] * block[1])
@@ -220,15 +224,37 @@ def read_gguf_info(path: Path | str) -> GGUFInfo:
         path=path,
         version=version,
         file_size=file_size,
-        expected_size=expected if known else None,
+        expected_size=None if unknown else expected,
         metadata=metadata,
+        unknown_types=tuple(sorted(unknown)),
     )
 
 
+def require_runnable(info: GGUFInfo) -> GGUFInfo:
+    """``info`` when llama.cpp as installed can run the model, else ModelError saying why:
+    a tensor type it cannot read, or an architecture it does not know (``ember models
+    check`` said such a file "fits")."""
+    from ember.core.llama_build import knows_architecture
+
+    if info.unknown_types:
+        types = ", ".join(str(t) for t in info.unknown_types)
+        raise ModelError(
+            f"{info.path} holds tensors of a type llama.cpp in this Ember cannot read (ggml "
+            f"type {types}): it needs a newer Ember, or another quantisation of the model."
+        )
+    arch = info.metadata.get("general.architecture")
+    if not isinstance(arch, str) or not arch:
+        raise ModelError(f"{info.path} does not say its architecture, so llama.cpp cannot run it.")
+    if knows_architecture(arch) is False:
+        raise ModelError(
+            f"{info.path} is a model of the architecture '{arch}', which llama.cpp in this "
+            "Ember cannot run: it needs a newer Ember, or a model of another architecture."
+        )
+    return info
+
+
 def _models_dir() -> Path:
-    folder = paths.cache_dir() / "models"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return paths.private_dir(paths.cache_dir() / "models")
 
 
 def bundled_model_path(*, assemble: bool = True) -> Path:
@@ -257,6 +283,7 @@ def bundled_model_path(*, assemble: bool = True) -> Path:
         try:
             target.unlink(missing_ok=True)  # unverified leftovers are rebuilt, never trusted
             bundle.assemble(partial, overwrite=True)
+            os.chmod(partial, 0o600)  # not 0666 under umask 000
             os.replace(partial, target)
         except (OSError, ValueError) as exc:
             partial.unlink(missing_ok=True)
@@ -264,9 +291,8 @@ def bundled_model_path(*, assemble: bool = True) -> Path:
         stat = target.stat()
         marker = _marker(target)
         tmp = marker.with_name(f"{marker.name}.{os.getpid()}.partial")
-        tmp.write_text(
-            json.dumps({"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": expected})
-        )
+        seen = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": expected}
+        paths.write_private(tmp, json.dumps(seen).encode("utf-8"))
         os.replace(tmp, marker)
     return target
 
@@ -302,5 +328,5 @@ def resolve_model(path: Path | str | None) -> Path:
     if path is None or str(path) == "":
         return bundled_model_path()
     model = Path(path).expanduser().resolve()
-    read_gguf_info(model)
+    require_runnable(read_gguf_info(model))
     return model

@@ -11,7 +11,11 @@ Design:
   nothing for minutes). Servers stop generating when their client goes away.
 * Timeouts fit slow local servers: 10 s to connect, then :class:`Timeouts` -- a long wait
   for the first token (prompt reading can take minutes on a laptop) and a gap limit
-  between tokens once the reply flows. There is no fixed cut on a whole reply.
+  between tokens once the reply flows. Only events that carry text (or new prompt
+  progress) count as the reply flowing: a server sending an empty event every second
+  once kept a reply open forever. There is no fixed cut on a whole reply; every other
+  request has a total deadline (a server dripping ``/v1/models`` a byte at a time hung).
+* Reads are bounded, redirects reported and not followed (``server_limits``).
 * Every failure becomes one :class:`ServerError` whose message names the server and the
   fix, with a ``kind`` (unreachable, auth, not_found, model_missing, context_overflow,
   dropped, timeout, server, bad_response).
@@ -31,9 +35,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ember.core.errors import Cancelled, InvalidInput, ServerError
+from ember.core.server_limits import (
+    MAX_BODY_BYTES,
+    MAX_ERROR_BYTES,
+    MAX_EVENT_BYTES,
+    carries_text,
+    prompt_read,
+    read_bounded,
+    redirected,
+)
 
 CONNECT_TIMEOUT = 10.0
-REQUEST_TIMEOUT = 120.0  # plain requests: model lists, tokenization, probes
+REQUEST_TIMEOUT = 120.0  # plain requests: model lists, tokenization, probes (in all)
 USER_AGENT = "ember-assistant"
 
 
@@ -62,22 +75,46 @@ class Endpoint:
         return f"{self.scheme}://{self.host}:{self.port}"
 
 
+_USERINFO = re.compile(r"(//)[^/?#@\s]*@")
+
+
+def redact_url(text: str) -> str:
+    """``text`` with any user name and password of a URL in it replaced by ``***``."""
+    return _USERINFO.sub(r"\1***@", text)
+
+
 def parse_server_url(url: str) -> Endpoint:
-    """Check and split a server URL. ``…/v1`` is the API base; a URL without it gets it."""
+    """Check and split a server URL. ``…/v1`` is the API base; a URL without it gets it.
+
+    A user name or password in the URL is refused: it would be stored and shown in plain
+    text, and it was never sent (keys go as a bearer token, from the keychain or
+    ``EMBER_API_KEY``); no message ever repeats it."""
     text = url.strip().rstrip("/")
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(f'"{url}" is not a server URL; use one like http://127.0.0.1:8080/v1')
+    shown = redact_url(url)
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:  # "Invalid IPv6 URL" (http://[::1/v1)
+        host = None
+    if not host or parts.scheme not in ("http", "https"):
+        raise InvalidInput(f'"{shown}" is not a server URL; use one like http://127.0.0.1:8080/v1')
+    if parts.username is not None or parts.password is not None:
+        bare = redact_url(text).replace("***@", "")
+        raise InvalidInput(
+            f'"{shown}" holds a user name or password, which Ember would keep in plain text '
+            f"and never sends. Use {bare} and store the key in the OS keychain with: ember "
+            f"server key {bare} (or set EMBER_API_KEY)."
+        )
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        raise InvalidInput(f'"{url}" has an invalid port number') from None
+        raise InvalidInput(f'"{shown}" has an invalid port number') from None
     path = parts.path.rstrip("/")
     if path.endswith("/v1"):
         root, api = path[: -len("/v1")], path
     else:
         root, api = path, path + "/v1"
-    return Endpoint(text, parts.scheme, parts.hostname, port, root, api)
+    return Endpoint(text, parts.scheme, host, port, root, api)
 
 
 def _error_detail(body: bytes) -> tuple[str, str]:
@@ -185,6 +222,10 @@ class _Watchdog:
         self.first_token_seen = True
         self._last = time.monotonic()
 
+    def progress(self) -> None:
+        """The server reports progress reading the prompt: the first-token clock restarts."""
+        self._last = time.monotonic()
+
     def _run(self) -> None:
         while not self._done.wait(0.1):
             limit = (
@@ -269,22 +310,35 @@ class OpenAIClient:
         server's root instead of its API base."""
         full = self._path(path, root)
         conn = self._connect(timeout)
+        assert conn.sock is not None
+        # The whole request within ``timeout``: a per-read timeout never fires for a
+        # server that sends a byte a second.
+        deadline = _Watchdog(conn.sock, None, Timeouts(timeout, timeout))
+        late = ServerError(
+            f"The server at {self.endpoint.url} did not answer {full} within {timeout:.0f} s.",
+            "timeout",
+        )
         try:
             payload = None if body is None else json.dumps(body).encode("utf-8")
             conn.request(method, full, body=payload, headers=self._headers(body is not None))
             resp = conn.getresponse()
-            data = resp.read()
+            limit = MAX_ERROR_BYTES if resp.status >= 400 else MAX_BODY_BYTES
+            data = read_bounded(self.endpoint, full, resp, limit)
         except TimeoutError:
-            raise ServerError(
-                f"The server at {self.endpoint.url} did not answer {full} within {timeout:.0f} s.",
-                "timeout",
-            ) from None
+            raise late from None
         except (OSError, http.client.HTTPException) as exc:
+            if deadline.reason == "timeout":
+                raise late from None
             raise ServerError(
                 f"The connection to the server at {self.endpoint.url} failed: {exc}.", "dropped"
             ) from None
         finally:
+            deadline.stop()
             conn.close()
+        if deadline.reason == "timeout":
+            raise late
+        if 300 <= resp.status < 400:
+            raise redirected(self.endpoint, full, resp)
         if resp.status >= 400:
             raise http_error(self.endpoint, full, resp.status, data)
         return _json_body(self.endpoint, full, data)
@@ -320,21 +374,32 @@ class OpenAIClient:
         assert conn.sock is not None
         watchdog = _Watchdog(conn.sock, cancel, timeouts)
         done = False
+        read_so_far = 0
         try:
             try:
                 payload = json.dumps({**body, "stream": True}).encode("utf-8")
                 conn.request("POST", full, body=payload, headers=self._headers(True))
                 resp = conn.getresponse()
+                if 300 <= resp.status < 400:
+                    raise redirected(self.endpoint, full, resp)
                 if resp.status >= 400:
-                    raise http_error(self.endpoint, full, resp.status, resp.read())
+                    error = read_bounded(self.endpoint, full, resp, MAX_ERROR_BYTES)
+                    raise http_error(self.endpoint, full, resp.status, error)
                 if "json" in (resp.getheader("Content-Type") or ""):
                     # A server that ignores "stream": the whole answer as one event.
-                    whole = _json_body(self.endpoint, full, resp.read())
+                    answer = read_bounded(self.endpoint, full, resp, MAX_BODY_BYTES)
+                    whole = _json_body(self.endpoint, full, answer)
                     watchdog.token()
                     yield whole
                     done = True
                     return
-                for raw in resp:
+                while raw := resp.readline(MAX_EVENT_BYTES + 1):
+                    if len(raw) > MAX_EVENT_BYTES:
+                        raise ServerError(
+                            f"The server at {self.endpoint.url} sent an event of more than "
+                            f"{MAX_EVENT_BYTES >> 20} MB; Ember stopped reading.",
+                            "bad_response",
+                        )
                     line = raw.decode("utf-8", errors="replace").strip()
                     if not line.startswith("data:"):
                         continue  # blank separators, comments (pings), event names
@@ -351,7 +416,11 @@ class OpenAIClient:
                         ) from None
                     if isinstance(event, dict) and event.get("error"):
                         raise http_error(self.endpoint, full, 500, data.encode("utf-8"))
-                    watchdog.token()
+                    if isinstance(event, dict) and carries_text(event):
+                        watchdog.token()
+                    elif (read := prompt_read(event)) > read_so_far:
+                        read_so_far = read  # progress only when more of it was read
+                        watchdog.progress()
                     yield event
             except (OSError, http.client.HTTPException) as exc:
                 cause: Exception = exc

@@ -11,7 +11,9 @@ APP_NAME = "ember"
 DB_FILENAME = "ember.sqlite3"
 
 
-def _private_dir(path: Path) -> Path:
+def private_dir(path: Path) -> Path:
+    """``path`` created (with its parents) readable by the user only, whatever the umask
+    (under umask 000 the model folder was 0777); returns it."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         os.chmod(path, 0o700)
@@ -36,12 +38,20 @@ def cache_dir_path() -> Path:
 
 def data_dir() -> Path:
     """The folder holding the database (created private to the user)."""
-    return _private_dir(data_dir_path())
+    return private_dir(data_dir_path())
 
 
 def cache_dir() -> Path:
     """The folder for rebuildable files: the assembled bundled model, saved KV states."""
-    return _private_dir(cache_dir_path())
+    return private_dir(cache_dir_path())
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to a new file ``path`` readable by the user only (0600)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        os.fchmod(fh.fileno(), 0o600)  # a file left over keeps its mode through O_CREAT
+        fh.write(data)
 
 
 def db_path() -> Path:

@@ -1,17 +1,20 @@
 """Main-context assembly: what the model sees, in an order that keeps the prefix stable.
 
-Order (DESIGN §3): system instructions, tool descriptions, few-shot examples (static),
-core memory blocks with ``used/limit`` counts, then the FIFO queue with the recursive
-summary at its head. Everything that changes per turn (times, counters) lives inside the
-newest event, so consecutive steps share their token prefix up to the newest message and
-llama.cpp re-reads only the tail. Core memory edits and evictions legitimately invalidate
-what follows them.
+For MemGPT's function steps (DESIGN §3): system instructions, tool descriptions, few-shot
+examples (static), core memory blocks with ``used/limit`` counts, then the FIFO queue with
+the recursive summary at its head. Everything that changes per turn (times, counters)
+lives inside the newest event, so consecutive steps share their token prefix up to the
+newest message and llama.cpp re-reads only the tail. Core memory edits and evictions
+legitimately invalidate what follows them.
 
-Rendering uses the model's own chat template (GGUF metadata) when it has one, given the
-model's BOS and EOS texts; base models (the bundled Gemma 3 270M) get a neutral ``EVENT:`` /
-``AGENT:`` transcript that matches the few-shot examples. Which of the two is decided once,
-when the model is loaded (a template that cannot render the engine's conversation shapes is
-not used); a template that fails later is an error, never a silent switch of format.
+Those steps are rendered with the model's own chat template (GGUF metadata) when it has
+one, given the model's BOS and EOS texts, else as a neutral ``EVENT:`` / ``AGENT:``
+transcript that matches the few-shot examples. Which one is decided once, when the model
+is loaded (a template that cannot render the engine's conversation shapes is not used); a
+template that fails later is an error, never a silent switch of format.
+
+A model in the dialogue format (a model without a chat template, such as the bundled one,
+unless the settings say otherwise) reads the plain dialogue of dialogue_prompt.py instead.
 """
 
 from __future__ import annotations
@@ -23,17 +26,14 @@ from functools import cache
 from typing import Any
 
 from ember import resources
-from ember.core.autorecall import MEMORIES_HEADER
+from ember.core import dialogue_prompt
 from ember.core.backend import ChatFormat, Prompt
 from ember.core.errors import ModelError
-from ember.core.step.dialogue import REPLY_FUNCTION, REPLY_PREFIX, USER_PREFIX
 from ember.core.step.schema import STEP_PREFIX
 from ember.core.store import Block, Message
 
 EVENT_PREFIX = "EVENT: "
 AGENT_PREFIX = STEP_PREFIX
-# Base models get the dialogue format (step/dialogue.py): chosen by measurement (README).
-DIALOGUE = True
 # Message contents go through the chat template as placeholders (private-use characters
 # that no tokenizer merges with their neighbours) and come back as data parts.
 _HOLE = "\ue000"
@@ -74,56 +74,9 @@ def message_role(message: Message) -> str:
     return "assistant" if message.role == "assistant" else "user"
 
 
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
-
-
-def _memory_line(memory: Any) -> str:
-    if not isinstance(memory, dict):
-        return "- " + _one_line(json.dumps(memory))
-    where = [str(memory.get("time", ""))]
-    if "source" in memory:
-        where = [str(memory["source"])] + ([f"page {memory['page']}"] if "page" in memory else [])
-    elif "role" in memory:
-        where.append("user said" if memory["role"] == "user" else "Ember said")
-    text = str(memory.get("content", memory.get("message", "")))
-    if memory.get("user_went_on"):
-        text = f"{text} {memory['user_went_on']}"
-    return f"- ({', '.join(where)}) {_one_line(text)}"
-
-
-def dialogue_line(role: str, text: str) -> str:
-    """One queue entry in the dialogue transcript (step/dialogue.py): the user's messages
-    and the agent's replies as dialogue lines, recalled memories as a plain list ending
-    with the question they were found for (best last, next to it), everything else as the
-    neutral ``EVENT:``/``AGENT:`` line."""
-    prefix = AGENT_PREFIX if role == "assistant" else EVENT_PREFIX
-    try:
-        content = json.loads(text)
-    except ValueError:
-        return prefix + text
-    if not isinstance(content, dict):
-        return prefix + text
-    kind = content.get("type")
-    if role != "assistant" and kind == "user_message":
-        return USER_PREFIX + _one_line(content.get("message", ""))
-    arguments = content.get("arguments")
-    is_reply = role == "assistant" and content.get("function") == REPLY_FUNCTION
-    if is_reply and isinstance(arguments, dict) and isinstance(arguments.get("message"), str):
-        return REPLY_PREFIX + _one_line(arguments["message"])
-    memories = content.get("memories")
-    if role != "assistant" and kind == "system_note" and isinstance(memories, list):
-        lines = [MEMORIES_HEADER, *(_memory_line(m) for m in reversed(memories))]
-        if content.get("question"):
-            lines.append(USER_PREFIX + _one_line(content["question"]))
-        return "\n".join(lines)
-    return prefix + text
-
-
-def neutral_line(role: str, text: str, dialogue: bool) -> str:
-    """One queue entry in the neutral transcript (dialogue lines when ``dialogue``)."""
-    if dialogue:
-        return dialogue_line(role, text)
+def neutral_line(role: str, text: str) -> str:
+    """One queue entry in the neutral transcript (models without a chat template that take
+    function steps)."""
     return (AGENT_PREFIX if role == "assistant" else EVENT_PREFIX) + text
 
 
@@ -135,14 +88,23 @@ def summary_event(summary: str) -> dict[str, Any]:
 class PromptRenderer:
     """Renders the main context with a chat template or the neutral transcript."""
 
-    def __init__(self, chat_format: ChatFormat | None = None, *, examples: str = "") -> None:
+    def __init__(
+        self,
+        chat_format: ChatFormat | None = None,
+        *,
+        examples: str = "",
+        step_format: str = "auto",
+    ) -> None:
         chat_format = chat_format or ChatFormat()
         self.examples = examples
         self.bos_token = chat_format.bos_token
         self.eos_token = chat_format.eos_token
         self._template = self._usable(chat_format.template) if chat_format.template else None
-        # Without a chat template: the dialogue format (step/dialogue.py).
-        self.dialogue = self._template is None and DIALOGUE
+        # The dialogue format (dialogue_prompt.py) for a model without a chat template,
+        # unless a step format is asked for (EngineConfig.step_format).
+        self.dialogue = step_format == "dialogue" or (
+            step_format != "functions" and self._template is None
+        )
 
     def _usable(self, source: str) -> Any:
         """The compiled template if it renders a conversation of the shapes the engine
@@ -181,6 +143,8 @@ class PromptRenderer:
         ``tools`` is the tool description; ``extra_events`` are appended after the queue
         without being stored (the summary request).
         """
+        if self.dialogue:
+            return Prompt.data(dialogue_prompt.render(blocks, summary, queue, extra_events))
         system = self.system_text(tools, blocks)
         turns: list[tuple[str, str]] = []
         if summary:
@@ -194,10 +158,8 @@ class PromptRenderer:
                 raise ModelError(
                     f"The model's chat template could not render this conversation: {exc}"
                 ) from exc
-        body = "".join(f"{neutral_line(role, text, self.dialogue)}\n" for role, text in turns)
-        # In the dialogue format the model starts the line: a reply or a JSON step.
-        start = "" if self.dialogue else AGENT_PREFIX
-        return Prompt.data(f"{system}\n\n### Conversation\n{body}{start}")
+        body = "".join(f"{neutral_line(role, text)}\n" for role, text in turns)
+        return Prompt.data(f"{system}\n\n### Conversation\n{body}{AGENT_PREFIX}")
 
     def _render_template(self, template: Any, system: str, turns: list[tuple[str, str]]) -> Prompt:
         """The template's rendering as parts: what the template wrote is markup (its turn

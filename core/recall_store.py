@@ -20,6 +20,12 @@ from ember.core import timeutil
 from ember.core.store_base import StoreBase, vector_blob
 
 Vector = Sequence[float] | npt.NDArray[np.floating[Any]]
+# A message by agent, time, role and text, through messages_agent_time_text (migrations.py).
+FIND_MESSAGE = (
+    "SELECT id FROM messages WHERE agent_id = ? AND created_at = ? "
+    "AND length(text) = length(?) AND substr(text, 1, 40) = substr(?, 1, 40) "
+    "AND role = ? AND text = ? ORDER BY id LIMIT 1"
+)
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,12 @@ class RecallStore(StoreBase):
             ),
         )
         return int(cur.lastrowid or 0)
+
+    def find_message(self, agent_id: int, role: str, created_at: str, text: str) -> int | None:
+        """The id of the agent's message with this role, time and searchable text, if
+        there is one (imports add nothing twice)."""
+        row = self._one(FIND_MESSAGE, (agent_id, created_at, text, text, role, text))
+        return int(row[0]) if row else None
 
     def set_message_tokens(self, message_id: int, tokens: int) -> None:
         """Cache a message's token count in the loaded model's tokenizer."""
@@ -150,6 +162,16 @@ class RecallStore(StoreBase):
         if not rows:
             return
         with self.transaction():
+            # vec0 has no foreign keys: a message deleted meanwhile (its agent deleted by
+            # another process during an import) gets no vector, or it would outlive it.
+            ids = json.dumps([r[0] for r in rows])
+            alive = {
+                int(r[0])
+                for r in self._all(
+                    "SELECT id FROM messages WHERE id IN (SELECT value FROM json_each(?))", (ids,)
+                )
+            }
+            rows = [r for r in rows if r[0] in alive]
             self.conn.executemany(
                 "DELETE FROM message_vec WHERE message_id = ?", [(r[0],) for r in rows]
             )

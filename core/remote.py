@@ -46,6 +46,7 @@ streams the reply back as text pieces.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import threading
@@ -64,7 +65,7 @@ from ember.core.backend import (
     count_prompt_tokens,
 )
 from ember.core.config import EngineConfig
-from ember.core.errors import Cancelled, ContextTooSmall, ServerError
+from ember.core.errors import Cancelled, ContextTooSmall, ServerError, quoted
 from ember.core.openai_client import OpenAIClient, Timeouts, parse_server_url
 from ember.core.server_caps import (
     ConstraintChoice,
@@ -279,10 +280,14 @@ class RemoteBackend:
         cutter = ObjectCutter() if constraint is not None and "grammar" not in fields else None
         start = time.perf_counter()
         events = self.client.stream("/completions", body, cancel=cancel, timeouts=self.timeouts)
+        first: object = None  # what the server sent first, to name it if it is no completion
+        shaped = False  # whether any event was a completion's (had "choices")
         try:
             for event in events:
                 if cancel is not None and cancel.is_set():
                     raise Cancelled("Stopped.")
+                first = event if first is None else first
+                shaped = shaped or isinstance(event.get("choices"), list)
                 self._note_usage(event, stats, text)
                 if on_prompt_progress is not None:
                     _report_progress(event, on_prompt_progress)
@@ -303,6 +308,13 @@ class RemoteBackend:
                 if cutter.complete:
                     stats.stopped_by_limit = False
                     break
+            if not shaped:  # JSON of another shape: every step came back empty, to the cap
+                raise ServerError(
+                    f"The server at {self.endpoint.url} answered /completions with something "
+                    f"that is not a completion: {quoted(json.dumps(first), 120)}. Is this an "
+                    "OpenAI-compatible API?",
+                    "bad_response",
+                )
         except ServerError as exc:
             raise ServerError(
                 f"{exc} Your message is kept; send again when the server is back.", exc.kind
@@ -368,9 +380,9 @@ def window_too_small(backend: Backend, exc: ContextTooSmall) -> ContextTooSmall:
     if not isinstance(backend, RemoteBackend) or not backend.window_from_server:
         return exc
     return ContextTooSmall(
-        f"The server at {backend.endpoint.url} runs {backend.caps.model} with a context window "
-        f"of {backend.n_ctx} tokens, smaller than Ember's instructions, tools, core memory and "
-        f"one reply ({exc.needed} tokens). Restart the server with a larger context "
+        f"The server at {backend.endpoint.url} runs {quoted(backend.caps.model)} with a context "
+        f"window of {backend.n_ctx} tokens, smaller than Ember's instructions, tools, core memory "
+        f"and one reply ({exc.needed} tokens). Restart the server with a larger context "
         f"(at least {exc.smallest} tokens; llama-server: -c {exc.smallest}).",
         needed=exc.needed,
         smallest=exc.smallest,

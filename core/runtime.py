@@ -11,6 +11,7 @@ kill loses nothing already shown.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Sequence
@@ -34,11 +35,9 @@ from ember.core.events import (
     ToolResult,
     TurnFinished,
 )
-from ember.core.step.dialogue import REPLY_PREFIX, DialogueStreamer
-from ember.core.step.repetition import repetition_cut
 from ember.core.step.schema import StepSpec
-from ember.core.step.stream import StepStreamer
 from ember.core.step.validate import InvalidStep, parse_step, scrub_surrogates
+from ember.core.step_writer import StepWriter
 from ember.core.store import Agent, Store
 from ember.core.tools import ToolContext
 
@@ -47,6 +46,8 @@ if TYPE_CHECKING:
 
 
 NewMessage = tuple[str, str, dict[str, Any], str]  # role, kind, content, searchable text
+# How many of the agent's latest replies a new reply may not repeat word for word.
+EARLIER_REPLIES = 50
 
 
 class AgentRuntime:
@@ -103,7 +104,10 @@ class AgentRuntime:
     def timed_heartbeat(
         self, on_event: OnEvent | None = None, cancel: threading.Event | None = None
     ) -> TurnFinished | None:
-        """A timed wake-up, unless the agent paused heartbeats. Returns None if paused."""
+        """A timed wake-up, unless the agent paused heartbeats or the model writes only
+        dialogue replies (it would answer no one). Returns None when none was run."""
+        if self.engine.dialogue:
+            return None
         paused = self.agent.heartbeat_paused_until
         if paused and timeutil.parse_iso(paused) > timeutil.now():
             return None
@@ -205,7 +209,14 @@ class AgentRuntime:
                 engine.recall.embed(self.agent_id, [(msg_id, message)])
                 emit(AssistantMessage(message, msg_id, timeutil.now_iso()))
                 return self._finish(emit, "message")
-            ctx = ToolContext(self.store, engine.embedder, self.agent_id)
+            # A result may take one message's share of the queue (excerpts.bound_result).
+            ctx = ToolContext(
+                self.store,
+                engine.embedder,
+                self.agent_id,
+                self.context.count_text,
+                budget.message_limit,
+            )
             result = engine.tools.call(ctx, step)
             self._add_result(result.status, result.message)
             emit(ToolResult(step.function, result.status, result.message, result.heartbeat))
@@ -235,46 +246,39 @@ class AgentRuntime:
     def _generate(
         self, prompt: Prompt, spec: StepSpec, emit: OnEvent, cancel: threading.Event | None
     ) -> tuple[str, StepStats, bool]:
-        """The step's text, what it cost, and whether it ended at the token limit."""
-        backend = self.engine.backend
-        streamer: DialogueStreamer | StepStreamer = (
-            DialogueStreamer() if spec.dialogue else StepStreamer()
-        )
-        constraint = spec.constraint
-        start = time.perf_counter()
+        """The step's text, what it cost, and whether it ended at the token limit
+        (step_writer.py: loops stopped, replies said before written again)."""
 
         def reading(done: int, total: int) -> None:
             emit(PromptProgress(self.agent_id, "step", done, total))
 
         # Restoring a saved state, or building the shared prefix state (counted here).
+        start = time.perf_counter()
         prefilled = self.engine.warm.before_step(self.agent_id, prompt, cancel, reading)
-        cut: str | None = None
-        text = ""  # the step so far
-        for piece in backend.generate(
-            prompt,
-            constraint=constraint,
-            max_tokens=self.engine.reserve,
-            temperature=self.engine.config.temperature,
-            cancel=cancel,
-            on_prompt_progress=reading,
-        ):
-            text += piece
-            for event in streamer.feed(piece):
-                emit(event)
-            if spec.dialogue and (cut := _cut_looping_reply(text)) is not None:
-                break  # closing the stream stops the generation
-        seconds = time.perf_counter() - start
-        s = backend.last_stats
-        stats = StepStats(
-            prompt_tokens=s.prompt_tokens if s else 0,
-            evaluated_tokens=(s.evaluated_tokens if s else 0) + prefilled,
-            completion_tokens=s.completion_tokens if s else 0,
-            seconds=round(seconds, 3),
-            tokens_per_second=round(s.tokens_per_second, 1) if s else 0.0,
+        writer = StepWriter(
+            self.engine.backend,
+            self.engine.reserve,
+            self.engine.config.temperature,
+            cancel,
+            reading,
         )
-        if cut is not None:
-            return cut, stats, False
-        return text, stats, bool(s and s.stopped_by_limit)
+        earlier = self._earlier_replies() if spec.dialogue else ()
+        raw, stats, at_limit = writer.write(prompt, spec, emit, earlier)
+        stats = dataclasses.replace(
+            stats,
+            evaluated_tokens=stats.evaluated_tokens + prefilled,
+            seconds=round(time.perf_counter() - start, 3),
+        )
+        return raw, stats, at_limit
+
+    def _earlier_replies(self) -> list[str]:
+        """The agent's recent replies (a reply is not said again word for word)."""
+        rows = self.store.conn.execute(
+            "SELECT text FROM messages WHERE agent_id = ? AND role = 'assistant' "
+            "AND kind = 'step' AND text != '' ORDER BY id DESC LIMIT ?",
+            (self.agent_id, EARLIER_REPLIES),
+        ).fetchall()
+        return [str(r[0]) for r in rows]
 
     # -- persistence helpers ------------------------------------------------------------------
 
@@ -283,16 +287,6 @@ class AgentRuntime:
 
     def _add(self, role: str, kind: str, content: dict[str, Any], text: str = "") -> int:
         return self.store.add_message(self.agent_id, role, kind, content, text)
-
-
-def _cut_looping_reply(raw: str) -> str | None:
-    """A dialogue reply that has begun to repeat itself, cut after its first say (with the
-    newline that ends a reply line); None for anything else."""
-    if not raw.startswith(REPLY_PREFIX) or raw.endswith("\n"):
-        return None
-    reply = raw[len(REPLY_PREFIX) :]
-    at = repetition_cut(reply)
-    return None if at is None else REPLY_PREFIX + reply[:at].rstrip() + "\n"
 
 
 def record_user_message(store: Store, agent_id: int, text: str) -> int | None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from ember.core.backend import Constraint
-from ember.core.errors import ServerError
+from ember.core.errors import ServerError, quoted
 from ember.core.openai_client import OpenAIClient, parse_server_url
 
 # How steps are constrained on a server.
@@ -79,9 +79,9 @@ class ServerCapabilities:
         each): the prompt format Ember falls back to."""
         if self.template_missing:
             return (
-                f"The server's model ({self.model}) has no chat template: Ember writes a plain "
-                "User:/Ember: transcript, which suits base models; an instruct model with its "
-                "template answers better.",
+                f"The server's model {quoted(self.model)} has no chat template: Ember writes a "
+                "plain User:/Ember: transcript, which suits base models; an instruct model with "
+                "its template answers better.",
             )
         if self.chat_template is None:
             return (

@@ -25,13 +25,14 @@ records it answers with in ``views.py``.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ember.core import catalogue, modelchoice, search_index
+from ember.core import catalogue, memorypass, modelchoice, search_index
 from ember.core import embedder as embedder_mod
 from ember.core.agent_lock import AgentLock
 from ember.core.backend import Backend
@@ -39,8 +40,9 @@ from ember.core.catalogue import CatalogueEntry
 from ember.core.config import SETTINGS_KEY, EngineConfig
 from ember.core.embedder import Embedder, SharedEmbedder
 from ember.core.engine import AgentRuntime, Engine, OnEvent, record_user_message
-from ember.core.errors import ContextTooSmall, InvalidInput
+from ember.core.errors import Cancelled, ContextTooSmall, InvalidInput
 from ember.core.events import ContextUsage, Event, MessageDelta, TurnFinished
+from ember.core.ingest import reap_interrupted
 from ember.core.kvstate import KVStateCache
 from ember.core.modelcheck import ModelCheck, check_model
 from ember.core.modelchoice import BackendFactory, ModelChoice, default_backend, local_backend
@@ -52,6 +54,7 @@ from ember.core.views import (
     AgentSummary,
     ExportCounts,
     History,
+    IdleWork,
     MemorySnapshot,
     ModelStatus,
     PassagePage,
@@ -72,6 +75,7 @@ __all__ = [
     "Ember",
     "ExportCounts",
     "History",
+    "IdleWork",
     "MemorySnapshot",
     "ModelStatus",
     "PassagePage",
@@ -100,7 +104,10 @@ class Ember(AgentOps, MemoryOps):
         self.embedder = SharedEmbedder(embedder or embedder_mod.SentenceTransformerEmbedder())
         self.backend_factory = backend_factory
         self.kv_cache = kv_cache
-        self.config = EngineConfig.load(store)
+        # Saved settings that were bad and fell back to their defaults, one line each.
+        self.settings_problems: list[str] = []
+        self.config = EngineConfig.load(store, self.settings_problems)
+        reap_interrupted(store)  # documents whose load was killed, with their passages
         self.engine: Engine | None = None
         self._logged_in: set[int] = set()
         self._agent_lock: AgentLock | None = None
@@ -319,6 +326,33 @@ class Ember(AgentOps, MemoryOps):
             return False
         self.claim_agent(agent_id)
         return self.engine.prepare_flush(agent_id, cancel)
+
+    def while_idle(self, agent_id: int, cancel: threading.Event | None = None) -> IdleWork:
+        """The work done for an agent while its user is idle (the window's idle timer,
+        ``ember chat`` while it waits for a line): the memory pass (what the user said
+        about themselves into core memory, memorypass.py), the coming flush prepared, and
+        the start of the next prompt read into the model's cache (Engine.warm_next). Set
+        ``cancel`` as soon as the user acts: it returns promptly, and a cancelled pass
+        writes nothing."""
+        memory = self.memory_pass(agent_id, cancel)
+        if cancel is not None and cancel.is_set():
+            return IdleWork(memory, False)
+        prepared = self.prepare_flush(agent_id, cancel)
+        read = 0
+        if self.engine is not None and not (cancel is not None and cancel.is_set()):
+            with contextlib.suppress(Cancelled):
+                read = self.engine.warm_next(agent_id, cancel)
+        return IdleWork(memory, prepared, read)
+
+    def memory_pass(
+        self, agent_id: int, cancel: threading.Event | None = None
+    ) -> memorypass.PassResult:
+        """What the user said about themselves since the last pass, into the ``human``
+        block (memorypass.py): cheap (no model call), and it writes nothing when
+        ``cancel`` is set. Part of :meth:`while_idle`; a front end without idle time
+        (piped input) runs it after each turn."""
+        self.claim_agent(agent_id)
+        return memorypass.run(self.store, self.embedder, agent_id, cancel)
 
     def record_message(self, agent_id: int, text: str) -> int | None:
         """Keep a user message without running the agent (typed while the model loads or

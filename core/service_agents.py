@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from ember.core import presets
+from ember.core import agent_names, presets
 from ember.core.embedder import SharedEmbedder
 from ember.core.errors import NotFound
 from ember.core.store import Agent, Store
@@ -37,7 +37,7 @@ class AgentOps:
         try:
             return self.store.get_agent(wanted)
         except NotFound:
-            raise NotFound(f'no agent named "{wanted}"') from None
+            raise NotFound(f'no agent named "{agent_names.shown(wanted)[1:-1]}"') from None
 
     def agent_for_chat(self, name: str | None = None) -> Agent:
         """The named agent (default: Ember), created from the default presets if missing."""

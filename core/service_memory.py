@@ -14,7 +14,7 @@ from ember.core import search as search_mod
 from ember.core.blockhistory import BlockChange
 from ember.core.embedder import SharedEmbedder
 from ember.core.errors import NotFound
-from ember.core.ingest import IngestResult, ProgressCallback, ingest_paths
+from ember.core.ingest import IngestResult, ProgressCallback, ingest_paths, reap_interrupted
 from ember.core.store import Block, Source, Store
 from ember.core.views import MemorySnapshot, PassagePage, RecallPage, Tier
 
@@ -141,7 +141,9 @@ class MemoryOps:
     # -- documents ------------------------------------------------------------------------
 
     def sources(self, agent_id: int) -> list[Source]:
-        """Documents loaded into the agent's archival memory, oldest first."""
+        """Documents loaded into the agent's archival memory, oldest first (a ``loading``
+        one is being loaded right now: those whose load was killed are removed first)."""
+        reap_interrupted(self.store, agent_id)
         return self.store.list_sources(agent_id)
 
     def remove_source(self, agent_id: int, source_id: int) -> int:

@@ -167,10 +167,20 @@ class StoreBase:
             int(self.get_meta("embedding_dim") or 0),
         )
 
-    def get_setting(self, key: str, default: Any = None) -> Any:
-        """An application setting (JSON value)."""
+    def get_setting_text(self, key: str) -> str | None:
+        """An application setting's saved JSON text, unparsed (None when not saved)."""
         row = self._one("SELECT value FROM settings WHERE key = ?", (key,))
-        return json.loads(row[0]) if row else default
+        return str(row[0]) if row else None
+
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        """An application setting (JSON value); ``default`` when missing or not JSON."""
+        text = self.get_setting_text(key)
+        if text is None:
+            return default
+        try:
+            return json.loads(text)
+        except ValueError:
+            return default
 
     def set_setting(self, key: str, value: Any) -> None:
         """Save an application setting (JSON value)."""

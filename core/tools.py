@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ember.core import search, timeutil
 from ember.core.errors import EmberError, ToolFailure
+from ember.core.excerpts import HIT_CHARS, TokenCounter, bound_result, excerpt
 from ember.core.step.schema import FunctionSpec, StepLimits, StepSpec, object_schema
 from ember.core.step.validate import Step
 
@@ -36,11 +37,14 @@ Status = Literal["OK", "Failed"]
 
 @dataclass
 class ToolContext:
-    """What a tool may touch: the agent's memory."""
+    """What a tool may touch: the agent's memory; and how large its result may be:
+    ``max_tokens`` counted with ``count_tokens`` (the model's tokenizer), when given."""
 
     store: Store
     embedder: Embedder
     agent_id: int
+    count_tokens: TokenCounter | None = None
+    max_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -129,8 +133,10 @@ def appended(label: str, used: int, limit: int) -> str:
     return f"Appended to {block_size_note(label, used, limit)}."
 
 
-def format_hits(page: search.ResultPage, archival: bool) -> str:
-    """A page of search results as the agent reads it."""
+def format_hits(page: search.ResultPage, archival: bool, query: str = "") -> str:
+    """A page of search results as the agent reads it. A hit longer than
+    :data:`HIT_CHARS` shows its part about ``query`` (its beginning without one) and says
+    how long it is."""
     if page.total == 0:
         return "No results found."
     items = []
@@ -141,10 +147,11 @@ def format_hits(page: search.ResultPage, archival: bool) -> str:
                 item["source"] = hit.source
             if hit.page:
                 item["page"] = hit.page
-            item["content"] = hit.text
         else:
             item["role"] = hit.role
-            item["message"] = hit.text
+        item["content" if archival else "message"] = excerpt(hit.text, query)
+        if len(hit.text) > HIT_CHARS:
+            item["note"] = f"an excerpt of {len(hit.text):,} characters"
         items.append(item)
     return f"{page.header()}: {json.dumps(items, ensure_ascii=False)}"
 
@@ -209,7 +216,7 @@ def _run_search(
     if not query.strip():
         raise ToolFailure("query is empty.")
     result = run(ctx.store, ctx.embedder, ctx.agent_id, query, page)
-    return format_hits(result, archival=archival)
+    return format_hits(result, archival=archival, query=query)
 
 
 def conversation_search(ctx: ToolContext, query: str, page: int) -> str:
@@ -380,5 +387,6 @@ class ToolRegistry:
         try:
             message = tool.fn(ctx, **args)
         except EmberError as exc:  # ToolFailure, NotFound, InvalidInput, PageOutOfRange…
-            return CallResult("Failed", str(exc), True)
-        return CallResult("OK", message, wants)
+            failure = bound_result(str(exc), ctx.count_tokens, ctx.max_tokens)
+            return CallResult("Failed", failure, True)
+        return CallResult("OK", bound_result(message, ctx.count_tokens, ctx.max_tokens), wants)

@@ -18,7 +18,8 @@ from __future__ import annotations
 import base64
 import binascii
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ember.core.embedder import Embedder
-from ember.core.errors import Cancelled
+from ember.core.errors import Cancelled, NotFound, quoted
 from ember.core.store import Store
 
 FORMAT = "ember-agent"
@@ -61,6 +62,25 @@ def check_cancel(cancel: threading.Event | None) -> None:
     """Raise :class:`Cancelled` when the user asked to stop."""
     if cancel is not None and cancel.is_set():
         raise Cancelled()
+
+
+@contextmanager
+def deleted_meanwhile(store: Store, agent_id: int, name: str) -> Iterator[None]:
+    """Writes for an agent that another process may delete meanwhile: when it is gone at
+    the end (or a write failed because it was), :class:`NotFound` says so in one line
+    instead of a foreign-key error or a success."""
+    gone = NotFound(
+        f"The agent {quoted(name)} was deleted during the import, and the imported "
+        "messages with it."
+    )
+    try:
+        yield
+    except Exception:  # sqlite3's IntegrityError (FOREIGN KEY constraint failed), or any
+        if not store.agent_exists(agent_id):
+            raise gone from None
+        raise
+    if not store.agent_exists(agent_id):
+        raise gone
 
 
 def encode_vector(blob: bytes | None) -> str | None:

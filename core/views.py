@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ember.core.memorypass import PassResult
 from ember.core.store import Block, Message, Passage
 
 Tier = Literal["archival", "recall"]
@@ -92,3 +93,12 @@ class ExportCounts:
     messages: int
     passages: int
     sources: int
+
+
+@dataclass(frozen=True)
+class IdleWork:
+    """What was done for an agent while its user was idle."""
+
+    memory: PassResult  # the memory pass: what reached core memory
+    flush_prepared: bool  # the coming flush's summary is ready
+    tokens_read: int = 0  # of the next prompt, read into the model's cache ahead

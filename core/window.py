@@ -69,6 +69,11 @@ def default_blocks() -> list[Block]:
     ]
 
 
+# The longest reply of a model in the dialogue format ("a sentence or two"): a reply-only
+# step needs no room for thoughts or other functions, so the reply reserve shrinks to this.
+DIALOGUE_REPLY_CHARS = 500
+
+
 class WindowSizing:
     """What a window of a given size holds, for one model and tool set."""
 
@@ -78,30 +83,50 @@ class WindowSizing:
         chat_format: ChatFormat,
         count: Callable[[Prompt], int],
         offered: Callable[[], list[str]],
+        step_format: str = "auto",
     ) -> None:
         self.tools = tools
         self.chat_format = chat_format
+        self.step_format = step_format
         self.count = count
         self.offered = offered
         self._renderers: dict[bool, PromptRenderer] = {}
 
     def renderer(self, window: int) -> PromptRenderer:
-        """The prompt renderer for a window (with the few-shot examples from 4096 up)."""
+        """The prompt renderer for a window (with the few-shot examples of the function
+        steps from 4096 up; the dialogue format has none: the bundled model copied their
+        facts as the user's)."""
         examples = window >= EXAMPLES_MIN_CTX
         if examples not in self._renderers:
-            renderer = PromptRenderer(self.chat_format)
-            if examples:
-                renderer.examples = render_examples(dialogue=renderer.dialogue)
+            renderer = PromptRenderer(self.chat_format, step_format=self.step_format)
+            if examples and not renderer.dialogue:
+                renderer.examples = render_examples()
             self._renderers[examples] = renderer
         return self._renderers[examples]
+
+    def limits(self, window: int) -> StepLimits:
+        """The step limits for a window (a dialogue reply is shorter)."""
+        limits = limits_for(self.tools, window)
+        if self.renderer(window).dialogue:
+            limits = dataclasses.replace(limits, message=min(limits.message, DIALOGUE_REPLY_CHARS))
+        return limits
+
+    def reserve(self, window: int) -> int:
+        """The reply reserve: the longest step the grammar allows (a reply line in the
+        dialogue format), in tokens (a token covers at least one character)."""
+        limits = self.limits(window)
+        if self.renderer(window).dialogue:
+            spec = self.tools.spec(["send_message"], [], limits)
+            return dataclasses.replace(spec, dialogue=True).longest()
+        return longest_step(self.tools, limits)
 
     def needed(self, window: int, blocks: Sequence[Block]) -> int:
         """Tokens a window must hold before any message: the fixed part with ``blocks``
         (rendered as it would be at that size), the reply reserve and the least queue."""
-        limits = limits_for(self.tools, window)
+        limits = self.limits(window)
         tools = self.tools.describe(self.offered(), [b.label for b in blocks], limits)
         fixed = self.count(self.renderer(window).render(tools, blocks, "", []))
-        return fixed + longest_step(self.tools, limits) + MIN_QUEUE_TOKENS
+        return fixed + self.reserve(window) + MIN_QUEUE_TOKENS
 
     def smallest(self, blocks: Sequence[Block]) -> int:
         """The smallest window (a multiple of 256) that holds the fixed part with

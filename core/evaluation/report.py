@@ -13,6 +13,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ember.core.evaluation.live import ConversationRun
+from ember.core.evaluation.live import summarize as summarize_first
 from ember.core.evaluation.metrics import QuestionResult, summarize
 from ember.core.evaluation.runner import TaskRun
 
@@ -102,10 +104,41 @@ def by_distance(results: Sequence[QuestionResult]) -> dict[str, dict[str, object
     return {b: summarize(buckets[b]) for b in order if b in buckets}
 
 
-def to_json(runs: Sequence[TaskRun], meta: dict[str, Any]) -> dict[str, Any]:
+def first_table(s: dict[str, Any]) -> str:
+    """The ``first`` task's figures (a new user's first conversation, live.py)."""
+    acc, asked = s["accuracy"], s["questions"]
+    ctx, block = s["context"], s["human_block"]
+    lines = [
+        f"first: {s['conversations']} first conversations, {s['turns']} turns",
+        "  accuracy: " + ", ".join(f"{phase} {acc[phase]:.2f} (n={asked[phase]})" for phase in acc),
+        f"  seconds per turn: median {s['seconds_per_turn']['median']:.2f}, mean "
+        f"{s['seconds_per_turn']['mean']:.2f}; turn / writing its reply: median "
+        f"{s['turn_to_reply_ratio']['median']:.2f}, max {s['turn_to_reply_ratio']['max']:.2f}",
+        f"  steps per turn {s['steps_per_turn']:.2f}; thought tokens per turn "
+        f"{s['thought_tokens_per_turn']:.1f} (most in one step {s['max_thought_tokens_per_step']})"
+        f"; replies repeating an earlier one {s['repeated_replies']}; unparsed steps "
+        f"{s['parse_failures']}; reply tokens/s {s['reply_tokens_per_second']:.1f}",
+        f"  context: empty chat {ctx['empty_used']:.0f} tokens = "
+        f"{ctx['empty_share_of_flush_point']:.0%} of the flush point "
+        f"({ctx['empty_share_of_window']:.0%} of the window); after "
+        f"{ctx['messages_in_session']:.0f} messages {ctx['session_end_share_of_flush_point']:.0%}"
+        f"; {ctx['tokens_per_exchange']:.0f} tokens per exchange",
+        f"  human block: {block['facts_held']:.0%} of the stated facts held; "
+        f"{block['wrong_lines']} of {block['lines_written']} written lines wrong "
+        f"({block['wrong_share']:.0%}); idle work {s['idle_seconds_per_turn']:.2f} s per turn",
+    ]
+    return "\n".join(lines)
+
+
+def to_json(
+    runs: Sequence[TaskRun], meta: dict[str, Any], first: Sequence[ConversationRun] = ()
+) -> dict[str, Any]:
     """The whole report as plain data."""
     return {
         **meta,
+        "first": {"summary": summarize_first(first), "conversations": [asdict(r) for r in first]}
+        if first
+        else None,
         "tasks": {
             run.name: {
                 "description": run.description,

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ember.core import autorecall, db, events, timeutil
+from ember.core import autorecall, db, dialogue_prompt, events, timeutil
 from ember.core.backend import Backend, Constraint, GenerationStats, OnPromptProgress, Prompt
 from ember.core.config import EngineConfig
 from ember.core.embedder import Embedder
@@ -119,6 +119,12 @@ class EvalOptions:
     auto_recall: bool = True  # the agent's automatic recall (on by default, as in the app)
 
 
+def open_backend(options: EvalOptions, progress: Progress = lambda line: None) -> RecordingBackend:
+    """The model of ``options``, recording its prompts (close it with ``close_inner``)."""
+    progress("loading the model")
+    return RecordingBackend(options.backend_factory(options.config))
+
+
 def _copy_db(source: Path, target: Path) -> None:
     """A consistent copy of a closed or open database (SQLite's backup API)."""
     module = db.sqlite_module()
@@ -179,9 +185,13 @@ def _mechanisms(
         return in_core, found
     if all(metrics.contains(results_text, e) for e in q.evidence):
         found.append("agent_search")
-    # The recall part comes after the user's question (the examples show one too).
+    # The recall part: in the dialogue format just before the new message, with function
+    # steps after it (the examples of those show one too, before the conversation).
     at = max(prompt.rfind(marker) for marker in RECALL_MARKERS)
-    if at > prompt.find(q.text) >= 0 and all(metrics.contains(prompt[at:], e) for e in q.evidence):
+    end = prompt.find(dialogue_prompt.NEW_HEADER, at) if at >= 0 else -1
+    live = end >= 0 or at > prompt.find(q.text) >= 0
+    recalled = prompt[at:end] if end >= 0 else prompt[at:]
+    if live and all(metrics.contains(recalled, e) for e in q.evidence):
         found.append("auto_recall")
     if not found:
         found.append("context")
@@ -249,20 +259,21 @@ def run(
     options: EvalOptions,
     embedder: Embedder,
     progress: Progress = lambda line: None,
+    backend: RecordingBackend | None = None,
 ) -> list[TaskRun]:
-    """Run ``tasks``; the model is loaded once (unless only retrieval is measured)."""
+    """Run ``tasks``; the model is loaded once (unless only retrieval is measured), or
+    ``backend`` is used (and left open)."""
     own_dir = options.workdir is None
     root = Path(tempfile.mkdtemp(prefix="ember-eval-")) if own_dir else options.workdir
     assert root is not None
     root.mkdir(parents=True, exist_ok=True)
-    backend: RecordingBackend | None = None
+    own_backend = backend is None
     runs: list[TaskRun] = []
     try:
         # The time is in every prompt (login event, memories' times): one time per run.
         with timeutil.fixed_clock(ASKED_AT):
-            if not options.retrieval_only:
-                progress("loading the model")
-                backend = RecordingBackend(options.backend_factory(options.config))
+            if backend is None and not options.retrieval_only:
+                backend = open_backend(options, progress)
             for task in tasks:
                 workdir = root / task.name
                 workdir.mkdir(exist_ok=True)
@@ -294,7 +305,7 @@ def run(
                     task_run.results.append(r)
                 runs.append(task_run)
     finally:
-        if backend is not None:
+        if backend is not None and own_backend:
             backend.close_inner()
         if own_dir:
             shutil.rmtree(root, ignore_errors=True)

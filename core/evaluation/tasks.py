@@ -100,13 +100,24 @@ BUILDERS: dict[str, Callable[[int, int], Task]] = {
 }
 
 
-def make_tasks(names: list[str], seed: int, size: int) -> list[Task]:
-    """The named tasks (all of them when ``names`` is empty). Raises InvalidInput."""
-    unknown = [n for n in names if n not in BUILDERS]
+# Every task, in the order they run and are reported: ``first`` (a new user's live first
+# conversation, live.py) leads; the others ask questions over loaded memories.
+FIRST = "first"
+ALL_TASKS = (FIRST, *generator.TASKS)
+
+
+def check_names(names: list[str], size: int) -> list[str]:
+    """The tasks to run (all of them when ``names`` is empty). Raises InvalidInput."""
+    unknown = [n for n in names if n not in ALL_TASKS]
     if unknown:
-        raise InvalidInput(
-            f"unknown task {unknown[0]!r}; the tasks are {', '.join(generator.TASKS)}"
-        )
+        raise InvalidInput(f"unknown task {unknown[0]!r}; the tasks are {', '.join(ALL_TASKS)}")
     if size < 1:
         raise InvalidInput("--size must be at least 1")
-    return [BUILDERS[n](seed, size) for n in (names or list(generator.TASKS))]
+    return [n for n in ALL_TASKS if n in names] if names else list(ALL_TASKS)
+
+
+def make_tasks(names: list[str], seed: int, size: int) -> list[Task]:
+    """The named question tasks (all of them when ``names`` is empty; ``first`` is run by
+    live.py, not here). Raises InvalidInput."""
+    chosen = check_names(names, size) if names else list(generator.TASKS)
+    return [BUILDERS[n](seed, size) for n in chosen if n != FIRST]

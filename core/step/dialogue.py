@@ -18,11 +18,17 @@ from __future__ import annotations
 
 from ember.core.events import Event, MessageDelta
 from ember.core.step.gbnf import literal, step_grammar
-from ember.core.step.schema import STEP_PREFIX, StepSpec, encode_step
+from ember.core.step.schema import (
+    REPLY_FUNCTION,
+    REPLY_PREFIX,
+    STEP_PREFIX,
+    StepSpec,
+    encode_step,
+)
+
+__all__ = ["REPLY_FUNCTION", "REPLY_PREFIX", "USER_PREFIX", "DialogueStreamer", "dialogue_grammar"]
 
 USER_PREFIX = "User: "
-REPLY_PREFIX = "Ember: "
-REPLY_FUNCTION = "send_message"
 # A reply line: no control characters (a newline ends it), at least one character, not
 # opening with a space or a bracket: the small model otherwise copies the "(time, user said)" or
 # "(192/2000)" headers of the lines above it into its reply.
@@ -38,9 +44,10 @@ def offers_reply(spec: StepSpec) -> bool:
 def dialogue_grammar(spec: StepSpec) -> str:
     """GBNF for a step of ``spec`` in the dialogue format: a reply line, or ``AGENT: `` and
     the JSON step of :func:`~.gbnf.step_grammar`."""
-    json_rules = step_grammar(spec).replace("root ::=", "json-step ::=", 1)
+    reply_only = spec.names == [REPLY_FUNCTION]
+    json_rules = "" if reply_only else step_grammar(spec).replace("root ::=", "json-step ::=", 1)
     # (the JSON step's own grammar; its ``longest`` already counts the prefix)
-    alternatives = [f"{literal(STEP_PREFIX)} json-step"]
+    alternatives = [] if reply_only else [f"{literal(STEP_PREFIX)} json-step"]
     if offers_reply(spec):
         limit = _message_limit(spec)
         alternatives.insert(
@@ -50,10 +57,16 @@ def dialogue_grammar(spec: StepSpec) -> str:
         "root ::= "
         + " | ".join(alternatives)
         + "\n"
-        + f"reply-first ::= {_REPLY_FIRST}\n"
+        + f"reply-first ::= {_reply_first(spec.reply_not_first)}\n"
         + f"reply-char ::= {_REPLY_CHAR}\n"
         + json_rules
     )
+
+
+def _reply_first(excluded: str) -> str:
+    """The rule for a reply's first character, also excluding ``excluded``."""
+    extra = "".join(f"\\x{ord(c):02X}" if ord(c) < 0x100 else c for c in excluded)
+    return _REPLY_FIRST[:-1] + extra + "]"
 
 
 def _message_limit(spec: StepSpec) -> int:

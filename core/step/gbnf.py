@@ -102,3 +102,14 @@ def step_grammar(spec: StepSpec) -> str:
     lines = [f'root ::= {head} thoughts {middle} call "}}"', "call ::= " + " | ".join(calls)]
     lines += [f"{k} ::= {v}" for k, v in rules.items()]
     return "\n".join([*lines, *_BASE_RULES]) + "\n"
+
+
+def after_thoughts_grammar(spec: StepSpec) -> str:
+    """GBNF for the rest of a step of ``spec`` once its thoughts are written but for their
+    closing quote: the call and the closing brace (thoughts cut where they looped)."""
+    full = step_grammar(spec)
+    head = literal(f'{{"{THOUGHTS}": ')
+    middle = literal(f', "{FUNCTION}": ')
+    root = f'root ::= {head} thoughts {middle} call "}}"'
+    assert root in full
+    return full.replace(root, f'root ::= "\\"" {middle} call "}}"', 1)

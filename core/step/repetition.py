@@ -1,18 +1,29 @@
-"""Degenerate repetition in a reply.
+"""Degenerate repetition in a reply or in inner thoughts.
 
 The bundled model sometimes says one sentence over and over until the length limit ("I'm
-not sure. I'm not sure. I'm not sure. …", or a key's last digit a hundred times), which
-costs seconds and reads as broken. The runtime stops a dialogue reply once it ends with one
-piece of at least :data:`MIN_UNIT` characters said :data:`REPEATS` times in a row, and keeps
-it up to the end of the first say (at a sentence's end when the piece has one). A reply
-repeating a phrase that long three times on purpose is rare; one said twice is left alone.
+not sure. I'm not sure. I'm not sure. …", or a key's last digit a hundred times), or the
+same sentence with one word changed ("I saved it in memory first. I'll save it in memory
+second. I'll save it in memory third. …", 174 tokens of thoughts in one step), which costs
+seconds and reads as broken. The runtime stops a reply, or a step's thoughts, once it ends
+with one piece of at least :data:`MIN_UNIT` characters said :data:`REPEATS` times in a row
+(:func:`repetition_cut`), or with :data:`NEAR_REPEATS` sentences that differ in at most one
+word in :data:`NEAR_WORDS` (:func:`near_repeat_cut`; three such sentences can be a list),
+and keeps it up to the end of the first say. A phrase said three times on purpose is rare;
+one said twice is left alone.
 """
 
 from __future__ import annotations
 
+import re
+
 REPEATS = 3
 MIN_UNIT = 8
+# Sentences of at least this many words that share all but one of every NEAR_WORDS words
+# in place are one sentence said again.
+NEAR_WORDS = 4
+NEAR_REPEATS = 4
 _ENDS = ".!?"
+_SENTENCE = re.compile(r"[^.!?]*[.!?]+")
 
 
 def repetition_cut(text: str) -> int | None:
@@ -39,3 +50,35 @@ def repetition_cut(text: str) -> int | None:
             keep = len(last)
         return keep
     return None
+
+
+def _near(a: list[str], b: list[str]) -> bool:
+    """Whether two sentences' words are the same but for about one word in four."""
+    if len(a) < NEAR_WORDS or abs(len(a) - len(b)) > 1:
+        return False
+    same = sum(x == y for x, y in zip(a, b, strict=False))
+    return max(len(a), len(b)) - same <= max(1, max(len(a), len(b)) // NEAR_WORDS)
+
+
+def near_repeat_cut(text: str) -> int | None:
+    """Where to cut ``text`` when its last :data:`NEAR_REPEATS` complete sentences are one
+    sentence said again with a word changed (just after the first of them), else None."""
+    spans = [(m.start(), m.end()) for m in _SENTENCE.finditer(text)]
+    if len(spans) < NEAR_REPEATS:
+        return None
+    words = [text[a:b].lower().replace("'", " ").split() for a, b in spans]
+    run = 1
+    for i in range(len(words) - 1, 0, -1):
+        if not _near(words[i - 1], words[i]):
+            break
+        run += 1
+    if run < NEAR_REPEATS:
+        return None
+    return spans[len(spans) - run][1]
+
+
+def loop_cut(text: str) -> int | None:
+    """Where to cut ``text`` when it loops (:func:`repetition_cut` or
+    :func:`near_repeat_cut`), else None."""
+    exact = repetition_cut(text)
+    return exact if exact is not None else near_repeat_cut(text)

@@ -27,6 +27,9 @@ ARGUMENTS = "arguments"
 FIELDS = (THOUGHTS, FUNCTION, ARGUMENTS)
 # What a JSON step starts with in the dialogue format (see .dialogue).
 STEP_PREFIX = "AGENT: "
+# What a reply starts with in the dialogue format, and the function it calls.
+REPLY_PREFIX = "Ember: "
+REPLY_FUNCTION = "send_message"
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,9 @@ class StepSpec:
     functions: tuple[FunctionSpec, ...]
     thoughts_max: int
     dialogue: bool = False
+    # Characters a dialogue reply may not open with (a reply said before is written again
+    # with another opening: step_writer.py).
+    reply_not_first: str = ""
 
     def __post_init__(self) -> None:
         if not self.functions:
@@ -92,6 +98,9 @@ class StepSpec:
 
     def longest(self) -> int:
         """Characters of the longest step this spec allows (every string at its limit)."""
+        if self.dialogue and self.names == [REPLY_FUNCTION]:  # a reply line only
+            message = self.functions[0].properties["message"]
+            return len(REPLY_PREFIX) + int(message.get("maxLength", 1000)) + 1
         prefix = len(STEP_PREFIX) if self.dialogue else 0
         return prefix + max(
             len(encode_step("x" * self.thoughts_max, f.name, _longest_arguments(f)))

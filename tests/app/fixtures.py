@@ -155,7 +155,17 @@ def make_window(qtbot: Any, tmp_path: Path, hash_embedder: Any) -> Iterator[Call
         wait_ready: bool = True,
         keep_size: bool = False,
         size: tuple[int, int] = (1100, 720),
+        step_format: str = "functions",
     ) -> Any:
+        from ember.core.config import EngineConfig
+        from ember.core.store import Store
+
+        # Scripted models write MemGPT's function steps unless a test asks for the
+        # bundled model's dialogue format ("auto" for a model without a template).
+        with Store() as store:
+            config = EngineConfig.load(store)
+            config.step_format = step_format
+            config.save(store)
         factory = backend_factory or (lambda config: backend)
         chosen = embedder or hash_embedder
         worker = EngineWorker(backend_factory=factory, embedder_factory=lambda: chosen)

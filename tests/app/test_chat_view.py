@@ -98,7 +98,8 @@ def test_a_stopped_reply_looks_the_same_after_a_restart(qtbot: Any, make_window:
 
 
 def test_stopped_before_any_text_says_so(qtbot: Any, make_window: Any) -> None:
-    backend = gated_backend([call("archival_memory_search", "x" * 200, query="a", page=0)])
+    thoughts = " ".join(f"thought{i}" for i in range(30))  # long, and no loop to cut
+    backend = gated_backend([call("archival_memory_search", thoughts, query="a", page=0)])
     window = make_window(backend)
     with qtbot.waitSignal(window.conversation.turnStarted, timeout=WAIT_MS):
         window.send("Search your archive")

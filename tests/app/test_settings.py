@@ -81,3 +81,31 @@ def test_bad_model_shows_dialog_and_keeps_previous(
     assert window.chat.bubbles[-1].text == "Still here with the old model."
     with Store() as store:
         assert EngineConfig.load(store).model_path is None  # the failed choice is not saved
+
+
+def test_a_context_size_that_does_not_fit_is_refused_at_ok(
+    qtbot: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Issue 28 item 2: checked before the window starts any load."""
+    from ember.app.settings import SettingsDialog
+    from ember.core import modelcheck
+    from tests.remote_helpers import tiny_gguf
+
+    monkeypatch.setattr(modelcheck, "memory_info", lambda: modelcheck.MemoryInfo(16 * 10**9, 10**9))
+    meta = {
+        "llama.block_count": 16,
+        "llama.attention.head_count": 32,
+        "llama.embedding_length": 2048,
+    }
+    model = tiny_gguf(tmp_path / "tiny.gguf", meta, padding=64)
+    dialog = SettingsDialog(EngineConfig(), {}, scan=False)
+    qtbot.addWidget(dialog)
+    dialog.select_path(str(model), "tiny")
+    dialog.n_ctx.setValue(131072)
+    dialog.accept()
+    assert dialog.result() != dialog.DialogCode.Accepted
+    assert "the largest that fits now is" in dialog.ctx_status.text()
+    assert not dialog.ctx_status.isHidden()
+    dialog.n_ctx.setValue(2048)
+    dialog.accept()
+    assert dialog.result() == dialog.DialogCode.Accepted

@@ -133,6 +133,47 @@ def write_messages(db: Path, agent: str, count: int) -> None:
     print("done", flush=True)
 
 
+class SlowEmbedder(HashEmbedder):
+    """The hash embedder, ``delay`` seconds a call, saying ``batch`` as each starts."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+
+    def embed(self, texts: Any) -> Any:
+        print("batch", flush=True)
+        time.sleep(self.delay)
+        return super().embed(texts)
+
+
+def ingest(db: Path, agent: str, file: str, delay: float) -> None:
+    """Load ``file`` into ``agent`` (created if missing) with a slow embedder; print each
+    result's line."""
+    from ember.core import presets
+    from ember.core.ingest import ingest_paths
+
+    with Store(db) as store:
+        a = presets.get_or_create_default(store, agent)
+        for r in ingest_paths(store, SlowEmbedder(delay), a.id, [file], batch_size=8):
+            print(r.line(), flush=True)
+
+
+def import_history(db: Path, agent: str, file: str, delay: float) -> None:
+    """Import a JSON Lines history into ``agent`` (created if missing) with a slow
+    embedder: prints ``imported N`` or the one-line error (exit 1)."""
+    from ember.core import presets
+    from ember.core.errors import EmberError
+    from ember.core.history_import import import_history as run_import
+
+    with Store(db) as store:
+        a = presets.get_or_create_default(store, agent)
+        try:
+            n = run_import(store, SlowEmbedder(delay), a.id, file)
+        except EmberError as exc:
+            print(str(exc), file=sys.stderr)
+            sys.exit(1)
+    print(f"imported {n}", flush=True)
+
+
 if __name__ == "__main__":
     command, *rest = sys.argv[1:]
     if command == "chat":
@@ -145,5 +186,9 @@ if __name__ == "__main__":
         embed_same(Path(rest[0]), int(rest[1]))
     elif command == "write":
         write_messages(Path(rest[0]), rest[1], int(rest[2]))
+    elif command == "ingest":
+        ingest(Path(rest[0]), rest[1], rest[2], float(rest[3]))
+    elif command == "import":
+        import_history(Path(rest[0]), rest[1], rest[2], float(rest[3]))
     else:
         raise SystemExit(f"unknown command {command}")

@@ -35,11 +35,13 @@ MakeEngine = Callable[..., tuple[Engine, ScriptedBackend]]
 @pytest.fixture
 def make_engine(store: Store, hash_embedder: Any) -> MakeEngine:
     """``make_engine(outputs, n_ctx=8192, **config)``: an engine on the test's database with
-    a scripted backend replaying ``outputs``."""
+    a scripted backend replaying ``outputs``. Its steps are MemGPT's function calls unless
+    ``step_format="dialogue"`` (the bundled model's format) is given."""
 
     def make(
         outputs: Sequence[str] = (), n_ctx: int = 8192, **config: Any
     ) -> tuple[Engine, ScriptedBackend]:
+        config.setdefault("step_format", "functions")
         backend = ScriptedBackend(outputs, n_ctx=n_ctx)
         return Engine(store, backend, hash_embedder, EngineConfig(**config)), backend
 

@@ -95,7 +95,7 @@ def test_a_fact_said_over_two_messages_is_shown_whole(store: Store, hash_embedde
     """ "We adopted a dog last month!" … "We named him Sprocket.": the question's words find
     the first message, the answer is in the user's next one; the memory shows both (not
     Ember's reply between, and not words said long after)."""
-    from ember.core.prompt import dialogue_line
+    from ember.core.dialogue_prompt import memory_line
 
     a = store.create_agent("a", {"persona": "", "human": ""}).id
     said = [
@@ -112,7 +112,7 @@ def test_a_fact_said_over_two_messages_is_shown_whole(store: Store, hash_embedde
     assert went_on["We adopted a dog last month!"] == "We named him Sprocket."
     assert went_on["Oh? Tell me more!"] is None  # Ember's words: the user's are what count
     assert went_on["My dog sleeps a lot."] is None  # four hours later: another exchange
-    lines = dialogue_line("user", autorecall.event(memories) or "").splitlines()
+    lines = [memory_line(m) for m in json.loads(autorecall.event(memories) or "")["memories"]]
     assert any(
         x.endswith("user said) We adopted a dog last month! We named him Sprocket.") for x in lines
     ), lines
@@ -135,7 +135,7 @@ def test_long_passages_are_cut_to_the_part_about_the_question() -> None:
 
 
 def _answer(prompt: str, constraint: Any) -> str:
-    return json.dumps({"thoughts": "", "function": "send_message", "arguments": {"message": "ok"}})
+    return "Ember: ok\n"
 
 
 def test_the_engine_ends_every_prompt_of_a_user_turn_with_the_recalled_memories(
@@ -152,17 +152,21 @@ def test_the_engine_ends_every_prompt_of_a_user_turn_with_the_recalled_memories(
     before = store.count_messages(a)
     assert rt.send_user_message("What's my sister's name?").reason == "message"
     [prompt] = backend.prompts
-    tail = prompt[prompt.index("User: What's my sister's name?") :]
-    # After the user's message, the last part: the memories, then the question again.
-    assert tail.startswith("User: What's my sister's name?\nMemories that may be relevant:")
+    # The last part (the bundled model's dialogue format): the memories, then the message.
+    tail = prompt[prompt.index("Memories that may be relevant:") :]
     assert "Hanna" in tail and tail.endswith("User: What's my sister's name?\n")
+    assert prompt.count("What's my sister's name?") == 1  # shown once, as the new message
     assert store.count_messages(a) == before + 2  # the question and the reply only
     assert not any(autorecall.MARKER in json.dumps(m.content) for m in store.recent_messages(a, 9))
     # Per agent, on by default; off shows nothing.
     assert autorecall.enabled(store.get_agent_by_id(a).settings)
     store.update_agent(a, settings={autorecall.SETTING: False})
     rt.send_user_message("What's my sister's name?")
-    assert backend.prompts[-1].endswith("Ember: ok\nUser: What's my sister's name?\n")
+    assert "Memories that may be relevant" not in backend.prompts[-1]
+    assert backend.prompts[-1].endswith(
+        "Name: Dana\n\nThe user's new message, and Ember's answer:\n"
+        "User: What's my sister's name?\n"
+    )
 
 
 def test_recalled_memories_give_way_to_fewer_in_a_small_window(

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from ember.core import blockhistory
+from ember.core.config import EngineConfig
 from ember.core.errors import InvalidInput, NotFound
 from ember.core.scripted_backend import ScriptedBackend
 from ember.core.service import Ember
@@ -22,7 +23,7 @@ def step(function: str, **arguments: Any) -> str:
 def open_ember(home: Path, embedder: Any, *outputs: str) -> Ember:
     backend = ScriptedBackend(list(outputs), n_ctx=8192)
     ember = Ember.open(home / "ember.db", embedder=embedder, backend_factory=lambda c: backend)
-    ember.start_model()
+    ember.start_model(EngineConfig(step_format="functions"))  # the agent's own edits
     return ember
 
 

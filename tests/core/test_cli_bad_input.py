@@ -243,3 +243,307 @@ def test_bad_history_for_a_new_agent_creates_no_agent(home: Path, tmp_path: Path
     before = dump(db_of(home))
     one_line_failure(ember(home, "import-history", str(bad), "--agent", "Newcomer"), "line 1")
     assert dump(db_of(home)) == before
+
+
+def test_import_history_again_adds_nothing_and_says_so(home: Path, tmp_path: Path) -> None:
+    """Issue 28 item 4 (the first import is written in-process with the test embedder:
+    the CLI's would load the real one)."""
+    from ember.core.history_import import import_history
+    from tests.conftest import HashEmbedder
+
+    history = tmp_path / "h.jsonl"
+    history.write_text(
+        "".join(
+            json.dumps({"role": "user", "content": f"note {i}", "time": "2024-05-01T10:00:00"})
+            + "\n"
+            for i in range(3)
+        )
+    )
+    with Store(db_of(home)) as store:
+        assert import_history(store, HashEmbedder(), store.get_agent("Bob").id, history) == 3
+    before = dump(db_of(home))
+    out = ember(home, "import-history", str(history), "--agent", "Bob")
+    assert (out.returncode, out.stderr) == (0, ""), out.stderr
+    assert out.stdout == (
+        f"Nothing imported: the 3 messages of {history} are already in the recall memory "
+        "of 'Bob'.\n"
+    )
+    assert dump(db_of(home)) == before
+
+
+def test_a_damaged_index_is_refused_then_repaired(home: Path) -> None:
+    """Issue 28 item 6: damage that quick_check missed; Ember wrote into the file."""
+    from tests.core.dbutil import damage_index_entry
+
+    with Store(db_of(home)) as store:
+        bob = store.get_agent("Bob")
+        with store.transaction():
+            for i in range(1500):
+                when = f"2024-02-01T10:00:00.{i:06d}+00:00"
+                store.add_message(bob.id, "user", "user_message", {}, f"n {i}", created_at=when)
+    damage_index_entry(db_of(home), b"2024-02-01T10:00:00.000700+00:00")
+    before = db_of(home).read_bytes()
+    for args in (("agents", "list"), ("agents", "create", "Eve")):
+        one_line_failure(ember(home, *args), "missing from index", "ember doctor --repair")
+    assert db_of(home).read_bytes() == before
+    out = ember(home, "doctor", "--repair")
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    assert out.stdout.startswith(f"Repaired {db_of(home)} (")
+    assert "rebuilt its indexes; the file as it was is kept at" in out.stdout
+    listed = ember(home, "agents", "list")
+    assert listed.returncode == 0 and "1501 messages" in listed.stdout, listed.stderr
+
+
+def test_a_database_that_links_to_dev_null_is_refused(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    db_of(home).symlink_to("/dev/null")
+    for args in (("agents", "list"), ("agents", "create", "Eve"), ("doctor", "--repair")):
+        one_line_failure(ember(home, *args), "is a device, not a database file", "/dev/null")
+
+
+@pytest.mark.parametrize(
+    ("saved", "line"),
+    [
+        (
+            "not json {",
+            "the saved engine settings are not readable ('not json {'); using the defaults",
+        ),
+        (
+            '{"temperature": "hot"}',
+            "the saved setting temperature ('hot') is not a number; using 0.0 instead",
+        ),
+        (
+            '{"model_path": 42}',
+            "the saved setting model_path ('42') is not a text; using none instead",
+        ),
+        (
+            '{"n_ctx": "abc"}',
+            "the saved setting n_ctx ('abc') is not a whole number; using 8192 instead",
+        ),
+        (
+            '{"n_ctx": 100}',
+            "the saved setting n_ctx ('100') is not between 512 and 2147483647; using 8192 instead",
+        ),
+    ],
+)
+def test_a_bad_saved_setting_falls_back_with_one_line(home: Path, saved: str, line: str) -> None:
+    """Issue 28 item 7: these gave tracebacks in memory, chat and doctor."""
+    with Store(db_of(home)) as store:
+        store.conn.execute(
+            "INSERT INTO settings(key, value) VALUES ('engine', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (saved,),
+        )
+    before = dump(db_of(home))
+    for args in (("memory", "--agent", "Bob"), ("models", "list")):
+        out = ember(home, *args)
+        assert out.returncode == 0, out.stderr
+        assert out.stderr.splitlines() == [f"ember: warning: {line}"]
+    assert "Agent: Bob" in ember(home, "memory", "--agent", "Bob").stdout
+    assert dump(db_of(home)) == before
+
+
+def test_a_context_size_that_does_not_fit_in_memory_is_refused_before_loading(
+    home: Path, tmp_path: Path
+) -> None:
+    """Issue 28 item 2: --ctx 1000000000 reached 19.6 GB before llama.cpp gave up. The
+    same check guards a saved setting and the settings dialog (modelchoice.context_problem)."""
+    from tests.remote_helpers import tiny_gguf
+
+    meta = {
+        "llama.block_count": 16,
+        "llama.attention.head_count": 32,
+        "llama.embedding_length": 2048,
+    }
+    model = tiny_gguf(tmp_path / "tiny.gguf", meta, padding=64)
+    before = dump(db_of(home))
+    args = ("chat", "--agent", "Bob", "--model", str(model), "--ctx", "1000000000")
+    out = ember(home, *args, stdin="hello\n", timeout=30)
+    one_line_failure(out, "A context of 1,000,000,000 tokens needs about", "the largest that fits")
+    assert dump(db_of(home)) == before
+    with Store(db_of(home)) as store:  # the same size saved in the settings
+        store.set_setting("engine", {"model_path": str(model), "n_ctx": 1_000_000_000})
+    out = ember(home, "chat", "--agent", "Bob", stdin="hello\n", timeout=30)
+    one_line_failure(out, "A context of 1,000,000,000 tokens", "the largest that fits")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["x" * 5000, "Eve\x1b[2J", "Eve\u202egnp", "E\u200bve"],
+    ids=["long", "esc", "rlo", "zw"],
+)
+def test_a_bad_agent_name_is_refused_on_every_path(home: Path, name: str) -> None:
+    """Issue 28 item 11 (NUL cannot be passed in argv; the service test covers it)."""
+    history = home / "h.jsonl"
+    history.write_text('{"role": "user", "content": "hi", "time": "2024-01-01T00:00:00"}\n')
+    before = dump(db_of(home))
+    for args in (
+        ("agents", "create", name),
+        ("import-history", str(history), "--agent", name),
+        ("ingest", str(home / "none.txt"), "--agent", name),
+    ):
+        line = one_line_failure(ember(home, *args), "An agent")
+        assert "\x1b" not in line and "\u202e" not in line and "\u200b" not in line
+    assert dump(db_of(home)) == before
+
+
+def _stdin_closed(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``ember ARGS`` with file descriptor 0 closed (Python then has no sys.stdin)."""
+    import sys
+
+    return subprocess.run(
+        ["sh", "-c", 'exec "$0" -m ember "$@" <&-', sys.executable, *args],
+        env={**os.environ, "EMBER_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "what"),
+    [
+        (("chat", "--agent", "Bob"), "messages"),
+        (("search", "recall", "-", "--agent", "Bob"), "queries"),
+        (("server", "key", "http://127.0.0.1:8080/v1"), "API keys"),
+    ],
+    ids=["chat", "search", "server key"],
+)
+def test_a_closed_stdin_is_one_line(home: Path, args: tuple[str, ...], what: str) -> None:
+    """Issue 28 item 10: each gave a traceback (sys.stdin is None)."""
+    before = dump(db_of(home))
+    one_line_failure(_stdin_closed(home, *args), f"stdin is closed, so there are no {what}")
+    assert dump(db_of(home)) == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("chat", "--agent", "Bob", "--server", "http://[::1/v1"),
+        ("server", "test", "http://[::1/v1"),
+        ("server", "use", "http://[::1/v1"),
+    ],
+    ids=["chat", "server test", "server use"],
+)
+def test_a_broken_ipv6_server_url_is_one_line(home: Path, args: tuple[str, ...]) -> None:
+    """Issue 28 item 10: urlsplit's "Invalid IPv6 URL" was a traceback."""
+    before = dump(db_of(home))
+    one_line_failure(ember(home, *args), "is not a server URL")
+    assert dump(db_of(home)) == before
+
+
+def test_a_document_whose_name_is_not_utf8_can_be_loaded_listed_and_removed(
+    home: Path, tmp_path: Path
+) -> None:
+    """Issue 28 item 10: "unexpected error: UnicodeEncodeError", and 'sources remove' could
+    not name it (loaded in-process: the CLI's ingest would load the real embedder)."""
+    from ember.core.ingest import ingest_paths
+    from tests.conftest import HashEmbedder
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    raw_name = os.fsdecode(b"caf\xe9 notes.txt")  # Latin-1 bytes: not UTF-8
+    (folder / raw_name).write_text("The heron stands in the reeds by the old mill.")
+    with Store(db_of(home)) as store:
+        [result] = ingest_paths(store, HashEmbedder(), store.get_agent("Bob").id, [folder])
+    assert result.status == "loaded", result.message
+    assert result.line().startswith("loaded: caf\ufffd notes.txt (1 page")
+    listed = ember(home, "sources", "--agent", "Bob")
+    assert listed.returncode == 0 and "caf\ufffd notes.txt" in listed.stdout, listed.stderr
+    removed = ember(home, "sources", "remove", raw_name, "--agent", "Bob")  # as the shell gives it
+    assert (removed.returncode, removed.stderr) == (0, ""), removed.stderr
+    assert removed.stdout == "removed: caf\ufffd notes.txt (1 passage)\n"
+
+
+def test_models_check_refuses_what_llama_cpp_cannot_load(home: Path, tmp_path: Path) -> None:
+    """Issue 28 item 12: an unknown architecture or tensor type was said to "fit" (exit 0)."""
+    from tests.core.test_models import _with_tensor_type
+    from tests.remote_helpers import tiny_gguf
+
+    odd = tiny_gguf(tmp_path / "odd.gguf", {"general.architecture": "nonesuch9"}, padding=64)
+    future = tmp_path / "future.gguf"
+    future.write_bytes(_with_tensor_type(99))
+    for model, words in ((odd, "architecture 'nonesuch9'"), (future, "ggml type 99")):
+        one_line_failure(ember(home, "models", "check", str(model)), words)
+        one_line_failure(ember(home, "models", "use", str(model)), words)
+
+
+SECRET_URL = "http://alice:s3cret-pw@127.0.0.1:9/v1"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("server", "test", SECRET_URL),
+        ("server", "use", SECRET_URL),
+        ("server", "key", SECRET_URL),
+        ("chat", "--agent", "Bob", "--server", SECRET_URL),
+    ],
+    ids=["server test", "server use", "server key", "chat"],
+)
+def test_credentials_in_a_server_url_are_refused_and_never_printed(
+    home: Path, args: tuple[str, ...]
+) -> None:
+    """Issue 28 item 8: they were printed, stored in plain text and never sent."""
+    before = dump(db_of(home))
+    out = ember(home, *args, stdin="key\n")
+    line = one_line_failure(out, "holds a user name or password", "ember server key")
+    assert "s3cret" not in out.stdout + out.stderr and "alice" not in line
+    assert dump(db_of(home)) == before
+
+
+def test_credentials_saved_by_an_older_ember_are_dropped_unprinted(home: Path) -> None:
+    with Store(db_of(home)) as store:
+        store.set_setting("engine", {"server_url": SECRET_URL, "n_ctx": 4096})
+    out = ember(home, "models", "list")
+    assert out.returncode == 0
+    assert "s3cret" not in out.stdout + out.stderr
+    [warning] = out.stderr.splitlines()
+    assert warning.startswith("ember: warning: the saved setting server_url ('http://***@")
+    assert "Model in use: bundled" in out.stdout
+
+
+def test_a_server_that_redirects_or_floods_is_one_line(home: Path) -> None:
+    """Issue 28 items 9 and 12, through 'ember server test' (test_hostile_server has the
+    client-level cases: an endless reply, a dripped model list)."""
+    from http.server import BaseHTTPRequestHandler
+
+    from tests.core.test_hostile_server import server
+
+    def moved(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(301)
+        h.send_header("Location", "https://elsewhere.example/v1/models")
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+
+    def flood(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.end_headers()
+        try:
+            h.wfile.write(b'{"data": ["' + b"x" * (50 << 20) + b'"]}')
+        except OSError:
+            pass
+
+    before = dump(db_of(home))
+    with server({"/v1/models": moved}) as url:
+        one_line_failure(ember(home, "server", "test", url), "redirects /v1/models to https://")
+    with server({"/v1/models": flood}) as url:
+        one_line_failure(ember(home, "server", "use", url), "sent more than 16 MB")
+    assert dump(db_of(home)) == before
+
+
+def test_a_chat_with_a_server_answering_another_shape_exits_1(home: Path) -> None:
+    """Issue 28 item 9: it ran eight steps to the step cap and exited 0 (this child loads
+    the real embedder, for the turn's recall)."""
+    from tests.core.test_hostile_server import _events, server
+
+    shape = lambda h: _events(h, iter(['{"result": "hello"}', "[DONE]"]))  # noqa: E731
+    with server({"/v1/completions": shape}) as url:
+        out = ember(home, "chat", "--agent", "Bob", "--server", url, stdin="Hello\n", timeout=300)
+    line = one_line_failure(out, "is not a completion", '{"result": "hello"}')
+    assert "Your message is kept" in line
+    with Store(db_of(home)) as store:
+        said = [m.text for m in store.recent_messages(store.get_agent("Bob").id)]
+    assert "Hello" in said

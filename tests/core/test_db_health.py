@@ -110,8 +110,8 @@ def test_a_file_left_by_a_killed_process_is_checked_at_open(
     assert db_health.unclean(path)
     monkeypatch.setattr(db_health, "ALWAYS_CHECK_BYTES", 0)
     checks: list[int] = []
-    real = db_health.quick_check
-    monkeypatch.setattr(db_health, "quick_check", lambda c: checks.append(1) or real(c))
+    real = db_health.integrity_check
+    monkeypatch.setattr(db_health, "integrity_check", lambda c: checks.append(1) or real(c))
     with Store(path) as store:
         assert store.get_setting("k") == 1  # the committed write survived the kill
     assert checks == [1]

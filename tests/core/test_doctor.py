@@ -100,6 +100,43 @@ def test_a_file_that_is_not_ember_fails_the_database_check(tmp_path: Path) -> No
     assert db_file.read_bytes() == b"not a database at all" * 100  # untouched
 
 
+def test_a_database_linked_to_dev_null_fails_the_database_check(tmp_path: Path) -> None:
+    db_file = tmp_path / "ember.sqlite3"
+    db_file.symlink_to("/dev/null")
+    report = doctor.Report()
+    doctor.check_database(report, db_file)
+    [check] = report.checks
+    assert check.status == "fail" and "/dev/null" in check.detail
+
+
+def test_a_bad_saved_setting_is_reported_not_a_traceback(
+    ember_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ember.core.store import Store
+
+    with Store(ember_home / "ember.sqlite3") as store:
+        store.conn.execute(
+            "INSERT INTO settings(key, value) VALUES ('engine', ?)",
+            ('{"temperature": "hot", "n_ctx": 4096}',),
+        )
+    report = doctor.Report()
+    settings = doctor.check_paths(report)
+    assert settings["temperature"] == 0.0 and settings["n_ctx"] == 4096
+    [check] = [c for c in report.checks if c.name == "settings"]
+    assert check.status == "warn" and "temperature ('hot') is not a number" in check.detail
+
+
+def test_doctor_never_shows_credentials_of_a_saved_server_url(ember_home: Path) -> None:
+    from ember.core.store import Store
+
+    with Store(ember_home / "ember.sqlite3") as store:
+        store.set_setting("engine", {"server_url": "http://alice:s3cret@h:1/v1"})
+    report = doctor.Report()
+    doctor.check_paths(report)
+    assert "s3cret" not in json.dumps(report.to_json())
+    assert report.facts["settings"]["server_url"] is None
+
+
 def test_doctor_reports_the_configured_server_and_never_its_key(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

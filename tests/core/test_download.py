@@ -6,6 +6,7 @@ downloads the real bundled model under a catalogue entry.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import namedtuple
 from pathlib import Path
@@ -167,3 +168,19 @@ def test_a_file_that_is_not_a_gguf_never_gets_the_model_name(tmp_path: Path) -> 
 def test_a_finished_download_is_not_fetched_again(tmp_path: Path) -> None:
     dest = tiny_gguf(tmp_path / "m.gguf")
     assert dl.download("http://127.0.0.1:9/never", dest) == dest
+
+
+def test_a_download_is_private_under_umask_000(
+    server: FileServer, model: Path, tmp_path: Path
+) -> None:
+    """Issue 28 item 13: the model folder was 0777 and the .gguf 0666 under umask 000."""
+    import stat
+
+    dest = tmp_path / "models" / "m.gguf"
+    old = os.umask(0)
+    try:
+        dl.download(f"{server.base}/files/m.gguf", dest, sha256=sha256_of(model))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(dest.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o600

@@ -277,7 +277,7 @@ def test_resume_after_restart_renders_the_same_context(
     before = rt.prompt()
     store.close()
     again = Store()
-    engine2 = Engine(again, ScriptedBackend(n_ctx=8192), hash_embedder)
+    engine2 = Engine(again, ScriptedBackend(n_ctx=8192), hash_embedder, engine.config)
     assert engine2.agent("t").prompt() == before
     again.close()
 

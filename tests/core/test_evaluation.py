@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from ember.cli import main
+from ember.core.config import EngineConfig
 from ember.core.evaluation import documents, generator, keyvalue, metrics, report, runner, tasks
 from ember.core.evaluation.pdf import write_pdf
 from ember.core.scripted_backend import ScriptedBackend
@@ -97,13 +98,15 @@ def test_token_f1_and_ranks() -> None:
 
 def _smart_responder(prompt: str, constraint: Any) -> str:
     """Searches first, then answers from the newest search result in the prompt."""
+    prompt = prompt.split("### Conversation")[-1]  # not the examples
     results = re.findall(r"Showing \d+ of \d+ results[^\n]*", prompt)
-    if not results or prompt.rfind("\nUser: ") > prompt.rfind("Showing"):
+    asked = prompt.rfind('"type": "user_message"')
+    if not results or asked > prompt.rfind("Showing"):
         kind = (
             "archival_memory_search" if "Look up key" in prompt or "?" not in prompt[-200:] else ""
         )
         kind = kind or "conversation_search"
-        query = prompt[prompt.rfind("\nUser: ") :][:200]
+        query = prompt[asked:][:200]
         return json.dumps(
             {
                 "thoughts": "search",
@@ -120,7 +123,10 @@ def test_runner_scores_a_scripted_agent(tmp_path: Path, hash_embedder: Any) -> N
     task = tasks.make_tasks(["conversation"], seed=2, size=3)[0]
     backend = ScriptedBackend(responder=_smart_responder, n_ctx=8192)
     options = runner.EvalOptions(
-        workdir=tmp_path, backend_factory=lambda config: backend, auto_recall=False
+        config=EngineConfig(step_format="functions"),  # an agent that searches itself
+        workdir=tmp_path,
+        backend_factory=lambda config: backend,
+        auto_recall=False,
     )
     [run] = runner.run([task], options, hash_embedder)
     conversations = [p.split("### Conversation")[-1] for p in backend.prompts]
@@ -166,8 +172,7 @@ def test_automatic_recall_is_credited_when_it_brought_the_evidence(
     """An agent that answers at once: the evidence in its prompt can only have come from
     automatic recall (on by default), and the attribution says so."""
     task = tasks.make_tasks(["kv"], seed=2, size=2)[0]
-    reply = json.dumps({"thoughts": "", "function": "send_message", "arguments": {"message": "?"}})
-    backend = ScriptedBackend(responder=lambda prompt, constraint: reply, n_ctx=8192)
+    backend = ScriptedBackend(responder=lambda prompt, constraint: "Ember: ?\n", n_ctx=8192)
     options = runner.EvalOptions(workdir=tmp_path, backend_factory=lambda config: backend)
     [run] = runner.run([task], options, hash_embedder)
     assert all(any(m in p for m in runner.RECALL_MARKERS) for p in backend.prompts)
@@ -186,7 +191,10 @@ def test_runner_counts_unparseable_steps(tmp_path: Path, hash_embedder: Any) -> 
     ]
     backend = ScriptedBackend(outputs, n_ctx=8192)
     options = runner.EvalOptions(
-        workdir=tmp_path, backend_factory=lambda config: backend, auto_recall=False
+        config=EngineConfig(step_format="functions"),  # an agent that searches itself
+        workdir=tmp_path,
+        backend_factory=lambda config: backend,
+        auto_recall=False,
     )
     [run] = runner.run([task], options, hash_embedder)
     [r] = run.results

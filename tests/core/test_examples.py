@@ -9,13 +9,15 @@ from typing import Any
 
 import pytest
 
-from ember.core.engine import Engine
+from ember.core.autorecall import MARKER
+from ember.core.engine import Engine, EngineConfig
 from ember.core.examples import EXAMPLES, HEADER, Example, example_events, render_examples
-from ember.core.prompt import MEMORIES_HEADER
 from ember.core.scripted_backend import ScriptedBackend
 from ember.core.step.schema import encode_step
 from ember.core.store import Store
 
+# The examples show MemGPT's function steps (the dialogue format has none).
+FUNCTIONS = EngineConfig(step_format="functions")
 RESULTS = re.compile(r"Showing (\d+) of (\d+) results \(page (\d+)/(\d+)\): (.*)", re.S)
 
 
@@ -60,7 +62,7 @@ def test_example_replays_through_the_engine(
 ) -> None:
     outputs = [encode_step(c.thoughts, c.function, c.arguments) for c in example.calls]
     backend = ScriptedBackend(outputs, n_ctx=8192)
-    engine = Engine(store, backend, hash_embedder)
+    engine = Engine(store, backend, hash_embedder, FUNCTIONS)
     agent = store.create_agent("Robin's agent", {"persona": "I am Ember.", "human": ""})
     seed_world(store, engine, agent.id, example)
     first = store.count_messages(agent.id)
@@ -71,7 +73,7 @@ def test_example_replays_through_the_engine(
     # recall part, in the same fields.
     for _, note in [e for e in expected if e[0] == "recall"]:
         shown = json.loads(note)["memories"]
-        tail = backend.prompts[0].split(MEMORIES_HEADER)[-1]
+        tail = backend.prompts[0].split(MARKER)[-1]
         for memory in shown:
             assert memory.get("message", memory.get("content")) in tail
     expected = [e for e in expected if e[0] != "recall"]
@@ -87,10 +89,12 @@ def test_example_replays_through_the_engine(
 def test_examples_are_shown_from_4096_tokens_and_can_be_chosen(
     store: Store, hash_embedder: Any
 ) -> None:
-    big = Engine(store, ScriptedBackend(n_ctx=4096), hash_embedder)
-    small = Engine(store, ScriptedBackend(n_ctx=2048), hash_embedder)
-    assert render_examples(dialogue=True) in big.agent("t").prompt()
+    big = Engine(store, ScriptedBackend(n_ctx=4096), hash_embedder, FUNCTIONS)
+    small = Engine(store, ScriptedBackend(n_ctx=2048), hash_embedder, FUNCTIONS)
+    dialogue = Engine(store, ScriptedBackend(n_ctx=8192), hash_embedder)  # the bundled model's
+    assert render_examples() in big.agent("t").prompt()
     assert "### Examples" not in small.agent("t").prompt()
+    assert "Robin" not in dialogue.agent("t").prompt()  # no examples in the dialogue format
     one = render_examples(["recall"])
     assert (
         one.startswith(HEADER) and "Example Star" in one and "Robin" not in one.replace(HEADER, "")
@@ -119,22 +123,23 @@ def test_every_example_line_in_the_prompt_is_in_the_runtime_format(
     from ember.core import messages
     from ember.core.step.validate import Step, parse_step
 
-    engine = Engine(store, ScriptedBackend(n_ctx=8192), hash_embedder)
+    engine = Engine(store, ScriptedBackend(n_ctx=8192), hash_embedder, FUNCTIONS)
     prompt = engine.agent("t").prompt()
     section = prompt.split("### Examples\n")[1].split("\n\n###")[0]
     spec = engine.step_spec(["persona", "human"])
     heartbeats = {messages.HEARTBEAT_REQUESTED, messages.HEARTBEAT_FAILED}
     lines = [line for line in section.splitlines() if line.startswith(("EVENT: ", "AGENT: "))]
-    replies = [line for line in section.splitlines() if line.startswith("Ember: ")]
+    replies = [line for line in lines if '"function": "send_message"' in line]
     assert len(lines) >= 9 and len(replies) == len(EXAMPLES)
-    for line in replies:  # the dialogue format's replies (step/dialogue.py)
-        assert isinstance(parse_step(line + "\n", spec), Step), line
     for line in lines:
         body = line[7:]
         if line.startswith("AGENT: "):
             assert isinstance(parse_step(line, spec), Step), line
             continue
         event = json.loads(body)
+        if event.get("type") == "system_note":  # automatic recall: each memory has a time
+            assert all("time" in m for m in event["memories"]), line
+            continue
         assert "time" in event, line
         if event.get("type") == "heartbeat":
             assert event["reason"] in heartbeats, line

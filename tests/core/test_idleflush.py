@@ -113,22 +113,21 @@ def test_a_cancelled_preparation_leaves_the_flush_as_it_was(
     assert recorder.of(ev.SummaryProgress)  # summarised at the flush, as before
 
 
-def test_the_cli_prepares_while_waiting_and_cancels_when_a_line_arrives() -> None:
-    from ember.cli.chat import _preparing_while_waiting
+def test_the_cli_works_while_waiting_and_cancels_when_a_line_arrives() -> None:
+    from ember.cli.chat import _idle_while_waiting
 
     class Service:
         def __init__(self) -> None:
             self.calls: list[int] = []
             self.cancelled = 0
 
-        def prepare_flush(self, agent_id: int, cancel: threading.Event) -> bool:
+        def while_idle(self, agent_id: int, cancel: threading.Event) -> None:
             self.calls.append(agent_id)
-            if cancel.wait(5):  # a long preparation: cut short by the next line
+            if cancel.wait(5):  # long idle work: cut short by the next line
                 self.cancelled += 1
-            return False
 
     service = Service()
     lines = iter([(1, "hello"), (2, "again")])
-    got = list(_preparing_while_waiting(lines, service, 7))  # type: ignore[arg-type]
+    got = list(_idle_while_waiting(lines, service, 7))  # type: ignore[arg-type]
     assert got == [(1, "hello"), (2, "again")]
     assert service.calls == [7, 7, 7] and service.cancelled == 3  # before each line and EOF

@@ -62,7 +62,7 @@ def test_sigkill_at_random_points_loses_nothing_committed(tmp_path: Path) -> Non
     committed = 0
     for i in range(kills):
         child = _chat(db, 0)
-        # Even rounds: killed anywhere, start-up and the open's quick_check included.
+        # Even rounds: killed anywhere, start-up and the open's integrity_check included.
         # Odd rounds: killed inside a conversation, after 1-3 committed turns.
         reported = _lines_until(child, rng.randint(1, 3)) if i % 2 else []
         time.sleep(rng.uniform(0.0, 0.6) if i % 2 else rng.uniform(0.1, 1.5))
@@ -72,7 +72,7 @@ def test_sigkill_at_random_points_loses_nothing_committed(tmp_path: Path) -> Non
         reported += [
             int(line.split()[1]) for line in out.splitlines() if line.startswith("committed")
         ]
-        with Store(db) as store:  # opening after a kill runs quick_check (WAL left over)
+        with Store(db) as store:  # opening after a kill runs integrity_check (WAL left over)
             in_db = _user_messages(store)
             assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert in_db >= max([committed, *reported])  # nothing reported committed is lost

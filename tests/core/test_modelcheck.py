@@ -67,3 +67,47 @@ def test_this_machine_reports_its_memory() -> None:
     mem = memory_info()
     assert mem.total > 0
     assert 0 < mem.available <= mem.total
+
+
+# -- issue 28 item 2: a context size whose KV cache does not fit is refused before loading --
+
+
+def test_a_context_too_big_for_memory_names_the_largest_that_fits(tmp_path: Path) -> None:
+    from ember.core.modelcheck import context_problem, kv_cache_bytes, largest_context
+    from ember.core.models import read_gguf_info
+
+    info = read_gguf_info(tiny_gguf(tmp_path / "t.gguf", META))
+    memory = MemoryInfo(16 * GB, 4 * GB)
+    largest = largest_context(info, memory.available)
+    assert largest % 256 == 0
+    assert info.file_size + kv_cache_bytes(info, largest) + RUNTIME_OVERHEAD <= 4 * GB
+    assert info.file_size + kv_cache_bytes(info, largest + 256) + RUNTIME_OVERHEAD > 4 * GB
+    assert context_problem(info, largest, memory) is None
+    problem = context_problem(info, 1_000_000_000, memory)
+    assert problem is not None
+    assert problem.startswith("A context of 1,000,000,000 tokens needs about ")
+    assert f"the largest that fits now is {largest:,} tokens" in problem
+    assert context_problem(info, 4096, MemoryInfo(10**8, 10**8)) == (
+        "A context of 4,096 tokens needs about 449 MB of memory with Tiny Chat 1B (its KV "
+        "cache 134 MB), more than the 100 MB available, and the model does not fit even "
+        "with the smallest context: close other apps or use a smaller model."
+    )
+    assert context_problem(info, 10**9, MemoryInfo(0, 0)) is None  # memory unknown
+
+
+def test_the_local_backend_refuses_it_before_llama_cpp_is_touched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from ember.core import modelcheck, modelchoice
+    from ember.core.config import EngineConfig
+
+    monkeypatch.setitem(sys.modules, "ember.core.llama_backend", None)  # importing it fails
+    monkeypatch.setattr(modelcheck, "memory_info", lambda: MemoryInfo(16 * GB, 4 * GB))
+    monkeypatch.setattr("ember.core.llama_build.missing_cpu_features", lambda: [])
+    model = tiny_gguf(tmp_path / "t.gguf", META)
+    config = EngineConfig(model_path=str(model), n_ctx=1_000_000_000)
+    assert modelchoice.context_problem(config)
+    with pytest.raises(ModelError, match="the largest that fits now is"):
+        modelchoice.local_backend(config)

@@ -167,3 +167,40 @@ def test_cancelled_while_building_tries_again(tmp_path: Path) -> None:
 
 def test_the_key_is_the_tokens() -> None:
     assert prefix_key([1, 2, 3]) == prefix_key([1, 2, 3]) != prefix_key([1, 2, 4])
+
+
+class ScriptedKVBackend(FakeKVBackend):
+    """The fake KV cache, answering every prompt with one dialogue reply; records how many
+    prompt tokens each completion had to read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: list[int] = []
+
+    def generate(self, prompt: Prompt, **kwargs: Any) -> Iterator[str]:
+        tokens = self.prompt_tokens(prompt)
+        self.read.append(len(tokens) - self.cached_prefix(tokens))
+        self.tokens = tokens
+        yield f"Ember: Reply {len(self.read)}.\n"
+
+
+def test_the_next_prompt_is_read_while_the_user_is_idle(store: Any, hash_embedder: Any) -> None:
+    """In the dialogue format a turn changes what sits before the new message (the last
+    message joins the conversation, the memory pass may add to the human block): the
+    idle work reads that into the cache, and the next turn reads only the new message."""
+    from ember.core import memorypass
+    from ember.core.engine import Engine
+
+    backend = ScriptedKVBackend()
+    engine = Engine(store, backend, hash_embedder)  # type: ignore[arg-type]
+    assert engine.dialogue
+    rt = engine.agent("t")
+    rt.send_user_message("Hi, I'm Noor and I play the oboe.")
+    memorypass.run(store, hash_embedder, rt.agent_id)  # the human block changes
+    read = engine.warm_next(rt.agent_id)
+    assert read > len("Hi, I'm Noor and I play the oboe.")  # the line and the new block
+    question = "What do I play?"
+    rt.send_user_message(question)
+    new_part = "\n\nThe user's new message, and Ember's answer:\nUser: " + question + "\n"
+    assert backend.read[-1] <= len(new_part) + PREFIX_MARGIN + 2
+    assert engine.warm_next(rt.agent_id) > 0 and engine.warm_next(rt.agent_id) == 0

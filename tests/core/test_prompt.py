@@ -49,37 +49,56 @@ def test_chat_template_merges_consecutive_events_and_stays_prefix_stable() -> No
 
 
 def test_transcript_shows_summary_events_and_steps() -> None:
-    text = PromptRenderer().render(TOOLS, BLOCKS, "earlier summary", QUEUE).text
-    # The dialogue format: the model starts the next line (a reply or "AGENT: " and a step).
-    assert text.endswith('{"type": "heartbeat", "reason": "r"}\n')
-    assert '\nEVENT: {"type": "summary", "message": "earlier summary"}\nUser: hi\n' in text
+    text = PromptRenderer(step_format="functions").render(TOOLS, BLOCKS, "earlier", QUEUE).text
+    # The neutral transcript of function steps: the model writes the next step.
+    assert text.endswith('EVENT: {"type": "heartbeat", "reason": "r"}\nAGENT: ')
+    assert (
+        '\nEVENT: {"type": "summary", "message": "earlier"}\nEVENT: {"type": "user_message"' in text
+    )
     assert '\nAGENT: {"thoughts": "t"' in text
 
 
-def test_dialogue_transcript_writes_replies_and_recalled_memories_as_dialogue() -> None:
-    reply = {"thoughts": "", "function": "send_message", "arguments": {"message": "Hi\nAnna!"}}
-    queue = [QUEUE[0], msg(5, "assistant", "step", reply)]
+def test_dialogue_format_shows_the_users_words_what_ember_knows_and_memories_last() -> None:
+    """The bundled model's format (dialogue_prompt.py): the user's words, one line each;
+    never Ember's replies, events or results (it repeated its own replies); the human
+    block after the conversation; recalled memories, best last; then the new message."""
+    reply = {"thoughts": "", "function": "send_message", "arguments": {"message": "Hi Anna!"}}
+    asked = msg(6, "user", "user_message", {"type": "user_message", "message": "Q?"})
+    queue = [*QUEUE, msg(5, "assistant", "step", reply), asked]
     note = (
         '{"type": "system_note", "memories": [{"time": "t1", "role": "user", "message": "A"},'
-        ' {"time": "t2", "source": "d.pdf", "page": 2, "content": "B"}], "question": "Q?"}'
+        ' {"time": "t2", "source": "d.pdf", "page": 2, "content": "B"}]}'
     )
-    text = PromptRenderer().render(TOOLS, BLOCKS, "", queue, [note]).text
+    r = PromptRenderer()  # no chat template: the dialogue format
+    assert r.dialogue
+    text = r.render(TOOLS, BLOCKS, "", queue, [note]).text
     assert text.endswith(
-        "User: hi\nEmber: Hi Anna!\nMemories that may be relevant:\n"
-        "- (d.pdf, page 2) B\n- (t1, user said) A\nUser: Q?\n"
+        "What the user has said so far:\nUser: hi\n\n"
+        "What Ember knows about the user:\nAnna\n\n"
+        "Memories that may be relevant:\n- (d.pdf, page 2) B\n- (t1, user said) A\n\n"
+        "The user's new message, and Ember's answer:\nUser: Q?\n"
     )
-    neutral = PromptRenderer()
-    neutral.dialogue = False
-    assert neutral.render(TOOLS, BLOCKS, "", queue).text.endswith("AGENT: ")
+    assert "Hi Anna!" not in text and "heartbeat" not in text and "done" not in text
+    assert "I am Ember." in text and TOOLS not in text
+    # After Ember's reply, no message is pending: every user line is in the conversation.
+    answered = r.render(TOOLS, BLOCKS, "", [*queue, msg(7, "assistant", "step", reply)]).text
+    assert "User: hi\nUser: Q?\n" in answered and "new message" not in answered
+    assert (
+        PromptRenderer(step_format="functions")
+        .render(TOOLS, BLOCKS, "", queue)
+        .text.endswith("AGENT: ")
+    )
 
 
 def test_examples_only_when_wanted() -> None:
-    with_ex = PromptRenderer(examples="EVENT: {}").render(TOOLS, BLOCKS, "", []).text
-    without = PromptRenderer().render(TOOLS, BLOCKS, "", []).text
-    assert "### Examples" in with_ex and "### Examples" not in without
+    functions = "functions"
+    with_ex = PromptRenderer(examples="EVENT: {}", step_format=functions)
+    with_ex_text = with_ex.render(TOOLS, BLOCKS, "", []).text
+    without = PromptRenderer(step_format=functions).render(TOOLS, BLOCKS, "", []).text
+    assert "### Examples" in with_ex_text and "### Examples" not in without
     # Static parts come before core memory, which comes before the conversation.
-    assert with_ex.index("### Functions") < with_ex.index("### Core memory")
-    assert with_ex.index("### Core memory") < with_ex.index("### Conversation")
+    assert with_ex_text.index("### Functions") < with_ex_text.index("### Core memory")
+    assert with_ex_text.index("### Core memory") < with_ex_text.index("### Conversation")
 
 
 # A ChatML-like template that ends assistant turns with the EOS token and starts with BOS.
@@ -100,7 +119,7 @@ def test_template_gets_the_models_bos_and_eos_tokens() -> None:
 def test_template_that_fails_at_load_is_never_used() -> None:
     r = PromptRenderer(ChatFormat("{{ raise_exception('no system role') }}"))
     assert not r.uses_chat_template  # decided at load, before any conversation
-    assert r.render(TOOLS, BLOCKS, "", QUEUE).text.endswith("\n")  # the dialogue format
+    assert r.dialogue  # as for any model without a usable template
 
 
 def test_template_error_mid_conversation_is_an_error_not_a_silent_switch() -> None:

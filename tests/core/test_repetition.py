@@ -40,8 +40,8 @@ def test_a_looping_reply_is_stopped_and_stored_once(store: Store, make_engine: A
     """The bundled model answered "I'm a human." forty times until the length limit: the
     generation stops at the third say and the reply keeps the first."""
     looping = "Ember: " + "I'm a human. " * 40 + "\n"
-    engine, _ = make_engine([looping])
-    assert engine.step_spec(["human"]).dialogue  # no chat template: the dialogue format
+    engine, _ = make_engine([looping], step_format="dialogue")
+    assert engine.step_spec(["human"]).dialogue  # the bundled model's format
     rt = engine.agent("t")
     seen: list[ev.Event] = []
     assert rt.send_user_message("What's my job?", seen.append).reason == "message"

@@ -120,3 +120,33 @@ def test_missing_model_is_a_clear_error(ember_home: Path, tmp_path: Path) -> Non
     out = ember(ember_home, "chat", "--model", str(tmp_path / "missing.gguf"), stdin="hi\n")
     assert out.returncode == 1
     assert "Model file not found" in out.stderr and "missing.gguf" in out.stderr
+
+
+def test_a_context_too_big_for_memory_is_refused_before_loading(ember_home: Path) -> None:
+    """Issue 28 item 2: this reached 19.6 GB resident before llama.cpp gave up."""
+    import time
+
+    started = time.perf_counter()
+    out = ember(ember_home, "chat", "--ctx", "1000000000", stdin="hi\n")
+    seconds = time.perf_counter() - started
+    assert out.returncode == 1, out.stderr
+    [line] = out.stderr.splitlines()
+    assert line.startswith("ember: A context of 1,000,000,000 tokens needs about ")
+    assert "the largest that fits now is" in line
+    assert seconds < 60  # the bundled model is assembled into this fresh home first
+
+
+def test_a_2_mb_message_in_the_terminal_leaves_the_agent_usable(ember_home: Path) -> None:
+    """Issue 28 item 1, on the real model: the agent sees the long message's beginning with
+    a notice (all of it is kept and searchable), and the next message works."""
+    big = "My zebra is called Stripes. " + "Lorem ipsum dolor sit amet. " * 75_000
+    out = ember(ember_home, "chat", "--agent", "Z", stdin=big + "\nWhat is my zebra called?\n")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "[truncated] Your message is long" in out.stderr
+    assert len([line for line in out.stdout.splitlines() if line.strip()]) == 2
+    again = ember(ember_home, "chat", "--agent", "Z", stdin="Hello again.\n")
+    assert again.returncode == 0, again.stderr[-2000:]
+    hits = json.loads(
+        ember(ember_home, "search", "recall", "Stripes", "--agent", "Z", "--json").stdout
+    )
+    assert any(len(h["text"]) > 2_000_000 for h in hits)  # kept whole in recall

@@ -38,3 +38,19 @@ def test_two_first_starts_assemble_the_bundled_model_once(tmp_path: Path) -> Non
             digest.update(block)
     assert digest.hexdigest() == bundle.EXPECTED_SHA256
     assert not [p.name for p in model.parent.iterdir() if "partial" in p.name]
+
+
+def test_the_assembled_model_is_private_under_umask_000(tmp_path: Path) -> None:
+    """Issue 28 item 13: the model cache folder was 0777 and the .gguf 0666."""
+    import stat
+
+    env = {**os.environ, "EMBER_HOME": str(tmp_path / "home")}
+    out = subprocess.run(
+        [sys.executable, "-c", CODE], env=env, capture_output=True, text=True, umask=0, timeout=600
+    )
+    assert out.returncode == 0, out.stderr
+    model = Path(out.stdout.strip())
+    for folder in (model.parent, model.parent.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    for file in model.parent.iterdir():
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file

@@ -1,0 +1,167 @@
+"""Issue 28 items 3 and 5, with real processes on a real file: agent and document ids are
+never used twice; two loads of one file at once store it once; a killed load leaves no
+"loading" document with searchable passages behind; deleting an agent while something is
+being loaded or imported for it gives one clear line, not a raw IntegrityError or a
+success.
+
+The loads and imports run in child processes (``children.py``) with a slow hash embedder,
+so the other process acts in the middle of them.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ember.core import db, paths, presets
+from ember.core.ingest import DELETED_MEANWHILE
+from ember.core.migrations import MIGRATIONS
+from ember.core.store import Store
+from tests.cli_helpers import run_ember
+from tests.core.test_concurrency import child
+
+SENTENCES = "".join(f"Sentence number {i} is about herons and the old mill. " for i in range(600))
+
+
+def _wait_for(proc: subprocess.Popen[str], line: str) -> None:
+    assert proc.stdout is not None
+    for got in proc.stdout:
+        if got.strip() == line:
+            return
+    raise AssertionError(f"the child ended without saying {line!r}: {proc.stderr.read()}")
+
+
+def test_ids_are_never_reused(store: Store) -> None:
+    a = presets.create_agent(store, "A")
+    b = presets.create_agent(store, "B")
+    store.delete_agent(b.id)
+    assert presets.create_agent(store, "C").id == b.id + 1
+    first = store.add_source(a.id, "/x.txt", "x.txt", "abc")
+    store.remove_source(first.id)
+    assert store.add_source(a.id, "/x.txt", "x.txt", "abc").id == first.id + 1
+
+
+def test_an_old_file_keeps_its_rows_and_stops_reusing_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "old.sqlite3"
+    conn = db.connect(path, migrate=False)
+    at = [name for name, _ in MIGRATIONS].index("agent and document ids never reused")
+    monkeypatch.setattr(db, "MIGRATIONS", MIGRATIONS[:at])
+    db.migrate_db(conn)
+    conn.close()
+    with Store(path) as store:
+        keep = presets.create_agent(store, "Keep")
+        gone = presets.create_agent(store, "Gone")
+        store.add_message(keep.id, "user", "user_message", {"message": "hi"}, "hi")
+        source = store.add_source(keep.id, "/d.txt", "d.txt", "sha", status="loaded")
+        store.add_passages(keep.id, [("text", 1, 0)], [[1.0] * 384], source_id=source.id)
+        store.delete_agent(gone.id)
+    monkeypatch.setattr(db, "MIGRATIONS", MIGRATIONS)
+    with Store(path) as store:
+        assert [a.name for a in store.list_agents()] == ["Keep"]
+        assert store.count_messages(keep.id) == 1 and store.count_passages(keep.id) == 1
+        assert [s.id for s in store.list_sources(keep.id)] == [source.id]
+        assert store.blocks(keep.id)  # children still belong to their agent
+        assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        new = presets.create_agent(store, "New")
+        assert new.id > keep.id  # the file had no record of Gone: max id + 1
+        store.delete_agent(new.id)
+        assert presets.create_agent(store, "Newer").id == new.id + 1
+
+
+def test_two_loads_of_one_file_at_once_store_it_once(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    db_file = home / paths.DB_FILENAME
+    doc = tmp_path / "mill.txt"
+    doc.write_text(SENTENCES)
+    with Store(db_file) as store:
+        presets.create_agent(store, "Z")
+    first = child("ingest", str(db_file), "Z", str(doc), "0.3")
+    _wait_for(first, "batch")
+    second = child("ingest", str(db_file), "Z", str(doc), "0.3")
+    outs = [p.communicate(timeout=300) for p in (first, second)]
+    lines = sorted(line for out, _ in outs for line in out.splitlines() if line != "batch")
+    assert [line.split(":")[0] for line in lines] == ["loaded", "skipped"], outs
+    assert "already loaded" in lines[1]
+    with Store(db_file) as store:
+        agent = store.get_agent("Z")
+        [source] = store.list_sources(agent.id)
+        assert store.count_passages(agent.id) == source.passages
+
+
+def test_a_killed_load_leaves_no_loading_document(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    db_file = home / paths.DB_FILENAME
+    doc = tmp_path / "mill.txt"
+    doc.write_text(SENTENCES)
+    with Store(db_file) as store:
+        presets.create_agent(store, "Z")
+    loader = child("ingest", str(db_file), "Z", str(doc), "0.2")
+    _wait_for(loader, "batch")
+    _wait_for(loader, "batch")  # the first batch is stored
+    loader.send_signal(signal.SIGKILL)
+    loader.communicate(timeout=30)
+    with Store(db_file) as store:  # what the kill left
+        agent = store.get_agent("Z")
+        assert [s.status for s in store.list_sources(agent.id)] == ["loading"]
+        assert store.count_passages(agent.id) > 0
+    out = run_ember(home, "sources", "--agent", "Z")
+    assert out.returncode == 0, out.stderr
+    assert "loading" not in out.stdout and "No documents loaded" in out.stdout
+    with Store(db_file) as store:
+        assert store.count_passages(store.get_agent("Z").id) == 0
+    again = child("ingest", str(db_file), "Z", str(doc), "0")
+    out_again, _ = again.communicate(timeout=300)
+    assert "loaded: mill.txt" in out_again
+
+
+def test_deleting_the_agent_during_its_load_says_so(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    db_file = home / paths.DB_FILENAME
+    doc = tmp_path / "mill.txt"
+    doc.write_text(SENTENCES)
+    with Store(db_file) as store:
+        presets.create_agent(store, "Z")
+    loader = child("ingest", str(db_file), "Z", str(doc), "0.3")
+    _wait_for(loader, "batch")
+    assert run_ember(home, "agents", "delete", "Z").returncode == 0
+    out, err = loader.communicate(timeout=120)
+    assert loader.returncode == 0 and "Traceback" not in err, err
+    [line] = [x for x in out.splitlines() if x != "batch"]
+    assert line == f"failed: mill.txt: {DELETED_MEANWHILE}"
+    with Store(db_file) as store:
+        assert store.conn.execute("SELECT count(*) FROM sources").fetchone()[0] == 0
+        assert store.conn.execute("SELECT count(*) FROM passages").fetchone()[0] == 0
+
+
+def test_deleting_the_agent_during_its_history_import_says_so(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    db_file = home / paths.DB_FILENAME
+    history = tmp_path / "h.jsonl"
+    history.write_text(
+        "".join(
+            json.dumps({"role": "user", "content": f"note {i}", "time": "2024-05-01T10:00:00"})
+            + "\n"
+            for i in range(600)
+        )
+    )
+    with Store(db_file) as store:
+        presets.create_agent(store, "Z")
+    importer = child("import", str(db_file), "Z", str(history), "0.3")
+    _wait_for(importer, "batch")
+    assert run_ember(home, "agents", "delete", "Z").returncode == 0
+    out, err = importer.communicate(timeout=120)
+    assert importer.returncode == 1, (out, err)
+    assert "imported" not in out
+    assert err.strip().splitlines() == [
+        "The agent 'Z' was deleted during the import, and the imported messages with it."
+    ]
+    with Store(db_file) as store:  # no vectors left under the deleted agent's id
+        assert store.conn.execute("SELECT count(*) FROM message_vec").fetchone()[0] == 0
+        assert store.conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 0

@@ -1,0 +1,132 @@
+"""Issue 28 item 1: no stored content may make an agent unusable. A 2 MB message once went
+whole into a search result (``tools.format_hits`` had no bound): the prompt overflowed the
+window at that turn and at every later one. Every hit and every function result shown to
+the agent is bounded now, and a file that holds such a result from before is healed."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ember.core import db, excerpts, tools
+from ember.core.migrations import MIGRATIONS
+from ember.core.scripted_backend import scripted_reply as reply
+from ember.core.scripted_backend import scripted_step as step
+from ember.core.search import Hit, ResultPage
+from ember.core.step.validate import Step
+from ember.core.store import Store
+
+BIG = "zebra crossing. " + "Lorem ipsum dolor sit amet. " * 75_000  # ~2.1 MB
+
+
+def test_a_huge_message_found_by_search_leaves_the_agent_usable(
+    store: Store, make_engine: Any, recorder: Any
+) -> None:
+    engine, backend = make_engine(
+        [
+            reply("That is long."),
+            step("conversation_search", query="zebra", page=0, request_heartbeat=True),
+            reply("Found it."),
+            reply("Still here."),
+        ]
+    )
+    rt = engine.agent("t")
+    started = time.perf_counter()
+    assert rt.send_user_message(BIG, recorder).reason == "message"
+    assert rt.send_user_message("What did I say about zebras?", recorder).reason == "message"
+    assert rt.send_user_message("And now?", recorder).reason == "message"
+    assert time.perf_counter() - started < 60
+    [result] = [m for m in store.context_messages(rt.agent_id) if m.kind == "function_result"]
+    shown = result.content["message"]
+    assert shown.startswith("Showing 3 of 3 results")
+    assert "zebra" in shown and "an excerpt of 2,1" in shown
+    limit = rt.context.budget().message_limit
+    assert len(backend.tokenize(json.dumps(shown))) <= limit + 2
+    # Recall keeps the message whole.
+    [user] = [m for m in store.recent_messages(rt.agent_id) if m.text.startswith("zebra")]
+    assert user.text == BIG.strip()
+
+
+def test_each_hit_shows_its_part_about_the_query() -> None:
+    text = "Filler words here. " * 200 + "The keeper's cat is named Biscuit. " + "More. " * 300
+    page = ResultPage([Hit(1, text, "2024-05-01T10:00:00+00:00", 1.0, role="user")], 1, 0, 1)
+    shown = tools.format_hits(page, archival=False, query="cat name")
+    items = json.loads(shown.split(": ", 1)[1])
+    assert "Biscuit" in items[0]["message"]
+    assert len(items[0]["message"]) <= excerpts.HIT_CHARS + 4
+    assert items[0]["note"] == f"an excerpt of {len(text):,} characters"
+    # Without a query (a search by date): the beginning.
+    by_date = json.loads(tools.format_hits(page, archival=False).split(": ", 1)[1])
+    assert by_date[0]["message"].startswith("Filler words here.")
+    assert by_date[0]["message"].endswith(" …")
+
+
+def test_a_result_is_cut_to_its_token_room_with_a_note() -> None:
+    def count(text: str) -> int:
+        return (len(text) + 3) // 4
+
+    cut = excerpts.bound_result("x" * 5000, count, 100)
+    assert count(cut) <= 100
+    assert cut.endswith(f"[... cut: the result had 5,000 characters; {cut.index(' [')} are shown]")
+    assert excerpts.bound_result("short", count, 100) == "short"
+    assert len(excerpts.bound_result("y" * 50_000)) < excerpts.RESULT_CHARS + 80
+
+
+def test_a_failed_result_is_bounded_too(store: Store, hash_embedder: Any) -> None:
+    agent = store.create_agent("t", {"persona": "p", "human": ""})
+    registry = tools.ToolRegistry()
+
+    def count(text: str) -> int:
+        return len(text)
+
+    ctx = tools.ToolContext(store, hash_embedder, agent.id, count, 300)
+    label = "h" * 5000  # a failure message that quotes what it was given
+    call = Step("t", "core_memory_append", {"label": label, "content": "x"})
+    result = registry.call(ctx, call)
+    assert result.status == "Failed" and len(result.message) <= 300
+
+
+def test_a_stored_oversized_result_is_healed_by_the_migration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "old.sqlite3"
+    conn = db.connect(path, migrate=False)
+    at = [name for name, _ in MIGRATIONS].index("oversized function results cut")
+    monkeypatch.setattr(db, "MIGRATIONS", MIGRATIONS[:at])
+    db.migrate_db(conn)
+    conn.execute("INSERT INTO agents(name, created_at) VALUES ('Old', '2024-01-01T00:00:00+00:00')")
+    for message in ("ok " * 10, "é" * 2_000_000):
+        content = json.dumps({"status": "OK", "message": message, "time": "now"})
+        conn.execute(
+            "INSERT INTO messages(agent_id, role, kind, content, created_at) "
+            "VALUES (1, 'tool', 'function_result', ?, '2024-01-01T00:00:00+00:00')",
+            (content,),
+        )
+    monkeypatch.setattr(db, "MIGRATIONS", MIGRATIONS)
+    db.migrate_db(conn)
+    conn.close()
+    with Store(path) as store:
+        small, big = store.context_messages(store.get_agent("Old").id)
+    assert small.content["message"] == "ok " * 10
+    assert big.content["message"] == "é" * 2000 + (
+        " [... cut: the result had 2,000,000 characters; 2,000 are shown]"
+    )
+
+
+def test_an_imported_oversized_message_comes_in_out_of_context(
+    store: Store, tmp_path: Path
+) -> None:
+    from ember.core import agent_export, agent_import, presets
+
+    a = presets.create_agent(store, "Anna")
+    store.add_message(a.id, "user", "user_message", {"message": BIG}, BIG)
+    store.add_message(a.id, "user", "user_message", {"message": "hi"}, "hi")
+    out = tmp_path / "anna.json"
+    agent_export.export_agent(store, a, out)
+    b = agent_import.import_agent(store, out)
+    assert [m.text for m in store.context_messages(b.id)] == ["hi"]
+    assert store.count_messages(b.id) == 2  # the long one is in recall, whole
