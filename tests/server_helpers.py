@@ -88,14 +88,19 @@ def llama_cpp_server(
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """llama.cpp's ``llama-server`` on 127.0.0.1 with ``model`` and a context of ``n_ctx``
     (its default slots otherwise); yields its API URL and process. Stopped on exit
-    (unless the test already killed it)."""
+    (unless the test already killed it).
+
+    ``--swa-full``: the bundled model (Gemma 3) has sliding-window layers, and without a
+    full-size window cache llama-server cannot go back to where a prompt changed, so it
+    re-read every prompt whole (measured: 135 of 135 tokens on an agent's second turn,
+    44 with the flag). In process, llama-cpp-python keeps the full cache too."""
     from ember.core.llama_backend import default_threads
 
     port = port or free_port()
     threads = str(default_threads())
     cmd = [str(llama_server_binary()), "--model", str(model), "--host", "127.0.0.1"]
     cmd += ["--port", str(port), "--ctx-size", str(n_ctx), "--threads", threads]
-    cmd += ["--threads-batch", threads, "--no-webui", *extra]
+    cmd += ["--threads-batch", threads, "--no-webui", "--swa-full", *extra]
     root = f"http://127.0.0.1:{port}"
     with _running(cmd, root + "/health", log, "llama-server") as proc:
         yield root + "/v1", proc
