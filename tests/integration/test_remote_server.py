@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,8 +28,10 @@ from ember.core.errors import Cancelled, ContextTooSmall, ServerError
 from ember.core.modelchoice import use_server
 from ember.core.remote import RemoteBackend
 from ember.core.service import Ember
+from ember.core.step.schema import MIN_LIMITS, StepLimits
 from ember.core.step.validate import InvalidStep, parse_step
 from ember.core.store import Store
+from ember.core.window import longest_step
 
 from ..cli_helpers import run_ember
 from ..remote_helpers import free_port
@@ -95,15 +98,15 @@ def test_a_server_window_smaller_than_the_fixed_part_is_one_clear_line(
     bundled_model: Path, embedder: object, tmp_path: Path
 ) -> None:
     with (
-        llama_cpp_server(bundled_model, tmp_path / "tiny.log", n_ctx=512) as (url, _p),
+        llama_cpp_server(bundled_model, tmp_path / "tiny.log", n_ctx=256) as (url, _p),
         Ember(Store(), embedder=embedder) as service,  # type: ignore[arg-type]
         pytest.raises(ContextTooSmall) as err,
     ):
         service.start_model(use_server(EngineConfig(), url))
     text = str(err.value)
-    assert "context window of 512 tokens" in text
+    assert "context window of 256 tokens" in text
     assert f"llama-server: -c {err.value.smallest}" in text
-    assert err.value.smallest > 512
+    assert err.value.smallest > 256
 
 
 def test_streaming_then_cancel_closes_the_stream_and_the_server_serves_on(
@@ -148,11 +151,11 @@ def test_ember_chat_turns_reuse_the_servers_prefix_cache(server_url: str, ember_
     assert kinds.count("turn_finished") == 2 and kinds[-1] == "turn_finished"
     assert "step_rejected" not in kinds  # the server's grammar held
     stats = _stats(out.stdout)
-    assert len(stats) == 2 and all(s["prompt_tokens"] > 500 for s in stats)
+    assert len(stats) == 2 and all(s["prompt_tokens"] > 0 for s in stats)
     # The server's own figures (timings.prompt_n / cache_n): the second message's step
-    # evaluates only the new tail and reuses the prefix the server kept.
-    assert stats[0]["evaluated_tokens"] > stats[0]["prompt_tokens"] / 2
-    assert stats[1]["evaluated_tokens"] < stats[1]["prompt_tokens"] / 4, stats
+    # reuses what the server kept of the first (how much is the prompt format's business;
+    # the test of agents taking turns below checks it against the prompts themselves).
+    assert 0 < stats[1]["evaluated_tokens"] < stats[1]["prompt_tokens"], stats
     # The choice of server is remembered; --show-thoughts shows the server's evaluated and
     # reused figures as in process; the next process's first step reuses what the server
     # kept of the last one.
@@ -161,9 +164,26 @@ def test_ember_chat_turns_reuse_the_servers_prefix_cache(server_url: str, ember_
     figures = re.findall(r"tokens: prompt (\d+) \(evaluated (\d+), reused (\d+)\)", shown.stderr)
     assert len(figures) == 1
     prompt, evaluated, reused = (int(x) for x in figures[0])
-    assert prompt == evaluated + reused and reused > prompt / 2
+    assert prompt == evaluated + reused and reused > 0
     mem = json.loads(ember(ember_home, "memory", "--json").stdout)
     assert mem["recall_messages"] >= 7  # logins, three messages, three replies: committed
+
+
+def _shared_tokens(backend: RemoteBackend, a: Prompt, b: Prompt) -> int:
+    """Tokens the two prompts surely share at their start (BOS, the equal parts, and the
+    common text of the first unequal part but its last token)."""
+    shared = 1
+    for x, y in zip(a.parts, b.parts, strict=False):
+        if x == y:
+            shared += len(backend.tokenize(x.text, markup=x.markup))
+            continue
+        n = 0
+        while n < min(len(x.text), len(y.text)) and x.text[n] == y.text[n]:
+            n += 1
+        if x.markup == y.markup and n:
+            shared += max(0, len(backend.tokenize(x.text[:n], markup=x.markup)) - 1)
+        break
+    return shared
 
 
 def test_each_agent_keeps_its_prefix_on_the_server(
@@ -172,6 +192,17 @@ def test_each_agent_keeps_its_prefix_on_the_server(
     with Ember(Store(), embedder=embedder) as service:  # type: ignore[arg-type]
         # One reply step per message (see the CLI test above).
         service.start_model(use_server(EngineConfig(max_chain_steps=1), server_url))
+        assert service.engine is not None
+        backend = service.engine.backend
+        assert isinstance(backend, RemoteBackend)
+        prompts: list[Prompt] = []
+        generate = backend.generate
+
+        def recording(prompt: Prompt, **kw: Any) -> Iterator[str]:
+            prompts.append(prompt)
+            return generate(prompt, **kw)
+
+        backend.generate = recording  # type: ignore[method-assign]
         first, second = service.agent_for_chat("first"), service.agent_for_chat("second")
         seen: list[events.StepStats] = []
 
@@ -180,15 +211,16 @@ def test_each_agent_keeps_its_prefix_on_the_server(
                 seen.append(event)
 
         service.send(first.id, "Hello, I am Ada.", stats)
-        seen.clear()
         service.send(second.id, "Hello, I am Bo.", stats)
-        # A new agent's first step: the instructions, tools and examples every agent's
-        # prompt starts with are already in the server's cache.
-        assert seen and seen[0].evaluated_tokens < seen[0].prompt_tokens / 4, seen
-        seen.clear()
         service.send(first.id, "Do you remember me?", stats)
-        # Back to the first agent after the second one's turn: its prefix is still warm.
-        assert seen and seen[0].evaluated_tokens < seen[0].prompt_tokens / 4, seen
+        assert len(seen) == len(prompts) == 3
+        a1, b1, a2 = prompts
+        # A new agent's first step reuses what its prompt shares with the other agent's
+        # (the instructions...), and the first agent, back after the second one's turn,
+        # what its new prompt shares with its last one: the server kept both.
+        for step, now, before in ((seen[1], b1, a1), (seen[2], a2, a1)):
+            reused = step.prompt_tokens - step.evaluated_tokens
+            assert reused >= _shared_tokens(backend, now, before) - 2 > 0, (seen, step)
 
 
 def test_gbnf_and_json_schema_constraints_give_valid_steps(
@@ -201,14 +233,17 @@ def test_gbnf_and_json_schema_constraints_give_valid_steps(
         agent = service.agent_for_chat(None)
         labels = [b.label for b in engine.store.blocks(agent.id)]
         prompt = engine.context(agent.id).render()
-        reserve = engine.reserve
-        # The JSON step (every function offered), the form models with a template write.
-        spec = engine.tools.spec(engine.offered_tools(), labels, engine.limits)
+        # The JSON step (every function offered), the form models with a template write,
+        # at the smallest limits (short steps; the grammar is built the same way), with
+        # room for the longest one (a token is at least one character).
+        limits = StepLimits(**MIN_LIMITS)
+        spec = engine.tools.spec(engine.offered_tools(), labels, limits)
+        room = longest_step(engine.tools, limits)
     for constraint in ("gbnf", "json_schema"):
         backend = RemoteBackend(server_url, constraint=constraint)
         assert backend.caps.constraint == constraint
         raw = "".join(
-            backend.generate(prompt, constraint=spec.constraint, max_tokens=reserve, temperature=0)
+            backend.generate(prompt, constraint=spec.constraint, max_tokens=room, temperature=0)
         )
         step = parse_step(raw, spec)
         assert not isinstance(step, InvalidStep), (constraint, raw, step)
