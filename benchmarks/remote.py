@@ -8,8 +8,10 @@ The server is the one ``make test`` builds (packaging/llama_server.py: the llama
 vendored in the llama-cpp-python sdist, the wheel's portable flags), started with the
 bundled model, the same window and the same threads as in process. Temperature 0.
 
-1. steps: steady steps of one agent with a ~4k-token context (same seeded conversation),
-   in process and through the server, rounds interleaved: time to first token, whole step,
+1. steps: steady steps of one agent with a ~4k-token context (same seeded conversation)
+   in the function format (the prompt models with a chat template get: the bundled
+   model's own dialogue prompt is ~100 tokens whatever the conversation), in process and
+   through the server, rounds interleaved: time to first token, whole step,
    tokens evaluated per step (the server's own ``timings.prompt_n``) and reused.
 2. grammar: tokens/s on the server, free vs constrained, on the agent's real prompt, for
    what a request can choose: Ember's JSON step grammar (GBNF, bounded strings), the same
@@ -24,6 +26,7 @@ bundled model, the same window and the same threads as in process. Temperature 0
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -80,11 +83,12 @@ class Timed:
 
 
 def seeded(backend: Backend, target_tokens: int) -> tuple[Engine, int, Timed]:
-    """An engine on ``backend`` whose agent's context holds ~target_tokens of conversation
-    (the same conversation whatever the backend)."""
+    """An engine on ``backend`` in the function format whose agent's context holds
+    ~target_tokens of conversation (the same conversation whatever the backend)."""
     timed = Timed(backend)
     store = Store(Path(tempfile.mkdtemp(prefix="ember-bench-")) / "bench.sqlite3")
-    engine = Engine(store, timed, SentenceTransformerEmbedder(), EngineConfig(temperature=0.0))  # type: ignore[arg-type]
+    config = EngineConfig(temperature=0.0, step_format="functions")
+    engine = Engine(store, timed, SentenceTransformerEmbedder(), config)  # type: ignore[arg-type]
     rt = engine.agent("bench")
     stamp = timeutil.human_time(timeutil.now())
     i = 0
@@ -170,7 +174,9 @@ def bench_grammar(model: Path, url: str, args: argparse.Namespace) -> None:
     labels = [b.label for b in engine.store.blocks(agent_id)]
     spec = engine.tools.spec(engine.offered_tools(), labels, engine.limits)  # the JSON step
     step = spec.constraint
-    dialogue = engine.step_spec(labels)  # what the bundled model's steps use (no template)
+    # What the bundled model's steps use (no template, the dialogue format): a reply line.
+    reply = engine.tools.spec(["send_message"], labels, engine.limits)
+    dialogue = dataclasses.replace(reply, dialogue=True)
     loose = structure_only(step.gbnf)
     short = {"samplers": ["top_k"], "top_k": 1}
     variants: list[tuple[str, dict[str, Any]]] = [

@@ -151,7 +151,10 @@ def test_ember_chat_turns_reuse_the_servers_prefix_cache(server_url: str, ember_
     assert kinds.count("turn_finished") == 2 and kinds[-1] == "turn_finished"
     assert "step_rejected" not in kinds  # the server's grammar held
     stats = _stats(out.stdout)
-    assert len(stats) == 2 and all(s["prompt_tokens"] > 0 for s in stats)
+    # One reply step per message. The bundled model has no chat template: the dialogue
+    # prompt (persona, what Ember knows, the best memory, the message).
+    assert kinds.count("step_stats") == 2 and len(stats) == 2
+    assert all(s["prompt_tokens"] > 50 for s in stats)
     # The server's own figures (timings.prompt_n / cache_n): the second message's step
     # reuses what the server kept of the first (how much is the prompt format's business;
     # the test of agents taking turns below checks it against the prompts themselves).
@@ -165,6 +168,8 @@ def test_ember_chat_turns_reuse_the_servers_prefix_cache(server_url: str, ember_
     assert len(figures) == 1
     prompt, evaluated, reused = (int(x) for x in figures[0])
     assert prompt == evaluated + reused and reused > 0
+    listed = ember(ember_home, "models")
+    assert f"Model in use: server: {server_url}" in listed.stdout
     mem = json.loads(ember(ember_home, "memory", "--json").stdout)
     assert mem["recall_messages"] >= 7  # logins, three messages, three replies: committed
 
