@@ -195,7 +195,9 @@ def bench_grammar(model: Path, url: str, args: argparse.Namespace) -> None:
     inproc = [("Ember's GBNF", step), ("Ember's dialogue step", dialogue.constraint)]
 
     def on_server(fields: dict[str, Any]) -> tuple[int, float, str]:
-        data = backend.client.request_json("POST", "/completions", {**body, **fields})
+        # Not streamed: the whole reply is one answer, which on a loaded machine can take
+        # longer than the client's default deadline for plain requests (120 s).
+        data = backend.client.request_json("POST", "/completions", {**body, **fields}, timeout=900)
         t = data["timings"]
         n = int(t["predicted_n"])
         return n, n / (t["predicted_ms"] / 1000), str(data["choices"][0]["text"])
