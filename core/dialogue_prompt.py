@@ -7,15 +7,17 @@ measured"). A 270M base model continues text by copying what sits near its end. 
 own earlier replies it repeated them to every later message; shown JSON function steps it
 wrote more of them, looping; shown the conversation so far, it answered a question from
 whichever earlier line was nearest ("I'm Mira." to "What is my dog called?"). Shown only
-what Ember knows and the one memory that fits the message, it answered from them. So it
+what Ember knows and the memories that fit the message, it answered from them. So it
 reads
 
 1. a short description of the conversation and Ember's own core memory (persona);
 2. what Ember knows about the user: the ``human`` block, kept by the memory pass and the
    agent (memorypass.py);
-3. the best memory automatic recall found for the new message (never stored): one of the
-   user's own statements, or a passage of a document, as "Ember remembers …"; two or
-   three memories answered worse than one;
+3. the two best memories automatic recall found for the new message (never stored), best
+   last: the user's own statements, or passages of documents, as "Ember remembers …".
+   With one, the first conversation scored 0.83/0.67 but questions over an imported
+   history fell to 0.17 (the answer was often the second hit); with three, 0.67/0.75 and
+   documents fell (seed 1); with two, 0.75/0.67 on seeds 1 and 2, the other tasks held;
 4. the new message, after which the model writes ``Ember: <reply>``.
 
 The conversation itself is in recall memory, where automatic recall finds it. Everything
@@ -40,6 +42,7 @@ REMEMBERS = "Ember remembers"  # how a recalled memory's paragraph begins
 SAID = REMEMBERS + " what the user said: "
 READ = REMEMBERS + " reading in {source}: "
 NOTED = REMEMBERS + ": "
+SHOWN = 2  # memories shown, best last: 1 or 3 did worse on ember eval (README)
 # Where the new message begins (the evaluation finds the recalled part before it).
 NEW_MESSAGE = "\n\n" + USER_PREFIX
 
@@ -86,7 +89,7 @@ def _words(message: Message) -> str:
 
 
 def _recalled(extra_events: Sequence[str]) -> tuple[list[str], list[str]]:
-    """The best recalled memory's line, and the other extra events (a summary request)."""
+    """The best recalled memories' lines, and the other extra events (a summary request)."""
     best: list[str] = []
     others: list[str] = []
     for text in extra_events:
@@ -95,7 +98,7 @@ def _recalled(extra_events: Sequence[str]) -> tuple[list[str], list[str]]:
         except ValueError:
             content = None
         if isinstance(content, dict) and isinstance(content.get("memories"), list):
-            best = [memory_line(m) for m in content["memories"][:1]]
+            best = [memory_line(m) for m in content["memories"][:SHOWN]][::-1]  # best last
         else:
             others.append(text)
     return best, others

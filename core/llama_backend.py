@@ -48,13 +48,24 @@ def _quiet_llama_logs(llama_cpp: Any) -> None:
     llama_cpp.llama_log_set(_LOG_CALLBACK, None)
 
 
-def default_threads() -> int:
-    """Generation threads: every core on small machines, half (≈ physical cores) on big ones.
-
-    llama-cpp-python's own default is half the logical cores: one thread on a 2-core laptop.
-    """
+def default_batch_threads() -> int:
+    """Threads that read a prompt: every core on small machines, half (≈ physical cores)
+    on big ones."""
     cpus = os.cpu_count() or 1
     return cpus if cpus <= 4 else cpus // 2
+
+
+def default_threads() -> int:
+    """Threads that write a reply: one core left to the rest of the machine, at most four.
+
+    llama.cpp's generation threads wait for each other at every token, so one busy core
+    slows them all: on 2 cores, beside one busy process, the bundled model wrote 41 tokens/s
+    with one thread against 18 with two, though two did 62 against 35 on an idle machine
+    (``benchmarks/threads.py``; README "Performance"). A laptop is rarely idle: the window,
+    the embedder and other programs share it.
+    """
+    cpus = os.cpu_count() or 1
+    return max(1, min(cpus - 1, 4))
 
 
 class LlamaBackend:
@@ -90,7 +101,7 @@ class LlamaBackend:
                 model_path=str(self.path),
                 n_ctx=n_ctx,
                 n_threads=n_threads or default_threads(),
-                n_threads_batch=n_threads or default_threads(),
+                n_threads_batch=n_threads or default_batch_threads(),
                 n_batch=n_batch,
                 seed=seed,
                 verbose=False,

@@ -36,6 +36,13 @@ from ember.core.store import Store
 
 # How automatic recall is headed in a prompt: the JSON event, or the dialogue format's list.
 RECALL_MARKERS = (autorecall.MARKER, "\n\n" + dialogue_prompt.REMEMBERS)
+
+
+def _recall_start(prompt: str) -> int:
+    """Where the recalled memories begin in ``prompt`` (-1: none): the last function-format
+    event (the examples may show one before it), or the first of the dialogue format's
+    memory paragraphs."""
+    return max(prompt.rfind(autorecall.MARKER), prompt.find(RECALL_MARKERS[1]))
 SEARCH_FUNCTIONS = ("conversation_search", "conversation_search_date", "archival_memory_search")
 
 Progress = Callable[[str], None]
@@ -187,7 +194,7 @@ def _mechanisms(
         found.append("agent_search")
     # The recall part: in the dialogue format just before the new message, with function
     # steps after it (the examples of those show one too, before the conversation).
-    at = max(prompt.rfind(marker) for marker in RECALL_MARKERS)
+    at = _recall_start(prompt)
     end = prompt.find(dialogue_prompt.NEW_MESSAGE, at) if at >= 0 else -1
     live = end >= 0 or at > prompt.find(q.text) >= 0
     recalled = prompt[at:end] if end >= 0 else prompt[at:]

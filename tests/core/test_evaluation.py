@@ -290,3 +290,28 @@ def test_eval_rejects_bad_input_in_one_line(
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_evidence_in_either_recalled_memory_of_the_dialogue_format_is_recalls() -> None:
+    """The dialogue prompt shows two memories, best last: evidence in the first of them was
+    brought by automatic recall, not "the context"."""
+    from ember.core import dialogue_prompt
+    from ember.core.evaluation.generator import Question
+    from ember.core.store import Block, Message
+
+    note = json.dumps(
+        {
+            "memories": [
+                {"role": "user", "message": "The ferry leaves at noon."},
+                {"role": "user", "message": "My tortoise is called Mochi."},
+            ]
+        }
+    )
+    q = Question("conversation", "q1", "What is my tortoise called?", ("Mochi",), ("Mochi",), "pet")
+    blocks = [Block("persona", "I am Ember.", 100), Block("human", "First name: Ada", 100)]
+    content = {"type": "user_message", "message": q.text}
+    asked = Message(1, 1, "user", "user_message", content, q.text, "2024-01-01T00:00", True, None)
+    prompt = dialogue_prompt.render(blocks, [asked], [note])
+    assert prompt.index("Mochi") < prompt.index("ferry")  # the second best is shown first
+    in_prompt, found = runner._mechanisms(prompt, q, "First name: Ada", "")
+    assert in_prompt and found == ["auto_recall"]

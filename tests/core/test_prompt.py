@@ -59,25 +59,27 @@ def test_transcript_shows_summary_events_and_steps() -> None:
 
 
 def test_dialogue_format_shows_what_ember_knows_the_best_memory_and_the_new_message() -> None:
-    """The bundled model's format (dialogue_prompt.py): persona, the human block, the best
-    recalled memory, the new message; never the conversation so far, Ember's replies,
-    events or results (the model copied whichever line was nearest)."""
+    """The bundled model's format (dialogue_prompt.py): persona, the human block, the two
+    best recalled memories (best last), the new message; never the conversation so far,
+    Ember's replies, events or results (the model copied whichever line was nearest)."""
     reply = {"thoughts": "", "function": "send_message", "arguments": {"message": "Hi Anna!"}}
     asked = msg(6, "user", "user_message", {"type": "user_message", "message": "Q?"})
     queue = [*QUEUE, msg(5, "assistant", "step", reply), asked]
     note = (
         '{"type": "system_note", "memories": [{"time": "t2", "source": "d.pdf", "page": 2,'
-        ' "content": "B"}, {"time": "t1", "role": "user", "message": "A"}]}'
+        ' "content": "B"}, {"time": "t1", "role": "user", "message": "A"},'
+        ' {"time": "t0", "role": "user", "message": "C"}]}'
     )
     r = PromptRenderer()  # no chat template: the dialogue format
     assert r.dialogue
     text = r.render(TOOLS, BLOCKS, "", queue, [note]).text
     assert text.endswith(
         "What Ember knows about the user:\nAnna\n\n"
+        "Ember remembers what the user said: A\n\n"
         "Ember remembers reading in d.pdf, page 2: B\n\nUser: Q?\n"
     )
     assert "Hi Anna!" not in text and "heartbeat" not in text and "User: hi" not in text
-    assert "I am Ember." in text and TOOLS not in text and "said: A" not in text  # best only
+    assert "I am Ember." in text and TOOLS not in text and "said: C" not in text  # two at most
     # After Ember's reply, no message is pending: the prompt ends with what Ember knows.
     answered = r.render(TOOLS, BLOCKS, "", [*queue, msg(7, "assistant", "step", reply)]).text
     assert answered.endswith("What Ember knows about the user:\nAnna\n")
