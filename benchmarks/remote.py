@@ -45,7 +45,7 @@ from ember.core import events, timeutil
 from ember.core.backend import Backend, Constraint, Prompt
 from ember.core.embedder import SentenceTransformerEmbedder
 from ember.core.engine import Engine, EngineConfig
-from ember.core.llama_backend import LlamaBackend, default_threads
+from ember.core.llama_backend import LlamaBackend, default_batch_threads, default_threads
 from ember.core.models import bundled_model_path
 from ember.core.remote import RemoteBackend
 from ember.core.step.validate import InvalidStep, parse_step
@@ -281,7 +281,7 @@ def main() -> int:
     parser.add_argument("--eval-size", type=int, default=6)
     args = parser.parse_args()
     model = bundled_model_path()
-    threads = default_threads()
+    threads = f"{default_threads()} writing, {default_batch_threads()} reading"
     print(f"model: {model.name}, threads: {threads}, cores: {os.cpu_count()}")
     log = Path(tempfile.mkdtemp(prefix="ember-bench-server-")) / "llama-server.log"
     with llama_cpp_server(model, log, n_ctx=args.ctx) as (url, _proc):

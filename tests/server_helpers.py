@@ -94,13 +94,13 @@ def llama_cpp_server(
     full-size window cache llama-server cannot go back to where a prompt changed, so it
     re-read every prompt whole (measured: 135 of 135 tokens on an agent's second turn,
     44 with the flag). In process, llama-cpp-python keeps the full cache too."""
-    from ember.core.llama_backend import default_threads
+    from ember.core.llama_backend import default_batch_threads, default_threads
 
     port = port or free_port()
-    threads = str(default_threads())
+    threads, batch = str(default_threads()), str(default_batch_threads())  # as in process
     cmd = [str(llama_server_binary()), "--model", str(model), "--host", "127.0.0.1"]
     cmd += ["--port", str(port), "--ctx-size", str(n_ctx), "--threads", threads]
-    cmd += ["--threads-batch", threads, "--no-webui", "--swa-full", *extra]
+    cmd += ["--threads-batch", batch, "--no-webui", "--swa-full", *extra]
     root = f"http://127.0.0.1:{port}"
     with _running(cmd, root + "/health", log, "llama-server") as proc:
         yield root + "/v1", proc
@@ -112,12 +112,13 @@ def python_llama_server(
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """llama-cpp-python's OpenAI-compatible server on 127.0.0.1 with ``model``; yields its
     API URL and process. Stopped on exit."""
-    from ember.core.llama_backend import default_threads
+    from ember.core.llama_backend import default_batch_threads, default_threads
 
     port = port or free_port()
     url = f"http://127.0.0.1:{port}/v1"
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host"]
     cmd += ["127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx)]
     cmd += ["--n_threads", str(default_threads())]
+    cmd += ["--n_threads_batch", str(default_batch_threads())]
     with _running(cmd, url + "/models", log, "llama_cpp.server") as proc:
         yield url, proc
