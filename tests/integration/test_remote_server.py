@@ -152,7 +152,7 @@ def test_ember_chat_turns_reuse_the_servers_prefix_cache(server_url: str, ember_
     assert "step_rejected" not in kinds  # the server's grammar held
     stats = _stats(out.stdout)
     # One reply step per message. The bundled model has no chat template: the dialogue
-    # prompt (persona, what Ember knows, the best memory, the message).
+    # prompt (persona, what Ember knows, the memories recalled, the message).
     assert kinds.count("step_stats") == 2 and len(stats) == 2
     assert all(s["prompt_tokens"] > 50 for s in stats)
     # The server's own figures (timings.prompt_n / cache_n): the second message's step
