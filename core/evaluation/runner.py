@@ -43,6 +43,8 @@ def _recall_start(prompt: str) -> int:
     event (the examples may show one before it), or the first of the dialogue format's
     memory paragraphs."""
     return max(prompt.rfind(autorecall.MARKER), prompt.find(RECALL_MARKERS[1]))
+
+
 SEARCH_FUNCTIONS = ("conversation_search", "conversation_search_date", "archival_memory_search")
 
 Progress = Callable[[str], None]
