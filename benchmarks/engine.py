@@ -77,7 +77,12 @@ def seeded_engine(
     home = Path(tempfile.mkdtemp(prefix="ember-bench-"))
     store = Store(home / "bench.sqlite3")
     rec = Recording(LlamaBackend(model, n_ctx=n_ctx, fast_grammar=fast_grammar))
-    engine = Engine(store, rec, SentenceTransformerEmbedder(), EngineConfig(temperature=0.0))
+    engine = Engine(
+        store,
+        rec,
+        SentenceTransformerEmbedder(),
+        EngineConfig(temperature=0.0, step_format="functions"),
+    )
     rt = engine.agent("bench")
     t = timeutil.human_time(timeutil.now())
     i = 0

@@ -61,7 +61,10 @@ def main() -> int:
     parser.add_argument("--ctx", type=int, default=8192)
     args = parser.parse_args()
     model = bundled_model_path()
-    config = EngineConfig(n_ctx=args.ctx, temperature=0.0, max_chain_steps=1)
+    # The function format: its instructions, tools and examples are the shared prefix.
+    config = EngineConfig(
+        n_ctx=args.ctx, temperature=0.0, max_chain_steps=1, step_format="functions"
+    )
     embedder = SentenceTransformerEmbedder()
     embedder.load()
     with tempfile.TemporaryDirectory() as home:

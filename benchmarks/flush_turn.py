@@ -99,7 +99,10 @@ def main() -> int:
     args = parser.parse_args()
     embedder = SentenceTransformerEmbedder()
     embedder.load()
-    config = EngineConfig(n_ctx=args.ctx, temperature=0.0, max_chain_steps=1)
+    # The function format: its prompt holds the queue a flush summarises.
+    config = EngineConfig(
+        n_ctx=args.ctx, temperature=0.0, max_chain_steps=1, step_format="functions"
+    )
     results: dict[str, list[float]] = {"normal": [], "flush": [], "prepared": []}
     with tempfile.TemporaryDirectory() as home:
         store = Store(Path(home) / "bench.sqlite3")

@@ -66,7 +66,7 @@ def main() -> int:
 
     from ember.core import events as ev
     from ember.core.embedder import SentenceTransformerEmbedder
-    from ember.core.engine import Engine
+    from ember.core.engine import Engine, EngineConfig
     from ember.core.llama_backend import LlamaBackend
     from ember.core.models import bundled_model_path
     from ember.core.store import Store
@@ -76,7 +76,9 @@ def main() -> int:
     os.environ["EMBER_HOME"] = str(home)
     store = Store(home / "bench.sqlite3")
     backend = LlamaBackend(bundled_model_path(), n_ctx=args.ctx)
-    engine = Engine(store, backend, SentenceTransformerEmbedder())
+    engine = Engine(  # the function format, whose prompt holds the queue
+        store, backend, SentenceTransformerEmbedder(), EngineConfig(step_format="functions")
+    )
     budget = engine.agent("t").context.budget()
     print(
         f"cores {os.cpu_count()}, load {os.getloadavg()[0]:.1f}; window {args.ctx}: budget "

@@ -46,7 +46,7 @@ def child(window: int, fill: float, gen: int) -> dict[str, float]:
     """Measure one window in this process; returns the figures."""
     from ember.core import messages
     from ember.core.embedder import SentenceTransformerEmbedder
-    from ember.core.engine import Engine
+    from ember.core.engine import Engine, EngineConfig
     from ember.core.llama_backend import LlamaBackend
     from ember.core.models import bundled_model_path
     from ember.core.step.schema import step_content
@@ -57,7 +57,9 @@ def child(window: int, fill: float, gen: int) -> dict[str, float]:
     store = Store(home / "bench.sqlite3")
     backend = LlamaBackend(bundled_model_path(), n_ctx=window)
     # The embedder is never loaded: the measured steps call the backend directly.
-    engine = Engine(store, backend, SentenceTransformerEmbedder())
+    engine = Engine(  # the function format, whose prompt holds the queue
+        store, backend, SentenceTransformerEmbedder(), EngineConfig(step_format="functions")
+    )
     rt = engine.agent("bench")
     budget = rt.context.budget()
     target = budget.fixed + fill * budget.queue

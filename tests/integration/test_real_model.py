@@ -32,7 +32,10 @@ def test_small_window_flushes_with_a_real_summary(
     store: Store, bundled_model: Path, embedder: Any
 ) -> None:
     backend = LlamaBackend(bundled_model, n_ctx=2048)
-    engine = Engine(store, backend, embedder, EngineConfig(n_ctx=2048, temperature=0.3))
+    # The function format, whose prompt holds the queue (the dialogue format's does not:
+    # it never fills, and this loop would not end).
+    config = EngineConfig(n_ctx=2048, temperature=0.3, step_format="functions")
+    engine = Engine(store, backend, embedder, config)
     rt = engine.agent("small")
     # A past conversation already fills most of the window.
     facts = [
