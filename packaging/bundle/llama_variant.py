@@ -35,6 +35,7 @@ LEVELS = ("x86-64-v4-vnni", "x86-64-v3")
 # Load the model with the build under test and generate: the matrix kernels of its
 # instruction set run here, not only the library's loading.
 PROBE_CODE = r"""
+import sys
 import llama_cpp
 llm = llama_cpp.Llama(model_path=sys.argv[1], n_ctx=128, n_batch=32, n_threads=1,
                       verbose=False)

@@ -149,3 +149,15 @@ def test_the_cache_folder_is_embers(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     assert lv.cache_dir() == paths.cache_dir_path()
     monkeypatch.setenv("EMBER_HOME", str(tmp_path / "home"))
     assert lv.cache_dir() == paths.cache_dir_path()
+
+
+@pytest.mark.integration
+def test_the_probe_generates_with_a_real_build(bundled_model: Path) -> None:
+    """The probe's code itself, run by this venv's Python on its own llama.cpp build."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.find_spec("llama_cpp")
+    assert spec is not None and spec.submodule_search_locations
+    lib = Path(next(iter(spec.submodule_search_locations))) / "lib"
+    assert lv.probe(lib, bundled_model, [sys.executable]) == (True, "generated a token")
