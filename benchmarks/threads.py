@@ -54,7 +54,7 @@ def first_prompt() -> Prompt:
         Block("persona", "My name is Ember.", 2000),
         Block("human", "First name: unknown", 2000),
     ]
-    return Prompt.data(dialogue_prompt.render(blocks, "", queue))
+    return Prompt.data(dialogue_prompt.render(blocks, queue))
 
 
 def reply_constraint(limit: int = 500) -> Constraint:

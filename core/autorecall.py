@@ -25,8 +25,6 @@ from ember.core.embedder import Embedder
 from ember.core.store import Store
 
 MARKER = "Possibly relevant memories"
-# How the dialogue format (dialogue_prompt.py) heads them: measured with the bundled model.
-MEMORIES_HEADER = "Memories that may be relevant:"
 # The per-agent switch (``agents.settings``); on when absent.
 SETTING = "auto_recall"
 # Five: on ember eval's conversation task (seed 11) three hits held the evidence for 0.58
@@ -99,6 +97,11 @@ def _next_words(store: Store, agent_id: int, hit: search.Hit) -> str | None:
     return None
 
 
+def _stated(hit: search.Hit) -> bool:
+    """Whether a recall hit is a statement of the user's (not a question, not Ember's)."""
+    return hit.role == "user" and not hit.text.rstrip().endswith("?")
+
+
 def recall(
     store: Store,
     embedder: Embedder,
@@ -109,8 +112,11 @@ def recall(
     in_view_text: str = "",
     limit: int = MAX_HITS,
     weights: search.Weights | None = None,
+    user_statements: bool = False,
 ) -> list[Memory]:
-    """The best ``limit`` memories for the user message ``text`` that are not in view."""
+    """The best ``limit`` memories for the user message ``text`` that are not in view
+    (with ``user_statements``, of recall memory only what the user stated: not their
+    questions, not Ember's replies)."""
     if not text.strip() or limit <= 0:
         return []
     weights = weights or search.WEIGHTS
@@ -133,6 +139,8 @@ def recall(
         best = _best_score(tier, weights)
         for hit in hits:
             if " ".join(hit.text.lower().split()) in view:
+                continue
+            if user_statements and tier == "recall" and not _stated(hit):
                 continue
             score = hit.score / best if best else 0.0
             if score >= MIN_SCORE:
@@ -213,15 +221,40 @@ def event(memories: list[Memory], query: str = "") -> str | None:
     return json.dumps(note, ensure_ascii=False)
 
 
-def for_message(store: Store, embedder: Embedder, agent_id: int, text: str) -> list[str]:
-    """The recall events for the user message ``text``, from all the memories found down
-    to the best one alone (the engine shows the largest that fits its window); empty when
-    nothing is found or the agent has automatic recall off. In view: the agent's FIFO
-    queue and core memory."""
+def for_message(
+    store: Store,
+    embedder: Embedder,
+    agent_id: int,
+    text: str,
+    message_id: int | None = None,
+    *,
+    dialogue: bool = False,
+) -> list[str]:
+    """The recall events for the user message ``text`` (stored as ``message_id``), from
+    all the memories found down to the best one alone (the engine shows the largest that
+    fits its window); empty when nothing is found or the agent has automatic recall off.
+
+    In view, and not recalled: the agent's FIFO queue and core memory. In the dialogue
+    format (dialogue_prompt.py) only the message itself: the model reads the user's words
+    best right before the new message, not lines further up (measured on ``ember eval
+    first``); and of recall memory only the user's own statements are shown (the small
+    model repeated its own replies, and answered a question with an earlier one)."""
     if not enabled(store.get_agent_by_id(agent_id).settings):
         return []
-    in_view = [m.id for m in store.context_messages(agent_id)]
-    core = "\n".join(b.value for b in store.blocks(agent_id))
-    memories = recall(store, embedder, agent_id, text, in_view_ids=in_view, in_view_text=core)
+    if dialogue:
+        in_view = [] if message_id is None else [message_id]
+        core = ""
+    else:
+        in_view = [m.id for m in store.context_messages(agent_id)]
+        core = "\n".join(b.value for b in store.blocks(agent_id))
+    memories = recall(
+        store,
+        embedder,
+        agent_id,
+        text,
+        in_view_ids=in_view,
+        in_view_text=core,
+        user_statements=dialogue,
+    )
     shown = (event(memories[:n], text) for n in range(len(memories), 0, -1))
     return [e for e in shown if e]

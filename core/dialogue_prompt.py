@@ -1,24 +1,26 @@
-"""The main context of a model without a chat template (the bundled base model): a plain
-dialogue it can continue with one reply.
+"""The main context of a model without a chat template (the bundled base model): a short
+text it can continue with one reply.
 
-Chosen by measurement on ``ember eval first`` (a new user's live first conversation; README
-"Remembering, measured"). A 270M base model continues text by copying what sits near its
-end: shown its own earlier replies it repeated them to every later message ("I'm glad to
-see you." fifteen times), and shown JSON function steps it wrote more of them, looping. So
-it reads
+Chosen by measurement (``ember eval first``, a new user's live first conversation, and the
+same questions asked of the raw model under each candidate layout; README "Remembering,
+measured"). A 270M base model continues text by copying what sits near its end. Shown its
+own earlier replies it repeated them to every later message; shown JSON function steps it
+wrote more of them, looping; shown the conversation so far, it answered a question from
+whichever earlier line was nearest ("I'm Mira." to "What is my dog called?"). Shown only
+what Ember knows and the one memory that fits the message, it answered from them. So it
+reads
 
-1. a short description of the conversation and Ember's own core memory (persona), static;
-2. what the user has said so far, one ``User:`` line per message (the conversation of the
-   FIFO queue, with the summary of evicted messages at its head); Ember's replies, events
-   and function results are not shown to it;
-3. what Ember knows about the user: the ``human`` block, after the conversation and just
-   before the new message, where the model copies from best (accuracy 0.75 there against
-   0.58 above the conversation, in the first measurements);
-4. the memories automatic recall found for the new message (never stored);
-5. the new message, after which the model writes ``Ember: <reply>``.
+1. a short description of the conversation and Ember's own core memory (persona);
+2. what Ember knows about the user: the ``human`` block, kept by the memory pass and the
+   agent (memorypass.py);
+3. the best memory automatic recall found for the new message (never stored): one of the
+   user's own statements, or a passage of a document, as "Ember remembers …"; two or
+   three memories answered worse than one;
+4. the new message, after which the model writes ``Ember: <reply>``.
 
-Everything before the newest user line is append-only, so a turn re-reads only the
-previous message, the ``human`` block, the memories and the new message.
+The conversation itself is in recall memory, where automatic recall finds it. Everything
+before the memory changes only when core memory does, so the engine keeps it in the
+model's cache between turns (and reads it ahead while the user is idle).
 """
 
 from __future__ import annotations
@@ -29,16 +31,17 @@ from functools import cache
 from typing import Any
 
 from ember import resources
-from ember.core.autorecall import MEMORIES_HEADER
 from ember.core.step.dialogue import USER_PREFIX
 from ember.core.store import Block, Message
-from ember.core.summary import summary_text
 
 HUMAN = "human"
-SAID_HEADER = "What the user has said so far:"
 KNOWN_HEADER = "What Ember knows about the user:"
-NEW_HEADER = "The user's new message, and Ember's answer:"
-EARLIER = "Earlier (a summary): "
+REMEMBERS = "Ember remembers"  # how a recalled memory's paragraph begins
+SAID = REMEMBERS + " what the user said: "
+READ = REMEMBERS + " reading in {source}: "
+NOTED = REMEMBERS + ": "
+# Where the new message begins (the evaluation finds the recalled part before it).
+NEW_MESSAGE = "\n\n" + USER_PREFIX
 
 
 @cache
@@ -53,18 +56,17 @@ def one_line(text: object) -> str:
 
 
 def memory_line(memory: Any) -> str:
-    """One recalled memory as a list item, with where it came from."""
+    """One recalled memory (an item of autorecall's event) as Ember remembering it."""
     if not isinstance(memory, dict):
-        return "- " + one_line(json.dumps(memory))
-    where = [str(memory.get("time", ""))]
+        return NOTED + one_line(json.dumps(memory))
+    text = one_line(memory.get("content", memory.get("message", "")))
     if "source" in memory:
-        where = [str(memory["source"])] + ([f"page {memory['page']}"] if "page" in memory else [])
-    elif "role" in memory:
-        where.append("user said" if memory["role"] == "user" else "Ember said")
-    text = str(memory.get("content", memory.get("message", "")))
-    if memory.get("user_went_on"):
-        text = f"{text} {memory['user_went_on']}"
-    return f"- ({', '.join(w for w in where if w)}) {one_line(text)}"
+        page = f", page {memory['page']}" if "page" in memory else ""
+        return READ.format(source=f"{memory['source']}{page}") + text
+    if memory.get("role") == "user":
+        went_on = memory.get("user_went_on")
+        return SAID + (f"{text} {one_line(went_on)}" if went_on else text)
+    return NOTED + text
 
 
 def _pending(queue: Sequence[Message]) -> int | None:
@@ -84,8 +86,8 @@ def _words(message: Message) -> str:
 
 
 def _recalled(extra_events: Sequence[str]) -> tuple[list[str], list[str]]:
-    """The recalled memories' lines, and the other extra events (a summary request)."""
-    memories: list[str] = []
+    """The best recalled memory's line, and the other extra events (a summary request)."""
+    best: list[str] = []
     others: list[str] = []
     for text in extra_events:
         try:
@@ -93,16 +95,14 @@ def _recalled(extra_events: Sequence[str]) -> tuple[list[str], list[str]]:
         except ValueError:
             content = None
         if isinstance(content, dict) and isinstance(content.get("memories"), list):
-            # Best last: next to the message they were found for.
-            memories += [memory_line(m) for m in reversed(content["memories"])]
+            best = [memory_line(m) for m in content["memories"][:1]]
         else:
             others.append(text)
-    return memories, others
+    return best, others
 
 
 def render(
     blocks: Sequence[Block],
-    summary: str,
     queue: Sequence[Message],
     extra_events: Sequence[str] = (),
 ) -> str:
@@ -111,22 +111,13 @@ def render(
     for block in blocks:
         if block.label != HUMAN and block.value.strip():
             parts.append(block.value.strip())
-    pending = _pending(queue)
-    said = [
-        USER_PREFIX + _words(m)
-        for i, m in enumerate(queue)
-        if m.kind == "user_message" and i != pending
-    ]
-    if summary:
-        said.insert(0, EARLIER + one_line(summary_text(summary)))
-    parts.append("\n".join([SAID_HEADER, *said]))
     human = next((b.value.strip() for b in blocks if b.label == HUMAN), "")
     if human:
         parts.append(f"{KNOWN_HEADER}\n{human}")
-    memories, others = _recalled(extra_events)
-    if memories:
-        parts.append("\n".join([MEMORIES_HEADER, *memories]))
+    best, others = _recalled(extra_events)
+    parts += best
+    text = "\n\n".join(parts)
+    pending = _pending(queue)
     if pending is not None:
-        parts.append(f"{NEW_HEADER}\n{USER_PREFIX}{_words(queue[pending])}")
-    parts += others
-    return "\n\n".join(parts) + "\n"
+        text += NEW_MESSAGE + _words(queue[pending])
+    return "\n\n".join([text, *others]) + "\n"

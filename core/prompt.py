@@ -144,7 +144,7 @@ class PromptRenderer:
         without being stored (the summary request).
         """
         if self.dialogue:
-            return Prompt.data(dialogue_prompt.render(blocks, summary, queue, extra_events))
+            return Prompt.data(dialogue_prompt.render(blocks, queue, extra_events))
         system = self.system_text(tools, blocks)
         turns: list[tuple[str, str]] = []
         if summary:

@@ -142,7 +142,12 @@ class AgentRuntime:
             recalled: list[str] = []
             if trigger == "user_message":
                 recalled = autorecall.for_message(
-                    self.store, self.engine.embedder, self.agent_id, new[0][3]
+                    self.store,
+                    self.engine.embedder,
+                    self.agent_id,
+                    new[0][3],
+                    ids[0],
+                    dialogue=self.engine.dialogue,
                 )
             try:
                 return self._run_steps(trigger, emit, cancel, recalled)

@@ -35,7 +35,7 @@ from ember.core.service import BackendFactory, Ember, local_backend
 from ember.core.store import Store
 
 # How automatic recall is headed in a prompt: the JSON event, or the dialogue format's list.
-RECALL_MARKERS = (autorecall.MARKER, autorecall.MEMORIES_HEADER)
+RECALL_MARKERS = (autorecall.MARKER, "\n\n" + dialogue_prompt.REMEMBERS)
 SEARCH_FUNCTIONS = ("conversation_search", "conversation_search_date", "archival_memory_search")
 
 Progress = Callable[[str], None]
@@ -188,7 +188,7 @@ def _mechanisms(
     # The recall part: in the dialogue format just before the new message, with function
     # steps after it (the examples of those show one too, before the conversation).
     at = max(prompt.rfind(marker) for marker in RECALL_MARKERS)
-    end = prompt.find(dialogue_prompt.NEW_HEADER, at) if at >= 0 else -1
+    end = prompt.find(dialogue_prompt.NEW_MESSAGE, at) if at >= 0 else -1
     live = end >= 0 or at > prompt.find(q.text) >= 0
     recalled = prompt[at:end] if end >= 0 else prompt[at:]
     if live and all(metrics.contains(recalled, e) for e in q.evidence):

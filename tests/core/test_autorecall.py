@@ -113,9 +113,8 @@ def test_a_fact_said_over_two_messages_is_shown_whole(store: Store, hash_embedde
     assert went_on["Oh? Tell me more!"] is None  # Ember's words: the user's are what count
     assert went_on["My dog sleeps a lot."] is None  # four hours later: another exchange
     lines = [memory_line(m) for m in json.loads(autorecall.event(memories) or "")["memories"]]
-    assert any(
-        x.endswith("user said) We adopted a dog last month! We named him Sprocket.") for x in lines
-    ), lines
+    said = "Ember remembers what the user said: "
+    assert said + "We adopted a dog last month! We named him Sprocket." in lines, lines
 
 
 def test_nothing_to_recall(store: Store, hash_embedder: Any) -> None:
@@ -152,9 +151,9 @@ def test_the_engine_ends_every_prompt_of_a_user_turn_with_the_recalled_memories(
     before = store.count_messages(a)
     assert rt.send_user_message("What's my sister's name?").reason == "message"
     [prompt] = backend.prompts
-    # The last part (the bundled model's dialogue format): the memories, then the message.
-    tail = prompt[prompt.index("Memories that may be relevant:") :]
-    assert "Hanna" in tail and tail.endswith("User: What's my sister's name?\n")
+    # The last part (the bundled model's dialogue format): the best memory, then the message.
+    tail = prompt[prompt.index("\n\nEmber remembers") :]
+    assert "Hanna" in tail and tail.endswith("\n\nUser: What's my sister's name?\n")
     assert prompt.count("What's my sister's name?") == 1  # shown once, as the new message
     assert store.count_messages(a) == before + 2  # the question and the reply only
     assert not any(autorecall.MARKER in json.dumps(m.content) for m in store.recent_messages(a, 9))
@@ -162,11 +161,8 @@ def test_the_engine_ends_every_prompt_of_a_user_turn_with_the_recalled_memories(
     assert autorecall.enabled(store.get_agent_by_id(a).settings)
     store.update_agent(a, settings={autorecall.SETTING: False})
     rt.send_user_message("What's my sister's name?")
-    assert "Memories that may be relevant" not in backend.prompts[-1]
-    assert backend.prompts[-1].endswith(
-        "Name: Dana\n\nThe user's new message, and Ember's answer:\n"
-        "User: What's my sister's name?\n"
-    )
+    assert "\n\nEmber remembers" not in backend.prompts[-1]
+    assert backend.prompts[-1].endswith("Name: Dana\n\nUser: What's my sister's name?\n")
 
 
 def test_recalled_memories_give_way_to_fewer_in_a_small_window(

@@ -147,9 +147,9 @@ def test_runner_scores_a_scripted_agent(tmp_path: Path, hash_embedder: Any) -> N
 
 
 def test_a_run_is_the_same_prompts_any_day(tmp_path: Path, hash_embedder: Any) -> None:
-    """The time is in the prompt (login event, memories' times, stored passages), so the
-    runner holds the clock at the generated world's time: two runs, two identical prompt
-    lists, and the clock is the wall clock again afterwards."""
+    """The time is in the prompt of the function format (login event, memories' times,
+    stored passages), so the runner holds the clock at the generated world's time: two
+    runs, two identical prompt lists, and the clock is the wall clock again afterwards."""
     from ember.core import timeutil
     from ember.core.evaluation.generator import ASKED_AT
 
@@ -158,7 +158,9 @@ def test_a_run_is_the_same_prompts_any_day(tmp_path: Path, hash_embedder: Any) -
         task = tasks.make_tasks(["kv"], seed=2, size=2)[0]
         backend = ScriptedBackend(responder=_smart_responder, n_ctx=8192)
         options = runner.EvalOptions(
-            workdir=tmp_path / str(n), backend_factory=lambda config, b=backend: b
+            config=EngineConfig(step_format="functions"),
+            workdir=tmp_path / str(n),
+            backend_factory=lambda config, b=backend: b,
         )
         runner.run([task], options, hash_embedder)
         prompts.append(backend.prompts)

@@ -185,9 +185,9 @@ class ScriptedKVBackend(FakeKVBackend):
 
 
 def test_the_next_prompt_is_read_while_the_user_is_idle(store: Any, hash_embedder: Any) -> None:
-    """In the dialogue format a turn changes what sits before the new message (the last
-    message joins the conversation, the memory pass may add to the human block): the
-    idle work reads that into the cache, and the next turn reads only the new message."""
+    """In the dialogue format the memory pass may change what sits before the new message
+    (the human block): the idle work reads that into the cache, and the next turn reads
+    only the memory recalled for the new message and the message."""
     from ember.core import memorypass
     from ember.core.engine import Engine
 
@@ -201,6 +201,8 @@ def test_the_next_prompt_is_read_while_the_user_is_idle(store: Any, hash_embedde
     assert read > len("Hi, I'm Noor and I play the oboe.")  # the line and the new block
     question = "What do I play?"
     rt.send_user_message(question)
-    new_part = "\n\nThe user's new message, and Ember's answer:\nUser: " + question + "\n"
+    text = "".join(chr(t) for t in backend.tokens[1:])
+    new_part = text[text.index("\n\nEmber remembers what the user said: Hi, I'm Noor") :]
+    assert new_part.endswith("\n\nUser: " + question + "\n")
     assert backend.read[-1] <= len(new_part) + PREFIX_MARGIN + 2
     assert engine.warm_next(rt.agent_id) > 0 and engine.warm_next(rt.agent_id) == 0

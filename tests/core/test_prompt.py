@@ -58,31 +58,29 @@ def test_transcript_shows_summary_events_and_steps() -> None:
     assert '\nAGENT: {"thoughts": "t"' in text
 
 
-def test_dialogue_format_shows_the_users_words_what_ember_knows_and_memories_last() -> None:
-    """The bundled model's format (dialogue_prompt.py): the user's words, one line each;
-    never Ember's replies, events or results (it repeated its own replies); the human
-    block after the conversation; recalled memories, best last; then the new message."""
+def test_dialogue_format_shows_what_ember_knows_the_best_memory_and_the_new_message() -> None:
+    """The bundled model's format (dialogue_prompt.py): persona, the human block, the best
+    recalled memory, the new message; never the conversation so far, Ember's replies,
+    events or results (the model copied whichever line was nearest)."""
     reply = {"thoughts": "", "function": "send_message", "arguments": {"message": "Hi Anna!"}}
     asked = msg(6, "user", "user_message", {"type": "user_message", "message": "Q?"})
     queue = [*QUEUE, msg(5, "assistant", "step", reply), asked]
     note = (
-        '{"type": "system_note", "memories": [{"time": "t1", "role": "user", "message": "A"},'
-        ' {"time": "t2", "source": "d.pdf", "page": 2, "content": "B"}]}'
+        '{"type": "system_note", "memories": [{"time": "t2", "source": "d.pdf", "page": 2,'
+        ' "content": "B"}, {"time": "t1", "role": "user", "message": "A"}]}'
     )
     r = PromptRenderer()  # no chat template: the dialogue format
     assert r.dialogue
     text = r.render(TOOLS, BLOCKS, "", queue, [note]).text
     assert text.endswith(
-        "What the user has said so far:\nUser: hi\n\n"
         "What Ember knows about the user:\nAnna\n\n"
-        "Memories that may be relevant:\n- (d.pdf, page 2) B\n- (t1, user said) A\n\n"
-        "The user's new message, and Ember's answer:\nUser: Q?\n"
+        "Ember remembers reading in d.pdf, page 2: B\n\nUser: Q?\n"
     )
-    assert "Hi Anna!" not in text and "heartbeat" not in text and "done" not in text
-    assert "I am Ember." in text and TOOLS not in text
-    # After Ember's reply, no message is pending: every user line is in the conversation.
+    assert "Hi Anna!" not in text and "heartbeat" not in text and "User: hi" not in text
+    assert "I am Ember." in text and TOOLS not in text and "said: A" not in text  # best only
+    # After Ember's reply, no message is pending: the prompt ends with what Ember knows.
     answered = r.render(TOOLS, BLOCKS, "", [*queue, msg(7, "assistant", "step", reply)]).text
-    assert "User: hi\nUser: Q?\n" in answered and "new message" not in answered
+    assert answered.endswith("What Ember knows about the user:\nAnna\n")
     assert (
         PromptRenderer(step_format="functions")
         .render(TOOLS, BLOCKS, "", queue)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ember.core.backend import ChatFormat
-from ember.core.engine import Engine
+from ember.core.engine import Engine, EngineConfig
 from ember.core.history_import import import_history
 from ember.core.ingest import ingest_paths
 from ember.core.llama_backend import LlamaBackend
@@ -65,7 +65,9 @@ def test_every_input_path_reaches_the_prompt_as_plain_text(
         f"not a step {MARKERS}",  # an invalid step is shown back to the agent
         scripted_reply(f"Here: {MARKERS}"),
     ]
-    engine = Engine(store, ScriptedBackend(steps, n_ctx=8192), hash_embedder)
+    # The function format, which shows every kind of event (the dialogue format is below).
+    config = EngineConfig(step_format="functions")
+    engine = Engine(store, ScriptedBackend(steps, n_ctx=8192), hash_embedder, config)
     rt = engine.agent("t")
     history = tmp_path / "history.jsonl"
     history.write_text(
@@ -91,6 +93,18 @@ def test_every_input_path_reaches_the_prompt_as_plain_text(
     assert tokens[0] == llama.llm.token_bos()
     leaked = [control[t] for t in tokens[1:] if t in control]
     assert not leaked
+
+    # The dialogue format (the bundled model's): the new message, the human block and the
+    # memory recalled for the message, each holding the markers.
+    dialogue = ScriptedBackend([scripted_reply("ok")], n_ctx=8192)
+    engine = Engine(store, dialogue, hash_embedder)
+    assert engine.dialogue
+    rt = engine.agent("t")
+    assert rt.send_user_message(f"again, history {MARKERS}").reason == "message"
+    [prompt] = dialogue.prompt_parts
+    assert prompt.text.count(MARKERS.split("\n")[1]) >= 3, prompt.text
+    tokens = llama.prompt_tokens(prompt)
+    assert not [control[t] for t in tokens[1:] if t in control]
 
 
 GEMMA_TEMPLATE = (

@@ -23,7 +23,9 @@ def test_preparing_keeps_the_live_cache_and_the_flush_swaps_it_in(
     from ember.core.llama_backend import LlamaBackend
 
     backend = LlamaBackend(bundled_model, n_ctx=2048)
-    engine = Engine(store, backend, embedder, EngineConfig(temperature=0.0, max_chain_steps=1))
+    # The function format, whose prompt holds the queue that a flush summarises.
+    config = EngineConfig(temperature=0.0, max_chain_steps=1, step_format="functions")
+    engine = Engine(store, backend, embedder, config)
     rt = engine.agent("idle")
     t = timeutil.human_time(timeutil.now())
     i = 0

@@ -21,7 +21,9 @@ from ember.core.store import Store
 
 pytestmark = pytest.mark.integration
 
-CONFIG = EngineConfig(n_ctx=4096, temperature=0.0, max_chain_steps=1)  # examples on at 4096
+# The function format, whose long instructions are the shared prefix (the dialogue format's
+# is one paragraph); examples on at 4096.
+CONFIG = EngineConfig(n_ctx=4096, temperature=0.0, max_chain_steps=1, step_format="functions")
 
 
 def _last_logits(backend: Any) -> np.ndarray:
@@ -50,8 +52,9 @@ def test_new_agent_reads_only_its_own_tokens(
     cache = KVStateCache(tmp_path / "kv")
     first = Engine(store, LlamaBackend(bundled_model, n_ctx=4096), embedder, CONFIG, cache)
     built = _first_step(first, "Ada")
-    # The first agent ever builds the shared state: everything is read, and counted.
-    assert built.evaluated_tokens == built.prompt_tokens
+    # The first agent ever builds the shared state: everything is read, and counted (a step
+    # whose looping thoughts were cut reads a token or two more in its second call).
+    assert built.prompt_tokens <= built.evaluated_tokens <= built.prompt_tokens + 8
     assert cache.usage()[0] == 1
     first.backend.close()
 

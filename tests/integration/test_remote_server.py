@@ -83,7 +83,10 @@ def test_ember_chat_server_full_turn_and_the_choice_is_remembered(
     assert kinds.count("assistant_message") == 1
     assert kinds[-1] == "turn_finished"
     stats = [json.loads(line) for line in out.stdout.splitlines() if '"step_stats"' in line]
-    assert stats and all(s["prompt_tokens"] > 500 for s in stats)
+    # The bundled model has no chat template: the dialogue prompt (persona, what Ember
+    # knows, the message), all of it read by the server on a first turn.
+    assert stats and all(s["prompt_tokens"] > 50 for s in stats)
+    assert kinds.count("step_stats") == 1  # one reply step, no function steps
     listed = ember(ember_home, "models")
     assert f"Model in use: server: {server_url}" in listed.stdout
     mem = json.loads(ember(ember_home, "memory", "--json").stdout)
