@@ -5,14 +5,19 @@
 #               test suite
 # Re-running either on a ready checkout installs nothing: the stamp file is newer than
 # pyproject.toml.
+#   make bundle       Ember as one folder that needs nothing installed, and the archive
+#                     dist/ember-<version>-linux-x86_64.tar.gz (packaging/bundle/build.py)
+#   make bundle-test  the archive installed into a temporary HOME and used as a user would
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.ember-installed
 JOBS   := $(shell nproc 2>/dev/null || echo 2)
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' __init__.py)
+ARCHIVE := dist/ember-$(VERSION)-linux-x86_64.tar.gz
 
-.PHONY: run test lint typecheck format clean
+.PHONY: run test lint typecheck format clean bundle bundle-test
 
 $(STAMP): pyproject.toml packaging/llama_wheel.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,5 +59,16 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The bundle is made from a venv of its own (build/bundle/venv: run-time dependencies only)
+# with the Python that runs this; llama.cpp is compiled for each CPU level it ships, once.
+bundle:
+	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PYTHON) packaging/bundle/build.py --out dist
+
+# strace watches the installed bundle for sockets (Debian's package, installed if missing).
+bundle-test: bundle $(STAMP)
+	command -v strace >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq strace)
+	EMBER_BUNDLE_ARCHIVE=$(ARCHIVE) $(BIN)/python -m pytest -p no:cacheprovider \
+		tests/bundle/check_bundle.py
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

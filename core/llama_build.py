@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -72,22 +73,38 @@ class LlamaProbe:
     error: str
 
 
+def library_override() -> Path | None:
+    """The folder llama-cpp-python loads libllama from instead of its own ``lib``
+    (its ``LLAMA_CPP_LIB_PATH``): the installable bundle sets it to the CPU build it
+    chose (``packaging/bundle``), and that build's record lies beside the library."""
+    folder = os.environ.get("LLAMA_CPP_LIB_PATH")
+    return Path(folder) if folder else None
+
+
 def build_record() -> dict[str, Any] | None:
-    """How llama-cpp-python was built for this environment (``packaging/llama_wheel.py``)."""
+    """How llama-cpp-python was built for this environment (``packaging/llama_wheel.py``):
+    the record beside the library in use when it is overridden, else the venv's."""
+    override = library_override()
+    folder = override if override is not None else Path(sys.prefix)
     try:
-        return dict(json.loads((Path(sys.prefix) / BUILD_RECORD).read_text()))
+        return dict(json.loads((folder / BUILD_RECORD).read_text()))
     except (OSError, ValueError):
         return None
 
 
 @cache
 def _library_strings() -> bytes | None:
-    """The bytes of the installed libllama (its names of architectures are C strings in
+    """The bytes of the libllama in use (its names of architectures are C strings in
     it), found without importing llama_cpp; None when it cannot be found."""
-    spec = importlib.util.find_spec("llama_cpp")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
+    override = library_override()
+    if override is not None:
+        folders = [str(override)]
+    else:
+        spec = importlib.util.find_spec("llama_cpp")
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        folders = list(spec.submodule_search_locations)
+    for folder in folders:
         for lib in sorted(Path(folder, "lib").glob("libllama.*")) + sorted(
             Path(folder).glob("libllama.*")
         ):

