@@ -8,6 +8,11 @@ likely candidates and falls back to the whole vocabulary only when none of them 
 (llama.cpp's own "resample on rejection" idea). The constraint is exactly the same: every
 sampled token is accepted by the grammar, and the grammar state advances with it.
 
+Greedy sampling (temperature 0, Ember's default) picks the likeliest allowed token, so there
+the sampler first checks the one likeliest token alone: an argmax instead of a partial sort
+of the vocabulary (0.02 ms instead of 1.1 ms a token here), the top ``k`` only when the
+grammar rejects it.
+
 The sampler plugs into llama-cpp-python's sampler chain through ctypes, with an ``accept``
 callback (the library's own custom samplers have none) that advances the grammar.
 """
@@ -25,7 +30,9 @@ _TOKEN_DATA = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
 class TopKGrammarSampler:
     """Grammar-constrained filtering on the ``k`` likeliest tokens, with a full fallback."""
 
-    def __init__(self, vocab: Any, gbnf: str, root: str = "root", k: int = 64) -> None:
+    def __init__(
+        self, vocab: Any, gbnf: str, root: str = "root", k: int = 64, *, greedy: bool = False
+    ) -> None:
         import llama_cpp
 
         self._lib = llama_cpp
@@ -34,6 +41,7 @@ class TopKGrammarSampler:
             raise ValueError("llama.cpp could not parse the grammar")
         self._grammar = grammar
         self.k = k
+        self.greedy = greedy
         self.calls = 0
         self.fallbacks = 0
         if ctypes.sizeof(llama_cpp.llama_token_data) != _TOKEN_DATA.itemsize:
@@ -75,21 +83,31 @@ class TopKGrammarSampler:
                 ctypes.addressof(cur.data.contents)
             )
             data = np.frombuffer(memoryview(raw).cast("B"), dtype=_TOKEN_DATA)
-            top = np.argpartition(data["logit"], n - k)[n - k :]
-            small = np.frombuffer(memoryview(self._buf).cast("B"), dtype=_TOKEN_DATA)
-            small[:k] = data[top]
-            self._small.size = k
-            self._small.selected = -1
-            self._small.sorted = False
-            lib.llama_sampler_apply(self._grammar, ctypes.byref(self._small))
-            if np.isfinite(small["logit"][:k]).any():
-                data[:k] = small[:k]
-                cur.size = k
-                cur.selected = -1
-                cur.sorted = False
+            logits = data["logit"]
+            if self.greedy and self._keep_allowed(cur, data, np.argmax(logits, keepdims=True)):
+                return
+            if self._keep_allowed(cur, data, np.argpartition(logits, n - k)[n - k :]):
                 return
             self.fallbacks += 1
         lib.llama_sampler_apply(self._grammar, cur_p)
+
+    def _keep_allowed(self, cur: Any, data: np.ndarray, ids: np.ndarray) -> bool:
+        """Check the candidates at ``ids`` against the grammar; if any is allowed, make them
+        (the rejected ones masked) the whole candidate array and return True."""
+        k = len(ids)
+        small = np.frombuffer(memoryview(self._buf).cast("B"), dtype=_TOKEN_DATA)
+        small[:k] = data[ids]
+        self._small.size = k
+        self._small.selected = -1
+        self._small.sorted = False
+        self._lib.llama_sampler_apply(self._grammar, ctypes.byref(self._small))
+        if not np.isfinite(small["logit"][:k]).any():
+            return False
+        data[:k] = small[:k]
+        cur.size = k
+        cur.selected = -1
+        cur.sorted = False
+        return True
 
     def __del__(self) -> None:
         grammar = getattr(self, "_grammar", None)
@@ -121,13 +139,15 @@ def install(llm: Any, k: int = 64) -> None:
                 penalty_freq=kw.get("frequency_penalty", 0.0),
                 penalty_present=kw.get("presence_penalty", 0.0),
             )
-        custom = TopKGrammarSampler(llm._model.vocab, grammar._grammar, grammar._root, k)
+        temp = kw.get("temp", 0.8)
+        custom = TopKGrammarSampler(
+            llm._model.vocab, grammar._grammar, grammar._root, k, greedy=temp == 0.0
+        )
         lib = custom._lib
         lib.llama_sampler_chain_add(chain.sampler, ctypes.pointer(custom.sampler))
         # llama-cpp-python removes registered custom samplers before freeing the chain.
         # (upstream types the list for its own CustomSampler; ours has the same interface)
         chain.custom_samplers.append((lib.llama_sampler_chain_n(chain.sampler) - 1, custom))  # type: ignore[arg-type]
-        temp = kw.get("temp", 0.8)
         if temp == 0.0:
             chain.add_greedy()  # type: ignore[no-untyped-call]  # untyped upstream
         else:

@@ -108,6 +108,13 @@ def test_fast_grammar_sampler_is_exact(bundled_model: Path) -> None:
     b = "".join(fast.generate(prompt, constraint=step, max_tokens=200, temperature=0.0))
     assert a == b
     assert isinstance(parse_step(b, spec), Step)
+    # the dialogue format's reply line (greedy: the likeliest token is checked alone first)
+    say = tuple(f for f in spec.functions if f.name == "send_message")
+    reply = dataclasses.replace(spec, functions=say, dialogue=True).constraint
+    chat = Prompt.data("User: Hi! I'm Sam, a nurse with a cat. What's my job?\n")
+    a = "".join(stock.generate(chat, constraint=reply, max_tokens=40, temperature=0.0))
+    b = "".join(fast.generate(chat, constraint=reply, max_tokens=40, temperature=0.0))
+    assert a == b and a.startswith("Ember: ")
     for _ in range(3):
         out = "".join(fast.generate(prompt, constraint=step, max_tokens=300, temperature=1.0))
         assert isinstance(parse_step(out, spec), Step)  # every sampled step validates
