@@ -1,8 +1,9 @@
 """The inspector's browsing tabs: archival memory (browse, search, delete), recall memory
 (newest, by text, by date) and loaded documents (list, remove).
 
-Each tab asks the core service through the task runner and shows the typed page it gets
-back; a tab that changed memory emits ``changed`` so the inspector refreshes its counts.
+Each tab reads through the task runner's read lane (never behind a turn) and shows the
+typed page it gets back; deletions go to the engine lane. A tab that changed memory emits
+``changed`` so the inspector refreshes its counts.
 """
 
 from __future__ import annotations
@@ -115,13 +116,13 @@ class ArchivalTab(_Tab):
             return
         query = self._query = self.query.text().strip()
         self.info.setText("Searching…" if query else "Loading…")
-        self.tasks.run(lambda e: e.archival(agent_id, query), self.show_page)
+        self.tasks.read(lambda r: r.archival(agent_id, query), self.show_page)
 
     def _more(self) -> None:
         agent_id, offset = self.agent_id, self.list.count()
         if agent_id is not None:
-            self.tasks.run(
-                lambda e: e.archival(agent_id, "", offset, ARCHIVAL_PAGE), self.show_page
+            self.tasks.read(
+                lambda r: r.archival(agent_id, "", offset, ARCHIVAL_PAGE), self.show_page
             )
 
     def show_page(self, page: PassagePage) -> None:
@@ -196,7 +197,7 @@ class RecallTab(_Tab):
         agent_id, query = self.agent_id, self.query.text()
         if agent_id is not None:
             self.info.setText("Searching…")
-            self.tasks.run(lambda e: e.recall(agent_id, query), self.show_page)
+            self.tasks.read(lambda r: r.recall(agent_id, query), self.show_page)
 
     def by_date(self) -> None:
         """Messages between the two dates."""
@@ -205,7 +206,7 @@ class RecallTab(_Tab):
             start = self.start.date().toString("yyyy-MM-dd")
             end = self.end.date().toString("yyyy-MM-dd")
             self.info.setText("Searching…")
-            self.tasks.run(lambda e: e.recall(agent_id, start=start, end=end), self.show_page)
+            self.tasks.read(lambda r: r.recall(agent_id, start=start, end=end), self.show_page)
 
     def show_page(self, page: RecallPage) -> None:
         """Messages from the service, labelled with who said them."""
@@ -259,7 +260,7 @@ class DocumentsTab(_Tab):
         """Ask for the agent's documents."""
         agent_id = self.agent_id
         if agent_id is not None:
-            self.tasks.run(lambda e: (agent_id, e.sources(agent_id)), self._show)
+            self.tasks.read(lambda r: (agent_id, r.sources(agent_id)), self._show)
 
     def _show(self, answer: tuple[int, list[Source]]) -> None:
         agent_id, sources = answer

@@ -146,7 +146,7 @@ class FindBar(QFrame):
         self._show_status()
         agent_id, query = self.agent_id, self.query
         if agent_id is not None and query:
-            self.tasks.run(lambda e: (query, e.recall(agent_id, query)), self._recall)
+            self.tasks.read(lambda r: (query, r.recall(agent_id, query)), self._recall)
 
     def _recall(self, answer: tuple[str, RecallPage]) -> None:
         query, page = answer

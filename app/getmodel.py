@@ -2,8 +2,8 @@
 
 The list is read from the bundled data file: showing it opens no socket. Picking a model
 shows its URL, size, memory need and licence; Download asks once more, naming the URL and
-the size, and only then does ``core/download`` connect. The download runs on a plain
-thread (never the engine thread: the agent keeps answering), reports progress through a
+the size, and only then does ``core/download`` connect. The download runs as a
+background job (never on the engine lane: the agent keeps answering), reports progress through a
 :class:`Relay`, and can be cancelled; the part stays, so Download again resumes. A
 finished file is verified (sha256) before it gets its name; "Use this model" then
 switches to it.
@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ember.app.tasks import Relay, describe
+from ember.app.tasks import Job, Relay, background, describe
 from ember.core import catalogue
 from ember.core.catalogue import CatalogueEntry
 from ember.core.errors import Cancelled
@@ -75,7 +75,7 @@ class GetModelDialog(QDialog):
         self.entries = list(catalogue.entries())
         self.cancel_event: threading.Event | None = None
         self.confirm: QMessageBox | None = None
-        self.worker_thread: threading.Thread | None = None
+        self.job: Job[_Finished] | None = None  # the download in progress
         layout = QVBoxLayout(self)
         self.list = QListWidget()
         self.list.setWordWrap(True)
@@ -110,7 +110,6 @@ class GetModelDialog(QDialog):
         row.addWidget(close)
         layout.addLayout(row)
         self._progress: Relay[_Progress] = Relay(self._on_progress, self)
-        self._finished: Relay[_Finished] = Relay(self._on_finished, self)
         self._picked(-1)
 
     def selected(self) -> CatalogueEntry | None:
@@ -120,7 +119,7 @@ class GetModelDialog(QDialog):
 
     def _picked(self, _row: int) -> None:
         e = self.selected()
-        busy = self.worker_thread is not None
+        busy = self.job is not None
         self.download_button.setEnabled(e is not None and not e.downloaded and not busy)
         self.use_button.setEnabled(e is not None and e.downloaded and not busy)
         self.cancel_button.setEnabled(busy)
@@ -148,7 +147,7 @@ class GetModelDialog(QDialog):
         self.confirm = box
 
     def start_download(self, e: CatalogueEntry) -> None:
-        """Download ``e`` on a plain thread (the user agreed)."""
+        """Download ``e`` as a background job (the user agreed)."""
         cancel = threading.Event()
         self.cancel_event = cancel
         self.progress.setRange(0, 1000)
@@ -156,7 +155,7 @@ class GetModelDialog(QDialog):
         self.progress.setVisible(True)
         self.status.setText(f"Connecting to {e.url}…")
 
-        def run() -> None:
+        def run() -> _Finished:
             try:
                 catalogue.download_entry(
                     e,
@@ -164,14 +163,12 @@ class GetModelDialog(QDialog):
                     cancel=cancel,
                 )
             except Cancelled:
-                self._finished.post(_Finished(e.id, None, cancelled=True))
+                return _Finished(e.id, None, cancelled=True)
             except Exception as exc:  # shown to the user; the part is kept or removed
-                self._finished.post(_Finished(e.id, describe(exc)))
-            else:
-                self._finished.post(_Finished(e.id, None))
+                return _Finished(e.id, describe(exc))
+            return _Finished(e.id, None)
 
-        self.worker_thread = threading.Thread(target=run, name="ember-download", daemon=True)
-        self.worker_thread.start()
+        self.job = background(run, self._on_finished, name="download", cancel=cancel, owner=self)
         self._picked(self.list.currentRow())
 
     def cancel_download(self) -> None:
@@ -185,7 +182,7 @@ class GetModelDialog(QDialog):
             self.status.setText(f"{human_size(p.done)} of {human_size(p.total)}")
 
     def _on_finished(self, f: _Finished) -> None:
-        self.worker_thread = None
+        self.job = None
         self.cancel_event = None
         if f.cancelled:
             self.status.setText("Paused. Download again to resume where it stopped.")

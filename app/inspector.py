@@ -2,8 +2,9 @@
 archival memory (browse, search, delete), recall memory (search by text or date) and
 loaded documents, for the agent shown in the chat.
 
-It asks the core service through the task runner and presents the typed answers; edits
-queue behind any turn in progress, so nothing typed here is lost.
+It asks the core through the task runner and presents the typed answers: what it shows
+comes from the read lane, so it answers while the agent writes a reply; edits go to the
+engine lane and queue behind any turn in progress, so nothing typed here is lost.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ class Inspector(QTabWidget):
         """Ask for the blocks and the tiers' sizes."""
         agent_id = self.agent_id
         if agent_id is not None:
-            self.tasks.run(lambda e: e.memory(agent_id), self.set_memory)
+            self.tasks.read(lambda r: r.memory(agent_id), self.set_memory)
 
     def set_memory(self, memory: MemorySnapshot) -> None:
         """Blocks and counts from the service (for the agent shown only)."""
@@ -105,7 +106,7 @@ class Inspector(QTabWidget):
         self.history_dialog = dialog
 
         def load() -> None:
-            self.tasks.run(lambda e: e.block_history(agent_id, label), dialog.set_changes)
+            self.tasks.read(lambda r: r.block_history(agent_id, label), dialog.set_changes)
 
         def undone(_block: Block) -> None:
             load()

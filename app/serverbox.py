@@ -4,14 +4,13 @@ API key.
 
 An empty URL means "run the model file above". Nothing connects until the user clicks
 Test or saves a URL (then the server is what they configured). Test asks the server what
-it offers (``core/server_caps.detect``) on a plain thread and fills the model list. The
+it offers (``core/server_caps.detect``) as a background job and fills the model list. The
 key goes to the OS keychain (``core/apikey``) when the settings are saved, never into the
 database or the settings; an empty key field keeps the stored one.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 from PySide6.QtWidgets import (
@@ -24,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ember.app.tasks import Relay, describe
+from ember.app.tasks import background, describe
 from ember.core.server_caps import ServerCapabilities
 
 
@@ -78,7 +77,7 @@ class ServerBox:
         self.status.setWordWrap(True)
         form.addRow("", self.status)
         self.tested: ServerCapabilities | None = None
-        self._relay: Relay[_Tested] = Relay(self._on_tested, parent)
+        self._owner = parent  # a test answered after the dialog closed is dropped
 
     def server_url(self) -> str:
         """The URL typed ('' when no server is to be used)."""
@@ -105,7 +104,7 @@ class ServerBox:
         return ""
 
     def test(self) -> None:
-        """Ask the server what it offers (on a plain thread: it may be slow)."""
+        """Ask the server what it offers (a background job: it may be slow)."""
         problem = self.check() or ("" if self.server_url() else "Type the server's URL first.")
         if problem:
             self.status.setText(problem)
@@ -114,15 +113,15 @@ class ServerBox:
         self.test_button.setEnabled(False)
         self.status.setText(f"Asking {url}…")
 
-        def run() -> None:
+        def run() -> _Tested:
             from ember.core.server_caps import probe_server
 
             try:
-                self._relay.post(_Tested(url, probe_server(url, model, key or None)))
+                return _Tested(url, probe_server(url, model, key or None))
             except Exception as exc:  # shown in the dialog: server down, wrong key…
-                self._relay.post(_Tested(url, None, describe(exc)))
+                return _Tested(url, None, describe(exc))
 
-        threading.Thread(target=run, name="ember-server-test", daemon=True).start()
+        background(run, self._on_tested, name="server-test", owner=self._owner)
 
     def _on_tested(self, tested: _Tested) -> None:
         self.test_button.setEnabled(True)

@@ -1,13 +1,12 @@
 """The settings dialog: model file, context size, threads, temperature, timed heartbeats,
 inner thoughts. It edits an ``EngineConfig`` and the GUI preferences; the window saves
 them with the data (reloading the model when needed). GGUF files of other local-LLM apps
-are found on a background thread (``ember.core.modelscan``) and offered in the model
+are found by a background job (``ember.core.modelscan``) and offered in the model
 list; the label of a model picked from that list is kept with the preferences, so the
 list shows it the same way next time."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,28 +33,28 @@ from PySide6.QtWidgets import (
 )
 
 from ember.app.serverbox import ServerBox
+from ember.app.tasks import background
 
 BUNDLED = ""  # model_path value meaning "the bundled model"
 
 
 class ModelScanner(QObject):
-    """Runs the model folder scan on a plain thread and reports back on the GUI thread."""
+    """Runs the model folder scan as a background job and reports on the GUI thread."""
 
-    found = Signal(object)  # list[ModelCandidate]  (emitted on the scan thread: queued)
+    found = Signal(object)  # list[ModelCandidate]
 
     def start(self) -> None:
         """Scan in the background."""
 
-        def run() -> None:
+        def run() -> list[ModelCandidate]:
             try:
                 from ember.core.modelscan import scan_models
 
-                result = scan_models()
+                return scan_models()
             except Exception:
-                result = []
-            self.found.emit(result)
+                return []
 
-        threading.Thread(target=run, name="ember-model-scan", daemon=True).start()
+        background(run, self.found.emit, name="model-scan", owner=self)
 
 
 def _size(n: int) -> str:

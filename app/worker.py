@@ -1,17 +1,19 @@
-"""The engine worker: owner of every thread the GUI uses, and nothing else.
+"""The engine worker: the task runner and the jobs around the engine, and nothing else.
 
-* the engine thread: a :class:`~ember.app.tasks.TaskRunner` holding the one
-  :class:`~ember.core.service.Ember` (database connection, attached model); windows
-  call the core only through ``worker.tasks.run(fn, done)``;
-* model loader threads: :meth:`Ember.load_backend` off every thread the GUI waits on,
-  then :meth:`Ember.attach_backend` on the engine thread (the previous model keeps
+* the task runner (``tasks.py``): its engine lane holds the one
+  :class:`~ember.core.service.Ember` (database connection, attached model), its read lane
+  a :class:`~ember.core.reader.Reader`; windows call the core only through
+  ``worker.tasks.run(fn, done)`` and ``worker.tasks.read(fn, done)``;
+* model loading, a background job: :meth:`Ember.load_backend` off every thread the GUI
+  waits on, then :meth:`Ember.attach_backend` on the engine lane (the previous model keeps
   working until the new one is attached);
-* ingest threads: :meth:`Ember.ingest` on its own database connection, so chat goes on
-  while a PDF loads (SQLite WAL; the embedder is shared through a lock);
-* the timed-heartbeat scheduler's thread, and the idle timer that saves the model's KV
-  cache for a warm restart.
+* ingest, a background job per batch: :meth:`Ember.ingest` on its own database
+  connection, so chat goes on while a PDF loads (SQLite WAL; the embedder is shared
+  through a lock);
+* the timed-heartbeat scheduler (core's, with its own timer thread), and the idle timer
+  that saves the model's KV cache for a warm restart.
 
-Shutdown is ordered on the engine thread: ingest threads are cancelled and joined, calls
+Shutdown is ordered on the engine thread: ingest jobs are cancelled and joined, calls
 queued behind the current turn run (messages typed meanwhile are recorded), then the
 service saves its warm state and closes.
 """
@@ -19,7 +21,6 @@ service saves its warm state and closes.
 from __future__ import annotations
 
 import threading
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ember.app.tasks import Relay, TaskRunner, describe
+from ember.app.lanes import log
+from ember.app.tasks import Job, Relay, TaskRunner, describe
 from ember.core.errors import EmberError
 
 if TYPE_CHECKING:
@@ -53,20 +55,19 @@ class _Loaded:
 
 
 class IngestJob:
-    """One batch of documents loading on its own thread."""
+    """One batch of documents loading as a background job."""
 
-    def __init__(self, batch: int, thread: threading.Thread, cancel: threading.Event) -> None:
+    def __init__(self, batch: int, job: Job[list[IngestResult]]) -> None:
         self.batch = batch
-        self.thread = thread
-        self.cancel_event = cancel
+        self.job = job
 
     def cancel(self) -> None:
         """Stop at the next batch boundary (what is loaded by then stays)."""
-        self.cancel_event.set()
+        self.job.cancel()
 
 
 class EngineWorker(QObject):
-    """Owns the engine thread, the loader and ingest threads, and the scheduler."""
+    """Owns the task runner, the loader and ingest jobs, and the scheduler."""
 
     modelLoading = Signal(str)  # what is loading now
     modelReady = Signal(object)  # ModelStatus
@@ -88,13 +89,12 @@ class EngineWorker(QObject):
         self.tasks = TaskRunner(self)
         self.tasks.opened.connect(self._on_opened)
         self.tasks.stopped.connect(self._on_stopped)
-        self.ember: Ember | None = None  # for the loader and ingest threads only
+        self.ember: Ember | None = None  # for the loader and ingest jobs only
         self.model: ModelStatus | None = None
         self.config: EngineConfig | None = None  # the settings of the attached model
         self.jobs: dict[int, IngestJob] = {}
         self._generation = 0
         self._batches = 0
-        self._loaded: Relay[_Loaded] = Relay(self._on_loaded, self)
         self._progress: Relay[str] = Relay(self.modelLoading.emit, self)
         self._timed: Relay[None] = Relay(lambda _: self.timedHeartbeat.emit(), self)
         self._scheduler: HeartbeatScheduler | None = None
@@ -128,8 +128,8 @@ class EngineWorker(QObject):
     # -- the model ---------------------------------------------------------------------
 
     def load_model(self, config: EngineConfig, *, with_embedder: bool = False) -> None:
-        """Load a model for ``config`` on a loader thread, then attach it on the engine
-        thread (``modelReady``) or report why not (``modelFailed``)."""
+        """Load a model for ``config`` as a background job, then attach it on the engine
+        lane (``modelReady``) or report why not (``modelFailed``)."""
         ember = self.ember
         if ember is None or self.closing:
             return
@@ -137,20 +137,18 @@ class EngineWorker(QObject):
         generation = self._generation
         self.modelLoading.emit("Loading the language model…")
 
-        def run() -> None:
+        def run() -> _Loaded:
             try:
                 backend = ember.load_backend(config)
                 if with_embedder:
                     self._progress.post("Loading the embedding model…")
                     ember.embedder.load()
             except Exception as exc:
-                if not isinstance(exc, EmberError):
-                    traceback.print_exception(exc)
-                self._loaded.post(_Loaded(generation, config, None, exc))
-                return
-            self._loaded.post(_Loaded(generation, config, backend, None))
+                log(exc)
+                return _Loaded(generation, config, None, exc)
+            return _Loaded(generation, config, backend, None)
 
-        threading.Thread(target=run, name="ember-model-loader", daemon=True).start()
+        self.tasks.background(run, self._on_loaded, name="model-loader")
 
     def _on_loaded(self, loaded: _Loaded) -> None:
         backend = loaded.backend
@@ -224,25 +222,19 @@ class EngineWorker(QObject):
         def done(results: list[IngestResult]) -> None:
             self.jobs.pop(batch, None)
             on_progress.deleteLater()
-            on_done.deleteLater()
             finished(batch, results)
 
-        on_done: Relay[list[IngestResult]] = Relay(done, self)
-
-        def run() -> None:
+        def run() -> list[IngestResult]:
             try:
-                results = ember.ingest(agent_id, list(paths), on_progress.post, cancel)
+                return ember.ingest(agent_id, list(paths), on_progress.post, cancel)
             except Exception as exc:
-                if not isinstance(exc, EmberError | ImportError):
-                    traceback.print_exception(exc)
-                results = _failed(paths, describe(exc))
-            on_done.post(results)
+                if not isinstance(exc, ImportError):
+                    log(exc)
+                return _failed(paths, describe(exc))
 
-        thread = threading.Thread(target=run, name=f"ember-ingest-{batch}", daemon=True)
-        job = IngestJob(batch, thread, cancel)
-        self.jobs[batch] = job
-        thread.start()
-        return job
+        job = self.tasks.background(run, done, name=f"ingest-{batch}", cancel=cancel)
+        self.jobs[batch] = IngestJob(batch, job)
+        return self.jobs[batch]
 
     # -- shutdown ----------------------------------------------------------------------
 
@@ -256,13 +248,13 @@ class EngineWorker(QObject):
         if self._scheduler is not None:
             self._scheduler.stop()
             self._scheduler = None
-        threads = [job.thread for job in self.jobs.values()]
-        for job in self.jobs.values():
+        jobs = [job.job for job in self.jobs.values()]
+        for job in jobs:
             job.cancel()
 
         def join_ingests(_ember: Ember) -> None:
-            for thread in threads:  # each stops at its next batch and commits or rolls back
-                thread.join()
+            for job in jobs:  # each stops at its next batch and commits or rolls back
+                job.join()
 
         self.tasks.shutdown(join_ingests)
 

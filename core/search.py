@@ -118,12 +118,14 @@ def check_page(page: int, total: int, page_size: int = PAGE_SIZE) -> int:
 
 
 def rankings(
-    store: Store, embedder: Embedder, agent_id: int, tier: Tier, query: str
+    store: Store, embedder: Embedder, agent_id: int, tier: Tier, query: str, index: bool = True
 ) -> dict[str, list[int]]:
     """Every ranking the fusion combines, by :class:`Weights` field name, best first.
 
     Keyword rankings hold every match (so paging is consistent: the order never depends on
-    the page asked); vector rankings hold the :data:`CANDIDATES` nearest."""
+    the page asked); vector rankings hold the :data:`CANDIDATES` nearest. A recall search
+    first indexes new messages' windows unless ``index`` is false (a read-only connection:
+    the windows indexed so far are ranked)."""
     vector = embedder.embed([query])[0]
     match = search_index.keyword_query(query)
     if tier == "archival":
@@ -133,7 +135,8 @@ def rankings(
                 i for i, _ in store.search_passages_vector(agent_id, vector, CANDIDATES)
             ],
         }
-    search_index.sync(store, embedder, agent_id)
+    if index:
+        search_index.sync(store, embedder, agent_id)
     return {
         "message_keyword": search_index.keyword_ranking(store, "messages", agent_id, match),
         "window_keyword": search_index.keyword_ranking(store, "message_window", agent_id, match),
@@ -167,10 +170,13 @@ def search(
     page: int = 0,
     page_size: int = PAGE_SIZE,
     weights: Weights | None = None,
+    *,
+    index: bool = True,
 ) -> ResultPage:
-    """One page of hybrid search over recall (messages) or archival (passages) memory.
-    Raises PageOutOfRange for a page past the end."""
-    fused = fuse(rankings(store, embedder, agent_id, tier, query), weights or WEIGHTS)
+    """One page of hybrid search over recall (messages) or archival (passages) memory
+    (``index``: see :func:`rankings`). Raises PageOutOfRange for a page past the end."""
+    ranked = rankings(store, embedder, agent_id, tier, query, index)
+    fused = fuse(ranked, weights or WEIGHTS)
     total = len(fused)
     pages = check_page(page, total, page_size)
     hits = _hits(store, tier, fused[page * page_size : (page + 1) * page_size])

@@ -12,7 +12,9 @@ elsewhere, because they are slow and touch nothing the owner holds:
 * :meth:`Ember.load_backend` builds a model backend from settings (a loader thread);
   :meth:`Ember.attach_backend` then installs it on the owning thread;
 * :meth:`Ember.ingest` loads documents through its own connection (WAL lets it write
-  while the owner reads); the shared embedder serialises its calls.
+  while the owner reads); the shared embedder serialises its calls;
+* :meth:`Ember.open_reader` gives the memory queries on a read-only connection of their
+  own (``reader.py``), for a thread that must answer while the owner runs a turn.
 
 Read-only operations never create anything: :meth:`Ember.find_agent` raises
 :class:`NotFound` for an unknown name, while :meth:`Ember.agent_for_chat` creates the
@@ -46,6 +48,7 @@ from ember.core.ingest import reap_interrupted
 from ember.core.kvstate import KVStateCache
 from ember.core.modelcheck import ModelCheck, check_model
 from ember.core.modelchoice import BackendFactory, ModelChoice, default_backend, local_backend
+from ember.core.reader import Reader
 from ember.core.service_agents import AgentOps
 from ember.core.service_memory import MemoryOps
 from ember.core.store import Agent, Store
@@ -79,6 +82,7 @@ __all__ = [
     "MemorySnapshot",
     "ModelStatus",
     "PassagePage",
+    "Reader",
     "RecallPage",
     "SharedEmbedder",
     "Tier",
@@ -168,6 +172,11 @@ class Ember(AgentOps, MemoryOps):
         if self._agent_lock is not None:
             self._agent_lock.release()
         self._agent_lock = lock
+
+    def open_reader(self) -> Reader:
+        """The read-only memory queries over a new connection to this database, sharing
+        the embedder; for another thread (see ``reader.py``). Close it when done."""
+        return Reader(self.store.path, self.embedder)
 
     # -- the model ----------------------------------------------------------------------
 

@@ -153,3 +153,45 @@ def test_documents_tab_lists_and_removes(
     qtbot.waitUntil(lambda: docs.list.count() == 0, timeout=WAIT_MS)
     with Store() as store:
         assert store.list_sources(window.agent_id) == []
+
+
+def test_inspector_answers_while_a_reply_is_written(qtbot: Any, make_window: Any) -> None:
+    """Issue 22: the inspector's reads never wait behind a turn. With the model stuck in
+    the middle of a reply, the Recall and Archival tabs show their content within 1 s."""
+    from ember.app.inspector import ARCHIVAL, RECALL
+
+    insert = call(
+        "archival_memory_insert", "Worth remembering.", content="Ada keeps bees in Leeds."
+    )
+    backend = gated_backend([insert, step("I'll remember your bees."), step("Honey, then.")])
+    window = make_window(backend)
+    backend.gate.set()  # the first turn runs through: memory to show
+    send_and_wait(qtbot, window, "I keep bees on my allotment in Leeds.")
+
+    backend.gate.clear()  # the next reply stops halfway until the gate opens
+    backend.generating.clear()
+    window.send("What should I do with the honey?")
+    assert backend.generating.wait(WAIT_MS / 1000)
+    inspector = window.inspector
+    window.act_inspector.trigger()
+    qtbot.waitUntil(lambda: window.dock.isVisible(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "human" in inspector.editors, timeout=1000)
+
+    inspector.setCurrentIndex(RECALL)
+    recall = inspector.recall
+    qtbot.waitUntil(lambda: recall.info.text().startswith("3 of 3 messages"), timeout=1000)
+    texts = [recall.list.item(i).text() for i in range(recall.list.count())]
+    assert "What should I do with the honey?" in texts[0]  # the turn's message, committed
+    assert any("I'll remember your bees." in t for t in texts)
+    inspector.setCurrentIndex(ARCHIVAL)
+    archival = inspector.archival
+    qtbot.waitUntil(lambda: archival.list.count() == 1, timeout=1000)
+    assert "bees" in archival.list.item(0).text()
+    archival.query.setText("bees Leeds")
+    archival.search()
+    qtbot.waitUntil(lambda: archival.info.text().startswith("1 of"), timeout=1000)
+
+    assert not backend.gate.is_set() and window.conversation.busy  # the turn still runs
+    with qtbot.waitSignal(window.conversation.turnEnded, timeout=WAIT_MS):
+        backend.gate.set()
+    settle(qtbot, window)
