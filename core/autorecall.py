@@ -1,4 +1,4 @@
-"""Automatic recall (DESIGN §3, system-assisted memory).
+"""Automatic recall: memory the system searches for the agent, before it is asked.
 
 Weak local models rarely decide to search. Before a user message is answered, the engine
 runs the same hybrid search as the agent's tools over recall and archival memory and shows

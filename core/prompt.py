@@ -1,6 +1,6 @@
 """Main-context assembly: what the model sees, in an order that keeps the prefix stable.
 
-For MemGPT's function steps (DESIGN §3): system instructions, tool descriptions, few-shot
+For MemGPT's function steps: system instructions, tool descriptions, few-shot
 examples (static), core memory blocks with ``used/limit`` counts, then the FIFO queue with
 the recursive summary at its head. Everything that changes per turn (times, counters)
 lives inside the newest event, so consecutive steps share their token prefix up to the
