@@ -15,8 +15,9 @@ from ember.core.blockhistory import BlockChange
 from ember.core.embedder import SharedEmbedder
 from ember.core.errors import NotFound
 from ember.core.ingest import IngestResult, ProgressCallback, ingest_paths, reap_interrupted
+from ember.core.search import Tier
 from ember.core.store import Block, Source, Store
-from ember.core.views import MemorySnapshot, PassagePage, RecallPage, Tier
+from ember.core.views import MemorySnapshot, PassagePage, RecallPage
 
 
 class MemoryOps:
