@@ -31,6 +31,7 @@ from typing import Literal
 from ember.core import search_index
 from ember.core.embedder import Embedder
 from ember.core.errors import PageOutOfRange
+from ember.core.messages import Role
 from ember.core.store import Store
 
 PAGE_SIZE = 5
@@ -69,7 +70,7 @@ class Hit:
     text: str
     time: str
     score: float
-    role: str | None = None
+    role: Role | None = None
     source: str | None = None
     page: int | None = None
 

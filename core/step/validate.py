@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ember.core.messages import StepContent
 from ember.core.step.schema import ARGUMENTS, FUNCTION, THOUGHTS, StepSpec, step_content
 
 MAX_DEPTH = 8
@@ -38,7 +39,7 @@ class Step:
     function: str
     arguments: dict[str, Any]
 
-    def content(self) -> dict[str, Any]:
+    def content(self) -> StepContent:
         """The step as it is stored."""
         return step_content(self.thoughts, self.function, self.arguments)
 
