@@ -45,9 +45,10 @@ CONTEXT_CHARS = 12_000
 
 
 def _items(path: Path, key: str) -> Iterator[dict[str, Any]]:
+    # check_export has read the whole file: every item is an object of checked fields.
     with path.open("rb") as fh:
         for k, index, value in json_stream.sections(fh, ARRAYS):
-            if k == key and index >= 0:
+            if k == key and index >= 0 and isinstance(value, dict):
                 yield value
 
 

@@ -212,7 +212,8 @@ class AgentRuntime:
                     )
                 emit(StepRejected(raw, error))
                 continue
-            message = step.arguments.get("message", "") if step.function == "send_message" else ""
+            send = step.function == "send_message"  # its message: a checked string
+            message = str(step.arguments.get("message", "")) if send else ""
             if step.function == "send_message" and len(message) >= engine.limits.message:
                 emit(
                     SystemNotice("reply_cut", messages.REPLY_AT_LIMIT.format(engine.limits.message))
