@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ember.app.transcript import short_time
+from ember.core.messages import Role
 
 if TYPE_CHECKING:
     from ember.app.tasks import TaskRunner
@@ -214,7 +215,7 @@ class RecallTab(_Tab):
             return
         self.list.clear()
         for m in page.messages:
-            who = {"user": "You", "assistant": self.agent_name}.get(m.role, m.role)
+            who = {Role.USER: "You", Role.ASSISTANT: self.agent_name}.get(m.role, str(m.role))
             item = QListWidgetItem(f"{who} · {short_time(m.created_at)}\n{m.text}")
             item.setData(Qt.ItemDataRole.UserRole, m.id)
             self.list.addItem(item)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ember.app.transcript import short_time
+from ember.core.messages import Role
 
 if TYPE_CHECKING:
     from ember.app.chat import ChatView
@@ -154,7 +155,7 @@ class FindBar(QFrame):
             return  # the user typed on
         self.older_matches = older_hits(page.messages, query, self.oldest_loaded)
         for m in self.older_matches:
-            who = "You" if m.role == "user" else self.agent_name
+            who = "You" if m.role == Role.USER else self.agent_name
             item = QListWidgetItem(f"{who} · {short_time(m.created_at)}: {m.text[:300]}")
             item.setToolTip(m.text[:2000])
             self.older.addItem(item)

@@ -16,7 +16,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
+
+from ember.core import messages as msgs
+from ember.core.jsontypes import JSONObject
 
 if TYPE_CHECKING:
     from ember.core.events import Event
@@ -67,7 +70,7 @@ def short_time(iso: str, now: datetime | None = None) -> str:
     return f"{when.day} {when.strftime('%b %Y %H:%M')}"
 
 
-def format_call(name: str, arguments: dict[str, Any]) -> str:
+def format_call(name: str, arguments: JSONObject) -> str:
     """``name(arg="value", ...)`` without the heartbeat flag, long values shortened."""
     parts = []
     for key, value in arguments.items():
@@ -80,7 +83,7 @@ def format_call(name: str, arguments: dict[str, Any]) -> str:
     return f"{name}({', '.join(parts)})"
 
 
-def call_details(thoughts: str, name: str, arguments: dict[str, Any]) -> list[Detail]:
+def call_details(thoughts: str, name: str, arguments: JSONObject) -> list[Detail]:
     """Details of one step: its thoughts, and its call unless it is the reply itself."""
     out = [Detail("thought", thoughts)] if thoughts.strip() else []
     if name != "send_message":
@@ -96,35 +99,29 @@ def result_detail(status: str, message: str) -> Detail:
 
 def build_transcript(messages: Sequence[Message]) -> list[DisplayItem]:
     """Turn stored messages (oldest first) into bubbles."""
-    from ember.core.service import CANCELLED_REPLY
-
     items: list[DisplayItem] = []
     pending: list[Detail] = []
     last_time = ""
     for msg in messages:
-        content = msg.content or {}
-        when = msg.created_at
-        if msg.kind == "user_message":
+        part, when = msg.part, msg.created_at
+        if isinstance(part, msgs.UserSaid):
             if pending:
                 items.append(DisplayItem("assistant", "", last_time, pending))
                 pending = []
-            items.append(DisplayItem("user", msg.text or str(content.get("message", "")), when))
-        elif msg.kind == "step":
-            name = str(content.get("function", ""))
-            args = content.get("arguments") or {}
-            pending += call_details(str(content.get("thoughts", "")), name, args)
+            items.append(DisplayItem("user", part.text, when))
+        elif isinstance(part, msgs.Step):
+            pending += call_details(part.thoughts, part.function, part.arguments)
             last_time = when
-            if name == "send_message":
-                items.append(DisplayItem("assistant", str(args.get("message", "")), when, pending))
+            if part.reply is not None:
+                items.append(DisplayItem("assistant", part.reply, when, pending))
                 pending = []
-        elif msg.kind == "function_result":
-            pending.append(result_detail(str(content.get("status")), str(content.get("message"))))
-        elif msg.kind == CANCELLED_REPLY:
-            text = str(content.get("message", ""))
-            items.append(DisplayItem("assistant", text, when, pending, stopped=True))
+        elif isinstance(part, msgs.Result):
+            pending.append(result_detail(part.status, part.message))
+        elif isinstance(part, msgs.Stopped):
+            items.append(DisplayItem("assistant", part.message, when, pending, stopped=True))
             pending = []
-        elif msg.kind == "memory_pressure":
-            items.append(DisplayItem("notice", str(content.get("message", "")), when))
+        elif isinstance(part, msgs.Alert):
+            items.append(DisplayItem("notice", part.message, when))
     if pending:
         items.append(DisplayItem("assistant", "", last_time, pending))
     return items

@@ -35,15 +35,13 @@ from ember.core.errors import EmberError
 if TYPE_CHECKING:
     from ember.core.backend import Backend
     from ember.core.config import EngineConfig
-    from ember.core.embedder import Embedder
+    from ember.core.embedder import EmbedderFactory
     from ember.core.ingest import IngestProgress, IngestResult
     from ember.core.scheduler import HeartbeatScheduler
     from ember.core.service import BackendFactory, Ember, ModelStatus
 
 # Idle time after a turn before the model's KV cache is saved for a warm restart.
 WARM_SAVE_IDLE_MS = 20_000
-
-EmbedderFactory = Callable[[], "Embedder"]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The ``ember`` command line (DESIGN §7): a thin front end over :class:`ember.core.service.Ember`.
+"""The ``ember`` command line (README "Using it"): a thin front end over
+:class:`ember.core.service.Ember`.
 
 Each subcommand is a ``run(args) -> int`` function in a module named after it. Errors from
 the core (:class:`EmberError`) are printed as one line on stderr with exit code 1; usage

@@ -1,4 +1,5 @@
-"""``ember eval``: the evaluation harness (DESIGN §8) — table on stdout, progress on stderr.
+"""``ember eval``: the evaluation harness (README "Remembering, measured") — table on
+stdout, progress on stderr.
 
 It never touches the user's database: every task runs in a temporary folder (or the folder
 given with ``--keep``). The model is the bundled one unless ``--model`` names a GGUF file or

@@ -19,21 +19,22 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from ember.core import timeutil
+from ember.core import messages, timeutil
 from ember.core.errors import InvalidInput
+from ember.core.jsontypes import JSONObject
 from ember.core.store import Agent, Store
 from ember.core.transfer import FORMAT, VERSION, encode_vector
 
 BATCH = 500
 
 
-def _dumps(value: Any) -> str:
+def _dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _message_rows(store: Store, agent_id: int) -> Iterator[dict[str, Any]]:
+def _message_rows(store: Store, agent_id: int) -> Iterator[JSONObject]:
     after = 0
     while True:
         # Keyset pages along the id range ("+" keeps the planner off the agent index,
@@ -59,7 +60,7 @@ def _message_rows(store: Store, agent_id: int) -> Iterator[dict[str, Any]]:
             yield {
                 "role": r["role"],
                 "kind": r["kind"],
-                "content": json.loads(r["content"]),
+                "content": messages.decode(r["content"]),
                 "text": r["text"],
                 "created_at": r["created_at"],
                 "in_context": bool(r["in_context"]),
@@ -67,7 +68,7 @@ def _message_rows(store: Store, agent_id: int) -> Iterator[dict[str, Any]]:
             }
 
 
-def _source_rows(store: Store, agent_id: int) -> Iterator[dict[str, Any]]:
+def _source_rows(store: Store, agent_id: int) -> Iterator[JSONObject]:
     cursor = store.conn.execute(
         "SELECT id, path, name, sha256, pages, passages, status, error, created_at "
         "FROM sources WHERE agent_id = ? ORDER BY id",
@@ -79,7 +80,7 @@ def _source_rows(store: Store, agent_id: int) -> Iterator[dict[str, Any]]:
         yield from ({**dict(r), "path": r["name"]} for r in rows)
 
 
-def _passage_rows(store: Store, agent_id: int) -> Iterator[dict[str, Any]]:
+def _passage_rows(store: Store, agent_id: int) -> Iterator[JSONObject]:
     cursor = store.conn.execute(
         "SELECT p.id, p.text, p.source_id, p.page, p.position, p.created_at, e.embedding "
         "FROM passages p LEFT JOIN passage_embedding e ON e.passage_id = p.id "
@@ -98,7 +99,7 @@ def _passage_rows(store: Store, agent_id: int) -> Iterator[dict[str, Any]]:
             }
 
 
-def _write_array(out: IO[str], key: str, rows: Iterator[dict[str, Any]]) -> int:
+def _write_array(out: IO[str], key: str, rows: Iterator[JSONObject]) -> int:
     out.write(f', "{key}": [')
     n = 0
     for row in rows:

@@ -13,18 +13,17 @@ held while the embedder runs.
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ember.core import json_stream, timeutil
+from ember.core import json_stream, messages, timeutil
 from ember.core.agent_names import MAX_NAME_CHARS
 from ember.core.archival_store import PassageRow
-from ember.core.embedder import Embedder
+from ember.core.embedder import Embedder, EmbedderFactory
 from ember.core.errors import InvalidInput
 from ember.core.export_check import ARRAYS, ExportPlan, check_export
 from ember.core.store import Agent, Store
@@ -39,7 +38,6 @@ from ember.core.transfer import (
     report,
 )
 
-EmbedderFactory = Callable[[], Embedder]
 # An in-context message whose content is longer than this comes in out of the context
 # window (kept whole in recall, searchable): a file may hold one that no window can show,
 # and the agent would overflow at every turn.
@@ -47,9 +45,10 @@ CONTEXT_CHARS = 12_000
 
 
 def _items(path: Path, key: str) -> Iterator[dict[str, Any]]:
+    # check_export has read the whole file: every item is an object of checked fields.
     with path.open("rb") as fh:
         for k, index, value in json_stream.sections(fh, ARRAYS):
-            if k == key and index >= 0:
+            if k == key and index >= 0 and isinstance(value, dict):
                 yield value
 
 
@@ -137,11 +136,11 @@ class _Writer:
         dim = self.plan.model[1]
         vectors: list[tuple[int, int, np.ndarray]] = []
         for m in _items(self.plan.path, "messages"):
-            oversized = len(json.dumps(m["content"], ensure_ascii=False)) > CONTEXT_CHARS
+            oversized = len(messages.encode(m["content"])) > CONTEXT_CHARS
             mid = self.store.add_message(
                 agent_id,
-                m["role"],
-                m["kind"],
+                messages.role_of(m["role"]),
+                messages.kind_of(m["kind"]),
                 m["content"],
                 m["text"],
                 created_at=_time(m["created_at"]),

@@ -1,4 +1,4 @@
-"""Automatic recall (DESIGN §3, system-assisted memory).
+"""Automatic recall: memory the system searches for the agent, before it is asked.
 
 Weak local models rarely decide to search. Before a user message is answered, the engine
 runs the same hybrid search as the agent's tools over recall and archival memory and shows
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from ember.core import search, search_index, timeutil
 from ember.core.chunking import split_sentences
 from ember.core.embedder import Embedder
+from ember.core.messages import Role
 from ember.core.store import Store
 
 MARKER = "Possibly relevant memories"
@@ -88,10 +89,10 @@ def _next_words(store: Store, agent_id: int, hit: search.Hit) -> str | None:
     exchange (at most one reply of Ember's between, within :data:`NEXT_WITHIN_SECONDS`).
     People say a thing over two messages ("We adopted a dog last month!" … "We named him
     Sprocket."), and a question's words find the first while the answer is in the next."""
-    if hit.role != "user":
+    if hit.role != Role.USER:
         return None
     for role, text, created_at in _neighbours(store, agent_id, hit.id, after=True, n=2):
-        if role == "user":
+        if role == Role.USER:
             gap = timeutil.parse_iso(created_at) - timeutil.parse_iso(hit.time)
             return text if gap.total_seconds() <= NEXT_WITHIN_SECONDS else None
     return None
@@ -99,7 +100,7 @@ def _next_words(store: Store, agent_id: int, hit: search.Hit) -> str | None:
 
 def _stated(hit: search.Hit) -> bool:
     """Whether a recall hit is a statement of the user's (not a question, not Ember's)."""
-    return hit.role == "user" and not hit.text.rstrip().endswith("?")
+    return hit.role == Role.USER and not hit.text.rstrip().endswith("?")
 
 
 def recall(

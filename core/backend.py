@@ -157,7 +157,7 @@ class KVStateBackend(Backend, Protocol):
         """The tokens in the KV cache now, in order."""
         ...
 
-    def state_identity(self) -> dict[str, Any]:
+    def state_identity(self) -> dict[str, object]:
         """What a saved state is only valid for (model file, build, context settings)."""
         ...
 

@@ -1,4 +1,4 @@
-"""The budget of an agent's main context, in model tokens (DESIGN §3).
+"""The budget of an agent's main context, in model tokens.
 
 The window minus the reply reserve (the longest step the grammar allows) is the budget. Its
 **fixed part** (system, tools, examples, core memory) is there before the first message;

@@ -73,7 +73,7 @@ class EngineConfig:
                 "using the defaults"
             )
             return cls()
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = {}  # checked by _CHECKS, one type per field
         defaults = cls()
         for f in fields(cls):
             if f.name not in saved:
@@ -96,8 +96,8 @@ class EngineConfig:
         store.set_setting(SETTINGS_KEY, asdict(self))
 
 
-def _whole(low: int, high: int, optional: bool = False) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
+def _whole(low: int, high: int, optional: bool = False) -> Callable[[object], str | None]:
+    def check(value: object) -> str | None:
         if value is None and optional:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
@@ -109,7 +109,7 @@ def _whole(low: int, high: int, optional: bool = False) -> Callable[[Any], str |
     return check
 
 
-def _temperature(value: Any) -> str | None:
+def _temperature(value: object) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return "is not a number"
     if not (math.isfinite(value) and 0 <= value <= 2):
@@ -117,8 +117,8 @@ def _temperature(value: Any) -> str | None:
     return None
 
 
-def _text(optional: bool) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
+def _text(optional: bool) -> Callable[[object], str | None]:
+    def check(value: object) -> str | None:
         if value is None and optional:
             return None
         if not isinstance(value, str) or not value.strip() or "\0" in value:
@@ -128,11 +128,11 @@ def _text(optional: bool) -> Callable[[Any], str | None]:
     return check
 
 
-def _step_format(value: Any) -> str | None:
+def _step_format(value: object) -> str | None:
     return None if value in STEP_FORMATS else f"is not one of {', '.join(STEP_FORMATS)}"
 
 
-def _server_url(value: Any) -> str | None:
+def _server_url(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -144,7 +144,7 @@ def _server_url(value: Any) -> str | None:
     return None
 
 
-_CHECKS: dict[str, Callable[[Any], str | None]] = {
+_CHECKS: dict[str, Callable[[object], str | None]] = {
     "model_path": _text(optional=True),
     "n_ctx": _whole(MIN_CTX, MAX_CTX),
     "n_threads": _whole(1, 1024, optional=True),

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from ember.core import autorecall, messages
 from ember.core.backend import Backend, Prompt, count_prompt_tokens
@@ -33,6 +33,7 @@ from ember.core.budget import EVICT_FRACTION, SUMMARY_HEAD_TOKENS, Budget, recal
 from ember.core.errors import ContextTooSmall
 from ember.core.events import ContextUsage, Event, PromptProgress, SummaryProgress, SystemNotice
 from ember.core.idleflush import PreparedSummary
+from ember.core.messages import Kind, Role, UserMessageContent
 from ember.core.prompt import PromptRenderer
 from ember.core.store import Block, Message, Store
 from ember.core.summary import (
@@ -164,9 +165,9 @@ class AgentContext:
                 # For the agent only: front ends see the usage pass warn_at. An alert that
                 # would itself overflow the budget comes too late: flush instead.
                 content = messages.system_alert(PRESSURE_ALERT)
-                alert = self._event_tokens(json.dumps(content, ensure_ascii=False), fixed)
+                alert = self._event_tokens(messages.encode(content), fixed)
                 if used + alert <= budget.flush_at:
-                    self.store.add_message(self.agent_id, "user", "memory_pressure", content)
+                    self.store.add_message(self.agent_id, Role.USER, Kind.MEMORY_PRESSURE, content)
                     prompt = self.render(extra=extra)
                     used = self.count(prompt)
                     continue  # (flushes should the estimate have been short)
@@ -189,7 +190,9 @@ class AgentContext:
         )
 
     def _has_pressure_alert(self) -> bool:
-        return any(m.kind == "memory_pressure" for m in self.store.context_messages(self.agent_id))
+        return any(
+            m.kind == Kind.MEMORY_PRESSURE for m in self.store.context_messages(self.agent_id)
+        )
 
     def eviction_cut(self, queue: Sequence[Message], budget: Budget, used: int) -> int:
         """How many of the oldest messages to evict, counted on the rendered prompt: the
@@ -202,7 +205,7 @@ class AgentContext:
             return 0
 
         def kept(cut: int) -> int:
-            return self.queue_tokens([m for m in queue[cut:] if m.kind != "memory_pressure"])
+            return self.queue_tokens([m for m in queue[cut:] if m.kind != Kind.MEMORY_PRESSURE])
 
         def first_cut_keeping(at_most: float) -> int:
             low, high = 1, len(queue) - 1
@@ -221,7 +224,7 @@ class AgentContext:
             cut -= 1  # one message fewer lands nearer one half
         cut = max(cut, first_cut_keeping(land))
         # A function result belongs with its call: evict both, or neither.
-        while cut < len(queue) - 1 and queue[cut].role == "tool":
+        while cut < len(queue) - 1 and queue[cut].role == Role.TOOL:
             cut += 1
         return cut
 
@@ -244,10 +247,10 @@ class AgentContext:
         if cut == 0:
             return False
         evicted, kept = queue[:cut], queue[cut:]
-        stale = [m for m in kept if m.kind == "memory_pressure"]  # the next fill alerts anew
+        stale = [m for m in kept if m.kind == Kind.MEMORY_PRESSURE]  # the next fill alerts anew
         hidden = agent.summary_hidden + cut + len(stale)
         total = hidden + len(kept) - len(stale)
-        fresh = [m for m in kept if m.kind != "memory_pressure"]
+        fresh = [m for m in kept if m.kind != Kind.MEMORY_PRESSURE]
         summary = prepared.summary if prepared else ""
         if prepared and (
             self.queue_tokens(fresh, summary_head(summary, hidden, total)) > budget.queue_warn
@@ -284,7 +287,7 @@ class AgentContext:
         room = self.backend.n_ctx - max_tokens - 8
         summary = self.store.get_agent_by_id(self.agent_id).summary  # as the head reads
         previous = summary_text(summary)
-        request = (json.dumps({"type": "system_alert", "message": SUMMARY_REQUEST}),)
+        request = (json.dumps(messages.system_alert_request(SUMMARY_REQUEST)),)
         pieces: list[list[Message]] = [[]]
         for message in evicted:
             candidate = [*pieces[-1], message]
@@ -327,9 +330,9 @@ class AgentContext:
     # -- over-sized messages --------------------------------------------------------------------
 
     def fit_message(
-        self, content: dict[str, Any], key: str, text: str, emit: OnEvent
-    ) -> dict[str, Any]:
-        """Truncate an over-sized message in context; recall keeps it whole."""
+        self, content: UserMessageContent, text: str, emit: OnEvent
+    ) -> UserMessageContent:
+        """Truncate an over-sized user message in context; recall keeps it whole."""
         limit = self.budget().message_limit
         n = self.count_text(text)
         if n <= limit:
@@ -348,4 +351,6 @@ class AgentContext:
                 "its beginning; all of it is saved and searchable.",
             )
         )
-        return {**content, key: text[:keep] + note}
+        fitted = content.copy()
+        fitted["message"] = text[:keep] + note
+        return fitted

@@ -33,6 +33,7 @@ from functools import cache
 from typing import Any
 
 from ember import resources
+from ember.core.messages import Kind, Role
 from ember.core.step.dialogue import USER_PREFIX
 from ember.core.store import Block, Message
 
@@ -76,9 +77,9 @@ def _pending(queue: Sequence[Message]) -> int | None:
     """Index of the user message the next reply answers: the newest one, unless Ember
     has replied after it."""
     for i in range(len(queue) - 1, -1, -1):
-        if queue[i].role == "assistant":
+        if queue[i].role == Role.ASSISTANT:
             return None
-        if queue[i].kind == "user_message":
+        if queue[i].kind == Kind.USER_MESSAGE:
             return i
     return None
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -74,6 +74,10 @@ def bundled_model_dir() -> Path:
     if not (path / "modules.json").is_file():
         raise EmbedderError(f"The embedding model files are missing from {path}; reinstall Ember.")
     return path
+
+
+# Makes the embedder when it is first needed (loading it takes seconds).
+EmbedderFactory = Callable[[], Embedder]
 
 
 class SentenceTransformerEmbedder:

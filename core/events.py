@@ -5,7 +5,9 @@ threads (the GUI worker forwards them through queued Qt signals) and to print (t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
+
+from ember.core.jsontypes import JSONObject
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class ToolCall:
     """The step's parsed function call, before it runs."""
 
     name: str
-    arguments: dict[str, Any]
+    arguments: JSONObject
     thoughts: str
 
 

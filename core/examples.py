@@ -15,19 +15,23 @@ which and how many, so the step format and the examples can be tuned by measurem
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TypedDict
 
 from ember.core import autorecall, messages
+from ember.core.jsontypes import JSONLike, JSONObject
+from ember.core.messages import Role
 from ember.core.prompt import neutral_line
 from ember.core.search import Hit, ResultPage
 from ember.core.step.schema import step_content
 from ember.core.store import DEFAULT_BLOCK_LIMIT
 from ember.core.tools import HEARTBEAT_ARG, appended, format_hits
 
+# The role of automatic recall's event in :func:`example_events` (shown, never stored).
+RECALL = "recall"
+ExampleEvent = tuple[str, JSONLike | str]  # (role, content)
 EXAMPLE_TIME = datetime(2024, 3, 2, 9, 12, 40, tzinfo=timezone.utc)
 HEADER = (
     "Made-up conversations that show the format. Robin Example and every fact in them are "
@@ -41,8 +45,15 @@ class ExampleCall:
 
     thoughts: str
     function: str
-    arguments: dict[str, Any]
+    arguments: JSONObject
     result: str = ""
+
+
+class ExampleMemory(TypedDict, total=False):
+    """What an example's world holds beforehand."""
+
+    recall: list[str]  # what the user said
+    archival: list[tuple[str, int, str]]  # (document, page, passage)
 
 
 @dataclass(frozen=True)
@@ -53,13 +64,16 @@ class Example:
     name: str
     user: str
     calls: tuple[ExampleCall, ...]
-    memory: dict[str, Any] = field(default_factory=dict)
+    memory: ExampleMemory = field(default_factory=lambda: ExampleMemory())
     # What automatic recall shows with the user's message (not stored: role "recall").
     recalled: tuple[Hit, ...] = ()
 
 
-def _hit(text: str, **where: Any) -> Hit:
-    return Hit(id=0, text=text, time=EXAMPLE_TIME.isoformat(), score=0.0, **where)
+def _hit(
+    text: str, role: Role | None = None, source: str | None = None, page: int | None = None
+) -> Hit:
+    time = EXAMPLE_TIME.isoformat()
+    return Hit(id=0, text=text, time=time, score=0.0, role=role, source=source, page=page)
 
 
 def _one_hit(hit: Hit, archival: bool) -> str:
@@ -98,7 +112,7 @@ EXAMPLES: tuple[Example, ...] = (
                 "That is not in view: I search past conversations.",
                 "conversation_search",
                 {"query": "ferry last summer", "page": 0, HEARTBEAT_ARG: True},
-                _one_hit(_hit(_FERRY, role="user"), archival=False),
+                _one_hit(_hit(_FERRY, role=Role.USER), archival=False),
             ),
             ExampleCall("Found it.", "send_message", {"message": "It was the Example Star."}),
         ),
@@ -127,7 +141,7 @@ EXAMPLES: tuple[Example, ...] = (
         "Where did I leave the spare key?",
         (ExampleCall("", "send_message", {"message": "Under the blue flowerpot."}),),
         {"recall": [_KEY]},
-        (_hit(_KEY, role="user"),),
+        (_hit(_KEY, role=Role.USER),),
     ),
     Example(
         "recalled_document",
@@ -139,25 +153,27 @@ EXAMPLES: tuple[Example, ...] = (
 )
 
 
-def example_events(example: Example, when: datetime = EXAMPLE_TIME) -> list[tuple[str, Any]]:
+def example_events(example: Example, when: datetime = EXAMPLE_TIME) -> list[ExampleEvent]:
     """The example as queue entries ``(role, content)``, exactly as the runtime writes
     them (role ``assistant`` for steps, ``tool`` for results, ``user`` for events), and
     the automatic-recall event the runtime shows after the user's message (role
     ``recall``, a JSON text: never stored)."""
-    events: list[tuple[str, Any]] = [("user", messages.user_message(example.user, when))]
+    events: list[ExampleEvent] = [(Role.USER, messages.user_message(example.user, when))]
     if example.recalled:
         shown = [
             autorecall.Memory(h, "archival" if h.source else "recall", 1.0)
             for h in example.recalled
         ]
-        events.append(("recall", autorecall.event(shown, example.user)))
+        note = autorecall.event(shown, example.user)
+        if note is not None:
+            events.append((RECALL, note))
     for call in example.calls:
-        events.append(("assistant", step_content(call.thoughts, call.function, call.arguments)))
+        events.append((Role.ASSISTANT, step_content(call.thoughts, call.function, call.arguments)))
         if call.function == "send_message":
             continue
-        events.append(("tool", messages.function_result("OK", call.result, when)))
+        events.append((Role.TOOL, messages.function_result("OK", call.result, when)))
         if call.arguments.get(HEARTBEAT_ARG):
-            events.append(("user", messages.heartbeat(messages.HEARTBEAT_REQUESTED, when)))
+            events.append((Role.USER, messages.heartbeat(messages.HEARTBEAT_REQUESTED, when)))
     return events
 
 
@@ -174,6 +190,8 @@ def render_examples(
     lines = [HEADER]
     for example in chosen:
         for role, content in example_events(example, when):
-            text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
-            lines.append(neutral_line("assistant" if role == "assistant" else "user", text))
+            text = content if isinstance(content, str) else messages.encode(content)
+            lines.append(
+                neutral_line(Role.ASSISTANT if role == Role.ASSISTANT else Role.USER, text)
+            )
     return "\n".join(lines)

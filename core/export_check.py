@@ -18,10 +18,10 @@ from typing import Any
 
 from ember.core import agent_names, json_stream, timeutil
 from ember.core.errors import InvalidInput, quoted
+from ember.core.messages import ROLES
 from ember.core.transfer import FORMAT, VERSION, decode_vector
 
 ARRAYS = frozenset({"messages", "sources", "passages"})
-ROLES = ("user", "assistant", "system", "tool")
 SOURCE_STATUSES = ("loading", "loaded", "failed")
 MAX_BLOCKS = 100
 MAX_BLOCK_LIMIT = 1_000_000

@@ -23,11 +23,17 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from ember.core import timeutil
 from ember.core.embedder import Embedder
 from ember.core.errors import InvalidInput, quoted
+from ember.core.messages import (
+    ImportedStepContent,
+    ImportedUserMessageContent,
+    Kind,
+    Role,
+)
 from ember.core.store import Store
 from ember.core.transfer import (
     SAVE_REPORT_EVERY,
@@ -47,7 +53,7 @@ class HistoryLine:
     """One validated line of a conversation."""
 
     number: int
-    role: Literal["user", "assistant"]
+    role: Literal[Role.USER, Role.ASSISTANT]
     content: str
     time: str  # ISO 8601 with offset
 
@@ -67,7 +73,7 @@ def _parse(path: Path, number: int, raw: bytes) -> HistoryLine | None:
     if not isinstance(obj, dict):
         raise InvalidInput(f"{where}: expected a JSON object.")
     role = obj.get("role")
-    if role not in ("user", "assistant"):
+    if role not in (Role.USER, Role.ASSISTANT):
         raise InvalidInput(f"{where}: role must be 'user' or 'assistant', not {quoted(role)}.")
     content = obj.get("content")
     if not isinstance(content, str) or not content.strip():
@@ -86,7 +92,9 @@ def _parse(path: Path, number: int, raw: bytes) -> HistoryLine | None:
         normalized = timeutil.normalize_iso(when)
     except InvalidInput as exc:
         raise InvalidInput(f"{where}: {exc}") from None
-    return HistoryLine(number, "user" if role == "user" else "assistant", content, normalized)
+    return HistoryLine(
+        number, Role.USER if role == Role.USER else Role.ASSISTANT, content, normalized
+    )
 
 
 def read_history(path: Path | str) -> Iterator[HistoryLine]:
@@ -129,15 +137,17 @@ def check_history(path: Path | str) -> int:
     return count
 
 
-def _content(line: HistoryLine) -> tuple[str, dict[str, Any]]:
-    if line.role == "user":
-        return "user_message", {
+def _content(
+    line: HistoryLine,
+) -> tuple[Kind, ImportedUserMessageContent | ImportedStepContent]:
+    if line.role == Role.USER:
+        return Kind.USER_MESSAGE, {
             "type": "user_message",
             "message": line.content,
             "time": timeutil.human_time(line.time),
             "imported": True,
         }
-    return "step", {
+    return Kind.STEP, {
         "thoughts": "",
         "function": "send_message",
         "arguments": {"message": line.content},

@@ -1,4 +1,4 @@
-"""Summaries prepared while idle (DESIGN §3: a flush must not stall the user).
+"""Summaries prepared while idle, so that a flush does not make the user wait.
 
 Once an agent's queue has crossed the alert line, the front end calls
 :meth:`Engine.prepare_flush` while the user is not typing (the GUI on an idle timer, the CLI

@@ -5,16 +5,17 @@ big arrays one at a time (ijson's C parser underneath), so memory stays flat for
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import ijson
 
 from ember.core.errors import InvalidInput
+from ember.core.jsontypes import JSONValue
 
-Event = tuple[str, str, Any]
+Event = tuple[str, str, object]  # ijson's (prefix, event, value)
 
 
-def _build(events: Iterator[Event], event: str, value: Any) -> Any:
+def _build(events: Iterator[Event], event: str, value: object) -> JSONValue:
     """The whole value that starts with (``event``, ``value``)."""
     builder = ijson.ObjectBuilder()
     builder.event(event, value)
@@ -26,10 +27,11 @@ def _build(events: Iterator[Event], event: str, value: Any) -> Any:
             depth += 1
         elif event in ("end_map", "end_array"):
             depth -= 1
-    return builder.value
+    built: JSONValue = builder.value
+    return built
 
 
-def sections(fh: BinaryIO, arrays: frozenset[str]) -> Iterator[tuple[str, int, Any]]:
+def sections(fh: BinaryIO, arrays: frozenset[str]) -> Iterator[tuple[str, int, JSONValue]]:
     """``(key, -1, value)`` for each top-level value, except that the items of the arrays
     whose keys are in ``arrays`` come one by one as ``(key, index, item)``.
 

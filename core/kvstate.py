@@ -42,7 +42,6 @@ import time
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -56,7 +55,7 @@ DEFAULT_MAX_BYTES = 1 << 30
 DEFAULT_MIN_PREFIX = 32
 
 
-def _digest(value: Any) -> str:
+def _digest(value: object) -> str:
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -100,7 +99,7 @@ class KVStateCache:
     def _key_part(key: str) -> str:
         return _digest("key:" + key)[:16]
 
-    def path_for(self, key: str, identity: dict[str, Any]) -> Path:
+    def path_for(self, key: str, identity: dict[str, object]) -> Path:
         """The file a state for ``key`` under ``identity`` is saved to."""
         return self.folder / f"{self._key_part(key)}-{_digest(identity)[:16]}{SUFFIX}"
 
@@ -198,7 +197,7 @@ class KVStateCache:
 
     # -- restore --------------------------------------------------------------------------
 
-    def _read(self, path: Path, key: str, identity: dict[str, Any]) -> tuple[list[int], bytes]:
+    def _read(self, path: Path, key: str, identity: dict[str, object]) -> tuple[list[int], bytes]:
         """Tokens and payload of a state file; ValueError if anything is off."""
         with path.open("rb") as fh:
             if fh.read(len(MAGIC)) != MAGIC:

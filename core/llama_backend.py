@@ -1,7 +1,7 @@
 """A GGUF model in process through llama-cpp-python: the local :class:`KVStateBackend`.
 
 One long-lived llama.cpp context is kept, so that consecutive prompts reuse their common
-token prefix from the KV cache (DESIGN §3, prefix stability); each call records how many
+token prefix from the KV cache (prompt.py keeps that prefix stable); each call records how many
 prompt tokens it actually evaluated. A prompt tail longer than one batch is read batch by
 batch here, before sampling starts, so that the reading reports progress and stops at
 once when cancelled (llama-cpp-python's own loop does neither).

@@ -1,6 +1,6 @@
 """Main-context assembly: what the model sees, in an order that keeps the prefix stable.
 
-For MemGPT's function steps (DESIGN §3): system instructions, tool descriptions, few-shot
+For MemGPT's function steps: system instructions, tool descriptions, few-shot
 examples (static), core memory blocks with ``used/limit`` counts, then the FIFO queue with
 the recursive summary at its head. Everything that changes per turn (times, counters)
 lives inside the newest event, so consecutive steps share their token prefix up to the
@@ -19,16 +19,16 @@ unless the settings say otherwise) reads the plain dialogue of dialogue_prompt.p
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from typing import Protocol
 
 from ember import resources
-from ember.core import dialogue_prompt
+from ember.core import dialogue_prompt, messages
 from ember.core.backend import ChatFormat, Prompt
 from ember.core.errors import ModelError
+from ember.core.messages import Kind, Role
 from ember.core.step.schema import STEP_PREFIX
 from ember.core.store import Block, Message
 
@@ -41,6 +41,12 @@ _HOLES = re.compile(f"{_HOLE}(\\d+){_HOLE}")
 # How much of an invalid step the agent is shown again (it is stored whole).
 MAX_RAW_SHOWN = 600
 _CONTROL = re.compile(r"[\x00-\x1f]+")
+
+
+class Template(Protocol):
+    """A compiled chat template (jinja2's)."""
+
+    def render(self, **context: object) -> str: ...
 
 
 @cache
@@ -63,26 +69,21 @@ def render_blocks(blocks: Sequence[Block]) -> str:
 def message_text(message: Message) -> str:
     """The exact text of one queued message in the prompt (stable once written). A step
     that was not valid shows what the model wrote, on one line and shortened."""
-    if message.kind == "invalid_step":
+    if message.kind == Kind.INVALID_STEP:
         raw = _CONTROL.sub(" ", str(message.content.get("raw", "")))
         return raw if len(raw) <= MAX_RAW_SHOWN else raw[:MAX_RAW_SHOWN] + "…"
-    return json.dumps(message.content, ensure_ascii=False)
+    return messages.encode(message.content)
 
 
-def message_role(message: Message) -> str:
+def message_role(message: Message) -> Role:
     """Chat role: the agent's steps are 'assistant'; every event is 'user'."""
-    return "assistant" if message.role == "assistant" else "user"
+    return Role.ASSISTANT if message.role == Role.ASSISTANT else Role.USER
 
 
-def neutral_line(role: str, text: str) -> str:
+def neutral_line(role: Role, text: str) -> str:
     """One queue entry in the neutral transcript (models without a chat template that take
     function steps)."""
-    return (AGENT_PREFIX if role == "assistant" else EVENT_PREFIX) + text
-
-
-def summary_event(summary: str) -> dict[str, Any]:
-    """The head of the FIFO queue after evictions."""
-    return {"type": "summary", "message": summary}
+    return (AGENT_PREFIX if role == Role.ASSISTANT else EVENT_PREFIX) + text
 
 
 class PromptRenderer:
@@ -106,12 +107,13 @@ class PromptRenderer:
             step_format != "functions" and self._template is None
         )
 
-    def _usable(self, source: str) -> Any:
+    def _usable(self, source: str) -> Template | None:
         """The compiled template if it renders a conversation of the shapes the engine
         writes, else None: decided once, at load, never in the middle of a conversation."""
         try:
             template = _compile_template(source)
-            turns = [("user", "event"), ("assistant", "step"), ("user", "a"), ("user", "b")]
+            user, assistant = Role.USER, Role.ASSISTANT
+            turns = [(user, "event"), (assistant, "step"), (user, "a"), (user, "b")]
             self._render_template(template, "system", turns)
         except Exception:
             return None
@@ -146,11 +148,11 @@ class PromptRenderer:
         if self.dialogue:
             return Prompt.data(dialogue_prompt.render(blocks, queue, extra_events))
         system = self.system_text(tools, blocks)
-        turns: list[tuple[str, str]] = []
+        turns: list[tuple[Role, str]] = []
         if summary:
-            turns.append(("user", json.dumps(summary_event(summary), ensure_ascii=False)))
+            turns.append((Role.USER, messages.encode(messages.summary_event(summary))))
         turns += [(message_role(m), message_text(m)) for m in queue]
-        turns += [("user", e) for e in extra_events]
+        turns += [(Role.USER, e) for e in extra_events]
         if self._template is not None:
             try:
                 return self._render_template(self._template, system, turns)
@@ -161,27 +163,29 @@ class PromptRenderer:
         body = "".join(f"{neutral_line(role, text)}\n" for role, text in turns)
         return Prompt.data(f"{system}\n\n### Conversation\n{body}{AGENT_PREFIX}")
 
-    def _render_template(self, template: Any, system: str, turns: list[tuple[str, str]]) -> Prompt:
+    def _render_template(
+        self, template: Template, system: str, turns: Sequence[tuple[Role, str]]
+    ) -> Prompt:
         """The template's rendering as parts: what the template wrote is markup (its turn
         markers become control tokens), every message's content is data. Contents go in
         as placeholders and are put back as data parts; a template that changes, drops or
         repeats a placeholder cannot be split and raises."""
-        merged: list[dict[str, str]] = []
+        merged: list[dict[str, str]] = []  # the template sees plain strings
         for role, text in turns:
             if merged and merged[-1]["role"] == role:
                 merged[-1]["content"] += "\n" + text
             else:
-                merged.append({"role": role, "content": text})
-        if not merged or merged[0]["role"] != "user":
-            merged.insert(0, {"role": "user", "content": "(start)"})
+                merged.append({"role": str(role), "content": text})
+        if not merged or merged[0]["role"] != Role.USER:
+            merged.insert(0, {"role": str(Role.USER), "content": "(start)"})
         contents = [system, *(m["content"] for m in merged)]
         placeholders = [f"{_HOLE}{i}{_HOLE}" for i in range(len(contents))]
-        messages = [{"role": "system", "content": placeholders[0]}]
-        messages += [
+        chat = [{"role": str(Role.SYSTEM), "content": placeholders[0]}]
+        chat += [
             {"role": m["role"], "content": h} for m, h in zip(merged, placeholders[1:], strict=True)
         ]
         text = template.render(
-            messages=messages,
+            messages=chat,
             add_generation_prompt=True,
             bos_token=self.bos_token,
             eos_token=self.eos_token,
@@ -201,7 +205,7 @@ class PromptRenderer:
         return Prompt.of(parts)
 
 
-def _compile_template(source: str) -> Any:
+def _compile_template(source: str) -> Template:
     from jinja2.exceptions import TemplateError
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -210,4 +214,5 @@ def _compile_template(source: str) -> Any:
 
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
     env.globals["raise_exception"] = raise_exception
-    return env.from_string(source)
+    template: Template = env.from_string(source)
+    return template

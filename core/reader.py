@@ -30,8 +30,9 @@ from ember.core import autorecall, blockhistory
 from ember.core import search as search_mod
 from ember.core.blockhistory import BlockChange
 from ember.core.embedder import SharedEmbedder
+from ember.core.search import Tier
 from ember.core.store import Source, Store
-from ember.core.views import MemorySnapshot, PassagePage, RecallPage, Tier
+from ember.core.views import MemorySnapshot, PassagePage, RecallPage
 
 
 class MemoryReads:

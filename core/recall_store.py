@@ -11,15 +11,12 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-import numpy as np
-import numpy.typing as npt
+from ember.core import messages, timeutil
+from ember.core.jsontypes import JSONLike, JSONObject
+from ember.core.messages import Kind, Part, Role
+from ember.core.store_base import SQLValue, StoreBase, Vector, vector_blob
 
-from ember.core import timeutil
-from ember.core.store_base import StoreBase, vector_blob
-
-Vector = Sequence[float] | npt.NDArray[np.floating[Any]]
 # A message by agent, time, role and text, through messages_agent_time_text (migrations.py).
 FIND_MESSAGE = (
     "SELECT id FROM messages WHERE agent_id = ? AND created_at = ? "
@@ -30,26 +27,32 @@ FIND_MESSAGE = (
 
 @dataclass(frozen=True)
 class Message:
-    """A recall-memory message. ``content`` is the JSON payload, ``text`` its searchable text."""
+    """A recall-memory message. ``content`` is the JSON payload, ``text`` its searchable
+    text; :attr:`part` reads the content as the record of its kind (messages.py)."""
 
     id: int
     agent_id: int
-    role: str
-    kind: str
-    content: dict[str, Any]
+    role: Role
+    kind: Kind | str  # a kind this version does not know stays as its text
+    content: JSONObject
     text: str
     created_at: str
     in_context: bool
     tokens: int | None
+
+    @property
+    def part(self) -> Part:
+        """The content as a typed record of its kind."""
+        return messages.part(self.kind, self.content, self.text)
 
 
 def _message(row: sqlite3.Row) -> Message:
     return Message(
         id=row["id"],
         agent_id=row["agent_id"],
-        role=row["role"],
-        kind=row["kind"],
-        content=json.loads(row["content"]),
+        role=messages.role_of(row["role"]),
+        kind=messages.kind_of(row["kind"]),
+        content=messages.decode(row["content"]),
         text=row["text"],
         created_at=row["created_at"],
         in_context=bool(row["in_context"]),
@@ -63,9 +66,9 @@ class RecallStore(StoreBase):
     def add_message(
         self,
         agent_id: int,
-        role: str,
-        kind: str,
-        content: dict[str, Any],
+        role: Role,
+        kind: Kind | str,
+        content: JSONLike,
         text: str = "",
         *,
         created_at: str | None = None,
@@ -80,7 +83,7 @@ class RecallStore(StoreBase):
                 agent_id,
                 role,
                 kind,
-                json.dumps(content, ensure_ascii=False),
+                messages.encode(content),
                 text,
                 created_at or timeutil.now_iso(),
                 int(in_context),
@@ -89,7 +92,7 @@ class RecallStore(StoreBase):
         )
         return int(cur.lastrowid or 0)
 
-    def find_message(self, agent_id: int, role: str, created_at: str, text: str) -> int | None:
+    def find_message(self, agent_id: int, role: Role, created_at: str, text: str) -> int | None:
         """The id of the agent's message with this role, time and searchable text, if
         there is one (imports add nothing twice)."""
         row = self._one(FIND_MESSAGE, (agent_id, created_at, text, text, role, text))
@@ -187,7 +190,7 @@ class RecallStore(StoreBase):
             "SELECT m.* FROM messages m WHERE m.id > ? AND m.text != '' AND NOT EXISTS "
             "(SELECT 1 FROM message_vec v WHERE v.message_id = m.id)"
         )
-        params: list[Any] = [after_id]
+        params: list[SQLValue] = [after_id]
         if agent_id is not None:
             # "+" keeps the planner on the id range (stopping at LIMIT) instead of an agent
             # index that would check every later message for a vector before sorting.

@@ -15,7 +15,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ember.core import autorecall, messages, timeutil
 from ember.core.backend import Prompt
@@ -35,6 +35,8 @@ from ember.core.events import (
     ToolResult,
     TurnFinished,
 )
+from ember.core.jsontypes import JSONLike
+from ember.core.messages import Kind, Role
 from ember.core.step.schema import StepSpec
 from ember.core.step.validate import InvalidStep, parse_step, scrub_surrogates
 from ember.core.step_writer import StepWriter
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
     from ember.core.engine import Engine
 
 
-NewMessage = tuple[str, str, dict[str, Any], str]  # role, kind, content, searchable text
+NewMessage = tuple[Role, Kind, JSONLike, str]  # role, kind, content, searchable text
 # How many of the agent's latest replies a new reply may not repeat word for word.
 EARLIER_REPLIES = 50
 
@@ -79,8 +81,10 @@ class AgentRuntime:
         text = text.strip()
         if not text:
             return TurnFinished("error", "The message is empty.")
-        content = self.context.fit_message(messages.user_message(text), "message", text, emit)
-        return self._turn("user_message", [("user", "user_message", content, text)], emit, cancel)
+        content = self.context.fit_message(messages.user_message(text), text, emit)
+        return self._turn(
+            "user_message", [(Role.USER, Kind.USER_MESSAGE, content, text)], emit, cancel
+        )
 
     def login(self) -> None:
         """Queue the start-of-session event with the last login time; the agent sees it
@@ -91,15 +95,15 @@ class AgentRuntime:
         now = timeutil.now()
         content = messages.login(last, now)
         queue = self.store.context_messages(self.agent_id)
-        answered = max((i for i, m in enumerate(queue) if m.role == "assistant"), default=-1)
-        stale = [m.id for m in queue[answered + 1 :] if m.kind == "login"]
+        answered = max((i for i, m in enumerate(queue) if m.role == Role.ASSISTANT), default=-1)
+        stale = [m.id for m in queue[answered + 1 :] if m.kind == Kind.LOGIN]
         with self.store.transaction():
             if stale:
                 self.store.evict_messages(stale)
                 hidden = agent.summary_hidden + len(stale)
                 self.store.update_agent(self.agent_id, summary_hidden=hidden)
             self.store.update_agent(self.agent_id, last_login_at=now.isoformat())
-            self.store.add_message(self.agent_id, "user", "login", content)
+            self.store.add_message(self.agent_id, Role.USER, Kind.LOGIN, content)
 
     def timed_heartbeat(
         self, on_event: OnEvent | None = None, cancel: threading.Event | None = None
@@ -113,7 +117,10 @@ class AgentRuntime:
             return None
         content = messages.heartbeat(messages.HEARTBEAT_TIMED)
         return self._turn(
-            "timed_heartbeat", [("user", "heartbeat", content, "")], _emitter(on_event), cancel
+            "timed_heartbeat",
+            [(Role.USER, Kind.HEARTBEAT, content, "")],
+            _emitter(on_event),
+            cancel,
         )
 
     def context_usage(self) -> ContextUsage:
@@ -198,17 +205,20 @@ class AgentRuntime:
                 raw = scrub_surrogates(raw)
                 error = messages.STEP_CUT.format(engine.reserve) if at_limit else step.error
                 with self.store.transaction():
-                    self._add("assistant", "invalid_step", {"raw": raw})
+                    self._add(Role.ASSISTANT, Kind.INVALID_STEP, messages.invalid_step(raw))
                     self._add_result("Failed", error)
-                    self._add("user", "heartbeat", messages.heartbeat(messages.HEARTBEAT_FAILED))
+                    self._add(
+                        Role.USER, Kind.HEARTBEAT, messages.heartbeat(messages.HEARTBEAT_FAILED)
+                    )
                 emit(StepRejected(raw, error))
                 continue
-            message = step.arguments.get("message", "") if step.function == "send_message" else ""
+            send = step.function == "send_message"  # its message: a checked string
+            message = str(step.arguments.get("message", "")) if send else ""
             if step.function == "send_message" and len(message) >= engine.limits.message:
                 emit(
                     SystemNotice("reply_cut", messages.REPLY_AT_LIMIT.format(engine.limits.message))
                 )
-            msg_id = self._add("assistant", "step", step.content(), message)
+            msg_id = self._add(Role.ASSISTANT, Kind.STEP, step.content(), message)
             emit(ToolCall(step.function, step.arguments, step.thoughts))
             if step.function == "send_message":
                 engine.recall.embed(self.agent_id, [(msg_id, message)])
@@ -232,7 +242,7 @@ class AgentRuntime:
                 reason, force_reply = messages.HEARTBEAT_REPLY, True
             else:
                 return self._finish(emit, "no_message")
-            self._add("user", "heartbeat", messages.heartbeat(reason))
+            self._add(Role.USER, Kind.HEARTBEAT, messages.heartbeat(reason))
         emit(
             SystemNotice(
                 "step_cap",
@@ -279,8 +289,8 @@ class AgentRuntime:
     def _earlier_replies(self) -> list[str]:
         """The agent's recent replies (a reply is not said again word for word)."""
         rows = self.store.conn.execute(
-            "SELECT text FROM messages WHERE agent_id = ? AND role = 'assistant' "
-            "AND kind = 'step' AND text != '' ORDER BY id DESC LIMIT ?",
+            f"SELECT text FROM messages WHERE agent_id = ? AND role = '{Role.ASSISTANT}' "
+            f"AND kind = '{Kind.STEP}' AND text != '' ORDER BY id DESC LIMIT ?",
             (self.agent_id, EARLIER_REPLIES),
         ).fetchall()
         return [str(r[0]) for r in rows]
@@ -288,9 +298,9 @@ class AgentRuntime:
     # -- persistence helpers ------------------------------------------------------------------
 
     def _add_result(self, status: str, message: str) -> int:
-        return self._add("tool", "function_result", messages.function_result(status, message))
+        return self._add(Role.TOOL, Kind.FUNCTION_RESULT, messages.function_result(status, message))
 
-    def _add(self, role: str, kind: str, content: dict[str, Any], text: str = "") -> int:
+    def _add(self, role: Role, kind: Kind, content: JSONLike, text: str = "") -> int:
         return self.store.add_message(self.agent_id, role, kind, content, text)
 
 
@@ -301,7 +311,9 @@ def record_user_message(store: Store, agent_id: int, text: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    return store.add_message(agent_id, "user", "user_message", messages.user_message(text), text)
+    return store.add_message(
+        agent_id, Role.USER, Kind.USER_MESSAGE, messages.user_message(text), text
+    )
 
 
 def _ignore(event: Event) -> None:

@@ -19,10 +19,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from ember.core.embedder import Embedder
 from ember.core.store import Store, vector_blob
+from ember.core.store_base import Vector
 
 RADIUS = 2
 SESSION_GAP = timedelta(hours=3)
@@ -72,7 +72,7 @@ def keyword_ranking(store: Store, table: str, agent_id: int, match: str | None) 
     return [int(r[0]) for r in rows]
 
 
-def window_vector_ranking(store: Store, agent_id: int, vector: Any, k: int) -> list[int]:
+def window_vector_ranking(store: Store, agent_id: int, vector: Vector, k: int) -> list[int]:
     """Message ids whose windows are nearest to ``vector``."""
     rows = store.conn.execute(
         "SELECT message_id FROM message_window_vec "

@@ -29,31 +29,31 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ember.core import catalogue, memorypass, modelchoice, search_index
+from ember.core import catalogue, memorypass, messages, modelchoice, search_index
 from ember.core import embedder as embedder_mod
 from ember.core.agent_lock import AgentLock
 from ember.core.backend import Backend
 from ember.core.catalogue import CatalogueEntry
 from ember.core.config import SETTINGS_KEY, EngineConfig
-from ember.core.embedder import Embedder, SharedEmbedder
+from ember.core.embedder import Embedder, EmbedderFactory, SharedEmbedder
 from ember.core.engine import AgentRuntime, Engine, OnEvent, record_user_message
 from ember.core.errors import Cancelled, ContextTooSmall, InvalidInput
 from ember.core.events import ContextUsage, Event, MessageDelta, TurnFinished
 from ember.core.ingest import reap_interrupted
 from ember.core.kvstate import KVStateCache
+from ember.core.messages import Kind, Role
 from ember.core.modelcheck import ModelCheck, check_model
 from ember.core.modelchoice import BackendFactory, ModelChoice, default_backend, local_backend
 from ember.core.reader import Reader
+from ember.core.search import Tier
 from ember.core.service_agents import AgentOps
 from ember.core.service_memory import MemoryOps
 from ember.core.store import Agent, Store
 from ember.core.views import (
-    CANCELLED_REPLY,
     AgentSummary,
     ExportCounts,
     History,
@@ -62,7 +62,6 @@ from ember.core.views import (
     ModelStatus,
     PassagePage,
     RecallPage,
-    Tier,
 )
 
 if TYPE_CHECKING:
@@ -79,18 +78,20 @@ __all__ = [
     "ExportCounts",
     "History",
     "IdleWork",
+    "Kind",
     "MemorySnapshot",
     "ModelStatus",
     "PassagePage",
     "Reader",
     "RecallPage",
+    "Role",
     "SharedEmbedder",
     "Tier",
     "default_backend",
     "local_backend",
 ]
 
-EmbedderFactory = Callable[[], Embedder]
+CANCELLED_REPLY = Kind.CANCELLED_REPLY  # the kind of a reply the user stopped
 
 
 class Ember(AgentOps, MemoryOps):
@@ -300,9 +301,9 @@ class Ember(AgentOps, MemoryOps):
 
         finished = self._runtime(agent_id).send_user_message(text, forward, cancel)
         if finished.reason == "cancelled":
-            content = {"type": "cancelled", "message": "".join(streamed)}
+            content = messages.cancelled("".join(streamed))
             self.store.add_message(
-                agent_id, "assistant", CANCELLED_REPLY, content, in_context=False
+                agent_id, Role.ASSISTANT, Kind.CANCELLED_REPLY, content, in_context=False
             )
         return finished
 
@@ -314,12 +315,12 @@ class Ember(AgentOps, MemoryOps):
         no message, or it has left the context window (it then belongs to the summary)."""
         self.claim_agent(agent_id)
         queue = self.store.context_messages(agent_id)
-        users = [i for i, m in enumerate(queue) if m.kind == "user_message"]
+        users = [i for i, m in enumerate(queue) if m.kind == Kind.USER_MESSAGE]
         if not users:
             raise InvalidInput("There is no recent message of yours to send again.")
         last = queue[users[-1]]
         later = self.store.recent_messages(agent_id, 10_000, before_id=None)
-        doomed = [m.id for m in later if m.id >= last.id and m.kind != "login"]
+        doomed = [m.id for m in later if m.id >= last.id and m.kind != Kind.LOGIN]
         with self.store.transaction():
             self.store.delete_messages(doomed)
             search_index.rewind(self.store, agent_id, last.id)
@@ -388,9 +389,9 @@ class Ember(AgentOps, MemoryOps):
     def history(self, agent_id: int, limit: int = 150) -> History:
         """The newest ``limit`` messages of the agent, for its transcript."""
         agent = self.store.get_agent_by_id(agent_id)
-        messages = self.store.recent_messages(agent_id, limit)
-        spoken = any(m.kind in ("user_message", "step") for m in messages)
-        return History(agent.id, agent.name, messages, first_run=not spoken)
+        recent = self.store.recent_messages(agent_id, limit)
+        spoken = any(m.kind in (Kind.USER_MESSAGE, Kind.STEP) for m in recent)
+        return History(agent.id, agent.name, recent, first_run=not spoken)
 
     # -- memory: service_memory.py ---------------------------------------------------------
 

@@ -20,13 +20,18 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from ember.core import db, db_errors, paths
+from ember.core import db, db_errors, jsontypes, paths
+from ember.core.jsontypes import JSONValue
 
-Params = Sequence[Any]
+# What SQLite stores, and the parameters of a query.
+SQLValue = str | int | float | bytes | None
+Params = Sequence[SQLValue]
 FtsTable = Literal["messages", "passages"]
+# An embedding: floats, as a list or a numpy array.
+Vector = Sequence[float] | npt.NDArray[np.floating[Any]]
 
 
-def vector_blob(vector: Sequence[float] | npt.NDArray[np.floating[Any]]) -> bytes:
+def vector_blob(vector: Vector) -> bytes:
     """float32 little-endian bytes, the format sqlite-vec takes."""
     return np.asarray(vector, dtype=np.float32).tobytes()
 
@@ -172,17 +177,17 @@ class StoreBase:
         row = self._one("SELECT value FROM settings WHERE key = ?", (key,))
         return str(row[0]) if row else None
 
-    def get_setting(self, key: str, default: Any = None) -> Any:
+    def get_setting(self, key: str, default: JSONValue = None) -> JSONValue:
         """An application setting (JSON value); ``default`` when missing or not JSON."""
         text = self.get_setting_text(key)
         if text is None:
             return default
         try:
-            return json.loads(text)
+            return jsontypes.loads(text)
         except ValueError:
             return default
 
-    def set_setting(self, key: str, value: Any) -> None:
+    def set_setting(self, key: str, value: object) -> None:
         """Save an application setting (JSON value)."""
         self.conn.execute(
             "INSERT INTO settings(key, value) VALUES (?, ?) "

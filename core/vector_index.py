@@ -22,10 +22,12 @@ point lookups ~0.2 ms each, so a 1M-passage re-rank through vec0 could not meet 
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+
+from ember.core.store_base import Vector
 
 # Hamming candidates re-ranked exactly, per result wanted, and at least this many.
 CANDIDATES_PER_RESULT = 20
@@ -94,7 +96,7 @@ class _AgentCodes:
 class PassageVectorIndex:
     """The in-memory side of archival vector search, for one SQLite connection."""
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self._agents: dict[int, _AgentCodes] = {}
 
@@ -161,7 +163,7 @@ class PassageVectorIndex:
         matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
         return ids, matrix.reshape(len(rows), -1)
 
-    def search(self, agent_id: int, vector: Any, k: int) -> list[tuple[int, float]]:
+    def search(self, agent_id: int, vector: Vector, k: int) -> list[tuple[int, float]]:
         """(passage id, cosine distance) of the ``k`` nearest passages of the agent."""
         if k <= 0:
             return []

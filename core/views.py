@@ -12,11 +12,6 @@ from typing import Literal
 from ember.core.memorypass import PassResult
 from ember.core.store import Block, Message, Passage
 
-Tier = Literal["archival", "recall"]
-# A reply the user stopped: what had been streamed, kept in recall (out of context) so a
-# transcript shows the turn the same way before and after a restart.
-CANCELLED_REPLY = "cancelled_reply"
-
 
 @dataclass(frozen=True)
 class AgentSummary:

@@ -1,4 +1,4 @@
-"""``ember eval``: remembering, measured end to end (DESIGN §8).
+"""``ember eval``: remembering, measured end to end (README "Remembering, measured").
 
 A seeded generator (``generator.py``) makes three tasks with known answers and known
 evidence: *conversation* (a fictional user's multi-session history, imported out of the

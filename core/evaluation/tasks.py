@@ -12,15 +12,14 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from ember.core.errors import InvalidInput
 from ember.core.evaluation import documents, generator, keyvalue
 from ember.core.evaluation.generator import Question
 from ember.core.evaluation.pdf import write_pdf
+from ember.core.search import Tier
 from ember.core.service import Ember
 
-Tier = Literal["archival", "recall"]
 Loader = Callable[[Ember, int, Path], str]
 
 

@@ -16,14 +16,15 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import cached_property
-from typing import Any
+from typing import Any, Final
 
 from ember.core.backend import Constraint
+from ember.core.messages import StepContent
 
 # The top-level fields of a step, in the order they are written.
-THOUGHTS = "thoughts"
-FUNCTION = "function"
-ARGUMENTS = "arguments"
+THOUGHTS: Final = "thoughts"
+FUNCTION: Final = "function"
+ARGUMENTS: Final = "arguments"
 FIELDS = (THOUGHTS, FUNCTION, ARGUMENTS)
 # What a JSON step starts with in the dialogue format (see .dialogue).
 STEP_PREFIX = "AGENT: "
@@ -160,7 +161,7 @@ def object_schema(properties: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]
     return {"type": "object", "properties": dict(properties), "required": list(properties)}
 
 
-def step_content(thoughts: str, function: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+def step_content(thoughts: str, function: str, arguments: Mapping[str, Any]) -> StepContent:
     """A step as it is stored (the message content of the agent's turn)."""
     return {THOUGHTS: thoughts, FUNCTION: function, ARGUMENTS: dict(arguments)}
 

@@ -19,8 +19,10 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
+from ember.core.jsontypes import JSONObject, JSONValue
+from ember.core.messages import StepContent
 from ember.core.step.schema import ARGUMENTS, FUNCTION, THOUGHTS, StepSpec, step_content
 
 MAX_DEPTH = 8
@@ -36,9 +38,9 @@ class Step:
 
     thoughts: str
     function: str
-    arguments: dict[str, Any]
+    arguments: JSONObject
 
-    def content(self) -> dict[str, Any]:
+    def content(self) -> StepContent:
         """The step as it is stored."""
         return step_content(self.thoughts, self.function, self.arguments)
 
@@ -88,11 +90,11 @@ def nesting_depth(text: str) -> int:
     return deepest
 
 
-def _reject_constant(name: str) -> Any:
+def _reject_constant(name: str) -> NoReturn:
     raise _Invalid(f"{name} is not a valid JSON number")
 
 
-def _load(raw: str) -> Any:
+def _load(raw: str) -> JSONValue:
     text = _FENCE.sub("", raw.strip())
     start, end = text.find("{"), text.rfind("}")
     if start < 0 or end < start:
@@ -101,7 +103,8 @@ def _load(raw: str) -> Any:
     if nesting_depth(text) > MAX_DEPTH:
         raise _Invalid(f"Your output nests deeper than {MAX_DEPTH} levels.")
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        data: JSONValue = json.loads(text, parse_constant=_reject_constant)
+        return data
     except ValueError as exc:  # JSONDecodeError, or a number with too many digits
         raise _Invalid(f"Your output was not valid JSON ({str(exc)[:80]}).") from None
     except RecursionError:  # pragma: no cover - prevented by the depth check
@@ -118,7 +121,7 @@ def _check_string(name: str, value: str, schema: Mapping[str, Any]) -> None:
         raise _Invalid(f"{name} must be a date in YYYY-MM-DD format, not {quote(value)}.")
 
 
-def check_value(name: str, value: Any, schema: Mapping[str, Any]) -> None:
+def check_value(name: str, value: object, schema: Mapping[str, Any]) -> None:
     """Raise _Invalid unless ``value`` matches ``schema`` (the supported subset)."""
     kind = schema.get("type")
     if kind == "string":
@@ -142,7 +145,7 @@ def check_value(name: str, value: Any, schema: Mapping[str, Any]) -> None:
         raise _Invalid(f"{name} must be one of: {choices}; not {quote(value)}.")
 
 
-def _check(data: Any, spec: StepSpec) -> Step:
+def _check(data: JSONValue, spec: StepSpec) -> Step:
     if not isinstance(data, dict):
         raise _Invalid("Your output was not one JSON object.")
     extra = [k for k in data if k not in (THOUGHTS, FUNCTION, ARGUMENTS)]
@@ -171,7 +174,7 @@ def _check(data: Any, spec: StepSpec) -> Step:
         raise _Invalid(f"{name} needs the argument {missing[0]}.")
     for key, schema in props.items():
         check_value(key, arguments[key], schema)
-    return Step(thoughts, name, arguments)
+    return Step(str(thoughts), name, arguments)  # thoughts: checked to be a string
 
 
 def parse_step(raw: str, spec: StepSpec) -> Step | InvalidStep:
