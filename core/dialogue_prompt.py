@@ -33,12 +33,12 @@ from functools import cache
 from typing import Any
 
 from ember import resources
-from ember.core import statements
 from ember.core.messages import Kind, Role
 from ember.core.step.dialogue import USER_PREFIX
 from ember.core.store import Block, Message
 
 HUMAN = "human"
+KNOWN_HEADER = "What Ember knows about the user:"
 REMEMBERS = "Ember remembers"  # how a recalled memory's paragraph begins
 SAID = REMEMBERS + " what the user said: "
 READ = REMEMBERS + " reading in {source}: "
@@ -71,21 +71,6 @@ def memory_line(memory: Any) -> str:
         went_on = memory.get("user_went_on")
         return SAID + (f"{text} {one_line(went_on)}" if went_on else text)
     return NOTED + text
-
-
-def known(blocks: Sequence[Block]) -> str:
-    """What Ember knows about the user (the ``human`` block), as memories of the user's own
-    words, a paragraph a line: "First name: Ana" and "You're a nurse." read "Ember remembers
-    what the user said: My name is Ana." and "…: I'm a nurse."; any other note is "Ember
-    remembers: <note>"; a name not known yet is left out."""
-    human = next((b.value for b in blocks if b.label == HUMAN), "")
-    lines: list[str] = []
-    for line in human.splitlines():
-        if said := statements.as_said(line):
-            lines.append(SAID + said)
-        elif line.strip() and not statements.NAME_LINE.fullmatch(line.strip()):
-            lines.append(NOTED + one_line(line))
-    return "\n\n".join(lines)
 
 
 def _pending(queue: Sequence[Message]) -> int | None:
@@ -130,8 +115,9 @@ def render(
     for block in blocks:
         if block.label != HUMAN and block.value.strip():
             parts.append(block.value.strip())
-    if noted := known(blocks):
-        parts.append(noted)
+    human = next((b.value.strip() for b in blocks if b.label == HUMAN), "")
+    if human:
+        parts.append(f"{KNOWN_HEADER}\n{human}")
     best, others = _recalled(extra_events)
     parts += best
     text = "\n\n".join(parts)

@@ -35,6 +35,7 @@ LABEL = "human"
 READ_UPTO = "memory_pass_read_upto"
 # Messages read per pass at most (a long import is read over several idle moments).
 BATCH = 200
+_NAME_LINE = re.compile(r"^(?:first name|name):[^\n]*$", re.IGNORECASE | re.MULTILINE)
 NAME_PREFIX = "First name: "
 
 
@@ -60,8 +61,8 @@ def _norm(text: str) -> str:
 def with_name(block: str, name: str) -> str:
     """``block`` with its ``First name:`` line saying ``name`` (added first if missing)."""
     line = NAME_PREFIX + name
-    if statements.NAME_LINE.search(block):
-        return statements.NAME_LINE.sub(line, block, count=1)
+    if _NAME_LINE.search(block):
+        return _NAME_LINE.sub(line, block, count=1)
     return f"{line}\n{block}" if block else line
 
 

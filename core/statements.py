@@ -108,29 +108,7 @@ _SWAPS = (
     (re.compile(r"\bMy\b"), "Your"),
     (re.compile(r"\bme\b"), "you"),
 )
-# Second person back to the first, for reading a noted line as the user's own words. "you"
-# is "I" where it opens a sentence or a clause, else "me".
-_BACK = (
-    (re.compile(r"\byou are\b", re.IGNORECASE), "I am"),
-    (re.compile(r"\byou were\b", re.IGNORECASE), "I was"),
-    (re.compile(r"\byou're\b", re.IGNORECASE), "I'm"),
-    (re.compile(r"\byou've\b", re.IGNORECASE), "I've"),
-    (re.compile(r"\byou'd\b", re.IGNORECASE), "I'd"),
-    (re.compile(r"\byou'll\b", re.IGNORECASE), "I'll"),
-    (re.compile(r"\byourself\b", re.IGNORECASE), "myself"),
-    (re.compile(r"\byours\b", re.IGNORECASE), "mine"),
-    (re.compile(r"\byour\b"), "my"),
-    (re.compile(r"\bYour\b"), "My"),
-    (
-        re.compile(r"(^|[.;:!?,]\s+|\b(?:and|but|so|because|when|if|that|since|as)\s+)you\b", re.I),
-        r"\1I",
-    ),
-    (re.compile(r"\byou\b", re.IGNORECASE), "me"),
-)
 MAX_STATEMENT = 200
-# The human block's name line ("First name: Ana"), written by the memory pass.
-NAME_LINE = re.compile(r"^(?:first name|name):[^\n]*$", re.IGNORECASE | re.MULTILINE)
-_UNKNOWN = frozenset({"", "unknown", "?"})
 
 
 @dataclass(frozen=True)
@@ -160,29 +138,6 @@ def second_person(sentence: str) -> str:
     for pattern, replacement in _SWAPS:
         sentence = pattern.sub(replacement, sentence)
     return sentence[:1].upper() + sentence[1:]
-
-
-def first_person(line: str) -> str:
-    """A line noted about the user (second person) as the user would say it: the inverse
-    of :func:`second_person` ("Your cat Sprocket woke you up." → "My cat Sprocket woke
-    me up.")."""
-    for pattern, replacement in _BACK:
-        line = pattern.sub(replacement, line)
-    return line[:1].upper() + line[1:]
-
-
-def as_said(line: str) -> str | None:
-    """A line of the human block as the user's own words: "First name: Ana" → "My name is
-    Ana.", "You're a nurse." → "I'm a nurse."; None for a line saying nothing yet ("First
-    name: unknown") or one not about the user in the second person (a note such as "Cat:
-    Biscuit", kept as it is by the caller)."""
-    line = line.strip()
-    if NAME_LINE.fullmatch(line):
-        name = line.split(":", 1)[1].strip()
-        return None if name.lower() in _UNKNOWN else f"My name is {name}."
-    if not re.search(r"\byou(?:r|rs|rself|'re|'ve|'d|'ll)?\b", line, re.IGNORECASE):
-        return None
-    return first_person(line)
 
 
 def is_about_user(sentence: str) -> bool:

@@ -32,19 +32,17 @@ from ember.core.evaluation.generator import ASKED_AT, Question
 from ember.core.evaluation.metrics import QuestionResult
 from ember.core.evaluation.tasks import Task
 from ember.core.service import BackendFactory, Ember, local_backend
-from ember.core.store import Block, Store
+from ember.core.store import Store
 
 # How automatic recall is headed in a prompt: the JSON event, or the dialogue format's list.
 RECALL_MARKERS = (autorecall.MARKER, "\n\n" + dialogue_prompt.REMEMBERS)
 
 
-def _recall_start(prompt: str, blocks: Sequence[Block] = ()) -> int:
+def _recall_start(prompt: str) -> int:
     """Where the recalled memories begin in ``prompt`` (-1: none): the last function-format
     event (the examples may show one before it), or the first of the dialogue format's
-    memory paragraphs after what Ember knows (the human block, worded like them)."""
-    noted = dialogue_prompt.known(blocks)
-    after = prompt.find(noted) + len(noted) if noted and noted in prompt else 0
-    return max(prompt.rfind(autorecall.MARKER), prompt.find(RECALL_MARKERS[1], after))
+    memory paragraphs."""
+    return max(prompt.rfind(autorecall.MARKER), prompt.find(RECALL_MARKERS[1]))
 
 
 SEARCH_FUNCTIONS = ("conversation_search", "conversation_search_date", "archival_memory_search")
@@ -182,10 +180,9 @@ def _measure_retrieval(task: Task, path: Path, embedder: Embedder) -> dict[str, 
 
 
 def _mechanisms(
-    prompt: str, q: Question, blocks: Sequence[Block], results_text: str
+    prompt: str, q: Question, blocks_text: str, results_text: str
 ) -> tuple[bool, list[str]]:
     """Whether all the evidence is in ``prompt``, and which mechanisms brought it."""
-    blocks_text = "\n".join(b.value for b in blocks)
     in_prompt = all(metrics.contains(prompt, e) for e in q.evidence)
     in_core = any(metrics.contains(blocks_text, a) for a in q.answers) or all(
         metrics.contains(blocks_text, e) for e in q.evidence
@@ -199,7 +196,7 @@ def _mechanisms(
         found.append("agent_search")
     # The recall part: in the dialogue format just before the new message, with function
     # steps after it (the examples of those show one too, before the conversation).
-    at = _recall_start(prompt, blocks)
+    at = _recall_start(prompt)
     end = prompt.find(dialogue_prompt.NEW_MESSAGE, at) if at >= 0 else -1
     live = end >= 0 or at > prompt.find(q.text) >= 0
     recalled = prompt[at:end] if end >= 0 else prompt[at:]
@@ -236,7 +233,7 @@ def ask(
         start = time.perf_counter()
         finished = ember.send(agent.id, q.text, seen.append)
         result.seconds = round(time.perf_counter() - start, 2)
-        blocks = ember.memory(agent.id).blocks
+        blocks_text = "\n".join(b.value for b in ember.memory(agent.id).blocks)
     result.finish = finished.reason
     result.error = finished.error
     prompts = backend.prompts[first_prompt:]
@@ -261,7 +258,7 @@ def ask(
     # The reply is written by the last step (summaries, if any, come before a step).
     reply_prompt = prompts[-1] if prompts else ""
     result.evidence_in_context, result.mechanisms = _mechanisms(
-        reply_prompt, q, blocks, results_text
+        reply_prompt, q, blocks_text, results_text
     )
     return result
 

@@ -69,13 +69,13 @@ def test_the_block_score_counts_facts_and_wrong_lines() -> None:
 def _echo_facts(prompt: str, constraint: Any) -> str:
     """A scripted model that answers from what the prompt says it knows about the user
     (the dialogue format's human block), or says the same thing to everything else."""
-    known = re.findall(r"^Ember remembers what the user said: (.*)$", prompt, re.MULTILINE)
+    known = prompt.split("What Ember knows about the user:\n")[-1].split("\n\n")[0]
     asked = prompt.rsplit("User: ", 1)[-1].strip()
     if asked.endswith("?") and "name" in asked:
-        match = re.search(r"My name is (\w+)", "\n".join(known))
+        match = re.search(r"First name: (\w+)", known)
         return f"Ember: You're {match.group(1) if match else 'a mystery'}.\n"
     if asked.endswith("?"):
-        return f"Ember: {known[-1] if known else 'No idea.'}\n"
+        return f"Ember: {known.splitlines()[-1]}\n"
     return "Ember: Nice.\n"
 
 

@@ -313,9 +313,5 @@ def test_evidence_in_either_recalled_memory_of_the_dialogue_format_is_recalls() 
     asked = Message(1, 1, "user", "user_message", content, q.text, "2024-01-01T00:00", True, None)
     prompt = dialogue_prompt.render(blocks, [asked], [note])
     assert prompt.index("Mochi") < prompt.index("ferry")  # the second best is shown first
-    in_prompt, found = runner._mechanisms(prompt, q, blocks, "")
+    in_prompt, found = runner._mechanisms(prompt, q, "First name: Ada", "")
     assert in_prompt and found == ["auto_recall"]
-    # What Ember knows is worded like a memory, but it is core memory, not recall.
-    noted = [blocks[0], Block("human", "First name: Ada\nYour tortoise is called Mochi.", 100)]
-    prompt = dialogue_prompt.render(noted, [asked], [])
-    assert runner._mechanisms(prompt, q, noted, "") == (True, ["core_memory"])

@@ -51,19 +51,6 @@ def test_what_the_user_says_about_themselves(
     assert (found.name, found.lines) == (name, lines)
 
 
-def test_a_noted_line_reads_back_in_the_first_person() -> None:
-    for said in (
-        "I was born in May and my mum calls me Bee.",
-        "I'm allergic to kiwi, so I always read the labels.",
-        "My cat Sprocket woke me up at six this morning.",
-        "I've got mine; I'm sure I am.",
-    ):
-        assert statements.first_person(statements.second_person(said)) == said
-    assert statements.as_said("First name: Ana") == "My name is Ana."
-    assert statements.as_said("First name: unknown") is None
-    assert statements.as_said("Cat: Biscuit") is None  # not in the user's words: a note
-
-
 def test_first_person_becomes_second_person() -> None:
     assert statements.second_person("I was born in May and my mum calls me Bee.") == (
         "You were born in May and your mum calls you Bee."

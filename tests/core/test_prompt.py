@@ -59,8 +59,7 @@ def test_transcript_shows_summary_events_and_steps() -> None:
 
 
 def test_dialogue_format_shows_what_ember_knows_the_best_memory_and_the_new_message() -> None:
-    """The bundled model's format (dialogue_prompt.py): persona, the human block (a note
-    that is not in the user's words is "Ember remembers: <note>"), the two
+    """The bundled model's format (dialogue_prompt.py): persona, the human block, the two
     best recalled memories (best last), the new message; never the conversation so far,
     Ember's replies, events or results (the model copied whichever line was nearest)."""
     reply = {"thoughts": "", "function": "send_message", "arguments": {"message": "Hi Anna!"}}
@@ -75,7 +74,7 @@ def test_dialogue_format_shows_what_ember_knows_the_best_memory_and_the_new_mess
     assert r.dialogue
     text = r.render(TOOLS, BLOCKS, "", queue, [note]).text
     assert text.endswith(
-        "Ember remembers: Anna\n\n"
+        "What Ember knows about the user:\nAnna\n\n"
         "Ember remembers what the user said: A\n\n"
         "Ember remembers reading in d.pdf, page 2: B\n\nUser: Q?\n"
     )
@@ -83,32 +82,12 @@ def test_dialogue_format_shows_what_ember_knows_the_best_memory_and_the_new_mess
     assert "I am Ember." in text and TOOLS not in text and "said: C" not in text  # two at most
     # After Ember's reply, no message is pending: the prompt ends with what Ember knows.
     answered = r.render(TOOLS, BLOCKS, "", [*queue, msg(7, "assistant", "step", reply)]).text
-    assert answered.endswith("Ember remembers: Anna\n")
+    assert answered.endswith("What Ember knows about the user:\nAnna\n")
     assert (
         PromptRenderer(step_format="functions")
         .render(TOOLS, BLOCKS, "", queue)
         .text.endswith("AGENT: ")
     )
-
-
-def test_what_ember_knows_reads_as_the_users_own_words() -> None:
-    """The human block's lines, as the memory pass writes them (second person), are shown
-    as memories of what the user said (the model answered "Do you remember my name?" with
-    "I don't remember" under a "knows about the user" list: README "Remembering")."""
-    from ember.core import dialogue_prompt
-    from ember.core.store import Block
-
-    human = Block(
-        "human",
-        "First name: Idris\nYour cat Sprocket woke you up at six.\nLikes: tea\n\n",
-        2000,
-    )
-    assert dialogue_prompt.known([human]) == (
-        "Ember remembers what the user said: My name is Idris.\n\n"
-        "Ember remembers what the user said: My cat Sprocket woke me up at six.\n\n"
-        "Ember remembers: Likes: tea"
-    )
-    assert dialogue_prompt.known([Block("human", "First name: unknown", 2000)]) == ""
 
 
 def test_examples_only_when_wanted() -> None:
