@@ -22,9 +22,11 @@ whatever the backend did with it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from ember.core.step.schema import Constraint
 
 # (tokens evaluated so far, tokens to evaluate) while a backend reads a prompt.
 OnPromptProgress = Callable[[int, int], None]
@@ -97,14 +99,6 @@ class Prompt:
     def data(cls, text: str) -> Prompt:
         """A prompt that is all data (no template markup)."""
         return cls.of([(text, False)])
-
-
-@dataclass(frozen=True)
-class Constraint:
-    """The shape one completion must have, as a GBNF grammar and as a JSON schema."""
-
-    gbnf: str
-    json_schema: Mapping[str, Any] = field(default_factory=dict)
 
 
 @runtime_checkable

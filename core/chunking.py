@@ -19,14 +19,21 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from ember.core.loaders import Segment
-
 DEFAULT_CHUNK_TOKENS = 200
 DEFAULT_OVERLAP_TOKENS = 32
 # [CLS] and [SEP] take two of the model's positions.
 SPECIAL_TOKENS = 2
 
 TokenCounter = Callable[[str], int]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of a document's text: one PDF page, or a block/section of a text file."""
+
+    text: str
+    page: int | None = None
+    heading: str | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
+from ember.core.chunking import Segment
+
 Kind = Literal["pdf", "text", "markdown"]
 
 
@@ -22,15 +24,6 @@ def path_text(path: Path | str) -> str:
     become U+FFFD. ``ember sources remove`` matches a typed name the same way."""
     raw = os.fsencode(path)
     return raw.decode("utf-8", errors="replace")
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A piece of a document's text: one PDF page, or a block/section of a text file."""
-
-    text: str
-    page: int | None = None
-    heading: str | None = None
 
 
 class SegmentSource(Protocol):

@@ -19,9 +19,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ember.core.backend import ChatFormat, Constraint, GenerationStats, OnPromptProgress, Prompt
+from ember.core.backend import ChatFormat, GenerationStats, OnPromptProgress, Prompt
 from ember.core.errors import Cancelled, ModelError
 from ember.core.models import GGUFInfo, read_gguf_info
+from ember.core.step.schema import Constraint
 
 _LOG_CALLBACK: Any = None
 # ggml.h: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5 (llama-cpp-python's own table

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ember.core.document import Document, Kind, Segment
+from ember.core.chunking import Segment
+from ember.core.document import Document, Kind
 from ember.core.errors import DocumentError
 from ember.core.pdf_loader import clean_pdf_text, open_pdf
 from ember.core.text_loader import SAMPLE_BYTES, TEXT_BLOCK_CHARS, detect_encoding, open_text

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from ember.core.document import Document, Segment, short_reason
+from ember.core.chunking import Segment
+from ember.core.document import Document, short_reason
 from ember.core.errors import DocumentError
 
 if TYPE_CHECKING:

@@ -58,7 +58,6 @@ from typing import Any
 from ember.core.backend import (
     Backend,
     ChatFormat,
-    Constraint,
     GenerationStats,
     OnPromptProgress,
     Prompt,
@@ -73,6 +72,7 @@ from ember.core.server_caps import (
     constraint_fields,
     detect,
 )
+from ember.core.step.schema import Constraint
 from ember.core.steprepair import ObjectCutter
 
 ESTIMATE_BYTES_PER_TOKEN = 2.5

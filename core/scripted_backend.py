@@ -11,9 +11,9 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from ember.core.backend import ChatFormat, Constraint, GenerationStats, OnPromptProgress, Prompt
+from ember.core.backend import ChatFormat, GenerationStats, OnPromptProgress, Prompt
 from ember.core.errors import Cancelled, ModelError
-from ember.core.step.schema import encode_step
+from ember.core.step.schema import Constraint, encode_step
 
 # responder(prompt text, constraint) -> the completion
 Responder = Callable[[str, Constraint | None], str]

@@ -28,9 +28,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from ember.core.backend import Constraint
 from ember.core.errors import ServerError, quoted
 from ember.core.openai_client import OpenAIClient, parse_server_url
+from ember.core.step.schema import Constraint
 
 # How steps are constrained on a server.
 ConstraintKind = Literal["gbnf", "json_schema", "none"]

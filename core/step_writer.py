@@ -22,13 +22,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from ember.core.backend import Backend, Constraint, Prompt, PromptPart
+from ember.core.backend import Backend, Prompt, PromptPart
 from ember.core.errors import Cancelled
 from ember.core.events import Event, MessageDelta, StepStats
 from ember.core.step.dialogue import REPLY_PREFIX, DialogueStreamer
 from ember.core.step.gbnf import after_thoughts_grammar
 from ember.core.step.repetition import loop_cut
-from ember.core.step.schema import THOUGHTS, StepSpec
+from ember.core.step.schema import THOUGHTS, Constraint, StepSpec
 from ember.core.step.stream import StepStreamer
 
 Emit = Callable[[Event], None]

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import re
 
-from ember.core.backend import Constraint
 from ember.core.step.gbnf import CHAR_RULE, string_rule
+from ember.core.step.schema import Constraint
 
 SUMMARY_MAX_CHARS = 1000  # (llama-cpp-python expands maxLength; past ~1000 it fails)
 SUMMARY_REQUEST = (

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from ember.core.document import Document, Kind, Segment
+from ember.core.chunking import Segment
+from ember.core.document import Document, Kind
 from ember.core.errors import DocumentError
 
 # Bytes read per I/O call, and the sample used to detect a text file's encoding.

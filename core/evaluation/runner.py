@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ember.core import autorecall, db, dialogue_prompt, events, timeutil
-from ember.core.backend import Backend, Constraint, GenerationStats, OnPromptProgress, Prompt
+from ember.core.backend import Backend, GenerationStats, OnPromptProgress, Prompt
 from ember.core.config import EngineConfig
 from ember.core.embedder import Embedder
 from ember.core.evaluation import metrics
@@ -32,6 +32,7 @@ from ember.core.evaluation.generator import ASKED_AT, Question
 from ember.core.evaluation.metrics import QuestionResult
 from ember.core.evaluation.tasks import Task
 from ember.core.service import BackendFactory, Ember, local_backend
+from ember.core.step.schema import Constraint
 from ember.core.store import Store
 
 # How automatic recall is headed in a prompt: the JSON event, or the dialogue format's list.

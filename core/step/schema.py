@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any, Final
 
-from ember.core.backend import Constraint
 from ember.core.messages import StepContent
 
 # The top-level fields of a step, in the order they are written.
@@ -31,6 +30,14 @@ STEP_PREFIX = "AGENT: "
 # What a reply starts with in the dialogue format, and the function it calls.
 REPLY_PREFIX = "Ember: "
 REPLY_FUNCTION = "send_message"
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """The shape one completion must have, as a GBNF grammar and as a JSON schema."""
+
+    gbnf: str
+    json_schema: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

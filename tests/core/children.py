@@ -19,10 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: conftest
 
 from conftest import HashEmbedder
 
-from ember.core.backend import Constraint
 from ember.core.config import EngineConfig
 from ember.core.scripted_backend import ScriptedBackend
 from ember.core.service import Ember
+from ember.core.step.schema import Constraint
 from ember.core.store import Store
 
 FILLER = "I walked along the river today and counted the herons near the old mill. "

@@ -14,10 +14,11 @@ import time
 
 import pytest
 
-from ember.core.backend import Constraint, Prompt
+from ember.core.backend import Prompt
 from ember.core.errors import Cancelled, InvalidInput, ServerError
 from ember.core.openai_client import Timeouts, context_window_in, parse_server_url
 from ember.core.remote import ESTIMATE_BYTES_PER_TOKEN, ESTIMATE_MARGIN, RemoteBackend
+from ember.core.step.schema import Constraint
 from ember.core.steprepair import ObjectCutter, cut_object
 
 from ..remote_helpers import FakeOpenAIServer, free_port

@@ -8,8 +8,8 @@ import re
 from typing import Any
 
 from ember.core import events as ev
-from ember.core.backend import Constraint
 from ember.core.step.repetition import loop_cut, near_repeat_cut
+from ember.core.step.schema import Constraint
 from ember.core.store import Store
 
 LOOPING = "".join(f"I'll save it in memory {n}. " for n in ("first", "second", "third", "fourth"))
