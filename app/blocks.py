@@ -23,12 +23,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ember.app.tasks import describe
+from ember.app.taskrunner import describe
 
 if TYPE_CHECKING:
-    from ember.app.tasks import TaskRunner
+    from ember.app.taskrunner import TaskRunner
     from ember.core.service import MemorySnapshot
-    from ember.core.store import Block
+    from ember.core.storage.store import Block
 
 
 def plural(n: int, noun: str) -> str:

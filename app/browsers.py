@@ -27,12 +27,12 @@ from PySide6.QtWidgets import (
 )
 
 from ember.app.transcript import short_time
-from ember.core.messages import Role
+from ember.core.storage.messages import Role
 
 if TYPE_CHECKING:
-    from ember.app.tasks import TaskRunner
+    from ember.app.taskrunner import TaskRunner
     from ember.core.service import PassagePage, RecallPage
-    from ember.core.store import Source
+    from ember.core.storage.store import Source
 
 ARCHIVAL_PAGE = 50
 

@@ -16,16 +16,16 @@ from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QInputDialog, 
 
 from ember import resources
 from ember.app import views
-from ember.app.agents import NewAgentDialog
+from ember.app.agent_widgets import NewAgentDialog
 from ember.app.transcript import DisplayItem, to_markdown
 
 if TYPE_CHECKING:
     from ember.app.dialogs import AboutDialog, ShortcutsDialog
     from ember.app.settings import SettingsDialog
     from ember.app.window import MainWindow
-    from ember.core.config import EngineConfig
+    from ember.core.llm.config import EngineConfig
     from ember.core.service import Ember
-    from ember.core.store import Agent
+    from ember.core.storage.store import Agent
 
 DOCUMENT_FILTER = "Documents (*.pdf *.txt *.md *.markdown *.text);;All files (*)"
 AGENT_FILTER = "Ember agent (*.ember.json *.json);;All files (*)"
@@ -52,7 +52,7 @@ class Commands:
 
     def new_agent(self) -> None:
         """Create an agent from presets."""
-        from ember.core import presets
+        from ember.core.agent import presets
 
         dialog = NewAgentDialog(
             resources.names("personas"),
@@ -169,7 +169,7 @@ class Commands:
         config, prefs = dialog.values()
         key = dialog.server.api_key()
         if key and config.server_url:  # into the OS keychain before the server is asked
-            from ember.core.apikey import store_api_key
+            from ember.core.llm.apikey import store_api_key
 
             url = config.server_url
             self.w.tasks.run(lambda _e: store_api_key(url, key))
@@ -299,7 +299,7 @@ class Commands:
     def about(self) -> AboutDialog:
         """Help → About: version, model, data folder."""
         from ember.app.dialogs import AboutDialog
-        from ember.core import paths
+        from ember.core.kernel import paths
 
         model = self.w.model
         dialog = AboutDialog(

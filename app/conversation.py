@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ember.app.chat import ChatView
-from ember.app.tasks import Relay, describe
+from ember.app.taskrunner import Relay, describe
 from ember.app.transcript import DisplayItem, activity, call_details, result_detail
-from ember.core import events as ev
-from ember.core.errors import EmberError
+from ember.core.kernel import events as ev
+from ember.core.kernel.errors import EmberError
 
 if TYPE_CHECKING:
     from ember.app.worker import EngineWorker
-    from ember.core.events import Event, TurnFinished
+    from ember.core.kernel.events import Event, TurnFinished
     from ember.core.service import Ember, IdleWork
 
 STREAM_INTERVAL = 0.04
@@ -119,7 +119,7 @@ class Conversation(QObject):
 
     def send(self, text: str) -> None:
         """Show the user's message at once and queue it for the agent."""
-        from ember.core.timeutil import now_iso
+        from ember.core.kernel.clock import now_iso
 
         agent_id = self.agent_id
         if agent_id is None:
@@ -234,7 +234,7 @@ class Conversation(QObject):
                 forward.flush()
 
         def failed(exc: Exception) -> None:
-            from ember.core.events import TurnFinished
+            from ember.core.kernel.events import TurnFinished
 
             self._on_ended(agent_id, TurnFinished("error", describe(exc)), user)
 
@@ -293,7 +293,7 @@ class Conversation(QObject):
             chat.add(DisplayItem("notice", event.text))  # errors are shown as the turn ends
 
     def _on_ended(self, agent_id: int, finished: TurnFinished | None, user: bool) -> None:
-        from ember.core.timeutil import now_iso
+        from ember.core.kernel.clock import now_iso
 
         if self._cancels:
             self._cancels.pop(0)

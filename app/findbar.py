@@ -26,13 +26,13 @@ from PySide6.QtWidgets import (
 )
 
 from ember.app.transcript import short_time
-from ember.core.messages import Role
+from ember.core.storage.messages import Role
 
 if TYPE_CHECKING:
     from ember.app.chat import ChatView
-    from ember.app.tasks import TaskRunner
+    from ember.app.taskrunner import TaskRunner
     from ember.core.service import RecallPage
-    from ember.core.store import Message
+    from ember.core.storage.store import Message
 
 DEBOUNCE_MS = 200
 

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
 
 def default_ini() -> Path:
     """Where the window's geometry is kept (the data folder)."""
-    from ember.core import paths
+    from ember.core.kernel import paths
 
     return paths.data_dir() / "gui.ini"
 

@@ -28,11 +28,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ember.app.tasks import Job, Relay, background, describe
-from ember.core import catalogue
-from ember.core.catalogue import CatalogueEntry
-from ember.core.errors import Cancelled
-from ember.core.modelcheck import human_size
+from ember.app.taskrunner import Job, Relay, background, describe
+from ember.core.kernel.errors import Cancelled
+from ember.core.models import catalogue
+from ember.core.models.catalogue import CatalogueEntry
+from ember.core.models.check import human_size
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from ember.app.browsers import ArchivalTab, DocumentsTab, RecallTab
 from ember.app.history import BlockHistoryDialog
 
 if TYPE_CHECKING:
-    from ember.app.tasks import TaskRunner
+    from ember.app.taskrunner import TaskRunner
     from ember.core.service import MemorySnapshot
-    from ember.core.store import Block
+    from ember.core.storage.store import Block
 
 CORE, ARCHIVAL, RECALL, DOCUMENTS = range(4)
 

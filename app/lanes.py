@@ -2,14 +2,14 @@
 
 * :class:`EngineLane` (the engine thread) holds the :class:`~ember.core.service.Ember`
   and runs calls one at a time, in order; calls that need a model wait for one.
-* :class:`ReadLane` (the read thread) holds a :class:`~ember.core.reader.Reader`, the
+* :class:`ReadLane` (the read thread) holds a :class:`~ember.core.memory.reader.Reader`, the
   service's memory queries on a read-only connection of their own, and runs reads in
   order, never behind a turn. Reads sent before it opened wait for it; if it cannot open,
   they go back to the runner, which sends them to the engine lane instead (the service
   answers the same queries).
 
 Both report a call that ran (or was skipped) with ``finished``; the runner delivers it on
-the GUI thread. See ``tasks.py`` for the whole picture.
+the GUI thread. See ``taskrunner.py`` for the whole picture.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from ember.core.errors import EmberError
+from ember.core.kernel.errors import EmberError
 
 if TYPE_CHECKING:
-    from ember.core.reader import MemoryReads, Reader
+    from ember.core.memory.reader import MemoryReads, Reader
     from ember.core.service import Ember
 
 S = TypeVar("S", contravariant=True)  # what the call is given: the service or a reader

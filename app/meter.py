@@ -15,7 +15,7 @@ from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QWidget
 
 if TYPE_CHECKING:
-    from ember.core.events import ContextUsage
+    from ember.core.kernel.events import ContextUsage
 
 
 class ContextMeter(QWidget):

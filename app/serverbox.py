@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ember.app.tasks import background, describe
-from ember.core.server_caps import ServerCapabilities
+from ember.app.taskrunner import background, describe
+from ember.core.llm.server_caps import ServerCapabilities
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ class ServerBox:
 
     def check(self) -> str:
         """'' if the URL is usable (or empty), else why not."""
-        from ember.core.openai_client import parse_server_url
+        from ember.core.llm.openai_client import parse_server_url
 
         if not self.server_url():
             return ""
@@ -114,7 +114,7 @@ class ServerBox:
         self.status.setText(f"Asking {url}…")
 
         def run() -> _Tested:
-            from ember.core.server_caps import probe_server
+            from ember.core.llm.server_caps import probe_server
 
             try:
                 return _Tested(url, probe_server(url, model, key or None))

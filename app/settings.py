@@ -1,7 +1,7 @@
 """The settings dialog: model file, context size, threads, temperature, timed heartbeats,
 inner thoughts. It edits an ``EngineConfig`` and the GUI preferences; the window saves
 them with the data (reloading the model when needed). GGUF files of other local-LLM apps
-are found by a background job (``ember.core.modelscan``) and offered in the model
+are found by a background job (``ember.core.models.scan``) and offered in the model
 list; the label of a model picked from that list is kept with the preferences, so the
 list shows it the same way next time."""
 
@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ember.core.config import EngineConfig
-    from ember.core.modelscan import ModelCandidate
+    from ember.core.llm.config import EngineConfig
+    from ember.core.models.scan import ModelCandidate
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from ember.app.serverbox import ServerBox
-from ember.app.tasks import background
+from ember.app.taskrunner import background
 
 BUNDLED = ""  # model_path value meaning "the bundled model"
 
@@ -48,7 +48,7 @@ class ModelScanner(QObject):
 
         def run() -> list[ModelCandidate]:
             try:
-                from ember.core.modelscan import scan_models
+                from ember.core.models.scan import scan_models
 
                 return scan_models()
             except Exception:
@@ -210,7 +210,7 @@ class SettingsDialog(QDialog):
     def accept(self) -> None:
         """Close with the values, unless the server URL is not one or the context size
         does not fit in memory with the chosen model (checked before any load)."""
-        from ember.core.modelchoice import context_problem
+        from ember.core.models.choice import context_problem
 
         problem = self.server.check()
         if problem:
@@ -226,7 +226,7 @@ class SettingsDialog(QDialog):
     def values(self) -> tuple[EngineConfig, dict[str, Any]]:
         """(engine settings, GUI preference changes) as chosen: a server when its URL is
         set, else the model file (exactly one model choice, see core/modelchoice)."""
-        from ember.core.modelchoice import use_file, use_server
+        from ember.core.models.choice import use_file, use_server
 
         path = self.model.currentData() or None
         config = replace(

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
 from ember.app.meter import ContextMeter
 
 if TYPE_CHECKING:
-    from ember.core.events import ContextUsage, StepStats
+    from ember.core.kernel.events import ContextUsage, StepStats
     from ember.core.service import ModelStatus
 
 

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from ember.core import messages as msgs
-from ember.core.jsontypes import JSONObject
+from ember.core.kernel.jsontypes import JSONObject
+from ember.core.storage import messages as msgs
 
 if TYPE_CHECKING:
-    from ember.core.events import Event
-    from ember.core.store import Message
+    from ember.core.kernel.events import Event
+    from ember.core.storage.store import Message
 
 Role = Literal["user", "assistant", "notice"]
 SEARCH_TOOLS = frozenset(
@@ -129,7 +129,7 @@ def build_transcript(messages: Sequence[Message]) -> list[DisplayItem]:
 
 def activity(event: Event) -> str | None:
     """What a reply bubble says the agent is doing after ``event`` (None: no change)."""
-    from ember.core import events as ev
+    from ember.core.kernel import events as ev
 
     if isinstance(event, ev.StepStarted):
         return "Reading the conversation…"

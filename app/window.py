@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from ember.app import views
 from ember.app.actions import Actions
-from ember.app.agents import AgentList
+from ember.app.agent_widgets import AgentList
 from ember.app.chat import ChatView, InputBar
 from ember.app.commands import Commands
 from ember.app.conversation import Conversation
@@ -44,10 +44,10 @@ from ember.app.transcript import DisplayItem
 from ember.app.worker import EngineWorker
 
 if TYPE_CHECKING:
-    from ember.core.config import EngineConfig
-    from ember.core.events import ContextUsage, Event
-    from ember.core.ingest import IngestResult
-    from ember.core.memorypass import PassResult
+    from ember.core.documents.ingest import IngestResult
+    from ember.core.kernel.events import ContextUsage, Event
+    from ember.core.llm.config import EngineConfig
+    from ember.core.memory.memorypass import PassResult
     from ember.core.service import AgentSummary, ModelStatus
 
 WELCOME = (
@@ -263,7 +263,7 @@ class MainWindow(Frame):
             self.commands.cancel_edit()
 
     def _on_event(self, agent_id: int, event: Event) -> None:
-        from ember.core.events import StepStats
+        from ember.core.kernel.events import StepStats
 
         if isinstance(event, StepStats):
             self.status.set_stats(event)

@@ -1,8 +1,8 @@
 """The engine worker: the task runner and the jobs around the engine, and nothing else.
 
-* the task runner (``tasks.py``): its engine lane holds the one
+* the task runner (``taskrunner.py``): its engine lane holds the one
   :class:`~ember.core.service.Ember` (database connection, attached model), its read lane
-  a :class:`~ember.core.reader.Reader`; windows call the core only through
+  a :class:`~ember.core.memory.reader.Reader`; windows call the core only through
   ``worker.tasks.run(fn, done)`` and ``worker.tasks.read(fn, done)``;
 * model loading, a background job: :meth:`Ember.load_backend` off every thread the GUI
   waits on, then :meth:`Ember.attach_backend` on the engine lane (the previous model keeps
@@ -29,15 +29,15 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ember.app.lanes import log
-from ember.app.tasks import Job, Relay, TaskRunner, describe
-from ember.core.errors import EmberError
+from ember.app.taskrunner import Job, Relay, TaskRunner, describe
+from ember.core.kernel.errors import EmberError
 
 if TYPE_CHECKING:
-    from ember.core.backend import Backend
-    from ember.core.config import EngineConfig
-    from ember.core.embedder import EmbedderFactory
-    from ember.core.ingest import IngestProgress, IngestResult
-    from ember.core.scheduler import HeartbeatScheduler
+    from ember.core.agent.heartbeats import HeartbeatScheduler
+    from ember.core.documents.ingest import IngestProgress, IngestResult
+    from ember.core.llm.backend import Backend
+    from ember.core.llm.config import EngineConfig
+    from ember.core.memory.embedder import EmbedderFactory
     from ember.core.service import BackendFactory, Ember, ModelStatus
 
 # Idle time after a turn before the model's KV cache is saved for a warm restart.
@@ -173,7 +173,7 @@ class EngineWorker(QObject):
 
     def schedule_heartbeats(self, minutes: float | None) -> None:
         """Wake the agent after ``minutes`` idle (None: never)."""
-        from ember.core.scheduler import HeartbeatScheduler
+        from ember.core.agent.heartbeats import HeartbeatScheduler
 
         if self._scheduler is not None:
             self._scheduler.stop()
@@ -279,6 +279,6 @@ def _close_backend(backend: Backend) -> None:
 
 
 def _failed(paths: Sequence[str], message: str) -> list[IngestResult]:
-    from ember.core.ingest import IngestResult
+    from ember.core.documents.ingest import IngestResult
 
     return [IngestResult(str(p), "failed", 0, 0, 0.0, message, None) for p in paths]

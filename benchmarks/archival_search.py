@@ -66,8 +66,8 @@ def stats_ms(samples: list[float]) -> tuple[float, float]:
 
 def run(n: int, n_queries: int) -> None:
     """Build, query and print one size."""
-    from ember.core import presets
-    from ember.core.store import Store
+    from ember.core.agent import presets
+    from ember.core.storage.store import Store
 
     print(f"\n=== N = {n:,} passages, {DIM}-dim, {n_queries} queries, k = {K} ===")
     data, queries = make_data(n, n_queries)
@@ -166,7 +166,7 @@ def run(n: int, n_queries: int) -> None:
             recalls50.append(len(top50 & set(got50_ids)) / 50)
 
         # Where Ember's time goes: Hamming prefilter vs fetching + re-ranking the candidates.
-        from ember.core import vector_index
+        from ember.core.storage import vector_index
 
         index = store._passage_index
         codes = index.codes(agent.id)

@@ -95,7 +95,7 @@ def to_reply(program: Path, home: Path) -> float:
 def assembled_model() -> tuple[Path, Path]:
     """The checkout's bundled model assembled once, with its verification marker."""
     keep = Path(tempfile.mkdtemp(prefix="ember-bench-model-"))
-    code = "from ember.core.models import bundled_model_path; print(bundled_model_path())"
+    code = "from ember.core.llm.gguf import bundled_model_path; print(bundled_model_path())"
     out = subprocess.run(
         [str(CHECKOUT.parent / "python"), "-c", code],
         env=env_for(keep),

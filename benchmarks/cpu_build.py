@@ -102,7 +102,7 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.setdefault("EMBER_HOME", tempfile.mkdtemp(prefix="ember-bench-"))
-    from ember.core.models import bundled_model_path
+    from ember.core.llm.gguf import bundled_model_path
 
     model = bundled_model_path()
     targets = {level: unpack(level) for level in args.levels}
@@ -128,7 +128,7 @@ def main() -> None:
         pp = statistics.median(m["pp"] for m in results[level])
         tg = statistics.median(m["tg"] for m in results[level])
         info = results[level][0]["info"]
-        from ember.core.llama_build import compiled_features
+        from ember.core.llm.llama_build import compiled_features
 
         feats = ", ".join(compiled_features(info))
         print(

@@ -27,13 +27,13 @@ from typing import Any
 os.environ.setdefault("EMBER_HOME", tempfile.mkdtemp(prefix="ember-bench-"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from ember.core import timeutil
-from ember.core.backend import Prompt
-from ember.core.embedder import SentenceTransformerEmbedder
-from ember.core.engine import Engine, EngineConfig
-from ember.core.llama_backend import LlamaBackend
-from ember.core.models import bundled_model_path
-from ember.core.store import Store
+from ember.core.agent.engine import Engine, EngineConfig
+from ember.core.kernel import clock as timeutil
+from ember.core.llm.backend import Prompt
+from ember.core.llm.gguf import bundled_model_path
+from ember.core.llm.llama import LlamaBackend
+from ember.core.memory.embedder import SentenceTransformerEmbedder
+from ember.core.storage.store import Store
 
 FACTS = [
     "I grew up in Porto and moved to Lyon for work.",
@@ -198,7 +198,7 @@ def bench_grammar(model: Path, tokens: int) -> None:
     llm = rec.backend.llm
     ptoks = llm.tokenize(prompt.encode(), add_bos=True, special=True)
     llm.create_completion(ptoks, max_tokens=1)  # prompt into the cache once
-    from ember.core import sampling
+    from ember.core.llm import sampling
 
     plain = llm._init_sampler
     variants = [

@@ -8,7 +8,7 @@ Each turn is one step forced to ``send_message`` (``max_chain_steps=1``) at temp
 so every case does the same work apart from reading its prompt. Rounds interleave:
 
 * **new, shared prefix**: a new agent's first turn on a freshly loaded model, the shared
-  prefix state (core/prefixstate.py) in the KV cache, as after any earlier use of Ember;
+  prefix state (core/agent/prefixstate.py) in the KV cache, as after any earlier use of Ember;
 * **new, cold**: the same without any saved state (as before the shared prefix state);
 * **warm**: the next turn of an existing agent whose context is live in the cache.
 
@@ -25,14 +25,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from ember.core import events as ev
-from ember.core import presets
-from ember.core.embedder import SentenceTransformerEmbedder
-from ember.core.engine import AgentRuntime, Engine, EngineConfig
-from ember.core.kvstate import KVStateCache
-from ember.core.llama_backend import LlamaBackend
-from ember.core.models import bundled_model_path
-from ember.core.store import Store
+from ember.core.agent import presets
+from ember.core.agent.engine import AgentRuntime, Engine, EngineConfig
+from ember.core.kernel import events as ev
+from ember.core.llm.gguf import bundled_model_path
+from ember.core.llm.kvstate import KVStateCache
+from ember.core.llm.llama import LlamaBackend
+from ember.core.memory.embedder import SentenceTransformerEmbedder
+from ember.core.storage.store import Store
 
 MESSAGES = [
     "Hi! I'm Sam, I live in Lisbon and I keep bees.",

@@ -29,13 +29,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from ember.core import events as ev
-from ember.core import presets, timeutil
-from ember.core.embedder import SentenceTransformerEmbedder
-from ember.core.engine import Engine, EngineConfig
-from ember.core.llama_backend import LlamaBackend
-from ember.core.models import bundled_model_path
-from ember.core.store import Store
+from ember.core.agent import presets
+from ember.core.agent.engine import Engine, EngineConfig
+from ember.core.kernel import clock as timeutil
+from ember.core.kernel import events as ev
+from ember.core.llm.gguf import bundled_model_path
+from ember.core.llm.llama import LlamaBackend
+from ember.core.memory.embedder import SentenceTransformerEmbedder
+from ember.core.storage.store import Store
 
 FACTS = [
     "I grew up in Porto.",

@@ -116,8 +116,8 @@ def measure_stalls(pdf_pages: int = 40) -> dict[str, dict[str, float]]:
     from ember.app.main import make_app
     from ember.app.window import MainWindow
     from ember.app.worker import EngineWorker
-    from ember.core.llama_backend import LlamaBackend
-    from ember.core.models import bundled_model_path
+    from ember.core.llm.gguf import bundled_model_path
+    from ember.core.llm.llama import LlamaBackend
 
     model = bundled_model_path()  # assemble before measuring (first-run cost, not a stall)
     app = make_app([])

@@ -116,12 +116,13 @@ def _rss_kb() -> int:
 
 def child(history: Path, embedder_kind: str) -> None:
     """Import ``history`` into a fresh database; print one JSON line of timings."""
-    from ember.core import history_import, presets
-    from ember.core.store import Store
-    from ember.core.transfer import TransferProgress
+    from ember.core.agent import presets
+    from ember.core.storage.store import Store
+    from ember.core.transfer import history_import
+    from ember.core.transfer.files import TransferProgress
 
     if embedder_kind == "real":
-        from ember.core.embedder import SentenceTransformerEmbedder
+        from ember.core.memory.embedder import SentenceTransformerEmbedder
 
         embedder = SentenceTransformerEmbedder()
         embedder.load()
@@ -166,8 +167,10 @@ def agent_child(history: Path) -> None:
     """Build an agent from ``history`` (hash vectors), export it, then time the import of
     the export into a fresh database in this same process after a fresh start of the
     measurement: prints one JSON line (the parent reads this child's peak RSS)."""
-    from ember.core import agent_export, history_import, presets
-    from ember.core.store import Store
+    from ember.core.agent import presets
+    from ember.core.storage.store import Store
+    from ember.core.transfer import export as agent_export
+    from ember.core.transfer import history_import
 
     sys.path.insert(0, str(ROOT / "tests"))
     from conftest import HashEmbedder
@@ -184,8 +187,8 @@ def agent_child(history: Path) -> None:
 
 def agent_import_child(export: Path) -> None:
     """Import ``export`` into a fresh database; print one JSON line of timings."""
-    from ember.core import agent_import
-    from ember.core.store import Store
+    from ember.core.storage.store import Store
+    from ember.core.transfer import agent_import
 
     baseline_kb = _rss_kb()
     store = Store(export.with_name("target.sqlite3"))

@@ -76,11 +76,11 @@ def peak_rss_mb() -> float:
 
 
 def throughput(pages: int, rounds: int, batch_size: int) -> dict[str, float]:
-    from ember.core import presets
-    from ember.core.embedder import SentenceTransformerEmbedder
-    from ember.core.ingest import ingest_file, make_chunker
-    from ember.core.loaders import open_document
-    from ember.core.store import Store
+    from ember.core.agent import presets
+    from ember.core.documents.ingest import ingest_file, make_chunker
+    from ember.core.documents.loaders import open_document
+    from ember.core.memory.embedder import SentenceTransformerEmbedder
+    from ember.core.storage.store import Store
 
     work = Path(tempfile.mkdtemp(prefix="ember-bench-"))
     pdf = make_pdf(work / "bench.pdf", pages, sentences_per_page=30)
@@ -148,10 +148,10 @@ def throughput(pages: int, rounds: int, batch_size: int) -> dict[str, float]:
 
 def rss_child(pages: int) -> None:
     """Child process: load the model, ingest a ``pages``-page PDF, print JSON numbers."""
-    from ember.core import presets
-    from ember.core.embedder import SentenceTransformerEmbedder
-    from ember.core.ingest import ingest_file
-    from ember.core.store import Store
+    from ember.core.agent import presets
+    from ember.core.documents.ingest import ingest_file
+    from ember.core.memory.embedder import SentenceTransformerEmbedder
+    from ember.core.storage.store import Store
 
     work = Path(tempfile.mkdtemp(prefix="ember-bench-rss-"))
     t = time.perf_counter()

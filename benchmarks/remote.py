@@ -41,16 +41,17 @@ from typing import Any
 os.environ.setdefault("EMBER_HOME", tempfile.mkdtemp(prefix="ember-bench-"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from ember.core import events, timeutil
-from ember.core.backend import Backend, Prompt
-from ember.core.embedder import SentenceTransformerEmbedder
-from ember.core.engine import Engine, EngineConfig
-from ember.core.llama_backend import LlamaBackend, default_batch_threads, default_threads
-from ember.core.models import bundled_model_path
-from ember.core.remote import RemoteBackend
+from ember.core.agent.engine import Engine, EngineConfig
+from ember.core.kernel import clock as timeutil
+from ember.core.kernel import events
+from ember.core.llm.backend import Backend, Prompt
+from ember.core.llm.gguf import bundled_model_path
+from ember.core.llm.llama import LlamaBackend, default_batch_threads, default_threads
+from ember.core.llm.remote import RemoteBackend
+from ember.core.memory.embedder import SentenceTransformerEmbedder
 from ember.core.step.schema import Constraint
 from ember.core.step.validate import InvalidStep, parse_step
-from ember.core.store import Store
+from ember.core.storage.store import Store
 from ember.tests.server_helpers import llama_cpp_server
 
 FACTS = [

@@ -18,10 +18,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ember.core import search, search_index
-from ember.core.embedder import SentenceTransformerEmbedder
 from ember.core.evaluation import metrics, runner, tasks
-from ember.core.store import Store
+from ember.core.memory import search, search_index
+from ember.core.memory.embedder import SentenceTransformerEmbedder
+from ember.core.storage.store import Store
 
 PLAIN = search.Weights(1.0, 0.0, 1.0, 0.0, 60.0)
 Case = tuple[str, dict[str, list[int]], set[int]]  # task, rankings, ids holding the evidence

@@ -64,12 +64,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
-    from ember.core import events as ev
-    from ember.core.embedder import SentenceTransformerEmbedder
-    from ember.core.engine import Engine, EngineConfig
-    from ember.core.llama_backend import LlamaBackend
-    from ember.core.models import bundled_model_path
-    from ember.core.store import Store
+    from ember.core.agent.engine import Engine, EngineConfig
+    from ember.core.kernel import events as ev
+    from ember.core.llm.gguf import bundled_model_path
+    from ember.core.llm.llama import LlamaBackend
+    from ember.core.memory.embedder import SentenceTransformerEmbedder
+    from ember.core.storage.store import Store
     from tests.context_marks import chat
 
     home = Path(tempfile.mkdtemp(prefix="ember-small-window-"))

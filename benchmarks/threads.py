@@ -29,14 +29,14 @@ from contextlib import contextmanager
 
 os.environ.setdefault("EMBER_HOME", tempfile.mkdtemp(prefix="ember-bench-"))
 
-from ember.core import dialogue_prompt
-from ember.core.backend import Prompt
+from ember.core.agent import dialogue_prompt
 from ember.core.evaluation.first import first_conversations
-from ember.core.llama_backend import LlamaBackend
-from ember.core.models import bundled_model_path
+from ember.core.llm.backend import Prompt
+from ember.core.llm.gguf import bundled_model_path
+from ember.core.llm.llama import LlamaBackend
 from ember.core.step.dialogue import dialogue_grammar
 from ember.core.step.schema import Constraint, FunctionSpec, StepSpec, object_schema
-from ember.core.store import Block, Message
+from ember.core.storage.store import Block, Message
 
 PROMPT_MESSAGES = 6
 

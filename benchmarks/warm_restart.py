@@ -8,7 +8,7 @@ Builds a ~4k-token prompt (a realistic MemGPT-style context: instructions, core 
 a long conversation), then:
 
 1. a first Llama instance reads it and replies (this is the session before the restart)
-   and the state of the context is saved with :class:`ember.core.kvstate.KVStateCache`;
+   and the state of the context is saved with :class:`ember.core.llm.kvstate.KVStateCache`;
 2. a NEW instance restores the state and answers the next prompt (the same context plus a
    new user message): "warm restart";
 3. another NEW instance answers the same next prompt from scratch: "cold start".
@@ -26,8 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ember.core.backend import Prompt
-from ember.core.llama_backend import LlamaBackend
+from ember.core.llm.backend import Prompt
+from ember.core.llm.llama import LlamaBackend
 
 TURNS = [
     ("user", "Could you remind me what we planned for the garden this spring?"),
@@ -86,8 +86,8 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None, help="GGUF file (default: bundled)")
     args = parser.parse_args()
 
-    from ember.core import models
-    from ember.core.kvstate import KVStateCache
+    from ember.core.llm import gguf as models
+    from ember.core.llm.kvstate import KVStateCache
 
     model = args.model or models.bundled_model_path()
     with tempfile.TemporaryDirectory(prefix="ember-kv-bench-") as folder:

@@ -44,13 +44,13 @@ FACTS = (
 
 def child(window: int, fill: float, gen: int) -> dict[str, float]:
     """Measure one window in this process; returns the figures."""
-    from ember.core import messages
-    from ember.core.embedder import SentenceTransformerEmbedder
-    from ember.core.engine import Engine, EngineConfig
-    from ember.core.llama_backend import LlamaBackend
-    from ember.core.models import bundled_model_path
+    from ember.core.agent.engine import Engine, EngineConfig
+    from ember.core.llm.gguf import bundled_model_path
+    from ember.core.llm.llama import LlamaBackend
+    from ember.core.memory.embedder import SentenceTransformerEmbedder
     from ember.core.step.schema import step_content
-    from ember.core.store import Store
+    from ember.core.storage import messages
+    from ember.core.storage.store import Store
 
     home = Path(tempfile.mkdtemp(prefix="ember-window-"))
     os.environ["EMBER_HOME"] = str(home)

@@ -14,9 +14,9 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ember.core import presets
-from ember.core.config import MAX_CTX, MIN_CTX
-from ember.core.errors import EmberError
+from ember.core.agent import presets
+from ember.core.kernel.errors import EmberError
+from ember.core.llm.config import MAX_CTX, MIN_CTX
 
 if TYPE_CHECKING:
     from ember.core.service import Ember

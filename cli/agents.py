@@ -7,7 +7,7 @@ import argparse
 
 from ember.cli import open_ember
 from ember.cli.documents import end_progress, transfer_progress
-from ember.core.agent_names import shown
+from ember.core.storage.agent_names import shown
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,8 +22,9 @@ from types import FrameType
 from typing import Any
 
 from ember.cli import open_ember, require_stdin
-from ember.core import events, modelchoice
-from ember.core.errors import EmberError
+from ember.core.kernel import events
+from ember.core.kernel.errors import EmberError
+from ember.core.models import choice as modelchoice
 from ember.core.service import Ember
 
 
@@ -194,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
         )
         scheduler = None
         if interactive and config.timed_heartbeat_minutes:
-            from ember.core.scheduler import HeartbeatScheduler
+            from ember.core.agent.heartbeats import HeartbeatScheduler
 
             scheduler = HeartbeatScheduler(
                 config.timed_heartbeat_minutes, lambda: ember.timed_heartbeat(agent.id, printer)

@@ -1,4 +1,4 @@
-"""``ember doctor``: the installation report (see :mod:`ember.core.doctor`)."""
+"""``ember doctor``: the installation report (see :mod:`ember.core.diagnostics.doctor`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import sys
 from typing import Any
 
-from ember.core.doctor import repair_database, run_checks
-from ember.core.errors import quoted
+from ember.core.diagnostics.doctor import repair_database, run_checks
+from ember.core.kernel.errors import quoted
 
 MARK = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
 

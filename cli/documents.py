@@ -6,13 +6,13 @@ import argparse
 import sys
 
 from ember.cli import open_ember
-from ember.core.agent_names import shown
-from ember.core.document import path_text
-from ember.core.errors import NotFound
-from ember.core.history_import import check_history
-from ember.core.ingest import IngestProgress
-from ember.core.transfer import ProgressCallback as TransferProgressCallback
-from ember.core.transfer import TransferProgress
+from ember.core.documents.document import path_text
+from ember.core.documents.ingest import IngestProgress
+from ember.core.kernel.errors import NotFound
+from ember.core.storage.agent_names import shown
+from ember.core.transfer.files import ProgressCallback as TransferProgressCallback
+from ember.core.transfer.files import TransferProgress
+from ember.core.transfer.history_import import check_history
 
 
 def _plural(n: int, word: str) -> str:

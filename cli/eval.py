@@ -14,10 +14,10 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from ember.core import modelchoice
-from ember.core.config import EngineConfig
-from ember.core.errors import InvalidInput
 from ember.core.evaluation import live, report, runner, tasks
+from ember.core.kernel.errors import InvalidInput
+from ember.core.llm.config import EngineConfig
+from ember.core.models import choice as modelchoice
 from ember.core.service import default_backend
 
 DEFAULT_SIZE = 6
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         if args.threads < 1:
             raise InvalidInput("--threads must be at least 1")
         config = replace(config, n_threads=args.threads)
-    from ember.core.embedder import SentenceTransformerEmbedder
+    from ember.core.memory.embedder import SentenceTransformerEmbedder
 
     _progress("loading the embedder")
     embedder = SentenceTransformerEmbedder()

@@ -8,10 +8,10 @@ import sys
 from typing import Any
 
 from ember.cli import open_ember, require_stdin
-from ember.core.agent_names import shown
-from ember.core.errors import PageOutOfRange
-from ember.core.search import ResultPage
+from ember.core.kernel.errors import PageOutOfRange
+from ember.core.memory.search import ResultPage
 from ember.core.service import Ember
+from ember.core.storage.agent_names import shown
 
 # Index silently below this many unindexed messages (a second or two of embedding).
 INDEX_NOTICE_AT = 200

@@ -19,11 +19,13 @@ import threading
 from pathlib import Path
 
 from ember.cli import require_stdin, warn
-from ember.core import catalogue, modelchoice, paths
-from ember.core.config import EngineConfig
-from ember.core.errors import Cancelled, InvalidInput, NotFound
-from ember.core.modelcheck import check_model, human_size
-from ember.core.store import Store
+from ember.core.kernel import paths
+from ember.core.kernel.errors import Cancelled, InvalidInput, NotFound
+from ember.core.llm.config import EngineConfig
+from ember.core.models import catalogue
+from ember.core.models import choice as modelchoice
+from ember.core.models.check import check_model, human_size
+from ember.core.storage.store import Store
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -156,7 +158,7 @@ def _download(entry: catalogue.CatalogueEntry, yes: bool) -> int:
 
 def run_server(args: argparse.Namespace) -> int:
     """``ember server ...``."""
-    from ember.core.apikey import store_api_key
+    from ember.core.llm.apikey import store_api_key
 
     cmd = args.server_cmd
     if cmd is None:
@@ -173,8 +175,8 @@ def run_server(args: argparse.Namespace) -> int:
         store_api_key(args.url, key.strip())
         print("Key stored in the OS keychain.")
         return 0
-    from ember.core.openai_client import parse_server_url
-    from ember.core.server_caps import probe_server
+    from ember.core.llm.openai_client import parse_server_url
+    from ember.core.llm.server_caps import probe_server
 
     endpoint = parse_server_url(args.url)
     caps = probe_server(args.url, args.server_model)

@@ -33,27 +33,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ember.core import catalogue, memorypass, messages, modelchoice, search_index
-from ember.core import embedder as embedder_mod
-from ember.core.agent_lock import AgentLock
-from ember.core.backend import Backend
-from ember.core.catalogue import CatalogueEntry
-from ember.core.config import SETTINGS_KEY, EngineConfig
-from ember.core.embedder import Embedder, EmbedderFactory, SharedEmbedder
-from ember.core.engine import AgentRuntime, Engine, OnEvent, record_user_message
-from ember.core.errors import Cancelled, ContextTooSmall, InvalidInput
-from ember.core.events import ContextUsage, Event, MessageDelta, TurnFinished
-from ember.core.ingest import reap_interrupted
-from ember.core.kvstate import KVStateCache
-from ember.core.messages import Kind, Role
-from ember.core.modelcheck import ModelCheck, check_model
-from ember.core.modelchoice import BackendFactory, ModelChoice, default_backend, local_backend
-from ember.core.reader import Reader
-from ember.core.search import Tier
-from ember.core.service_agents import AgentOps
-from ember.core.service_memory import MemoryOps
-from ember.core.store import Agent, Store
-from ember.core.views import (
+from ember.core.agent.engine import AgentRuntime, Engine, OnEvent, record_user_message
+from ember.core.documents.ingest import reap_interrupted
+from ember.core.kernel.errors import Cancelled, ContextTooSmall, InvalidInput
+from ember.core.kernel.events import ContextUsage, Event, MessageDelta, TurnFinished
+from ember.core.llm.backend import Backend
+from ember.core.llm.config import SETTINGS_KEY, EngineConfig
+from ember.core.llm.kvstate import KVStateCache
+from ember.core.memory import embedder as embedder_mod
+from ember.core.memory import memorypass, search_index
+from ember.core.memory.embedder import Embedder, EmbedderFactory, SharedEmbedder
+from ember.core.memory.pages import (
     AgentSummary,
     ExportCounts,
     History,
@@ -63,10 +53,23 @@ from ember.core.views import (
     PassagePage,
     RecallPage,
 )
+from ember.core.memory.reader import Reader
+from ember.core.memory.search import Tier
+from ember.core.models import catalogue
+from ember.core.models import choice as modelchoice
+from ember.core.models.catalogue import CatalogueEntry
+from ember.core.models.check import ModelCheck, check_model
+from ember.core.models.choice import BackendFactory, ModelChoice, default_backend, local_backend
+from ember.core.service_agents import AgentOps
+from ember.core.service_memory import MemoryOps
+from ember.core.storage import messages
+from ember.core.storage.agent_lock import AgentLock
+from ember.core.storage.messages import Kind, Role
+from ember.core.storage.store import Agent, Store
 
 if TYPE_CHECKING:
-    from ember.core.download import Progress as DownloadProgress
-    from ember.core.server_caps import ServerCapabilities
+    from ember.core.llm.server_caps import ServerCapabilities
+    from ember.core.models.download import Progress as DownloadProgress
 
 # Front ends import the service's answer types and backend factories from here.
 __all__ = [
@@ -198,7 +201,7 @@ class Ember(AgentOps, MemoryOps):
             engine = Engine(self.store, backend, self.embedder, config, self.kv_cache)
         except ContextTooSmall as exc:
             backend.close()
-            from ember.core.remote import window_too_small
+            from ember.core.llm.remote import window_too_small
 
             raise window_too_small(backend, exc) from None
         except Exception:
@@ -242,7 +245,7 @@ class Ember(AgentOps, MemoryOps):
         """Ask an OpenAI-compatible server what it offers (``models`` for a picker, the
         step constraint, tokenizer, window). Opens a socket: call it only when the user
         asked (a Test button); slow, any thread. Raises ServerError, InvalidInput."""
-        from ember.core.server_caps import probe_server
+        from ember.core.llm.server_caps import probe_server
 
         return probe_server(url, model)
 

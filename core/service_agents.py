@@ -8,12 +8,13 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from ember.core import agent_names, presets
-from ember.core.embedder import SharedEmbedder
-from ember.core.errors import NotFound
-from ember.core.store import Agent, Store
-from ember.core.transfer import ProgressCallback as TransferProgressCallback
-from ember.core.views import AgentSummary, ExportCounts
+from ember.core.agent import presets
+from ember.core.kernel.errors import NotFound
+from ember.core.memory.embedder import SharedEmbedder
+from ember.core.memory.pages import AgentSummary, ExportCounts
+from ember.core.storage import agent_names
+from ember.core.storage.store import Agent, Store
+from ember.core.transfer.files import ProgressCallback as TransferProgressCallback
 
 
 class AgentOps:
@@ -60,7 +61,7 @@ class AgentOps:
 
     def export_agent(self, agent_id: int, path: Path | str) -> ExportCounts:
         """Write the agent and all its memories to one file (private to the user)."""
-        from ember.core import agent_export
+        from ember.core.transfer import export as agent_export
 
         counts = agent_export.export_agent(self.store, self.store.get_agent_by_id(agent_id), path)
         return ExportCounts(counts["messages"], counts["passages"], counts["sources"])
@@ -73,7 +74,7 @@ class AgentOps:
     ) -> Agent:
         """Import an agent export as a new agent (renamed if the name is taken). The file
         is validated whole first: a bad file changes nothing."""
-        from ember.core import agent_import
+        from ember.core.transfer import agent_import
 
         return agent_import.import_agent(
             self.store, path, lambda: self.embedder, on_progress=on_progress, cancel=cancel
@@ -88,7 +89,7 @@ class AgentOps:
     ) -> int:
         """A past conversation (JSON Lines) into recall memory; returns messages imported.
         The file is validated whole first: a bad line changes nothing."""
-        from ember.core import history_import
+        from ember.core.transfer import history_import
 
         return history_import.import_history(
             self.store, self.embedder, agent_id, path, on_progress=on_progress, cancel=cancel

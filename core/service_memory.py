@@ -1,7 +1,7 @@
 """The memory part of the core service: core memory block edits, search indexing,
 passage and document removal, and ingest. The read-only queries (blocks and counts,
 history, searches, archival and recall pages, documents) are :class:`MemoryReads`, shared
-with the read lane's :class:`~ember.core.reader.Reader`.
+with the read lane's :class:`~ember.core.memory.reader.Reader`.
 :class:`ember.core.service.Ember` inherits it.
 """
 
@@ -11,11 +11,17 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ember.core import autorecall, blockhistory, search_index
-from ember.core.errors import NotFound
-from ember.core.ingest import IngestResult, ProgressCallback, ingest_paths, reap_interrupted
-from ember.core.reader import MemoryReads
-from ember.core.store import Block, Source, Store
+from ember.core.documents.ingest import (
+    IngestResult,
+    ProgressCallback,
+    ingest_paths,
+    reap_interrupted,
+)
+from ember.core.kernel.errors import NotFound
+from ember.core.memory import autorecall, search_index
+from ember.core.memory.reader import MemoryReads
+from ember.core.storage import blockhistory
+from ember.core.storage.store import Block, Source, Store
 
 
 class MemoryOps(MemoryReads):

@@ -100,8 +100,8 @@ LEVELS: dict[str, tuple[list[str], list[str]]] = {
 
 
 def _cpu_module() -> ModuleType:
-    """Ember's core/cpu.py, loaded by path (Ember is not installed yet when this runs)."""
-    spec = importlib.util.spec_from_file_location("ember_cpu", ROOT / "core" / "cpu.py")
+    """Ember's core/kernel/cpu.py, loaded by path (Ember is not installed yet when this runs)."""
+    spec = importlib.util.spec_from_file_location("ember_cpu", ROOT / "core" / "kernel" / "cpu.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

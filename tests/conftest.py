@@ -79,7 +79,8 @@ def bundled_model(shared_cache: Path) -> Path:
     a llama.cpp build this CPU cannot run (SIGILL) ends the session with a message naming
     the build flags and the CPU features, instead of killing pytest.
     """
-    from ember.core import doctor, models
+    from ember.core.diagnostics import doctor
+    from ember.core.llm import gguf as models
 
     old = os.environ.get("EMBER_HOME")
     os.environ["EMBER_HOME"] = str(shared_cache)
@@ -101,7 +102,7 @@ def bundled_model(shared_cache: Path) -> Path:
 @pytest.fixture(scope="session")
 def embedder() -> Iterator[object]:
     """The real all-MiniLM-L6-v2 embedder, loaded once per session."""
-    from ember.core.embedder import SentenceTransformerEmbedder
+    from ember.core.memory.embedder import SentenceTransformerEmbedder
 
     emb = SentenceTransformerEmbedder()
     emb.load()
@@ -111,7 +112,7 @@ def embedder() -> Iterator[object]:
 @pytest.fixture
 def store(ember_home: Path) -> Iterator[object]:
     """A fresh real database file in this test's EMBER_HOME."""
-    from ember.core.store import Store
+    from ember.core.storage.store import Store
 
     s = Store()
     yield s

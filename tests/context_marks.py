@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ember.core import events as ev
-from ember.core.engine import Engine
+from ember.core.agent.engine import Engine
+from ember.core.kernel import events as ev
 
 SHARE_LOW, SHARE_HIGH = 0.40, 0.60
 

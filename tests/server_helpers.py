@@ -94,7 +94,7 @@ def llama_cpp_server(
     full-size window cache llama-server cannot go back to where a prompt changed, so it
     re-read every prompt whole (measured: 135 of 135 tokens on an agent's second turn,
     44 with the flag). In process, llama-cpp-python keeps the full cache too."""
-    from ember.core.llama_backend import default_batch_threads, default_threads
+    from ember.core.llm.llama import default_batch_threads, default_threads
 
     port = port or free_port()
     threads, batch = str(default_threads()), str(default_batch_threads())  # as in process
@@ -112,7 +112,7 @@ def python_llama_server(
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """llama-cpp-python's OpenAI-compatible server on 127.0.0.1 with ``model``; yields its
     API URL and process. Stopped on exit."""
-    from ember.core.llama_backend import default_batch_threads, default_threads
+    from ember.core.llm.llama import default_batch_threads, default_threads
 
     port = port or free_port()
     url = f"http://127.0.0.1:{port}/v1"

@@ -25,9 +25,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from ember.core import events, timeutil
-from ember.core.config import EngineConfig
-from ember.core.embedder import Embedder
 from ember.core.evaluation.first import (
     BlockScore,
     FirstConversation,
@@ -36,9 +33,13 @@ from ember.core.evaluation.first import (
     score_block,
 )
 from ember.core.evaluation.runner import RecordingBackend
-from ember.core.kvstate import KVStateCache
+from ember.core.kernel import clock as timeutil
+from ember.core.kernel import events
+from ember.core.llm.config import EngineConfig
+from ember.core.llm.kvstate import KVStateCache
+from ember.core.memory.embedder import Embedder
 from ember.core.service import Ember
-from ember.core.store import Store
+from ember.core.storage.store import Store
 
 Progress = Callable[[str], None]
 PHASES = ("same session", "after restart")

@@ -23,17 +23,21 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ember.core import autorecall, db, dialogue_prompt, events, timeutil
-from ember.core.backend import Backend, GenerationStats, OnPromptProgress, Prompt
-from ember.core.config import EngineConfig
-from ember.core.embedder import Embedder
+from ember.core.agent import dialogue_prompt
 from ember.core.evaluation import metrics
 from ember.core.evaluation.generator import ASKED_AT, Question
 from ember.core.evaluation.metrics import QuestionResult
 from ember.core.evaluation.tasks import Task
+from ember.core.kernel import clock as timeutil
+from ember.core.kernel import events
+from ember.core.llm.backend import Backend, GenerationStats, OnPromptProgress, Prompt
+from ember.core.llm.config import EngineConfig
+from ember.core.memory import autorecall
+from ember.core.memory.embedder import Embedder
 from ember.core.service import BackendFactory, Ember, local_backend
 from ember.core.step.schema import Constraint
-from ember.core.store import Store
+from ember.core.storage import db
+from ember.core.storage.store import Store
 
 # How automatic recall is headed in a prompt: the JSON event, or the dialogue format's list.
 RECALL_MARKERS = (autorecall.MARKER, "\n\n" + dialogue_prompt.REMEMBERS)

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ember.core.errors import InvalidInput
 from ember.core.evaluation import documents, generator, keyvalue
 from ember.core.evaluation.generator import Question
 from ember.core.evaluation.pdf import write_pdf
-from ember.core.search import Tier
+from ember.core.kernel.errors import InvalidInput
+from ember.core.memory.search import Tier
 from ember.core.service import Ember
 
 Loader = Callable[[Ember, int, Path], str]

@@ -16,7 +16,7 @@ the canonical JSON step, so validation (:mod:`.validate`) and storage are the sa
 
 from __future__ import annotations
 
-from ember.core.events import Event, MessageDelta
+from ember.core.kernel.events import Event, MessageDelta
 from ember.core.step.gbnf import literal, step_grammar
 from ember.core.step.schema import (
     REPLY_FUNCTION,

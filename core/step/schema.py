@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any, Final
 
-from ember.core.messages import StepContent
+from ember.core.storage.messages import StepContent
 
 # The top-level fields of a step, in the order they are written.
 THOUGHTS: Final = "thoughts"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ember.core.events import Event, MessageDelta, ThoughtDelta
+from ember.core.kernel.events import Event, MessageDelta, ThoughtDelta
 from ember.core.step.schema import ARGUMENTS, FUNCTION, THOUGHTS
 from ember.core.step.validate import REPLACEMENT, scrub_surrogates
 

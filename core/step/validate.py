@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from ember.core.jsontypes import JSONObject, JSONValue
-from ember.core.messages import StepContent
+from ember.core.kernel.jsontypes import JSONObject, JSONValue
 from ember.core.step.schema import ARGUMENTS, FUNCTION, THOUGHTS, StepSpec, step_content
+from ember.core.storage.messages import StepContent
 
 MAX_DEPTH = 8
 _SURROGATES = re.compile("[\ud800-\udfff]")

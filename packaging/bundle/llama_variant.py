@@ -70,7 +70,7 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
 
 
 def cache_dir() -> Path:
-    """Ember's cache folder, by the rule of ``ember.core.paths.cache_dir_path``."""
+    """Ember's cache folder, by the rule of ``ember.core.kernel.paths.cache_dir_path``."""
     home = os.environ.get("EMBER_HOME")
     if home:
         return Path(home).expanduser() / "cache"

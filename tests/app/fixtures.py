@@ -36,7 +36,7 @@ def call(function: str, thoughts: str = "Let me do that.", **arguments: Any) -> 
 def gated_backend(outputs: Sequence[str] = ()) -> Any:
     """A scripted backend whose generation waits for ``.gate`` after its first pieces
     (``.generating`` is set then), so tests can act while a reply is being written."""
-    from ember.core.scripted_backend import ScriptedBackend
+    from ember.core.llm.scripted import ScriptedBackend
 
     class GatedBackend(ScriptedBackend):
         def __init__(self) -> None:
@@ -56,7 +56,7 @@ def gated_backend(outputs: Sequence[str] = ()) -> Any:
 
 def scripted(*outputs: str, n_ctx: int = 4096) -> Any:
     """A ScriptedBackend with these outputs."""
-    from ember.core.scripted_backend import ScriptedBackend
+    from ember.core.llm.scripted import ScriptedBackend
 
     return ScriptedBackend(list(outputs), n_ctx=n_ctx)
 
@@ -157,8 +157,8 @@ def make_window(qtbot: Any, tmp_path: Path, hash_embedder: Any) -> Iterator[Call
         size: tuple[int, int] = (1100, 720),
         step_format: str = "functions",
     ) -> Any:
-        from ember.core.config import EngineConfig
-        from ember.core.store import Store
+        from ember.core.llm.config import EngineConfig
+        from ember.core.storage.store import Store
 
         # Scripted models write MemGPT's function steps unless a test asks for the
         # bundled model's dialogue format ("auto" for a model without a template).

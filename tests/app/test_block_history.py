@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ember.core.store import Store
+from ember.core.storage.store import Store
 
 from .fixtures import WAIT_MS, call, scripted, send_and_wait, settle, shot, step
 

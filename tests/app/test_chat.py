@@ -7,8 +7,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ember.core import events
-from ember.core.store import Store
+from ember.core.kernel import events
+from ember.core.storage.store import Store
 
 from .fixtures import (
     WAIT_MS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ember.core.store import Store
+from ember.core.storage.store import Store
 
 from .fixtures import drop, make_pdf, scripted, settle, shot
 

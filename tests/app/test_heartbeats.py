@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from ember.core import timeutil
-from ember.core.backend import Prompt
-from ember.core.config import EngineConfig
-from ember.core.scripted_backend import ScriptedBackend
-from ember.core.store import Store
+from ember.core.kernel import clock as timeutil
+from ember.core.llm.backend import Prompt
+from ember.core.llm.config import EngineConfig
+from ember.core.llm.scripted import ScriptedBackend
+from ember.core.storage.store import Store
 
 from .fixtures import WAIT_MS, call, scripted, settle, step
 

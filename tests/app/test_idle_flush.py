@@ -9,7 +9,7 @@ import threading
 from typing import Any
 
 from ember.app import conversation
-from ember.core import events
+from ember.core.kernel import events
 from ember.core.service import Ember
 
 from .fixtures import WAIT_MS, scripted, send_and_wait, step

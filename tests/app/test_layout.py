@@ -81,7 +81,7 @@ def test_new_agent_dialog_is_roomy_and_starts_from_the_default_persona(
 def test_settings_note_is_readable_and_a_scanned_model_keeps_its_name(
     qtbot: Any, make_window: Any, tmp_path: Path, monkeypatch: Any, artifacts_dir: Path
 ) -> None:
-    from ember.core import modelscan
+    from ember.core.models import scan as modelscan
 
     blob = tmp_path / "home" / ".ollama" / "models" / "blobs" / "sha256-abc123"
     blob.parent.mkdir(parents=True)

@@ -13,10 +13,10 @@ import keyring
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from ember.core import catalogue
-from ember.core.catalogue import CatalogueEntry
-from ember.core.config import EngineConfig
-from ember.core.store import Store
+from ember.core.llm.config import EngineConfig
+from ember.core.models import catalogue
+from ember.core.models.catalogue import CatalogueEntry
+from ember.core.storage.store import Store
 
 from ..core.test_apikey import memory_keyring  # noqa: F401  (the fixture)
 from ..remote_helpers import FakeOpenAIServer, FileServer, free_port, tiny_gguf
@@ -138,7 +138,7 @@ def test_get_a_model_asks_first_then_downloads_and_uses_it(
 def test_a_download_can_be_cancelled_and_resumed(
     qtbot: Any, make_window: Any, served_entry: Any
 ) -> None:
-    from ember.core.download import part_path
+    from ember.core.models.download import part_path
 
     server, entry = served_entry
     server.chunk_delay = 0.05  # 2 MB in 64 KiB chunks: about 1.6 s

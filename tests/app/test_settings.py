@@ -8,8 +8,8 @@ from typing import Any
 
 from PySide6.QtWidgets import QMessageBox
 
-from ember.core.config import EngineConfig
-from ember.core.store import Store
+from ember.core.llm.config import EngineConfig
+from ember.core.storage.store import Store
 
 from .fixtures import WAIT_MS, scripted, send_and_wait, settle, shot, step
 
@@ -17,7 +17,7 @@ from .fixtures import WAIT_MS, scripted, send_and_wait, settle, shot, step
 def test_settings_saved_with_the_data(
     qtbot: Any, make_window: Any, artifacts_dir: Path, tmp_path: Path, monkeypatch: Any
 ) -> None:
-    from ember.core import modelscan
+    from ember.core.models import scan as modelscan
 
     # One GGUF "found" in another app's folder is offered in the list.
     lmstudio = tmp_path / "home" / ".lmstudio" / "models" / "org" / "m"
@@ -88,7 +88,7 @@ def test_a_context_size_that_does_not_fit_is_refused_at_ok(
 ) -> None:
     """Issue 28 item 2: checked before the window starts any load."""
     from ember.app.settings import SettingsDialog
-    from ember.core import modelcheck
+    from ember.core.models import check as modelcheck
     from tests.remote_helpers import tiny_gguf
 
     monkeypatch.setattr(modelcheck, "memory_info", lambda: modelcheck.MemoryInfo(16 * 10**9, 10**9))

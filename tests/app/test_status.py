@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ember.core.backend import Prompt
-from ember.core.events import ContextUsage, StepStats
-from ember.core.scripted_backend import ScriptedBackend
+from ember.core.kernel.events import ContextUsage, StepStats
+from ember.core.llm.backend import Prompt
+from ember.core.llm.scripted import ScriptedBackend
 
 from .fixtures import WAIT_MS, call, scripted, send_and_wait, settle, shot, step
 
@@ -70,9 +70,9 @@ def test_status_bar_shows_tokens_evaluated_and_reused(qtbot: Any) -> None:
 def test_status_bar_names_the_servers_model_and_says_what_it_lacks(qtbot: Any) -> None:
     from ember.app.main import make_app
     from ember.app.statusbar import StatusBar
-    from ember.core.remote import RemoteBackend
-    from ember.core.server_caps import LLAMA_CPP_FALLBACK_TEMPLATE
-    from ember.core.views import ModelStatus
+    from ember.core.llm.remote import RemoteBackend
+    from ember.core.llm.server_caps import LLAMA_CPP_FALLBACK_TEMPLATE
+    from ember.core.memory.pages import ModelStatus
 
     from ..remote_helpers import FakeOpenAIServer
 
@@ -135,7 +135,7 @@ def test_a_long_step_says_what_is_happening(
 
 def test_searching_memory_is_shown(qtbot: Any, make_window: Any) -> None:
     from ember.app.transcript import activity
-    from ember.core import events as ev
+    from ember.core.kernel import events as ev
 
     assert activity(ev.ToolCall("archival_memory_search", {}, "")) == "Searching memory…"
     assert activity(ev.ToolCall("core_memory_append", {}, "")) == "Saving to memory…"

@@ -1,5 +1,5 @@
 """Every thread the GUI uses comes from the task runner (issue 22): no module of app/ but
-``tasks.py`` starts one (``lanes.py`` holds what runs on the runner's threads)."""
+``taskrunner.py`` starts one (``lanes.py`` holds what runs on the runner's threads)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 APP = Path(__file__).resolve().parents[2] / "app"
-RUNNER = {"tasks.py"}
+RUNNER = {"taskrunner.py"}
 THREAD_MAKERS = {"Thread", "QThread", "QThreadPool", "ThreadPoolExecutor", "Timer"}
 
 
@@ -31,7 +31,7 @@ def test_only_the_task_runner_starts_threads() -> None:
         if path.name not in RUNNER and (made := _thread_makers(path.read_text()))
     }
     assert offenders == {}
-    assert _thread_makers((APP / "tasks.py").read_text())  # the check sees threads at all
+    assert _thread_makers((APP / "taskrunner.py").read_text())  # the check sees threads at all
 
 
 def test_the_check_catches_a_planted_thread() -> None:

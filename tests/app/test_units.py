@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 from ember.app.dropzone import progress_fraction, progress_text
 from ember.app.transcript import build_transcript, format_call
-from ember.core import modelscan
-from ember.core.store import Message
+from ember.core.models import scan as modelscan
+from ember.core.storage.store import Message
 
 _ids = iter(range(1, 10_000))
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ember.core import llama_build, models
+from ember.core.llm import gguf as models
+from ember.core.llm import llama_build
 
 
 def freeze(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:

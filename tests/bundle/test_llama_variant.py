@@ -142,7 +142,7 @@ def test_the_probe_passes_the_build_folder_and_needs_a_token(tmp_path: Path) -> 
 
 
 def test_the_cache_folder_is_embers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from ember.core import paths
+    from ember.core.kernel import paths
 
     monkeypatch.delenv("EMBER_HOME", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))

@@ -19,11 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: conftest
 
 from conftest import HashEmbedder
 
-from ember.core.config import EngineConfig
-from ember.core.scripted_backend import ScriptedBackend
+from ember.core.llm.config import EngineConfig
+from ember.core.llm.scripted import ScriptedBackend
 from ember.core.service import Ember
 from ember.core.step.schema import Constraint
-from ember.core.store import Store
+from ember.core.storage.store import Store
 
 FILLER = "I walked along the river today and counted the herons near the old mill. "
 
@@ -98,7 +98,7 @@ def hold_agent(db: Path, name: str) -> None:
 
 def claim_agent(db: Path, name: str) -> None:
     """Try to claim agent ``name``: prints ``claimed`` or the one-line error (exit 1)."""
-    from ember.core.errors import EmberError
+    from ember.core.kernel.errors import EmberError
 
     ember = open_service(db)
     try:
@@ -124,7 +124,7 @@ def embed_same(db: Path, rounds: int) -> None:
 
 def write_messages(db: Path, agent: str, count: int) -> None:
     """Append ``count`` messages to ``agent`` one transaction each (racing a writer)."""
-    from ember.core import presets
+    from ember.core.agent import presets
 
     with Store(db) as store:
         a = presets.get_or_create_default(store, agent)
@@ -148,8 +148,8 @@ class SlowEmbedder(HashEmbedder):
 def ingest(db: Path, agent: str, file: str, delay: float) -> None:
     """Load ``file`` into ``agent`` (created if missing) with a slow embedder; print each
     result's line."""
-    from ember.core import presets
-    from ember.core.ingest import ingest_paths
+    from ember.core.agent import presets
+    from ember.core.documents.ingest import ingest_paths
 
     with Store(db) as store:
         a = presets.get_or_create_default(store, agent)
@@ -160,9 +160,9 @@ def ingest(db: Path, agent: str, file: str, delay: float) -> None:
 def import_history(db: Path, agent: str, file: str, delay: float) -> None:
     """Import a JSON Lines history into ``agent`` (created if missing) with a slow
     embedder: prints ``imported N`` or the one-line error (exit 1)."""
-    from ember.core import presets
-    from ember.core.errors import EmberError
-    from ember.core.history_import import import_history as run_import
+    from ember.core.agent import presets
+    from ember.core.kernel.errors import EmberError
+    from ember.core.transfer.history_import import import_history as run_import
 
     with Store(db) as store:
         a = presets.get_or_create_default(store, agent)

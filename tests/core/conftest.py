@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from ember.core import events as ev
-from ember.core.engine import Engine, EngineConfig
-from ember.core.scripted_backend import ScriptedBackend
-from ember.core.store import Store
+from ember.core.agent.engine import Engine, EngineConfig
+from ember.core.kernel import events as ev
+from ember.core.llm.scripted import ScriptedBackend
+from ember.core.storage.store import Store
 
 
 class Recorder(list[ev.Event]):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ember.core import db
+from ember.core.storage import db
 
 Dump = list[tuple[str, list[tuple[object, ...]]]]
 

@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 
-from ember.core import agent_export, agent_import, presets
-from ember.core.agent_names import MAX_NAME_CHARS
-from ember.core.errors import AlreadyExists, InvalidInput
+from ember.core.agent import presets
+from ember.core.kernel.errors import AlreadyExists, InvalidInput
 from ember.core.service import Ember
-from ember.core.store import Store
+from ember.core.storage.agent_names import MAX_NAME_CHARS
+from ember.core.storage.store import Store
+from ember.core.transfer import agent_import
+from ember.core.transfer import export as agent_export
 
 BAD = [
     ("x" * 5000, "at most 100 characters"),
@@ -74,8 +76,8 @@ def test_import_takes_what_create_takes_and_refuses_what_it_refuses(
 def test_an_old_name_with_an_escape_is_printed_escaped(store: Store, hash_embedder: Any) -> None:
     """A database from before the rule may hold such a name: it stays usable, and every
     message escapes it."""
-    from ember.core.agent_lock import AgentLock
-    from ember.core.errors import AgentInUse, NotFound
+    from ember.core.kernel.errors import AgentInUse, NotFound
+    from ember.core.storage.agent_lock import AgentLock
 
     store.conn.execute(
         "INSERT INTO agents(name, created_at) VALUES (?, '2024-01-01T00:00:00+00:00')",

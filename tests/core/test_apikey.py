@@ -9,11 +9,11 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 
-from ember.core import apikey
-from ember.core.config import EngineConfig
-from ember.core.errors import InvalidInput
-from ember.core.modelchoice import use_server
-from ember.core.store import Store
+from ember.core.kernel.errors import InvalidInput
+from ember.core.llm import apikey
+from ember.core.llm.config import EngineConfig
+from ember.core.models.choice import use_server
+from ember.core.storage.store import Store
 
 
 class MemoryKeyring(KeyringBackend):

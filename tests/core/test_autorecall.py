@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ember.core import autorecall
-from ember.core.store import Store
+from ember.core.memory import autorecall
+from ember.core.storage.store import Store
 
 
 def _said(store: Store, emb: Any, agent: int, role: str, text: str, at: str) -> int:
@@ -95,7 +95,7 @@ def test_a_fact_said_over_two_messages_is_shown_whole(store: Store, hash_embedde
     """ "We adopted a dog last month!" … "We named him Sprocket.": the question's words find
     the first message, the answer is in the user's next one; the memory shows both (not
     Ember's reply between, and not words said long after)."""
-    from ember.core.dialogue_prompt import memory_line
+    from ember.core.agent.dialogue_prompt import memory_line
 
     a = store.create_agent("a", {"persona": "", "human": ""}).id
     said = [
@@ -140,8 +140,8 @@ def _answer(prompt: str, constraint: Any) -> str:
 def test_the_engine_ends_every_prompt_of_a_user_turn_with_the_recalled_memories(
     store: Store, hash_embedder: Any
 ) -> None:
-    from ember.core.engine import Engine
-    from ember.core.scripted_backend import ScriptedBackend
+    from ember.core.agent.engine import Engine
+    from ember.core.llm.scripted import ScriptedBackend
 
     a, _ = _setup(store, hash_embedder)
     backend = ScriptedBackend(n_ctx=8192, responder=_answer)
@@ -177,7 +177,7 @@ def test_recalled_memories_give_way_to_fewer_in_a_small_window(
 def test_cli_switches_automatic_recall_per_agent(tmp_path: Any) -> None:
     """`ember agents recall NAME [on|off]` shows or switches it; `agents list` shows it;
     an unknown agent is one line, exit 1, and is not created."""
-    from ember.core import paths
+    from ember.core.kernel import paths
     from tests.cli_helpers import run_ember
 
     home = tmp_path / "home"

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from ember.core import blockhistory
-from ember.core.config import EngineConfig
-from ember.core.errors import InvalidInput, NotFound
-from ember.core.scripted_backend import ScriptedBackend
+from ember.core.kernel.errors import InvalidInput, NotFound
+from ember.core.llm.config import EngineConfig
+from ember.core.llm.scripted import ScriptedBackend
 from ember.core.service import Ember
+from ember.core.storage import blockhistory
 
 
 def step(function: str, **arguments: Any) -> str:

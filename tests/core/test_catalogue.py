@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ember.core import catalogue
-from ember.core.errors import NotFound
+from ember.core.kernel.errors import NotFound
+from ember.core.models import catalogue
 
 
 def test_every_entry_is_a_laptop_sized_instruct_gguf_from_a_resolve_url() -> None:

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from ember.core.chunking import Chunker, split_sentences
-from ember.core.loaders import Segment
+from ember.core.documents.loaders import Segment
+from ember.core.memory.chunking import Chunker, split_sentences
 
 
 def words(text: str) -> int:

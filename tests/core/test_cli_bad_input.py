@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from ember.core import paths
-from ember.core.store import Store
+from ember.core.kernel import paths
+from ember.core.storage.store import Store
 from tests.cli_helpers import run_ember as ember
 from tests.core.dbutil import dump
 
@@ -248,7 +248,7 @@ def test_bad_history_for_a_new_agent_creates_no_agent(home: Path, tmp_path: Path
 def test_import_history_again_adds_nothing_and_says_so(home: Path, tmp_path: Path) -> None:
     """Issue 28 item 4 (the first import is written in-process with the test embedder:
     the CLI's would load the real one)."""
-    from ember.core.history_import import import_history
+    from ember.core.transfer.history_import import import_history
     from tests.conftest import HashEmbedder
 
     history = tmp_path / "h.jsonl"
@@ -438,7 +438,7 @@ def test_a_document_whose_name_is_not_utf8_can_be_loaded_listed_and_removed(
 ) -> None:
     """Issue 28 item 10: "unexpected error: UnicodeEncodeError", and 'sources remove' could
     not name it (loaded in-process: the CLI's ingest would load the real embedder)."""
-    from ember.core.ingest import ingest_paths
+    from ember.core.documents.ingest import ingest_paths
     from tests.conftest import HashEmbedder
 
     folder = tmp_path / "docs"

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from ember.core import paths, presets
-from ember.core.store import Store
+from ember.core.agent import presets
+from ember.core.kernel import paths
+from ember.core.storage.store import Store
 from tests.cli_helpers import run_ember as ember_cli
 
 CHILDREN = Path(__file__).with_name("children.py")

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from ember.core import autorecall
-from ember.core import events as ev
-from ember.core.engine import Engine, EngineConfig
-from ember.core.errors import ContextTooSmall
-from ember.core.scripted_backend import ScriptedBackend
-from ember.core.scripted_backend import scripted_reply as reply
-from ember.core.store import Store
+from ember.core.agent.engine import Engine, EngineConfig
+from ember.core.kernel import events as ev
+from ember.core.kernel.errors import ContextTooSmall
+from ember.core.llm.scripted import ScriptedBackend
+from ember.core.llm.scripted import scripted_reply as reply
+from ember.core.memory import autorecall
+from ember.core.storage.store import Store
 from tests.context_marks import chat
 
 # Context management with MemGPT's function steps (tool results, heartbeats, alerts the agent
@@ -30,7 +30,7 @@ FORTY_WORDS = (
 
 
 def _summary_responder(summaries: list[str]) -> Any:
-    from ember.core.summary import SUMMARY_CONSTRAINT
+    from ember.core.agent.summary import SUMMARY_CONSTRAINT
 
     def responder(prompt: str, constraint: Any) -> str:
         if constraint == SUMMARY_CONSTRAINT:
@@ -85,8 +85,8 @@ def test_memory_pressure_alert_then_flush_with_summary(
 def test_an_alert_that_would_overflow_is_a_flush(store: Store, hash_embedder: Any) -> None:
     """Past the alert line with no room left for the alert itself, the context flushes at
     once: an alert stored and retired in the same step would reach no one."""
-    from ember.core import messages as msgs
-    from ember.core.context import PRESSURE_ALERT
+    from ember.core.agent.context import PRESSURE_ALERT
+    from ember.core.storage import messages as msgs
 
     backend = ScriptedBackend(n_ctx=2048, responder=_summary_responder([]))
     engine = Engine(store, backend, hash_embedder, FUNCTIONS)
@@ -183,7 +183,7 @@ def _fill_until_flush(make_engine: Any, responder: Any) -> tuple[Any, Any]:
 
 
 def test_summary_reports_progress_and_can_be_cancelled(store: Store, make_engine: Any) -> None:
-    from ember.core.summary import SUMMARY_CONSTRAINT
+    from ember.core.agent.summary import SUMMARY_CONSTRAINT
 
     def responder(prompt: str, constraint: Any) -> str:
         if constraint == SUMMARY_CONSTRAINT:
@@ -263,7 +263,7 @@ HEAVY_TEMPLATE = (
 
 
 def test_flush_counts_the_rendered_turns(store: Store, hash_embedder: Any) -> None:
-    from ember.core.backend import ChatFormat
+    from ember.core.llm.backend import ChatFormat
 
     summaries: list[str] = []
     backend = ScriptedBackend(
@@ -295,7 +295,7 @@ def test_attaching_a_too_small_window_changes_nothing(store: Store, hash_embedde
 
 
 def test_default_window_is_the_measured_one_and_saved_settings_stay(store: Store) -> None:
-    from ember.core.config import SETTINGS_KEY, EngineConfig
+    from ember.core.llm.config import SETTINGS_KEY, EngineConfig
 
     assert EngineConfig.load(store).n_ctx == 8192  # a new database: the measured default
     # A database whose settings were saved before (every chat and GUI start saves them),
@@ -324,8 +324,8 @@ def test_dialogue_room(store: Store, hash_embedder: Any) -> None:
     """The bundled model's format at the default window: an empty chat leaves most of the
     context to the conversation (issue 21: it used 35% of it), and 25 short exchanges,
     with what the memory pass notes about the user, stay below the memory-pressure line."""
-    from ember.core import memorypass
-    from ember.core.config import EngineConfig as Config
+    from ember.core.llm.config import EngineConfig as Config
+    from ember.core.memory import memorypass
 
     backend = ScriptedBackend(responder=lambda p, c: "Ember: Sounds good!\n", n_ctx=8192)
     engine = Engine(store, backend, hash_embedder, Config())

@@ -9,11 +9,12 @@ import sys
 def test_core_imports_no_qt_and_no_torch() -> None:
     code = (
         "import sys\n"
-        "import ember.cli, ember.core.service, ember.core.engine, ember.core.store\n"
-        "import ember.core.search, ember.core.doctor\n"
-        "import ember.core.tools, ember.core.prompt, ember.core.context, ember.core.embedder\n"
-        "import ember.core.llama_backend, ember.core.scripted_backend, ember.core.models\n"
-        "import ember.core.scheduler, ember.core.step.validate, ember.core.step.stream\n"
+        "import ember.cli, ember.core.service, ember.core.agent.engine, ember.core.storage.store\n"
+        "import ember.core.memory.search, ember.core.diagnostics.doctor\n"
+        "import ember.core.agent.tools, ember.core.agent.prompt, ember.core.agent.context\n"
+        "import ember.core.memory.embedder\n"
+        "import ember.core.llm.llama, ember.core.llm.scripted, ember.core.llm.gguf\n"
+        "import ember.core.agent.heartbeats, ember.core.step.validate, ember.core.step.stream\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "('PySide6', 'shiboken6', 'torch', 'sentence_transformers', 'llama_cpp')]\n"
         "print(','.join(sorted(bad)))\n"

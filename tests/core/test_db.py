@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ember.core import db, paths
-from ember.core.errors import DatabaseDamaged, DatabaseTooNew, NotAnEmberDatabase
-from ember.core.migrations import MIGRATIONS
-from ember.core.store import Store
+from ember.core.kernel import paths
+from ember.core.kernel.errors import DatabaseDamaged, DatabaseTooNew, NotAnEmberDatabase
+from ember.core.storage import db
+from ember.core.storage.migrations import MIGRATIONS
+from ember.core.storage.store import Store
 
 
 def test_new_file_is_private_wal_and_has_sqlite_vec(ember_home: Path) -> None:
@@ -54,7 +55,7 @@ def test_the_first_versions_default_temperature_becomes_greedy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, saved: float, now: float
 ) -> None:
     """A saved 0.7 was the first version's default, never chosen; other values stay."""
-    from ember.core.config import EngineConfig
+    from ember.core.llm.config import EngineConfig
 
     path = tmp_path / "old.sqlite3"
     conn = db.connect(path, migrate=False)

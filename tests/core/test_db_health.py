@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ember.core import db_health, presets
-from ember.core.errors import DatabaseDamaged, StorageFull
-from ember.core.store import Store
+from ember.core.agent import presets
+from ember.core.kernel.errors import DatabaseDamaged, StorageFull
+from ember.core.storage import health as db_health
+from ember.core.storage.store import Store
 
 
 def _filled(path: Path, n: int = 3000) -> None:
@@ -101,7 +102,7 @@ def test_a_file_left_by_a_killed_process_is_checked_at_open(
     Store(path).close()
     code = (
         "import os, signal, sys\n"
-        "from ember.core.store import Store\n"
+        "from ember.core.storage.store import Store\n"
         "s = Store(sys.argv[1])\n"
         "s.set_setting('k', 1)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
@@ -150,8 +151,8 @@ def test_setting_an_embedding_twice_replaces_it(tmp_path: Path) -> None:
 
 
 def test_errors_without_a_code_are_read_from_their_message(tmp_path: Path) -> None:
-    from ember.core import db_errors
-    from ember.core.errors import StorageBusy, StorageReadOnly
+    from ember.core.kernel.errors import StorageBusy, StorageReadOnly
+    from ember.core.storage import sqlite_errors as db_errors
 
     class OldError(Exception):
         pass

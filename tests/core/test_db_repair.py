@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from ember.core import db, db_health, db_repair, presets
-from ember.core.errors import DatabaseDamaged, StorageBusy, StoreError
-from ember.core.store import Store
+from ember.core.agent import presets
+from ember.core.kernel.errors import DatabaseDamaged, StorageBusy, StoreError
+from ember.core.storage import db
+from ember.core.storage import health as db_health
+from ember.core.storage import repair as db_repair
+from ember.core.storage.store import Store
 from tests.core.dbutil import PAGE, damage_index_entry
 
 

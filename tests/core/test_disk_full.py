@@ -22,9 +22,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ember.core import agent_export, paths, presets
-from ember.core.errors import EmberError
-from ember.core.store import Store
+from ember.core.agent import presets
+from ember.core.kernel import paths
+from ember.core.kernel.errors import EmberError
+from ember.core.storage.store import Store
+from ember.core.transfer import export as agent_export
 from tests.cli_helpers import run_ember
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -127,7 +129,7 @@ def test_a_lock_works_when_its_holders_pid_cannot_be_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """agent_lock.py:62 raised ENOSPC writing the pid: the lock itself needs no space."""
-    from ember.core import process_lock
+    from ember.core.storage import process_lock
 
     db = tmp_path / "ember.sqlite3"
     monkeypatch.setattr(process_lock.os, "pwrite", _enospc)
@@ -141,7 +143,7 @@ def test_a_lock_works_when_its_holders_pid_cannot_be_written(
 def test_a_lock_file_that_cannot_be_created_on_a_full_disk_is_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ember.core import process_lock
+    from ember.core.storage import process_lock
 
     monkeypatch.setattr(process_lock.os, "open", _enospc)
     with pytest.raises(EmberError, match="is full"):
@@ -164,8 +166,9 @@ def test_sqlite_vec_failing_on_a_nearly_full_disk_says_full(
 ) -> None:
     """sqlite-vec said "Could not fetch vector data" on 'agents delete' with 4 KB free, and
     it reached the user as a traceback."""
-    from ember.core import db, db_errors
-    from ember.core.errors import StorageFull, StorageIOError
+    from ember.core.kernel.errors import StorageFull, StorageIOError
+    from ember.core.storage import db
+    from ember.core.storage import sqlite_errors as db_errors
 
     error = db.sqlite_module().OperationalError("Could not fetch vector data for id 7")
     error.sqlite_errorcode = 1  # SQLITE_ERROR, as sqlite-vec reports it

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ember.core import doctor, llama_build
+from ember.core.diagnostics import doctor
+from ember.core.llm import llama_build
 
 from ..remote_helpers import FakeOpenAIServer, free_port
 
@@ -112,7 +113,7 @@ def test_a_database_linked_to_dev_null_fails_the_database_check(tmp_path: Path) 
 def test_a_bad_saved_setting_is_reported_not_a_traceback(
     ember_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ember.core.store import Store
+    from ember.core.storage.store import Store
 
     with Store(ember_home / "ember.sqlite3") as store:
         store.conn.execute(
@@ -127,7 +128,7 @@ def test_a_bad_saved_setting_is_reported_not_a_traceback(
 
 
 def test_doctor_never_shows_credentials_of_a_saved_server_url(ember_home: Path) -> None:
-    from ember.core.store import Store
+    from ember.core.storage.store import Store
 
     with Store(ember_home / "ember.sqlite3") as store:
         store.set_setting("engine", {"server_url": "http://alice:s3cret@h:1/v1"})

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ember.core import download as dl
-from ember.core.errors import Cancelled, DownloadError
+from ember.core.kernel.errors import Cancelled, DownloadError
+from ember.core.models import download as dl
 
 from ..remote_helpers import FileServer, sha256_of, tiny_gguf
 

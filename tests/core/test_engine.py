@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from ember.core import events as ev
-from ember.core.backend import Backend, KVStateBackend
-from ember.core.engine import Engine
-from ember.core.messages import HEARTBEAT_FAILED, HEARTBEAT_REQUESTED
-from ember.core.scripted_backend import ScriptedBackend
-from ember.core.scripted_backend import scripted_reply as reply
-from ember.core.scripted_backend import scripted_step as step
-from ember.core.store import Store
-from ember.core.tools import ToolRegistry
+from ember.core.agent.engine import Engine
+from ember.core.agent.tools import ToolRegistry
+from ember.core.kernel import events as ev
+from ember.core.llm.backend import Backend, KVStateBackend
+from ember.core.llm.scripted import ScriptedBackend
+from ember.core.llm.scripted import scripted_reply as reply
+from ember.core.llm.scripted import scripted_step as step
+from ember.core.storage.messages import HEARTBEAT_FAILED, HEARTBEAT_REQUESTED
+from ember.core.storage.store import Store
 
 
 def test_reply_streams_and_is_committed(store: Store, make_engine: Any, recorder: Any) -> None:
@@ -285,7 +285,7 @@ def test_resume_after_restart_renders_the_same_context(
 def test_recorded_message_is_queued_and_embedded_on_next_turn(
     store: Store, make_engine: Any, hash_embedder: Any
 ) -> None:
-    from ember.core.engine import record_user_message
+    from ember.core.agent.engine import record_user_message
 
     engine, backend = make_engine([reply("Noted both.")])
     rt = engine.agent("t")
@@ -307,7 +307,7 @@ def test_backends_say_what_they_offer() -> None:
 def test_engine_without_kv_capability_saves_no_warm_state(
     store: Store, make_engine: Any, tmp_path: Any, hash_embedder: Any
 ) -> None:
-    from ember.core.kvstate import KVStateCache
+    from ember.core.llm.kvstate import KVStateCache
 
     backend = ScriptedBackend([reply("hi")], n_ctx=8192)
     engine = Engine(store, backend, hash_embedder, kv_cache=KVStateCache(tmp_path / "kv"))
@@ -342,7 +342,7 @@ def test_off_format_step_is_a_failed_result_and_the_agent_recovers(
 
 
 def test_a_bug_inside_a_tool_is_not_reported_as_bad_arguments(make_engine: Any) -> None:
-    from ember.core import tools
+    from ember.core.agent import tools
 
     def broken(ctx: Any, content: str) -> str:
         raise TypeError("a bug in the tool")
@@ -360,8 +360,8 @@ def test_a_bug_inside_a_tool_is_not_reported_as_bad_arguments(make_engine: Any) 
 
 
 def test_tool_failures_are_ember_errors() -> None:
-    from ember.core.errors import EmberError, PageOutOfRange, ToolFailure
-    from ember.core.search import check_page
+    from ember.core.kernel.errors import EmberError, PageOutOfRange, ToolFailure
+    from ember.core.memory.search import check_page
 
     assert issubclass(ToolFailure, EmberError)
     with pytest.raises(PageOutOfRange, match=r"page 3 does not exist \(there are 1 pages"):

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ember.core.config import EngineConfig
 from ember.core.evaluation import live
 from ember.core.evaluation.first import (
     EXCLUDED,
@@ -18,8 +17,9 @@ from ember.core.evaluation.first import (
     score_block,
 )
 from ember.core.evaluation.runner import RecordingBackend
-from ember.core.scripted_backend import ScriptedBackend
-from ember.core.store import Store
+from ember.core.llm.config import EngineConfig
+from ember.core.llm.scripted import ScriptedBackend
+from ember.core.storage.store import Store
 
 
 def test_conversations_are_seeded_and_never_the_issues_example() -> None:

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from ember.cli import main
-from ember.core.config import EngineConfig
 from ember.core.evaluation import documents, generator, keyvalue, metrics, report, runner, tasks
 from ember.core.evaluation.pdf import write_pdf
-from ember.core.scripted_backend import ScriptedBackend
+from ember.core.llm.config import EngineConfig
+from ember.core.llm.scripted import ScriptedBackend
 
 
 def test_generator_is_seeded() -> None:
@@ -150,8 +150,8 @@ def test_a_run_is_the_same_prompts_any_day(tmp_path: Path, hash_embedder: Any) -
     """The time is in the prompt of the function format (login event, memories' times,
     stored passages), so the runner holds the clock at the generated world's time: two
     runs, two identical prompt lists, and the clock is the wall clock again afterwards."""
-    from ember.core import timeutil
     from ember.core.evaluation.generator import ASKED_AT
+    from ember.core.kernel import clock as timeutil
 
     prompts = []
     for n in range(2):
@@ -264,7 +264,7 @@ def test_report_table_json_and_plot(tmp_path: Path) -> None:
 def test_eval_on_a_server_that_is_down_ends_with_one_clear_line(
     capsys: pytest.CaptureFixture[str], hash_embedder: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ember.core import embedder
+    from ember.core.memory import embedder
 
     monkeypatch.setattr(embedder, "SentenceTransformerEmbedder", lambda: hash_embedder)
     assert main(["eval", "conversation", "--size", "1", "--server", "http://127.0.0.1:1/v1"]) == 1
@@ -295,9 +295,9 @@ def test_eval_rejects_bad_input_in_one_line(
 def test_evidence_in_either_recalled_memory_of_the_dialogue_format_is_recalls() -> None:
     """The dialogue prompt shows two memories, best last: evidence in the first of them was
     brought by automatic recall, not "the context"."""
-    from ember.core import dialogue_prompt
+    from ember.core.agent import dialogue_prompt
     from ember.core.evaluation.generator import Question
-    from ember.core.store import Block, Message
+    from ember.core.storage.store import Block, Message
 
     note = json.dumps(
         {

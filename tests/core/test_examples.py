@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from ember.core.autorecall import MARKER
-from ember.core.engine import Engine, EngineConfig
-from ember.core.examples import EXAMPLES, HEADER, Example, example_events, render_examples
-from ember.core.scripted_backend import ScriptedBackend
+from ember.core.agent.engine import Engine, EngineConfig
+from ember.core.agent.examples import EXAMPLES, HEADER, Example, example_events, render_examples
+from ember.core.llm.scripted import ScriptedBackend
+from ember.core.memory.autorecall import MARKER
 from ember.core.step.schema import encode_step
-from ember.core.store import Store
+from ember.core.storage.store import Store
 
 # The examples show MemGPT's function steps (the dialogue format has none).
 FUNCTIONS = EngineConfig(step_format="functions")
@@ -120,8 +120,8 @@ def test_every_example_line_in_the_prompt_is_in_the_runtime_format(
     """The examples the model sees, read back from the prompt: every step validates, every
     event has the runtime's fields, heartbeats say what the runtime says and results read
     like the runtime's results."""
-    from ember.core import messages
     from ember.core.step.validate import Step, parse_step
+    from ember.core.storage import messages
 
     engine = Engine(store, ScriptedBackend(n_ctx=8192), hash_embedder, FUNCTIONS)
     prompt = engine.agent("t").prompt()

@@ -17,14 +17,14 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ember.core import events as ev
-from ember.core.engine import Engine
-from ember.core.scripted_backend import ScriptedBackend, scripted_reply
+from ember.core.agent.engine import Engine
+from ember.core.agent.tools import ToolRegistry
+from ember.core.kernel import events as ev
+from ember.core.llm.scripted import ScriptedBackend, scripted_reply
 from ember.core.step.schema import StepLimits, encode_step
 from ember.core.step.stream import StepStreamer
 from ember.core.step.validate import InvalidStep, Step, parse_step
-from ember.core.store import Store
-from ember.core.tools import ToolRegistry
+from ember.core.storage.store import Store
 
 TOOLS = list(ToolRegistry().tools)
 SPEC = ToolRegistry().spec(TOOLS, ["persona", "human"], StepLimits())

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from ember.core.backend import Prompt
-from ember.core.errors import ServerError
-from ember.core.openai_client import OpenAIClient, Timeouts, parse_server_url
-from ember.core.remote import RemoteBackend
+from ember.core.kernel.errors import ServerError
+from ember.core.llm.backend import Prompt
+from ember.core.llm.openai_client import OpenAIClient, Timeouts, parse_server_url
+from ember.core.llm.remote import RemoteBackend
 
 Answer = Callable[[BaseHTTPRequestHandler], None]
 MODELS = {"object": "list", "data": [{"id": "m"}]}
@@ -188,7 +188,7 @@ def test_a_turn_against_a_wrong_shape_ends_at_once_with_the_error(
 ) -> None:
     """It ran eight steps to the step cap and 'ember chat' exited 0; an error ends the turn
     (the chat then exits 1) and the user's message is kept."""
-    from ember.core.config import EngineConfig
+    from ember.core.llm.config import EngineConfig
     from ember.core.service import Ember
 
     asked: list[str] = []

@@ -8,10 +8,10 @@ import json
 import threading
 from typing import Any
 
-from ember.core import events as ev
-from ember.core.scripted_backend import scripted_reply as reply
-from ember.core.store import Store
-from ember.core.summary import SUMMARY_CONSTRAINT
+from ember.core.agent.summary import SUMMARY_CONSTRAINT
+from ember.core.kernel import events as ev
+from ember.core.llm.scripted import scripted_reply as reply
+from ember.core.storage.store import Store
 
 TEXT = "I walked in the hills today and saw many birds."
 

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from ember.core import db, paths, presets
-from ember.core.ingest import DELETED_MEANWHILE
-from ember.core.migrations import MIGRATIONS
-from ember.core.store import Store
+from ember.core.agent import presets
+from ember.core.documents.ingest import DELETED_MEANWHILE
+from ember.core.kernel import paths
+from ember.core.storage import db
+from ember.core.storage.migrations import MIGRATIONS
+from ember.core.storage.store import Store
 from tests.cli_helpers import run_ember
 from tests.core.test_concurrency import child
 

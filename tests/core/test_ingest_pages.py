@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ember.core import presets
-from ember.core.ingest import ingest_file
-from ember.core.store import Store
+from ember.core.agent import presets
+from ember.core.documents.ingest import ingest_file
+from ember.core.storage.store import Store
 from tests.core.test_loaders import raw_pdf
 
 

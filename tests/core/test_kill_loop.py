@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from ember.core import db_health
-from ember.core.store import Store
+from ember.core.storage import health as db_health
+from ember.core.storage.store import Store
 
 CHILDREN = Path(__file__).with_name("children.py")
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ember.core.kvstate import KVStateCache, common_prefix
+from ember.core.llm.kvstate import KVStateCache, common_prefix
 
 # -- bookkeeping with a fake backend --------------------------------------------------------
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from ember.core import loaders
-from ember.core.errors import DocumentError
-from ember.core.loaders import Segment, open_document
+from ember.core.documents import loaders
+from ember.core.documents.loaders import Segment, open_document
+from ember.core.kernel.errors import DocumentError
 
 
 def make_pdf(path: Path, pages: list[str]) -> Path:

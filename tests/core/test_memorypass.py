@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from ember.core import memorypass, statements
-from ember.core.store import Store
+from ember.core.memory import memorypass, statements
+from ember.core.storage.store import Store
 
 
 @pytest.mark.parametrize(

@@ -10,11 +10,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-from ember.core import messages
-from ember.core.jsontypes import JSONLike
-from ember.core.messages import Kind, Role
+from ember.core.kernel.jsontypes import JSONLike
 from ember.core.step.schema import step_content
-from ember.core.store import Store
+from ember.core.storage import messages
+from ember.core.storage.messages import Kind, Role
+from ember.core.storage.store import Store
 
 WHEN = datetime(2024, 3, 2, 9, 12, 40, tzinfo=timezone.utc)
 

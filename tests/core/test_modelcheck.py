@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ember.core.errors import ModelError
-from ember.core.modelcheck import RUNTIME_OVERHEAD, MemoryInfo, check_model, memory_info
+from ember.core.kernel.errors import ModelError
+from ember.core.models.check import RUNTIME_OVERHEAD, MemoryInfo, check_model, memory_info
 
 from ..remote_helpers import tiny_gguf
 
@@ -73,8 +73,8 @@ def test_this_machine_reports_its_memory() -> None:
 
 
 def test_a_context_too_big_for_memory_names_the_largest_that_fits(tmp_path: Path) -> None:
-    from ember.core.modelcheck import context_problem, kv_cache_bytes, largest_context
-    from ember.core.models import read_gguf_info
+    from ember.core.llm.gguf import read_gguf_info
+    from ember.core.models.check import context_problem, kv_cache_bytes, largest_context
 
     info = read_gguf_info(tiny_gguf(tmp_path / "t.gguf", META))
     memory = MemoryInfo(16 * GB, 4 * GB)
@@ -100,12 +100,13 @@ def test_the_local_backend_refuses_it_before_llama_cpp_is_touched(
 ) -> None:
     import sys
 
-    from ember.core import modelcheck, modelchoice
-    from ember.core.config import EngineConfig
+    from ember.core.llm.config import EngineConfig
+    from ember.core.models import check as modelcheck
+    from ember.core.models import choice as modelchoice
 
-    monkeypatch.setitem(sys.modules, "ember.core.llama_backend", None)  # importing it fails
+    monkeypatch.setitem(sys.modules, "ember.core.llm.llama", None)  # importing it fails
     monkeypatch.setattr(modelcheck, "memory_info", lambda: MemoryInfo(16 * GB, 4 * GB))
-    monkeypatch.setattr("ember.core.llama_build.missing_cpu_features", lambda: [])
+    monkeypatch.setattr("ember.core.llm.llama_build.missing_cpu_features", lambda: [])
     model = tiny_gguf(tmp_path / "t.gguf", META)
     config = EngineConfig(model_path=str(model), n_ctx=1_000_000_000)
     assert modelchoice.context_problem(config)

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from ember.core import catalogue, modelchoice
-from ember.core.config import EngineConfig
-from ember.core.errors import InvalidInput
-from ember.core.store import Store
+from ember.core.kernel.errors import InvalidInput
+from ember.core.llm.config import EngineConfig
+from ember.core.models import catalogue
+from ember.core.models import choice as modelchoice
+from ember.core.storage.store import Store
 
 from ..remote_helpers import tiny_gguf
 

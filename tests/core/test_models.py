@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ember.core.errors import ModelError
-from ember.core.models import read_gguf_info, resolve_model
+from ember.core.kernel.errors import ModelError
+from ember.core.llm.gguf import read_gguf_info, resolve_model
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -77,7 +77,7 @@ def _with_tensor_type(ttype: int) -> bytes:
 
 
 def test_a_tensor_type_llama_cpp_cannot_read_is_refused(tmp_path: Path) -> None:
-    from ember.core.modelcheck import check_model
+    from ember.core.models.check import check_model
 
     path = tmp_path / "future.gguf"
     path.write_bytes(_with_tensor_type(99))
@@ -90,7 +90,7 @@ def test_a_tensor_type_llama_cpp_cannot_read_is_refused(tmp_path: Path) -> None:
 
 
 def test_an_architecture_llama_cpp_does_not_know_is_refused(tmp_path: Path) -> None:
-    from ember.core.modelcheck import check_model
+    from ember.core.models.check import check_model
 
     from ..remote_helpers import tiny_gguf
 
@@ -107,8 +107,8 @@ def test_the_installed_llama_cpp_is_what_these_checks_read() -> None:
     import ctypes
     import importlib.util
 
-    from ember.core import llama_build
-    from ember.core.models import _GGML_TYPES
+    from ember.core.llm import llama_build
+    from ember.core.llm.gguf import _GGML_TYPES
 
     assert llama_build.knows_architecture("gemma3") is True
     assert llama_build.knows_architecture("llama") is True

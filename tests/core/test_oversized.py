@@ -12,13 +12,15 @@ from typing import Any
 
 import pytest
 
-from ember.core import db, excerpts, tools
-from ember.core.migrations import MIGRATIONS
-from ember.core.scripted_backend import scripted_reply as reply
-from ember.core.scripted_backend import scripted_step as step
-from ember.core.search import Hit, ResultPage
+from ember.core.agent import tools
+from ember.core.llm.scripted import scripted_reply as reply
+from ember.core.llm.scripted import scripted_step as step
+from ember.core.memory import excerpts
+from ember.core.memory.search import Hit, ResultPage
 from ember.core.step.validate import Step
-from ember.core.store import Store
+from ember.core.storage import db
+from ember.core.storage.migrations import MIGRATIONS
+from ember.core.storage.store import Store
 
 BIG = "zebra crossing. " + "Lorem ipsum dolor sit amet. " * 75_000  # ~2.1 MB
 
@@ -120,7 +122,9 @@ def test_a_stored_oversized_result_is_healed_by_the_migration(
 def test_an_imported_oversized_message_comes_in_out_of_context(
     store: Store, tmp_path: Path
 ) -> None:
-    from ember.core import agent_export, agent_import, presets
+    from ember.core.agent import presets
+    from ember.core.transfer import agent_import
+    from ember.core.transfer import export as agent_export
 
     a = presets.create_agent(store, "Anna")
     store.add_message(a.id, "user", "user_message", {"message": BIG}, BIG)

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from ember.core.backend import ChatFormat, KVStateBackend, OnPromptProgress, Prompt
-from ember.core.errors import Cancelled
-from ember.core.kvstate import KVStateCache, common_prefix
-from ember.core.prefixstate import PREFIX_MARGIN, prefix_key, shared_prefix
-from ember.core.warmstart import WarmStart
+from ember.core.agent.prefixstate import PREFIX_MARGIN, prefix_key, shared_prefix
+from ember.core.agent.warmstart import WarmStart
+from ember.core.kernel.errors import Cancelled
+from ember.core.llm.backend import ChatFormat, KVStateBackend, OnPromptProgress, Prompt
+from ember.core.llm.kvstate import KVStateCache, common_prefix
 
 SYSTEM = "You are Ember. Functions: send_message, core_memory_append. Examples: ... Core: "
 
@@ -188,8 +188,8 @@ def test_the_next_prompt_is_read_while_the_user_is_idle(store: Any, hash_embedde
     """In the dialogue format the memory pass may change what sits before the new message
     (the human block): the idle work reads that into the cache, and the next turn reads
     only the memory recalled for the new message and the message."""
-    from ember.core import memorypass
-    from ember.core.engine import Engine
+    from ember.core.agent.engine import Engine
+    from ember.core.memory import memorypass
 
     backend = ScriptedKVBackend()
     engine = Engine(store, backend, hash_embedder)  # type: ignore[arg-type]

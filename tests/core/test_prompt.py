@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ember.core.backend import ChatFormat
-from ember.core.prompt import PromptRenderer
-from ember.core.store import Block, Message
+from ember.core.agent.prompt import PromptRenderer
+from ember.core.llm.backend import ChatFormat
+from ember.core.storage.store import Block, Message
 
 # The shape of Gemma's template: system folded into the first user turn, strict alternation.
 GEMMA_LIKE = (
@@ -123,7 +123,7 @@ def test_template_that_fails_at_load_is_never_used() -> None:
 
 
 def test_template_error_mid_conversation_is_an_error_not_a_silent_switch() -> None:
-    from ember.core.errors import ModelError
+    from ember.core.kernel.errors import ModelError
 
     # A template with a limit the load-time probe does not reach: at most 5 messages.
     picky = "{% if messages|length > 5 %}{{ raise_exception('too many turns') }}{% endif %}"

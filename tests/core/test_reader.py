@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from ember.core import search_index
-from ember.core.errors import StoreError
+from ember.core.kernel.errors import StoreError
+from ember.core.memory import search_index
 from ember.core.service import Ember
 
 

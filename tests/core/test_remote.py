@@ -14,12 +14,12 @@ import time
 
 import pytest
 
-from ember.core.backend import Prompt
-from ember.core.errors import Cancelled, InvalidInput, ServerError
-from ember.core.openai_client import Timeouts, context_window_in, parse_server_url
-from ember.core.remote import ESTIMATE_BYTES_PER_TOKEN, ESTIMATE_MARGIN, RemoteBackend
+from ember.core.kernel.errors import Cancelled, InvalidInput, ServerError
+from ember.core.llm.backend import Prompt
+from ember.core.llm.openai_client import Timeouts, context_window_in, parse_server_url
+from ember.core.llm.remote import ESTIMATE_BYTES_PER_TOKEN, ESTIMATE_MARGIN, RemoteBackend
+from ember.core.step.repair import ObjectCutter, cut_object
 from ember.core.step.schema import Constraint
-from ember.core.steprepair import ObjectCutter, cut_object
 
 from ..remote_helpers import FakeOpenAIServer, free_port
 
@@ -178,7 +178,7 @@ def test_llama_cpp_prompt_progress_and_the_token_limit_are_reported() -> None:
 
 
 def test_remote_backend_is_an_engine_backend_without_kv_state() -> None:
-    from ember.core.backend import Backend, KVStateBackend
+    from ember.core.llm.backend import Backend, KVStateBackend
 
     with FakeOpenAIServer("plain") as server:
         backend = RemoteBackend(server.url)

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from ember.core import catalogue, events
-from ember.core.errors import ModelError, ServerError
-from ember.core.modelchoice import ModelChoice, use_catalogue, use_server
+from ember.core.kernel import events
+from ember.core.kernel.errors import ModelError, ServerError
+from ember.core.models import catalogue
+from ember.core.models.choice import ModelChoice, use_catalogue, use_server
 from ember.core.service import Ember
-from ember.core.store import Store
+from ember.core.storage.store import Store
 
 from ..remote_helpers import FakeOpenAIServer, FileServer, sha256_of, tiny_gguf
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from ember.core import events as ev
+from ember.core.kernel import events as ev
 from ember.core.step.repetition import repetition_cut
-from ember.core.store import Store
+from ember.core.storage.store import Store
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from ember.core.scheduler import HeartbeatScheduler
+from ember.core.agent.heartbeats import HeartbeatScheduler
 
 
 def test_fires_only_after_idle_interval() -> None:

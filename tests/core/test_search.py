@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from ember.core import db, migrations, search, search_index
-from ember.core.errors import PageOutOfRange
-from ember.core.store import Store
+from ember.core.kernel.errors import PageOutOfRange
+from ember.core.memory import search, search_index
+from ember.core.storage import db, migrations
+from ember.core.storage.store import Store
 
 T0 = "2025-03-01T10:00:00+00:00"
 

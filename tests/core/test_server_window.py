@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from ember.core.backend import Prompt
-from ember.core.errors import ContextTooSmall
-from ember.core.remote import RemoteBackend, window_too_small
-from ember.core.server_caps import LLAMA_CPP_FALLBACK_TEMPLATE
+from ember.core.kernel.errors import ContextTooSmall
+from ember.core.llm.backend import Prompt
+from ember.core.llm.remote import RemoteBackend, window_too_small
+from ember.core.llm.server_caps import LLAMA_CPP_FALLBACK_TEMPLATE
 
 from ..remote_helpers import FakeOpenAIServer
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from ember.core.config import EngineConfig
+from ember.core.llm.config import EngineConfig
 from ember.core.service import Ember
-from ember.core.store import Store
+from ember.core.storage.store import Store
 
 
 @pytest.mark.parametrize(

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from ember.core import events as ev
+from ember.core.agent.tools import ToolRegistry
+from ember.core.kernel import events as ev
 from ember.core.step.gbnf import step_grammar
 from ember.core.step.schema import StepLimits, encode_step
 from ember.core.step.stream import StepStreamer
 from ember.core.step.validate import MAX_DEPTH, InvalidStep, Step, nesting_depth, parse_step
-from ember.core.tools import ToolRegistry
 
 LABELS = ["persona", "human"]
 SPEC = ToolRegistry().spec(list(ToolRegistry().tools), LABELS, StepLimits())

@@ -1,4 +1,4 @@
-"""Writing a step (core/step_writer.py): thoughts that loop are cut and the call written
+"""Writing a step (core/agent/step_writer.py): thoughts that loop are cut and the call written
 after them; a dialogue reply said before is never shown and is written again."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ import json
 import re
 from typing import Any
 
-from ember.core import events as ev
+from ember.core.kernel import events as ev
 from ember.core.step.repetition import loop_cut, near_repeat_cut
 from ember.core.step.schema import Constraint
-from ember.core.store import Store
+from ember.core.storage.store import Store
 
 LOOPING = "".join(f"I'll save it in memory {n}. " for n in ("first", "second", "third", "fourth"))
 

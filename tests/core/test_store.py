@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ember.core import presets
-from ember.core.errors import AlreadyExists, InvalidInput, NotFound
-from ember.core.store import Store, fts_query
+from ember.core.agent import presets
+from ember.core.kernel.errors import AlreadyExists, InvalidInput, NotFound
+from ember.core.storage.store import Store, fts_query
 
 
 def unit(i: int, dim: int = 384) -> np.ndarray:

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from ember.core.errors import ToolFailure
-from ember.core.store import Store
-from ember.core.tools import ToolContext, core_memory_replace
+from ember.core.agent.tools import ToolContext, core_memory_replace
+from ember.core.kernel.errors import ToolFailure
+from ember.core.storage.store import Store
 
 
 @pytest.fixture
@@ -44,8 +44,8 @@ def test_delete_removes_the_text_and_its_line_only(ctx: ToolContext) -> None:
 def test_search_reports_the_true_number_of_matches(ctx: ToolContext) -> None:
     """ "Showing 5 of N results" counted the fused candidates (at most 100), not the
     matches; every page of the matches can be reached."""
-    from ember.core.search import search_recall
-    from ember.core.tools import conversation_search
+    from ember.core.agent.tools import conversation_search
+    from ember.core.memory.search import search_recall
 
     texts = [f"Note {i}: green tea with honey" for i in range(130)]
     ids = [

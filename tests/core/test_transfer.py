@@ -9,9 +9,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ember.core import agent_export, agent_import, history_import, presets, transfer
-from ember.core.errors import InvalidInput
-from ember.core.store import Store
+from ember.core.agent import presets
+from ember.core.kernel.errors import InvalidInput
+from ember.core.storage.store import Store
+from ember.core.transfer import agent_import, history_import
+from ember.core.transfer import export as agent_export
+from ember.core.transfer import files as transfer
 from tests.core.dbutil import Dump, dump
 
 
@@ -317,7 +320,7 @@ def test_an_export_keeps_only_the_file_names_of_documents(
 def test_finding_an_imported_message_again_is_an_index_search(store: Store) -> None:
     """By agent and time alone, a history whose messages share one time made the check
     quadratic (30,000 took 161 s here; 4.4 s through this index)."""
-    from ember.core.recall_store import FIND_MESSAGE
+    from ember.core.storage.recall import FIND_MESSAGE
 
     plan = store.conn.execute(
         f"EXPLAIN QUERY PLAN {FIND_MESSAGE}", (1, "2024-05-01", "x", "x", "user", "x")

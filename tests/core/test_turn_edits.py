@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from ember.core import events as ev
-from ember.core import search_index
-from ember.core.errors import InvalidInput
-from ember.core.scripted_backend import ScriptedBackend
+from ember.core.kernel import events as ev
+from ember.core.kernel.errors import InvalidInput
+from ember.core.llm.scripted import ScriptedBackend
+from ember.core.memory import search_index
 from ember.core.service import CANCELLED_REPLY, Ember
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ember.core import db, presets, vector_index
-from ember.core.migrations import MIGRATIONS
-from ember.core.store import Store
+from ember.core.agent import presets
+from ember.core.storage import db, vector_index
+from ember.core.storage.migrations import MIGRATIONS
+from ember.core.storage.store import Store
 
 DIM = 384
 
@@ -140,7 +141,7 @@ def test_set_passage_embeddings_reindexes(store: Store) -> None:
 
 
 def test_wrong_dimension_is_refused(store: Store) -> None:
-    from ember.core.errors import InvalidInput
+    from ember.core.kernel.errors import InvalidInput
 
     a = presets.create_agent(store, "A")
     with pytest.raises(InvalidInput, match="384"):

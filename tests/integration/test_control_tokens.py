@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from ember.core.backend import ChatFormat
-from ember.core.engine import Engine, EngineConfig
-from ember.core.history_import import import_history
-from ember.core.ingest import ingest_paths
-from ember.core.llama_backend import LlamaBackend
-from ember.core.scripted_backend import ScriptedBackend, scripted_reply, scripted_step
-from ember.core.store import Store
+from ember.core.agent.engine import Engine, EngineConfig
+from ember.core.documents.ingest import ingest_paths
+from ember.core.llm.backend import ChatFormat
+from ember.core.llm.llama import LlamaBackend
+from ember.core.llm.scripted import ScriptedBackend, scripted_reply, scripted_step
+from ember.core.storage.store import Store
+from ember.core.transfer.history_import import import_history
 
 pytestmark = pytest.mark.integration
 

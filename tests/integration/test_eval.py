@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 
-from ember.core import events, search, search_index, timeutil
 from ember.core.evaluation import metrics, runner, tasks
 from ember.core.evaluation.pdf import write_pdf
+from ember.core.kernel import clock as timeutil
+from ember.core.kernel import events
+from ember.core.memory import search, search_index
 from ember.core.service import Ember
 
 pytestmark = pytest.mark.integration

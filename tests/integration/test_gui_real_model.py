@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ember.core.store import Store
+from ember.core.storage.store import Store
 from tests.app.fixtures import send_and_wait, settle, shot
 
 
@@ -16,7 +16,7 @@ from tests.app.fixtures import send_and_wait, settle, shot
 def test_real_model_turn_in_the_gui(
     qtbot: Any, make_window: Any, bundled_model: Path, embedder: Any, artifacts_dir: Path
 ) -> None:
-    from ember.core.llama_backend import LlamaBackend
+    from ember.core.llm.llama import LlamaBackend
 
     window = make_window(
         backend_factory=lambda c: LlamaBackend(bundled_model, n_ctx=c.n_ctx), embedder=embedder
@@ -67,8 +67,8 @@ def test_a_first_conversation_in_the_real_window(
     noted and from the conversation."""
     from datetime import datetime, timezone
 
-    from ember.core import timeutil
-    from ember.core.llama_backend import LlamaBackend
+    from ember.core.kernel import clock as timeutil
+    from ember.core.llm.llama import LlamaBackend
 
     # The time is in the prompt: a fixed clock makes the run reproducible.
     with timeutil.fixed_clock(datetime(2026, 5, 14, 18, 30, tzinfo=timezone.utc)):

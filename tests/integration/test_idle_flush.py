@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from ember.core import events as ev
-from ember.core import timeutil
-from ember.core.engine import Engine, EngineConfig
-from ember.core.store import Store
+from ember.core.agent.engine import Engine, EngineConfig
+from ember.core.kernel import clock as timeutil
+from ember.core.kernel import events as ev
+from ember.core.storage.store import Store
 
 pytestmark = pytest.mark.integration
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 def test_preparing_keeps_the_live_cache_and_the_flush_swaps_it_in(
     store: Store, bundled_model: Path, embedder: Any
 ) -> None:
-    from ember.core.llama_backend import LlamaBackend
+    from ember.core.llm.llama import LlamaBackend
 
     backend = LlamaBackend(bundled_model, n_ctx=2048)
     # The function format, whose prompt holds the queue that a flush summarises.

@@ -13,16 +13,16 @@ import numpy as np
 import pytest
 
 from ember import cli
-from ember.core import presets
-from ember.core.errors import EmbedderError
-from ember.core.ingest import (
+from ember.core.agent import presets
+from ember.core.documents.ingest import (
     IngestProgress,
     expand_paths,
     ingest_file,
     ingest_paths,
 )
-from ember.core.search import search_archival
-from ember.core.store import Store
+from ember.core.kernel.errors import EmbedderError
+from ember.core.memory.search import search_archival
+from ember.core.storage.store import Store
 
 FILLER = [
     "The committee reviewed the annual budget and postponed the vote on road repairs.",
@@ -187,7 +187,7 @@ def test_failure_midway_removes_the_partial_source(
 def test_a_source_left_loading_by_a_crash_is_reloaded(
     tmp_path: Path, store: Store, agent_id: int, hash_embedder: Any
 ) -> None:
-    from ember.core.ingest import file_sha256
+    from ember.core.documents.ingest import file_sha256
 
     pdf = report_pdf(tmp_path / "r.pdf")
     stale = store.add_source(agent_id, str(pdf), pdf.name, file_sha256(pdf), pages=5)
@@ -355,7 +355,7 @@ def test_cancel_between_batches_leaves_no_half_source(
 @pytest.fixture
 def cli_embedder(embedder: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Let the CLI use the session's already loaded embedder."""
-    import ember.core.embedder as embedder_module
+    import ember.core.memory.embedder as embedder_module
 
     monkeypatch.setattr(embedder_module, "SentenceTransformerEmbedder", lambda: embedder)
     return embedder

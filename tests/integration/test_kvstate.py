@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from ember.core.backend import Prompt
-from ember.core.kvstate import KVStateCache, common_prefix
+from ember.core.llm.backend import Prompt
+from ember.core.llm.kvstate import KVStateCache, common_prefix
 
 TEXT = (
     "Anna keeps a small garden behind the library. Every Tuesday she waters the tomatoes, "
@@ -28,7 +28,7 @@ def _tokens(backend: Any, prompt: str) -> list[int]:
 
 @pytest.mark.integration
 def test_restore_evaluates_only_the_tail_and_matches_cold(bundled_model: Path) -> None:
-    from ember.core.llama_backend import LlamaBackend
+    from ember.core.llm.llama import LlamaBackend
 
     cache = KVStateCache()
     prompt = TEXT * 8
@@ -65,7 +65,7 @@ def test_restore_evaluates_only_the_tail_and_matches_cold(bundled_model: Path) -
 
 @pytest.mark.integration
 def test_other_context_settings_and_damaged_files_are_ignored(bundled_model: Path) -> None:
-    from ember.core.llama_backend import LlamaBackend
+    from ember.core.llm.llama import LlamaBackend
 
     cache = KVStateCache()
     prompt = TEXT * 3
@@ -97,7 +97,7 @@ def test_other_context_settings_and_damaged_files_are_ignored(bundled_model: Pat
 
 @pytest.mark.integration
 def test_state_that_would_roll_back_a_sliding_window_is_not_used(bundled_model: Path) -> None:
-    from ember.core.llama_backend import LlamaBackend
+    from ember.core.llm.llama import LlamaBackend
 
     cache = KVStateCache()
     prompt = TEXT * 17  # ~580 tokens: longer than Gemma 3's 512-token window

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ember.core import doctor, llama_build
+from ember.core.diagnostics import doctor
+from ember.core.llm import llama_build
 
 
 def test_one_generated_token_in_a_child_process(bundled_model: Path) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from ember.cli import main
-from ember.core import catalogue
-from ember.core.config import EngineConfig
+from ember.core.llm.config import EngineConfig
+from ember.core.models import catalogue
 from ember.core.service import Ember
 
 from ..remote_helpers import FileServer, sha256_of

@@ -11,13 +11,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ember.core import events as ev
-from ember.core import presets
-from ember.core.backend import Prompt
-from ember.core.engine import Engine, EngineConfig
-from ember.core.kvstate import KVStateCache
-from ember.core.prefixstate import prefix_key, shared_prefix
-from ember.core.store import Store
+from ember.core.agent import presets
+from ember.core.agent.engine import Engine, EngineConfig
+from ember.core.agent.prefixstate import prefix_key, shared_prefix
+from ember.core.kernel import events as ev
+from ember.core.llm.backend import Prompt
+from ember.core.llm.kvstate import KVStateCache
+from ember.core.storage.store import Store
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +47,7 @@ def _first_step(engine: Engine, name: str) -> ev.StepStats:
 def test_new_agent_reads_only_its_own_tokens(
     store: Store, bundled_model: Path, embedder: Any, tmp_path: Path
 ) -> None:
-    from ember.core.llama_backend import LlamaBackend
+    from ember.core.llm.llama import LlamaBackend
 
     cache = KVStateCache(tmp_path / "kv")
     first = Engine(store, LlamaBackend(bundled_model, n_ctx=4096), embedder, CONFIG, cache)
@@ -86,7 +86,7 @@ def test_restored_state_is_not_rolled_back(bundled_model: Path, tmp_path: Path) 
     """A restored state holds only the last 512 positions of the sliding-window layers: a
     prompt that leaves it before its end is read from the start, not continued from a
     cache that lacks the window before the divergence."""
-    from ember.core.llama_backend import LlamaBackend
+    from ember.core.llm.llama import LlamaBackend
 
     text = "Anna waters the tomatoes every Tuesday and writes down how tall they grew. " * 60
     backend = LlamaBackend(bundled_model, n_ctx=2048)

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from ember.core import events as ev
-from ember.core import timeutil
-from ember.core.backend import Prompt
-from ember.core.engine import Engine, EngineConfig
-from ember.core.llama_backend import LlamaBackend
-from ember.core.models import read_gguf_info
-from ember.core.store import Store
+from ember.core.agent.engine import Engine, EngineConfig
+from ember.core.kernel import clock as timeutil
+from ember.core.kernel import events as ev
+from ember.core.llm.backend import Prompt
+from ember.core.llm.gguf import read_gguf_info
+from ember.core.llm.llama import LlamaBackend
+from ember.core.storage.store import Store
 
 pytestmark = pytest.mark.integration
 
@@ -91,9 +91,9 @@ def test_small_window_flushes_with_a_real_summary(
 def test_fast_grammar_sampler_is_exact(bundled_model: Path) -> None:
     """Greedy output is identical to llama-cpp-python's own grammar sampler, and sampled
     output always validates."""
+    from ember.core.agent.tools import ToolRegistry
     from ember.core.step.schema import StepLimits
     from ember.core.step.validate import Step, parse_step
-    from ember.core.tools import ToolRegistry
 
     spec = ToolRegistry().spec(list(ToolRegistry().tools), ["persona", "human"], StepLimits())
     step = spec.constraint
@@ -128,10 +128,10 @@ def test_generated_grammars_parse_in_llama_cpp(bundled_model: Path, labels: list
     check them), so check there, with a broken grammar as the control."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    from ember.core.sampling import TopKGrammarSampler
+    from ember.core.agent.summary import SUMMARY_CONSTRAINT
+    from ember.core.agent.tools import ToolRegistry
+    from ember.core.llm.sampling import TopKGrammarSampler
     from ember.core.step.schema import StepLimits
-    from ember.core.summary import SUMMARY_CONSTRAINT
-    from ember.core.tools import ToolRegistry
 
     vocab = LlamaBackend(bundled_model, n_ctx=256).llm._model.vocab
     tools = ToolRegistry()
@@ -156,8 +156,8 @@ def test_a_reply_never_opens_with_a_copied_header(bundled_model: Path) -> None:
     words."""
     import dataclasses as dc
 
+    from ember.core.agent.tools import ToolRegistry
     from ember.core.step.schema import StepLimits
-    from ember.core.tools import ToolRegistry
 
     tools = ToolRegistry()
     spec = dc.replace(tools.spec(["send_message"], ["human"], StepLimits()), dialogue=True)

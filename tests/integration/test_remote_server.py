@@ -21,17 +21,17 @@ from typing import Any
 
 import pytest
 
-from ember.core import events
-from ember.core.backend import Prompt, count_prompt_tokens
-from ember.core.config import EngineConfig
-from ember.core.errors import Cancelled, ContextTooSmall, ServerError
-from ember.core.modelchoice import use_server
-from ember.core.remote import RemoteBackend
+from ember.core.agent.context_window import longest_step
+from ember.core.kernel import events
+from ember.core.kernel.errors import Cancelled, ContextTooSmall, ServerError
+from ember.core.llm.backend import Prompt, count_prompt_tokens
+from ember.core.llm.config import EngineConfig
+from ember.core.llm.remote import RemoteBackend
+from ember.core.models.choice import use_server
 from ember.core.service import Ember
 from ember.core.step.schema import MIN_LIMITS, StepLimits
 from ember.core.step.validate import InvalidStep, parse_step
-from ember.core.store import Store
-from ember.core.window import longest_step
+from ember.core.storage.store import Store
 
 from ..cli_helpers import run_ember
 from ..remote_helpers import free_port

@@ -1,0 +1,127 @@
+"""The main context of a model without a chat template (the bundled base model): a short
+text it can continue with one reply.
+
+Chosen by measurement (``ember eval first``, a new user's live first conversation, and the
+same questions asked of the raw model under each candidate layout; README "Remembering,
+measured"). A 270M base model continues text by copying what sits near its end. Shown its
+own earlier replies it repeated them to every later message; shown JSON function steps it
+wrote more of them, looping; shown the conversation so far, it answered a question from
+whichever earlier line was nearest ("I'm Mira." to "What is my dog called?"). Shown only
+what Ember knows and the memories that fit the message, it answered from them. So it
+reads
+
+1. a short description of the conversation and Ember's own core memory (persona);
+2. what Ember knows about the user: the ``human`` block, kept by the memory pass and the
+   agent (memorypass.py);
+3. the two best memories automatic recall found for the new message (never stored), best
+   last: the user's own statements, or passages of documents, as "Ember remembers …".
+   With one, the first conversation scored 0.83/0.67 but questions over an imported
+   history fell to 0.17 (the answer was often the second hit); with three, 0.67/0.75 and
+   documents fell (seed 1); with two, 0.75/0.67 on seeds 1 and 2, the other tasks held;
+4. the new message, after which the model writes ``Ember: <reply>``.
+
+The conversation itself is in recall memory, where automatic recall finds it. Everything
+before the memory changes only when core memory does, so the engine keeps it in the
+model's cache between turns (and reads it ahead while the user is idle).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+from ember import resources
+from ember.core.step.dialogue import USER_PREFIX
+from ember.core.storage.messages import Kind, Role
+from ember.core.storage.store import Block, Message
+
+HUMAN = "human"
+KNOWN_HEADER = "What Ember knows about the user:"
+REMEMBERS = "Ember remembers"  # how a recalled memory's paragraph begins
+SAID = REMEMBERS + " what the user said: "
+READ = REMEMBERS + " reading in {source}: "
+NOTED = REMEMBERS + ": "
+SHOWN = 2  # memories shown, best last: 1 or 3 did worse on ember eval (README)
+# Where the new message begins (the evaluation finds the recalled part before it).
+NEW_MESSAGE = "\n\n" + USER_PREFIX
+
+
+@cache
+def instructions() -> str:
+    """The read-only description at the top (resources/prompts/dialogue.txt)."""
+    return resources.read_text("prompts", "dialogue.txt").strip()
+
+
+def one_line(text: object) -> str:
+    """``text`` on one line, whitespace collapsed."""
+    return " ".join(str(text).split())
+
+
+def memory_line(memory: Any) -> str:
+    """One recalled memory (an item of autorecall's event) as Ember remembering it."""
+    if not isinstance(memory, dict):
+        return NOTED + one_line(json.dumps(memory))
+    text = one_line(memory.get("content", memory.get("message", "")))
+    if "source" in memory:
+        page = f", page {memory['page']}" if "page" in memory else ""
+        return READ.format(source=f"{memory['source']}{page}") + text
+    if memory.get("role") == "user":
+        went_on = memory.get("user_went_on")
+        return SAID + (f"{text} {one_line(went_on)}" if went_on else text)
+    return NOTED + text
+
+
+def _pending(queue: Sequence[Message]) -> int | None:
+    """Index of the user message the next reply answers: the newest one, unless Ember
+    has replied after it."""
+    for i in range(len(queue) - 1, -1, -1):
+        if queue[i].role == Role.ASSISTANT:
+            return None
+        if queue[i].kind == Kind.USER_MESSAGE:
+            return i
+    return None
+
+
+def _words(message: Message) -> str:
+    """A user message as it is in context (a long one is cut there; recall keeps it whole)."""
+    return one_line(message.content.get("message") or message.text)
+
+
+def _recalled(extra_events: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The best recalled memories' lines, and the other extra events (a summary request)."""
+    best: list[str] = []
+    others: list[str] = []
+    for text in extra_events:
+        try:
+            content = json.loads(text)
+        except ValueError:
+            content = None
+        if isinstance(content, dict) and isinstance(content.get("memories"), list):
+            best = [memory_line(m) for m in content["memories"][:SHOWN]][::-1]  # best last
+        else:
+            others.append(text)
+    return best, others
+
+
+def render(
+    blocks: Sequence[Block],
+    queue: Sequence[Message],
+    extra_events: Sequence[str] = (),
+) -> str:
+    """The dialogue prompt (see the module docstring), ending where the reply begins."""
+    parts = [instructions()]
+    for block in blocks:
+        if block.label != HUMAN and block.value.strip():
+            parts.append(block.value.strip())
+    human = next((b.value.strip() for b in blocks if b.label == HUMAN), "")
+    if human:
+        parts.append(f"{KNOWN_HEADER}\n{human}")
+    best, others = _recalled(extra_events)
+    parts += best
+    text = "\n\n".join(parts)
+    pending = _pending(queue)
+    if pending is not None:
+        text += NEW_MESSAGE + _words(queue[pending])
+    return "\n\n".join([text, *others]) + "\n"

@@ -1,0 +1,56 @@
+"""Agent presets: personas and human profiles bundled in ``resources/``."""
+
+from __future__ import annotations
+
+from ember import resources
+from ember.core.kernel.errors import AlreadyExists, NotFound
+from ember.core.storage.store import Agent, Store
+
+DEFAULT_PERSONA = "ember"
+DEFAULT_HUMAN = "basic"
+DEFAULT_AGENT = "Ember"
+
+
+def personas() -> list[str]:
+    """Names of the bundled personas."""
+    return resources.names("personas")
+
+
+def humans() -> list[str]:
+    """Names of the bundled human profiles."""
+    return resources.names("humans")
+
+
+def _read(folder: str, name: str, available: list[str]) -> str:
+    if name not in available:
+        raise NotFound(f"No {folder[:-1]} preset '{name}' (available: {', '.join(available)}).")
+    return resources.read_text(folder, f"{name}.txt").strip()
+
+
+def preset_text(folder: str, name: str) -> str:
+    """The text of a bundled preset: ``folder`` is ``personas`` or ``humans``."""
+    return _read(folder, name, resources.names(folder))
+
+
+def create_agent(
+    store: Store, name: str, persona: str = DEFAULT_PERSONA, human: str = DEFAULT_HUMAN
+) -> Agent:
+    """Create an agent whose core memory starts from the given presets."""
+    blocks = {
+        "persona": _read("personas", persona, personas()),
+        "human": _read("humans", human, humans()),
+    }
+    return store.create_agent(name, blocks, persona_preset=persona, human_preset=human)
+
+
+def get_or_create_default(store: Store, name: str | None = None) -> Agent:
+    """The named agent (default 'Ember'), created from the default presets if missing."""
+    name = name or DEFAULT_AGENT
+    try:
+        return store.get_agent(name)
+    except NotFound:
+        pass
+    try:
+        return create_agent(store, name)
+    except AlreadyExists:  # another process created it a moment ago
+        return store.get_agent(name)

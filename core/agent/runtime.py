@@ -1,0 +1,326 @@
+"""One agent's events handled: MemGPT's loop of steps for a user message, a login or a timed
+heartbeat, until the agent sends a message, stops chaining, hits the step cap, is
+cancelled, or fails.
+
+One step = keep the context within budget and render it (context.py, prompt.py) → one
+constrained completion, streamed as typed events (step/stream.py, events.py) → validate the
+step (step/validate.py) → commit it → run its function (tools.py) → commit the result →
+heartbeat or stop. Every message is committed before the next model call, so a crash or
+kill loses nothing already shown.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ember.core.agent.context import OnEvent
+from ember.core.agent.step_writer import StepWriter
+from ember.core.agent.tools import ToolContext
+from ember.core.kernel import clock as timeutil
+from ember.core.kernel.errors import Cancelled, EmberError
+from ember.core.kernel.events import (
+    AssistantMessage,
+    ContextUsage,
+    Event,
+    FinishReason,
+    PromptProgress,
+    StepRejected,
+    StepStarted,
+    StepStats,
+    SystemNotice,
+    ToolCall,
+    ToolResult,
+    TurnFinished,
+)
+from ember.core.kernel.jsontypes import JSONLike
+from ember.core.llm.backend import Prompt
+from ember.core.memory import autorecall
+from ember.core.step.schema import StepSpec
+from ember.core.step.validate import InvalidStep, parse_step, scrub_surrogates
+from ember.core.storage import messages
+from ember.core.storage.messages import Kind, Role
+from ember.core.storage.store import Agent, Store
+
+if TYPE_CHECKING:
+    from ember.core.agent.engine import Engine
+
+
+NewMessage = tuple[Role, Kind, JSONLike, str]  # role, kind, content, searchable text
+# How many of the agent's latest replies a new reply may not repeat word for word.
+EARLIER_REPLIES = 50
+
+
+class AgentRuntime:
+    """Handles events for one agent. All state lives in the store."""
+
+    def __init__(self, engine: Engine, agent_id: int) -> None:
+        self.engine = engine
+        self.store = engine.store
+        self.agent_id = agent_id
+        self.context = engine.context(agent_id)
+
+    # -- public API -----------------------------------------------------------------------
+
+    @property
+    def agent(self) -> Agent:
+        """The agent's current row."""
+        return self.store.get_agent_by_id(self.agent_id)
+
+    @property
+    def name(self) -> str:
+        """The agent's name."""
+        return self.agent.name
+
+    def send_user_message(
+        self, text: str, on_event: OnEvent | None = None, cancel: threading.Event | None = None
+    ) -> TurnFinished:
+        """The user says ``text``; run the agent until it replies or stops."""
+        emit = _emitter(on_event)
+        text = text.strip()
+        if not text:
+            return TurnFinished("error", "The message is empty.")
+        content = self.context.fit_message(messages.user_message(text), text, emit)
+        return self._turn(
+            "user_message", [(Role.USER, Kind.USER_MESSAGE, content, text)], emit, cancel
+        )
+
+    def login(self) -> None:
+        """Queue the start-of-session event with the last login time; the agent sees it
+        with its next event. Logins the agent has not answered yet (starts without a word)
+        leave the context: only the newest unanswered one stays; recall keeps them all."""
+        agent = self.agent
+        last = timeutil.parse_iso(agent.last_login_at) if agent.last_login_at else None
+        now = timeutil.now()
+        content = messages.login(last, now)
+        queue = self.store.context_messages(self.agent_id)
+        answered = max((i for i, m in enumerate(queue) if m.role == Role.ASSISTANT), default=-1)
+        stale = [m.id for m in queue[answered + 1 :] if m.kind == Kind.LOGIN]
+        with self.store.transaction():
+            if stale:
+                self.store.evict_messages(stale)
+                hidden = agent.summary_hidden + len(stale)
+                self.store.update_agent(self.agent_id, summary_hidden=hidden)
+            self.store.update_agent(self.agent_id, last_login_at=now.isoformat())
+            self.store.add_message(self.agent_id, Role.USER, Kind.LOGIN, content)
+
+    def timed_heartbeat(
+        self, on_event: OnEvent | None = None, cancel: threading.Event | None = None
+    ) -> TurnFinished | None:
+        """A timed wake-up, unless the agent paused heartbeats or the model writes only
+        dialogue replies (it would answer no one). Returns None when none was run."""
+        if self.engine.dialogue:
+            return None
+        paused = self.agent.heartbeat_paused_until
+        if paused and timeutil.parse_iso(paused) > timeutil.now():
+            return None
+        content = messages.heartbeat(messages.HEARTBEAT_TIMED)
+        return self._turn(
+            "timed_heartbeat",
+            [(Role.USER, Kind.HEARTBEAT, content, "")],
+            _emitter(on_event),
+            cancel,
+        )
+
+    def context_usage(self) -> ContextUsage:
+        """How full the main context is right now."""
+        return self.context.usage()
+
+    def prompt(self) -> str:
+        """The main context exactly as the model would see it next."""
+        return self.context.render().text
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def _turn(
+        self,
+        trigger: str,
+        new: list[NewMessage],
+        emit: OnEvent,
+        cancel: threading.Event | None,
+    ) -> TurnFinished:
+        with self.engine.lock:
+            with self.store.transaction():
+                ids = [self.store.add_message(self.agent_id, *m) for m in new]
+            texts = [(i, m[3]) for i, m in zip(ids, new, strict=True) if m[3]]
+            self.engine.recall.embed(self.agent_id, texts)
+            self.engine.recall.backfill(self.agent_id)
+            recalled: list[str] = []
+            if trigger == "user_message":
+                recalled = autorecall.for_message(
+                    self.store,
+                    self.engine.embedder,
+                    self.agent_id,
+                    new[0][3],
+                    ids[0],
+                    dialogue=self.engine.dialogue,
+                )
+            try:
+                return self._run_steps(trigger, emit, cancel, recalled)
+            except Cancelled:
+                result = TurnFinished("cancelled")
+            except EmberError as exc:
+                emit(SystemNotice("error", str(exc)))
+                result = TurnFinished("error", str(exc))
+            emit(result)
+            return result
+
+    def _run_steps(
+        self,
+        trigger: str,
+        emit: OnEvent,
+        cancel: threading.Event | None,
+        recalled: Sequence[str] = (),
+    ) -> TurnFinished:
+        """Steps until a reply, a stop, or the cap.
+
+        ``recalled`` (automatic recall, chosen once per user message: the same memories,
+        most first) ends every prompt of the turn, after the queue; it is counted in the
+        budget and never stored.
+
+        A user message always gets an answer: if the agent would stop without one (no
+        heartbeat requested, or the cap reached), one last step is constrained to
+        ``send_message``. Weak models otherwise end turns silently.
+        """
+        engine = self.engine
+        cap = max(1, engine.config.max_chain_steps)
+        must_reply = trigger == "user_message"
+        force_reply = False
+        for step_no in range(1, cap + 1):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            if must_reply and step_no == cap:
+                force_reply = True
+            prompt, budget, used = self.context.prepare(emit, cancel, recalled)
+            emit(budget.usage(used))
+            emit(StepStarted(self.agent_id, step_no, trigger if step_no == 1 else "heartbeat"))
+            labels = [b.label for b in self.store.blocks(self.agent_id)]
+            spec = engine.step_spec(labels, reply_only=force_reply)
+            raw, stats, at_limit = self._generate(prompt, spec, emit, cancel)
+            emit(stats)
+            step = parse_step(raw, spec)
+            if isinstance(step, InvalidStep):
+                # What the model wrote stays, paired with the failure it caused.
+                raw = scrub_surrogates(raw)
+                error = messages.STEP_CUT.format(engine.reserve) if at_limit else step.error
+                with self.store.transaction():
+                    self._add(Role.ASSISTANT, Kind.INVALID_STEP, messages.invalid_step(raw))
+                    self._add_result("Failed", error)
+                    self._add(
+                        Role.USER, Kind.HEARTBEAT, messages.heartbeat(messages.HEARTBEAT_FAILED)
+                    )
+                emit(StepRejected(raw, error))
+                continue
+            send = step.function == "send_message"  # its message: a checked string
+            message = str(step.arguments.get("message", "")) if send else ""
+            if step.function == "send_message" and len(message) >= engine.limits.message:
+                emit(
+                    SystemNotice("reply_cut", messages.REPLY_AT_LIMIT.format(engine.limits.message))
+                )
+            msg_id = self._add(Role.ASSISTANT, Kind.STEP, step.content(), message)
+            emit(ToolCall(step.function, step.arguments, step.thoughts))
+            if step.function == "send_message":
+                engine.recall.embed(self.agent_id, [(msg_id, message)])
+                emit(AssistantMessage(message, msg_id, timeutil.now_iso()))
+                return self._finish(emit, "message")
+            # A result may take one message's share of the queue (excerpts.bound_result).
+            ctx = ToolContext(
+                self.store,
+                engine.embedder,
+                self.agent_id,
+                self.context.count_text,
+                budget.message_limit,
+            )
+            result = engine.tools.call(ctx, step)
+            self._add_result(result.status, result.message)
+            emit(ToolResult(step.function, result.status, result.message, result.heartbeat))
+            if result.heartbeat:
+                failed = result.status == "Failed"
+                reason = messages.HEARTBEAT_FAILED if failed else messages.HEARTBEAT_REQUESTED
+            elif must_reply:
+                reason, force_reply = messages.HEARTBEAT_REPLY, True
+            else:
+                return self._finish(emit, "no_message")
+            self._add(Role.USER, Kind.HEARTBEAT, messages.heartbeat(reason))
+        emit(
+            SystemNotice(
+                "step_cap",
+                f"The agent took {cap} steps in a row without replying, so it was stopped. "
+                "You can ask again or rephrase.",
+            )
+        )
+        return self._finish(emit, "step_cap")
+
+    @staticmethod
+    def _finish(emit: OnEvent, reason: FinishReason) -> TurnFinished:
+        finished = TurnFinished(reason)
+        emit(finished)
+        return finished
+
+    def _generate(
+        self, prompt: Prompt, spec: StepSpec, emit: OnEvent, cancel: threading.Event | None
+    ) -> tuple[str, StepStats, bool]:
+        """The step's text, what it cost, and whether it ended at the token limit
+        (step_writer.py: loops stopped, replies said before written again)."""
+
+        def reading(done: int, total: int) -> None:
+            emit(PromptProgress(self.agent_id, "step", done, total))
+
+        # Restoring a saved state, or building the shared prefix state (counted here).
+        start = time.perf_counter()
+        prefilled = self.engine.warm.before_step(self.agent_id, prompt, cancel, reading)
+        writer = StepWriter(
+            self.engine.backend,
+            self.engine.reserve,
+            self.engine.config.temperature,
+            cancel,
+            reading,
+        )
+        earlier = self._earlier_replies() if spec.dialogue else ()
+        raw, stats, at_limit = writer.write(prompt, spec, emit, earlier)
+        stats = dataclasses.replace(
+            stats,
+            evaluated_tokens=stats.evaluated_tokens + prefilled,
+            seconds=round(time.perf_counter() - start, 3),
+        )
+        return raw, stats, at_limit
+
+    def _earlier_replies(self) -> list[str]:
+        """The agent's recent replies (a reply is not said again word for word)."""
+        rows = self.store.conn.execute(
+            f"SELECT text FROM messages WHERE agent_id = ? AND role = '{Role.ASSISTANT}' "
+            f"AND kind = '{Kind.STEP}' AND text != '' ORDER BY id DESC LIMIT ?",
+            (self.agent_id, EARLIER_REPLIES),
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    # -- persistence helpers ------------------------------------------------------------------
+
+    def _add_result(self, status: str, message: str) -> int:
+        return self._add(Role.TOOL, Kind.FUNCTION_RESULT, messages.function_result(status, message))
+
+    def _add(self, role: Role, kind: Kind, content: JSONLike, text: str = "") -> int:
+        return self.store.add_message(self.agent_id, role, kind, content, text)
+
+
+def record_user_message(store: Store, agent_id: int, text: str) -> int | None:
+    """Keep a user message in the agent's queue without running the agent (typed while the
+    app was closing, or before the model loaded): nothing the user wrote is lost. The agent
+    sees it with its next event."""
+    text = text.strip()
+    if not text:
+        return None
+    return store.add_message(
+        agent_id, Role.USER, Kind.USER_MESSAGE, messages.user_message(text), text
+    )
+
+
+def _ignore(event: Event) -> None:
+    return None
+
+
+def _emitter(on_event: OnEvent | None) -> OnEvent:
+    return _ignore if on_event is None else on_event

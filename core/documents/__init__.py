@@ -1,0 +1,1 @@
+"""Documents into archival memory: opening PDFs and text files, and ingesting them."""

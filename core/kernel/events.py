@@ -1,0 +1,162 @@
+"""Typed events the engine emits while it works. Plain frozen data: safe to pass between
+threads (the GUI worker forwards them through queued Qt signals) and to print (the CLI).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ember.core.kernel.jsontypes import JSONObject
+
+
+@dataclass(frozen=True)
+class StepStarted:
+    """The model starts one step (one completion) for an agent."""
+
+    agent_id: int
+    step: int
+    trigger: str  # "user_message", "heartbeat", "login", "system_alert", "timed_heartbeat"
+
+
+@dataclass(frozen=True)
+class PromptProgress:
+    """The model reads its prompt: ``done`` of the ``total`` tokens it must evaluate (the
+    rest came from its KV cache). ``purpose``: a step, or a summary of older messages."""
+
+    agent_id: int
+    purpose: Literal["step", "summary"]
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class SummaryProgress:
+    """Older messages are being summarised before they leave the context (a flush).
+
+    ``stage``: ``started`` (a piece begins), ``writing`` (``tokens`` of at most
+    ``max_tokens`` written in this piece), ``done`` (the summary is in place). A flush
+    summarises ``messages`` messages in ``pieces`` pieces when they do not fit at once.
+    Cancelling stops it; then nothing is evicted.
+    """
+
+    agent_id: int
+    stage: Literal["started", "writing", "done"]
+    messages: int
+    piece: int
+    pieces: int
+    tokens: int
+    max_tokens: int
+
+
+@dataclass(frozen=True)
+class ThoughtDelta:
+    """More of the inner thoughts being generated."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class MessageDelta:
+    """More of the ``send_message`` text being generated (stream it to the user)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """The step's parsed function call, before it runs."""
+
+    name: str
+    arguments: JSONObject
+    thoughts: str
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What the function returned."""
+
+    name: str
+    status: Literal["OK", "Failed"]
+    message: str
+    heartbeat: bool
+
+
+@dataclass(frozen=True)
+class StepRejected:
+    """The step just generated was not a valid step (``error`` says why; the agent gets it
+    as a Failed result and another step). Text streamed for it is void."""
+
+    raw: str
+    error: str
+
+
+@dataclass(frozen=True)
+class AssistantMessage:
+    """A complete ``send_message`` reply, committed to recall memory."""
+
+    text: str
+    message_id: int
+    time: str
+
+
+@dataclass(frozen=True)
+class SystemNotice:
+    """Something the user should know: a flush, the step cap, a truncated message, an error.
+    (The memory-pressure alert is the agent's; front ends see ContextUsage pass warn_at.)"""
+
+    kind: Literal["flush", "step_cap", "truncated", "reply_cut", "error", "info"]
+    text: str
+
+
+@dataclass(frozen=True)
+class ContextUsage:
+    """How full the main context is, in model tokens. The thresholds apply to the queue's
+    share, ``budget - fixed``; a meter of ``used`` against ``flush_at`` with marks at
+    ``fixed`` and ``warn_at`` shows one consistent measure."""
+
+    used: int
+    budget: int  # window minus the reply reserve
+    window: int
+    warn_at: int  # fixed + 70% of the queue's share: memory-pressure alert (to the agent)
+    flush_at: int  # the whole budget: eviction + summary
+    fixed: int = 0  # system, tools, examples and core memory: there before any message
+
+
+@dataclass(frozen=True)
+class StepStats:
+    """What one step cost (prefix reuse shows as evaluated < prompt tokens)."""
+
+    prompt_tokens: int
+    evaluated_tokens: int
+    completion_tokens: int
+    seconds: float
+    tokens_per_second: float
+
+
+FinishReason = Literal["message", "no_message", "step_cap", "cancelled", "error"]
+
+
+@dataclass(frozen=True)
+class TurnFinished:
+    """The agent stopped for this event: replied, hit the step cap, was cancelled, or failed."""
+
+    reason: FinishReason
+    error: str | None = None
+
+
+Event = (
+    StepStarted
+    | PromptProgress
+    | SummaryProgress
+    | ThoughtDelta
+    | MessageDelta
+    | ToolCall
+    | ToolResult
+    | StepRejected
+    | AssistantMessage
+    | SystemNotice
+    | ContextUsage
+    | StepStats
+    | TurnFinished
+)

@@ -1,0 +1,453 @@
+"""A small HTTP client for OpenAI-compatible servers, on the standard library only.
+
+Design:
+
+* One connection per request (``http.client``): a local server that restarted between
+  two turns must not surface as a stale pooled socket, and the agent is usable again as
+  soon as the server is back.
+* Streaming reads Server-Sent Events line by line (``data: {...}`` up to ``[DONE]``).
+* Cancel closes the stream: a watcher thread shuts the socket down when the cancel event
+  is set, which wakes a read that is blocked (a server still reading a long prompt sends
+  nothing for minutes). Servers stop generating when their client goes away.
+* Timeouts fit slow local servers: 10 s to connect, then :class:`Timeouts` -- a long wait
+  for the first token (prompt reading can take minutes on a laptop) and a gap limit
+  between tokens once the reply flows. Only events that carry text (or new prompt
+  progress) count as the reply flowing: a server sending an empty event every second
+  once kept a reply open forever. There is no fixed cut on a whole reply; every other
+  request has a total deadline (a server dripping ``/v1/models`` a byte at a time hung).
+* Reads are bounded, redirects reported and not followed (``server_limits``).
+* Every failure becomes one :class:`ServerError` whose message names the server and the
+  fix, with a ``kind`` (unreachable, auth, not_found, model_missing, context_overflow,
+  dropped, timeout, server, bad_response).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from ember.core.kernel.errors import Cancelled, InvalidInput, ServerError
+from ember.core.llm.server_limits import (
+    MAX_BODY_BYTES,
+    MAX_ERROR_BYTES,
+    MAX_EVENT_BYTES,
+    carries_text,
+    prompt_read,
+    read_bounded,
+    redirected,
+)
+
+CONNECT_TIMEOUT = 10.0
+REQUEST_TIMEOUT = 120.0  # plain requests: model lists, tokenization, probes (in all)
+USER_AGENT = "ember-assistant"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long a streamed reply may stay silent, in seconds."""
+
+    first_token: float = 1800.0  # from the request to the first token: prompt reading
+    between_tokens: float = 300.0  # once tokens flow
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a server is: ``http://127.0.0.1:8080/v1`` gives root ``""`` and api ``/v1``."""
+
+    url: str  # as the user wrote it, normalised (no trailing slash)
+    scheme: str
+    host: str
+    port: int
+    root: str  # path of the server's root (llama.cpp's /props, /tokenize live here)
+    api: str  # path of the OpenAI API (…/v1)
+
+    @property
+    def origin(self) -> str:
+        """``scheme://host:port``: what a stored API key belongs to."""
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+
+_USERINFO = re.compile(r"(//)[^/?#@\s]*@")
+
+
+def redact_url(text: str) -> str:
+    """``text`` with any user name and password of a URL in it replaced by ``***``."""
+    return _USERINFO.sub(r"\1***@", text)
+
+
+def parse_server_url(url: str) -> Endpoint:
+    """Check and split a server URL. ``…/v1`` is the API base; a URL without it gets it.
+
+    A user name or password in the URL is refused: it would be stored and shown in plain
+    text, and it was never sent (keys go as a bearer token, from the keychain or
+    ``EMBER_API_KEY``); no message ever repeats it."""
+    text = url.strip().rstrip("/")
+    shown = redact_url(url)
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:  # "Invalid IPv6 URL" (http://[::1/v1)
+        host = None
+    if not host or parts.scheme not in ("http", "https"):
+        raise InvalidInput(f'"{shown}" is not a server URL; use one like http://127.0.0.1:8080/v1')
+    if parts.username is not None or parts.password is not None:
+        bare = redact_url(text).replace("***@", "")
+        raise InvalidInput(
+            f'"{shown}" holds a user name or password, which Ember would keep in plain text '
+            f"and never sends. Use {bare} and store the key in the OS keychain with: ember "
+            f"server key {bare} (or set EMBER_API_KEY)."
+        )
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise InvalidInput(f'"{shown}" has an invalid port number') from None
+    path = parts.path.rstrip("/")
+    if path.endswith("/v1"):
+        root, api = path[: -len("/v1")], path
+    else:
+        root, api = path, path + "/v1"
+    return Endpoint(text, parts.scheme, host, port, root, api)
+
+
+def _error_detail(body: bytes) -> tuple[str, str]:
+    """(message, code) from an error body in OpenAI's, FastAPI's or llama.cpp's shape."""
+    try:
+        data = json.loads(body.decode("utf-8", errors="replace"))
+    except ValueError:
+        return body.decode("utf-8", errors="replace").strip()[:300], ""
+    err: Any = data.get("error", data) if isinstance(data, dict) else data
+    if isinstance(err, dict):
+        message = err.get("message") or err.get("detail") or json.dumps(err)[:300]
+        return str(message), str(err.get("code") or err.get("type") or "")
+    return str(err)[:300], ""
+
+
+_CTX_PATTERNS = (
+    re.compile(r"maximum context length is (\d+)"),
+    re.compile(r"context window of (\d+)"),
+    re.compile(r"context size \((\d+)"),
+    re.compile(r"n_ctx[^\d]{0,12}(\d+)"),
+)
+
+
+def context_window_in(message: str) -> int | None:
+    """The server's window size if an overflow message states it."""
+    for pattern in _CTX_PATTERNS:
+        m = pattern.search(message)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def is_context_overflow(message: str, code: str) -> bool:
+    """Whether an error says the prompt did not fit the server's window."""
+    text = f"{code} {message}".lower()
+    return "context_length_exceeded" in text or (
+        "context" in text and any(w in text for w in ("exceed", "too long", "maximum", "larger"))
+    )
+
+
+def http_error(endpoint: Endpoint, path: str, status: int, body: bytes) -> ServerError:
+    """The one message for an HTTP error status from the server."""
+    message, code = _error_detail(body)
+    where = endpoint.url
+    if status in (401, 403):
+        return ServerError(
+            f"The server at {where} refused the API key (HTTP {status}). Set EMBER_API_KEY "
+            "or store the key with: ember server key " + endpoint.url,
+            "auth",
+        )
+    low = f"{code} {message}".lower()
+    if "model" in low and any(w in low for w in ("not found", "does not exist", "not_found")):
+        return ServerError(
+            f"The server at {where} does not have that model: {message}", "model_missing"
+        )
+    if status == 404:
+        return ServerError(
+            f"The server at {where} has no {path} (HTTP 404). Is this the address of an "
+            "OpenAI-compatible API (like http://127.0.0.1:8080/v1)?",
+            "not_found",
+        )
+    if is_context_overflow(message, code):
+        window = context_window_in(message)
+        size = f" ({window} tokens)" if window else ""
+        return ServerError(
+            f"The prompt did not fit the server's context window{size}. Start the server with "
+            "a larger context, or give Ember the server's size with --ctx (Settings: "
+            "Context size).",
+            "context_overflow",
+        )
+    return ServerError(f"The server at {where} answered HTTP {status}: {message}", "server")
+
+
+def _json_body(endpoint: Endpoint, path: str, data: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ServerError(
+            f"The server at {endpoint.url} sent something that is not JSON for {path}.",
+            "bad_response",
+        )
+    return value
+
+
+class _Watchdog:
+    """Shuts a socket down on cancel or when the server stays silent too long."""
+
+    def __init__(
+        self, sock: socket.socket, cancel: threading.Event | None, timeouts: Timeouts
+    ) -> None:
+        self.sock = sock
+        self.cancel = cancel
+        self.timeouts = timeouts
+        self.reason: str | None = None  # "cancelled" | "timeout" once it fired
+        self.first_token_seen = False
+        self._last = time.monotonic()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ember-http-watchdog", daemon=True)
+        self._thread.start()
+
+    def token(self) -> None:
+        """A token arrived: the silence clock restarts with the shorter limit."""
+        self.first_token_seen = True
+        self._last = time.monotonic()
+
+    def progress(self) -> None:
+        """The server reports progress reading the prompt: the first-token clock restarts."""
+        self._last = time.monotonic()
+
+    def _run(self) -> None:
+        while not self._done.wait(0.1):
+            limit = (
+                self.timeouts.between_tokens if self.first_token_seen else self.timeouts.first_token
+            )
+            if self.cancel is not None and self.cancel.is_set():
+                self._fire("cancelled")
+            elif time.monotonic() - self._last > limit:
+                self._fire("timeout")
+
+    def _fire(self, reason: str) -> None:
+        self.reason = reason
+        self._done.set()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def stop(self) -> None:
+        """The request is over."""
+        self._done.set()
+
+
+class OpenAIClient:
+    """Requests to one server. Thread-safe: every request has its own connection."""
+
+    def __init__(self, endpoint: Endpoint, api_key: str | None = None) -> None:
+        self.endpoint = endpoint
+        self.api_key = api_key
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _connect(self, timeout: float | None) -> http.client.HTTPConnection:
+        ep = self.endpoint
+        cls = http.client.HTTPSConnection if ep.scheme == "https" else http.client.HTTPConnection
+        conn = cls(ep.host, ep.port, timeout=CONNECT_TIMEOUT)
+        try:
+            conn.connect()
+        except ConnectionRefusedError:
+            raise ServerError(
+                f"Cannot reach the server at {ep.url} (connection refused). Is it running?",
+                "unreachable",
+            ) from None
+        except socket.gaierror:
+            raise ServerError(
+                f"Cannot reach the server at {ep.url}: unknown host {ep.host}.", "unreachable"
+            ) from None
+        except TimeoutError:
+            raise ServerError(
+                f"The server at {ep.url} did not answer within {CONNECT_TIMEOUT:.0f} s.",
+                "unreachable",
+            ) from None
+        except OSError as exc:
+            raise ServerError(
+                f"Cannot reach the server at {ep.url}: {exc.strerror or exc}.", "unreachable"
+            ) from None
+        assert conn.sock is not None
+        conn.sock.settimeout(timeout)
+        return conn
+
+    def _headers(self, body: bool) -> dict[str, str]:
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json, text/event-stream"}
+        if body:
+            headers["Content-Type"] = "application/json"
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        return headers
+
+    def _path(self, path: str, root: bool) -> str:
+        return (self.endpoint.root if root else self.endpoint.api) + path
+
+    def request_json(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        root: bool = False,
+        timeout: float = REQUEST_TIMEOUT,
+    ) -> dict[str, Any]:
+        """One request; the JSON object it answered. ``root`` puts ``path`` under the
+        server's root instead of its API base."""
+        full = self._path(path, root)
+        conn = self._connect(timeout)
+        assert conn.sock is not None
+        # The whole request within ``timeout``: a per-read timeout never fires for a
+        # server that sends a byte a second.
+        deadline = _Watchdog(conn.sock, None, Timeouts(timeout, timeout))
+        late = ServerError(
+            f"The server at {self.endpoint.url} did not answer {full} within {timeout:.0f} s.",
+            "timeout",
+        )
+        try:
+            payload = None if body is None else json.dumps(body).encode("utf-8")
+            conn.request(method, full, body=payload, headers=self._headers(body is not None))
+            resp = conn.getresponse()
+            limit = MAX_ERROR_BYTES if resp.status >= 400 else MAX_BODY_BYTES
+            data = read_bounded(self.endpoint, full, resp, limit)
+        except TimeoutError:
+            raise late from None
+        except (OSError, http.client.HTTPException) as exc:
+            if deadline.reason == "timeout":
+                raise late from None
+            raise ServerError(
+                f"The connection to the server at {self.endpoint.url} failed: {exc}.", "dropped"
+            ) from None
+        finally:
+            deadline.stop()
+            conn.close()
+        if deadline.reason == "timeout":
+            raise late
+        if 300 <= resp.status < 400:
+            raise redirected(self.endpoint, full, resp)
+        if resp.status >= 400:
+            raise http_error(self.endpoint, full, resp.status, data)
+        return _json_body(self.endpoint, full, data)
+
+    def probe_json(self, path: str, *, root: bool = False) -> dict[str, Any] | None:
+        """GET ``path``; None when the server does not offer it (any error status)."""
+        try:
+            return self.request_json("GET", path, root=root, timeout=30.0)
+        except ServerError as exc:
+            if exc.kind in ("unreachable", "auth"):
+                raise
+            return None
+
+    # -- streaming -------------------------------------------------------------------------
+
+    def stream(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        *,
+        cancel: threading.Event | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> Generator[dict[str, Any], None, None]:
+        """POST with ``stream: true``; yield each event's JSON until ``[DONE]``.
+
+        Raises :class:`Cancelled` when ``cancel`` is set (the connection is closed, so the
+        server stops), :class:`ServerError` on any failure, including a reply cut off.
+        Closing the generator early closes the connection too.
+        """
+        full = self._path(path, False)
+        timeouts = timeouts or Timeouts()
+        conn = self._connect(None)
+        assert conn.sock is not None
+        watchdog = _Watchdog(conn.sock, cancel, timeouts)
+        done = False
+        read_so_far = 0
+        try:
+            try:
+                payload = json.dumps({**body, "stream": True}).encode("utf-8")
+                conn.request("POST", full, body=payload, headers=self._headers(True))
+                resp = conn.getresponse()
+                if 300 <= resp.status < 400:
+                    raise redirected(self.endpoint, full, resp)
+                if resp.status >= 400:
+                    error = read_bounded(self.endpoint, full, resp, MAX_ERROR_BYTES)
+                    raise http_error(self.endpoint, full, resp.status, error)
+                if "json" in (resp.getheader("Content-Type") or ""):
+                    # A server that ignores "stream": the whole answer as one event.
+                    answer = read_bounded(self.endpoint, full, resp, MAX_BODY_BYTES)
+                    whole = _json_body(self.endpoint, full, answer)
+                    watchdog.token()
+                    yield whole
+                    done = True
+                    return
+                while raw := resp.readline(MAX_EVENT_BYTES + 1):
+                    if len(raw) > MAX_EVENT_BYTES:
+                        raise ServerError(
+                            f"The server at {self.endpoint.url} sent an event of more than "
+                            f"{MAX_EVENT_BYTES >> 20} MB; Ember stopped reading.",
+                            "bad_response",
+                        )
+                    line = raw.decode("utf-8", errors="replace").strip()
+                    if not line.startswith("data:"):
+                        continue  # blank separators, comments (pings), event names
+                    data = line[len("data:") :].strip()
+                    if data == "[DONE]":
+                        done = True
+                        return
+                    try:
+                        event = json.loads(data)
+                    except ValueError:
+                        raise ServerError(
+                            f"The server at {self.endpoint.url} sent a malformed event.",
+                            "bad_response",
+                        ) from None
+                    if isinstance(event, dict) and event.get("error"):
+                        raise http_error(self.endpoint, full, 500, data.encode("utf-8"))
+                    if isinstance(event, dict) and carries_text(event):
+                        watchdog.token()
+                    elif (read := prompt_read(event)) > read_so_far:
+                        read_so_far = read  # progress only when more of it was read
+                        watchdog.progress()
+                    yield event
+            except (OSError, http.client.HTTPException) as exc:
+                cause: Exception = exc
+            else:
+                cause = ConnectionError("the stream ended without [DONE]")
+            if watchdog.reason == "cancelled":
+                raise Cancelled("Stopped.")
+            if watchdog.reason == "timeout":
+                limit = (
+                    timeouts.between_tokens if watchdog.first_token_seen else timeouts.first_token
+                )
+                raise ServerError(
+                    f"The server at {self.endpoint.url} sent nothing for {limit:.0f} s; "
+                    "the reply was abandoned.",
+                    "timeout",
+                )
+            raise ServerError(
+                f"The connection to the server at {self.endpoint.url} was lost in the middle "
+                f"of the reply ({cause}).",
+                "dropped",
+            )
+        finally:
+            watchdog.stop()
+            if not done:
+                try:
+                    assert conn.sock is not None
+                    conn.sock.shutdown(socket.SHUT_RDWR)
+                except (OSError, AssertionError):
+                    pass
+            conn.close()

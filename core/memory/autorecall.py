@@ -1,0 +1,262 @@
+"""Automatic recall: memory the system searches for the agent, before it is asked.
+
+Weak local models rarely decide to search. Before a user message is answered, the engine
+runs the same hybrid search as the agent's tools over recall and archival memory and shows
+the few best hits that are not already in view as the *last* part of the prompt (after the
+FIFO queue, so the cached prefix is untouched), as one event marked "possibly relevant
+memories", each with its time and, for documents, source and page. It is rebuilt for each
+user message and never stored.
+
+What is "in view": messages in the FIFO queue (by id) and text already in core memory.
+Recall and archival scores come from fusions with different numbers of rankings, so each is
+normalised by the best score its fusion can give before the two lists are merged; hits
+below :data:`MIN_SCORE` of that best are not shown.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from ember.core.kernel import clock as timeutil
+from ember.core.memory import search, search_index
+from ember.core.memory.chunking import split_sentences
+from ember.core.memory.embedder import Embedder
+from ember.core.storage.messages import Role
+from ember.core.storage.store import Store
+
+MARKER = "Possibly relevant memories"
+# The per-agent switch (``agents.settings``); on when absent.
+SETTING = "auto_recall"
+# Five: on ember eval's conversation task (seed 11) three hits held the evidence for 0.58
+# of the questions, five for 0.83 (recall@5), at about 60 prompt tokens a message.
+MAX_HITS = 5
+MIN_SCORE = 0.1
+MAX_CHARS = 400
+# Hits looked at per tier before removing those in view.
+LOOK_AT = 10
+# The user's next message belongs with a recalled one when said this soon after it.
+NEXT_WITHIN_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Memory:
+    """One recalled memory: the hit, its tier, its normalised score, and for a message
+    the one said just before it (an answer is often a reply to it) and, for the user's
+    words, their next message in the same exchange (see :func:`_next_words`)."""
+
+    hit: search.Hit
+    tier: search.Tier
+    score: float
+    before: str | None = None
+    after: str | None = None
+
+
+def enabled(settings: Mapping[str, object]) -> bool:
+    """Whether automatic recall is on in an agent's ``settings`` (on by default)."""
+    return bool(settings.get(SETTING, True))
+
+
+def _best_score(tier: search.Tier, weights: search.Weights) -> float:
+    w = weights
+    total = w.message_keyword + w.message_vector
+    if tier == "recall":
+        total += w.window_keyword + w.window_vector
+    return total / (w.k + 1)
+
+
+def _neighbours(
+    store: Store, agent_id: int, message_id: int, *, after: bool, n: int
+) -> list[tuple[str, str, str]]:
+    """``(role, text, time)`` of the ``n`` messages with text nearest to ``message_id``
+    on one side, nearest first."""
+    side, order = (">", "") if after else ("<", " DESC")
+    rows = store.conn.execute(
+        f"SELECT role, text, created_at FROM messages WHERE agent_id = ? AND id {side} ? "
+        f"AND text != '' ORDER BY id{order} LIMIT ?",
+        (agent_id, message_id, n),
+    ).fetchall()
+    return [(str(r), str(t), str(c)) for r, t, c in rows]
+
+
+def _previous_text(store: Store, agent_id: int, message_id: int) -> str | None:
+    before = _neighbours(store, agent_id, message_id, after=False, n=1)
+    return before[0][1] if before else None
+
+
+def _next_words(store: Store, agent_id: int, hit: search.Hit) -> str | None:
+    """The user's next message after their recalled one, if it follows within the same
+    exchange (at most one reply of Ember's between, within :data:`NEXT_WITHIN_SECONDS`).
+    People say a thing over two messages ("We adopted a dog last month!" … "We named him
+    Sprocket."), and a question's words find the first while the answer is in the next."""
+    if hit.role != Role.USER:
+        return None
+    for role, text, created_at in _neighbours(store, agent_id, hit.id, after=True, n=2):
+        if role == Role.USER:
+            gap = timeutil.parse_iso(created_at) - timeutil.parse_iso(hit.time)
+            return text if gap.total_seconds() <= NEXT_WITHIN_SECONDS else None
+    return None
+
+
+def _stated(hit: search.Hit) -> bool:
+    """Whether a recall hit is a statement of the user's (not a question, not Ember's)."""
+    return hit.role == Role.USER and not hit.text.rstrip().endswith("?")
+
+
+def recall(
+    store: Store,
+    embedder: Embedder,
+    agent_id: int,
+    text: str,
+    *,
+    in_view_ids: Iterable[int] = (),
+    in_view_text: str = "",
+    limit: int = MAX_HITS,
+    weights: search.Weights | None = None,
+    user_statements: bool = False,
+) -> list[Memory]:
+    """The best ``limit`` memories for the user message ``text`` that are not in view
+    (with ``user_statements``, of recall memory only what the user stated: not their
+    questions, not Ember's replies)."""
+    if not text.strip() or limit <= 0:
+        return []
+    weights = weights or search.WEIGHTS
+    hidden = frozenset(in_view_ids)
+    view = " ".join(in_view_text.lower().split())
+    found: list[Memory] = []
+    for tier in ("recall", "archival"):
+        # Messages in view are out of the ranking itself: the user's message, just
+        # stored, would otherwise rank first for itself and push every memory down.
+        hits = search.best(
+            store,
+            embedder,
+            agent_id,
+            tier,
+            text,
+            LOOK_AT,
+            weights,
+            hidden if tier == "recall" else frozenset(),
+        )
+        best = _best_score(tier, weights)
+        for hit in hits:
+            if " ".join(hit.text.lower().split()) in view:
+                continue
+            if user_statements and tier == "recall" and not _stated(hit):
+                continue
+            score = hit.score / best if best else 0.0
+            if score >= MIN_SCORE:
+                found.append(Memory(hit, tier, round(score, 4)))
+    found.sort(key=lambda m: -m.score)
+    chosen = found[:limit]
+    return [
+        Memory(
+            m.hit,
+            m.tier,
+            m.score,
+            _previous_text(store, agent_id, m.hit.id),
+            _next_words(store, agent_id, m.hit),
+        )
+        if m.tier == "recall"
+        else m
+        for m in chosen
+    ]
+
+
+def _words(text: str) -> set[str]:
+    return set((search_index.keyword_query(text) or "").replace('"', "").split(" OR "))
+
+
+def focus(text: str, query: str, max_chars: int = MAX_CHARS) -> str:
+    """``text``, or when longer than ``max_chars`` the run of its sentences around the one
+    sharing most words with ``query`` (a document passage can be ten times a fact)."""
+    if len(text) <= max_chars:
+        return text
+    sentences = split_sentences(text)
+    wanted = _words(query)
+    best = max(range(len(sentences)), key=lambda i: (len(_words(sentences[i]) & wanted), -i))
+    lo = hi = best
+    size = len(sentences[best])
+    while True:
+        grown = False
+        for j in (hi + 1, lo - 1):
+            if 0 <= j < len(sentences) and size + 1 + len(sentences[j]) <= max_chars:
+                size += 1 + len(sentences[j])
+                lo, hi = min(lo, j), max(hi, j)
+                grown = True
+        if not grown:
+            break
+    out = " ".join(sentences[lo : hi + 1])
+    if len(out) > max_chars:
+        out = out[: max_chars - 1] + "…"
+    return ("… " if lo > 0 else "") + out + (" …" if hi < len(sentences) - 1 else "")
+
+
+def event(memories: list[Memory], query: str = "") -> str | None:
+    """The prompt event showing ``memories`` recalled for ``query`` (None when there are
+    none). Long texts are cut to the part about the query."""
+    if not memories:
+        return None
+    items = []
+    for m in memories:
+        item: dict[str, object] = {"time": timeutil.human_time(m.hit.time)}
+        if m.tier == "archival":
+            if m.hit.source:
+                item["source"] = m.hit.source
+            if m.hit.page:
+                item["page"] = m.hit.page
+            item["content"] = focus(m.hit.text, query)
+        else:
+            if m.before:
+                item["said_before"] = focus(m.before, query)
+            item["role"] = m.hit.role
+            item["message"] = focus(m.hit.text, query)
+            if m.after:
+                item["user_went_on"] = focus(m.after, query)
+        items.append(item)
+    note: dict[str, object] = {
+        "type": "system_note",
+        "message": f"{MARKER}, found automatically in your memory (use them if they "
+        "answer the user; they may also be unrelated):",
+        "memories": items,
+    }
+    return json.dumps(note, ensure_ascii=False)
+
+
+def for_message(
+    store: Store,
+    embedder: Embedder,
+    agent_id: int,
+    text: str,
+    message_id: int | None = None,
+    *,
+    dialogue: bool = False,
+) -> list[str]:
+    """The recall events for the user message ``text`` (stored as ``message_id``), from
+    all the memories found down to the best one alone (the engine shows the largest that
+    fits its window); empty when nothing is found or the agent has automatic recall off.
+
+    In view, and not recalled: the agent's FIFO queue and core memory. In the dialogue
+    format (dialogue_prompt.py) only the message itself: the model reads the user's words
+    best right before the new message, not lines further up (measured on ``ember eval
+    first``); and of recall memory only the user's own statements are shown (the small
+    model repeated its own replies, and answered a question with an earlier one)."""
+    if not enabled(store.get_agent_by_id(agent_id).settings):
+        return []
+    if dialogue:
+        in_view = [] if message_id is None else [message_id]
+        core = ""
+    else:
+        in_view = [m.id for m in store.context_messages(agent_id)]
+        core = "\n".join(b.value for b in store.blocks(agent_id))
+    memories = recall(
+        store,
+        embedder,
+        agent_id,
+        text,
+        in_view_ids=in_view,
+        in_view_text=core,
+        user_statements=dialogue,
+    )
+    shown = (event(memories[:n], text) for n in range(len(memories), 0, -1))
+    return [e for e in shown if e]

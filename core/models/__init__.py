@@ -1,0 +1,3 @@
+"""Which model: the bundled one, choosing and checking a GGUF, scanning folders, the catalogue
+and downloads.
+"""

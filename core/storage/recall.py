@@ -1,0 +1,241 @@
+"""Recall memory: every message of every agent, its FIFO-queue state, keyword (FTS5) and
+vector (``message_vec``, a ``vec0`` table partitioned by agent) search.
+
+Part of :class:`ember.core.storage.store.Store`. Messages are never deleted by eviction: leaving
+the context window only clears ``in_context``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ember.core.kernel import clock as timeutil
+from ember.core.kernel.jsontypes import JSONLike, JSONObject
+from ember.core.storage import messages
+from ember.core.storage.messages import Kind, Part, Role
+from ember.core.storage.store_base import SQLValue, StoreBase, Vector, vector_blob
+
+# A message by agent, time, role and text, through messages_agent_time_text (migrations.py).
+FIND_MESSAGE = (
+    "SELECT id FROM messages WHERE agent_id = ? AND created_at = ? "
+    "AND length(text) = length(?) AND substr(text, 1, 40) = substr(?, 1, 40) "
+    "AND role = ? AND text = ? ORDER BY id LIMIT 1"
+)
+
+
+@dataclass(frozen=True)
+class Message:
+    """A recall-memory message. ``content`` is the JSON payload, ``text`` its searchable
+    text; :attr:`part` reads the content as the record of its kind (messages.py)."""
+
+    id: int
+    agent_id: int
+    role: Role
+    kind: Kind | str  # a kind this version does not know stays as its text
+    content: JSONObject
+    text: str
+    created_at: str
+    in_context: bool
+    tokens: int | None
+
+    @property
+    def part(self) -> Part:
+        """The content as a typed record of its kind."""
+        return messages.part(self.kind, self.content, self.text)
+
+
+def _message(row: sqlite3.Row) -> Message:
+    return Message(
+        id=row["id"],
+        agent_id=row["agent_id"],
+        role=messages.role_of(row["role"]),
+        kind=messages.kind_of(row["kind"]),
+        content=messages.decode(row["content"]),
+        text=row["text"],
+        created_at=row["created_at"],
+        in_context=bool(row["in_context"]),
+        tokens=row["tokens"],
+    )
+
+
+class RecallStore(StoreBase):
+    """Recall messages and their search indexes."""
+
+    def add_message(
+        self,
+        agent_id: int,
+        role: Role,
+        kind: Kind | str,
+        content: JSONLike,
+        text: str = "",
+        *,
+        created_at: str | None = None,
+        in_context: bool = True,
+        tokens: int | None = None,
+    ) -> int:
+        """Append a message to recall memory (and to the FIFO queue if ``in_context``)."""
+        cur = self.conn.execute(
+            "INSERT INTO messages(agent_id, role, kind, content, text, created_at, in_context,"
+            " tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                agent_id,
+                role,
+                kind,
+                messages.encode(content),
+                text,
+                created_at or timeutil.now_iso(),
+                int(in_context),
+                tokens,
+            ),
+        )
+        return int(cur.lastrowid or 0)
+
+    def find_message(self, agent_id: int, role: Role, created_at: str, text: str) -> int | None:
+        """The id of the agent's message with this role, time and searchable text, if
+        there is one (imports add nothing twice)."""
+        row = self._one(FIND_MESSAGE, (agent_id, created_at, text, text, role, text))
+        return int(row[0]) if row else None
+
+    def set_message_tokens(self, message_id: int, tokens: int) -> None:
+        """Cache a message's token count in the loaded model's tokenizer."""
+        self.conn.execute("UPDATE messages SET tokens = ? WHERE id = ?", (tokens, message_id))
+
+    def context_messages(self, agent_id: int) -> list[Message]:
+        """The FIFO queue: in-context messages, oldest first."""
+        rows = self._all(
+            "SELECT * FROM messages WHERE agent_id = ? AND in_context = 1 ORDER BY id",
+            (agent_id,),
+        )
+        return [_message(r) for r in rows]
+
+    def evict_messages(self, message_ids: Iterable[int]) -> None:
+        """Take messages out of the FIFO queue. They stay in recall storage."""
+        self.conn.executemany(
+            "UPDATE messages SET in_context = 0 WHERE id = ?", [(i,) for i in message_ids]
+        )
+
+    def delete_messages(self, message_ids: Iterable[int]) -> None:
+        """Delete messages from recall (their search rows go with them, by trigger). For a
+        turn the user takes back; eviction never deletes."""
+        self.conn.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in message_ids])
+
+    def get_messages(self, message_ids: Sequence[int]) -> list[Message]:
+        """Messages by id, in the order given (missing ids skipped)."""
+        if not message_ids:
+            return []
+        marks = ",".join("?" * len(message_ids))
+        rows = self._all(f"SELECT * FROM messages WHERE id IN ({marks})", list(message_ids))
+        by_id = {r["id"]: _message(r) for r in rows}
+        return [by_id[i] for i in message_ids if i in by_id]
+
+    def recent_messages(
+        self, agent_id: int, limit: int = 200, before_id: int | None = None
+    ) -> list[Message]:
+        """The newest messages of an agent (whatever their context state), oldest first."""
+        rows = self._all(
+            "SELECT * FROM messages WHERE agent_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+            (agent_id, before_id if before_id is not None else 2**62, limit),
+        )
+        return [_message(r) for r in reversed(rows)]
+
+    def count_messages(self, agent_id: int, *, in_context: bool | None = None) -> int:
+        """How many messages recall memory holds (optionally only in or out of context)."""
+        if in_context is None:
+            return self._int("SELECT count(*) FROM messages WHERE agent_id = ?", (agent_id,))
+        return self._int(
+            "SELECT count(*) FROM messages WHERE agent_id = ? AND in_context = ?",
+            (agent_id, int(in_context)),
+        )
+
+    def set_message_embedding(self, message_id: int, agent_id: int, vector: Vector) -> None:
+        """Store (or replace) the embedding of a message's searchable text.
+
+        Idempotent and safe when another process embeds the same message at the same time
+        (a chat's backfill and another chat's turn): vec0 ignores ``INSERT OR REPLACE``,
+        so the old row is deleted and the new one inserted inside one write transaction,
+        which SQLite serialises between processes.
+        """
+        self.set_message_embeddings([(message_id, agent_id, vector)])
+
+    def set_message_embeddings(self, items: Iterable[tuple[int, int, Vector]]) -> None:
+        """Store (or replace) several message embeddings in one transaction."""
+        rows = [(mid, aid, vector_blob(v)) for mid, aid, v in items]
+        if not rows:
+            return
+        with self.transaction():
+            # vec0 has no foreign keys: a message deleted meanwhile (its agent deleted by
+            # another process during an import) gets no vector, or it would outlive it.
+            ids = json.dumps([r[0] for r in rows])
+            alive = {
+                int(r[0])
+                for r in self._all(
+                    "SELECT id FROM messages WHERE id IN (SELECT value FROM json_each(?))", (ids,)
+                )
+            }
+            rows = [r for r in rows if r[0] in alive]
+            self.conn.executemany(
+                "DELETE FROM message_vec WHERE message_id = ?", [(r[0],) for r in rows]
+            )
+            self.conn.executemany(
+                "INSERT INTO message_vec(message_id, agent_id, embedding) VALUES (?, ?, ?)", rows
+            )
+
+    def messages_missing_embedding(
+        self, agent_id: int | None = None, limit: int = 256, after_id: int = 0
+    ) -> list[Message]:
+        """Searchable messages that have no embedding yet (oldest first, ids > ``after_id``)."""
+        sql = (
+            "SELECT m.* FROM messages m WHERE m.id > ? AND m.text != '' AND NOT EXISTS "
+            "(SELECT 1 FROM message_vec v WHERE v.message_id = m.id)"
+        )
+        params: list[SQLValue] = [after_id]
+        if agent_id is not None:
+            # "+" keeps the planner on the id range (stopping at LIMIT) instead of an agent
+            # index that would check every later message for a vector before sorting.
+            sql += " AND +m.agent_id = ?"
+            params.append(agent_id)
+        sql += " ORDER BY m.id LIMIT ?"
+        params.append(limit)
+        return [_message(r) for r in self._all(sql, params)]
+
+    def count_messages_missing_embedding(self, agent_id: int, after_id: int = 0) -> int:
+        """How many searchable messages of the agent (ids > ``after_id``) lack an embedding."""
+        return self._int(
+            "SELECT count(*) FROM messages m WHERE m.agent_id = ? AND m.id > ? "
+            "AND m.text != '' AND NOT EXISTS "
+            "(SELECT 1 FROM message_vec v WHERE v.message_id = m.id)",
+            (agent_id, after_id),
+        )
+
+    def search_messages_keyword(
+        self, agent_id: int, query: str, limit: int
+    ) -> list[tuple[int, float]]:
+        """(message id, bm25 score; lower is better) for searchable messages matching ``query``."""
+        return self._keyword("messages", agent_id, query, limit)
+
+    def search_messages_vector(
+        self, agent_id: int, vector: Vector, k: int
+    ) -> list[tuple[int, float]]:
+        """(message id, cosine distance) of the ``k`` nearest message embeddings."""
+        rows = self._all(
+            "SELECT message_id, distance FROM message_vec "
+            "WHERE embedding MATCH ? AND k = ? AND agent_id = ? ORDER BY distance",
+            (vector_blob(vector), k, agent_id),
+        )
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def messages_between(
+        self, agent_id: int, start_day: str, end_day: str, offset: int, limit: int
+    ) -> tuple[list[Message], int]:
+        """Searchable messages whose local date lies in [start_day, end_day], and the total."""
+        where = "agent_id = ? AND text != '' AND substr(created_at, 1, 10) BETWEEN ? AND ?"
+        params = (agent_id, start_day, end_day)
+        total = self._int(f"SELECT count(*) FROM messages WHERE {where}", params)
+        rows = self._all(
+            f"SELECT * FROM messages WHERE {where} ORDER BY created_at, id LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [_message(r) for r in rows], total
