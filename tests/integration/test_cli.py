@@ -1,4 +1,4 @@
-"""The command-line contract with the real model and embedder (DESIGN §7)."""
+"""The command-line contract with the real model and embedder (README "Using it")."""
 
 from __future__ import annotations
 
