@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-CODE = "from ember.core import models; print(models.bundled_model_path())"
+CODE = "from ember.core.llm import gguf; print(gguf.bundled_model_path())"
 
 
 def test_two_first_starts_assemble_the_bundled_model_once(tmp_path: Path) -> None:
