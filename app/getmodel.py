@@ -1,8 +1,8 @@
-"""Get a model…: the catalogue (``core/catalogue``), with consent before any request.
+"""Get a model…: the catalogue (``core/models/catalogue.py``), with consent before any request.
 
 The list is read from the bundled data file: showing it opens no socket. Picking a model
 shows its URL, size, memory need and licence; Download asks once more, naming the URL and
-the size, and only then does ``core/download`` connect. The download runs as a
+the size, and only then does ``core/models/download.py`` connect. The download runs as a
 background job (never on the engine lane: the agent keeps answering), reports progress through a
 :class:`Relay`, and can be cancelled; the part stays, so Download again resumes. A
 finished file is verified (sha256) before it gets its name; "Use this model" then

@@ -1,6 +1,6 @@
 """The window's ways to a bigger model: a GGUF file (dropped or opened), the catalogue
 (Get a model…), and the server chosen in Settings. Each ends in the same place: settings
-with exactly one model choice (``core/modelchoice``), saved with the data and loaded in
+with exactly one model choice (``core/models/choice.py``), saved with the data and loaded in
 the background by :meth:`Commands.apply_settings`."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A GGUF file offered as the model: dropped on the window or opened from the menu.
 
-The file's header is read and its memory need estimated (``core/modelcheck``, nothing
+The file's header is read and its memory need estimated (``core/models/check.py``, nothing
 is loaded) on the engine thread; the dialog then shows its name, size, trained context
 and whether it fits in memory, and asks "Use this model" or "Keep current". Using it
 saves the choice in the settings (so it survives a restart) and loads it in the

@@ -4,8 +4,8 @@ API key.
 
 An empty URL means "run the model file above". Nothing connects until the user clicks
 Test or saves a URL (then the server is what they configured). Test asks the server what
-it offers (``core/server_caps.detect``) as a background job and fills the model list. The
-key goes to the OS keychain (``core/apikey``) when the settings are saved, never into the
+it offers (``core/llm/server_caps.detect``) as a background job and fills the model list. The
+key goes to the OS keychain (``core/llm/apikey.py``) when the settings are saved, never into the
 database or the settings; an empty key field keeps the stored one.
 """
 

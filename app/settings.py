@@ -225,7 +225,7 @@ class SettingsDialog(QDialog):
 
     def values(self) -> tuple[EngineConfig, dict[str, Any]]:
         """(engine settings, GUI preference changes) as chosen: a server when its URL is
-        set, else the model file (exactly one model choice, see core/modelchoice)."""
+        set, else the model file (exactly one model choice, see core/models/choice.py)."""
         from ember.core.models.choice import use_file, use_server
 
         path = self.model.currentData() or None

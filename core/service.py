@@ -22,7 +22,7 @@ default agent (or a named one) on first use.
 
 Layout: agent listing and moves live in ``service_agents.py``, memory browsing, blocks and
 ingest in ``service_memory.py`` (mixins :class:`Ember` inherits, one concept each); the
-records it answers with in ``views.py``.
+records it answers with in ``memory/pages.py``.
 """
 
 from __future__ import annotations
@@ -261,7 +261,7 @@ class Ember(AgentOps, MemoryOps):
     ) -> Path:
         """Download catalogue model ``model_id`` (after the user agreed to its URL and
         size); ``cancel`` pauses it, a new call resumes. Any thread. Returns the verified
-        file; use it with ``modelchoice.use_catalogue``."""
+        file; use it with ``models/choice.use_catalogue``."""
         return catalogue.download_entry(catalogue.find(model_id), on_progress, cancel)
 
     def _engine(self) -> Engine:

@@ -3,11 +3,11 @@
 Weak base models learn the step format from examples. Examples that disagree with what the
 runtime shows (other heartbeat wording, other result texts, other hit fields) teach the
 wrong thing, so every event here is built by the same code the engine uses: the messages of
-:mod:`.messages`, the result texts and hit formatting of :mod:`.tools`, the canonical step
-text of :mod:`.step.schema` (a test replays each example through the real engine and
-compares). Their content is plainly made up — a user called Robin Example, a ferry called
-Example Star, an example-manual.pdf — because a 270M model copied the old example user's job
-as the real user's.
+:mod:`~ember.core.storage.messages`, the result texts and hit formatting of :mod:`.tools`,
+the canonical step text of :mod:`~ember.core.step.schema` (a test replays each example
+through the real engine and compares). Their content is plainly made up — a user called
+Robin Example, a ferry called Example Star, an example-manual.pdf — because a 270M model
+copied the old example user's job as the real user's.
 
 The set is data (:data:`EXAMPLES`, in the order shown) and :func:`render_examples` picks
 which and how many, so the step format and the examples can be tuned by measurement.

@@ -1,8 +1,8 @@
 """Warm restart orchestration: when to restore and when to save an agent's KV state.
 
-:mod:`.kvstate` keeps the files; this decides their use. Before an agent's first step in
-an engine, its saved state is restored unless the live cache already holds at least half
-of the prompt (and can continue from there). An agent without a usable state of its own
+:mod:`~ember.core.llm.kvstate` keeps the files; this decides their use. Before an agent's
+first step in an engine, its saved state is restored unless the live cache already holds at
+least half of the prompt (and can continue from there). An agent without a usable state of its own
 gets the shared prefix state instead (:mod:`.prefixstate`): restored from the cache, or,
 the first time, built by evaluating exactly the shared tokens and saved for every later
 agent. On idle or quit, the state of the agent whose context the backend holds is saved,

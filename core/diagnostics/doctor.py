@@ -314,7 +314,7 @@ def check_database(report: Report, db_file: Path) -> None:
 
 def repair_database() -> db_repair.Repair:
     """``ember doctor --repair``: mend the database with what SQLite can rebuild, after
-    keeping a copy (see ``db_repair``)."""
+    keeping a copy (see ``storage/repair.py``)."""
     return db_repair.repair(paths.data_dir_path() / paths.DB_FILENAME)
 
 

@@ -1,6 +1,6 @@
 """An opened document: its kind, page count and lazily read text segments.
 
-Loaders (``pdf_loader``, ``text_loader``) check a file up front and return a
+Loaders (``pdf``, ``text``) check a file up front and return a
 :class:`Document` whose :class:`SegmentSource` yields the text piece by piece, so a huge
 file is never held in memory whole. ``loaders.open_document`` picks the loader.
 """

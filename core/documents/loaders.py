@@ -2,8 +2,8 @@
 
 Design: :func:`open_document` checks everything that can be checked up front (the path
 exists and is a readable file, is not empty, has a supported type) and hands the file to
-its loader (``pdf_loader``: the PDF parses and is not password-protected;
-``text_loader``: the encoding is detected). Every problem is a :class:`DocumentError`
+its loader (``pdf``: the PDF parses and is not password-protected;
+``text``: the encoding is detected). Every problem is a :class:`DocumentError`
 with a one-line message fit to show a user. The returned :class:`Document` then yields
 :class:`Segment` objects lazily, so a huge file is never held in memory whole.
 """

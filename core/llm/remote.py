@@ -14,7 +14,7 @@ streams the reply back as text pieces.
   those broken: Ember's own ``</human>`` then reaches the model as in process.
 * **Constraint**, detected once (server_caps.py): the :class:`Constraint`'s GBNF grammar
   where the server takes one; its JSON schema where it takes that; otherwise plain output
-  cut to one JSON object (steprepair.py). The engine validates every step either way.
+  cut to one JSON object (step/repair.py). The engine validates every step either way.
 * **Tokens**: counted by the server's tokenizer when it has one (cached per part). A
   server without one gets an estimate, stated here: one token per
   :data:`ESTIMATE_BYTES_PER_TOKEN` UTF-8 bytes, plus :data:`ESTIMATE_MARGIN`. Measured

@@ -1,6 +1,6 @@
 """Is this GGUF file usable here? The check behind "a model file dropped on the window".
 
-Reads only the header (models.read_gguf_info: a truncated, foreign or corrupt file is a
+Reads only the header (llm/gguf.read_gguf_info: a truncated, foreign or corrupt file is a
 :class:`ModelError` naming the file) and estimates the memory llama.cpp will need:
 
     weights (the file's tensor data) + KV cache (f16 keys and values for every layer at

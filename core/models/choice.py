@@ -49,7 +49,7 @@ def use_bundled(config: EngineConfig) -> EngineConfig:
 
 
 def use_file(config: EngineConfig, path: Path | str) -> EngineConfig:
-    """Settings that run a GGUF file (checked by the caller, e.g. modelcheck)."""
+    """Settings that run a GGUF file (checked by the caller, e.g. models/check.py)."""
     target = Path(path).expanduser().resolve()
     return replace(config, model_path=str(target), server_url=None, server_model=None)
 

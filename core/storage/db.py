@@ -7,8 +7,8 @@ Linux) when it cannot, and otherwise raise a clear :class:`ExtensionUnavailable`
 A file that is not an Ember database is never written to: SQLite itself reads the header
 (no other descriptor of the file is ever opened: closing one would drop SQLite's POSIX
 locks in this process), and the ``application_id`` is checked before any migration. A
-damaged file is refused before anything is written (``db_health``); errors from the file's
-surroundings become messages a user can act on (``db_errors``).
+damaged file is refused before anything is written (``health``); errors from the file's
+surroundings become messages a user can act on (``sqlite_errors``).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def connect(path: Path | str, *, migrate: bool = True) -> sqlite3.Connection:
 
     Runs pending migrations unless ``migrate`` is false. Raises :class:`StoreError`
     subclasses with user-facing messages for foreign, damaged, too-new, read-only or
-    unwritable files (see ``db_errors``); a file that is not an Ember database is never
+    unwritable files (see ``sqlite_errors``); a file that is not an Ember database is never
     written to.
     """
     module = sqlite_module()
@@ -164,7 +164,7 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
 
 
 def _check_health(conn: sqlite3.Connection, path: Path, *, alone: bool) -> None:
-    """Run ``integrity_check`` when there is a reason to (see ``db_health``); refuse a
+    """Run ``integrity_check`` when there is a reason to (see ``health``); refuse a
     damaged file before anything is written to it."""
     marked = db_health.marked_reason(path) is not None
     small = path.exists() and path.stat().st_size <= db_health.ALWAYS_CHECK_BYTES

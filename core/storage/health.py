@@ -16,7 +16,7 @@ or when there is a reason to:
   open re-checks; a file that passes again (restored, repaired) loses its marker, one
   that does not is refused, so Ember never writes into a file it knows to be damaged.
 
-:func:`check_file` is the same check for ``ember doctor``, read-only; ``db_repair`` mends
+:func:`check_file` is the same check for ``ember doctor``, read-only; ``repair`` mends
 what SQLite can rebuild (``ember doctor --repair``, a copy of the file first). A database
 path that is not a regular file (a link to ``/dev/null``, a folder, a pipe) is refused
 before SQLite opens it (:func:`not_a_regular_file`).

@@ -10,7 +10,7 @@ private to the user, so a repair can never lose more than the damage did. Then, 
    and the new file replaces the damaged one if it passes ``integrity_check``.
 
 When neither works nothing is replaced, and the error says to restore a backup. Only a
-process that has the file to itself repairs it (the lease of ``db_health``): another
+process that has the file to itself repairs it (the lease of ``health``): another
 Ember window or command must close first.
 """
 

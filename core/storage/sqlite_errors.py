@@ -8,7 +8,7 @@ busy, damaged — instead of a traceback or a false "corrupt". Errors that mean 
 (constraint violations, SQL errors) pass through unchanged.
 
 A damaged file (``SQLITE_CORRUPT``/``SQLITE_NOTADB``, or sqlite-vec failing to read a
-vector blob) is also marked as damaged beside it (see ``db_health``), so no later open
+vector blob) is also marked as damaged beside it (see ``health``), so no later open
 writes into it.
 """
 

@@ -4,12 +4,12 @@ Design: a thin typed layer over SQL, one class that everyone uses, assembled fro
 module per concept:
 
 - ``store_base``: the connection, transactions, query helpers, file facts and settings;
-- ``agent_store``: agents and their core memory blocks;
-- ``recall_store``: messages (the FIFO queue and recall memory) with FTS5 and vectors;
-- ``archival_store``: passages and the documents they came from, with FTS5 and vectors.
+- ``agents``: agents and their core memory blocks;
+- ``recall``: messages (the FIFO queue and recall memory) with FTS5 and vectors;
+- ``archival``: passages and the documents they came from, with FTS5 and vectors.
 
 Full-text rows are kept in sync by triggers; vector rows are deleted by the same triggers.
-Search *fusion* (keyword + vector) lives in ``search.py``; the store only runs the queries.
+Search *fusion* (keyword + vector) lives in ``memory/search.py``; the store only runs the queries.
 
 One Store (one connection) belongs to one thread at a time: the engine worker. Several
 processes may open the same file at once (WAL; every write is a ``BEGIN IMMEDIATE``

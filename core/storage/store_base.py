@@ -4,7 +4,7 @@ query helpers, facts about the file (``meta``) and application settings.
 The connection runs in autocommit mode; writes that belong together go through
 :meth:`StoreBase.transaction` (``BEGIN IMMEDIATE``, nested levels become savepoints).
 SQLite errors reach callers as :class:`~ember.core.kernel.errors.StoreError` subclasses with
-messages fit to show a user (see ``db_errors``).
+messages fit to show a user (see ``sqlite_errors``).
 """
 
 from __future__ import annotations

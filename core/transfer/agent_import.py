@@ -1,13 +1,13 @@
 """An agent export back into the database, as a new agent (renamed if the name is taken).
 
-Design: (1) ``export_check`` validates the whole file in one streamed pass: a bad file
+Design: (1) ``check`` validates the whole file in one streamed pass: a bad file
 changes nothing. (2) One transaction writes the agent, its blocks, its document records,
 messages and passages, reading the file again item by item (one pass per array, so the
 arrays may come in any order) and writing in batches: memory stays flat for any file
 size. Vectors are taken from the file when it was made with this database's embedding
 model; passages without usable vectors are embedded in batches inside the transaction
 (they cannot be stored without one). (3) After the commit, messages without vectors are
-embedded in batches (``transfer.embed_missing_messages``), so the write lock is not
+embedded in batches (``files.embed_missing_messages``), so the write lock is not
 held while the embedder runs.
 """
 

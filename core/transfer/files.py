@@ -1,6 +1,6 @@
 """Moving memories in and out: what agent export/import and history import share.
 
-- ``agent_export``: an agent with all its memories into one self-contained JSON file,
+- ``export``: an agent with all its memories into one self-contained JSON file,
   written as a stream (bounded memory), private to the user (0600), atomically.
 - ``agent_import``: such a file back as a new agent; the whole file is validated (one
   streamed pass) before anything is written, then imported in one transaction.

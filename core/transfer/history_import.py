@@ -6,7 +6,7 @@ blank lines are skipped. Messages go to recall memory, out of the context window
 Design, for any file size in flat memory: (1) one streamed pass validates every line —
 a bad line rejects the whole file with its line number and nothing is written; (2) one
 transaction inserts the messages, reading the file again line by line; (3) the messages
-are embedded in batches after the commit (``transfer.embed_missing_messages``). If the
+are embedded in batches after the commit (``files.embed_missing_messages``). If the
 embedding is interrupted, the messages stay imported and the engine embeds the rest when
 the agent next runs.
 
