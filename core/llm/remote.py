@@ -65,13 +65,14 @@ from ember.core.llm.backend import (
     count_prompt_tokens,
 )
 from ember.core.llm.config import EngineConfig
-from ember.core.llm.openai_client import OpenAIClient, Timeouts, parse_server_url
+from ember.core.llm.openai_client import OpenAIClient, Timeouts
 from ember.core.llm.server_caps import (
     ConstraintChoice,
     ServerCapabilities,
     constraint_fields,
     detect,
 )
+from ember.core.llm.server_url import parse_server_url
 from ember.core.step.repair import ObjectCutter
 from ember.core.step.schema import Constraint
 

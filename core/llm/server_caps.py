@@ -29,7 +29,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from ember.core.kernel.errors import ServerError, quoted
-from ember.core.llm.openai_client import OpenAIClient, parse_server_url
+from ember.core.llm.openai_client import OpenAIClient
+from ember.core.llm.server_url import parse_server_url
 from ember.core.step.schema import Constraint
 
 # How steps are constrained on a server.

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ember.core.kernel.errors import ServerError
 
 if TYPE_CHECKING:
-    from ember.core.llm.openai_client import Endpoint
+    from ember.core.llm.server_url import Endpoint
 
 MAX_BODY_BYTES = 16 << 20  # a JSON answer (a long model list is well under 1 MB)
 MAX_EVENT_BYTES = 1 << 20  # one streamed event
