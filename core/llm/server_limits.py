@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import http.client
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ember.core.kernel.errors import ServerError
 
@@ -53,7 +53,7 @@ def redirected(endpoint: Endpoint, path: str, resp: http.client.HTTPResponse) ->
     )
 
 
-def carries_text(event: Mapping[str, Any]) -> bool:
+def carries_text(event: Mapping[str, object]) -> bool:
     """Whether a streamed completion event carries a piece of the reply or its end (what
     keeps a stream alive; empty events and pings do not)."""
     choices = event.get("choices")
