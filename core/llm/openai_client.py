@@ -29,11 +29,11 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any
 
 from ember.core.kernel.errors import Cancelled, ServerError
+from ember.core.kernel.jsontypes import JSONLike, JSONObject
 from ember.core.llm.server_errors import http_error, json_body
 from ember.core.llm.server_limits import (
     MAX_BODY_BYTES,
@@ -159,11 +159,11 @@ class OpenAIClient:
         self,
         method: str,
         path: str,
-        body: Mapping[str, Any] | None = None,
+        body: JSONLike | None = None,
         *,
         root: bool = False,
         timeout: float = REQUEST_TIMEOUT,
-    ) -> dict[str, Any]:
+    ) -> JSONObject:
         """One request; the JSON object it answered. ``root`` puts ``path`` under the
         server's root instead of its API base."""
         full = self._path(path, root)
@@ -201,7 +201,7 @@ class OpenAIClient:
             raise http_error(self.endpoint, full, resp.status, data)
         return json_body(self.endpoint, full, data)
 
-    def probe_json(self, path: str, *, root: bool = False) -> dict[str, Any] | None:
+    def probe_json(self, path: str, *, root: bool = False) -> JSONObject | None:
         """GET ``path``; None when the server does not offer it (any error status)."""
         try:
             return self.request_json("GET", path, root=root, timeout=30.0)
@@ -215,11 +215,11 @@ class OpenAIClient:
     def stream(
         self,
         path: str,
-        body: Mapping[str, Any],
+        body: JSONLike,
         *,
         cancel: threading.Event | None = None,
         timeouts: Timeouts | None = None,
-    ) -> Generator[dict[str, Any], None, None]:
+    ) -> Generator[JSONObject, None, None]:
         """POST with ``stream: true``; yield each event's JSON until ``[DONE]``.
 
         Raises :class:`Cancelled` when ``cancel`` is set (the connection is closed, so the

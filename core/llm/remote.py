@@ -54,9 +54,9 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 from ember.core.kernel.errors import Cancelled, ContextTooSmall, ServerError, quoted
+from ember.core.kernel.jsontypes import JSONValue
 from ember.core.llm.backend import (
     Backend,
     ChatFormat,
@@ -184,7 +184,7 @@ class RemoteBackend:
     def _server_tokens(self, text: str, markup: bool) -> list[int]:
         tok = self.caps.tokenizer
         assert tok is not None
-        body: dict[str, Any]
+        body: dict[str, object]
         if tok.style == "llama.cpp":
             body = {"content": text, "add_special": False, "parse_special": markup}
         elif tok.style == "vllm":
@@ -199,7 +199,7 @@ class RemoteBackend:
                 "bad_response",
             )
         # Some servers return pieces with the ids ({"id": .., "piece": ..}).
-        return [int(t["id"]) if isinstance(t, Mapping) else int(t) for t in tokens]
+        return [_token_id(t) for t in tokens]
 
     def tokenize(self, text: str, *, markup: bool = False) -> list[int]:
         """Token ids of ``text`` as it is sent (data defused), from the server's tokenizer
@@ -231,9 +231,9 @@ class RemoteBackend:
     # -- generation -------------------------------------------------------------------------
 
     def _body(
-        self, text: str, fields: dict[str, Any], max_tokens: int, temperature: float
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {
+        self, text: str, fields: dict[str, object], max_tokens: int, temperature: float
+    ) -> dict[str, object]:
+        body: dict[str, object] = {
             "model": self.caps.model,
             "prompt": text,
             "max_tokens": max_tokens,
@@ -340,6 +340,14 @@ class RemoteBackend:
 
     def close(self) -> None:
         """Nothing is held open between requests."""
+
+
+def _token_id(token: JSONValue) -> int:
+    """A token id as a tokenizer sent it: a number, or ``{"id": .., "piece": ..}``."""
+    value = token["id"] if isinstance(token, dict) else token
+    if isinstance(value, (int, float, str)):
+        return int(value)
+    raise TypeError(f"not a token id: {value!r}")
 
 
 def window_too_small(backend: Backend, exc: ContextTooSmall) -> ContextTooSmall:

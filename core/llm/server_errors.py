@@ -7,19 +7,19 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 from ember.core.kernel.errors import ServerError
+from ember.core.kernel.jsontypes import JSONObject, JSONValue, loads
 from ember.core.llm.server_url import Endpoint
 
 
 def _error_detail(body: bytes) -> tuple[str, str]:
     """(message, code) from an error body in OpenAI's, FastAPI's or llama.cpp's shape."""
     try:
-        data = json.loads(body.decode("utf-8", errors="replace"))
+        data = loads(body.decode("utf-8", errors="replace"))
     except ValueError:
         return body.decode("utf-8", errors="replace").strip()[:300], ""
-    err: Any = data.get("error", data) if isinstance(data, dict) else data
+    err = data.get("error", data) if isinstance(data, dict) else data
     if isinstance(err, dict):
         message = err.get("message") or err.get("detail") or json.dumps(err)[:300]
         return str(message), str(err.get("code") or err.get("type") or "")
@@ -84,9 +84,9 @@ def http_error(endpoint: Endpoint, path: str, status: int, body: bytes) -> Serve
     return ServerError(f"The server at {where} answered HTTP {status}: {message}", "server")
 
 
-def json_body(endpoint: Endpoint, path: str, data: bytes) -> dict[str, Any]:
+def json_body(endpoint: Endpoint, path: str, data: bytes) -> JSONObject:
     try:
-        value = json.loads(data.decode("utf-8"))
+        value: JSONValue = loads(data.decode("utf-8"))
     except ValueError:
         value = None
     if not isinstance(value, dict):
