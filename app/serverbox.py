@@ -93,7 +93,7 @@ class ServerBox:
 
     def check(self) -> str:
         """'' if the URL is usable (or empty), else why not."""
-        from ember.core.llm.openai_client import parse_server_url
+        from ember.core.llm.server_url import parse_server_url
 
         if not self.server_url():
             return ""

@@ -13,8 +13,13 @@ from ember.core.kernel.errors import quoted
 MARK = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
 
 
-def _size(n: Any) -> str:
+def _size(n: object) -> str:
     return f"{n / 1e6:.1f} MB" if isinstance(n, int) else "-"
+
+
+def _joined(names: object) -> str:
+    """A list of names as one line ("" for none)."""
+    return ", ".join(str(n) for n in names) if isinstance(names, list) else ""
 
 
 def _server_lines(server: dict[str, Any] | None) -> list[str]:
@@ -55,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
         f"CPU: {f['cpu']['model']} ({f['cpu']['cores']} logical cores)",
         f"llama.cpp: llama-cpp-python {llama.get('version') or '?'}, "
         f"build level {llama.get('build_level') or 'unknown (not built by the Makefile)'}",
-        f"  built with and using: {', '.join(llama.get('built_with') or []) or '-'}",
-        f"  this CPU has: {', '.join(llama.get('cpu_has') or []) or '-'}",
+        f"  built with and using: {_joined(llama.get('built_with')) or '-'}",
+        f"  this CPU has: {_joined(llama.get('cpu_has')) or '-'}",
         f"SQLite: {f.get('sqlite', {}).get('module', '?')} {f.get('sqlite', {}).get('sqlite', '')}"
         f", sqlite-vec {f.get('sqlite', {}).get('sqlite_vec', '?')}",
         f"Model: {f.get('model', {}).get('path', '-')}",

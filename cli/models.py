@@ -175,8 +175,8 @@ def run_server(args: argparse.Namespace) -> int:
         store_api_key(args.url, key.strip())
         print("Key stored in the OS keychain.")
         return 0
-    from ember.core.llm.openai_client import parse_server_url
     from ember.core.llm.server_caps import probe_server
+    from ember.core.llm.server_url import parse_server_url
 
     endpoint = parse_server_url(args.url)
     caps = probe_server(args.url, args.server_model)

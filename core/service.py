@@ -21,7 +21,8 @@ Read-only operations never create anything: :meth:`Ember.find_agent` raises
 default agent (or a named one) on first use.
 
 Layout: agent listing and moves live in ``service_agents.py``, memory browsing, blocks and
-ingest in ``service_memory.py`` (mixins :class:`Ember` inherits, one concept each); the
+ingest in ``service_memory.py``, loading, attaching and choosing the model and the engine
+settings in ``service_model.py`` (mixins :class:`Ember` inherits, one concept each); the
 records it answers with in ``memory/pages.py``.
 """
 
@@ -29,15 +30,13 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ember.core.agent.engine import AgentRuntime, Engine, OnEvent, record_user_message
 from ember.core.documents.ingest import reap_interrupted
-from ember.core.kernel.errors import Cancelled, ContextTooSmall, InvalidInput
+from ember.core.kernel.errors import Cancelled, InvalidInput
 from ember.core.kernel.events import ContextUsage, Event, MessageDelta, TurnFinished
-from ember.core.llm.backend import Backend
 from ember.core.llm.config import SETTINGS_KEY, EngineConfig
 from ember.core.llm.kvstate import KVStateCache
 from ember.core.memory import embedder as embedder_mod
@@ -55,21 +54,14 @@ from ember.core.memory.pages import (
 )
 from ember.core.memory.reader import Reader
 from ember.core.memory.search import Tier
-from ember.core.models import catalogue
-from ember.core.models import choice as modelchoice
-from ember.core.models.catalogue import CatalogueEntry
-from ember.core.models.check import ModelCheck, check_model
-from ember.core.models.choice import BackendFactory, ModelChoice, default_backend, local_backend
+from ember.core.models.choice import BackendFactory, default_backend, local_backend
 from ember.core.service_agents import AgentOps
 from ember.core.service_memory import MemoryOps
+from ember.core.service_model import ModelOps
 from ember.core.storage import messages
 from ember.core.storage.agent_lock import AgentLock
 from ember.core.storage.messages import Kind, Role
 from ember.core.storage.store import Agent, Store
-
-if TYPE_CHECKING:
-    from ember.core.llm.server_caps import ServerCapabilities
-    from ember.core.models.download import Progress as DownloadProgress
 
 # Front ends import the service's answer types and backend factories from here.
 __all__ = [
@@ -97,7 +89,7 @@ __all__ = [
 CANCELLED_REPLY = Kind.CANCELLED_REPLY  # the kind of a reply the user stopped
 
 
-class Ember(AgentOps, MemoryOps):
+class Ember(AgentOps, MemoryOps, ModelOps):
     """Ember's core service. See the module docstring for threads."""
 
     def __init__(
@@ -181,93 +173,6 @@ class Ember(AgentOps, MemoryOps):
         """The read-only memory queries over a new connection to this database, sharing
         the embedder; for another thread (see ``reader.py``). Close it when done."""
         return Reader(self.store.path, self.embedder)
-
-    # -- the model ----------------------------------------------------------------------
-
-    def load_backend(self, config: EngineConfig | None = None) -> Backend:
-        """Build a backend for ``config`` (default: the saved settings). Slow; touches no
-        state of this service, so any thread may call it."""
-        return self.backend_factory(config or self.config)
-
-    def attach_backend(self, backend: Backend, config: EngineConfig | None = None) -> ModelStatus:
-        """Run the engine on ``backend`` from now on, saving ``config`` as the settings.
-
-        The previous backend's warm state is saved and its model freed. A window too small
-        for the agents raises ContextTooSmall (naming the size that works) and changes
-        nothing; ``backend`` is closed then.
-        """
-        config = config or self.config
-        try:  # a window too small for the agents is refused before anything changes
-            engine = Engine(self.store, backend, self.embedder, config, self.kv_cache)
-        except ContextTooSmall as exc:
-            backend.close()
-            from ember.core.llm.remote import window_too_small
-
-            raise window_too_small(backend, exc) from None
-        except Exception:
-            backend.close()
-            raise
-        old = self.engine
-        if old is not None and old.backend is not backend:
-            old.close()  # saves its warm state, frees its model
-        self.config = config
-        config.save(self.store)
-        self.engine = engine
-        return self.model_status() or ModelStatus("", "", 0)
-
-    def start_model(self, config: EngineConfig | None = None) -> ModelStatus:
-        """Load the model for ``config`` and attach it (the CLI's one-step start)."""
-        return self.attach_backend(self.load_backend(config), config)
-
-    def model_status(self) -> ModelStatus | None:
-        """The attached model, if any."""
-        if self.engine is None:
-            return None
-        backend = self.engine.backend
-        notices = tuple(getattr(backend, "notices", ()))
-        return ModelStatus(backend.name, str(getattr(backend, "path", "")), backend.n_ctx, notices)
-
-    # -- choosing a model (the three ways to a bigger one; switch with start_model or
-    # load_backend + attach_backend, which save the choice in the settings) ------------
-
-    def model_choice(self) -> ModelChoice:
-        """What the saved settings run: the bundled model, a file, a catalogue model or a
-        server."""
-        return modelchoice.model_choice(self.config)
-
-    def check_model_file(self, path: Path | str) -> ModelCheck:
-        """A GGUF file (dropped on the window, opened from a menu) validated: name, size,
-        trained context, memory needed at the current window and whether it fits. Raises
-        ModelError for a file that is not a usable GGUF model. Reads only the header."""
-        return check_model(path, self.config.n_ctx)
-
-    def test_server(self, url: str, model: str | None = None) -> ServerCapabilities:
-        """Ask an OpenAI-compatible server what it offers (``models`` for a picker, the
-        step constraint, tokenizer, window). Opens a socket: call it only when the user
-        asked (a Test button); slow, any thread. Raises ServerError, InvalidInput."""
-        from ember.core.llm.server_caps import probe_server
-
-        return probe_server(url, model)
-
-    def catalogue(self) -> tuple[CatalogueEntry, ...]:
-        """The downloadable models (reading the list opens no socket)."""
-        return catalogue.entries()
-
-    def download_model(
-        self,
-        model_id: str,
-        on_progress: DownloadProgress | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Path:
-        """Download catalogue model ``model_id`` (after the user agreed to its URL and
-        size); ``cancel`` pauses it, a new call resumes. Any thread. Returns the verified
-        file; use it with ``models/choice.use_catalogue``."""
-        return catalogue.download_entry(catalogue.find(model_id), on_progress, cancel)
-
-    def _engine(self) -> Engine:
-        if self.engine is None:
-            raise RuntimeError("no model is attached (call start_model or attach_backend)")
-        return self.engine
 
     def _runtime(self, agent_id: int) -> AgentRuntime:
         return AgentRuntime(self._engine(), agent_id)
@@ -396,27 +301,9 @@ class Ember(AgentOps, MemoryOps):
         spoken = any(m.kind in (Kind.USER_MESSAGE, Kind.STEP) for m in recent)
         return History(agent.id, agent.name, recent, first_run=not spoken)
 
-    # -- memory: service_memory.py ---------------------------------------------------------
+    # -- memory: service_memory.py; the model and its settings: service_model.py ---------
 
-    # -- settings -------------------------------------------------------------------------
-
-    def settings(self) -> EngineConfig:
-        """The engine settings in force."""
-        return replace(self.config)
-
-    def needs_reload(self, config: EngineConfig) -> bool:
-        """Whether ``config`` needs a new backend (model file or context shape changed)."""
-        return self.engine is None or any(
-            getattr(config, k) != getattr(self.config, k)
-            for k in ("model_path", "n_ctx", "n_threads", "server_url", "server_model")
-        )
-
-    def update_settings(self, config: EngineConfig) -> None:
-        """Save settings that need no new backend (see :meth:`needs_reload`)."""
-        self.config = config
-        config.save(self.store)
-        if self.engine is not None:
-            self.engine.config = config
+    # -- front-end settings ---------------------------------------------------------------
 
     def front_end_settings(self, name: str) -> dict[str, Any]:
         """Settings a front end keeps in the database (e.g. the GUI's last agent)."""

@@ -15,13 +15,13 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from ember.core.kernel import clock as timeutil
 from ember.core.kernel.errors import EmberError, ToolFailure
 from ember.core.memory import search
 from ember.core.memory.excerpts import HIT_CHARS, TokenCounter, bound_result, excerpt
-from ember.core.step.schema import FunctionSpec, StepLimits, StepSpec, object_schema
+from ember.core.step.schema import FunctionSpec, StepLimits, StepSpec, ValueSchema, object_schema
 from ember.core.step.validate import Step
 
 if TYPE_CHECKING:
@@ -76,9 +76,9 @@ class Param:
             return f"text, at most {getattr(limits, self.limit)} characters"
         return "text"
 
-    def schema(self, limits: StepLimits, labels: Sequence[str]) -> dict[str, Any]:
+    def schema(self, limits: StepLimits, labels: Sequence[str]) -> ValueSchema:
         """The JSON schema of this argument under ``limits``."""
-        schema: dict[str, Any] = {"type": self.type, "description": self.description}
+        schema: ValueSchema = {"type": self.type, "description": self.description}
         if self.labels:
             schema["enum"] = list(labels)
         if self.limit is not None:
@@ -142,7 +142,7 @@ def format_hits(page: search.ResultPage, archival: bool, query: str = "") -> str
         return "No results found."
     items = []
     for hit in page.hits:
-        item: dict[str, Any] = {"timestamp": timeutil.human_time(hit.time)}
+        item: dict[str, object] = {"timestamp": timeutil.human_time(hit.time)}
         if archival:
             if hit.source:
                 item["source"] = hit.source

@@ -19,9 +19,10 @@ import os
 import platform
 import shutil
 import sys
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import ember
 from ember.core.kernel import paths
@@ -47,7 +48,7 @@ class Check:
 class Report:
     """Facts by section, and the checks in the order they should be fixed."""
 
-    facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    facts: dict[str, dict[str, object]] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
 
     @property
@@ -59,7 +60,7 @@ class Report:
         """The failed check to fix first."""
         return next((c for c in self.checks if c.status == "fail"), None)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         """The report as plain data."""
         first = self.first_fix()
         return {
@@ -174,12 +175,18 @@ def check_sqlite(report: Report) -> None:
     report.checks.append(Check("sqlite-vec loads", "ok", f"{module.__name__}, vec {vec}"))
 
 
-def check_model(report: Report, settings: dict[str, Any]) -> Path | None:
+def _setting(settings: Mapping[str, object], key: str) -> str | None:
+    """A text setting (a path, a URL, a model name) as saved; None when unset."""
+    value = settings.get(key)
+    return value if isinstance(value, str) else None
+
+
+def check_model(report: Report, settings: Mapping[str, object]) -> Path | None:
     """The model file in use, validated; returns its path if usable."""
     from ember.core.kernel.errors import EmberError
     from ember.core.llm.gguf import read_gguf_info, require_runnable, resolve_model
 
-    configured = settings.get("model_path")
+    configured = _setting(settings, "model_path")
     try:
         path = resolve_model(configured)
         info = require_runnable(read_gguf_info(path))
@@ -222,7 +229,7 @@ def check_embedder(report: Report) -> None:
     report.checks.append(Check("embedder", "ok", f"{emb.name}, {vector.shape[0]} dimensions"))
 
 
-def check_server(report: Report, settings: dict[str, Any]) -> None:
+def check_server(report: Report, settings: Mapping[str, object]) -> None:
     """The configured server, if any (the only check that opens a socket, and only to the
     server the user configured): reachable, its model, window and step constraint. The
     API key is used, never shown: only whether there is one and where it comes from."""
@@ -230,13 +237,13 @@ def check_server(report: Report, settings: dict[str, Any]) -> None:
     from ember.core.llm import apikey
     from ember.core.llm.server_caps import probe_server
 
-    url = settings.get("server_url")
+    url = _setting(settings, "server_url")
     if not url:
         return
-    model = settings.get("server_model") or None
+    model = _setting(settings, "server_model") or None
     key = apikey.api_key_for(url)
     source = "EMBER_API_KEY" if os.environ.get(apikey.ENV_VAR) else "the OS keychain"
-    facts: dict[str, Any] = {
+    facts: dict[str, object] = {
         "url": url,
         "model_setting": model,
         "api_key": f"set (from {source})" if key else "none",
@@ -273,7 +280,7 @@ def check_server(report: Report, settings: dict[str, Any]) -> None:
     report.checks.append(Check("server", "ok", detail))
 
 
-def read_settings(db_file: Path, problems: list[str] | None = None) -> dict[str, Any]:
+def read_settings(db_file: Path, problems: list[str] | None = None) -> dict[str, object]:
     """The saved engine settings in force, read without creating or migrating anything;
     a bad one is replaced by its default and named in ``problems``."""
     from ember.core.llm.config import EngineConfig
@@ -318,7 +325,7 @@ def repair_database() -> db_repair.Repair:
     return db_repair.repair(paths.data_dir_path() / paths.DB_FILENAME)
 
 
-def check_paths(report: Report) -> dict[str, Any]:
+def check_paths(report: Report) -> dict[str, object]:
     """Data and cache folders, sizes, free space; returns the saved settings."""
     data = paths.data_dir_path()
     cache = paths.cache_dir_path()

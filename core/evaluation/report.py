@@ -8,7 +8,7 @@ matplotlib is imported only when a plot is asked for, with the non-interactive A
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ def _all_results(runs: Sequence[TaskRun]) -> list[QuestionResult]:
     return [r for run in runs for r in run.results]
 
 
-def _row(name: str, s: dict[str, Any]) -> str:
+def _row(name: str, s: Mapping[str, object]) -> str:
     values = [
         name,
         s["questions"],
@@ -60,7 +60,9 @@ def _row(name: str, s: dict[str, Any]) -> str:
         fmt.format(v).rjust(w) if i else str(v).ljust(w)
         for i, ((_, w, fmt), v) in enumerate(zip(_COLUMNS, values, strict=True))
     ]
-    brought = ", ".join(f"{k} {v:.2f}" for k, v in s["brought_by"].items() if v)
+    by = s["brought_by"]
+    assert isinstance(by, Mapping)  # summarize's share of the questions by each way in
+    brought = ", ".join(f"{k} {v:.2f}" for k, v in by.items() if v)
     return " ".join(cells) + ("  " + brought if brought else "")
 
 
@@ -131,8 +133,8 @@ def first_table(s: dict[str, Any]) -> str:
 
 
 def to_json(
-    runs: Sequence[TaskRun], meta: dict[str, Any], first: Sequence[ConversationRun] = ()
-) -> dict[str, Any]:
+    runs: Sequence[TaskRun], meta: Mapping[str, object], first: Sequence[ConversationRun] = ()
+) -> dict[str, object]:
     """The whole report as plain data."""
     return {
         **meta,
@@ -156,7 +158,7 @@ def to_json(
     }
 
 
-def write_json(path: Path, report: dict[str, Any]) -> None:
+def write_json(path: Path, report: Mapping[str, object]) -> None:
     """Write the report (UTF-8, indented)."""
     path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 

@@ -12,7 +12,7 @@ import os
 from types import ModuleType
 
 from ember.core.kernel.errors import InvalidInput
-from ember.core.llm.openai_client import parse_server_url
+from ember.core.llm.server_url import parse_server_url
 
 ENV_VAR = "EMBER_API_KEY"
 KEYRING_SERVICE = "ember"

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from ember.core.kernel.errors import EmberError, quoted
-from ember.core.llm.openai_client import parse_server_url, redact_url
+from ember.core.llm.server_url import parse_server_url, redact_url
 
 if TYPE_CHECKING:
     from ember.core.storage.store import Store

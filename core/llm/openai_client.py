@@ -18,23 +18,23 @@ Design:
 * Reads are bounded, redirects reported and not followed (``server_limits``).
 * Every failure becomes one :class:`ServerError` whose message names the server and the
   fix, with a ``kind`` (unreachable, auth, not_found, model_missing, context_overflow,
-  dropped, timeout, server, bad_response).
+  dropped, timeout, server, bad_response); an error status is put in words by
+  ``server_errors``. Where the server is (its :class:`Endpoint`) is ``server_url``.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
-import re
 import socket
 import threading
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
 
-from ember.core.kernel.errors import Cancelled, InvalidInput, ServerError
+from ember.core.kernel.errors import Cancelled, ServerError
+from ember.core.kernel.jsontypes import JSONLike, JSONObject
+from ember.core.llm.server_errors import http_error, json_body
 from ember.core.llm.server_limits import (
     MAX_BODY_BYTES,
     MAX_ERROR_BYTES,
@@ -44,6 +44,7 @@ from ember.core.llm.server_limits import (
     read_bounded,
     redirected,
 )
+from ember.core.llm.server_url import Endpoint
 
 CONNECT_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 120.0  # plain requests: model lists, tokenization, probes (in all)
@@ -56,149 +57,6 @@ class Timeouts:
 
     first_token: float = 1800.0  # from the request to the first token: prompt reading
     between_tokens: float = 300.0  # once tokens flow
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where a server is: ``http://127.0.0.1:8080/v1`` gives root ``""`` and api ``/v1``."""
-
-    url: str  # as the user wrote it, normalised (no trailing slash)
-    scheme: str
-    host: str
-    port: int
-    root: str  # path of the server's root (llama.cpp's /props, /tokenize live here)
-    api: str  # path of the OpenAI API (…/v1)
-
-    @property
-    def origin(self) -> str:
-        """``scheme://host:port``: what a stored API key belongs to."""
-        return f"{self.scheme}://{self.host}:{self.port}"
-
-
-_USERINFO = re.compile(r"(//)[^/?#@\s]*@")
-
-
-def redact_url(text: str) -> str:
-    """``text`` with any user name and password of a URL in it replaced by ``***``."""
-    return _USERINFO.sub(r"\1***@", text)
-
-
-def parse_server_url(url: str) -> Endpoint:
-    """Check and split a server URL. ``…/v1`` is the API base; a URL without it gets it.
-
-    A user name or password in the URL is refused: it would be stored and shown in plain
-    text, and it was never sent (keys go as a bearer token, from the keychain or
-    ``EMBER_API_KEY``); no message ever repeats it."""
-    text = url.strip().rstrip("/")
-    shown = redact_url(url)
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname
-    except ValueError:  # "Invalid IPv6 URL" (http://[::1/v1)
-        host = None
-    if not host or parts.scheme not in ("http", "https"):
-        raise InvalidInput(f'"{shown}" is not a server URL; use one like http://127.0.0.1:8080/v1')
-    if parts.username is not None or parts.password is not None:
-        bare = redact_url(text).replace("***@", "")
-        raise InvalidInput(
-            f'"{shown}" holds a user name or password, which Ember would keep in plain text '
-            f"and never sends. Use {bare} and store the key in the OS keychain with: ember "
-            f"server key {bare} (or set EMBER_API_KEY)."
-        )
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise InvalidInput(f'"{shown}" has an invalid port number') from None
-    path = parts.path.rstrip("/")
-    if path.endswith("/v1"):
-        root, api = path[: -len("/v1")], path
-    else:
-        root, api = path, path + "/v1"
-    return Endpoint(text, parts.scheme, host, port, root, api)
-
-
-def _error_detail(body: bytes) -> tuple[str, str]:
-    """(message, code) from an error body in OpenAI's, FastAPI's or llama.cpp's shape."""
-    try:
-        data = json.loads(body.decode("utf-8", errors="replace"))
-    except ValueError:
-        return body.decode("utf-8", errors="replace").strip()[:300], ""
-    err: Any = data.get("error", data) if isinstance(data, dict) else data
-    if isinstance(err, dict):
-        message = err.get("message") or err.get("detail") or json.dumps(err)[:300]
-        return str(message), str(err.get("code") or err.get("type") or "")
-    return str(err)[:300], ""
-
-
-_CTX_PATTERNS = (
-    re.compile(r"maximum context length is (\d+)"),
-    re.compile(r"context window of (\d+)"),
-    re.compile(r"context size \((\d+)"),
-    re.compile(r"n_ctx[^\d]{0,12}(\d+)"),
-)
-
-
-def context_window_in(message: str) -> int | None:
-    """The server's window size if an overflow message states it."""
-    for pattern in _CTX_PATTERNS:
-        m = pattern.search(message)
-        if m:
-            return int(m.group(1))
-    return None
-
-
-def is_context_overflow(message: str, code: str) -> bool:
-    """Whether an error says the prompt did not fit the server's window."""
-    text = f"{code} {message}".lower()
-    return "context_length_exceeded" in text or (
-        "context" in text and any(w in text for w in ("exceed", "too long", "maximum", "larger"))
-    )
-
-
-def http_error(endpoint: Endpoint, path: str, status: int, body: bytes) -> ServerError:
-    """The one message for an HTTP error status from the server."""
-    message, code = _error_detail(body)
-    where = endpoint.url
-    if status in (401, 403):
-        return ServerError(
-            f"The server at {where} refused the API key (HTTP {status}). Set EMBER_API_KEY "
-            "or store the key with: ember server key " + endpoint.url,
-            "auth",
-        )
-    low = f"{code} {message}".lower()
-    if "model" in low and any(w in low for w in ("not found", "does not exist", "not_found")):
-        return ServerError(
-            f"The server at {where} does not have that model: {message}", "model_missing"
-        )
-    if status == 404:
-        return ServerError(
-            f"The server at {where} has no {path} (HTTP 404). Is this the address of an "
-            "OpenAI-compatible API (like http://127.0.0.1:8080/v1)?",
-            "not_found",
-        )
-    if is_context_overflow(message, code):
-        window = context_window_in(message)
-        size = f" ({window} tokens)" if window else ""
-        return ServerError(
-            f"The prompt did not fit the server's context window{size}. Start the server with "
-            "a larger context, or give Ember the server's size with --ctx (Settings: "
-            "Context size).",
-            "context_overflow",
-        )
-    return ServerError(f"The server at {where} answered HTTP {status}: {message}", "server")
-
-
-def _json_body(endpoint: Endpoint, path: str, data: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(data.decode("utf-8"))
-    except ValueError:
-        value = None
-    if not isinstance(value, dict):
-        raise ServerError(
-            f"The server at {endpoint.url} sent something that is not JSON for {path}.",
-            "bad_response",
-        )
-    return value
 
 
 class _Watchdog:
@@ -301,11 +159,11 @@ class OpenAIClient:
         self,
         method: str,
         path: str,
-        body: Mapping[str, Any] | None = None,
+        body: JSONLike | None = None,
         *,
         root: bool = False,
         timeout: float = REQUEST_TIMEOUT,
-    ) -> dict[str, Any]:
+    ) -> JSONObject:
         """One request; the JSON object it answered. ``root`` puts ``path`` under the
         server's root instead of its API base."""
         full = self._path(path, root)
@@ -341,9 +199,9 @@ class OpenAIClient:
             raise redirected(self.endpoint, full, resp)
         if resp.status >= 400:
             raise http_error(self.endpoint, full, resp.status, data)
-        return _json_body(self.endpoint, full, data)
+        return json_body(self.endpoint, full, data)
 
-    def probe_json(self, path: str, *, root: bool = False) -> dict[str, Any] | None:
+    def probe_json(self, path: str, *, root: bool = False) -> JSONObject | None:
         """GET ``path``; None when the server does not offer it (any error status)."""
         try:
             return self.request_json("GET", path, root=root, timeout=30.0)
@@ -357,11 +215,11 @@ class OpenAIClient:
     def stream(
         self,
         path: str,
-        body: Mapping[str, Any],
+        body: JSONLike,
         *,
         cancel: threading.Event | None = None,
         timeouts: Timeouts | None = None,
-    ) -> Generator[dict[str, Any], None, None]:
+    ) -> Generator[JSONObject, None, None]:
         """POST with ``stream: true``; yield each event's JSON until ``[DONE]``.
 
         Raises :class:`Cancelled` when ``cancel`` is set (the connection is closed, so the
@@ -388,7 +246,7 @@ class OpenAIClient:
                 if "json" in (resp.getheader("Content-Type") or ""):
                     # A server that ignores "stream": the whole answer as one event.
                     answer = read_bounded(self.endpoint, full, resp, MAX_BODY_BYTES)
-                    whole = _json_body(self.endpoint, full, answer)
+                    whole = json_body(self.endpoint, full, answer)
                     watchdog.token()
                     yield whole
                     done = True

@@ -36,7 +36,8 @@ streams the reply back as text pieces.
   cache. So no ``id_slot`` is sent. What the server evaluated and reused comes back in
   its ``timings`` (``prompt_n``, ``cache_n``) and is what the step's figures show.
 * **Prompt progress** comes from llama.cpp's server (``return_progress``); other servers
-  report none while they read.
+  report none while they read. What each streamed event says is read by
+  ``completion_events``.
 * **Cancel** closes the stream (the server stops generating); a cancel while the server
   is still silent closes the connection at once (openai_client.py's watchdog).
 * **Errors** are :class:`ServerError` (a ``ModelError``); during a turn the engine shows
@@ -53,9 +54,9 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 from ember.core.kernel.errors import Cancelled, ContextTooSmall, ServerError, quoted
+from ember.core.kernel.jsontypes import JSONValue
 from ember.core.llm.backend import (
     Backend,
     ChatFormat,
@@ -64,14 +65,16 @@ from ember.core.llm.backend import (
     Prompt,
     count_prompt_tokens,
 )
+from ember.core.llm.completion_events import event_text, note_counts, report_progress
 from ember.core.llm.config import EngineConfig
-from ember.core.llm.openai_client import OpenAIClient, Timeouts, parse_server_url
+from ember.core.llm.openai_client import OpenAIClient, Timeouts
 from ember.core.llm.server_caps import (
     ConstraintChoice,
     ServerCapabilities,
     constraint_fields,
     detect,
 )
+from ember.core.llm.server_url import parse_server_url
 from ember.core.step.repair import ObjectCutter
 from ember.core.step.schema import Constraint
 
@@ -181,7 +184,7 @@ class RemoteBackend:
     def _server_tokens(self, text: str, markup: bool) -> list[int]:
         tok = self.caps.tokenizer
         assert tok is not None
-        body: dict[str, Any]
+        body: dict[str, object]
         if tok.style == "llama.cpp":
             body = {"content": text, "add_special": False, "parse_special": markup}
         elif tok.style == "vllm":
@@ -196,7 +199,7 @@ class RemoteBackend:
                 "bad_response",
             )
         # Some servers return pieces with the ids ({"id": .., "piece": ..}).
-        return [int(t["id"]) if isinstance(t, Mapping) else int(t) for t in tokens]
+        return [_token_id(t) for t in tokens]
 
     def tokenize(self, text: str, *, markup: bool = False) -> list[int]:
         """Token ids of ``text`` as it is sent (data defused), from the server's tokenizer
@@ -228,9 +231,9 @@ class RemoteBackend:
     # -- generation -------------------------------------------------------------------------
 
     def _body(
-        self, text: str, fields: dict[str, Any], max_tokens: int, temperature: float
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {
+        self, text: str, fields: dict[str, object], max_tokens: int, temperature: float
+    ) -> dict[str, object]:
+        body: dict[str, object] = {
             "model": self.caps.model,
             "prompt": text,
             "max_tokens": max_tokens,
@@ -290,8 +293,8 @@ class RemoteBackend:
                 shaped = shaped or isinstance(event.get("choices"), list)
                 self._note_usage(event, stats, text)
                 if on_prompt_progress is not None:
-                    _report_progress(event, on_prompt_progress)
-                piece, finish = _event_text(event)
+                    report_progress(event, on_prompt_progress)
+                piece, finish = event_text(event)
                 if finish == "length":
                     stats.stopped_by_limit = True
                 if not piece:
@@ -323,22 +326,13 @@ class RemoteBackend:
             events.close()
             stats.total_seconds = time.perf_counter() - start
 
-    def _note_usage(self, event: Mapping[str, Any], stats: GenerationStats, sent: str) -> None:
+    def _note_usage(self, event: Mapping[str, object], stats: GenerationStats, sent: str) -> None:
         """Take the server's own counts (usage, llama.cpp timings) when it sends them."""
-        usage = event.get("usage")
-        if isinstance(usage, Mapping) and isinstance(usage.get("prompt_tokens"), int):
-            stats.prompt_tokens = int(usage["prompt_tokens"])
-            stats.evaluated_tokens = stats.prompt_tokens
-            if self.caps.tokenizer is None and sent:
-                # Never under-count again: the estimate's ratio only ever tightens.
-                seen = len(sent.encode("utf-8")) / max(1, stats.prompt_tokens)
-                self.bytes_per_token = min(self.bytes_per_token, seen)
-        timings = event.get("timings")
-        if isinstance(timings, Mapping) and isinstance(timings.get("prompt_n"), int):
-            cached = timings.get("cache_n")
-            stats.evaluated_tokens = int(timings["prompt_n"])
-            if isinstance(cached, int):
-                stats.prompt_tokens = int(timings["prompt_n"]) + cached
+        stated = note_counts(event, stats)
+        if stated is not None and self.caps.tokenizer is None and sent:
+            # Never under-count again: the estimate's ratio only ever tightens.
+            seen = len(sent.encode("utf-8")) / max(1, stated)
+            self.bytes_per_token = min(self.bytes_per_token, seen)
 
     def models(self) -> list[str]:
         """The models the server offers (as detected)."""
@@ -348,30 +342,12 @@ class RemoteBackend:
         """Nothing is held open between requests."""
 
 
-def _report_progress(event: Mapping[str, Any], on_progress: OnPromptProgress) -> None:
-    """llama.cpp's ``prompt_progress`` (total, cache, processed) as (done, to do)."""
-    progress = event.get("prompt_progress")
-    if not isinstance(progress, Mapping):
-        return
-    total, cache, processed = (progress.get(k) for k in ("total", "cache", "processed"))
-    if isinstance(total, int) and isinstance(processed, int):
-        skip = cache if isinstance(cache, int) else 0
-        on_progress(max(0, processed - skip), max(0, total - skip))
-
-
-def _event_text(event: Mapping[str, Any]) -> tuple[str, str | None]:
-    """The text piece of one streamed event and its finish reason (if any)."""
-    choices = event.get("choices")
-    if not isinstance(choices, list) or not choices:
-        return "", None
-    choice = choices[0]
-    if not isinstance(choice, Mapping):
-        return "", None
-    text = choice.get("text")
-    if text is None and isinstance(choice.get("delta"), Mapping):
-        text = choice["delta"].get("content")
-    finish = choice.get("finish_reason")
-    return (text if isinstance(text, str) else ""), (finish if isinstance(finish, str) else None)
+def _token_id(token: JSONValue) -> int:
+    """A token id as a tokenizer sent it: a number, or ``{"id": .., "piece": ..}``."""
+    value = token["id"] if isinstance(token, dict) else token
+    if isinstance(value, (int, float, str)):
+        return int(value)
+    raise TypeError(f"not a token id: {value!r}")
 
 
 def window_too_small(backend: Backend, exc: ContextTooSmall) -> ContextTooSmall:

@@ -29,7 +29,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from ember.core.kernel.errors import ServerError, quoted
-from ember.core.llm.openai_client import OpenAIClient, parse_server_url
+from ember.core.kernel.jsontypes import JSONObject
+from ember.core.llm.openai_client import OpenAIClient
+from ember.core.llm.server_url import parse_server_url
 from ember.core.step.schema import Constraint
 
 # How steps are constrained on a server.
@@ -91,7 +93,7 @@ class ServerCapabilities:
         return ()
 
 
-def list_models(client: OpenAIClient) -> list[dict[str, Any]]:
+def list_models(client: OpenAIClient) -> list[JSONObject]:
     """The server's ``/v1/models`` entries (raises ServerError when it cannot be asked)."""
     data = client.request_json("GET", "/models", timeout=30.0)
     entries = data.get("data") if isinstance(data, dict) else None
@@ -104,7 +106,7 @@ def list_models(client: OpenAIClient) -> list[dict[str, Any]]:
     return [e for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)]
 
 
-def _pick_model(client: OpenAIClient, entries: list[dict[str, Any]], wanted: str | None) -> str:
+def _pick_model(client: OpenAIClient, entries: list[JSONObject], wanted: str | None) -> str:
     ids = [str(e["id"]) for e in entries]
     if wanted:
         if ids and wanted not in ids:
@@ -165,7 +167,7 @@ def detect(
         caps = ServerCapabilities(
             "openai-compatible",
             picked,
-            tuple(e["id"] for e in entries),
+            tuple(str(e["id"]) for e in entries),
             "none",
             n_ctx=int(n_ctx) if isinstance(n_ctx, int) else None,
         )
@@ -214,7 +216,7 @@ def _knows_chatml(client: OpenAIClient) -> bool:
 
 
 def _llama_cpp(
-    client: OpenAIClient, model: str, entries: list[dict[str, Any]]
+    client: OpenAIClient, model: str, entries: list[JSONObject]
 ) -> ServerCapabilities | None:
     props = client.probe_json("/props", root=True)
     if not isinstance(props, dict) or "default_generation_settings" not in props:
@@ -231,7 +233,7 @@ def _llama_cpp(
     return ServerCapabilities(
         "llama.cpp",
         model,
-        tuple(e["id"] for e in entries),
+        tuple(str(e["id"]) for e in entries),
         "gbnf",
         schema_field="json_schema",
         tokenizer=Tokenizer("/tokenize", True, "llama.cpp"),
@@ -247,20 +249,23 @@ def _llama_cpp(
 
 
 def _fastapi(
-    client: OpenAIClient, model: str, entries: list[dict[str, Any]]
+    client: OpenAIClient, model: str, entries: list[JSONObject]
 ) -> ServerCapabilities | None:
     spec = client.probe_json("/openapi.json", root=True)
-    if not isinstance(spec, dict) or not isinstance(spec.get("paths"), dict):
+    if not isinstance(spec, dict):
+        return None
+    declared = spec.get("paths")
+    if not isinstance(declared, dict):
         return None
     api = client.endpoint.api
     paths = {
         p[len(client.endpoint.root) :] if p.startswith(client.endpoint.root) else p
-        for p in spec["paths"]
+        for p in declared
     }
     fields = _request_fields(spec, "/v1/completions") or _request_fields(spec, api + "/completions")
     if not fields:
         return None
-    ids = tuple(e["id"] for e in entries)
+    ids = tuple(str(e["id"]) for e in entries)
     entry = next((e for e in entries if e["id"] == model), {})
     n_ctx = entry.get("max_model_len")
     window = int(n_ctx) if isinstance(n_ctx, int) and n_ctx > 0 else None
@@ -301,7 +306,7 @@ def _ollama_num_ctx(parameters: object) -> int | None:
 
 
 def _ollama(
-    client: OpenAIClient, model: str, entries: list[dict[str, Any]]
+    client: OpenAIClient, model: str, entries: list[JSONObject]
 ) -> ServerCapabilities | None:
     """Ollama: its window is ``num_ctx`` when the model sets one, else the context of the
     loaded model (``/api/ps``); its trained length (``/api/show``) is never the window
@@ -321,21 +326,22 @@ def _ollama(
         trained = next((int(v) for v in lengths if isinstance(v, int) and v > 0), None)
     if n_ctx is None:
         running = client.probe_json("/api/ps", root=True) or {}
-        for entry in running.get("models") or []:
+        listed = running.get("models")
+        for entry in listed if isinstance(listed, list) else []:
             if isinstance(entry, dict) and model in (entry.get("name"), entry.get("model")):
                 length = entry.get("context_length")
                 n_ctx = int(length) if isinstance(length, int) and length > 0 else None
     return ServerCapabilities(
         "ollama",
         model,
-        tuple(e["id"] for e in entries),
+        tuple(str(e["id"]) for e in entries),
         "none",
         n_ctx=n_ctx,
         n_ctx_cap=trained,
     )
 
 
-def constraint_fields(caps: ServerCapabilities, constraint: Constraint | None) -> dict[str, Any]:
+def constraint_fields(caps: ServerCapabilities, constraint: Constraint | None) -> dict[str, object]:
     """The request fields that constrain one completion on this server (none when the
     server takes neither form, or the completion is free text)."""
     if constraint is None:

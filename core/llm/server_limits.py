@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import http.client
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ember.core.kernel.errors import ServerError
 
 if TYPE_CHECKING:
-    from ember.core.llm.openai_client import Endpoint
+    from ember.core.llm.server_url import Endpoint
 
 MAX_BODY_BYTES = 16 << 20  # a JSON answer (a long model list is well under 1 MB)
 MAX_EVENT_BYTES = 1 << 20  # one streamed event
@@ -53,7 +53,7 @@ def redirected(endpoint: Endpoint, path: str, resp: http.client.HTTPResponse) ->
     )
 
 
-def carries_text(event: Mapping[str, Any]) -> bool:
+def carries_text(event: Mapping[str, object]) -> bool:
     """Whether a streamed completion event carries a piece of the reply or its end (what
     keeps a stream alive; empty events and pings do not)."""
     choices = event.get("choices")

@@ -16,7 +16,7 @@ from typing import Literal
 from ember.core.kernel.errors import InvalidInput
 from ember.core.llm.backend import Backend
 from ember.core.llm.config import EngineConfig
-from ember.core.llm.openai_client import parse_server_url
+from ember.core.llm.server_url import parse_server_url
 from ember.core.models import catalogue
 
 Kind = Literal["bundled", "file", "catalogue", "server"]

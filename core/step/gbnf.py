@@ -17,9 +17,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
 
-from ember.core.step.schema import ARGUMENTS, FUNCTION, THOUGHTS, StepSpec
+from ember.core.step.schema import ARGUMENTS, FUNCTION, THOUGHTS, StepSpec, ValueSchema
 
 # JSON string characters: anything but quote, backslash and control characters, or an
 # escape. Bounded repetition keeps strings within the step's token budget.
@@ -50,7 +49,7 @@ def _rule_name(*parts: str) -> str:
     return "-".join(re.sub(r"[^a-zA-Z0-9]+", "-", p).strip("-").lower() for p in parts)
 
 
-def _int_rule(schema: Mapping[str, Any]) -> str:
+def _int_rule(schema: ValueSchema) -> str:
     maximum = schema.get("maximum")
     digits = len(str(maximum)) if isinstance(maximum, int) else DEFAULT_INT_DIGITS
     if digits <= 1:
@@ -58,7 +57,7 @@ def _int_rule(schema: Mapping[str, Any]) -> str:
     return f"[0-9] | [1-9] [0-9]{{1,{digits - 1}}}"
 
 
-def _value_rule(schema: Mapping[str, Any], rules: dict[str, str], name: str) -> str:
+def _value_rule(schema: ValueSchema, rules: dict[str, str], name: str) -> str:
     """The GBNF expression for one argument value, adding helper rules to ``rules``."""
     kind = schema.get("type")
     if "enum" in schema:
@@ -76,9 +75,7 @@ def _value_rule(schema: Mapping[str, Any], rules: dict[str, str], name: str) -> 
     raise ValueError(f"unsupported schema for grammar: {schema!r}")
 
 
-def _call_rule(
-    name: str, properties: Mapping[str, Mapping[str, Any]], rules: dict[str, str]
-) -> str:
+def _call_rule(name: str, properties: Mapping[str, ValueSchema], rules: dict[str, str]) -> str:
     """The rule body for ``"NAME", "arguments": {...}``; helper rules go in ``rules``."""
     parts = [literal(f'"{name}", "{ARGUMENTS}": {{')]
     for i, (arg, schema) in enumerate(properties.items()):

@@ -16,8 +16,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from functools import cached_property
-from typing import Any, Final
+from typing import Final, TypedDict
 
+from ember.core.kernel.jsontypes import JSONLike, JSONScalar, JSONValue
 from ember.core.storage.messages import StepContent
 
 # The top-level fields of a step, in the order they are written.
@@ -37,7 +38,7 @@ class Constraint:
     """The shape one completion must have, as a GBNF grammar and as a JSON schema."""
 
     gbnf: str
-    json_schema: Mapping[str, Any] = field(default_factory=dict)
+    json_schema: JSONLike = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,18 +66,37 @@ class StepLimits:
 MIN_LIMITS = {"thoughts": 40, "message": 120, "content": 120, "anchor": 40, "query": 30}
 
 
+class ValueSchema(TypedDict, total=False):
+    """The JSON schema of one argument, in the subset steps use."""
+
+    type: str
+    description: str
+    enum: list[str]
+    maxLength: int
+    format: str
+    minimum: int
+    maximum: int
+
+
+class ParametersSchema(TypedDict):
+    """The JSON schema of a function's arguments: an object of named values."""
+
+    type: str
+    properties: dict[str, ValueSchema]
+    required: list[str]
+
+
 @dataclass(frozen=True)
 class FunctionSpec:
     """One function a step may call: its name and the JSON schema of its arguments."""
 
     name: str
-    parameters: Mapping[str, Any]
+    parameters: ParametersSchema
 
     @property
-    def properties(self) -> Mapping[str, Mapping[str, Any]]:
+    def properties(self) -> Mapping[str, ValueSchema]:
         """Argument schemas by name, in the order they are written."""
-        props: Mapping[str, Mapping[str, Any]] = self.parameters.get("properties", {})
-        return props
+        return self.parameters.get("properties", {})
 
 
 @dataclass(frozen=True)
@@ -115,7 +135,7 @@ class StepSpec:
             for f in self.functions
         )
 
-    def json_schema(self) -> dict[str, Any]:
+    def json_schema(self) -> dict[str, object]:
         """The JSON schema of one step (for servers with structured output)."""
         variants = [
             {
@@ -142,7 +162,7 @@ class StepSpec:
         return Constraint(gbnf=gbnf, json_schema=self.json_schema())
 
 
-def _longest_value(schema: Mapping[str, Any]) -> Any:
+def _longest_value(schema: ValueSchema) -> JSONScalar:
     if "enum" in schema:
         return max(schema["enum"], key=lambda v: len(json.dumps(v, ensure_ascii=False)))
     kind = schema.get("type")
@@ -159,20 +179,20 @@ def _longest_value(schema: Mapping[str, Any]) -> Any:
     raise ValueError(f"unsupported schema: {schema!r}")
 
 
-def _longest_arguments(function: FunctionSpec) -> dict[str, Any]:
+def _longest_arguments(function: FunctionSpec) -> dict[str, JSONValue]:
     return {name: _longest_value(schema) for name, schema in function.properties.items()}
 
 
-def object_schema(properties: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def object_schema(properties: Mapping[str, ValueSchema]) -> ParametersSchema:
     """An arguments schema: every property required, in the order given."""
     return {"type": "object", "properties": dict(properties), "required": list(properties)}
 
 
-def step_content(thoughts: str, function: str, arguments: Mapping[str, Any]) -> StepContent:
+def step_content(thoughts: str, function: str, arguments: Mapping[str, JSONValue]) -> StepContent:
     """A step as it is stored (the message content of the agent's turn)."""
     return {THOUGHTS: thoughts, FUNCTION: function, ARGUMENTS: dict(arguments)}
 
 
-def encode_step(thoughts: str, function: str, arguments: Mapping[str, Any]) -> str:
+def encode_step(thoughts: str, function: str, arguments: Mapping[str, JSONValue]) -> str:
     """A step's canonical text: exactly what the grammar makes the model write."""
     return json.dumps(step_content(thoughts, function, arguments), ensure_ascii=False)

@@ -17,12 +17,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from ember.core.kernel.jsontypes import JSONObject, JSONValue
-from ember.core.step.schema import ARGUMENTS, FUNCTION, THOUGHTS, StepSpec, step_content
+from ember.core.step.schema import (
+    ARGUMENTS,
+    FUNCTION,
+    THOUGHTS,
+    StepSpec,
+    ValueSchema,
+    step_content,
+)
 from ember.core.storage.messages import StepContent
 
 MAX_DEPTH = 8
@@ -111,7 +117,7 @@ def _load(raw: str) -> JSONValue:
         raise _Invalid("Your output nests too deeply.") from None
 
 
-def _check_string(name: str, value: str, schema: Mapping[str, Any]) -> None:
+def _check_string(name: str, value: str, schema: ValueSchema) -> None:
     if _SURROGATES.search(value):
         raise _Invalid(f"{name} contains an invalid character (a lone surrogate).")
     max_length = schema.get("maxLength")
@@ -121,7 +127,7 @@ def _check_string(name: str, value: str, schema: Mapping[str, Any]) -> None:
         raise _Invalid(f"{name} must be a date in YYYY-MM-DD format, not {quote(value)}.")
 
 
-def check_value(name: str, value: object, schema: Mapping[str, Any]) -> None:
+def check_value(name: str, value: object, schema: ValueSchema) -> None:
     """Raise _Invalid unless ``value`` matches ``schema`` (the supported subset)."""
     kind = schema.get("type")
     if kind == "string":

@@ -57,10 +57,10 @@ class Fields:
     def __init__(self, obj: object, where: str) -> None:
         if not isinstance(obj, dict):
             raise Bad(where, f"must be an object, not {_kind(obj)}")
-        self.obj: dict[str, Any] = obj
+        self.obj: dict[str, object] = obj
         self.where = where
 
-    def _get(self, key: str, required: bool) -> Any:
+    def _get(self, key: str, required: bool) -> object:
         if key not in self.obj:
             if required:
                 raise Bad(self.where, f"'{key}' is missing")
@@ -107,7 +107,7 @@ class Fields:
             raise self._bad(key, f"must be true or false, not {_kind(value)}")
         return value
 
-    def mapping(self, key: str) -> dict[str, Any]:
+    def mapping(self, key: str) -> dict[str, object]:
         value = self._get(key, required=True)
         if not isinstance(value, dict):
             raise self._bad(key, f"must be an object, not {_kind(value)}")
@@ -160,7 +160,7 @@ class ExportPlan:
         return sum(self.counts.values())
 
 
-def check_header(plan: ExportPlan, key: str, value: Any) -> None:
+def check_header(plan: ExportPlan, key: str, value: object) -> None:
     """Check one top-level value of the export (not an array item)."""
     if key == "format":
         if value != FORMAT:
@@ -198,7 +198,7 @@ def check_agent(f: Fields) -> dict[str, Any]:
     }
 
 
-def check_blocks(value: Any) -> list[tuple[str, str, int]]:
+def check_blocks(value: object) -> list[tuple[str, str, int]]:
     """Core memory blocks as (label, value, limit), each within its limit."""
     if not isinstance(value, list):
         raise Bad("blocks", f"must be a list, not {_kind(value)}")

@@ -174,16 +174,19 @@ def test_doctor_says_all_is_usable(install: Install, tmp_path: Path) -> None:
     assert facts["embedder"]["dim"] == 384
 
 
+PRINT_DATA_DIR = "from ember.core.kernel import paths; print(paths.data_dir_path())"
+
+
 def test_the_same_data_folder_as_a_checkout_install(install: Install) -> None:
     bundle = subprocess.run(
-        [str(install.ember), "-c", "from ember.core.kernel import paths; print(paths.data_dir_path())"],
+        [str(install.ember), "-c", PRINT_DATA_DIR],
         env=install.env(),
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
     checkout = subprocess.run(
-        [str(CHECKOUT_PYTHON), "-c", "from ember.core.kernel import paths; print(paths.data_dir_path())"],
+        [str(CHECKOUT_PYTHON), "-c", PRINT_DATA_DIR],
         env=install.env(),
         capture_output=True,
         text=True,

@@ -21,8 +21,9 @@ import pytest
 
 from ember.core.kernel.errors import ServerError
 from ember.core.llm.backend import Prompt
-from ember.core.llm.openai_client import OpenAIClient, Timeouts, parse_server_url
+from ember.core.llm.openai_client import OpenAIClient, Timeouts
 from ember.core.llm.remote import RemoteBackend
+from ember.core.llm.server_url import parse_server_url
 
 Answer = Callable[[BaseHTTPRequestHandler], None]
 MODELS = {"object": "list", "data": [{"id": "m"}]}

@@ -16,8 +16,10 @@ import pytest
 
 from ember.core.kernel.errors import Cancelled, InvalidInput, ServerError
 from ember.core.llm.backend import Prompt
-from ember.core.llm.openai_client import Timeouts, context_window_in, parse_server_url
+from ember.core.llm.openai_client import Timeouts
 from ember.core.llm.remote import ESTIMATE_BYTES_PER_TOKEN, ESTIMATE_MARGIN, RemoteBackend
+from ember.core.llm.server_errors import context_window_in
+from ember.core.llm.server_url import parse_server_url
 from ember.core.step.repair import ObjectCutter, cut_object
 from ember.core.step.schema import Constraint
 
