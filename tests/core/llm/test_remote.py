@@ -20,8 +20,7 @@ from ember.core.llm.openai_client import Timeouts, context_window_in, parse_serv
 from ember.core.llm.remote import ESTIMATE_BYTES_PER_TOKEN, ESTIMATE_MARGIN, RemoteBackend
 from ember.core.step.repair import ObjectCutter, cut_object
 from ember.core.step.schema import Constraint
-
-from ..remote_helpers import FakeOpenAIServer, free_port
+from tests.remote_helpers import FakeOpenAIServer, free_port
 
 STEP = '{"thoughts": "hi", "function": "send_message", "arguments": {"message": "Hello!"}}'
 GRAMMAR = 'root ::= "{}"'
