@@ -6,7 +6,7 @@ Real processes, real files. Read-only files and folders need the operating syste
 refuse a write: as root (who ignores permission bits) a file is made immutable
 (``chattr +i``) and a folder is bind-mounted read-only; as anyone else ``chmod`` does it.
 A full disk is a real 2 MB tmpfs, which needs root; without root that case is skipped
-here and ``test_db_health`` covers SQLITE_FULL with SQLite's page cap.
+here and ``tests/core/storage/test_health.py`` covers SQLITE_FULL with SQLite's page cap.
 """
 
 from __future__ import annotations
