@@ -8,7 +8,7 @@ new agent on the bundled model with a ``--ctx`` window, through the real engine,
 for every flush the queue's tokens before it, the share of them evicted, whether the
 context landed below the memory-pressure alert line, and the alerts given during the fill
 before it; then the marks (tests/context_marks.py) the chat missed, if any. The same marks
-are checked with the scripted backend in tests/core/test_context.py. Exit 1 if one missed.
+are checked with the scripted backend in tests/core/agent/test_context.py. Exit 1 if one missed.
 """
 
 from __future__ import annotations

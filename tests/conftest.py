@@ -1,9 +1,10 @@
 """Shared fixtures. Every test gets its own EMBER_HOME in a temp folder.
 
 Markers follow folders: everything under ``tests/integration/`` runs the real bundled model
-and/or the real embedder and is marked ``integration`` here; ``tests/core/`` never imports
-Qt, ``tests/app/`` drives the GUI offscreen with fast fakes. A ``-m "not integration"`` run
-fails any test that pulls in torch or llama.cpp, so the fast suite stays fast.
+and/or the real embedder and is marked ``integration`` here; ``tests/core/`` (one folder per
+core package), ``tests/promises/`` and ``tests/cli/`` never import Qt, ``tests/app/`` drives
+the GUI offscreen with fast fakes. A ``-m "not integration"`` run fails any test that
+pulls in torch or llama.cpp, so the fast suite stays fast.
 
 The real embedder and the real bundled model are loaded once per session (they are slow to
 load, not to use).
@@ -15,11 +16,18 @@ import os
 import re
 import sys
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    from ember.core.agent.engine import Engine
+    from ember.core.kernel import events as ev
+    from ember.core.llm.scripted import ScriptedBackend
+    from ember.core.storage.store import Store
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -152,3 +160,44 @@ class HashEmbedder:
 def hash_embedder() -> HashEmbedder:
     """A fast deterministic embedder for unit tests."""
     return HashEmbedder()
+
+
+# The engine fixtures, shared by tests/core/ and tests/promises/. Like every fixture here
+# they import ember only when used, so loading this file loads no part of Ember.
+
+
+class Recorder(list["ev.Event"]):
+    """Collects engine events; ``of(Kind)`` filters them."""
+
+    def __call__(self, event: ev.Event) -> None:
+        self.append(event)
+
+    def of(self, kind: type) -> list[Any]:
+        return [e for e in self if isinstance(e, kind)]
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    """A fresh event recorder."""
+    return Recorder()
+
+
+MakeEngine = Callable[..., "tuple[Engine, ScriptedBackend]"]
+
+
+@pytest.fixture
+def make_engine(store: Store, hash_embedder: Any) -> MakeEngine:
+    """``make_engine(outputs, n_ctx=8192, **config)``: an engine on the test's database with
+    a scripted backend replaying ``outputs``. Its steps are MemGPT's function calls unless
+    ``step_format="dialogue"`` (the bundled model's format) is given."""
+    from ember.core.agent.engine import Engine, EngineConfig
+    from ember.core.llm.scripted import ScriptedBackend
+
+    def make(
+        outputs: Sequence[str] = (), n_ctx: int = 8192, **config: Any
+    ) -> tuple[Engine, ScriptedBackend]:
+        config.setdefault("step_format", "functions")
+        backend = ScriptedBackend(outputs, n_ctx=n_ctx)
+        return Engine(store, backend, hash_embedder, EngineConfig(**config)), backend
+
+    return make

@@ -1,5 +1,5 @@
 """Issue 11's marks for context management, measured on a chat: the scripted tests in
-tests/core/test_context.py and the real-model check in benchmarks/small_window.py both
+tests/core/agent/test_context.py and the real-model check in benchmarks/small_window.py both
 drive an engine through :func:`chat` and judge the result with :meth:`Marks.problems`."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The GUI prepares the coming flush while the user is idle (Ember.prepare_flush on the
 engine thread, issue 16.2) and gives way as soon as the user sends. What preparing does to
-the context is tested in tests/core/test_idleflush.py; here, that the window calls it at the
+the context is tested in tests/core/agent/test_idleflush.py; here, that the window calls it at the
 right moments and cancels it."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from ember.core.models import catalogue
 from ember.core.models.catalogue import CatalogueEntry
 from ember.core.storage.store import Store
 
-from ..core.test_apikey import memory_keyring  # noqa: F401  (the fixture)
+from ..core.llm.test_apikey import memory_keyring  # noqa: F401  (the fixture)
 from ..remote_helpers import FakeOpenAIServer, FileServer, free_port, tiny_gguf
 from .fixtures import drop, scripted, settle, step
 

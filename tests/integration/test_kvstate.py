@@ -1,5 +1,5 @@
 """Warm restart with the real model: KV state saved by one backend and restored into a new
-one. (The file bookkeeping is tested with a fake backend in tests/core/test_kvstate.py.)"""
+one. (The file bookkeeping is tested with a fake backend in tests/core/llm/test_kvstate.py.)"""
 
 from __future__ import annotations
 

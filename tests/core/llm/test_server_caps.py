@@ -13,8 +13,7 @@ from ember.core.kernel.errors import ContextTooSmall
 from ember.core.llm.backend import Prompt
 from ember.core.llm.remote import RemoteBackend, window_too_small
 from ember.core.llm.server_caps import LLAMA_CPP_FALLBACK_TEMPLATE
-
-from ..remote_helpers import FakeOpenAIServer
+from tests.remote_helpers import FakeOpenAIServer
 
 
 @pytest.mark.parametrize("server_ctx", [4096, 16384])

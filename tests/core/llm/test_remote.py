@@ -22,8 +22,7 @@ from ember.core.llm.server_errors import context_window_in
 from ember.core.llm.server_url import parse_server_url
 from ember.core.step.repair import ObjectCutter, cut_object
 from ember.core.step.schema import Constraint
-
-from ..remote_helpers import FakeOpenAIServer, free_port
+from tests.remote_helpers import FakeOpenAIServer, free_port
 
 STEP = '{"thoughts": "hi", "function": "send_message", "arguments": {"message": "Hello!"}}'
 GRAMMAR = 'root ::= "{}"'

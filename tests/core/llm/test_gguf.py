@@ -91,8 +91,7 @@ def test_a_tensor_type_llama_cpp_cannot_read_is_refused(tmp_path: Path) -> None:
 
 def test_an_architecture_llama_cpp_does_not_know_is_refused(tmp_path: Path) -> None:
     from ember.core.models.check import check_model
-
-    from ..remote_helpers import tiny_gguf
+    from tests.remote_helpers import tiny_gguf
 
     odd = tiny_gguf(tmp_path / "odd.gguf", {"general.architecture": "nonesuch9"}, padding=64)
     with pytest.raises(ModelError, match=r"architecture 'nonesuch9', which llama\.cpp"):

@@ -15,8 +15,7 @@ from ember.core.models import catalogue
 from ember.core.models.choice import ModelChoice, use_catalogue, use_server
 from ember.core.service import Ember
 from ember.core.storage.store import Store
-
-from ..remote_helpers import FakeOpenAIServer, FileServer, sha256_of, tiny_gguf
+from tests.remote_helpers import FakeOpenAIServer, FileServer, sha256_of, tiny_gguf
 
 STEP = '{"thoughts": "greet", "function": "send_message", "arguments": {"message": "Hello Ana!"}}'
 

@@ -24,7 +24,7 @@ from ember.core.storage import db
 from ember.core.storage.migrations import MIGRATIONS
 from ember.core.storage.store import Store
 from tests.cli_helpers import run_ember
-from tests.core.test_concurrency import child
+from tests.promises.test_concurrency import child
 
 SENTENCES = "".join(f"Sentence number {i} is about herons and the old mill. " for i in range(600))
 

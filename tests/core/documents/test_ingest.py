@@ -8,7 +8,7 @@ from typing import Any
 from ember.core.agent import presets
 from ember.core.documents.ingest import ingest_file
 from ember.core.storage.store import Store
-from tests.core.test_loaders import raw_pdf
+from tests.core.documents.test_loaders import raw_pdf
 
 
 def test_damaged_page_is_counted_in_the_result_line(

@@ -11,8 +11,7 @@ from ember.core.llm.config import EngineConfig
 from ember.core.models import catalogue
 from ember.core.models import choice as modelchoice
 from ember.core.storage.store import Store
-
-from ..remote_helpers import tiny_gguf
+from tests.remote_helpers import tiny_gguf
 
 
 def _restart(config: EngineConfig) -> EngineConfig:

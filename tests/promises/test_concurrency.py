@@ -123,7 +123,7 @@ def test_one_conversation_per_agent_across_processes(ember_home: Path) -> None:
 
 
 def test_deleting_another_agent_keeps_the_one_in_conversation(ember_home: Path) -> None:
-    from tests.core.children import open_service
+    from tests.promises.children import open_service
 
     db = ember_home / paths.DB_FILENAME
     ember = open_service(db)

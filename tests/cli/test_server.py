@@ -6,8 +6,7 @@ import subprocess
 from pathlib import Path
 
 from tests.cli_helpers import run_ember
-
-from ..remote_helpers import FakeOpenAIServer, free_port
+from tests.remote_helpers import FakeOpenAIServer, free_port
 
 
 def ember(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

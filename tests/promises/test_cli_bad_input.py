@@ -6,7 +6,7 @@ Real processes, real files. Read-only files and folders need the operating syste
 refuse a write: as root (who ignores permission bits) a file is made immutable
 (``chattr +i``) and a folder is bind-mounted read-only; as anyone else ``chmod`` does it.
 A full disk is a real 2 MB tmpfs, which needs root; without root that case is skipped
-here and ``test_db_health`` covers SQLITE_FULL with SQLite's page cap.
+here and ``tests/core/storage/test_health.py`` covers SQLITE_FULL with SQLite's page cap.
 """
 
 from __future__ import annotations
@@ -458,7 +458,7 @@ def test_a_document_whose_name_is_not_utf8_can_be_loaded_listed_and_removed(
 
 def test_models_check_refuses_what_llama_cpp_cannot_load(home: Path, tmp_path: Path) -> None:
     """Issue 28 item 12: an unknown architecture or tensor type was said to "fit" (exit 0)."""
-    from tests.core.test_models import _with_tensor_type
+    from tests.core.llm.test_gguf import _with_tensor_type
     from tests.remote_helpers import tiny_gguf
 
     odd = tiny_gguf(tmp_path / "odd.gguf", {"general.architecture": "nonesuch9"}, padding=64)
@@ -509,7 +509,7 @@ def test_a_server_that_redirects_or_floods_is_one_line(home: Path) -> None:
     client-level cases: an endless reply, a dripped model list)."""
     from http.server import BaseHTTPRequestHandler
 
-    from tests.core.test_hostile_server import server
+    from tests.promises.test_hostile_server import server
 
     def moved(h: BaseHTTPRequestHandler) -> None:
         h.send_response(301)
@@ -537,7 +537,7 @@ def test_a_server_that_redirects_or_floods_is_one_line(home: Path) -> None:
 def test_a_chat_with_a_server_answering_another_shape_exits_1(home: Path) -> None:
     """Issue 28 item 9: it ran eight steps to the step cap and exited 0 (this child loads
     the real embedder, for the turn's recall)."""
-    from tests.core.test_hostile_server import _events, server
+    from tests.promises.test_hostile_server import _events, server
 
     shape = lambda h: _events(h, iter(['{"result": "hello"}', "[DONE]"]))  # noqa: E731
     with server({"/v1/completions": shape}) as url:

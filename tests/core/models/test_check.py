@@ -8,8 +8,7 @@ import pytest
 
 from ember.core.kernel.errors import ModelError
 from ember.core.models.check import RUNTIME_OVERHEAD, MemoryInfo, check_model, memory_info
-
-from ..remote_helpers import tiny_gguf
+from tests.remote_helpers import tiny_gguf
 
 GB = 10**9
 META = {

@@ -1,5 +1,5 @@
 """Child processes for the tests that need real, separate processes (kill loop, locks,
-races). Run as ``python tests/core/children.py COMMAND ARGS...``; each prints what it did,
+races). Run as ``python tests/promises/children.py COMMAND ARGS...``; each prints what it did,
 one line at a time, flushed, so the parent can read it while the child runs.
 
 They use the real SQLite file and the scripted backend with the test hash embedder (no

@@ -10,8 +10,7 @@ import pytest
 
 from ember.core.diagnostics import doctor
 from ember.core.llm import llama_build
-
-from ..remote_helpers import FakeOpenAIServer, free_port
+from tests.remote_helpers import FakeOpenAIServer, free_port
 
 RECORD = {
     "level": "x86-64-v3",

@@ -5,7 +5,7 @@ A real small filesystem (a 16 MB tmpfs) when the test may mount one (root), fill
 levels of free space; where it may not, those cases are skipped (saying why) and the
 injected ``ENOSPC`` cases below still run: they raise it at each write path Ember has
 outside SQLite (lock files, exports, the damage marker), whose own full-disk errors are
-covered by ``test_db_health``.
+covered by ``tests/core/storage/test_health.py``.
 """
 
 from __future__ import annotations

@@ -15,8 +15,7 @@ import pytest
 
 from ember.core.kernel.errors import Cancelled, DownloadError
 from ember.core.models import download as dl
-
-from ..remote_helpers import FileServer, sha256_of, tiny_gguf
+from tests.remote_helpers import FileServer, sha256_of, tiny_gguf
 
 SIZE = 3 * 1024 * 1024
 
