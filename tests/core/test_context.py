@@ -68,7 +68,9 @@ def test_memory_pressure_alert_then_flush_with_summary(
     for i in range(1, n):
         assert f"Anna walked in the hills ({i})" in summaries[i]
     in_ctx = store.count_messages(rt.agent_id, in_context=True)
-    assert store.count_messages(rt.agent_id) == in_ctx + agent.summary_hidden
+    notices = [m for m in store.recent_messages(rt.agent_id, 1000) if m.kind == "notice"]
+    assert [m.content["kind"] for m in notices] == ["flush"]  # kept for the transcript
+    assert store.count_messages(rt.agent_id) == in_ctx + agent.summary_hidden + len(notices)
     assert store.context_messages(rt.agent_id)[0].role != "tool"
     usage = rt.context_usage()
     assert usage.used <= usage.warn_at  # the flush freed enough not to re-alert at once
