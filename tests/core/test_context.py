@@ -151,7 +151,8 @@ def test_core_memory_too_big_for_the_window_names_the_size_that_works(
     assert result.reason == "error"
     smallest = engine.smallest_window(store.blocks(rt.agent_id))
     assert f"at least {smallest} tokens" in (result.error or "") and smallest > 2048
-    assert store.count_messages(rt.agent_id) == 1  # the user's message is kept
+    kinds = [m.kind for m in store.recent_messages(rt.agent_id)]
+    assert kinds == ["user_message", "notice"]  # the user's message is kept, and the error
 
 
 def test_memory_pressure_alert_is_for_the_agent_not_the_user(
