@@ -158,6 +158,16 @@ class Bubble(QFrame):
         self.time = iso
         self.set_header()
 
+    def show_item(self, item: DisplayItem) -> None:
+        """Show ``item`` (of this bubble's role) instead: a live bubble, as stored."""
+        self.time, self.stopped = item.time, item.stopped
+        self.details, self.live_thought = list(item.details), ""
+        self.activity.setText("")
+        self.activity.hide()
+        self.set_header()
+        self.set_text(item.text)
+        self.refresh_details()
+
     def set_text(self, text: str) -> None:
         """Replace the Markdown body."""
         self.text = text

@@ -14,6 +14,8 @@ never floods the event loop with re-layouts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import QMimeData, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QDragEnterEvent, QKeyEvent
 from PySide6.QtWidgets import (
@@ -97,6 +99,31 @@ class ChatView(QScrollArea):
 
     def add(self, item: DisplayItem) -> Bubble:
         """Append a bubble for ``item`` and follow it."""
+        return self._insert(len(self.bubbles), item)
+
+    def replace(
+        self, old: Sequence[Bubble], items: Sequence[DisplayItem], before: Bubble | None = None
+    ) -> None:
+        """Show ``items`` where the bubbles ``old`` were (else before ``before``, else at
+        the end): a finished turn, shown again as it was stored."""
+        shown = [b for b in old if b in self.bubbles]
+        anchor = shown[0] if shown else before if before in self.bubbles else None
+        at = self.bubbles.index(anchor) if anchor is not None else len(self.bubbles)
+        if self.current is not None and self.current in shown:
+            self._timer.stop()
+            self.current = None
+            self._pending_text = self._pending_thought = ""
+        for i, item in enumerate(items, at):
+            here = self.bubbles[i] if i < len(self.bubbles) else None
+            if here is not None and here in shown and here.role == item.role:
+                shown.remove(here)  # the same bubble, as stored (no re-layout of the rest)
+                here.show_item(item)
+            else:
+                self._insert(i, item)
+        for bubble in shown:
+            self._remove(bubble)
+
+    def _insert(self, index: int, item: DisplayItem) -> Bubble:
         bubble = Bubble(item, self.agent_name, self.show_details)
         bubble.copyRequested.connect(self._copy)
         bubble.actionRequested.connect(self.actionRequested)
@@ -109,9 +136,9 @@ class ChatView(QScrollArea):
             row.addStretch(1)
         wrapper = QWidget()
         wrapper.setLayout(row)
-        self._layout.addWidget(wrapper)
+        self._layout.insertWidget(index + 1, wrapper)  # after the stretch
         self._wrappers[id(bubble)] = wrapper
-        self.bubbles.append(bubble)
+        self.bubbles.insert(index, bubble)
         if self.find_query:
             bubble.highlight(self.find_query)
         self._stick = True
@@ -208,11 +235,9 @@ class ChatView(QScrollArea):
         bubble.details.extend(details)
         bubble.refresh_details()
 
-    def finish_reply(
-        self, text: str | None, time: str, note: str = "", *, stopped: bool = False
-    ) -> None:
+    def finish_reply(self, text: str | None, time: str, *, stopped: bool = False) -> None:
         """Close the current reply with its final text, or with what was streamed
-        (marked stopped), or a note when there was nothing."""
+        (marked stopped); a reply with nothing to show goes."""
         self.flush()
         self._timer.stop()
         bubble = self.current
@@ -224,8 +249,6 @@ class ChatView(QScrollArea):
         final = (
             text if text is not None else ("" if bubble.text == LIVE_PLACEHOLDER else bubble.text)
         )
-        if not final and note and not stopped:
-            final = f"*{note}*"
         bubble.set_text(final)
         if stopped:
             bubble.mark_stopped()

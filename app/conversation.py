@@ -1,14 +1,19 @@
 """The conversation controller: the user's messages, the agent's turns and their stream.
 
 A turn is one call on the engine thread (``Ember.send`` or ``Ember.timed_heartbeat``)
-that posts three kinds of news to the GUI thread, in order: that it started, the engine's
-events (text deltas coalesced to one per ``STREAM_INTERVAL``), and how it ended. Turns
-run one at a time in the order they were asked for; each has its own cancel event, which
-Stop sets for the turn running and closing sets for all (messages still waiting are then
-recorded for the agent instead of answered).
+that posts its news to the GUI thread through one typed channel, in order: that it
+started (:class:`Begun`), the engine's events (:class:`Happened`; text deltas coalesced to
+one per ``STREAM_INTERVAL``), and how it ended (:class:`Ended`: the ``TurnFinished``, the
+turn as stored, and the context usage after it). Turns run one at a time in the order
+they were asked for; each has its own cancel event, which Stop sets for the turn running
+and closing sets for all (messages still waiting are then recorded for the agent instead
+of answered).
 
-A reply bubble appears when a user's turn starts, or with the first sign of life of a
-timed heartbeat: a heartbeat that is paused, or ends without a message, adds nothing.
+While a turn runs, the chat shows the user's message at once and streams the reply; a
+reply bubble appears when a user's turn starts, or with the first sign of life of a timed
+heartbeat. When the turn ends, those live bubbles give way to the turn as stored, built by
+the one renderer (``transcript.build_transcript``), so what is on screen is what a
+restart shows: notices included, a paused or quiet heartbeat adding nothing.
 """
 
 from __future__ import annotations
@@ -23,21 +28,25 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from ember.app.chat import ChatView
 from ember.app.taskrunner import Relay, describe
-from ember.app.transcript import DisplayItem, activity, call_details, result_detail
+from ember.app.transcript import (
+    DisplayItem,
+    activity,
+    build_transcript,
+    call_details,
+    result_detail,
+)
 from ember.core.kernel import events as ev
 from ember.core.kernel.errors import EmberError
 
 if TYPE_CHECKING:
+    from ember.app.bubble import Bubble
     from ember.app.worker import EngineWorker
-    from ember.core.kernel.events import Event, TurnFinished
+    from ember.core.kernel.events import ContextUsage, Event, TurnFinished
     from ember.core.service import Ember, IdleWork
 
 STREAM_INTERVAL = 0.04
+TURN_ROWS = 100_000  # more stored messages than one turn ever writes
 Run = Callable[["Ember", Callable[["Event"], None], threading.Event], "TurnFinished | None"]
-NOTES = {
-    "no_message": "(no reply)",
-    "step_cap": "(stopped after too many steps)",
-}
 
 
 # Quiet time after a turn before the idle work (Ember.while_idle: the memory pass, then the
@@ -57,7 +66,7 @@ class Coalescer:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, ev.TurnFinished):
-            return  # the turn's end is reported by the call's result
+            return  # the turn's end is posted after the call (Ended)
         if isinstance(event, ev.ThoughtDelta | ev.MessageDelta):
             if self._kind is not None and self._kind is not type(event):
                 self.flush()
@@ -78,9 +87,34 @@ class Coalescer:
 
 
 @dataclass(frozen=True)
-class _Started:
+class Begun:
+    """A turn started on the engine thread (``user``: a user's message, not a heartbeat)."""
+
     agent_id: int
     user: bool
+
+
+@dataclass(frozen=True)
+class Happened:
+    """An engine event of the turn running."""
+
+    agent_id: int
+    event: Event
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A turn ended: why (None: a paused heartbeat, nothing ran), the turn as stored (None:
+    it could not be read back), and the context usage after it (None without a model)."""
+
+    agent_id: int
+    user: bool
+    finished: TurnFinished | None
+    items: list[DisplayItem] | None
+    usage: ContextUsage | None
+
+
+TurnNews = Begun | Happened | Ended
 
 
 class Conversation(QObject):
@@ -90,6 +124,7 @@ class Conversation(QObject):
     turnEnded = Signal(int, object)  # agent id, TurnFinished (None: a paused heartbeat)
     eventReceived = Signal(int, object)  # agent id, engine event (after the view showed it)
     usageChanged = Signal(object)  # ContextUsage of the agent shown
+    statsChanged = Signal(object)  # StepStats of a step just written
     stateChanged = Signal()  # generating / queued changed
     memoryNoted = Signal(int, object)  # agent id, PassResult: the idle memory pass wrote
 
@@ -102,8 +137,9 @@ class Conversation(QObject):
         self.generating = False
         self.queued = 0  # the user's messages waiting for their turn
         self._cancels: list[threading.Event] = []  # turns not ended yet, oldest first
-        self._started: Relay[_Started] = Relay(self._on_started, self)
-        self._events: Relay[tuple[int, Event]] = Relay(self._on_event, self)
+        self._asked: list[Bubble] = []  # the user's messages of those turns, shown live
+        self._reply: Bubble | None = None  # the running turn's reply, shown live
+        self._news: Relay[TurnNews] = Relay(self._on_news, self)
         worker.timedHeartbeat.connect(self.timed_heartbeat)
         self._prepare_timer = QTimer(self)
         self._prepare_timer.setSingleShot(True)
@@ -124,7 +160,7 @@ class Conversation(QObject):
         agent_id = self.agent_id
         if agent_id is None:
             return
-        self.chat.add(DisplayItem("user", text, now_iso()))
+        self._asked.append(self.chat.add(DisplayItem("user", text, now_iso())))
         self.chat.offer_actions(False)
         self.queued += 1
         self.worker.touch()
@@ -224,46 +260,63 @@ class Conversation(QObject):
         self._cancels.append(cancel)
         if self.worker.closing:
             cancel.set()
+        post = self._news.post
 
-        def call(ember: Ember) -> TurnFinished | None:
-            self._started.post(_Started(agent_id, user))
-            forward = Coalescer(lambda event: self._events.post((agent_id, event)))
+        def call(ember: Ember) -> None:
+            mark = ember.newest_message_id(agent_id)
+            post(Begun(agent_id, user))
+            forward = Coalescer(lambda event: post(Happened(agent_id, event)))
+            finished: TurnFinished | None
             try:
-                return run(ember, forward, cancel)
+                finished = run(ember, forward, cancel)
+            except Exception as exc:  # outside the agent's loop (a bug): kept, as its own
+                finished = ev.TurnFinished("error", describe(exc))
+                ember.record_notice(agent_id, ev.SystemNotice("error", describe(exc)))
             finally:
                 forward.flush()
+            turn = ember.history(agent_id, TURN_ROWS, after_id=mark).messages
+            post(
+                Ended(
+                    agent_id, user, finished, build_transcript(turn), ember.context_usage(agent_id)
+                )
+            )
 
-        def failed(exc: Exception) -> None:
-            from ember.core.kernel.events import TurnFinished
+        def failed(exc: Exception) -> None:  # not even its end could be read back
+            self.tasks.failed.emit(describe(exc))
+            self._on_ended(
+                Ended(agent_id, user, ev.TurnFinished("error", describe(exc)), None, None)
+            )
 
-            self._on_ended(agent_id, TurnFinished("error", describe(exc)), user)
-
-        self.tasks.run(
-            call,
-            lambda finished: self._on_ended(agent_id, finished, user),
-            failed,
-            needs_model=True,
-            when_closing=when_closing,
-        )
+        self.tasks.run(call, None, failed, needs_model=True, when_closing=when_closing)
         self.stateChanged.emit()
 
-    def _on_started(self, started: _Started) -> None:
+    def _on_news(self, news: TurnNews) -> None:
+        if isinstance(news, Begun):
+            self._on_begun(news)
+        elif isinstance(news, Happened):
+            self._on_event(news.agent_id, news.event)
+        else:
+            self._on_ended(news)
+
+    def _on_begun(self, started: Begun) -> None:
         self.generating = True
         if started.user:
             self.queued = max(0, self.queued - 1)
             if started.agent_id == self.agent_id:
-                self.chat.begin_reply()
+                self._reply = self.chat.begin_reply()
                 self.chat.set_activity("Getting ready…")
         self.turnStarted.emit(started.agent_id)
         self.stateChanged.emit()
 
-    def _on_event(self, item: tuple[int, Event]) -> None:
-        agent_id, event = item
+    def _on_event(self, agent_id: int, event: Event) -> None:
         if isinstance(event, ev.ContextUsage):
             if agent_id == self.agent_id:
                 self.usageChanged.emit(event)
+        elif isinstance(event, ev.StepStats):
+            self.statsChanged.emit(event)
         elif agent_id == self.agent_id:
             self._show(event)
+            self._reply = self.chat.current or self._reply
         self.eventReceived.emit(agent_id, event)
 
     def _show(self, event: Event) -> None:
@@ -289,27 +342,28 @@ class Conversation(QObject):
             chat.add_details([result_detail(event.status, event.message)])
         elif isinstance(event, ev.AssistantMessage):
             chat.finish_reply(event.text, event.time)
-        elif isinstance(event, ev.SystemNotice) and event.kind != "error":
-            chat.add(DisplayItem("notice", event.text))  # errors are shown as the turn ends
+        # Notices (SystemNotice) are kept with the turn: they show when it ends.
 
-    def _on_ended(self, agent_id: int, finished: TurnFinished | None, user: bool) -> None:
+    def _on_ended(self, end: Ended) -> None:
         from ember.core.kernel.clock import now_iso
 
         if self._cancels:
             self._cancels.pop(0)
         self.generating = False
-        if agent_id == self.agent_id and self.chat.current is not None:
-            reason = finished.reason if finished is not None else "no_message"
-            note = NOTES.get(reason, "") if user else ""
-            self.chat.finish_reply(None, now_iso(), note, stopped=reason == "cancelled")
-        if agent_id == self.agent_id and finished is not None and finished.reason == "error":
-            self.chat.add(DisplayItem("notice", f"Something went wrong: {finished.error}"))
+        asked = self._asked.pop(0) if end.user and self._asked else None
+        reply, self._reply = self._reply, None
+        if end.agent_id == self.agent_id:
+            if end.items is None:  # what was shown live stays
+                self.chat.finish_reply(None, now_iso())
+            else:
+                live = [b for b in (asked, reply) if b is not None]
+                self.chat.replace(live, end.items, self._asked[0] if self._asked else None)
+            if end.usage is not None:
+                self.usageChanged.emit(end.usage)
         self.chat.offer_actions(not self.busy)
-        if finished is not None:
+        if end.finished is not None:
             self.worker.schedule_warm_save()
             if not self.busy and not self.worker.closing:
                 self._prepare_timer.start(PREPARE_IDLE_MS)
-            if agent_id == self.agent_id:
-                self.refresh_usage()
-        self.turnEnded.emit(agent_id, finished)
+        self.turnEnded.emit(end.agent_id, end.finished)
         self.stateChanged.emit()

@@ -3,8 +3,16 @@
 The engine stores every step (inner thoughts + one function call), every function result
 and every event. The chat shows the user's messages and the agent's replies; everything
 the agent did on the way to a reply (thoughts, calls, results) becomes that reply's
-collapsible *details*. System alerts the user should know about become notices; a reply
-the user stopped shows what had been streamed, marked stopped (the service records it).
+collapsible *details*. What the user was told during a turn (a flush, a long message cut,
+the step cap, an error: the runtime keeps each one) becomes a notice; the agent's own
+alerts (memory pressure) stay out of the user's view. A reply the user stopped shows what
+had been streamed, marked stopped (the service records it).
+
+This is the one renderer of a turn: the chat shows a history through it, and a turn that
+has just ended is shown again through it from its stored messages (``Conversation``), so
+the chat looks the same live and after a restart. Every turn starts with a stored message
+(the user's, or a timed heartbeat), so the transcript of a history is the transcript of
+its turns, one after another.
 
 Also here: the one-line activity shown in a reply bubble while the agent works
 (:func:`activity`), and the Markdown export of a conversation (:func:`to_markdown`).
@@ -104,10 +112,10 @@ def build_transcript(messages: Sequence[Message]) -> list[DisplayItem]:
     last_time = ""
     for msg in messages:
         part, when = msg.part, msg.created_at
+        if pending and _starts_turn(part):  # the previous turn ended without a reply
+            items.append(DisplayItem("assistant", "", last_time, pending))
+            pending = []
         if isinstance(part, msgs.UserSaid):
-            if pending:
-                items.append(DisplayItem("assistant", "", last_time, pending))
-                pending = []
             items.append(DisplayItem("user", part.text, when))
         elif isinstance(part, msgs.Step):
             pending += call_details(part.thoughts, part.function, part.arguments)
@@ -120,11 +128,29 @@ def build_transcript(messages: Sequence[Message]) -> list[DisplayItem]:
         elif isinstance(part, msgs.Stopped):
             items.append(DisplayItem("assistant", part.message, when, pending, stopped=True))
             pending = []
-        elif isinstance(part, msgs.Alert):
-            items.append(DisplayItem("notice", part.message, when))
+        elif isinstance(part, msgs.Notice):
+            items.append(DisplayItem("notice", notice_text(part), when))
     if pending:
         items.append(DisplayItem("assistant", "", last_time, pending))
     return items
+
+
+def _starts_turn(part: msgs.Part) -> bool:
+    """A user's message, or a timed heartbeat: the first stored message of a turn."""
+    if isinstance(part, msgs.UserSaid):
+        return True
+    return (
+        isinstance(part, msgs.Other)
+        and part.kind == msgs.Kind.HEARTBEAT
+        and part.content.get("reason") == msgs.HEARTBEAT_TIMED
+    )
+
+
+def notice_text(notice: msgs.Notice) -> str:
+    """What a notice bubble says."""
+    if notice.kind == "error":
+        return f"Something went wrong: {notice.message}"
+    return notice.message
 
 
 def activity(event: Event) -> str | None:

@@ -45,7 +45,7 @@ from ember.app.worker import EngineWorker
 
 if TYPE_CHECKING:
     from ember.core.documents.ingest import IngestResult
-    from ember.core.kernel.events import ContextUsage, Event
+    from ember.core.kernel.events import ContextUsage
     from ember.core.llm.config import EngineConfig
     from ember.core.memory.memorypass import PassResult
     from ember.core.service import AgentSummary, ModelStatus
@@ -156,7 +156,7 @@ class MainWindow(Frame):
         self.tasks.failed.connect(self.notify_error)
         self.tasks.openFailed.connect(self._on_open_failed)
         c.usageChanged.connect(self._on_usage)
-        c.eventReceived.connect(self._on_event)
+        c.statsChanged.connect(self.status.set_stats)
         c.turnEnded.connect(self._on_turn_ended)
         c.stateChanged.connect(self._update_buttons)
         c.memoryNoted.connect(self._on_memory_noted)
@@ -261,12 +261,6 @@ class MainWindow(Frame):
             self.statusBar().showMessage("Stopping…", 3000)
         elif self.commands.editing:
             self.commands.cancel_edit()
-
-    def _on_event(self, agent_id: int, event: Event) -> None:
-        from ember.core.kernel.events import StepStats
-
-        if isinstance(event, StepStats):
-            self.status.set_stats(event)
 
     def _on_usage(self, usage: ContextUsage) -> None:
         self.status.set_usage(usage)

@@ -33,10 +33,22 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ember.core.agent.engine import AgentRuntime, Engine, OnEvent, record_user_message
+from ember.core.agent.engine import (
+    AgentRuntime,
+    Engine,
+    OnEvent,
+    record_notice,
+    record_user_message,
+)
 from ember.core.documents.ingest import reap_interrupted
 from ember.core.kernel.errors import Cancelled, InvalidInput
-from ember.core.kernel.events import ContextUsage, Event, MessageDelta, TurnFinished
+from ember.core.kernel.events import (
+    ContextUsage,
+    Event,
+    MessageDelta,
+    SystemNotice,
+    TurnFinished,
+)
 from ember.core.llm.config import SETTINGS_KEY, EngineConfig
 from ember.core.llm.kvstate import KVStateCache
 from ember.core.memory import embedder as embedder_mod
@@ -278,6 +290,16 @@ class Ember(AgentOps, MemoryOps, ModelOps):
         self.claim_agent(agent_id)
         return record_user_message(self.store, agent_id, text)
 
+    def newest_message_id(self, agent_id: int) -> int:
+        """The id of the agent's newest message (0: none yet)."""
+        newest = self.store.recent_messages(agent_id, 1)
+        return newest[-1].id if newest else 0
+
+    def record_notice(self, agent_id: int, notice: SystemNotice) -> None:
+        """Keep a notice with the conversation, as turns keep theirs (a front end's turn
+        that failed before or outside the agent's loop)."""
+        record_notice(self.store, agent_id, notice)
+
     def timed_heartbeat(
         self,
         agent_id: int,
@@ -294,10 +316,11 @@ class Ember(AgentOps, MemoryOps, ModelOps):
             return None
         return self._runtime(agent_id).context_usage()
 
-    def history(self, agent_id: int, limit: int = 150) -> History:
-        """The newest ``limit`` messages of the agent, for its transcript."""
+    def history(self, agent_id: int, limit: int = 150, after_id: int = 0) -> History:
+        """The newest ``limit`` messages of the agent (those after ``after_id``: a turn's,
+        given :meth:`newest_message_id` before it), for its transcript."""
         agent = self.store.get_agent_by_id(agent_id)
-        recent = self.store.recent_messages(agent_id, limit)
+        recent = self.store.recent_messages(agent_id, limit, after_id=after_id)
         spoken = any(m.kind in (Kind.USER_MESSAGE, Kind.STEP) for m in recent)
         return History(agent.id, agent.name, recent, first_run=not spoken)
 

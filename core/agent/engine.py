@@ -24,7 +24,7 @@ from ember.core.agent.context import AgentContext, OnEvent
 from ember.core.agent.context_window import WindowSizing, default_blocks
 from ember.core.agent.idleflush import PreparedSummary, prepare_into
 from ember.core.agent.prefixstate import PREFIX_MARGIN, reference_prompts
-from ember.core.agent.runtime import AgentRuntime, record_user_message
+from ember.core.agent.runtime import AgentRuntime, record_notice, record_user_message
 from ember.core.agent.tools import ToolRegistry
 from ember.core.agent.warmstart import WarmStart
 from ember.core.kernel.errors import ContextTooSmall
@@ -36,7 +36,14 @@ from ember.core.memory.recall_index import RecallIndex
 from ember.core.step.schema import StepSpec
 from ember.core.storage.store import Block, Store
 
-__all__ = ["AgentRuntime", "Engine", "EngineConfig", "OnEvent", "record_user_message"]
+__all__ = [
+    "AgentRuntime",
+    "Engine",
+    "EngineConfig",
+    "OnEvent",
+    "record_notice",
+    "record_user_message",
+]
 
 # Placeholder events: rendering the context with them shows where any next prompt diverges.
 NEXT_EVENT = json.dumps({"type": "next"})

@@ -79,14 +79,13 @@ class AgentRuntime:
         self, text: str, on_event: OnEvent | None = None, cancel: threading.Event | None = None
     ) -> TurnFinished:
         """The user says ``text``; run the agent until it replies or stops."""
-        emit = _emitter(on_event)
         text = text.strip()
         if not text:
             return TurnFinished("error", "The message is empty.")
-        content = self.context.fit_message(messages.user_message(text), text, emit)
-        return self._turn(
-            "user_message", [(Role.USER, Kind.USER_MESSAGE, content, text)], emit, cancel
-        )
+        held: list[Event] = []  # told once the message is stored: the transcript's order
+        content = self.context.fit_message(messages.user_message(text), text, held.append)
+        new: list[NewMessage] = [(Role.USER, Kind.USER_MESSAGE, content, text)]
+        return self._turn("user_message", new, self._keeping(on_event), cancel, held)
 
     def login(self) -> None:
         """Queue the start-of-session event with the last login time; the agent sees it
@@ -121,7 +120,7 @@ class AgentRuntime:
         return self._turn(
             "timed_heartbeat",
             [(Role.USER, Kind.HEARTBEAT, content, "")],
-            _emitter(on_event),
+            self._keeping(on_event),
             cancel,
         )
 
@@ -141,10 +140,13 @@ class AgentRuntime:
         new: list[NewMessage],
         emit: OnEvent,
         cancel: threading.Event | None,
+        held: Sequence[Event] = (),
     ) -> TurnFinished:
         with self.engine.lock:
             with self.store.transaction():
                 ids = [self.store.add_message(self.agent_id, *m) for m in new]
+            for event in held:
+                emit(event)
             texts = [(i, m[3]) for i, m in zip(ids, new, strict=True) if m[3]]
             self.engine.recall.embed(self.agent_id, texts)
             self.engine.recall.backfill(self.agent_id)
@@ -299,11 +301,29 @@ class AgentRuntime:
 
     # -- persistence helpers ------------------------------------------------------------------
 
+    def _keeping(self, on_event: OnEvent | None) -> OnEvent:
+        """``on_event``, after keeping every notice to the user (:func:`record_notice`)."""
+        emit = _emitter(on_event)
+
+        def keep(event: Event) -> None:
+            if isinstance(event, SystemNotice):
+                record_notice(self.store, self.agent_id, event)
+            emit(event)
+
+        return keep
+
     def _add_result(self, status: str, message: str) -> int:
         return self._add(Role.TOOL, Kind.FUNCTION_RESULT, messages.function_result(status, message))
 
     def _add(self, role: Role, kind: Kind, content: JSONLike, text: str = "") -> int:
         return self.store.add_message(self.agent_id, role, kind, content, text)
+
+
+def record_notice(store: Store, agent_id: int, notice: SystemNotice) -> int:
+    """Keep what the user was told with the conversation (recall only: never in the
+    agent's context, never searched), so the transcript shows it after a restart too."""
+    content = messages.notice(notice.kind, notice.text)
+    return store.add_message(agent_id, Role.SYSTEM, Kind.NOTICE, content, in_context=False)
 
 
 def record_user_message(store: Store, agent_id: int, text: str) -> int | None:

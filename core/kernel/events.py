@@ -100,12 +100,17 @@ class AssistantMessage:
     time: str
 
 
+NoticeKind = Literal["flush", "step_cap", "truncated", "reply_cut", "error", "info"]
+
+
 @dataclass(frozen=True)
 class SystemNotice:
     """Something the user should know: a flush, the step cap, a truncated message, an error.
-    (The memory-pressure alert is the agent's; front ends see ContextUsage pass warn_at.)"""
+    The runtime keeps each one with the conversation (a ``notice`` message), so that a
+    transcript shows it after a restart too. (The memory-pressure alert is the agent's;
+    front ends see ContextUsage pass warn_at.)"""
 
-    kind: Literal["flush", "step_cap", "truncated", "reply_cut", "error", "info"]
+    kind: NoticeKind
     text: str
 
 

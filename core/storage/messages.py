@@ -23,6 +23,7 @@ from enum import Enum
 from typing import Literal, TypedDict
 
 from ember.core.kernel import clock as timeutil
+from ember.core.kernel.events import NoticeKind
 from ember.core.kernel.jsontypes import JSONLike, JSONObject, as_object
 
 
@@ -59,6 +60,9 @@ class Kind(_Text):
     # A reply the user stopped: what had been streamed, kept in recall (out of context) so
     # a transcript shows the turn the same way before and after a restart.
     CANCELLED_REPLY = "cancelled_reply"
+    # What the user was told during a turn (a flush, a long message cut, an error), kept in
+    # recall (out of context, not searchable) so the transcript shows it after a restart.
+    NOTICE = "notice"
 
 
 ROLES = tuple(r.value for r in Role)
@@ -138,6 +142,12 @@ class CancelledContent(TypedDict):
     message: str
 
 
+class NoticeContent(TypedDict):
+    type: Literal["notice"]
+    kind: NoticeKind
+    message: str
+
+
 class SummaryContent(TypedDict):
     type: Literal["summary"]
     message: str
@@ -193,8 +203,16 @@ class Result:
 
 @dataclass(frozen=True)
 class Alert:
-    """A system alert the user should see too (memory pressure)."""
+    """A system alert to the agent (memory pressure): the agent's, not the user's."""
 
+    message: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What the user was told during a turn (SystemNotice, kept)."""
+
+    kind: str
     message: str
 
 
@@ -213,7 +231,7 @@ class Other:
     content: JSONObject
 
 
-Part = UserSaid | Step | Result | Alert | Stopped | Other
+Part = UserSaid | Step | Result | Alert | Stopped | Notice | Other
 
 
 def part(kind: Kind | str, content: JSONObject, text: str = "") -> Part:
@@ -234,6 +252,8 @@ def part(kind: Kind | str, content: JSONObject, text: str = "") -> Part:
         return Alert(str(content.get("message", "")))
     if kind == Kind.CANCELLED_REPLY:
         return Stopped(str(content.get("message", "")))
+    if kind == Kind.NOTICE:
+        return Notice(str(content.get("kind", "info")), str(content.get("message", "")))
     return Other(kind, content)
 
 
@@ -303,6 +323,11 @@ def invalid_step(raw: str) -> InvalidStepContent:
 def cancelled(streamed: str) -> CancelledContent:
     """What had been streamed of a reply the user stopped."""
     return {"type": "cancelled", "message": streamed}
+
+
+def notice(kind: NoticeKind, message: str) -> NoticeContent:
+    """What the user was told during a turn (never shown to the agent)."""
+    return {"type": "notice", "kind": kind, "message": message}
 
 
 def summary_event(summary: str) -> SummaryContent:

@@ -132,12 +132,14 @@ class RecallStore(StoreBase):
         return [by_id[i] for i in message_ids if i in by_id]
 
     def recent_messages(
-        self, agent_id: int, limit: int = 200, before_id: int | None = None
+        self, agent_id: int, limit: int = 200, before_id: int | None = None, after_id: int = 0
     ) -> list[Message]:
-        """The newest messages of an agent (whatever their context state), oldest first."""
+        """The newest messages of an agent (whatever their context state), oldest first;
+        only those with ids between ``after_id`` and ``before_id`` (excluded)."""
         rows = self._all(
-            "SELECT * FROM messages WHERE agent_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
-            (agent_id, before_id if before_id is not None else 2**62, limit),
+            "SELECT * FROM messages WHERE agent_id = ? AND id < ? AND id > ? "
+            "ORDER BY id DESC LIMIT ?",
+            (agent_id, before_id if before_id is not None else 2**62, after_id, limit),
         )
         return [_message(r) for r in reversed(rows)]
 

@@ -52,8 +52,9 @@ def test_paused_heartbeats_add_nothing(qtbot: Any, make_window: Any) -> None:
     assert waiting == [2, 2, 2, 1, 0]
     assert ended[:3] == [None, None, None]  # paused: no turn ran
     assert [f.reason for f in ended[3:]] == ["message", "message"]
-    texts = [b.text for b in window.chat.bubbles[bubbles:]]
-    assert texts == ["Hello!", "And hello again!"]  # no "(no reply)" bubbles
+    texts = [b.text for b in window.chat.bubbles[bubbles - 2 :]]
+    # Each reply under its message, as a restart shows them; no "(no reply)" bubbles.
+    assert texts == ["First", "Hello!", "Second", "And hello again!"]
     assert window.conversation.queued == 0 and not window.conversation.generating
     assert not window.stop_button.isEnabled()
     with Store() as store:  # nothing recorded for the paused ticks

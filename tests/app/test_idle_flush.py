@@ -66,6 +66,7 @@ def test_no_idle_timer_runs_after_shutdown(qtbot: Any, make_window: Any) -> None
     assert send_and_wait(qtbot, window, "Hi").reason == "message"
     window.shutdown_now()
     window.worker.schedule_warm_save()  # what a turn ending during shutdown does
-    window.conversation._on_ended(window.agent_id, events.TurnFinished("message"), True)
+    ended = conversation.Ended(window.agent_id, True, events.TurnFinished("message"), [], None)
+    window.conversation._on_ended(ended)
     assert not window.worker._idle.isActive()
     assert not window.conversation._prepare_timer.isActive()

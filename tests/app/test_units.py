@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from ember.app.dropzone import progress_fraction, progress_text
 from ember.app.transcript import build_transcript, format_call
 from ember.core.models import scan as modelscan
+from ember.core.storage.messages import HEARTBEAT_TIMED
 from ember.core.storage.store import Message
 
 _ids = iter(range(1, 10_000))
@@ -41,21 +42,27 @@ def test_transcript_groups_steps_under_replies() -> None:
             "Hello",
             role="assistant",
         ),
-        _msg("memory_pressure", {"message": "context is 70% full"}),
+        _msg("memory_pressure", {"message": "context is 70% full"}),  # the agent's
         _msg("user_message", {"message": "bye"}, "bye"),
+        _msg("notice", {"type": "notice", "kind": "flush", "message": "3 moved"}, role="system"),
         _msg(
             "step",
             {"thoughts": "note it", "function": "core_memory_append", "arguments": {}},
             role="assistant",
         ),
+        _msg("heartbeat", {"type": "heartbeat", "reason": HEARTBEAT_TIMED}),  # a new turn
+        _msg("step", {"thoughts": "tidy", "function": "pause_heartbeats"}, role="assistant"),
+        _msg("notice", {"type": "notice", "kind": "error", "message": "boom"}, role="system"),
     ]
     items = build_transcript(messages)
     assert [(i.role, i.text) for i in items] == [
         ("user", "hi"),
         ("assistant", "Hello"),
-        ("notice", "context is 70% full"),
         ("user", "bye"),
+        ("notice", "3 moved"),
         ("assistant", ""),  # a turn that ended without a reply keeps its details
+        ("notice", "Something went wrong: boom"),
+        ("assistant", ""),  # the timed heartbeat's own turn
     ]
     kinds = [(d.kind, d.ok) for d in items[1].details]
     assert kinds == [("thought", True), ("call", True), ("result", False), ("thought", True)]

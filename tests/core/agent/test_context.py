@@ -68,7 +68,9 @@ def test_memory_pressure_alert_then_flush_with_summary(
     for i in range(1, n):
         assert f"Anna walked in the hills ({i})" in summaries[i]
     in_ctx = store.count_messages(rt.agent_id, in_context=True)
-    assert store.count_messages(rt.agent_id) == in_ctx + agent.summary_hidden
+    notices = [m for m in store.recent_messages(rt.agent_id, 1000) if m.kind == "notice"]
+    assert [m.content["kind"] for m in notices] == ["flush"]  # kept for the transcript
+    assert store.count_messages(rt.agent_id) == in_ctx + agent.summary_hidden + len(notices)
     assert store.context_messages(rt.agent_id)[0].role != "tool"
     usage = rt.context_usage()
     assert usage.used <= usage.warn_at  # the flush freed enough not to re-alert at once
@@ -149,7 +151,8 @@ def test_core_memory_too_big_for_the_window_names_the_size_that_works(
     assert result.reason == "error"
     smallest = engine.smallest_window(store.blocks(rt.agent_id))
     assert f"at least {smallest} tokens" in (result.error or "") and smallest > 2048
-    assert store.count_messages(rt.agent_id) == 1  # the user's message is kept
+    kinds = [m.kind for m in store.recent_messages(rt.agent_id)]
+    assert kinds == ["user_message", "notice"]  # the user's message is kept, and the error
 
 
 def test_memory_pressure_alert_is_for_the_agent_not_the_user(

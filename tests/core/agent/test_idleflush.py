@@ -73,7 +73,10 @@ def test_the_flush_swaps_in_the_summary_prepared_while_idle(
     in_context = {m.id for m in store.context_messages(rt.agent_id)}
     assert not in_context & set(prepared.evicted_ids)
     # Evicted messages stay in recall; the queue landed below the alert line.
-    assert store.count_messages(rt.agent_id) == len(in_context) + agent.summary_hidden
+    notices = [m for m in store.recent_messages(rt.agent_id, 1000) if m.kind == "notice"]
+    assert [m.content["kind"] for m in notices] == ["flush"]  # kept for the transcript
+    total = len(in_context) + agent.summary_hidden + len(notices)
+    assert store.count_messages(rt.agent_id) == total
     usage = rt.context_usage()
     assert usage.used <= usage.warn_at
     assert rt.agent_id not in engine.prepared_summaries

@@ -85,6 +85,7 @@ def test_roles_and_kinds_are_the_stored_strings() -> None:
         "invalid_step",
         "function_result",
         "cancelled_reply",
+        "notice",
     }
     for member in (Role.TOOL, Kind.FUNCTION_RESULT):
         assert member == member.value and hash(member) == hash(member.value)

@@ -1,0 +1,65 @@
+"""One renderer for a turn: the chat shows a conversation the same way live and after a
+restart (issue 22, item 4; issue 25, item 3): the user's messages, the replies with their
+details, and the notices the user was told (a long message cut, older messages moved out
+of the context window), in the same order; the agent's own alert (memory pressure) in
+neither."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ember.core.agent.context import PRESSURE_ALERT
+
+from .fixtures import send_and_wait, shot
+
+LONG = "I walked in the hills today and saw many birds. " * 4
+HUGE = "word " * 5000  # far over one message's share of a 2048-token window
+
+
+def responder(prompt: str, constraint: Any) -> str:
+    """Summaries when asked for one, else a short reply."""
+    from ember.core.agent.summary import SUMMARY_CONSTRAINT
+
+    if constraint == SUMMARY_CONSTRAINT:
+        return json.dumps({"summary": "The user walked in the hills and saw birds."})
+    return json.dumps(
+        {"thoughts": "Be brief.", "function": "send_message", "arguments": {"message": "Lovely."}}
+    )
+
+
+def shown(window: Any) -> list[tuple[str, str, bool, list[tuple[str, str]]]]:
+    """What the chat shows, from the user's first message: role, text, whether stopped,
+    and the details (thoughts, calls, results) of each bubble."""
+    bubbles = window.chat.bubbles
+    first = next(i for i, b in enumerate(bubbles) if b.role == "user")
+    return [
+        (b.role, b.text, b.stopped, [(d.kind, d.text) for d in b.details]) for b in bubbles[first:]
+    ]
+
+
+def test_a_conversation_looks_the_same_after_a_restart(
+    qtbot: Any, make_window: Any, artifacts_dir: Path
+) -> None:
+    from ember.core.llm.scripted import ScriptedBackend
+
+    window = make_window(ScriptedBackend(n_ctx=2048, responder=responder))
+    assert send_and_wait(qtbot, window, HUGE).reason == "message"  # "Your message is long…"
+    for i in range(30):  # until older messages move out of the context window
+        assert send_and_wait(qtbot, window, f"{i}: {LONG}").reason == "message"
+        if any("moved out of the context window" in b.text for b in window.chat.bubbles):
+            break
+    live = shown(window)
+    notices = [text for role, text, _, _ in live if role == "notice"]
+    assert any(n.startswith("Your message is long") for n in notices), notices
+    assert any("moved out of the context window" in n for n in notices), notices
+    assert PRESSURE_ALERT not in notices  # the agent's alert, not the user's
+    shot(window, artifacts_dir, "notices-live")
+    window.shutdown_now()
+
+    again = make_window(ScriptedBackend(n_ctx=2048, responder=responder))
+    shot(again, artifacts_dir, "notices-after-restart")
+    short = [(role, text[:50]) for role, text, _, _ in live]
+    assert [(role, text[:50]) for role, text, _, _ in shown(again)] == short
+    assert shown(again) == live  # details and stopped marks too
