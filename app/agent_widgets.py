@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 if TYPE_CHECKING:
-    from ember.core.service import AgentSummary
+    from ember.core.api import AgentSummary
 
 
 @dataclass(frozen=True)

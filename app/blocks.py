@@ -27,8 +27,7 @@ from ember.app.taskrunner import describe
 
 if TYPE_CHECKING:
     from ember.app.taskrunner import TaskRunner
-    from ember.core.service import MemorySnapshot
-    from ember.core.storage.store import Block
+    from ember.core.api import Block, MemorySnapshot
 
 
 def plural(n: int, noun: str) -> str:

@@ -27,12 +27,11 @@ from PySide6.QtWidgets import (
 )
 
 from ember.app.transcript import short_time
-from ember.core.storage.messages import Role
+from ember.core.api import Role
 
 if TYPE_CHECKING:
     from ember.app.taskrunner import TaskRunner
-    from ember.core.service import PassagePage, RecallPage
-    from ember.core.storage.store import Source
+    from ember.core.api import PassagePage, RecallPage, Source
 
 ARCHIVAL_PAGE = 50
 

@@ -23,9 +23,7 @@ if TYPE_CHECKING:
     from ember.app.dialogs import AboutDialog, ShortcutsDialog
     from ember.app.settings import SettingsDialog
     from ember.app.window import MainWindow
-    from ember.core.llm.config import EngineConfig
-    from ember.core.service import Ember
-    from ember.core.storage.store import Agent
+    from ember.core.api import Agent, Ember, EngineConfig
 
 DOCUMENT_FILTER = "Documents (*.pdf *.txt *.md *.markdown *.text);;All files (*)"
 AGENT_FILTER = "Ember agent (*.ember.json *.json);;All files (*)"
@@ -52,14 +50,14 @@ class Commands:
 
     def new_agent(self) -> None:
         """Create an agent from presets."""
-        from ember.core.agent import presets
+        from ember.core.api import DEFAULT_HUMAN, DEFAULT_PERSONA
 
         dialog = NewAgentDialog(
             resources.names("personas"),
             resources.names("humans"),
             self.w,
-            persona=presets.DEFAULT_PERSONA,
-            human=presets.DEFAULT_HUMAN,
+            persona=DEFAULT_PERSONA,
+            human=DEFAULT_HUMAN,
         )
         self.dialog = dialog
         if dialog.exec() and dialog.values().name:
@@ -169,7 +167,7 @@ class Commands:
         config, prefs = dialog.values()
         key = dialog.server.api_key()
         if key and config.server_url:  # into the OS keychain before the server is asked
-            from ember.core.llm.apikey import store_api_key
+            from ember.core.api import store_api_key
 
             url = config.server_url
             self.w.tasks.run(lambda _e: store_api_key(url, key))
@@ -299,11 +297,11 @@ class Commands:
     def about(self) -> AboutDialog:
         """Help → About: version, model, data folder."""
         from ember.app.dialogs import AboutDialog
-        from ember.core.kernel import paths
+        from ember.core.api import data_dir
 
         model = self.w.model
         dialog = AboutDialog(
-            model.name if model else "", model.path if model else "", paths.data_dir(), self.w
+            model.name if model else "", model.path if model else "", data_dir(), self.w
         )
         dialog.open()
         self.dialog = dialog

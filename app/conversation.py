@@ -41,8 +41,8 @@ from ember.core.kernel.errors import EmberError
 if TYPE_CHECKING:
     from ember.app.bubble import Bubble
     from ember.app.worker import EngineWorker
+    from ember.core.api import Ember, IdleWork
     from ember.core.kernel.events import ContextUsage, Event, TurnFinished
-    from ember.core.service import Ember, IdleWork
 
 STREAM_INTERVAL = 0.04
 TURN_ROWS = 100_000  # more stored messages than one turn ever writes
@@ -155,7 +155,7 @@ class Conversation(QObject):
 
     def send(self, text: str) -> None:
         """Show the user's message at once and queue it for the agent."""
-        from ember.core.kernel.clock import now_iso
+        from ember.core.api import now_iso
 
         agent_id = self.agent_id
         if agent_id is None:
@@ -345,7 +345,7 @@ class Conversation(QObject):
         # Notices (SystemNotice) are kept with the turn: they show when it ends.
 
     def _on_ended(self, end: Ended) -> None:
-        from ember.core.kernel.clock import now_iso
+        from ember.core.api import now_iso
 
         if self._cancels:
             self._cancels.pop(0)

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 if TYPE_CHECKING:
     from ember.app.worker import EngineWorker
-    from ember.core.documents.ingest import IngestProgress, IngestResult
+    from ember.core.api import IngestProgress, IngestResult
 
 STATUS_MARK = {"loaded": "✓", "skipped": "•", "failed": "✗", "cancelled": "–"}
 

@@ -26,13 +26,12 @@ from PySide6.QtWidgets import (
 )
 
 from ember.app.transcript import short_time
-from ember.core.storage.messages import Role
+from ember.core.api import Role
 
 if TYPE_CHECKING:
     from ember.app.chat import ChatView
     from ember.app.taskrunner import TaskRunner
-    from ember.core.service import RecallPage
-    from ember.core.storage.store import Message
+    from ember.core.api import Message, RecallPage
 
 DEBOUNCE_MS = 200
 

@@ -17,9 +17,9 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
 
 def default_ini() -> Path:
     """Where the window's geometry is kept (the data folder)."""
-    from ember.core.kernel import paths
+    from ember.core.api import data_dir
 
-    return paths.data_dir() / "gui.ini"
+    return data_dir() / "gui.ini"
 
 
 class Frame(QMainWindow):

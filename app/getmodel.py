@@ -29,10 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from ember.app.taskrunner import Job, Relay, background, describe
+from ember.core.api import CatalogueEntry, catalogue_entries, download_entry, human_size
 from ember.core.kernel.errors import Cancelled
-from ember.core.models import catalogue
-from ember.core.models.catalogue import CatalogueEntry
-from ember.core.models.check import human_size
 
 
 @dataclass(frozen=True)
@@ -72,7 +70,7 @@ class GetModelDialog(QDialog):
         self.setWindowTitle("Get a model")
         self.setObjectName("getModelDialog")
         self.setMinimumWidth(520)
-        self.entries = list(catalogue.entries())
+        self.entries = list(catalogue_entries())
         self.cancel_event: threading.Event | None = None
         self.confirm: QMessageBox | None = None
         self.job: Job[_Finished] | None = None  # the download in progress
@@ -157,7 +155,7 @@ class GetModelDialog(QDialog):
 
         def run() -> _Finished:
             try:
-                catalogue.download_entry(
+                download_entry(
                     e,
                     on_progress=lambda done, total: self._progress.post(_Progress(done, total)),
                     cancel=cancel,

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from ember.app.transcript import short_time
 
 if TYPE_CHECKING:
-    from ember.core.storage.blockhistory import BlockChange
+    from ember.core.api import BlockChange
 
 REMOVED = "background:#fde2e1; color:#8a1c14; text-decoration:line-through"
 ADDED = "background:#dcf5dc; color:#14541c"
@@ -36,7 +36,7 @@ ADDED = "background:#dcf5dc; color:#14541c"
 
 def diff_html(old: str, new: str) -> str:
     """The change from ``old`` to ``new`` as rich text."""
-    from ember.core.storage.blockhistory import diff
+    from ember.core.api import diff
 
     parts = []
     for op, text in diff(old, new):

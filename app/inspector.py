@@ -20,8 +20,7 @@ from ember.app.history import BlockHistoryDialog
 
 if TYPE_CHECKING:
     from ember.app.taskrunner import TaskRunner
-    from ember.core.service import MemorySnapshot
-    from ember.core.storage.store import Block
+    from ember.core.api import Block, MemorySnapshot
 
 CORE, ARCHIVAL, RECALL, DOCUMENTS = range(4)
 

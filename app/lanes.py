@@ -24,8 +24,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from ember.core.kernel.errors import EmberError
 
 if TYPE_CHECKING:
-    from ember.core.memory.reader import MemoryReads, Reader
-    from ember.core.service import Ember
+    from ember.core.api import Ember, MemoryReads, Reader
 
 S = TypeVar("S", contravariant=True)  # what the call is given: the service or a reader
 T = TypeVar("T")

@@ -16,8 +16,7 @@ if TYPE_CHECKING:
     from ember.app.getmodel import GetModelDialog
     from ember.app.modeloffer import ModelOfferDialog
     from ember.app.window import MainWindow
-    from ember.core.llm.config import EngineConfig
-    from ember.core.models.check import ModelCheck
+    from ember.core.api import EngineConfig, ModelCheck
 
 
 class ModelCommands:
@@ -29,7 +28,7 @@ class ModelCommands:
         self.catalogue: GetModelDialog | None = None
 
     def _current(self) -> str:
-        from ember.core.models.choice import model_choice
+        from ember.core.api import model_choice
 
         if self.w.config is None:
             return "nothing yet"
@@ -52,7 +51,7 @@ class ModelCommands:
 
     def offer_file(self, path: str) -> None:
         """Check ``path`` (header only) and offer it: Use this model / Keep current."""
-        from ember.core.models.check import check_model
+        from ember.core.api import check_model
 
         n_ctx = self.w.config.n_ctx if self.w.config is not None else 4096
         self.w.tasks.run(
@@ -70,7 +69,7 @@ class ModelCommands:
         self.offer = dialog
 
     def _use_file(self, path: Path) -> None:
-        from ember.core.models.choice import use_file
+        from ember.core.api import use_file
 
         if self.w.config is not None:
             self.use(use_file(self.w.config, path))
@@ -88,8 +87,7 @@ class ModelCommands:
         return dialog
 
     def _use_catalogue(self, model_id: str) -> None:
-        from ember.core.models import catalogue
-        from ember.core.models.choice import use_catalogue
+        from ember.core.api import find_catalogue_entry, use_catalogue
 
         if self.w.config is not None:
-            self.use(use_catalogue(self.w.config, catalogue.find(model_id)))
+            self.use(use_catalogue(self.w.config, find_catalogue_entry(model_id)))

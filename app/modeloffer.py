@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout, QWidget
 
 if TYPE_CHECKING:
-    from ember.core.models.check import ModelCheck
+    from ember.core.api import ModelCheck
 
 MODEL_SUFFIX = ".gguf"
 
@@ -30,7 +30,7 @@ class ModelOfferDialog(QDialog):
     """What a GGUF file is, and whether to run it from now on."""
 
     def __init__(self, check: ModelCheck, current: str, parent: QWidget | None = None) -> None:
-        from ember.core.models.check import human_size
+        from ember.core.api import human_size
 
         super().__init__(parent)
         self.setWindowTitle("Use this model?")

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from ember.app.taskrunner import background, describe
-from ember.core.llm.server_caps import ServerCapabilities
+from ember.core.api import ServerCapabilities
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ class ServerBox:
 
     def check(self) -> str:
         """'' if the URL is usable (or empty), else why not."""
-        from ember.core.llm.server_url import parse_server_url
+        from ember.core.api import parse_server_url
 
         if not self.server_url():
             return ""
@@ -114,7 +114,7 @@ class ServerBox:
         self.status.setText(f"Asking {url}…")
 
         def run() -> _Tested:
-            from ember.core.llm.server_caps import probe_server
+            from ember.core.api import probe_server
 
             try:
                 return _Tested(url, probe_server(url, model, key or None))

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ember.core.llm.config import EngineConfig
-    from ember.core.models.scan import ModelCandidate
+    from ember.core.api import EngineConfig, ModelCandidate
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
@@ -48,7 +47,7 @@ class ModelScanner(QObject):
 
         def run() -> list[ModelCandidate]:
             try:
-                from ember.core.models.scan import scan_models
+                from ember.core.api import scan_models
 
                 return scan_models()
             except Exception:
@@ -210,7 +209,7 @@ class SettingsDialog(QDialog):
     def accept(self) -> None:
         """Close with the values, unless the server URL is not one or the context size
         does not fit in memory with the chosen model (checked before any load)."""
-        from ember.core.models.choice import context_problem
+        from ember.core.api import context_problem
 
         problem = self.server.check()
         if problem:
@@ -226,7 +225,7 @@ class SettingsDialog(QDialog):
     def values(self) -> tuple[EngineConfig, dict[str, Any]]:
         """(engine settings, GUI preference changes) as chosen: a server when its URL is
         set, else the model file (exactly one model choice, see core/models/choice.py)."""
-        from ember.core.models.choice import use_file, use_server
+        from ember.core.api import use_file, use_server
 
         path = self.model.currentData() or None
         config = replace(

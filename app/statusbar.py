@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
 from ember.app.meter import ContextMeter
 
 if TYPE_CHECKING:
+    from ember.core.api import ModelStatus
     from ember.core.kernel.events import ContextUsage, StepStats
-    from ember.core.service import ModelStatus
 
 
 def stats_tooltip(stats: StepStats) -> str:

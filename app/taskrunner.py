@@ -45,8 +45,7 @@ from ember.app.lanes import AnyCall, Call, EngineLane, ReadLane, log
 from ember.core.kernel.errors import EmberError
 
 if TYPE_CHECKING:
-    from ember.core.memory.reader import MemoryReads
-    from ember.core.service import Ember
+    from ember.core.api import Ember, MemoryReads
 
 __all__ = ["Call", "Job", "Relay", "TaskRunner", "background", "describe"]
 

@@ -26,12 +26,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from ember.core.kernel.jsontypes import JSONObject
-from ember.core.storage import messages as msgs
+from ember.core.api import (
+    HEARTBEAT_TIMED,
+    JSONObject,
+    Kind,
+    Notice,
+    Other,
+    Part,
+    Result,
+    Step,
+    Stopped,
+    UserSaid,
+)
 
 if TYPE_CHECKING:
+    from ember.core.api import Message
     from ember.core.kernel.events import Event
-    from ember.core.storage.store import Message
 
 Role = Literal["user", "assistant", "notice"]
 SEARCH_TOOLS = frozenset(
@@ -115,38 +125,38 @@ def build_transcript(messages: Sequence[Message]) -> list[DisplayItem]:
         if pending and _starts_turn(part):  # the previous turn ended without a reply
             items.append(DisplayItem("assistant", "", last_time, pending))
             pending = []
-        if isinstance(part, msgs.UserSaid):
+        if isinstance(part, UserSaid):
             items.append(DisplayItem("user", part.text, when))
-        elif isinstance(part, msgs.Step):
+        elif isinstance(part, Step):
             pending += call_details(part.thoughts, part.function, part.arguments)
             last_time = when
             if part.reply is not None:
                 items.append(DisplayItem("assistant", part.reply, when, pending))
                 pending = []
-        elif isinstance(part, msgs.Result):
+        elif isinstance(part, Result):
             pending.append(result_detail(part.status, part.message))
-        elif isinstance(part, msgs.Stopped):
+        elif isinstance(part, Stopped):
             items.append(DisplayItem("assistant", part.message, when, pending, stopped=True))
             pending = []
-        elif isinstance(part, msgs.Notice):
+        elif isinstance(part, Notice):
             items.append(DisplayItem("notice", notice_text(part), when))
     if pending:
         items.append(DisplayItem("assistant", "", last_time, pending))
     return items
 
 
-def _starts_turn(part: msgs.Part) -> bool:
+def _starts_turn(part: Part) -> bool:
     """A user's message, or a timed heartbeat: the first stored message of a turn."""
-    if isinstance(part, msgs.UserSaid):
+    if isinstance(part, UserSaid):
         return True
     return (
-        isinstance(part, msgs.Other)
-        and part.kind == msgs.Kind.HEARTBEAT
-        and part.content.get("reason") == msgs.HEARTBEAT_TIMED
+        isinstance(part, Other)
+        and part.kind == Kind.HEARTBEAT
+        and part.content.get("reason") == HEARTBEAT_TIMED
     )
 
 
-def notice_text(notice: msgs.Notice) -> str:
+def notice_text(notice: Notice) -> str:
     """What a notice bubble says."""
     if notice.kind == "error":
         return f"Something went wrong: {notice.message}"

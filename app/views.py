@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Any
 from ember.app.transcript import DisplayItem, build_transcript
 
 if TYPE_CHECKING:
+    from ember.core.api import AgentSummary, Ember, EngineConfig
     from ember.core.kernel.events import ContextUsage
-    from ember.core.llm.config import EngineConfig
-    from ember.core.service import AgentSummary, Ember
 
 GUI_SETTINGS = "gui"  # the GUI's preferences, saved with the data
 HISTORY_LIMIT = 150  # messages loaded into the chat; find reaches the rest through recall

@@ -44,11 +44,8 @@ from ember.app.transcript import DisplayItem
 from ember.app.worker import EngineWorker
 
 if TYPE_CHECKING:
-    from ember.core.documents.ingest import IngestResult
+    from ember.core.api import AgentSummary, EngineConfig, IngestResult, ModelStatus, PassResult
     from ember.core.kernel.events import ContextUsage
-    from ember.core.llm.config import EngineConfig
-    from ember.core.memory.memorypass import PassResult
-    from ember.core.service import AgentSummary, ModelStatus
 
 WELCOME = (
     "Hi, I'm **{name}**. I run entirely on this computer and I remember what you tell me, "

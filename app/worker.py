@@ -33,12 +33,17 @@ from ember.app.taskrunner import Job, Relay, TaskRunner, describe
 from ember.core.kernel.errors import EmberError
 
 if TYPE_CHECKING:
-    from ember.core.agent.heartbeats import HeartbeatScheduler
-    from ember.core.documents.ingest import IngestProgress, IngestResult
-    from ember.core.llm.backend import Backend
-    from ember.core.llm.config import EngineConfig
-    from ember.core.memory.embedder import EmbedderFactory
-    from ember.core.service import BackendFactory, Ember, ModelStatus
+    from ember.core.api import (
+        Backend,
+        BackendFactory,
+        EmbedderFactory,
+        Ember,
+        EngineConfig,
+        HeartbeatScheduler,
+        IngestProgress,
+        IngestResult,
+        ModelStatus,
+    )
 
 # Idle time after a turn before the model's KV cache is saved for a warm restart.
 WARM_SAVE_IDLE_MS = 20_000
@@ -108,7 +113,7 @@ class EngineWorker(QObject):
 
     def _open(self) -> Ember:
         """On the engine thread: the service over the database (nothing heavy loads yet)."""
-        from ember.core.service import Ember, default_backend
+        from ember.core.api import Ember, default_backend
 
         embedder = self.embedder_factory() if self.embedder_factory else None
         return Ember.open(
@@ -173,7 +178,7 @@ class EngineWorker(QObject):
 
     def schedule_heartbeats(self, minutes: float | None) -> None:
         """Wake the agent after ``minutes`` idle (None: never)."""
-        from ember.core.agent.heartbeats import HeartbeatScheduler
+        from ember.core.api import HeartbeatScheduler
 
         if self._scheduler is not None:
             self._scheduler.stop()
@@ -279,6 +284,6 @@ def _close_backend(backend: Backend) -> None:
 
 
 def _failed(paths: Sequence[str], message: str) -> list[IngestResult]:
-    from ember.core.documents.ingest import IngestResult
+    from ember.core.api import IngestResult
 
     return [IngestResult(str(p), "failed", 0, 0, 0.0, message, None) for p in paths]

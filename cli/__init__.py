@@ -14,12 +14,11 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ember.core.agent import presets
+from ember.core.api import DEFAULT_HUMAN, DEFAULT_PERSONA, MAX_CTX, MIN_CTX, humans, personas
 from ember.core.kernel.errors import EmberError
-from ember.core.llm.config import MAX_CTX, MIN_CTX
 
 if TYPE_CHECKING:
-    from ember.core.service import Ember
+    from ember.core.api import Ember
 
 
 def _agent_arg(p: argparse.ArgumentParser) -> None:
@@ -59,7 +58,7 @@ def warn(problems: list[str]) -> None:
 def open_ember() -> Ember:
     """The core service on the user's database, for a command; bad saved settings are
     reported (and their defaults used)."""
-    from ember.core.service import Ember
+    from ember.core.api import Ember
 
     ember = Ember.open()
     warn(ember.settings_problems)
@@ -107,13 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("name")
     c.add_argument(
         "--persona",
-        default=presets.DEFAULT_PERSONA,
-        help=f"persona preset ({', '.join(presets.personas())})",
+        default=DEFAULT_PERSONA,
+        help=f"persona preset ({', '.join(personas())})",
     )
     c.add_argument(
         "--human",
-        default=presets.DEFAULT_HUMAN,
-        help=f"human profile preset ({', '.join(presets.humans())})",
+        default=DEFAULT_HUMAN,
+        help=f"human profile preset ({', '.join(humans())})",
     )
     d = asub.add_parser("delete", help="delete an agent and all its memories")
     d.add_argument("name")

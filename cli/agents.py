@@ -7,7 +7,7 @@ import argparse
 
 from ember.cli import open_ember
 from ember.cli.documents import end_progress, transfer_progress
-from ember.core.storage.agent_names import shown
+from ember.core.api import shown
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,10 +22,9 @@ from types import FrameType
 from typing import Any
 
 from ember.cli import open_ember, require_stdin
+from ember.core.api import Ember, use_file, use_server
 from ember.core.kernel import events
 from ember.core.kernel.errors import EmberError
-from ember.core.models import choice as modelchoice
-from ember.core.service import Ember
 
 
 def event_json(event: events.Event) -> str:
@@ -178,9 +177,9 @@ def run(args: argparse.Namespace) -> int:
     with open_ember() as ember:
         config = ember.settings()
         if args.model:
-            config = modelchoice.use_file(config, args.model)
+            config = use_file(config, args.model)
         if args.server:
-            config = modelchoice.use_server(config, args.server, args.server_model)
+            config = use_server(config, args.server, args.server_model)
         elif args.server_model and config.server_url:
             config = replace(config, server_model=args.server_model)
         if args.ctx:
@@ -195,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
         )
         scheduler = None
         if interactive and config.timed_heartbeat_minutes:
-            from ember.core.agent.heartbeats import HeartbeatScheduler
+            from ember.core.api import HeartbeatScheduler
 
             scheduler = HeartbeatScheduler(
                 config.timed_heartbeat_minutes, lambda: ember.timed_heartbeat(agent.id, printer)

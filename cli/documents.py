@@ -6,13 +6,9 @@ import argparse
 import sys
 
 from ember.cli import open_ember
-from ember.core.documents.document import path_text
-from ember.core.documents.ingest import IngestProgress
+from ember.core.api import IngestProgress, TransferProgress, check_history, path_text, shown
+from ember.core.api import ProgressCallback as TransferProgressCallback
 from ember.core.kernel.errors import NotFound
-from ember.core.storage.agent_names import shown
-from ember.core.transfer.files import ProgressCallback as TransferProgressCallback
-from ember.core.transfer.files import TransferProgress
-from ember.core.transfer.history_import import check_history
 
 
 def _plural(n: int, word: str) -> str:

@@ -14,11 +14,9 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from ember.core.api import EngineConfig, default_backend, use_server
 from ember.core.evaluation import live, report, runner, tasks
 from ember.core.kernel.errors import InvalidInput
-from ember.core.llm.config import EngineConfig
-from ember.core.models import choice as modelchoice
-from ember.core.service import default_backend
 
 DEFAULT_SIZE = 6
 DEFAULT_SEED = 1
@@ -87,12 +85,12 @@ def run(args: argparse.Namespace) -> int:
     if args.model:
         config = replace(config, model_path=args.model)
     if args.server:
-        config = modelchoice.use_server(config, args.server, args.server_model)
+        config = use_server(config, args.server, args.server_model)
     if args.threads is not None:
         if args.threads < 1:
             raise InvalidInput("--threads must be at least 1")
         config = replace(config, n_threads=args.threads)
-    from ember.core.memory.embedder import SentenceTransformerEmbedder
+    from ember.core.api import SentenceTransformerEmbedder
 
     _progress("loading the embedder")
     embedder = SentenceTransformerEmbedder()

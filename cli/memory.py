@@ -8,10 +8,8 @@ import sys
 from typing import Any
 
 from ember.cli import open_ember, require_stdin
+from ember.core.api import Ember, ResultPage, shown
 from ember.core.kernel.errors import PageOutOfRange
-from ember.core.memory.search import ResultPage
-from ember.core.service import Ember
-from ember.core.storage.agent_names import shown
 
 # Index silently below this many unindexed messages (a second or two of embedding).
 INDEX_NOTICE_AT = 200

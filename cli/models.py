@@ -19,13 +19,24 @@ import threading
 from pathlib import Path
 
 from ember.cli import require_stdin, warn
-from ember.core.kernel import paths
+from ember.core.api import (
+    DB_FILENAME,
+    CatalogueEntry,
+    EngineConfig,
+    Store,
+    catalogue_entries,
+    check_model,
+    data_dir_path,
+    download_entry,
+    find_catalogue_entry,
+    human_size,
+    model_choice,
+    use_bundled,
+    use_catalogue,
+    use_file,
+    use_server,
+)
 from ember.core.kernel.errors import Cancelled, InvalidInput, NotFound
-from ember.core.llm.config import EngineConfig
-from ember.core.models import catalogue
-from ember.core.models import choice as modelchoice
-from ember.core.models.check import check_model, human_size
-from ember.core.storage.store import Store
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,7 +82,7 @@ def _config() -> tuple[Store, EngineConfig]:
 
 def _current_config() -> EngineConfig:
     """The saved settings, without creating a database that is not there (read-only)."""
-    if not (paths.data_dir_path() / paths.DB_FILENAME).exists():
+    if not (data_dir_path() / DB_FILENAME).exists():
         return EngineConfig()
     with Store() as store:
         return _load(store)
@@ -84,7 +95,7 @@ def _save(store: Store, config: EngineConfig) -> None:
 
 
 def _describe(config: EngineConfig) -> str:
-    choice = modelchoice.model_choice(config)
+    choice = model_choice(config)
     detail = f" ({choice.detail})" if choice.detail else ""
     return f"{choice.kind}: {choice.label}{detail}"
 
@@ -96,13 +107,13 @@ def run_models(args: argparse.Namespace) -> int:
         config = _current_config()
         print(f"Model in use: {_describe(config)}\n")
         print("Catalogue (ember models download ID):")
-        for e in catalogue.entries():
+        for e in catalogue_entries():
             mark = "downloaded" if e.downloaded else f"about {human_size(e.size_bytes)}"
             print(f"  {e.id:24} {e.name} · {mark} · needs {e.ram_gb:.1f} GB RAM · {e.licence}")
             print(f"  {'':24} {e.good_at}")
         return 0
     if cmd == "download":
-        return _download(catalogue.find(args.id), args.yes)
+        return _download(find_catalogue_entry(args.id), args.yes)
     if cmd == "check":
         config = _current_config()
         print(check_model(args.file, args.ctx or config.n_ctx).summary())
@@ -110,12 +121,12 @@ def run_models(args: argparse.Namespace) -> int:
     store, config = _config()
     try:
         if args.model == "bundled":
-            config = modelchoice.use_bundled(config)
+            config = use_bundled(config)
         elif Path(args.model).expanduser().is_file():
             check_model(args.model, config.n_ctx)  # a bad file is refused here
-            config = modelchoice.use_file(config, args.model)
+            config = use_file(config, args.model)
         else:
-            config = modelchoice.use_catalogue(config, catalogue.find(args.model))
+            config = use_catalogue(config, find_catalogue_entry(args.model))
     except Exception:
         store.close()
         raise
@@ -123,7 +134,7 @@ def run_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _download(entry: catalogue.CatalogueEntry, yes: bool) -> int:
+def _download(entry: CatalogueEntry, yes: bool) -> int:
     print(f"{entry.name}: {entry.url}")
     print(f"About {human_size(entry.size_bytes)}, saved to {entry.path}. Licence: {entry.licence}")
     if entry.downloaded:
@@ -145,7 +156,7 @@ def _download(entry: catalogue.CatalogueEntry, yes: bool) -> int:
             print(f"\r{pct:3d}% of {human_size(total)}", end="", file=sys.stderr, flush=True)
 
     try:
-        catalogue.download_entry(entry, progress, cancel)
+        download_entry(entry, progress, cancel)
     except KeyboardInterrupt:
         print("\nPaused; run the same command to resume.", file=sys.stderr)
         return 130
@@ -158,7 +169,7 @@ def _download(entry: catalogue.CatalogueEntry, yes: bool) -> int:
 
 def run_server(args: argparse.Namespace) -> int:
     """``ember server ...``."""
-    from ember.core.llm.apikey import store_api_key
+    from ember.core.api import store_api_key
 
     cmd = args.server_cmd
     if cmd is None:
@@ -175,8 +186,7 @@ def run_server(args: argparse.Namespace) -> int:
         store_api_key(args.url, key.strip())
         print("Key stored in the OS keychain.")
         return 0
-    from ember.core.llm.server_caps import probe_server
-    from ember.core.llm.server_url import parse_server_url
+    from ember.core.api import parse_server_url, probe_server
 
     endpoint = parse_server_url(args.url)
     caps = probe_server(args.url, args.server_model)
@@ -198,6 +208,6 @@ def run_server(args: argparse.Namespace) -> int:
         return 0
     if cmd == "use":
         store, config = _config()
-        _save(store, modelchoice.use_server(config, args.url, caps.model))
+        _save(store, use_server(config, args.url, caps.model))
         return 0
     raise NotFound(f"unknown action {cmd}")

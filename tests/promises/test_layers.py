@@ -1,6 +1,8 @@
 """core/ is concept packages in one order (docs/architecture.md): a package imports only
 its own modules and the packages before it, never one after it, at module level, in a
-function or for type checking alike. A new module belongs to a package (or is the service)."""
+function or for type checking alike. A new module belongs to a package (or is the service).
+The front ends (app/, cli/) reach core/ only through the service API (core/api.py), errors
+and events, and the two tools above the service (evaluation, diagnostics)."""
 
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ def layer(module: str) -> str | None:
     if parts[:2] != ["ember", "core"] or len(parts) < 3:
         return None
     head = parts[2]
-    if head == "service" or head.startswith("service_"):
+    if head in ("service", "api") or head.startswith("service_"):
         return "service"
     return head if head in LAYERS else None
 
@@ -102,3 +104,45 @@ def test_front_end_names_do_not_mean_two_things() -> None:
     app = {p.name for p in (CORE.parent / "app").glob("*.py")} - {"__init__.py"}
     core = {p.name for p in CORE.rglob("*.py")} - {"__init__.py"}
     assert app & core == set()
+
+
+FRONT_END_DOORS = ("ember.core.api", "ember.core.kernel.errors", "ember.core.kernel.events")
+TOOLS_ABOVE = ("ember.core.evaluation", "ember.core.diagnostics")
+
+
+def past_the_door(modules: Iterable[tuple[str, str]]) -> list[str]:
+    """``importer -> imported`` for each import of core/ by a front end that is not
+    through the API, errors, events, or the evaluation and diagnostics tools."""
+    found = []
+    for name, source in modules:
+        for node in ast.walk(ast.parse(source)):
+            if not isinstance(node, ast.ImportFrom) or not node.module or node.level:
+                continue
+            targets = [node.module]
+            if node.module in ("ember.core", "ember.core.kernel"):
+                targets = [f"{node.module}.{a.name}" for a in node.names]
+            for target in targets:
+                inside = target == "ember.core" or target.startswith("ember.core.")
+                if inside and target not in FRONT_END_DOORS and not target.startswith(TOOLS_ABOVE):
+                    found.append(f"{name} -> {target}")
+    return found
+
+
+def test_front_ends_use_the_service_api() -> None:
+    root = CORE.parent
+    modules = [
+        (f"ember.{p.parent.name}.{p.stem}", p.read_text(encoding="utf-8"))
+        for folder in ("app", "cli")
+        for p in sorted((root / folder).glob("*.py"))
+    ]
+    assert len(modules) > 30
+    assert past_the_door(modules) == []
+    planted = [
+        ("ember.cli.x", "from ember.core.storage.store import Store\n"),
+        ("ember.app.y", "def f():\n    from ember.core.kernel import paths\n"),
+        ("ember.app.z", "from ember.core.api import Ember\nfrom ember.core.kernel import errors\n"),
+    ]
+    assert past_the_door(planted) == [
+        "ember.cli.x -> ember.core.storage.store",
+        "ember.app.y -> ember.core.kernel.paths",
+    ]
