@@ -13,6 +13,7 @@ import keyring
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
+from ember.app import getmodel
 from ember.core.llm.config import EngineConfig
 from ember.core.models import catalogue
 from ember.core.models.catalogue import CatalogueEntry
@@ -106,6 +107,8 @@ def served_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
             sha256=None,
         )
         monkeypatch.setattr(catalogue, "entries", lambda: (entry,))
+        # the dialog's own name for it, bound from the service API when it was imported
+        monkeypatch.setattr(getmodel, "catalogue_entries", lambda: (entry,))
         yield server, entry
 
 
