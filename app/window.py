@@ -152,7 +152,7 @@ class MainWindow(Frame):
         w.stopped.connect(self._on_worker_stopped)
         self.tasks.failed.connect(self.notify_error)
         self.tasks.openFailed.connect(self._on_open_failed)
-        c.usageChanged.connect(self._on_usage)
+        c.usageChanged.connect(self.status.set_usage)
         c.statsChanged.connect(self.status.set_stats)
         c.turnEnded.connect(self._on_turn_ended)
         c.stateChanged.connect(self._update_buttons)
@@ -217,7 +217,7 @@ class MainWindow(Frame):
             self.chat.add(DisplayItem("assistant", WELCOME.format(name=view.name)))
         self.chat.offer_actions(not self.conversation.busy)
         if view.usage is not None:
-            self._on_usage(view.usage)
+            self.status.set_usage(view.usage)
         if self.find_bar.isVisible():
             self.find_bar.search()
         self._update_buttons()
@@ -258,9 +258,6 @@ class MainWindow(Frame):
             self.statusBar().showMessage("Stopping…", 3000)
         elif self.commands.editing:
             self.commands.cancel_edit()
-
-    def _on_usage(self, usage: ContextUsage) -> None:
-        self.status.set_usage(usage)
 
     def _on_turn_ended(self, agent_id: int, finished: object) -> None:
         if agent_id == self.agent_id and self.dock.isVisible():
@@ -314,7 +311,7 @@ class MainWindow(Frame):
 
     def _usage_if_any(self, usage: ContextUsage | None) -> None:
         if usage is not None:
-            self._on_usage(usage)
+            self.status.set_usage(usage)
 
     def _on_model_failed(self, error: str) -> None:
         self.status.failed()
