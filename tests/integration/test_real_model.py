@@ -82,7 +82,11 @@ def test_small_window_flushes_with_a_real_summary(
     summary = agent.summary.split("Summary of them: ", 1)[1]
     assert summary.startswith("Earlier, ") and len(summary) > len("Earlier, ") + 10
     assert store.count_messages(rt.agent_id) >= before + 2  # nothing deleted, new ones added
-    assert store.count_messages(rt.agent_id, in_context=False) == agent.summary_hidden
+    # Out of context: what the flush hid, and the notices kept for the transcript.
+    kept = [m for m in store.recent_messages(rt.agent_id, 1000) if m.kind == "notice"]
+    assert [m.content["kind"] for m in kept] == ["flush"]
+    hidden = store.count_messages(rt.agent_id, in_context=False) - len(kept)
+    assert hidden == agent.summary_hidden
     after_flush = next(e for e in seen if isinstance(e, ev.ContextUsage))
     assert after_flush.used <= after_flush.warn_at  # the flush landed below the alert line
     assert rt.context_usage().used <= rt.context_usage().flush_at
