@@ -356,7 +356,10 @@ class Conversation(QObject):
             if end.items is None:  # what was shown live stays
                 self.chat.finish_reply(None, now_iso())
             else:
-                live = [b for b in (asked, reply) if b is not None]
+                # A message the turn could not store (the agent in use by another window)
+                # stays on screen as typed: the stored rows would otherwise drop it.
+                stored = end.user and any(item.role == "user" for item in end.items)
+                live = [b for b in (asked if stored else None, reply) if b is not None]
                 self.chat.replace(live, end.items, self._asked[0] if self._asked else None)
             if end.usage is not None:
                 self.usageChanged.emit(end.usage)

@@ -63,3 +63,36 @@ def test_a_conversation_looks_the_same_after_a_restart(
     short = [(role, text[:50]) for role, text, _, _ in live]
     assert [(role, text[:50]) for role, text, _, _ in shown(again)] == short
     assert shown(again) == live  # details and stopped marks too
+
+
+def test_a_message_the_turn_could_not_keep_stays_on_screen(
+    qtbot: Any, make_window: Any, ember_home: Path
+) -> None:
+    """The agent in use by another window (found when a new user restarted too quickly):
+    the turn fails before the message is stored, and the finished turn, shown from its
+    stored rows, must not take the typed message off the screen with it."""
+    import subprocess
+    import sys
+
+    from ember.core.kernel import paths
+    from ember.core.llm.scripted import ScriptedBackend
+
+    window = make_window(ScriptedBackend(n_ctx=2048, responder=responder))
+    name = window.agent_name
+    window.shutdown_now()  # the agent is free again
+    children = Path(__file__).parents[1] / "promises" / "children.py"
+    db = ember_home / paths.DB_FILENAME
+    holder = subprocess.Popen(
+        [sys.executable, str(children), "hold", str(db), name], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        again = make_window(ScriptedBackend(n_ctx=2048, responder=responder))
+        again.expect_errors = True  # the window says so too: that is the point
+        assert send_and_wait(qtbot, again, "My cat is called Pepper.").reason == "error"
+        roles_texts = [(b.role, b.text) for b in again.chat.bubbles]
+        assert ("user", "My cat is called Pepper.") in roles_texts
+        assert any(r == "notice" and "another Ember window" in t for r, t in roles_texts)
+    finally:
+        holder.kill()
+        holder.wait()
