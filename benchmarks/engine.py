@@ -33,6 +33,7 @@ from ember.core.llm.backend import Prompt
 from ember.core.llm.gguf import bundled_model_path
 from ember.core.llm.llama import LlamaBackend
 from ember.core.memory.embedder import SentenceTransformerEmbedder
+from ember.core.step.constraint import step_constraint
 from ember.core.storage.store import Store
 
 FACTS = [
@@ -164,7 +165,7 @@ def bench_overhead(model: Path, trials: int) -> None:
             print(f"  trial {i}: {n_steps} steps (not comparable), skipped")
             continue
         labels = [b.label for b in engine.store.blocks(rt.agent_id)]
-        gbnf = engine.step_spec(labels).constraint.gbnf
+        gbnf = step_constraint(engine.step_spec(labels)).gbnf
         grammar = LlamaGrammar.from_string(gbnf, verbose=False)
         rec.backend.reset()
         tokens = rec.backend.prompt_tokens(prompt)
@@ -191,7 +192,7 @@ def bench_grammar(model: Path, tokens: int) -> None:
     engine, rt, rec = seeded_engine(4096, 1200, model, fast_grammar=False)
     prompt = rt.prompt()
     spec = engine.step_spec(["persona", "human"])
-    ours = spec.constraint.gbnf
+    ours = step_constraint(spec).gbnf
     # The same step as a JSON schema (what servers with structured output take), turned
     # into a grammar by llama-cpp-python's generic converter.
     generic = LlamaGrammar.from_json_schema(json.dumps(spec.json_schema()), verbose=False)

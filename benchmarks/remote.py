@@ -49,6 +49,7 @@ from ember.core.llm.gguf import bundled_model_path
 from ember.core.llm.llama import LlamaBackend, default_batch_threads, default_threads
 from ember.core.llm.remote import RemoteBackend
 from ember.core.memory.embedder import SentenceTransformerEmbedder
+from ember.core.step.constraint import step_constraint
 from ember.core.step.schema import Constraint
 from ember.core.step.validate import InvalidStep, parse_step
 from ember.core.storage.store import Store
@@ -175,7 +176,7 @@ def bench_grammar(model: Path, url: str, args: argparse.Namespace) -> None:
     prompt = engine.context(agent_id).render()
     labels = [b.label for b in engine.store.blocks(agent_id)]
     spec = engine.tools.spec(engine.offered_tools(), labels, engine.limits)  # the JSON step
-    step = spec.constraint
+    step = step_constraint(spec)
     # What the bundled model's steps use (no template, the dialogue format): a reply line.
     reply = engine.tools.spec(["send_message"], labels, engine.limits)
     dialogue = dataclasses.replace(reply, dialogue=True)
@@ -186,7 +187,7 @@ def bench_grammar(model: Path, url: str, args: argparse.Namespace) -> None:
         ("Ember's GBNF (bounded strings)", {"grammar": step.gbnf}),
         ("GBNF, structure only", {"grammar": loose}),
         ("JSON schema (server converts)", {"json_schema": dict(step.json_schema)}),
-        ("Ember's dialogue step (GBNF)", {"grammar": dialogue.constraint.gbnf}),
+        ("Ember's dialogue step (GBNF)", {"grammar": step_constraint(dialogue).gbnf}),
         ("free, samplers [top_k], top_k 1", short),
         ("Ember's GBNF + samplers [top_k]", {"grammar": step.gbnf, **short}),
     ]
@@ -194,7 +195,7 @@ def bench_grammar(model: Path, url: str, args: argparse.Namespace) -> None:
     body = {"model": backend.caps.model, "temperature": 0, "cache_prompt": True}
     body |= {"prompt": backend.wire_text(prompt), "max_tokens": args.tokens, "stream": False}
     local = LlamaBackend(model, n_ctx=args.ctx)
-    inproc = [("Ember's GBNF", step), ("Ember's dialogue step", dialogue.constraint)]
+    inproc = [("Ember's GBNF", step), ("Ember's dialogue step", step_constraint(dialogue))]
 
     def on_server(fields: dict[str, Any]) -> tuple[int, float, str]:
         # Not streamed: the whole reply is one answer, which on a loaded machine can take

@@ -48,6 +48,7 @@ def child(window: int, fill: float, gen: int) -> dict[str, float]:
     from ember.core.llm.gguf import bundled_model_path
     from ember.core.llm.llama import LlamaBackend
     from ember.core.memory.embedder import SentenceTransformerEmbedder
+    from ember.core.step.constraint import step_constraint
     from ember.core.step.schema import step_content
     from ember.core.storage import messages
     from ember.core.storage.store import Store
@@ -77,7 +78,7 @@ def child(window: int, fill: float, gen: int) -> dict[str, float]:
         start = time.perf_counter()
         first = 0.0
         for _ in backend.generate(
-            prompt, constraint=spec.constraint, max_tokens=gen, temperature=0.0
+            prompt, constraint=step_constraint(spec), max_tokens=gen, temperature=0.0
         ):
             first = first or time.perf_counter() - start
         assert backend.last_stats is not None

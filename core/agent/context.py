@@ -29,7 +29,7 @@ from typing import Literal, Protocol
 
 from ember.core.agent.budget import EVICT_FRACTION, SUMMARY_HEAD_TOKENS, Budget, recall_room
 from ember.core.agent.context_window import MIN_QUEUE_TOKENS
-from ember.core.agent.idleflush import PreparedSummary
+from ember.core.agent.prepared_summary import PreparedSummary
 from ember.core.agent.prompt import PromptRenderer
 from ember.core.agent.summary import (
     SUMMARY_CONSTRAINT,

@@ -22,8 +22,9 @@ from collections.abc import Sequence
 from ember.core.agent import presets
 from ember.core.agent.context import AgentContext, OnEvent
 from ember.core.agent.context_window import WindowSizing, default_blocks
-from ember.core.agent.idleflush import PreparedSummary, prepare_into
+from ember.core.agent.idleflush import prepare_into
 from ember.core.agent.prefixstate import PREFIX_MARGIN, reference_prompts
+from ember.core.agent.prepared_summary import PreparedSummary
 from ember.core.agent.runtime import AgentRuntime, record_notice, record_user_message
 from ember.core.agent.tools import ToolRegistry
 from ember.core.agent.warmstart import WarmStart

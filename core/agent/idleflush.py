@@ -24,36 +24,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from ember.core.agent.context import AgentContext
+from ember.core.agent.prepared_summary import PreparedSummary
 from ember.core.kernel.errors import Cancelled
 from ember.core.llm.backend import KVStateBackend, Prompt
 from ember.core.llm.kvstate import common_prefix
-from ember.core.storage.store import Message
-
-if TYPE_CHECKING:
-    from ember.core.agent.context import AgentContext
-
-
-@dataclass(frozen=True)
-class PreparedSummary:
-    """A recursive summary written ahead of a flush."""
-
-    agent_id: int
-    evicted_ids: tuple[int, ...]  # the oldest messages of the queue it summarises, in order
-    previous: str  # the agent's summary (head) it was written from
-    summary: str
-
-    def matches(self, queue: Sequence[Message], summary: str) -> bool:
-        """Whether it still summarises the head of ``queue`` under the same summary."""
-        n = len(self.evicted_ids)
-        return (
-            summary == self.previous
-            and 0 < n < len(queue)
-            and tuple(m.id for m in queue[:n]) == self.evicted_ids
-        )
 
 
 def preparation_cut(context: AgentContext) -> int:

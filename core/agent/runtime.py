@@ -15,9 +15,9 @@ import dataclasses
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from ember.core.agent.context import OnEvent
+from ember.core.agent.runtime_owner import RuntimeOwner
 from ember.core.agent.step_writer import StepWriter
 from ember.core.agent.tools import ToolContext
 from ember.core.kernel import clock as timeutil
@@ -40,14 +40,11 @@ from ember.core.kernel.jsontypes import JSONLike
 from ember.core.llm.backend import Prompt
 from ember.core.memory import autorecall
 from ember.core.step.schema import StepSpec
-from ember.core.step.validate import InvalidStep, parse_step, scrub_surrogates
+from ember.core.step.surrogates import scrub_surrogates
+from ember.core.step.validate import InvalidStep, parse_step
 from ember.core.storage import messages
 from ember.core.storage.messages import Kind, Role
 from ember.core.storage.store import Agent, Store
-
-if TYPE_CHECKING:
-    from ember.core.agent.engine import Engine
-
 
 NewMessage = tuple[Role, Kind, JSONLike, str]  # role, kind, content, searchable text
 # How many of the agent's latest replies a new reply may not repeat word for word.
@@ -57,7 +54,7 @@ EARLIER_REPLIES = 50
 class AgentRuntime:
     """Handles events for one agent. All state lives in the store."""
 
-    def __init__(self, engine: Engine, agent_id: int) -> None:
+    def __init__(self, engine: RuntimeOwner, agent_id: int) -> None:
         self.engine = engine
         self.store = engine.store
         self.agent_id = agent_id

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from ember.core.kernel.errors import Cancelled
 from ember.core.kernel.events import Event, MessageDelta, StepStats
 from ember.core.llm.backend import Backend, Prompt, PromptPart
+from ember.core.step.constraint import step_constraint
 from ember.core.step.dialogue import REPLY_PREFIX, DialogueStreamer
 from ember.core.step.gbnf import after_thoughts_grammar
 from ember.core.step.repetition import loop_cut
@@ -145,7 +146,7 @@ class StepWriter:
         )
         out = dataclasses.replace(before, raw="", prompt_tokens=0, at_limit=False)
         text, cut, looping = "", None, None
-        for piece in self._generate(prompt, spec.constraint, out):
+        for piece in self._generate(prompt, step_constraint(spec), out):
             text += piece
             for event in streamer.feed(piece):
                 emit(event)

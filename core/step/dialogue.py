@@ -25,6 +25,7 @@ from ember.core.step.schema import (
     StepSpec,
     encode_step,
 )
+from ember.core.step.stream import StepStreamer
 
 __all__ = ["REPLY_FUNCTION", "REPLY_PREFIX", "USER_PREFIX", "DialogueStreamer", "dialogue_grammar"]
 
@@ -92,8 +93,6 @@ class DialogueStreamer:
     :class:`~.stream.StepStreamer`."""
 
     def __init__(self) -> None:
-        from ember.core.step.stream import StepStreamer
-
         self._json = StepStreamer()
         self._head = ""
         self._mode: str | None = None  # "reply", "json" or "other"

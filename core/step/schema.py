@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from functools import cached_property
 from typing import Final, TypedDict
 
 from ember.core.kernel.jsontypes import JSONLike, JSONScalar, JSONValue
@@ -151,15 +150,6 @@ class StepSpec:
             for f in self.functions
         ]
         return variants[0] if len(variants) == 1 else {"anyOf": variants}
-
-    @cached_property
-    def constraint(self) -> Constraint:
-        """The step as a GBNF grammar and a JSON schema."""
-        from ember.core.step.dialogue import dialogue_grammar
-        from ember.core.step.gbnf import step_grammar
-
-        gbnf = dialogue_grammar(self) if self.dialogue else step_grammar(self)
-        return Constraint(gbnf=gbnf, json_schema=self.json_schema())
 
 
 def _longest_value(schema: ValueSchema) -> JSONScalar:

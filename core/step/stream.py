@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from ember.core.kernel.events import Event, MessageDelta, ThoughtDelta
 from ember.core.step.schema import ARGUMENTS, FUNCTION, THOUGHTS
-from ember.core.step.validate import REPLACEMENT, scrub_surrogates
+from ember.core.step.surrogates import REPLACEMENT, scrub_surrogates
 
 _PLAIN = re.compile(r'[^"\\]+')
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "/": "/", "\\": "\\", '"': '"'}

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from ember.core.kernel.jsontypes import JSONObject, JSONValue
+from ember.core.step.dialogue import to_json_step
 from ember.core.step.schema import (
     ARGUMENTS,
     FUNCTION,
@@ -29,11 +30,10 @@ from ember.core.step.schema import (
     ValueSchema,
     step_content,
 )
+from ember.core.step.surrogates import has_surrogate
 from ember.core.storage.messages import StepContent
 
 MAX_DEPTH = 8
-_SURROGATES = re.compile("[\ud800-\udfff]")
-REPLACEMENT = "\ufffd"
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _FENCE = re.compile(r"^```[a-zA-Z]*\s*|\s*```$")
 
@@ -60,11 +60,6 @@ class InvalidStep:
 
 class _Invalid(Exception):
     pass
-
-
-def scrub_surrogates(text: str) -> str:
-    """``text`` with every lone surrogate (unencodable in UTF-8) replaced by U+FFFD."""
-    return _SURROGATES.sub(REPLACEMENT, text)
 
 
 def quote(value: object, limit: int = 40) -> str:
@@ -118,7 +113,7 @@ def _load(raw: str) -> JSONValue:
 
 
 def _check_string(name: str, value: str, schema: ValueSchema) -> None:
-    if _SURROGATES.search(value):
+    if has_surrogate(value):
         raise _Invalid(f"{name} contains an invalid character (a lone surrogate).")
     max_length = schema.get("maxLength")
     if isinstance(max_length, int) and len(value) > max_length:
@@ -187,8 +182,6 @@ def parse_step(raw: str, spec: StepSpec) -> Step | InvalidStep:
     """The valid step in ``raw``, or what is wrong with it (``raw`` in the dialogue
     format when ``spec`` says so)."""
     if spec.dialogue:
-        from ember.core.step.dialogue import to_json_step
-
         raw = to_json_step(raw)
     try:
         return _check(_load(raw), spec)

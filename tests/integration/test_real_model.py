@@ -16,6 +16,7 @@ from ember.core.kernel import events as ev
 from ember.core.llm.backend import Prompt
 from ember.core.llm.gguf import read_gguf_info
 from ember.core.llm.llama import LlamaBackend
+from ember.core.step.constraint import step_constraint
 from ember.core.storage.store import Store
 
 pytestmark = pytest.mark.integration
@@ -100,7 +101,7 @@ def test_fast_grammar_sampler_is_exact(bundled_model: Path) -> None:
     from ember.core.step.validate import Step, parse_step
 
     spec = ToolRegistry().spec(list(ToolRegistry().tools), ["persona", "human"], StepLimits())
-    step = spec.constraint
+    step = step_constraint(spec)
     prompt = Prompt.data(
         "Reply to the user with one JSON step.\n"
         'EVENT: {"type": "user_message", "message": "Hi! I\'m Sam, a nurse with a cat."}\n'
@@ -114,7 +115,7 @@ def test_fast_grammar_sampler_is_exact(bundled_model: Path) -> None:
     assert isinstance(parse_step(b, spec), Step)
     # the dialogue format's reply line (greedy: the likeliest token is checked alone first)
     say = tuple(f for f in spec.functions if f.name == "send_message")
-    reply = dataclasses.replace(spec, functions=say, dialogue=True).constraint
+    reply = step_constraint(dataclasses.replace(spec, functions=say, dialogue=True))
     chat = Prompt.data("User: Hi! I'm Sam, a nurse with a cat. What's my job?\n")
     a = "".join(stock.generate(chat, constraint=reply, max_tokens=40, temperature=0.0))
     b = "".join(fast.generate(chat, constraint=reply, max_tokens=40, temperature=0.0))
@@ -142,8 +143,8 @@ def test_generated_grammars_parse_in_llama_cpp(bundled_model: Path, labels: list
     specs = [tools.spec(list(tools.tools), labels, StepLimits())]
     specs.append(tools.spec(["send_message"], labels, StepLimits()))
     for constraint in (
-        *(spec.constraint for spec in specs),
-        *(dataclasses.replace(spec, dialogue=True).constraint for spec in specs),
+        *(step_constraint(spec) for spec in specs),
+        *(step_constraint(dataclasses.replace(spec, dialogue=True)) for spec in specs),
         SUMMARY_CONSTRAINT,
     ):
         TopKGrammarSampler(vocab, constraint.gbnf)
@@ -172,5 +173,5 @@ def test_a_reply_never_opens_with_a_copied_header(bundled_model: Path) -> None:
         f"Memories that may be relevant:\n{said}\nUser: What do I drink in the morning?\n"
     )
     backend = LlamaBackend(bundled_model, n_ctx=512)
-    out = "".join(backend.generate(prompt, constraint=spec.constraint, max_tokens=40))
+    out = "".join(backend.generate(prompt, constraint=step_constraint(spec), max_tokens=40))
     assert out.startswith("Ember: ") and out[len("Ember: ")] not in " ([<", out

@@ -29,6 +29,7 @@ from ember.core.llm.config import EngineConfig
 from ember.core.llm.remote import RemoteBackend
 from ember.core.models.choice import use_server
 from ember.core.service import Ember
+from ember.core.step.constraint import step_constraint
 from ember.core.step.schema import MIN_LIMITS, StepLimits
 from ember.core.step.validate import InvalidStep, parse_step
 from ember.core.storage.store import Store
@@ -248,7 +249,9 @@ def test_gbnf_and_json_schema_constraints_give_valid_steps(
         backend = RemoteBackend(server_url, constraint=constraint)
         assert backend.caps.constraint == constraint
         raw = "".join(
-            backend.generate(prompt, constraint=spec.constraint, max_tokens=room, temperature=0)
+            backend.generate(
+                prompt, constraint=step_constraint(spec), max_tokens=room, temperature=0
+            )
         )
         step = parse_step(raw, spec)
         assert not isinstance(step, InvalidStep), (constraint, raw, step)

@@ -10,6 +10,7 @@ import pytest
 
 from ember.core.agent.tools import ToolRegistry
 from ember.core.kernel import events as ev
+from ember.core.step.constraint import step_constraint
 from ember.core.step.gbnf import step_grammar
 from ember.core.step.schema import StepLimits, encode_step
 from ember.core.step.stream import StepStreamer
@@ -34,18 +35,18 @@ def raw_step(function: str, thoughts: Any = "t", **arguments: Any) -> str:
 
 
 def test_grammar_and_json_schema_come_from_the_same_schemas() -> None:
-    gbnf = SPEC.constraint.gbnf
+    gbnf = step_constraint(SPEC).gbnf
     for name in SPEC.names:
         assert f'\\"{name}\\", \\"arguments\\"' in gbnf
     assert '"\\"persona\\"" | "\\"human\\""' in gbnf  # labels limited to existing blocks
     assert "char{0,1000}" in gbnf and "char{0,300}" in gbnf  # message and thoughts bounds
-    schema = SPEC.constraint.json_schema
+    schema = step_constraint(SPEC).json_schema
     assert [v["properties"]["function"]["enum"] for v in schema["anyOf"]] == [
         [n] for n in SPEC.names
     ]
     page = schema["anyOf"][3]["properties"]["arguments"]["properties"]["page"]
     assert (page["minimum"], page["maximum"]) == (0, 999)
-    only = REPLY_ONLY.constraint
+    only = step_constraint(REPLY_ONLY)
     assert "core_memory_append" not in only.gbnf
     assert only.json_schema["properties"]["function"]["enum"] == ["send_message"]
 
