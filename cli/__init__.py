@@ -12,13 +12,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from ember.cli import agents, chat, doctor, documents, memory, models
+from ember.cli import eval as eval_cmd
 from ember.core.api import DEFAULT_HUMAN, DEFAULT_PERSONA, MAX_CTX, MIN_CTX, humans, personas
 from ember.core.kernel.errors import EmberError
-
-if TYPE_CHECKING:
-    from ember.core.api import Ember
 
 
 def _agent_arg(p: argparse.ArgumentParser) -> None:
@@ -38,38 +36,8 @@ def ctx_size(value: str) -> int:
     return n
 
 
-def require_stdin(what: str) -> None:
-    """Refuse, in one line, a command that reads ``what`` from stdin when stdin is closed
-    (Python then has no ``sys.stdin`` at all)."""
-    if sys.stdin is None:
-        raise EmberError(
-            f"stdin is closed, so there are no {what} to read; pipe them in, or run the "
-            "command in a terminal."
-        )
-
-
-def warn(problems: list[str]) -> None:
-    """One line on stderr for each problem that did not stop the command (a bad saved
-    setting that fell back to its default)."""
-    for problem in problems:
-        print(f"ember: warning: {problem}", file=sys.stderr)
-
-
-def open_ember() -> Ember:
-    """The core service on the user's database, for a command; bad saved settings are
-    reported (and their defaults used)."""
-    from ember.core.api import Ember
-
-    ember = Ember.open()
-    warn(ember.settings_problems)
-    return ember
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    from ember.cli import agents, chat, doctor, documents, memory, models
-    from ember.cli import eval as eval_cmd
-
     parser = argparse.ArgumentParser(
         prog="ember", description="Ember, a local-first assistant that remembers."
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from ember.cli import open_ember
 from ember.cli.documents import end_progress, transfer_progress
+from ember.cli.shared import open_ember
 from ember.core.api import shown
 
 

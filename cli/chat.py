@@ -21,7 +21,7 @@ from dataclasses import asdict, replace
 from types import FrameType
 from typing import Any
 
-from ember.cli import open_ember, require_stdin
+from ember.cli.shared import open_ember, require_stdin
 from ember.core.api import Ember, use_file, use_server
 from ember.core.kernel import events
 from ember.core.kernel.errors import EmberError

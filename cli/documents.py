@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ember.cli import open_ember
+from ember.cli.shared import open_ember
 from ember.core.api import IngestProgress, TransferProgress, check_history, path_text, shown
 from ember.core.api import ProgressCallback as TransferProgressCallback
 from ember.core.kernel.errors import NotFound

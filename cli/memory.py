@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from ember.cli import open_ember, require_stdin
+from ember.cli.shared import open_ember, require_stdin
 from ember.core.api import Ember, ResultPage, shown
 from ember.core.kernel.errors import PageOutOfRange
 

@@ -18,7 +18,7 @@ import sys
 import threading
 from pathlib import Path
 
-from ember.cli import require_stdin, warn
+from ember.cli.shared import require_stdin, warn
 from ember.core.api import (
     DB_FILENAME,
     CatalogueEntry,
