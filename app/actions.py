@@ -7,22 +7,45 @@ them from the same objects, so the list can never drift from what the keys do.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QToolBar
+from PySide6.QtWidgets import QDockWidget, QMenuBar, QToolBar, QWidget
 
 if TYPE_CHECKING:
-    from ember.app.window import MainWindow
+    from ember.app.chat import Composer
+    from ember.app.commands import Commands
+    from ember.app.modelcommands import ModelCommands
 
 Shortcut = str | QKeySequence.StandardKey | None
+
+
+class ActionWindow(Protocol):
+    """What the actions use of the main window (``window.MainWindow``)."""
+
+    commands: Commands
+    models: ModelCommands
+    composer: Composer
+    dock: QDockWidget
+
+    def window(self) -> QWidget: ...
+
+    def menuBar(self) -> QMenuBar: ...
+
+    def addToolBar(self, toolbar: QToolBar) -> None: ...
+
+    def close(self) -> bool: ...
+
+    def stop(self) -> None: ...
+
+    def toggle_thoughts(self) -> None: ...
 
 
 class Actions:
     """The window's actions (``act_*`` attributes of the window point at the same ones)."""
 
-    def __init__(self, w: MainWindow) -> None:
+    def __init__(self, w: ActionWindow) -> None:
         self.window = w
         self.all: list[QAction] = []
         a, c = self.action, w.commands
@@ -44,7 +67,7 @@ class Actions:
         self.export_agent = a("Export agent…", c.export_agent)
         self.import_agent = a("Import agent…", c.import_agent)
         # The current agent's setting: shown when an agent is opened, switched by the user.
-        self.auto_recall = QAction("Automatic recall", w)
+        self.auto_recall = QAction("Automatic recall", w.window())
         self.auto_recall.setObjectName("autoRecall")
         self.auto_recall.setCheckable(True)
         self.auto_recall.setChecked(True)
@@ -56,7 +79,7 @@ class Actions:
         self.inspector.setText("Memory inspector")
         self.inspector.setShortcut(QKeySequence("Ctrl+I"))
         self.inspector.setToolTip("Memory inspector (Ctrl+I)")
-        w.addAction(self.inspector)
+        w.window().addAction(self.inspector)
         self.all.append(self.inspector)
         self.thoughts = a(
             "Show inner thoughts", w.toggle_thoughts, "Ctrl+T", "Show thoughts and tool calls"
@@ -69,13 +92,13 @@ class Actions:
     def action(
         self, text: str, slot: Callable[[], object], shortcut: Shortcut = None, tip: str = ""
     ) -> QAction:
-        act = QAction(text, self.window)
+        act = QAction(text, self.window.window())
         if shortcut is not None:
             act.setShortcut(QKeySequence(shortcut))
             act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         act.setToolTip(tip or text)
         act.triggered.connect(lambda _checked=False: slot())
-        self.window.addAction(act)
+        self.window.window().addAction(act)
         self.all.append(act)
         return act
 

@@ -10,9 +10,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QInputDialog, QMessageBox
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDockWidget,
+    QFileDialog,
+    QInputDialog,
+    QMessageBox,
+    QStatusBar,
+    QWidget,
+)
 
 from ember import resources
 from ember.app import views
@@ -20,10 +30,16 @@ from ember.app.agent_widgets import NewAgentDialog
 from ember.app.transcript import DisplayItem, to_markdown
 
 if TYPE_CHECKING:
+    from ember.app.chat import ChatView, Composer
+    from ember.app.conversation import Conversation
     from ember.app.dialogs import AboutDialog, ShortcutsDialog
+    from ember.app.findbar import FindBar
+    from ember.app.inspector import Inspector
+    from ember.app.modelcommands import ModelCommands
     from ember.app.settings import SettingsDialog
-    from ember.app.window import MainWindow
-    from ember.core.api import Agent, Ember, EngineConfig
+    from ember.app.taskrunner import TaskRunner
+    from ember.app.worker import EngineWorker
+    from ember.core.api import Agent, Ember, EngineConfig, ModelStatus
 
 DOCUMENT_FILTER = "Documents (*.pdf *.txt *.md *.markdown *.text);;All files (*)"
 AGENT_FILTER = "Ember agent (*.ember.json *.json);;All files (*)"
@@ -38,10 +54,53 @@ def write_private(path: Path, text: str) -> None:
         fh.write(text)
 
 
+class ShortcutRows(Protocol):
+    """The window's actions, as Help → Keyboard shortcuts lists them (``Actions``)."""
+
+    def shortcut_rows(self) -> list[tuple[str, str]]: ...
+
+
+class CommandWindow(Protocol):
+    """What the commands use of the main window (``window.MainWindow``)."""
+
+    worker: EngineWorker
+    tasks: TaskRunner
+    agent_id: int | None
+    agent_name: str
+    config: EngineConfig | None
+    prefs: dict[str, object]
+    model: ModelStatus | None
+    chat: ChatView
+    composer: Composer
+    conversation: Conversation
+    find_bar: FindBar
+    inspector: Inspector
+    dock: QDockWidget
+    act_thoughts: QAction
+    models: ModelCommands
+
+    @property
+    def actions_(self) -> ShortcutRows: ...
+
+    def window(self) -> QWidget: ...
+
+    def statusBar(self) -> QStatusBar: ...
+
+    def notify_error(self, text: str) -> None: ...
+
+    def open_agent(self, agent_id: int) -> None: ...
+
+    def refresh_agents(self) -> None: ...
+
+    def add_documents(self, paths: list[str]) -> int: ...
+
+    def _update_buttons(self) -> None: ...
+
+
 class Commands:
     """Dialog-driven commands of the main window ``w``."""
 
-    def __init__(self, w: MainWindow) -> None:
+    def __init__(self, w: CommandWindow) -> None:
         self.w = w
         self.editing = False  # the composer holds the last message, to resend it edited
         self.dialog: QDialog | None = None  # the last dialog opened (tests look at it)
@@ -55,7 +114,7 @@ class Commands:
         dialog = NewAgentDialog(
             resources.names("personas"),
             resources.names("humans"),
-            self.w,
+            self.w.window(),
             persona=DEFAULT_PERSONA,
             human=DEFAULT_HUMAN,
         )
@@ -75,7 +134,9 @@ class Commands:
         """Rename the current agent."""
         if self.w.agent_id is None:
             return
-        name, ok = QInputDialog.getText(self.w, "Rename agent", "New name:", text=self.w.agent_name)
+        name, ok = QInputDialog.getText(
+            self.w.window(), "Rename agent", "New name:", text=self.w.agent_name
+        )
         if ok and name.strip() and name.strip() != self.w.agent_name:
             self.rename_to(self.w.agent_id, name.strip())
 
@@ -108,7 +169,7 @@ class Commands:
         if agent_id is None:
             return
         answer = QMessageBox.warning(
-            self.w,
+            self.w.window(),
             "Delete agent",
             f"Delete “{self.w.agent_name}” with all its memories — conversation, core memory, "
             "archival memory and documents? This cannot be undone.",
@@ -124,7 +185,9 @@ class Commands:
         if agent_id is None:
             return
         suggested = str(Path.home() / f"{self.w.agent_name}.ember.json")
-        path, _ = QFileDialog.getSaveFileName(self.w, "Export agent", suggested, AGENT_FILTER)
+        path, _ = QFileDialog.getSaveFileName(
+            self.w.window(), "Export agent", suggested, AGENT_FILTER
+        )
         if path:
             self.w.tasks.run(
                 lambda e: e.export_agent(agent_id, path),
@@ -138,7 +201,7 @@ class Commands:
     def import_agent(self) -> None:
         """Import an agent file as a new agent (renamed if the name is taken)."""
         path, _ = QFileDialog.getOpenFileName(
-            self.w, "Import agent", str(Path.home()), AGENT_FILTER
+            self.w.window(), "Import agent", str(Path.home()), AGENT_FILTER
         )
         if path:
             self.w.tasks.run(lambda e: e.import_agent(path), self._agent_added)
@@ -151,7 +214,7 @@ class Commands:
 
         if self.w.config is None:
             return None
-        dialog = SettingsDialog(self.w.config, self.w.prefs, self.w)
+        dialog = SettingsDialog(self.w.config, self.w.prefs, self.w.window())
         dialog.accepted.connect(lambda: self._settings_accepted(dialog))
         dialog.get_model.clicked.connect(lambda: self._settings_to_catalogue(dialog))
         dialog.open()
@@ -201,7 +264,7 @@ class Commands:
     def pick_documents(self) -> None:
         """Choose files to add with a file dialog."""
         paths, _ = QFileDialog.getOpenFileNames(
-            self.w, "Add documents", str(Path.home()), DOCUMENT_FILTER
+            self.w.window(), "Add documents", str(Path.home()), DOCUMENT_FILTER
         )
         if paths:
             self.w.add_documents(paths)
@@ -267,7 +330,7 @@ class Commands:
             return
         suggested = str(Path.home() / f"Conversation with {self.w.agent_name}.md")
         path, _ = QFileDialog.getSaveFileName(
-            self.w, "Export conversation", suggested, MARKDOWN_FILTER
+            self.w.window(), "Export conversation", suggested, MARKDOWN_FILTER
         )
         if not path:
             return
@@ -289,7 +352,7 @@ class Commands:
         """Help → Keyboard shortcuts."""
         from ember.app.dialogs import ShortcutsDialog
 
-        dialog = ShortcutsDialog(self.w.actions_.shortcut_rows(), self.w)
+        dialog = ShortcutsDialog(self.w.actions_.shortcut_rows(), self.w.window())
         dialog.open()
         self.dialog = dialog
         return dialog
@@ -301,7 +364,7 @@ class Commands:
 
         model = self.w.model
         dialog = AboutDialog(
-            model.name if model else "", model.path if model else "", data_dir(), self.w
+            model.name if model else "", model.path if model else "", data_dir(), self.w.window()
         )
         dialog.open()
         self.dialog = dialog

@@ -6,23 +6,43 @@ the background by :meth:`Commands.apply_settings`."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from ember.app.taskrunner import describe
 
 if TYPE_CHECKING:
     from ember.app.getmodel import GetModelDialog
     from ember.app.modeloffer import ModelOfferDialog
-    from ember.app.window import MainWindow
+    from ember.app.taskrunner import TaskRunner
     from ember.core.api import EngineConfig, ModelCheck
+
+
+class AppliesSettings(Protocol):
+    """Where a model choice ends: settings saved, the model loaded (``Commands``)."""
+
+    def apply_settings(self, config: EngineConfig, prefs: dict[str, object]) -> None: ...
+
+
+class ModelWindow(Protocol):
+    """What the model commands use of the main window (``window.MainWindow``)."""
+
+    config: EngineConfig | None
+    tasks: TaskRunner
+
+    @property
+    def commands(self) -> AppliesSettings: ...
+
+    def notify_error(self, text: str) -> None: ...
+
+    def window(self) -> QWidget: ...
 
 
 class ModelCommands:
     """Model commands of the main window ``w``."""
 
-    def __init__(self, w: MainWindow) -> None:
+    def __init__(self, w: ModelWindow) -> None:
         self.w = w
         self.offer: ModelOfferDialog | None = None  # the last offer shown (tests look at it)
         self.catalogue: GetModelDialog | None = None
@@ -44,7 +64,7 @@ class ModelCommands:
     def open_model_file(self) -> None:
         """Choose a GGUF file to offer as the model."""
         path, _ = QFileDialog.getOpenFileName(
-            self.w, "Open a model file", str(Path.home()), "GGUF models (*.gguf)"
+            self.w.window(), "Open a model file", str(Path.home()), "GGUF models (*.gguf)"
         )
         if path:
             self.offer_file(path)
@@ -63,7 +83,7 @@ class ModelCommands:
     def _show_offer(self, check: ModelCheck) -> None:
         from ember.app.modeloffer import ModelOfferDialog
 
-        dialog = ModelOfferDialog(check, self._current(), self.w)
+        dialog = ModelOfferDialog(check, self._current(), self.w.window())
         dialog.accepted.connect(lambda: self._use_file(check.path))
         dialog.open()
         self.offer = dialog
@@ -80,7 +100,7 @@ class ModelCommands:
         """The catalogue: pick a model, agree to its URL and size, download, use it."""
         from ember.app.getmodel import GetModelDialog
 
-        dialog = GetModelDialog(self.w)
+        dialog = GetModelDialog(self.w.window())
         dialog.useModel.connect(self._use_catalogue)
         dialog.open()
         self.catalogue = dialog
