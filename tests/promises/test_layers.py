@@ -2,12 +2,13 @@
 its own modules and the packages before it, never one after it, at module level, in a
 function or for type checking alike. A new module belongs to a package (or is the service).
 The front ends (app/, cli/) reach core/ only through the service API (core/api.py), errors
-and events, and the two tools above the service (evaluation, diagnostics)."""
+and events, and the two tools above the service (evaluation, diagnostics). No two modules of
+core/, app/ and cli/ import each other, however indirectly, wherever the imports are."""
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
 import ember
@@ -41,13 +42,18 @@ def layer(module: str) -> str | None:
     return head if head in LAYERS else None
 
 
-def imported(source: str) -> Iterable[str]:
-    """Every ``ember.core`` module ``source`` imports, wherever the import is."""
+def imported(source: str, modules: Collection[str] = ()) -> Iterable[str]:
+    """Every module ``source`` imports, wherever the import is (module level, in a function,
+    under ``TYPE_CHECKING``). ``from package import name`` names ``package.name`` when that
+    is one of ``modules`` (a submodule), else ``package``."""
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             if node.module == "ember.core":
                 yield from (f"ember.core.{a.name}" for a in node.names)
-            else:
+                continue
+            subs = [f"{node.module}.{a.name}" for a in node.names]
+            yield from (sub for sub in subs if sub in modules)
+            if not all(sub in modules for sub in subs):
                 yield node.module
         elif isinstance(node, ast.Import):
             yield from (a.name for a in node.names)
@@ -67,15 +73,18 @@ def upward_imports(modules: Iterable[tuple[str, str]]) -> list[str]:
     return found
 
 
-def core_modules() -> list[tuple[str, str]]:
+def package_modules(folder: str) -> list[tuple[str, str]]:
+    """(name, source) of every module of ``ember.<folder>``, a package by its own name."""
     out = []
-    for path in sorted(CORE.rglob("*.py")):
-        rel = path.relative_to(CORE).with_suffix("")
-        if rel.parts == ("__init__",):
-            continue
+    for path in sorted((CORE.parent / folder).rglob("*.py")):
+        rel = path.relative_to(CORE.parent).with_suffix("")
         parts = rel.parts[:-1] if rel.parts[-1] == "__init__" else rel.parts
-        out.append(("ember.core." + ".".join(parts), path.read_text(encoding="utf-8")))
+        out.append(("ember." + ".".join(parts), path.read_text(encoding="utf-8")))
     return out
+
+
+def core_modules() -> list[tuple[str, str]]:
+    return [(name, source) for name, source in package_modules("core") if name != "ember.core"]
 
 
 def test_core_packages_import_only_downwards() -> None:
@@ -145,4 +154,55 @@ def test_front_ends_use_the_service_api() -> None:
     assert past_the_door(planted) == [
         "ember.cli.x -> ember.core.storage.store",
         "ember.app.y -> ember.core.kernel.paths",
+    ]
+
+
+def import_cycles(modules: Mapping[str, str]) -> list[str]:
+    """One ``a -> b -> ... -> a`` for each cycle found among ``modules`` (name -> source),
+    counting every import :func:`imported` sees."""
+    graph = {
+        name: sorted({m for m in imported(source, modules) if m in modules and m != name})
+        for name, source in modules.items()
+    }
+    cycles: list[str] = []
+    done: set[str] = set()
+    path: list[str] = []
+
+    def visit(name: str) -> None:
+        path.append(name)
+        for target in graph[name]:
+            if target in path:
+                cycles.append(" -> ".join([*path[path.index(target) :], target]))
+            elif target not in done:
+                visit(target)
+        path.pop()
+        done.add(name)
+
+    for name in sorted(graph):
+        if name not in done:
+            visit(name)
+    return cycles
+
+
+def test_no_import_cycles() -> None:
+    """No cycle of imports in core/, app/ or cli/: what two modules share lives below both
+    (a module of its own, or a Protocol in the lower one), not behind a deferred import."""
+    modules = dict(package_modules("core") + package_modules("app") + package_modules("cli"))
+    assert len(modules) > 150
+    assert import_cycles(modules) == []
+
+
+def test_an_import_cycle_is_caught() -> None:
+    planted = {
+        "ember.planted": "",
+        "ember.planted.a": "from ember.planted import b\n",
+        "ember.planted.b": "def f():\n    from ember.planted.c import g\n",
+        "ember.planted.c": (
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import ember.planted.a\n"
+        ),
+        "ember.planted.d": "from ember.planted import a, c\nimport json\n",  # into it: fine
+        "ember.planted.e": "from ember.planted.e import x\n",  # itself: not a cycle
+    }
+    assert import_cycles(planted) == [
+        "ember.planted.a -> ember.planted.b -> ember.planted.c -> ember.planted.a"
     ]
