@@ -28,7 +28,7 @@ os.environ.setdefault("EMBER_HOME", tempfile.mkdtemp(prefix="ember-bench-"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from ember.core.agent.engine import Engine, EngineConfig
-from ember.core.kernel import clock as timeutil
+from ember.core.kernel import clock
 from ember.core.llm.backend import Prompt
 from ember.core.llm.gguf import bundled_model_path
 from ember.core.llm.llama import LlamaBackend
@@ -85,7 +85,7 @@ def seeded_engine(
         EngineConfig(temperature=0.0, step_format="functions"),
     )
     rt = engine.agent("bench")
-    t = timeutil.human_time(timeutil.now())
+    t = clock.human_time(clock.now())
     i = 0
     while rt.context_usage().used < target_tokens:
         fact = FACTS[i % len(FACTS)]

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from ember.core.agent import presets
 from ember.core.agent.engine import Engine, EngineConfig
-from ember.core.kernel import clock as timeutil
+from ember.core.kernel import clock
 from ember.core.kernel import events as ev
 from ember.core.llm.gguf import bundled_model_path
 from ember.core.llm.llama import LlamaBackend
@@ -55,7 +55,7 @@ def fill(engine: Engine, name: str, below_flush: int) -> int:
     store = engine.store
     agent_id = presets.create_agent(store, name).id
     rt = engine.agent(name)
-    t = timeutil.human_time(timeutil.now())
+    t = clock.human_time(clock.now())
     i = 0
     while (usage := rt.context_usage()).used < usage.flush_at - below_flush:
         fact = FACTS[i % len(FACTS)] + f" (note {i})"

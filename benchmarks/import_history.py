@@ -169,8 +169,8 @@ def agent_child(history: Path) -> None:
     measurement: prints one JSON line (the parent reads this child's peak RSS)."""
     from ember.core.agent import presets
     from ember.core.storage.store import Store
-    from ember.core.transfer import export as agent_export
     from ember.core.transfer import history_import
+    from ember.core.transfer.export import export_agent
 
     sys.path.insert(0, str(ROOT / "tests"))
     from conftest import HashEmbedder
@@ -179,7 +179,7 @@ def agent_child(history: Path) -> None:
     with Store(work / "source.sqlite3") as store:
         agent = presets.create_agent(store, "Bench")
         history_import.import_history(store, HashEmbedder(), agent.id, history)
-        agent_export.export_agent(store, agent, work / "bench.json")
+        export_agent(store, agent, work / "bench.json")
     (work / "source.sqlite3").unlink()
     export = work / "bench.json"
     print(json.dumps({"export_mb": export.stat().st_size / 1e6, "path": str(export)}), flush=True)

@@ -42,8 +42,7 @@ os.environ.setdefault("EMBER_HOME", tempfile.mkdtemp(prefix="ember-bench-"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from ember.core.agent.engine import Engine, EngineConfig
-from ember.core.kernel import clock as timeutil
-from ember.core.kernel import events
+from ember.core.kernel import clock, events
 from ember.core.llm.backend import Backend, Prompt
 from ember.core.llm.gguf import bundled_model_path
 from ember.core.llm.llama import LlamaBackend, default_batch_threads, default_threads
@@ -93,7 +92,7 @@ def seeded(backend: Backend, target_tokens: int) -> tuple[Engine, int, Timed]:
     config = EngineConfig(temperature=0.0, step_format="functions")
     engine = Engine(store, timed, SentenceTransformerEmbedder(), config)  # type: ignore[arg-type]
     rt = engine.agent("bench")
-    stamp = timeutil.human_time(timeutil.now())
+    stamp = clock.human_time(clock.now())
     i = 0
     while rt.context_usage().used < target_tokens:
         fact = FACTS[i % len(FACTS)]

@@ -86,10 +86,10 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None, help="GGUF file (default: bundled)")
     args = parser.parse_args()
 
-    from ember.core.llm import gguf as models
+    from ember.core.llm import gguf
     from ember.core.llm.kvstate import KVStateCache
 
-    model = args.model or models.bundled_model_path()
+    model = args.model or gguf.bundled_model_path()
     with tempfile.TemporaryDirectory(prefix="ember-kv-bench-") as folder:
         cache = KVStateCache(Path(folder), max_bytes=4 << 30)
 

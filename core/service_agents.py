@@ -61,9 +61,9 @@ class AgentOps:
 
     def export_agent(self, agent_id: int, path: Path | str) -> ExportCounts:
         """Write the agent and all its memories to one file (private to the user)."""
-        from ember.core.transfer import export as agent_export
+        from ember.core.transfer import export
 
-        counts = agent_export.export_agent(self.store, self.store.get_agent_by_id(agent_id), path)
+        counts = export.export_agent(self.store, self.store.get_agent_by_id(agent_id), path)
         return ExportCounts(counts["messages"], counts["passages"], counts["sources"])
 
     def import_agent(

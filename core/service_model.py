@@ -18,8 +18,7 @@ from ember.core.llm.config import EngineConfig
 from ember.core.llm.kvstate import KVStateCache
 from ember.core.memory.embedder import SharedEmbedder
 from ember.core.memory.pages import ModelStatus
-from ember.core.models import catalogue
-from ember.core.models import choice as modelchoice
+from ember.core.models import catalogue, choice
 from ember.core.models.catalogue import CatalogueEntry
 from ember.core.models.check import ModelCheck, check_model
 from ember.core.models.choice import BackendFactory, ModelChoice
@@ -89,7 +88,7 @@ class ModelOps:
     def model_choice(self) -> ModelChoice:
         """What the saved settings run: the bundled model, a file, a catalogue model or a
         server."""
-        return modelchoice.model_choice(self.config)
+        return choice.model_choice(self.config)
 
     def check_model_file(self, path: Path | str) -> ModelCheck:
         """A GGUF file (dropped on the window, opened from a menu) validated: name, size,

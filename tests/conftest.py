@@ -88,12 +88,12 @@ def bundled_model(shared_cache: Path) -> Path:
     the build flags and the CPU features, instead of killing pytest.
     """
     from ember.core.diagnostics import doctor
-    from ember.core.llm import gguf as models
+    from ember.core.llm import gguf
 
     old = os.environ.get("EMBER_HOME")
     os.environ["EMBER_HOME"] = str(shared_cache)
     try:
-        path = models.bundled_model_path()
+        path = gguf.bundled_model_path()
     finally:
         if old is None:
             os.environ.pop("EMBER_HOME", None)

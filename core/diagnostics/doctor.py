@@ -28,8 +28,7 @@ import ember
 from ember.core.kernel import paths
 from ember.core.kernel.cpu import cpu_model
 from ember.core.llm import llama_build
-from ember.core.storage import health as db_health
-from ember.core.storage import repair as db_repair
+from ember.core.storage import health, repair
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -285,7 +284,7 @@ def read_settings(db_file: Path, problems: list[str] | None = None) -> dict[str,
     a bad one is replaced by its default and named in ``problems``."""
     from ember.core.llm.config import EngineConfig
 
-    if not db_file.exists() or db_health.not_a_regular_file(db_file):
+    if not db_file.exists() or health.not_a_regular_file(db_file):
         return {}
     from ember.core.storage import db
 
@@ -304,10 +303,9 @@ def read_settings(db_file: Path, problems: list[str] | None = None) -> dict[str,
 
 def check_database(report: Report, db_file: Path) -> None:
     """The database file checked read-only (integrity, Ember's own file)."""
-    from ember.core.storage import db
-    from ember.core.storage import health as db_health
+    from ember.core.storage import db, health
 
-    found = db_health.check_file(db_file, db.sqlite_module())
+    found = health.check_file(db_file, db.sqlite_module())
     report.facts["database"] = {"status": found.status, "detail": found.detail}
     status: Status = "ok" if found.status in ("ok", "missing") else "fail"
     fix = {
@@ -319,10 +317,10 @@ def check_database(report: Report, db_file: Path) -> None:
     report.checks.append(Check("database", status, found.detail, fix))
 
 
-def repair_database() -> db_repair.Repair:
+def repair_database() -> repair.Repair:
     """``ember doctor --repair``: mend the database with what SQLite can rebuild, after
     keeping a copy (see ``storage/repair.py``)."""
-    return db_repair.repair(paths.data_dir_path() / paths.DB_FILENAME)
+    return repair.repair(paths.data_dir_path() / paths.DB_FILENAME)
 
 
 def check_paths(report: Report) -> dict[str, object]:

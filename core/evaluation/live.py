@@ -33,8 +33,7 @@ from ember.core.evaluation.first import (
     score_block,
 )
 from ember.core.evaluation.runner import RecordingBackend
-from ember.core.kernel import clock as timeutil
-from ember.core.kernel import events
+from ember.core.kernel import clock, events
 from ember.core.llm.config import EngineConfig
 from ember.core.llm.kvstate import KVStateCache
 from ember.core.memory.embedder import Embedder
@@ -153,7 +152,7 @@ def run_conversation(
         # The time is in the prompt: each turn a minute after the last, the restart an
         # hour later, the same in every run.
         at = START + timedelta(minutes=len(turns), hours=turn.phase)
-        with timeutil.fixed_clock(at):
+        with clock.fixed_clock(at):
             _turn(ember, agent_id, backend, turn, config)
             _idle(ember, agent_id, turn)
         turns.append(turn)
@@ -163,7 +162,7 @@ def run_conversation(
             f"{turn.reply[:60]!r}{verdict} ({turn.steps} steps, {turn.seconds:.1f} s)"
         )
 
-    with Ember(Store(db), embedder=embedder, kv_cache=kv) as ember, timeutil.fixed_clock(START):
+    with Ember(Store(db), embedder=embedder, kv_cache=kv) as ember, clock.fixed_clock(START):
         agent = ember.agent_for_chat(None)  # the default agent, as the first start makes it
         initial = _human(ember, agent.id)
         ember.attach_backend(backend, config)
@@ -178,7 +177,7 @@ def run_conversation(
     if reset is not None:
         reset()
     restart = START + timedelta(minutes=len(turns), hours=1)
-    with Ember(Store(db), embedder=embedder, kv_cache=kv) as ember, timeutil.fixed_clock(restart):
+    with Ember(Store(db), embedder=embedder, kv_cache=kv) as ember, clock.fixed_clock(restart):
         agent = ember.find_agent(None)
         ember.attach_backend(backend, config)
         ember.login(agent.id)

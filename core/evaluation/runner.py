@@ -28,8 +28,7 @@ from ember.core.evaluation import metrics
 from ember.core.evaluation.generator import ASKED_AT, Question
 from ember.core.evaluation.metrics import QuestionResult
 from ember.core.evaluation.tasks import Task
-from ember.core.kernel import clock as timeutil
-from ember.core.kernel import events
+from ember.core.kernel import clock, events
 from ember.core.llm.backend import Backend, GenerationStats, OnPromptProgress, Prompt
 from ember.core.llm.config import EngineConfig
 from ember.core.memory import autorecall
@@ -285,7 +284,7 @@ def run(
     runs: list[TaskRun] = []
     try:
         # The time is in every prompt (login event, memories' times): one time per run.
-        with timeutil.fixed_clock(ASKED_AT):
+        with clock.fixed_clock(ASKED_AT):
             if backend is None and not options.retrieval_only:
                 backend = open_backend(options, progress)
             for task in tasks:

@@ -19,7 +19,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ember.core.kernel import clock as timeutil
+from ember.core.kernel import clock
 from ember.core.memory import search, search_index
 from ember.core.memory.chunking import split_sentences
 from ember.core.memory.embedder import Embedder
@@ -94,7 +94,7 @@ def _next_words(store: Store, agent_id: int, hit: search.Hit) -> str | None:
         return None
     for role, text, created_at in _neighbours(store, agent_id, hit.id, after=True, n=2):
         if role == Role.USER:
-            gap = timeutil.parse_iso(created_at) - timeutil.parse_iso(hit.time)
+            gap = clock.parse_iso(created_at) - clock.parse_iso(hit.time)
             return text if gap.total_seconds() <= NEXT_WITHIN_SECONDS else None
     return None
 
@@ -199,7 +199,7 @@ def event(memories: list[Memory], query: str = "") -> str | None:
         return None
     items = []
     for m in memories:
-        item: dict[str, object] = {"time": timeutil.human_time(m.hit.time)}
+        item: dict[str, object] = {"time": clock.human_time(m.hit.time)}
         if m.tier == "archival":
             if m.hit.source:
                 item["source"] = m.hit.source

@@ -20,8 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ember.core.kernel import clock as timeutil
-from ember.core.kernel import json_stream
+from ember.core.kernel import clock, json_stream
 from ember.core.kernel.errors import InvalidInput
 from ember.core.memory.embedder import Embedder, EmbedderFactory
 from ember.core.storage import messages
@@ -68,7 +67,7 @@ def _unique_name(store: Store, name: str) -> str:
 
 
 def _time(value: Any) -> str:
-    return timeutil.normalize_iso(str(value))
+    return clock.normalize_iso(str(value))
 
 
 class _Writer:

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ember.core.kernel import clock as timeutil
-from ember.core.kernel import json_stream
+from ember.core.kernel import clock, json_stream
 from ember.core.kernel.errors import InvalidInput, quoted
 from ember.core.storage import agent_names
 from ember.core.storage.messages import ROLES
@@ -120,7 +119,7 @@ class Fields:
     def time(self, key: str) -> str:
         value = self.text(key)
         try:
-            return timeutil.normalize_iso(value)
+            return clock.normalize_iso(value)
         except InvalidInput as exc:
             raise self._bad(key, str(exc)) from None
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from ember.core.kernel import clock as timeutil
+from ember.core.kernel import clock
 from ember.core.kernel.errors import InvalidInput
 from ember.core.kernel.jsontypes import JSONObject
 from ember.core.storage import messages
@@ -146,7 +146,7 @@ def export_agent(store: Store, agent: Agent, path: Path | str) -> dict[str, int]
             header = {
                 "format": FORMAT,
                 "version": VERSION,
-                "exported_at": timeutil.now_iso(),
+                "exported_at": clock.now_iso(),
                 "embedding_model": {"name": model, "dim": dim},
                 "agent": {
                     "name": agent.name,

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ember.core.kernel import clock as timeutil
+from ember.core.kernel import clock
 from ember.core.kernel.errors import InvalidInput, quoted
 from ember.core.memory.embedder import Embedder
 from ember.core.storage.messages import (
@@ -89,7 +89,7 @@ def _parse(path: Path, number: int, raw: bytes) -> HistoryLine | None:
     if not isinstance(when, str):
         raise InvalidInput(f"{where}: time must be an ISO 8601 string.")
     try:
-        normalized = timeutil.normalize_iso(when)
+        normalized = clock.normalize_iso(when)
     except InvalidInput as exc:
         raise InvalidInput(f"{where}: {exc}") from None
     return HistoryLine(
@@ -144,7 +144,7 @@ def _content(
         return Kind.USER_MESSAGE, {
             "type": "user_message",
             "message": line.content,
-            "time": timeutil.human_time(line.time),
+            "time": clock.human_time(line.time),
             "imported": True,
         }
     return Kind.STEP, {

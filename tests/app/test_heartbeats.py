@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from ember.core.kernel import clock as timeutil
+from ember.core.kernel import clock
 from ember.core.llm.backend import Prompt
 from ember.core.llm.config import EngineConfig
 from ember.core.llm.scripted import ScriptedBackend
@@ -19,7 +19,7 @@ from .fixtures import WAIT_MS, call, scripted, settle, step
 
 
 def pause(agent_id: int, minutes: int = 60) -> None:
-    until = (timeutil.now() + timedelta(minutes=minutes)).isoformat()
+    until = (clock.now() + timedelta(minutes=minutes)).isoformat()
     with Store() as store:
         store.update_agent(agent_id, heartbeat_paused_until=until)
 

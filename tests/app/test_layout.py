@@ -81,13 +81,13 @@ def test_new_agent_dialog_is_roomy_and_starts_from_the_default_persona(
 def test_settings_note_is_readable_and_a_scanned_model_keeps_its_name(
     qtbot: Any, make_window: Any, tmp_path: Path, monkeypatch: Any, artifacts_dir: Path
 ) -> None:
-    from ember.core.models import scan as modelscan
+    from ember.core.models import scan
 
     blob = tmp_path / "home" / ".ollama" / "models" / "blobs" / "sha256-abc123"
     blob.parent.mkdir(parents=True)
     with blob.open("wb") as fh:
         fh.write(b"GGUF\x03\x00\x00\x00")
-        fh.truncate(modelscan.MIN_MODEL_BYTES + 10)
+        fh.truncate(scan.MIN_MODEL_BYTES + 10)
     manifest = tmp_path / "home/.ollama/models/manifests/registry.ollama.ai/library/llama3.2/3b"
     manifest.parent.mkdir(parents=True)
     manifest.write_text(

@@ -17,7 +17,7 @@ from .fixtures import WAIT_MS, scripted, send_and_wait, settle, shot, step
 def test_settings_saved_with_the_data(
     qtbot: Any, make_window: Any, artifacts_dir: Path, tmp_path: Path, monkeypatch: Any
 ) -> None:
-    from ember.core.models import scan as modelscan
+    from ember.core.models import scan
 
     # One GGUF "found" in another app's folder is offered in the list.
     lmstudio = tmp_path / "home" / ".lmstudio" / "models" / "org" / "m"
@@ -25,7 +25,7 @@ def test_settings_saved_with_the_data(
     found = lmstudio / "tiny-chat.Q4_K_M.gguf"
     with found.open("wb") as fh:
         fh.write(b"GGUF")
-        fh.truncate(modelscan.MIN_MODEL_BYTES + 10)
+        fh.truncate(scan.MIN_MODEL_BYTES + 10)
     monkeypatch.setattr(Path, "home", classmethod(lambda cls: tmp_path / "home"))
 
     window = make_window(scripted())
@@ -88,10 +88,10 @@ def test_a_context_size_that_does_not_fit_is_refused_at_ok(
 ) -> None:
     """Issue 28 item 2: checked before the window starts any load."""
     from ember.app.settings import SettingsDialog
-    from ember.core.models import check as modelcheck
+    from ember.core.models import check
     from tests.remote_helpers import tiny_gguf
 
-    monkeypatch.setattr(modelcheck, "memory_info", lambda: modelcheck.MemoryInfo(16 * 10**9, 10**9))
+    monkeypatch.setattr(check, "memory_info", lambda: check.MemoryInfo(16 * 10**9, 10**9))
     meta = {
         "llama.block_count": 16,
         "llama.attention.head_count": 32,

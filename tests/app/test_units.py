@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 from ember.app.dropzone import progress_fraction, progress_text
 from ember.app.transcript import build_transcript, format_call
-from ember.core.models import scan as modelscan
+from ember.core.models import scan
 from ember.core.storage.messages import HEARTBEAT_TIMED
 from ember.core.storage.store import Message
 
@@ -92,7 +92,7 @@ def test_progress_fraction_and_text() -> None:
     assert progress_fraction(done) == 1.0
 
 
-def _gguf(path: Path, size: int = modelscan.MIN_MODEL_BYTES + 1) -> Path:
+def _gguf(path: Path, size: int = scan.MIN_MODEL_BYTES + 1) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as fh:
         fh.write(b"GGUF\x03\x00\x00\x00")
@@ -106,7 +106,7 @@ def test_scan_finds_gguf_files_of_other_apps(tmp_path: Path) -> None:
     _gguf(home / ".lmstudio/models/x/tiny.gguf", size=1024)  # too small to be a model
     fake = home / ".cache/llama.cpp/not-really.gguf"
     fake.parent.mkdir(parents=True)
-    fake.write_bytes(b"PK\x03\x04" + b"\0" * modelscan.MIN_MODEL_BYTES)  # wrong magic
+    fake.write_bytes(b"PK\x03\x04" + b"\0" * scan.MIN_MODEL_BYTES)  # wrong magic
     blob = _gguf(home / ".ollama/models/blobs/sha256-abc123")
     _gguf(home / ".ollama/models/blobs/sha256-notamodel", size=1024)
     manifest = home / ".ollama/models/manifests/registry.ollama.ai/library/llama3.2/3b"
@@ -124,7 +124,7 @@ def test_scan_finds_gguf_files_of_other_apps(tmp_path: Path) -> None:
     real = _gguf(home / ".cache/huggingface/hub/models--org--repo/blobs/deadbeef")
     snap.parent.mkdir(parents=True)
     snap.symlink_to(real)
-    found = modelscan.scan_models(modelscan.candidate_roots(home))
+    found = scan.scan_models(scan.candidate_roots(home))
     by_path = {c.path: c for c in found}
     assert set(by_path) == {str(lm), str(blob), str(snap)}
     assert by_path[str(blob)].name == "llama3.2:3b" and by_path[str(blob)].origin == "Ollama"
@@ -133,4 +133,4 @@ def test_scan_finds_gguf_files_of_other_apps(tmp_path: Path) -> None:
 
 
 def test_scan_of_missing_folders_is_empty(tmp_path: Path) -> None:
-    assert modelscan.scan_models(modelscan.candidate_roots(tmp_path / "nobody")) == []
+    assert scan.scan_models(scan.candidate_roots(tmp_path / "nobody")) == []

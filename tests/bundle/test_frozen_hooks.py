@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ember.core.llm import gguf as models
-from ember.core.llm import llama_build
+from ember.core.llm import gguf, llama_build
 
 
 def freeze(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
@@ -22,23 +21,23 @@ def freeze(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
 def test_a_frozen_ember_uses_the_model_it_ships(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    shipped = tmp_path / "models" / models.BUNDLED_MODEL_NAME
+    shipped = tmp_path / "models" / gguf.BUNDLED_MODEL_NAME
     shipped.parent.mkdir()
     shipped.write_bytes(b"GGUF")
     freeze(monkeypatch, tmp_path)
-    assert models.bundled_model_path() == shipped
-    assert models.bundled_model_path(assemble=False) == shipped
-    assert models.resolve_model(None) == shipped
+    assert gguf.bundled_model_path() == shipped
+    assert gguf.bundled_model_path(assemble=False) == shipped
+    assert gguf.resolve_model(None) == shipped
     # Nothing was assembled into the cache.
-    assert not (Path(models.paths.cache_dir_path()) / "models").exists()
+    assert not (Path(gguf.paths.cache_dir_path()) / "models").exists()
 
 
 def test_without_the_shipped_file_or_unfrozen_nothing_changes(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    assert models.shipped_model_path() is None  # a checkout
+    assert gguf.shipped_model_path() is None  # a checkout
     freeze(monkeypatch, tmp_path)
-    assert models.shipped_model_path() is None  # frozen, but no model in it
+    assert gguf.shipped_model_path() is None  # frozen, but no model in it
 
 
 def test_the_record_and_library_follow_llama_cpp_lib_path(

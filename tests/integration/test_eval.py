@@ -15,8 +15,7 @@ import pytest
 
 from ember.core.evaluation import metrics, runner, tasks
 from ember.core.evaluation.pdf import write_pdf
-from ember.core.kernel import clock as timeutil
-from ember.core.kernel import events
+from ember.core.kernel import clock, events
 from ember.core.memory import search, search_index
 from ember.core.service import Ember
 
@@ -96,7 +95,7 @@ def test_dana_and_biscuit_are_answered_by_the_bundled_model(
     ]
     write_pdf(tmp_path / "harbour.pdf", pages)
     with (
-        timeutil.fixed_clock(fixed),
+        clock.fixed_clock(fixed),
         Ember.open(tmp_path / "ember.db", embedder=embedder, warm_restart=False) as ember,
     ):
         agent = ember.agent_for_chat(None)

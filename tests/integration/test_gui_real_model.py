@@ -67,11 +67,11 @@ def test_a_first_conversation_in_the_real_window(
     noted and from the conversation."""
     from datetime import datetime, timezone
 
-    from ember.core.kernel import clock as timeutil
+    from ember.core.kernel import clock
     from ember.core.llm.llama import LlamaBackend
 
     # The time is in the prompt: a fixed clock makes the run reproducible.
-    with timeutil.fixed_clock(datetime(2026, 5, 14, 18, 30, tzinfo=timezone.utc)):
+    with clock.fixed_clock(datetime(2026, 5, 14, 18, 30, tzinfo=timezone.utc)):
         window = make_window(
             backend_factory=lambda c: LlamaBackend(bundled_model, n_ctx=c.n_ctx),
             embedder=embedder,

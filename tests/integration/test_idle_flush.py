@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ember.core.agent.engine import Engine, EngineConfig
-from ember.core.kernel import clock as timeutil
+from ember.core.kernel import clock
 from ember.core.kernel import events as ev
 from ember.core.storage.store import Store
 
@@ -27,7 +27,7 @@ def test_preparing_keeps_the_live_cache_and_the_flush_swaps_it_in(
     config = EngineConfig(temperature=0.0, max_chain_steps=1, step_format="functions")
     engine = Engine(store, backend, embedder, config)
     rt = engine.agent("idle")
-    t = timeutil.human_time(timeutil.now())
+    t = clock.human_time(clock.now())
     i = 0
     while (usage := rt.context_usage()).used < usage.warn_at + 10:  # just past the alert
         fact = f"Note {i}: my sister Lena plays the cello on Tuesdays."

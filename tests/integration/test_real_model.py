@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ember.core.agent.engine import Engine, EngineConfig
-from ember.core.kernel import clock as timeutil
+from ember.core.kernel import clock
 from ember.core.kernel import events as ev
 from ember.core.llm.backend import Prompt
 from ember.core.llm.gguf import read_gguf_info
@@ -47,7 +47,7 @@ def test_small_window_flushes_with_a_real_summary(
         "I work as a nurse.",
         "I am saving for a trip to Japan.",
     ]
-    t = timeutil.human_time(timeutil.now())
+    t = clock.human_time(clock.now())
     while (usage := rt.context_usage()).used < usage.flush_at - 40:
         fact = facts[store.count_messages(rt.agent_id) // 2 % len(facts)]
         store.add_message(

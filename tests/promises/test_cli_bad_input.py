@@ -348,7 +348,7 @@ def test_a_context_size_that_does_not_fit_in_memory_is_refused_before_loading(
     home: Path, tmp_path: Path
 ) -> None:
     """Issue 28 item 2: --ctx 1000000000 reached 19.6 GB before llama.cpp gave up. The
-    same check guards a saved setting and the settings dialog (modelchoice.context_problem)."""
+    same check guards a saved setting and the settings dialog (models/choice.context_problem)."""
     from tests.remote_helpers import tiny_gguf
 
     meta = {

@@ -26,7 +26,7 @@ from ember.core.agent import presets
 from ember.core.kernel import paths
 from ember.core.kernel.errors import EmberError
 from ember.core.storage.store import Store
-from ember.core.transfer import export as agent_export
+from ember.core.transfer import export
 from tests.cli_helpers import run_ember
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -154,9 +154,9 @@ def test_an_export_on_a_full_disk_is_one_line_and_leaves_no_partial_file(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     agent = presets.create_agent(store, "Ann")
-    monkeypatch.setattr(agent_export.os, "fsync", _enospc)
+    monkeypatch.setattr(export.os, "fsync", _enospc)
     with pytest.raises(EmberError, match="is full, so the export was not written") as info:
-        agent_export.export_agent(store, agent, tmp_path / "ann.json")
+        export.export_agent(store, agent, tmp_path / "ann.json")
     assert "\n" not in str(info.value)
     assert list(tmp_path.glob("*ann*")) == []
 
@@ -167,12 +167,11 @@ def test_sqlite_vec_failing_on_a_nearly_full_disk_says_full(
     """sqlite-vec said "Could not fetch vector data" on 'agents delete' with 4 KB free, and
     it reached the user as a traceback."""
     from ember.core.kernel.errors import StorageFull, StorageIOError
-    from ember.core.storage import db
-    from ember.core.storage import sqlite_errors as db_errors
+    from ember.core.storage import db, sqlite_errors
 
     error = db.sqlite_module().OperationalError("Could not fetch vector data for id 7")
     error.sqlite_errorcode = 1  # SQLITE_ERROR, as sqlite-vec reports it
-    monkeypatch.setattr(db_errors, "_free_bytes", lambda folder: 4096)
-    assert isinstance(db_errors.translate(error, tmp_path / "e.sqlite3"), StorageFull)
-    monkeypatch.setattr(db_errors, "_free_bytes", lambda folder: 10**10)
-    assert isinstance(db_errors.translate(error, tmp_path / "e.sqlite3"), StorageIOError)
+    monkeypatch.setattr(sqlite_errors, "_free_bytes", lambda folder: 4096)
+    assert isinstance(sqlite_errors.translate(error, tmp_path / "e.sqlite3"), StorageFull)
+    monkeypatch.setattr(sqlite_errors, "_free_bytes", lambda folder: 10**10)
+    assert isinstance(sqlite_errors.translate(error, tmp_path / "e.sqlite3"), StorageIOError)

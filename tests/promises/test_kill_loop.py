@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from ember.core.storage import health as db_health
+from ember.core.storage import health
 from ember.core.storage.store import Store
 
 CHILDREN = Path(__file__).with_name("children.py")
@@ -77,7 +77,7 @@ def test_sigkill_at_random_points_loses_nothing_committed(tmp_path: Path) -> Non
             assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert in_db >= max([committed, *reported])  # nothing reported committed is lost
         committed = max([committed, *reported])
-        assert db_health.marked_reason(db) is None  # a kill is not damage
+        assert health.marked_reason(db) is None  # a kill is not damage
     resume = _chat(db, 2)
     out, err = resume.communicate(timeout=120)
     assert resume.returncode == 0, err

@@ -123,14 +123,13 @@ def test_an_imported_oversized_message_comes_in_out_of_context(
     store: Store, tmp_path: Path
 ) -> None:
     from ember.core.agent import presets
-    from ember.core.transfer import agent_import
-    from ember.core.transfer import export as agent_export
+    from ember.core.transfer import agent_import, export
 
     a = presets.create_agent(store, "Anna")
     store.add_message(a.id, "user", "user_message", {"message": BIG}, BIG)
     store.add_message(a.id, "user", "user_message", {"message": "hi"}, "hi")
     out = tmp_path / "anna.json"
-    agent_export.export_agent(store, a, out)
+    export.export_agent(store, a, out)
     b = agent_import.import_agent(store, out)
     assert [m.text for m in store.context_messages(b.id)] == ["hi"]
     assert store.count_messages(b.id) == 2  # the long one is in recall, whole

@@ -151,7 +151,7 @@ def test_a_run_is_the_same_prompts_any_day(tmp_path: Path, hash_embedder: Any) -
     stored passages), so the runner holds the clock at the generated world's time: two
     runs, two identical prompt lists, and the clock is the wall clock again afterwards."""
     from ember.core.evaluation.generator import ASKED_AT
-    from ember.core.kernel import clock as timeutil
+    from ember.core.kernel import clock
 
     prompts = []
     for n in range(2):
@@ -164,8 +164,8 @@ def test_a_run_is_the_same_prompts_any_day(tmp_path: Path, hash_embedder: Any) -
         )
         runner.run([task], options, hash_embedder)
         prompts.append(backend.prompts)
-    assert prompts[0] == prompts[1] and timeutil.human_time(ASKED_AT) in prompts[0][-1]
-    assert timeutil.now() > ASKED_AT
+    assert prompts[0] == prompts[1] and clock.human_time(ASKED_AT) in prompts[0][-1]
+    assert clock.now() > ASKED_AT
 
 
 def test_automatic_recall_is_credited_when_it_brought_the_evidence(

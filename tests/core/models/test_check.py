@@ -100,14 +100,13 @@ def test_the_local_backend_refuses_it_before_llama_cpp_is_touched(
     import sys
 
     from ember.core.llm.config import EngineConfig
-    from ember.core.models import check as modelcheck
-    from ember.core.models import choice as modelchoice
+    from ember.core.models import choice
 
     monkeypatch.setitem(sys.modules, "ember.core.llm.llama", None)  # importing it fails
-    monkeypatch.setattr(modelcheck, "memory_info", lambda: MemoryInfo(16 * GB, 4 * GB))
+    monkeypatch.setattr("ember.core.models.check.memory_info", lambda: MemoryInfo(16 * GB, 4 * GB))
     monkeypatch.setattr("ember.core.llm.llama_build.missing_cpu_features", lambda: [])
     model = tiny_gguf(tmp_path / "t.gguf", META)
     config = EngineConfig(model_path=str(model), n_ctx=1_000_000_000)
-    assert modelchoice.context_problem(config)
+    assert choice.context_problem(config)
     with pytest.raises(ModelError, match="the largest that fits now is"):
-        modelchoice.local_backend(config)
+        choice.local_backend(config)

@@ -8,8 +8,7 @@ import pytest
 
 from ember.core.kernel.errors import InvalidInput
 from ember.core.llm.config import EngineConfig
-from ember.core.models import catalogue
-from ember.core.models import choice as modelchoice
+from ember.core.models import catalogue, choice
 from ember.core.storage.store import Store
 from tests.remote_helpers import tiny_gguf
 
@@ -23,15 +22,15 @@ def _restart(config: EngineConfig) -> EngineConfig:
 
 def test_each_choice_round_trips_through_the_database(ember_home: Path, tmp_path: Path) -> None:
     config = EngineConfig()
-    assert modelchoice.model_choice(config).kind == "bundled"
+    assert choice.model_choice(config).kind == "bundled"
 
     gguf = tiny_gguf(tmp_path / "mine.gguf")
-    config = _restart(modelchoice.use_file(config, gguf))
-    assert modelchoice.model_choice(config) == modelchoice.ModelChoice("file", str(gguf))
+    config = _restart(choice.use_file(config, gguf))
+    assert choice.model_choice(config) == choice.ModelChoice("file", str(gguf))
 
-    config = _restart(modelchoice.use_server(config, "http://127.0.0.1:8080/v1/", "qwen"))
-    choice = modelchoice.model_choice(config)
-    assert (choice.kind, choice.label, choice.detail) == (
+    config = _restart(choice.use_server(config, "http://127.0.0.1:8080/v1/", "qwen"))
+    chosen = choice.model_choice(config)
+    assert (chosen.kind, chosen.label, chosen.detail) == (
         "server",
         "http://127.0.0.1:8080/v1",
         "qwen",
@@ -39,14 +38,12 @@ def test_each_choice_round_trips_through_the_database(ember_home: Path, tmp_path
 
     entry = catalogue.entries()[1]
     with pytest.raises(InvalidInput, match="not downloaded"):
-        modelchoice.use_catalogue(config, entry)
+        choice.use_catalogue(config, entry)
     catalogue.models_dir()
     tiny_gguf(entry.path)
-    config = _restart(modelchoice.use_catalogue(config, entry))
-    assert modelchoice.model_choice(config) == modelchoice.ModelChoice(
-        "catalogue", entry.name, entry.id
-    )
+    config = _restart(choice.use_catalogue(config, entry))
+    assert choice.model_choice(config) == choice.ModelChoice("catalogue", entry.name, entry.id)
     assert config.server_url is None
 
-    config = _restart(modelchoice.use_bundled(config))
-    assert modelchoice.model_choice(config).kind == "bundled"
+    config = _restart(choice.use_bundled(config))
+    assert choice.model_choice(config).kind == "bundled"

@@ -17,8 +17,7 @@ from ember.core.kernel.errors import AlreadyExists, InvalidInput
 from ember.core.service import Ember
 from ember.core.storage.agent_names import MAX_NAME_CHARS
 from ember.core.storage.store import Store
-from ember.core.transfer import agent_import
-from ember.core.transfer import export as agent_export
+from ember.core.transfer import agent_import, export
 
 BAD = [
     ("x" * 5000, "at most 100 characters"),
@@ -63,7 +62,7 @@ def test_import_takes_what_create_takes_and_refuses_what_it_refuses(
 ) -> None:
     agent = presets.create_agent(store, "z" * MAX_NAME_CHARS)
     out = tmp_path / "z.json"
-    agent_export.export_agent(store, agent, out)
+    export.export_agent(store, agent, out)
     again = agent_import.import_agent(store, out)  # renamed, and still within the rule
     assert again.name.endswith(" (2)") and len(again.name) == MAX_NAME_CHARS
     doc = json.loads(out.read_text())

@@ -13,7 +13,7 @@ import pytest
 
 from ember.core.agent import presets
 from ember.core.kernel.errors import DatabaseDamaged, StorageFull
-from ember.core.storage import health as db_health
+from ember.core.storage import health
 from ember.core.storage.store import Store
 
 
@@ -44,11 +44,11 @@ def test_overwritten_pages_are_found_at_open_and_never_written(tmp_path: Path) -
     with pytest.raises(DatabaseDamaged, match="is damaged") as info:
         Store(path)
     assert "\n" not in str(info.value)
-    assert db_health.marked_reason(path)
+    assert health.marked_reason(path)
     with pytest.raises(DatabaseDamaged):  # marked: refused again, file untouched
         Store(path)
     assert path.read_bytes() == before
-    check = db_health.check_file(path)
+    check = health.check_file(path)
     assert check.status == "damaged"
 
 
@@ -58,7 +58,7 @@ def test_damage_met_while_reading_a_big_file_marks_it(
     path = tmp_path / "ember.sqlite3"
     _filled(path)
     _overwrite_pages(path, path.stat().st_size // 4096 // 2, 20)
-    monkeypatch.setattr(db_health, "ALWAYS_CHECK_BYTES", 0)  # "too big" to check at open
+    monkeypatch.setattr(health, "ALWAYS_CHECK_BYTES", 0)  # "too big" to check at open
     store = Store(path)
     try:
         with pytest.raises(DatabaseDamaged):
@@ -68,7 +68,7 @@ def test_damage_met_while_reading_a_big_file_marks_it(
                 store.search_messages_vector(1, np.ones(384), 5)
     finally:
         store.close()
-    assert db_health.marked_reason(path)
+    assert health.marked_reason(path)
     with pytest.raises(DatabaseDamaged):
         Store(path)  # the marker makes the next open check, and refuse
 
@@ -78,20 +78,20 @@ def test_a_restored_file_loses_its_marker(tmp_path: Path) -> None:
     _filled(path, 50)
     backup = tmp_path / "backup.sqlite3"
     shutil.copy(path, backup)
-    db_health.mark_damaged(path, "pretend")
+    health.mark_damaged(path, "pretend")
     shutil.copy(backup, path)
     with Store(path) as store:
         assert store.count_messages(1) == 50
-    assert db_health.marked_reason(path) is None
-    assert db_health.check_file(path).status == "ok"
+    assert health.marked_reason(path) is None
+    assert health.check_file(path).status == "ok"
 
 
 def test_check_file_never_creates_anything(tmp_path: Path) -> None:
     path = tmp_path / "none.sqlite3"
-    assert db_health.check_file(path).status == "missing"
+    assert health.check_file(path).status == "missing"
     assert not path.exists()
     path.write_text("notes\n" * 100)
-    assert db_health.check_file(path).status == "not-ember"
+    assert health.check_file(path).status == "not-ember"
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
@@ -108,11 +108,11 @@ def test_a_file_left_by_a_killed_process_is_checked_at_open(
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     subprocess.run([sys.executable, "-c", code, str(path)], check=False, timeout=60)
-    assert db_health.unclean(path)
-    monkeypatch.setattr(db_health, "ALWAYS_CHECK_BYTES", 0)
+    assert health.unclean(path)
+    monkeypatch.setattr(health, "ALWAYS_CHECK_BYTES", 0)
     checks: list[int] = []
-    real = db_health.integrity_check
-    monkeypatch.setattr(db_health, "integrity_check", lambda c: checks.append(1) or real(c))
+    real = health.integrity_check
+    monkeypatch.setattr(health, "integrity_check", lambda c: checks.append(1) or real(c))
     with Store(path) as store:
         assert store.get_setting("k") == 1  # the committed write survived the kill
     assert checks == [1]
@@ -152,14 +152,14 @@ def test_setting_an_embedding_twice_replaces_it(tmp_path: Path) -> None:
 
 def test_errors_without_a_code_are_read_from_their_message(tmp_path: Path) -> None:
     from ember.core.kernel.errors import StorageBusy, StorageReadOnly
-    from ember.core.storage import sqlite_errors as db_errors
+    from ember.core.storage import sqlite_errors
 
     class OldError(Exception):
         pass
 
     db = tmp_path / "e.sqlite3"
-    assert isinstance(db_errors.translate(OldError("database is locked"), db), StorageBusy)
-    err = db_errors.translate(OldError("attempt to write a readonly database"), db)
+    assert isinstance(sqlite_errors.translate(OldError("database is locked"), db), StorageBusy)
+    err = sqlite_errors.translate(OldError("attempt to write a readonly database"), db)
     assert isinstance(err, StorageReadOnly)
     bug = OldError("no such column: x")
-    assert db_errors.translate(bug, db) is bug  # a bug stays a bug
+    assert sqlite_errors.translate(bug, db) is bug  # a bug stays a bug

@@ -12,9 +12,7 @@ import pytest
 
 from ember.core.agent import presets
 from ember.core.kernel.errors import DatabaseDamaged, StorageBusy, StoreError
-from ember.core.storage import db
-from ember.core.storage import health as db_health
-from ember.core.storage import repair as db_repair
+from ember.core.storage import db, health, repair
 from ember.core.storage.store import Store
 from tests.core.dbutil import PAGE, damage_index_entry
 
@@ -53,7 +51,7 @@ def test_a_damaged_index_is_found_at_open_and_by_the_file_check(tmp_path: Path) 
         Store(path)
     assert "ember doctor --repair" in str(info.value)
     assert path.read_bytes() == before  # nothing written
-    found = db_health.check_file(path, db.sqlite_module())
+    found = health.check_file(path, db.sqlite_module())
     assert found.status == "damaged" and "messages_agent_time" in found.detail
 
 
@@ -62,17 +60,17 @@ def test_repair_rebuilds_the_index_after_keeping_a_copy(tmp_path: Path) -> None:
     damaged = path.read_bytes()
     with pytest.raises(DatabaseDamaged):
         Store(path)  # marks it
-    done = db_repair.repair(path)
+    done = repair.repair(path)
     assert done.how == "reindex" and "messages_agent_time" in done.detail
     assert done.backup is not None and done.backup.read_bytes() == damaged
     assert stat.S_IMODE(done.backup.stat().st_mode) == 0o600
-    assert db_health.marked_reason(path) is None
+    assert health.marked_reason(path) is None
     with Store(path) as store:  # opens, checks, and everything is there
         agent = store.get_agent("Ann")
         assert store.count_messages(agent.id) == 2000
         _, total = store.messages_between(agent.id, "2024-03-05", "2024-03-05", 0, 1)
         assert total == len([i for i in range(2000) if i % 28 == 4])
-    assert db_repair.repair(path).how == "nothing"
+    assert repair.repair(path).how == "nothing"
 
 
 def test_a_damaged_free_list_is_mended_by_rewriting_the_file(tmp_path: Path) -> None:
@@ -85,8 +83,8 @@ def test_a_damaged_free_list_is_mended_by_rewriting_the_file(tmp_path: Path) -> 
     assert trunk > 0
     data[(trunk - 1) * PAGE : (trunk - 1) * PAGE + 8] = b"\xff" * 8  # its pointer and count
     path.write_bytes(bytes(data))
-    assert db_health.integrity_check(db.sqlite_module().connect(str(path)))
-    done = db_repair.repair(path)
+    assert health.integrity_check(db.sqlite_module().connect(str(path)))
+    done = repair.repair(path)
     assert done.how == "rebuild"
     with Store(path) as store:
         assert store.count_messages(store.get_agent("Ann").id) == 1000
@@ -103,17 +101,17 @@ def test_damage_beyond_repair_replaces_nothing(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     damaged = path.read_bytes()
     with pytest.raises(DatabaseDamaged, match="beyond what SQLite can rebuild"):
-        db_repair.repair(path)
+        repair.repair(path)
     assert path.read_bytes() == damaged
-    assert db_health.marked_reason(path)
+    assert health.marked_reason(path)
 
 
 def test_repair_waits_for_the_file_to_be_free(tmp_path: Path) -> None:
     path = _damaged_index(tmp_path)
-    other = db_health.Lease(path)  # another process's open connection
+    other = health.Lease(path)  # another process's open connection
     try:
         with pytest.raises(StorageBusy, match="Close it"):
-            db_repair.repair(path)
+            repair.repair(path)
     finally:
         other.release()
 
@@ -125,5 +123,5 @@ def test_a_link_to_dev_null_is_not_a_database(tmp_path: Path) -> None:
         StoreError, match=r"is a device, not a database file \(it links to /dev/null\)"
     ):
         Store(path)
-    found = db_health.check_file(path, db.sqlite_module())
+    found = health.check_file(path, db.sqlite_module())
     assert found.status == "not-ember" and "/dev/null" in found.detail

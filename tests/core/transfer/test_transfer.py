@@ -12,9 +12,7 @@ import pytest
 from ember.core.agent import presets
 from ember.core.kernel.errors import InvalidInput
 from ember.core.storage.store import Store
-from ember.core.transfer import agent_import, history_import
-from ember.core.transfer import export as agent_export
-from ember.core.transfer import files as transfer
+from ember.core.transfer import agent_import, export, files, history_import
 from tests.core.dbutil import Dump, dump
 
 
@@ -33,7 +31,7 @@ def test_export_import_round_trip(store: Store, hash_embedder: Any, tmp_path: Pa
     )
     store.update_agent(a.id, summary="earlier stuff", summary_hidden=4)
     out = tmp_path / "anna.json"
-    counts = agent_export.export_agent(store, a, out)
+    counts = export.export_agent(store, a, out)
     assert counts == {"messages": 2, "passages": 1, "sources": 1}
 
     b = agent_import.import_agent(store, out)  # same embedding model: no embedder needed
@@ -55,7 +53,7 @@ def test_import_reembeds_when_model_differs(
     a = presets.create_agent(store, "A")
     store.add_passages(a.id, [("tea notes", None, None)], hash_embedder.embed(["tea notes"]))
     out = tmp_path / "a.json"
-    agent_export.export_agent(store, a, out)
+    export.export_agent(store, a, out)
     doc = json.loads(out.read_text())
     doc["embedding_model"] = {"name": "other-model", "dim": 384}  # same size, other model
     out.write_text(json.dumps(doc))
@@ -125,7 +123,7 @@ def test_bad_history_is_rejected_whole(
 
 def test_vectors_survive_base64() -> None:
     v = np.arange(384, dtype=np.float32)
-    decoded = transfer.decode_vector(transfer.encode_vector(v.tobytes()) or "", 384)
+    decoded = files.decode_vector(files.encode_vector(v.tobytes()) or "", 384)
     assert decoded is not None and np.array_equal(decoded, v)
 
 
@@ -145,7 +143,7 @@ def _export(store: Store, hash_embedder: Any, tmp_path: Path) -> dict[str, Any]:
         a.id, [("page text", 2, 0)], hash_embedder.embed(["page text"]), source_id=src.id
     )
     out = tmp_path / "anna.json"
-    agent_export.export_agent(store, a, out)
+    export.export_agent(store, a, out)
     return dict(json.loads(out.read_text()))
 
 
@@ -221,7 +219,7 @@ def test_export_is_private_whatever_the_umask(
     os.chmod(target, 0o666)
     old = os.umask(0)
     try:
-        agent_export.export_agent(store, a, target)
+        export.export_agent(store, a, target)
     finally:
         os.umask(old)
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
@@ -309,7 +307,7 @@ def test_an_export_keeps_only_the_file_names_of_documents(
     private = "/home/someone/Private/Health/letter.pdf"
     store.add_source(a.id, private, "letter.pdf", "abc", 1, status="loaded")
     out = tmp_path / "a.json"
-    agent_export.export_agent(store, a, out)
+    export.export_agent(store, a, out)
     text = out.read_text()
     assert "/home/someone" not in text and "Private" not in text
     assert [s["path"] for s in json.loads(text)["sources"]] == ["letter.pdf"]
