@@ -20,7 +20,7 @@ from ember.core.agent.context import OnEvent
 from ember.core.agent.runtime_owner import RuntimeOwner
 from ember.core.agent.step_writer import StepWriter
 from ember.core.agent.tools import ToolContext
-from ember.core.kernel import clock as timeutil
+from ember.core.kernel import clock
 from ember.core.kernel.errors import Cancelled, EmberError
 from ember.core.kernel.events import (
     AssistantMessage,
@@ -89,8 +89,8 @@ class AgentRuntime:
         with its next event. Logins the agent has not answered yet (starts without a word)
         leave the context: only the newest unanswered one stays; recall keeps them all."""
         agent = self.agent
-        last = timeutil.parse_iso(agent.last_login_at) if agent.last_login_at else None
-        now = timeutil.now()
+        last = clock.parse_iso(agent.last_login_at) if agent.last_login_at else None
+        now = clock.now()
         content = messages.login(last, now)
         queue = self.store.context_messages(self.agent_id)
         answered = max((i for i, m in enumerate(queue) if m.role == Role.ASSISTANT), default=-1)
@@ -111,7 +111,7 @@ class AgentRuntime:
         if self.engine.dialogue:
             return None
         paused = self.agent.heartbeat_paused_until
-        if paused and timeutil.parse_iso(paused) > timeutil.now():
+        if paused and clock.parse_iso(paused) > clock.now():
             return None
         content = messages.heartbeat(messages.HEARTBEAT_TIMED)
         return self._turn(
@@ -223,7 +223,7 @@ class AgentRuntime:
             emit(ToolCall(step.function, step.arguments, step.thoughts))
             if step.function == "send_message":
                 engine.recall.embed(self.agent_id, [(msg_id, message)])
-                emit(AssistantMessage(message, msg_id, timeutil.now_iso()))
+                emit(AssistantMessage(message, msg_id, clock.now_iso()))
                 return self._finish(emit, "message")
             # A result may take one message's share of the queue (excerpts.bound_result).
             ctx = ToolContext(

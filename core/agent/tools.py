@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
-from ember.core.kernel import clock as timeutil
+from ember.core.kernel import clock
 from ember.core.kernel.errors import EmberError, ToolFailure
 from ember.core.memory import search
 from ember.core.memory.excerpts import HIT_CHARS, TokenCounter, bound_result, excerpt
@@ -142,7 +142,7 @@ def format_hits(page: search.ResultPage, archival: bool, query: str = "") -> str
         return "No results found."
     items = []
     for hit in page.hits:
-        item: dict[str, object] = {"timestamp": timeutil.human_time(hit.time)}
+        item: dict[str, object] = {"timestamp": clock.human_time(hit.time)}
         if archival:
             if hit.source:
                 item["source"] = hit.source
@@ -225,8 +225,8 @@ def conversation_search(ctx: ToolContext, query: str, page: int) -> str:
 
 
 def conversation_search_date(ctx: ToolContext, start_date: str, end_date: str, page: int) -> str:
-    start = timeutil.parse_day(start_date)
-    end = timeutil.parse_day(end_date)
+    start = clock.parse_day(start_date)
+    end = clock.parse_day(end_date)
     if end < start:
         raise ToolFailure(f"end_date {end} is before start_date {start}.")
     messages, total = ctx.store.messages_between(
@@ -256,7 +256,7 @@ def archival_memory_search(ctx: ToolContext, query: str, page: int) -> str:
 
 def pause_heartbeats(ctx: ToolContext, minutes: int) -> str:
     minutes = min(minutes, MAX_PAUSE_MINUTES)
-    until = timeutil.now() + timedelta(minutes=minutes)
+    until = clock.now() + timedelta(minutes=minutes)
     ctx.store.update_agent(ctx.agent_id, heartbeat_paused_until=until.isoformat())
     return f"Timed heartbeats paused for {minutes} minutes."
 

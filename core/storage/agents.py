@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from ember.core.kernel import clock as timeutil
+from ember.core.kernel import clock
 from ember.core.kernel.errors import AlreadyExists, InvalidInput, NotFound
 from ember.core.storage import agent_names, blockhistory
 from ember.core.storage.store_base import StoreBase
@@ -90,7 +90,7 @@ class AgentStore(StoreBase):
         """Create an agent with its core memory blocks. Raises InvalidInput for a name
         that breaks the rule of ``agent_names``, AlreadyExists."""
         name = agent_names.agent_name(name)
-        created = created_at or timeutil.now_iso()
+        created = created_at or clock.now_iso()
         limits = limits or {}
         with self.transaction():
             if self._one("SELECT 1 FROM agents WHERE name = ?", (name,)):
@@ -191,7 +191,7 @@ class AgentStore(StoreBase):
         with self.transaction():
             self.conn.execute(
                 "UPDATE blocks SET value = ?, updated_at = ? WHERE agent_id = ? AND label = ?",
-                (value, timeutil.now_iso(), agent_id, label),
+                (value, clock.now_iso(), agent_id, label),
             )
             blockhistory.record(self.conn, agent_id, label, block.value, value, author)
 
@@ -211,5 +211,5 @@ class AgentStore(StoreBase):
             self.conn.execute(
                 "INSERT INTO blocks(agent_id, label, value, char_limit, position, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (agent_id, label, value, limit, pos, timeutil.now_iso()),
+                (agent_id, label, value, limit, pos, clock.now_iso()),
             )

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ember.core.kernel import clock as timeutil
+from ember.core.kernel import clock
 from ember.core.kernel.errors import InvalidInput, NotFound
 from ember.core.storage import vector_index
 from ember.core.storage.store_base import StoreBase
@@ -127,7 +127,7 @@ class ArchivalStore(StoreBase):
                 passages,
                 status,
                 error,
-                created_at or timeutil.now_iso(),
+                created_at or clock.now_iso(),
             ),
         )
         return self.get_source(int(cur.lastrowid or 0))
@@ -189,7 +189,7 @@ class ArchivalStore(StoreBase):
         created_at: str | None = None,
     ) -> list[int]:
         """Insert passages ``(text, page, position)`` with their embeddings, atomically."""
-        created = created_at or timeutil.now_iso()
+        created = created_at or clock.now_iso()
         rows = [(text, source_id, page, position, created) for text, page, position in items]
         return self.add_passage_rows(agent_id, rows, vectors)
 

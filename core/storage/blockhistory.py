@@ -21,7 +21,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Literal
 
-from ember.core.kernel import clock as timeutil
+from ember.core.kernel import clock
 from ember.core.kernel.errors import NotFound
 
 Author = Literal["agent", "memory", "user", "undo"]
@@ -62,7 +62,7 @@ def record(
     cur = conn.execute(
         "INSERT INTO block_history(agent_id, label, old_value, new_value, author, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?)",
-        (agent_id, label, old, new, author, timeutil.now_iso()),
+        (agent_id, label, old, new, author, clock.now_iso()),
     )
     return cur.lastrowid
 

@@ -27,8 +27,7 @@ from ember.core.kernel.errors import (
     NotAnEmberDatabase,
     StoreError,
 )
-from ember.core.storage import health as db_health
-from ember.core.storage import sqlite_errors as db_errors
+from ember.core.storage import health, sqlite_errors
 from ember.core.storage.migrations import MIGRATIONS, REBUILD_MARK
 
 APPLICATION_ID = 0x454D4252  # "EMBR"
@@ -86,10 +85,10 @@ def connect(path: Path | str, *, migrate: bool = True) -> sqlite3.Connection:
     module = sqlite_module()
     path = Path(path)
     is_memory = str(path) == ":memory:"
-    lease: db_health.Lease | None = None
+    lease: health.Lease | None = None
     existed = True
     if not is_memory:
-        odd = db_health.not_a_regular_file(path)
+        odd = health.not_a_regular_file(path)
         if odd is not None:  # /dev/null "worked" until writes failed as a disk error
             raise StoreError(
                 f"{odd}. Ember keeps its memories in a regular file: remove that, or set "
@@ -99,8 +98,8 @@ def connect(path: Path | str, *, migrate: bool = True) -> sqlite3.Connection:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise db_errors.translate_os(exc, path) from exc
-        lease = db_health.Lease(path)
+            raise sqlite_errors.translate_os(exc, path) from exc
+        lease = health.Lease(path)
     try:
         conn = _open(module, path, lease)
     except BaseException:
@@ -128,18 +127,18 @@ def connect(path: Path | str, *, migrate: bool = True) -> sqlite3.Connection:
     return conn
 
 
-def _open(module: ModuleType, path: Path, lease: db_health.Lease | None) -> sqlite3.Connection:
-    factory = db_errors.connection_class(module)
+def _open(module: ModuleType, path: Path, lease: health.Lease | None) -> sqlite3.Connection:
+    factory = sqlite_errors.connection_class(module)
     try:
         conn: sqlite3.Connection = module.connect(
             str(path), isolation_level=None, check_same_thread=False, factory=factory
         )
     except module.Error as exc:
-        raise db_errors.translate(exc, path) from exc
+        raise sqlite_errors.translate(exc, path) from exc
     setattr(conn, "ember_path", str(path))  # noqa: B010 - attributes of the factory class
     setattr(conn, "ember_lease", lease)  # noqa: B010
     conn.row_factory = module.Row
-    conn.execute(f"PRAGMA busy_timeout = {db_errors.BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA busy_timeout = {sqlite_errors.BUSY_TIMEOUT_MS}")
     _load_vec(conn)
     return conn
 
@@ -166,17 +165,17 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
 def _check_health(conn: sqlite3.Connection, path: Path, *, alone: bool) -> None:
     """Run ``integrity_check`` when there is a reason to (see ``health``); refuse a
     damaged file before anything is written to it."""
-    marked = db_health.marked_reason(path) is not None
-    small = path.exists() and path.stat().st_size <= db_health.ALWAYS_CHECK_BYTES
-    if not (marked or (alone and (small or db_health.unclean(path)))):
+    marked = health.marked_reason(path) is not None
+    small = path.exists() and path.stat().st_size <= health.ALWAYS_CHECK_BYTES
+    if not (marked or (alone and (small or health.unclean(path)))):
         return
-    problems = db_health.integrity_check(conn)
+    problems = health.integrity_check(conn)
     if problems:
-        detail = db_health.summary(problems)
-        db_health.mark_damaged(path, detail)
-        raise DatabaseDamaged(db_health.damaged_message(path, detail))
+        detail = health.summary(problems)
+        health.mark_damaged(path, detail)
+        raise DatabaseDamaged(health.damaged_message(path, detail))
     if marked:
-        db_health.clear_mark(path)
+        health.clear_mark(path)
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

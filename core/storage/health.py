@@ -36,7 +36,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, Literal
 
-from ember.core.kernel import clock as timeutil
+from ember.core.kernel import clock
 
 ALWAYS_CHECK_BYTES = 64 << 20
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -116,7 +116,7 @@ def mark_damaged(db_file: Path, reason: str) -> None:
     try:
         fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"reason": reason, "time": timeutil.now_iso()}, fh)
+            json.dump({"reason": reason, "time": clock.now_iso()}, fh)
     except OSError:
         pass
 

@@ -22,7 +22,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Literal, TypedDict
 
-from ember.core.kernel import clock as timeutil
+from ember.core.kernel import clock
 from ember.core.kernel.events import NoticeKind
 from ember.core.kernel.jsontypes import JSONLike, JSONObject, as_object
 
@@ -279,7 +279,7 @@ REPLY_AT_LIMIT = (
 
 def event_time(when: datetime | None = None) -> str:
     """A time as events show it (local time; now by default)."""
-    return timeutil.human_time(when or timeutil.now())
+    return clock.human_time(when or clock.now())
 
 
 def user_message(text: str, when: datetime | None = None) -> UserMessageContent:

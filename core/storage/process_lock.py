@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from ember.core.kernel.errors import Cancelled
-from ember.core.storage import sqlite_errors as db_errors
+from ember.core.storage import sqlite_errors
 
 try:
     import fcntl
@@ -56,7 +56,7 @@ class ProcessLock:
             self.path.parent.mkdir(mode=0o700, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
-            raise db_errors.translate_os(exc, self.db_file) from exc
+            raise sqlite_errors.translate_os(exc, self.db_file) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ember.core.kernel import clock as timeutil
+from ember.core.kernel import clock
 from ember.core.kernel.jsontypes import JSONLike, JSONObject
 from ember.core.storage import messages
 from ember.core.storage.messages import Kind, Part, Role
@@ -86,7 +86,7 @@ class RecallStore(StoreBase):
                 kind,
                 messages.encode(content),
                 text,
-                created_at or timeutil.now_iso(),
+                created_at or clock.now_iso(),
                 int(in_context),
                 tokens,
             ),

@@ -23,11 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ember.core.kernel import clock as timeutil
+from ember.core.kernel import clock
 from ember.core.kernel.errors import DatabaseDamaged, NotFound, StorageBusy, StoreError
-from ember.core.storage import db
-from ember.core.storage import health as db_health
-from ember.core.storage import sqlite_errors as db_errors
+from ember.core.storage import db, health, sqlite_errors
 
 How = Literal["nothing", "reindex", "rebuild"]
 
@@ -66,17 +64,17 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 def _problems(conn: sqlite3.Connection) -> list[str]:
     try:
-        return db_health.integrity_check(conn)
+        return health.integrity_check(conn)
     except Exception as exc:  # the module's DatabaseError: too damaged to even check
         return [str(exc)]
 
 
 def _backup(path: Path) -> Path:
     """Copy the file (and its write-ahead log) beside it, private; returns the copy."""
-    stamp = timeutil.now().strftime("%Y%m%d-%H%M%S")
+    stamp = clock.now().strftime("%Y%m%d-%H%M%S")
     backup = path.with_name(f"{path.name}.before-repair-{stamp}")
     pairs = [(path, backup)]
-    wal = db_health.wal_path(path)
+    wal = health.wal_path(path)
     if wal.exists():
         pairs.append((wal, backup.with_name(backup.name + "-wal")))
     try:
@@ -89,7 +87,7 @@ def _backup(path: Path) -> Path:
     except OSError as exc:
         for _, dst in pairs:
             dst.unlink(missing_ok=True)
-        raise db_errors.translate_os(exc, path) from exc
+        raise sqlite_errors.translate_os(exc, path) from exc
     return backup
 
 
@@ -129,7 +127,7 @@ def _rebuild(path: Path) -> bool:
         return False
     os.chmod(fresh, 0o600)
     os.replace(fresh, path)
-    for leftover in (db_health.wal_path(path), path.with_name(path.name + "-shm")):
+    for leftover in (health.wal_path(path), path.with_name(path.name + "-shm")):
         leftover.unlink(missing_ok=True)  # the old file's log: never replay it
     return True
 
@@ -138,14 +136,14 @@ def repair(path: Path) -> Repair:
     """Check the database at ``path`` and mend what SQLite can (see the module docstring).
     Raises NotFound, StorageBusy (another process has it open), DatabaseDamaged (beyond
     repair; nothing replaced) or StoreError (not a database file)."""
-    odd = db_health.not_a_regular_file(path)
+    odd = health.not_a_regular_file(path)
     if odd is not None:
         raise StoreError(f"{odd}; there is nothing to repair.")
     if not path.exists():
         raise NotFound(f"There is no database at {path} yet.")
-    if not db_health.is_sqlite_file(path):
+    if not health.is_sqlite_file(path):
         raise StoreError(f"{path} is not an SQLite file; Ember cannot repair it.")
-    lease = db_health.Lease(path)
+    lease = health.Lease(path)
     try:
         if not lease.alone:
             raise StorageBusy(
@@ -156,20 +154,20 @@ def repair(path: Path) -> Repair:
         try:
             problems = _problems(conn)
             if not problems:
-                db_health.clear_mark(path)
+                health.clear_mark(path)
                 return Repair(path, "nothing", "", None)
-            detail = db_health.summary(problems)
+            detail = health.summary(problems)
             backup = _backup(path)
             mended = _reindex(conn)
         finally:
             conn.close()
         if mended:
-            db_health.clear_mark(path)
+            health.clear_mark(path)
             return Repair(path, "reindex", detail, backup)
         if _rebuild(path):
-            db_health.clear_mark(path)
+            health.clear_mark(path)
             return Repair(path, "rebuild", detail, backup)
-        db_health.mark_damaged(path, detail)
+        health.mark_damaged(path, detail)
         raise DatabaseDamaged(
             f"The database {path} is damaged beyond what SQLite can rebuild ({detail}). It "
             f"was left as it was (a copy is at {backup}): restore a backup, or move it away "

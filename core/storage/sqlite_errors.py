@@ -32,7 +32,7 @@ from ember.core.kernel.errors import (
     StorageReadOnly,
     StoreError,
 )
-from ember.core.storage import health as db_health
+from ember.core.storage import health
 
 BUSY_TIMEOUT_MS = 5000
 # Less free space than this when an I/O error happens: the disk is (nearly) full.
@@ -151,13 +151,13 @@ def translate(exc: BaseException, db_file: Path) -> BaseException:
                 "change was not saved."
             )
     if primary in (SQLITE_CORRUPT, SQLITE_NOTADB) or vec_error:
-        if primary == SQLITE_NOTADB and not db_health.is_sqlite_file(db_file):
+        if primary == SQLITE_NOTADB and not health.is_sqlite_file(db_file):
             return NotAnEmberDatabase(
                 f"{db_file} is not an Ember database (it is not an SQLite file). It was left "
                 "untouched; move it away or set EMBER_HOME to another folder."
             )
-        db_health.mark_damaged(db_file, message)
-        return DatabaseDamaged(db_health.damaged_message(db_file, message))
+        health.mark_damaged(db_file, message)
+        return DatabaseDamaged(health.damaged_message(db_file, message))
     return exc
 
 

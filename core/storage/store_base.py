@@ -22,8 +22,7 @@ import numpy.typing as npt
 
 from ember.core.kernel import jsontypes, paths
 from ember.core.kernel.jsontypes import JSONValue
-from ember.core.storage import db
-from ember.core.storage import sqlite_errors as db_errors
+from ember.core.storage import db, sqlite_errors
 
 # What SQLite stores, and the parameters of a query.
 SQLValue = str | int | float | bytes | None
@@ -59,7 +58,7 @@ class StoreBase:
                 path = paths.db_path()
             except OSError as exc:
                 default = paths.data_dir_path() / paths.DB_FILENAME
-                raise db_errors.translate_os(exc, default) from exc
+                raise sqlite_errors.translate_os(exc, default) from exc
         self.path = Path(path)
         self.conn: sqlite3.Connection = db.connect(self.path)
         self._depth = 0
