@@ -18,12 +18,12 @@ import sys
 import threading
 from pathlib import Path
 
-from ember.cli.shared import require_stdin, warn
+from ember.cli.shared import open_ember, require_stdin
 from ember.core.api import (
     DB_FILENAME,
     CatalogueEntry,
+    Ember,
     EngineConfig,
-    Store,
     catalogue_entries,
     check_model,
     data_dir_path,
@@ -68,29 +68,16 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(func=run_server)
 
 
-def _load(store: Store) -> EngineConfig:
-    problems: list[str] = []
-    config = EngineConfig.load(store, problems)
-    warn(problems)
-    return config
-
-
-def _config() -> tuple[Store, EngineConfig]:
-    store = Store()
-    return store, _load(store)
-
-
 def _current_config() -> EngineConfig:
-    """The saved settings, without creating a database that is not there (read-only)."""
+    """The saved settings, without creating a database that is not there."""
     if not (data_dir_path() / DB_FILENAME).exists():
         return EngineConfig()
-    with Store() as store:
-        return _load(store)
+    with open_ember() as ember:
+        return ember.settings()
 
 
-def _save(store: Store, config: EngineConfig) -> None:
-    config.save(store)
-    store.close()
+def _save(ember: Ember, config: EngineConfig) -> None:
+    ember.update_settings(config)  # no model is attached: saved for the next start
     print(f"From now on: {_describe(config)}")
 
 
@@ -118,8 +105,8 @@ def run_models(args: argparse.Namespace) -> int:
         config = _current_config()
         print(check_model(args.file, args.ctx or config.n_ctx).summary())
         return 0
-    store, config = _config()
-    try:
+    with open_ember() as ember:
+        config = ember.settings()
         if args.model == "bundled":
             config = use_bundled(config)
         elif Path(args.model).expanduser().is_file():
@@ -127,10 +114,7 @@ def run_models(args: argparse.Namespace) -> int:
             config = use_file(config, args.model)
         else:
             config = use_catalogue(config, find_catalogue_entry(args.model))
-    except Exception:
-        store.close()
-        raise
-    _save(store, config)
+        _save(ember, config)
     return 0
 
 
@@ -207,7 +191,7 @@ def run_server(args: argparse.Namespace) -> int:
         print(f"Context window: {caps.n_ctx or 'not stated (Ember uses its context setting)'}")
         return 0
     if cmd == "use":
-        store, config = _config()
-        _save(store, use_server(config, args.url, caps.model))
+        with open_ember() as ember:
+            _save(ember, use_server(ember.settings(), args.url, caps.model))
         return 0
     raise NotFound(f"unknown action {cmd}")

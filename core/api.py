@@ -86,7 +86,6 @@ if TYPE_CHECKING:
     from ember.core.storage.store import Block as Block
     from ember.core.storage.store import Message as Message
     from ember.core.storage.store import Source as Source
-    from ember.core.storage.store import Store as Store
     from ember.core.transfer.files import ProgressCallback as ProgressCallback
     from ember.core.transfer.files import TransferProgress as TransferProgress
     from ember.core.transfer.history_import import check_history as check_history
@@ -137,7 +136,6 @@ _WHERE = {
     "Source": ("ember.core.storage.store", "Source"),
     "Step": ("ember.core.storage.messages", "Step"),
     "Stopped": ("ember.core.storage.messages", "Stopped"),
-    "Store": ("ember.core.storage.store", "Store"),
     "TransferProgress": ("ember.core.transfer.files", "TransferProgress"),
     "UserSaid": ("ember.core.storage.messages", "UserSaid"),
     "catalogue_entries": ("ember.core.models.catalogue", "entries"),
@@ -212,7 +210,6 @@ __all__ = [
     "Source",
     "Step",
     "Stopped",
-    "Store",
     "TransferProgress",
     "UserSaid",
     "catalogue_entries",
