@@ -145,7 +145,7 @@ class EngineWorker(QObject):
                 backend = ember.load_backend(config)
                 if with_embedder:
                     self._progress.post("Loading the embedding model…")
-                    ember.embedder.load()
+                    ember.load_embedder()
             except Exception as exc:
                 log(exc)
                 return _Loaded(generation, config, None, exc)

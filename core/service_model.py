@@ -70,6 +70,11 @@ class ModelOps:
         self.engine = engine
         return self.model_status() or ModelStatus("", "", 0)
 
+    def load_embedder(self) -> None:
+        """Load the embedding model now rather than at its first use. Slow; any thread may
+        call it (the shared embedder serialises its calls)."""
+        self.embedder.load()
+
     def start_model(self, config: EngineConfig | None = None) -> ModelStatus:
         """Load the model for ``config`` and attach it (the CLI's one-step start)."""
         return self.attach_backend(self.load_backend(config), config)
