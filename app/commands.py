@@ -184,10 +184,7 @@ class Commands:
         agent_id = self.w.agent_id
         if agent_id is None:
             return
-        suggested = str(Path.home() / f"{self.w.agent_name}.ember.json")
-        path, _ = QFileDialog.getSaveFileName(
-            self.w.window(), "Export agent", suggested, AGENT_FILTER
-        )
+        path = self._save_path("Export agent", f"{self.w.agent_name}.ember.json", AGENT_FILTER)
         if path:
             self.w.tasks.run(
                 lambda e: e.export_agent(agent_id, path),
@@ -205,6 +202,13 @@ class Commands:
         )
         if path:
             self.w.tasks.run(lambda e: e.import_agent(path), self._agent_added)
+
+    def _save_path(self, title: str, name: str, file_filter: str) -> str:
+        """Where the user saves a file first named ``name`` (in the home folder); "" when
+        they cancel."""
+        suggested = str(Path.home() / name)
+        path, _ = QFileDialog.getSaveFileName(self.w.window(), title, suggested, file_filter)
+        return path
 
     # -- settings and documents --------------------------------------------------------
 
@@ -328,10 +332,8 @@ class Commands:
         agent_id = self.w.agent_id
         if agent_id is None:
             return
-        suggested = str(Path.home() / f"Conversation with {self.w.agent_name}.md")
-        path, _ = QFileDialog.getSaveFileName(
-            self.w.window(), "Export conversation", suggested, MARKDOWN_FILTER
-        )
+        name = f"Conversation with {self.w.agent_name}.md"
+        path = self._save_path("Export conversation", name, MARKDOWN_FILTER)
         if not path:
             return
 
