@@ -91,7 +91,9 @@ def test_a_context_size_that_does_not_fit_is_refused_at_ok(
     from ember.core.models import check as modelcheck
     from tests.remote_helpers import tiny_gguf
 
-    monkeypatch.setattr(modelcheck, "memory_info", lambda: modelcheck.MemoryInfo(16 * 10**9, 10**9))
+    monkeypatch.setattr(
+        modelcheck, "memory_info", lambda: modelcheck.MemoryInfo(16 * 10**9, 2 * 10**9)
+    )
     meta = {
         "llama.block_count": 16,
         "llama.attention.head_count": 32,
