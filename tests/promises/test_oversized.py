@@ -209,3 +209,22 @@ def test_the_embedder_reads_only_what_its_model_reads() -> None:
     emb._model = Model()
     emb.embed([BIG, "short"])
     assert given == [BIG[: 256 * embedding.CHARS_PER_PIECE], "short"]
+
+
+def test_a_huge_message_in_context_is_summarised_from_its_excerpt(
+    store: Store, make_engine: Any, recorder: Any
+) -> None:
+    """The summariser's input is bounded too: a message in the queue too big for the
+    summary prompt (stored in context by a version before these bounds) was evicted into
+    a summary request larger than the window, at this turn and every later one."""
+    engine, _ = make_engine(
+        ['{"summary": "The user sent a long text about zebras."}', reply("Hello again.")],
+        n_ctx=4096,
+    )
+    rt = engine.agent("t")
+    store.add_message(rt.agent_id, "user", "user_message", {"message": BIG}, BIG)
+    store.add_message(rt.agent_id, "user", "user_message", {"message": "hi"}, "hi")
+    result = rt.send_user_message("Are you still there?", recorder)
+    assert result.reason == "message", result.error
+    assert "flush" in [n.kind for n in recorder.of(ev.SystemNotice)]
+    assert "zebras" in rt.agent.summary
