@@ -180,7 +180,7 @@ def test_a_2_mb_message_costs_its_turn_little_beside_the_model(
     store: Store, bundled_model: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 28 item 1 on the real model and embedder: the turn of a 2 MB message spent
-    about 35 s outside the model (the message tokenized whole to count it, embedded and
+    49.7 s outside the model (the message tokenized whole to count it, embedded and
     made a keyword query whole, split into sentences for each memory shown); the next
     turns work, and a search that finds it shows a bounded part."""
     import time
@@ -209,7 +209,7 @@ def test_a_2_mb_message_costs_its_turn_little_beside_the_model(
     result = rt.send_user_message(big, seen.append)
     beside_the_model = time.perf_counter() - started - in_model[0]
     assert result.reason == "message", result.error
-    assert beside_the_model < 10, beside_the_model
+    assert beside_the_model < 15, beside_the_model  # 49.7 s before; about 6 s now
     [notice] = [e for e in seen if isinstance(e, ev.SystemNotice) and e.kind == "truncated"]
     assert "(2,100,027 characters)" in notice.text
     for text in ("What is my zebra called?", "Thanks!"):

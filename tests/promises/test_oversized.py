@@ -228,3 +228,15 @@ def test_a_huge_message_in_context_is_summarised_from_its_excerpt(
     assert result.reason == "message", result.error
     assert "flush" in [n.kind for n in recorder.of(ev.SystemNotice)]
     assert "zebras" in rt.agent.summary
+
+
+def test_a_huge_message_is_indexed_whole_once_not_in_every_window_around_it() -> None:
+    """Recall's windows (each message with its neighbours) held a 2 MB message whole in
+    the four windows around it: 10 MB of full-text index and re-embedding for one message."""
+    from ember.core.memory import search_index
+
+    t = "2024-05-01T10:00:00+00:00"
+    texts = search_index.windows([(1, "hi", t), (2, BIG, t), (3, "bye", t)])
+    assert texts[2] == f"hi\n{BIG}\nbye"
+    assert texts[1] == "hi\n" + BIG[: search_index.NEIGHBOUR_CHARS] + "\nbye"
+    assert texts[3] == texts[1]
