@@ -240,3 +240,25 @@ def test_a_huge_message_is_indexed_whole_once_not_in_every_window_around_it() ->
     assert texts[2] == f"hi\n{BIG}\nbye"
     assert texts[1] == "hi\n" + BIG[: search_index.NEIGHBOUR_CHARS] + "\nbye"
     assert texts[3] == texts[1]
+
+
+def test_the_memory_pass_reads_a_huge_message_s_beginning(store: Store, hash_embedder: Any) -> None:
+    """A 2.3 MB message of 80,000 statements about the user was read whole by the memory
+    pass: 80,000 archival passages, each embedded before the next turn could start."""
+    from ember.core.agent import presets
+    from ember.core.memory import memorypass
+
+    agent = presets.create_agent(store, "Anna")
+    said = " ".join(f"I love the colour number {i}. My dog is named Rex{i}." for i in range(40_000))
+    store.add_message(agent.id, "user", "user_message", {"message": said}, said)
+    embedded: list[int] = []
+    real_embed = hash_embedder.embed
+
+    def embed(texts: Any) -> Any:
+        embedded.append(len(texts))
+        return real_embed(texts)
+
+    hash_embedder.embed = embed
+    result = memorypass.run(store, hash_embedder, agent.id)
+    assert len(result.added) + result.archived <= memorypass.LINES_PER_MESSAGE
+    assert sum(embedded) <= memorypass.LINES_PER_MESSAGE
