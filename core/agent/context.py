@@ -22,6 +22,7 @@ stops when cancelled; the eviction is committed only once the summary is written
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Callable, Sequence
@@ -48,6 +49,7 @@ from ember.core.kernel.events import (
 )
 from ember.core.llm.backend import Backend, Prompt, count_prompt_tokens
 from ember.core.memory import autorecall
+from ember.core.memory.excerpts import CHARS_PER_TOKEN, cut_texts
 from ember.core.storage import messages
 from ember.core.storage.messages import Kind, Role, UserMessageContent
 from ember.core.storage.store import Block, Message, Store
@@ -296,7 +298,7 @@ class AgentContext:
         previous = summary_text(summary)
         request = (json.dumps(messages.system_alert_request(SUMMARY_REQUEST)),)
         pieces: list[list[Message]] = [[]]
-        for message in evicted:
+        for message in self._bounded(evicted, request, summary, room):
             candidate = [*pieces[-1], message]
             if pieces[-1] and self.count(self.render(candidate, request, summary)) > room:
                 pieces.append([message])
@@ -336,25 +338,57 @@ class AgentContext:
 
     # -- over-sized messages --------------------------------------------------------------------
 
+    def _bounded(
+        self, evicted: Sequence[Message], request: Sequence[str], summary: str, room: int
+    ) -> list[Message]:
+        """``evicted`` as the summariser may read them: a text in a message longer than
+        one message's share of the queue is cut to its beginning, and more until the
+        message fits the summary prompt alone. Messages in the queue are bounded when
+        stored, but one stored before those bounds made every flush overflow the window."""
+        most = self.budget().message_limit * CHARS_PER_TOKEN // 4
+
+        def cut(message: Message, chars: int) -> Message:
+            content = cut_texts(message.content, chars)
+            return message if content is None else dataclasses.replace(message, content=content)
+
+        out = []
+        for message in evicted:
+            chars = most
+            shown = cut(message, chars)
+            while (
+                shown is not message
+                and chars > 16
+                and self.count(self.render([shown], request, summary)) > room
+            ):
+                chars //= 2
+                shown = cut(message, chars)
+            out.append(shown)
+        return out
+
     def fit_message(
         self, content: UserMessageContent, text: str, emit: OnEvent
     ) -> UserMessageContent:
-        """Truncate an over-sized user message in context; recall keeps it whole."""
+        """Truncate an over-sized user message in context; recall keeps it whole.
+
+        Only the message's first :data:`CHARS_PER_TOKEN` characters a token of room are
+        ever tokenized: a 2 MB message took 6.7 s to count whole, for a beginning of a
+        few thousand characters."""
         limit = self.budget().message_limit
-        n = self.count_text(text)
-        if n <= limit:
+        head = text[: limit * CHARS_PER_TOKEN]
+        n = self.count_text(head)
+        if n <= limit and len(head) == len(text):
             return content
-        keep = max(1, int(len(text) * limit / n * 0.9))
+        keep = max(1, int(len(head) * min(1.0, limit / max(n, 1)) * 0.9))
         while keep > 1 and self.count_text(text[:keep]) > limit:
             keep = int(keep * 0.8)
         note = (
-            f" [... truncated: the full message ({len(text)} characters) is in recall "
+            f" [... truncated: the full message ({len(text):,} characters) is in recall "
             "memory; search it with conversation_search]"
         )
         emit(
             SystemNotice(
                 "truncated",
-                f"Your message is long ({n} tokens), so the agent sees "
+                f"Your message is long ({len(text):,} characters), so the agent sees "
                 "its beginning; all of it is saved and searchable.",
             )
         )

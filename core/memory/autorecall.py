@@ -16,6 +16,7 @@ below :data:`MIN_SCORE` of that best are not shown.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -34,6 +35,10 @@ SETTING = "auto_recall"
 MAX_HITS = 5
 MIN_SCORE = 0.1
 MAX_CHARS = 400
+# A text longer than this is first narrowed to the stretch of this many characters that
+# holds most of the query's words (see :func:`_nearest_stretch`).
+NEAR_CHARS = 8000
+NEAR_WORDS = 32
 # Hits looked at per tier before removing those in view.
 LOOK_AT = 10
 # The user's next message belongs with a recalled one when said this soon after it.
@@ -167,13 +172,38 @@ def _words(text: str) -> set[str]:
     return set((search_index.keyword_query(text) or "").replace('"', "").split(" OR "))
 
 
+def _nearest_stretch(text: str, wanted: set[str]) -> int:
+    """Where the :data:`NEAR_CHARS` characters of ``text`` that hold most of the words
+    ``wanted`` (the :data:`NEAR_WORDS` longest) begin; the beginning when none occurs.
+    One scan, half a stretch at a time, so a hit of megabytes is not split into sentences
+    whole (1.5 s for 2 MB, per memory shown)."""
+    words = sorted((w for w in wanted if w), key=lambda w: (-len(w), w))[:NEAR_WORDS]
+    if not words:
+        return 0
+    pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b", re.IGNORECASE)
+    half = NEAR_CHARS // 2
+    found = [
+        {w.lower() for w in pattern.findall(text, at, at + half)}
+        for at in range(0, len(text), half)
+    ]
+    best = max(range(len(found)), key=lambda b: (len(found[b].union(*found[b + 1 : b + 2])), -b))
+    return best * half
+
+
 def focus(text: str, query: str, max_chars: int = MAX_CHARS) -> str:
     """``text``, or when longer than ``max_chars`` the run of its sentences around the one
     sharing most words with ``query`` (a document passage can be ten times a fact)."""
     if len(text) <= max_chars:
         return text
+    wanted = _words(query[: search.QUERY_CHARS])
+    if len(text) > NEAR_CHARS:  # only the stretch where the query's words are
+        start = _nearest_stretch(text, wanted)
+        stretch = text[start : start + NEAR_CHARS]
+        out = focus(stretch, query, max_chars)
+        before = "… " if start > 0 and not out.startswith("… ") else ""
+        end = start + NEAR_CHARS < len(text) and not out.endswith("…")
+        return before + out + (" …" if end else "")
     sentences = split_sentences(text)
-    wanted = _words(query)
     best = max(range(len(sentences)), key=lambda i: (len(_words(sentences[i]) & wanted), -i))
     lo = hi = best
     size = len(sentences[best])

@@ -13,10 +13,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from ember.core.kernel.jsontypes import JSONObject
 from ember.core.memory.autorecall import focus
 
 HIT_CHARS = 600
 RESULT_CHARS = 12_000
+# The most characters one token is taken to cover: of a long message, only this many
+# characters per token of its room are read (a longer text is cut regardless).
+CHARS_PER_TOKEN = 16
 
 TokenCounter = Callable[[str], int]
 
@@ -61,3 +65,16 @@ def bound_result(
 def _tokens(text: str, count_tokens: TokenCounter) -> int:
     """Tokens of ``text`` as a JSON string value in the prompt."""
     return count_tokens(json.dumps(text, ensure_ascii=False)[1:-1])
+
+
+def cut_texts(content: JSONObject, chars: int) -> JSONObject | None:
+    """``content`` with each text in it longer than ``chars`` cut to its beginning, with a
+    note of its length; None when none is that long."""
+    if all(not isinstance(v, str) or len(v) <= chars for v in content.values()):
+        return None
+    return {
+        key: f"{value[:chars]} [... cut: {len(value):,} characters]"
+        if isinstance(value, str) and len(value) > chars
+        else value
+        for key, value in content.items()
+    }

@@ -35,6 +35,11 @@ LABEL = "human"
 READ_UPTO = "memory_pass_read_upto"
 # Messages read per pass at most (a long import is read over several idle moments).
 BATCH = 200
+# What the pass reads of one message: its beginning, and the first statements in it. A
+# 2.3 MB message of 80,000 statements was read whole into 80,000 archival passages, each
+# embedded before the next turn could start.
+READ_CHARS = 10_000
+LINES_PER_MESSAGE = 20
 _NAME_LINE = re.compile(r"^(?:first name|name):[^\n]*$", re.IGNORECASE | re.MULTILINE)
 NAME_PREFIX = "First name: "
 
@@ -108,9 +113,9 @@ def run(
     name: str | None = None
     lines: list[str] = []
     for _, text in rows:
-        found = statements.about_user(str(text))
+        found = statements.about_user(str(text)[:READ_CHARS])
         name = found.name or name
-        lines += found.lines
+        lines += found.lines[:LINES_PER_MESSAGE]
     try:
         block = store.get_block(agent_id, LABEL)
     except NotFound:  # an agent without a human block: nothing to keep up to date

@@ -37,6 +37,10 @@ from ember.core.storage.store import Store
 PAGE_SIZE = 5
 # Candidates taken from each vector ranking (keyword rankings widen with the page asked).
 CANDIDATES = 50
+# What a search reads of its query: the beginning of a long one. Automatic recall searches
+# with the user's whole message; a 2 MB one made a keyword query of every word in it
+# (11 s in FTS5) and was embedded whole.
+QUERY_CHARS = 1000
 
 Tier = Literal["archival", "recall"]
 
@@ -128,6 +132,7 @@ def rankings(
     the page asked); vector rankings hold the :data:`CANDIDATES` nearest. A recall search
     first indexes new messages' windows unless ``index`` is false (a read-only connection:
     the windows indexed so far are ranked)."""
+    query = query[:QUERY_CHARS]
     vector = embedder.embed([query])[0]
     match = search_index.keyword_query(query)
     if tier == "archival":

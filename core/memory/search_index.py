@@ -25,6 +25,9 @@ from ember.core.storage.store import Store, vector_blob
 from ember.core.storage.store_base import Vector
 
 RADIUS = 2
+# What a window holds of each neighbour: its beginning (a 2 MB message was written whole
+# into the four windows around it, 10 MB of full-text index for one message).
+NEIGHBOUR_CHARS = 2000
 SESSION_GAP = timedelta(hours=3)
 EMBED_BATCH = 64
 
@@ -126,7 +129,11 @@ def windows(rows: Sequence[tuple[int, str, str]], radius: int | None = None) -> 
     out: dict[int, str] = {}
     for i, (message_id, _, _) in enumerate(rows):
         lo, hi = max(0, i - radius), min(len(rows), i + radius + 1)
-        out[message_id] = "\n".join(rows[j][1] for j in range(lo, hi) if session[j] == session[i])
+        out[message_id] = "\n".join(
+            rows[j][1] if j == i else rows[j][1][:NEIGHBOUR_CHARS]
+            for j in range(lo, hi)
+            if session[j] == session[i]
+        )
     return out
 
 

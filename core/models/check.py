@@ -3,12 +3,22 @@
 Reads only the header (llm/gguf.read_gguf_info: a truncated, foreign or corrupt file is a
 :class:`ModelError` naming the file) and estimates the memory llama.cpp will need:
 
-    weights (the file's tensor data) + KV cache (f16 keys and values for every layer at
-    the chosen context) + a compute-buffer allowance (:data:`RUNTIME_OVERHEAD`)
+    weights (the file's tensor data)
+    + KV cache (f16 keys and values for every layer at the chosen context)
+    + compute buffers (one micro-batch's logits and attention scores: the scores grow
+      with the context, 1.5 GB at 131,072 tokens for the bundled model)
+    + the process itself (:data:`RUNTIME_OVERHEAD`: Python, torch and the embedder)
 
-against the memory this machine has (``MemAvailable`` on Linux, else physical RAM). The
-verdict is ``fits`` (within available memory), ``tight`` (within physical RAM only:
-other apps would be pushed to swap) or ``too_big``. Nothing is loaded.
+against the memory this machine has (``MemAvailable`` on Linux, else physical RAM), less a
+headroom for everything else (:data:`HEADROOM`). The verdict is ``fits`` (within
+available memory), ``tight`` (within physical RAM only: other apps would be pushed to
+swap) or ``too_big``. Nothing is loaded.
+
+Sliding-window layers (Gemma 3: 15 of 18) are counted at the full context, as llama.cpp
+allocates them: Ember loads with its default full-size SWA cache (``swa_full``), which
+keeps saved KV states restorable. Measured on the bundled model at 32,768 tokens:
+llama.cpp's KV cache 576 MiB (3 global + 15 SWA layers of 32,768 cells), the estimate
+576 MiB; its compute buffer 514.5 MiB, the estimate 544 MiB.
 """
 
 from __future__ import annotations
@@ -20,8 +30,16 @@ from typing import Literal
 
 from ember.core.llm.gguf import GGUFInfo, read_gguf_info, require_runnable
 
-RUNTIME_OVERHEAD = 300 * 1024 * 1024  # llama.cpp compute buffers and the process itself
+# The process beside llama.cpp's buffers: Python, torch and the embedding model (ember chat
+# with the bundled model at 8,192 tokens peaked at 1.0 GB resident, about 0.5 GB of it
+# neither weights, KV cache nor compute buffers).
+RUNTIME_OVERHEAD = 500 * 1024 * 1024
 KV_BYTES = 2  # f16 keys and values (llama.cpp's default cache type)
+F32_BYTES = 4  # logits and attention scores
+N_UBATCH = 512  # llama.cpp's default micro-batch, which LlamaBackend keeps
+# Of the memory available, what is left for everything else (the desktop, other apps,
+# the page cache the weights are read through).
+HEADROOM = 0.1
 
 Fit = Literal["fits", "tight", "too_big", "unknown"]
 
@@ -96,36 +114,71 @@ def memory_info() -> MemoryInfo:
     return MemoryInfo(total, total)
 
 
-def kv_cache_bytes(info: GGUFInfo, n_ctx: int) -> int:
-    """f16 K and V for every layer at ``n_ctx`` tokens, from the header (0 if unstated)."""
+@dataclass(frozen=True)
+class _Shape:
+    """What the memory estimate reads of a model's header (0 where it is unstated)."""
+
+    layers: int
+    heads: int
+    kv_heads: int
+    k_len: int
+    v_len: int
+    vocab: int
+
+
+def _shape(info: GGUFInfo) -> _Shape:
     meta, arch = info.metadata, info.architecture
 
     def num(key: str) -> int:
-        value = meta.get(f"{arch}.{key}")
+        value = meta.get(key)
         if isinstance(value, list):  # per-layer values (some architectures)
             value = max(value) if value else 0
         return int(value) if isinstance(value, (int, float)) else 0
 
-    layers = num("block_count")
-    heads = num("attention.head_count")
-    kv_heads = num("attention.head_count_kv") or heads
-    embd = num("embedding_length")
+    heads = num(f"{arch}.attention.head_count")
+    embd = num(f"{arch}.embedding_length")
     head_dim = embd // heads if heads else 0
-    k_len = num("attention.key_length") or head_dim
-    v_len = num("attention.value_length") or head_dim
-    return layers * n_ctx * kv_heads * (k_len + v_len) * KV_BYTES
+    return _Shape(
+        layers=num(f"{arch}.block_count"),
+        heads=heads,
+        kv_heads=num(f"{arch}.attention.head_count_kv") or heads,
+        k_len=num(f"{arch}.attention.key_length") or head_dim,
+        v_len=num(f"{arch}.attention.value_length") or head_dim,
+        # A vocabulary is kept as its length (gguf.py skips large arrays).
+        vocab=num(f"{arch}.vocab_size") or num("tokenizer.ggml.tokens"),
+    )
+
+
+def kv_cache_bytes(info: GGUFInfo, n_ctx: int) -> int:
+    """f16 K and V for every layer at ``n_ctx`` tokens, from the header (0 if unstated)."""
+    s = _shape(info)
+    return s.layers * n_ctx * s.kv_heads * (s.k_len + s.v_len) * KV_BYTES
+
+
+def compute_bytes(info: GGUFInfo, n_ctx: int) -> int:
+    """llama.cpp's compute buffers at ``n_ctx`` tokens: a micro-batch's logits and its
+    attention scores against the whole context, in f32."""
+    s = _shape(info)
+    return (s.vocab + n_ctx * s.heads) * N_UBATCH * F32_BYTES
 
 
 def ram_needed(info: GGUFInfo, n_ctx: int) -> int:
     """Estimated memory to run the model at ``n_ctx`` tokens (see the module docstring)."""
-    return info.file_size + kv_cache_bytes(info, n_ctx) + RUNTIME_OVERHEAD
+    return (
+        info.file_size + kv_cache_bytes(info, n_ctx) + compute_bytes(info, n_ctx) + RUNTIME_OVERHEAD
+    )
+
+
+def usable(memory: MemoryInfo) -> int:
+    """Of the memory available now, what a model may take (:data:`HEADROOM` is left)."""
+    return int(memory.available * (1 - HEADROOM))
 
 
 def largest_context(info: GGUFInfo, available: int, step: int = 256) -> int:
     """The largest context (a multiple of ``step``) whose estimate fits in ``available``
     bytes; 0 when not even the weights fit."""
-    per_token = kv_cache_bytes(info, 1)
-    room = available - info.file_size - RUNTIME_OVERHEAD
+    per_token = kv_cache_bytes(info, 1) + compute_bytes(info, 1) - compute_bytes(info, 0)
+    room = available - ram_needed(info, 0)
     if room <= 0:
         return 0
     if per_token == 0:
@@ -142,13 +195,14 @@ def context_problem(
     reached 19.6 GB of a 23 GB machine before llama.cpp gave up: this is checked first."""
     memory = memory or memory_info()
     needed = ram_needed(info, n_ctx)
-    if not memory.available or needed <= memory.available:
+    if not memory.available or needed <= usable(memory):
         return None
-    largest = largest_context(info, memory.available)
+    largest = largest_context(info, usable(memory))
     head = (
         f"A context of {n_ctx:,} tokens needs about {human_size(needed)} of memory with "
         f"{info.name} (its KV cache {human_size(kv_cache_bytes(info, n_ctx))}), more than "
-        f"the {human_size(memory.available)} available"
+        f"the {human_size(usable(memory))} it may use of the "
+        f"{human_size(memory.available)} available"
     )
     if largest < min_ctx:
         return (
@@ -171,7 +225,7 @@ def check_model(
     fit: Fit
     if not memory.total:
         fit = "unknown"
-    elif needed <= memory.available:
+    elif needed <= usable(memory):
         fit = "fits"
     elif needed <= memory.total:
         fit = "tight"

@@ -91,7 +91,9 @@ def test_a_context_size_that_does_not_fit_is_refused_at_ok(
     from ember.core.models import check
     from tests.remote_helpers import tiny_gguf
 
-    monkeypatch.setattr(check, "memory_info", lambda: check.MemoryInfo(16 * 10**9, 10**9))
+    monkeypatch.setattr(
+        check, "memory_info", lambda: check.MemoryInfo(16 * 10**9, 2 * 10**9)
+    )
     meta = {
         "llama.block_count": 16,
         "llama.attention.head_count": 32,
@@ -109,3 +111,36 @@ def test_a_context_size_that_does_not_fit_is_refused_at_ok(
     dialog.n_ctx.setValue(2048)
     dialog.accept()
     assert dialog.result() == dialog.DialogCode.Accepted
+
+
+def test_a_saved_context_size_that_does_not_fit_is_refused_at_start(
+    qtbot: Any, make_window: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Issue 28 item 2, a saved setting read when the window starts: refused before
+    llama.cpp is touched (importing it fails here), with the largest size that fits. At
+    8,192 tokens this model's KV cache (1.1 GB) fits in 2 GB; with the attention scores
+    (0.5 GB more) and the rest it does not, which the estimate once missed."""
+    import sys
+
+    from ember.core.models import check as modelcheck
+    from ember.core.models.choice import default_backend
+    from tests.remote_helpers import tiny_gguf
+
+    monkeypatch.setitem(sys.modules, "ember.core.llm.llama", None)
+    monkeypatch.setattr("ember.core.llm.llama_build.missing_cpu_features", lambda: [])
+    monkeypatch.setattr(
+        modelcheck, "memory_info", lambda: modelcheck.MemoryInfo(16 * 10**9, 2 * 10**9)
+    )
+    meta = {
+        "llama.block_count": 16,
+        "llama.attention.head_count": 32,
+        "llama.embedding_length": 2048,
+    }
+    model = tiny_gguf(tmp_path / "tiny.gguf", meta, padding=64)
+    with Store() as store:
+        replace(EngineConfig.load(store), model_path=str(model), n_ctx=8192).save(store)
+    window = make_window(backend_factory=default_backend, wait_ready=False)
+    window.expect_errors = True
+    qtbot.waitUntil(lambda: bool(window.errors), timeout=WAIT_MS)
+    assert "A context of 8,192 tokens needs about" in window.errors[-1]
+    assert "the largest that fits now is " in window.errors[-1]

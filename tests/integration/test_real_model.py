@@ -175,3 +175,49 @@ def test_a_reply_never_opens_with_a_copied_header(bundled_model: Path) -> None:
     backend = LlamaBackend(bundled_model, n_ctx=512)
     out = "".join(backend.generate(prompt, constraint=step_constraint(spec), max_tokens=40))
     assert out.startswith("Ember: ") and out[len("Ember: ")] not in " ([<", out
+
+
+def test_a_2_mb_message_costs_its_turn_little_beside_the_model(
+    store: Store, bundled_model: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 28 item 1 on the real model and embedder: the turn of a 2 MB message spent
+    49.7 s outside the model (the message tokenized whole to count it, embedded and
+    made a keyword query whole, split into sentences for each memory shown); the next
+    turns work, and a search that finds it shows a bounded part."""
+    import time
+
+    from ember.core.agent.tools import ToolContext
+    from ember.core.step.validate import Step
+
+    backend = LlamaBackend(bundled_model, n_ctx=4096)
+    engine = Engine(store, backend, embedder, EngineConfig(n_ctx=4096))
+    rt = engine.agent("big")
+    assert rt.send_user_message("Hi, I am Ana.").reason == "message"  # all loaded
+    in_model = [0.0]
+    generate = backend.generate
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            yield from generate(*args, **kwargs)
+        finally:
+            in_model[0] += time.perf_counter() - started
+
+    monkeypatch.setattr(backend, "generate", timed)
+    big = "My zebra is called Stripes. " + "Lorem ipsum dolor sit amet. " * 75_000
+    seen: list[ev.Event] = []
+    started = time.perf_counter()
+    result = rt.send_user_message(big, seen.append)
+    beside_the_model = time.perf_counter() - started - in_model[0]
+    assert result.reason == "message", result.error
+    assert beside_the_model < 15, beside_the_model  # 49.7 s before; about 6 s now
+    [notice] = [e for e in seen if isinstance(e, ev.SystemNotice) and e.kind == "truncated"]
+    assert "(2,100,027 characters)" in notice.text
+    for text in ("What is my zebra called?", "Thanks!"):
+        assert rt.send_user_message(text).reason == "message"
+    budget = rt.context.budget()
+    ctx = ToolContext(store, embedder, rt.agent_id, rt.context.count_text, budget.message_limit)
+    call = Step("", "conversation_search", {"query": "zebra Stripes", "page": 0})
+    found = engine.tools.call(ctx, call)
+    assert found.status == "OK" and "Stripes" in found.message
+    assert rt.context.count_text(found.message) <= budget.message_limit

@@ -368,6 +368,31 @@ def test_a_context_size_that_does_not_fit_in_memory_is_refused_before_loading(
     one_line_failure(out, "A context of 1,000,000,000 tokens", "the largest that fits")
 
 
+def test_a_context_whose_kv_cache_fits_but_not_its_attention_scores_is_refused(
+    home: Path, tmp_path: Path
+) -> None:
+    """Issue 28 item 2: the estimate counted the KV cache only, so the largest window it
+    named could still fail: llama.cpp also holds a micro-batch's attention scores against
+    the whole context (1.5 GB at 131,072 tokens for the bundled model)."""
+    from ember.core.models.check import HEADROOM, memory_info
+    from tests.remote_helpers import tiny_gguf
+
+    meta = {
+        "llama.block_count": 16,
+        "llama.attention.head_count": 32,
+        "llama.embedding_length": 2048,
+    }
+    model = tiny_gguf(tmp_path / "tiny.gguf", meta, padding=64)
+    kv_per_token = 16 * 32 * (64 + 64) * 2  # layers x KV heads x (K + V dims) x f16
+    # A KV cache of 80% of what may be used; with the scores (half as much again) it is not.
+    n_ctx = int(memory_info().available * (1 - HEADROOM) * 0.8) // kv_per_token
+    before = dump(db_of(home))
+    args = ("chat", "--agent", "Bob", "--model", str(model), "--ctx", str(n_ctx))
+    out = ember(home, *args, stdin="hello\n", timeout=30)
+    one_line_failure(out, f"A context of {n_ctx:,} tokens needs about", "the largest that fits")
+    assert dump(db_of(home)) == before
+
+
 @pytest.mark.parametrize(
     "name",
     ["x" * 5000, "Eve\x1b[2J", "Eve\u202egnp", "E\u200bve"],
