@@ -111,6 +111,8 @@ def run_sources(args: argparse.Namespace) -> int:
                 )
             for s in sources:
                 status = "" if s.status == "loaded" else f"\t[{s.status}]"
+                if s.status == "loading":  # one whose load died was removed above
+                    status = "\t[loading now: not searchable until it is done]"
                 print(
                     f"{s.id}\t{s.name}\t{_plural(s.pages, 'page')}\t"
                     f"{_plural(s.passages, 'passage')}\t"

@@ -6,9 +6,11 @@ already has a source with the same sha256. Otherwise it records a source with st
 ``loading``, then pulls chunks lazily from the loader and the chunker, embeds them
 ``batch_size`` at a time and inserts each batch (passages + vectors; FTS rows come from
 triggers) in one transaction. When the file is done the source becomes ``loaded`` with its
-page and passage counts. On a failure or a cancel (a ``threading.Event`` checked before
-every batch) the source row and all its passages are deleted again, so the database ends
-as if the file had never been tried.
+page and passage counts; until then its passages are stored but not searched, counted or
+listed (``archival.py``), so a load in progress or killed never shows half a document.
+On a failure or a cancel (a ``threading.Event`` checked before every batch) the source
+row and all its passages are deleted again, so the database ends as if the file had
+never been tried.
 
 Extraction and insert cost a few milliseconds per page and per batch; the embedder costs
 tens of milliseconds per chunk, so throughput is the embedder's (``benchmarks/ingest.py``
@@ -163,9 +165,8 @@ def reap_interrupted(store: Store, agent_id: int | None = None) -> int:
         try:
             if lock.acquire() is not None:
                 continue  # being loaded right now
-            try:
-                store.remove_source(source.id)
-                reaped += 1
+            try:  # it may have finished between the look and the lock: then it stays
+                reaped += store.remove_unfinished_source(source.id)
             finally:
                 lock.release()
         except StoreError:
@@ -303,7 +304,7 @@ def ingest_file(
                     "text in images; run it through OCR first)"
                 )
             raise DocumentError("the file contains no text")
-        store.update_source(source_id, pages=doc.pages, passages=done, status="loaded")
+        store.finish_source(source_id, pages=doc.pages, passages=done)
         report("done", doc.pages, doc.pages, done, done)
         skipped = len(doc.skipped_pages)
         return result("loaded", "loaded", doc.pages, done, source_id, skipped)

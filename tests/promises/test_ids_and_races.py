@@ -112,7 +112,8 @@ def test_a_killed_load_leaves_no_loading_document(tmp_path: Path) -> None:
     with Store(db_file) as store:  # what the kill left
         agent = store.get_agent("Z")
         assert [s.status for s in store.list_sources(agent.id)] == ["loading"]
-        assert store.count_passages(agent.id) > 0
+        assert store.conn.execute("SELECT count(*) FROM passages").fetchone()[0] > 0
+        assert store.count_passages(agent.id) == 0  # stored, but not part of memory
     out = run_ember(home, "sources", "--agent", "Z")
     assert out.returncode == 0, out.stderr
     assert "loading" not in out.stdout and "No documents loaded" in out.stdout
