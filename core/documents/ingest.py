@@ -51,6 +51,7 @@ HASH_BLOCK = 1 << 20
 
 Status = Literal["loaded", "skipped", "failed", "cancelled"]
 DELETED_MEANWHILE = "the agent was deleted meanwhile, with everything loaded for it"
+REMOVED_MEANWHILE = "the document was removed while it was being loaded"
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,8 @@ class IngestProgress:
     """Where loading stands. ``chunks_total`` counts the chunks known so far: it grows while
     the file is read and is final once ``pages_done == pages_total``.
 
-    ``stage`` is one of ``checking``, ``embedding``, ``done``.
+    ``stage`` is one of ``checking``, ``waiting`` (for another process loading the same
+    file), ``embedding``, ``done``.
     """
 
     path: str
@@ -264,7 +266,9 @@ def ingest_file(
         doc = open_document(path)
         sha = file_sha256(path, cancel)
         lock = load_lock(store, agent_id, sha)
-        lock.wait(cancel)  # another process loading this file: it finishes first
+        if lock.acquire() is not None:  # another process is loading it: it finishes first
+            report("waiting", 0, 0, 0, 0)
+            lock.wait(cancel)
         existing = store.find_source(agent_id, sha)
         if existing is not None:
             if existing.status == "loaded":
@@ -315,13 +319,14 @@ def ingest_file(
         _discard(store, source_id)
         return result("failed", str(exc))
     except EmberError as exc:
+        reason = _meanwhile(store, agent_id, source_id) or str(exc)
         _discard(store, source_id)
-        return result("failed", DELETED_MEANWHILE if _gone(store, agent_id) else str(exc))
+        return result("failed", reason)
     except Exception as exc:  # a loader bug must not end the batch
+        # A foreign-key failure: another process deleted the agent or the document.
+        cause = _meanwhile(store, agent_id, source_id)
         _discard(store, source_id)
-        if _gone(store, agent_id):  # a foreign-key failure: the agent was deleted
-            return result("failed", DELETED_MEANWHILE)
-        return result("failed", f"unexpected error: {type(exc).__name__}: {exc}")
+        return result("failed", cause or f"unexpected error: {type(exc).__name__}: {exc}")
     except BaseException:  # KeyboardInterrupt: clean up, then let it through
         _discard(store, source_id)
         raise
@@ -332,11 +337,17 @@ def ingest_file(
             doc.close()
 
 
-def _gone(store: Store, agent_id: int) -> bool:
+def _meanwhile(store: Store, agent_id: int, source_id: int | None) -> str | None:
+    """Why a load failed when another process deleted its agent or its document meanwhile
+    (None when neither went, or the file cannot say)."""
     try:
-        return not store.agent_exists(agent_id)
+        if not store.agent_exists(agent_id):
+            return DELETED_MEANWHILE
+        if source_id is not None and not store.source_exists(source_id):
+            return REMOVED_MEANWHILE
     except StoreError:
-        return False
+        pass
+    return None
 
 
 def _discard(store: Store, source_id: int | None) -> None:

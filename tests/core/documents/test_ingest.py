@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from ember.core.agent import presets
-from ember.core.documents.ingest import ingest_file, reap_interrupted
+from ember.core.documents.ingest import REMOVED_MEANWHILE, ingest_file, reap_interrupted
 from ember.core.storage import vector_index
 from ember.core.storage.store import Store
 from tests.conftest import HashEmbedder
@@ -110,3 +110,33 @@ def test_a_load_that_finishes_as_the_reaper_looks_is_kept(
     monkeypatch.undo()
     assert [s.status for s in store.list_sources(agent.id)] == ["loaded"]
     assert store.count_passages(agent.id) == result.passages
+
+
+class _Remover(HashEmbedder):
+    """The hash embedder, which removes the document being loaded (as an older Ember or a
+    script in another process could) while it embeds the second batch."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.calls = 0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        if self.calls == 2:
+            with Store(self.path) as other:
+                [source] = other.conn.execute("SELECT id FROM sources").fetchall()
+                other.remove_source(int(source[0]))
+        return super().embed(texts)
+
+
+def test_a_document_removed_while_it_loads_is_one_line_and_leaves_nothing(
+    store: Store, tmp_path: Path
+) -> None:
+    """It said 'unexpected error: IntegrityError: FOREIGN KEY constraint failed'."""
+    agent = presets.create_agent(store, "A")
+    doc = tmp_path / "mill.txt"
+    doc.write_text("".join(f"Sentence {i}: herons by the old mill. " for i in range(200)))
+    result = ingest_file(store, _Remover(store.path), agent.id, doc, batch_size=4)
+    assert (result.status, result.message) == ("failed", REMOVED_MEANWHILE)
+    for table in ("sources", "passages", "passage_embedding", "passage_code"):
+        assert store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
