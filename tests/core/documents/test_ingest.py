@@ -140,3 +140,28 @@ def test_a_document_removed_while_it_loads_is_one_line_and_leaves_nothing(
     assert (result.status, result.message) == ("failed", REMOVED_MEANWHILE)
     for table in ("sources", "passages", "passage_embedding", "passage_code"):
         assert store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
+
+
+def test_a_finished_document_is_found_by_a_search_that_ran_before_it(
+    store: Store, hash_embedder: Any, tmp_path: Path
+) -> None:
+    """The vector search keeps the agent's sign bits in memory and reads only newer ids;
+    a document's are written when it is done, after notes with higher ids may have been."""
+    agent = presets.create_agent(store, "A")
+    query = hash_embedder.embed(["herons"])[0]
+    notes = iter(range(100))
+
+    class Noting(HashEmbedder):
+        def embed(self, texts: Sequence[str]) -> np.ndarray:
+            text = f"note {next(notes)} about gulls"  # the agent writes while the load runs
+            store.add_passages(agent.id, [(text, None, None)], super().embed([text]))
+            assert len(store.search_passages_vector(agent.id, query, 100)) >= 1
+            return super().embed(texts)
+
+    doc = tmp_path / "mill.txt"
+    doc.write_text("".join(f"Sentence {i}: herons by the old mill. " for i in range(200)))
+    result = ingest_file(store, Noting(), agent.id, doc, batch_size=2)
+    assert result.status == "loaded" and result.passages > 4
+    hits = store.search_passages_vector(agent.id, query, result.passages)
+    found = store.get_passages([i for i, _ in hits])
+    assert all("herons" in p.text for p in found), [p.text for p in found]
