@@ -59,8 +59,7 @@ class IngestProgress:
     """Where loading stands. ``chunks_total`` counts the chunks known so far: it grows while
     the file is read and is final once ``pages_done == pages_total``.
 
-    ``stage`` is one of ``checking``, ``waiting`` (for another process loading the same
-    file), ``embedding``, ``done``.
+    ``stage``: ``checking``, ``waiting`` (for another process loading it), ``embedding``, ``done``.
     """
 
     path: str
@@ -338,8 +337,7 @@ def ingest_file(
 
 
 def _meanwhile(store: Store, agent_id: int, source_id: int | None) -> str | None:
-    """Why a load failed when another process deleted its agent or its document meanwhile
-    (None when neither went, or the file cannot say)."""
+    """Why a load failed if another process deleted its agent or document meanwhile."""
     try:
         if not store.agent_exists(agent_id):
             return DELETED_MEANWHILE
