@@ -99,8 +99,16 @@ _PASSAGE_SELECT = (
 _SOURCE_FIELDS = frozenset({"pages", "passages", "status", "error", "path", "name"})
 # Documents being loaded (or whose load died): their passages are not searchable yet.
 _UNFINISHED = "SELECT id FROM sources WHERE status = 'loading'"
-# Whether passage ``p`` is part of archival memory (not of an unfinished document).
-_FINISHED = f"(p.source_id IS NULL OR p.source_id NOT IN ({_UNFINISHED}))"
+
+
+def finished(row: str) -> str:
+    """The SQL condition that passage ``row`` (a table alias) is part of archival memory:
+    not of a document still loading. Every query of passages for search, counts, browsing
+    or export applies it."""
+    return f"({row}.source_id IS NULL OR {row}.source_id NOT IN ({_UNFINISHED}))"
+
+
+_FINISHED = finished("p")
 # A source's passage count; for one still loading, the passages stored so far.
 _SOURCE_SELECT = (
     "SELECT s.id, s.agent_id, s.path, s.name, s.sha256, s.pages, s.status, s.error, "

@@ -24,7 +24,7 @@ from typing import IO
 from ember.core.kernel import clock as timeutil
 from ember.core.kernel.errors import InvalidInput
 from ember.core.kernel.jsontypes import JSONObject
-from ember.core.storage import messages
+from ember.core.storage import archival, messages
 from ember.core.storage.store import Agent, Store
 from ember.core.transfer.files import FORMAT, VERSION, encode_vector
 
@@ -89,8 +89,7 @@ def _passage_rows(store: Store, agent_id: int) -> Iterator[JSONObject]:
     cursor = store.conn.execute(
         "SELECT p.id, p.text, p.source_id, p.page, p.position, p.created_at, e.embedding "
         "FROM passages p LEFT JOIN passage_embedding e ON e.passage_id = p.id "
-        "WHERE p.agent_id = ? AND (p.source_id IS NULL OR p.source_id NOT IN "
-        "(SELECT id FROM sources WHERE status = 'loading')) ORDER BY p.id",
+        f"WHERE p.agent_id = ? AND {archival.finished('p')} ORDER BY p.id",
         (agent_id,),
     )
     while rows := cursor.fetchmany(BATCH):

@@ -13,6 +13,7 @@ import pytest
 
 from ember.core.agent import presets
 from ember.core.documents.ingest import REMOVED_MEANWHILE, ingest_file, reap_interrupted
+from ember.core.memory import search
 from ember.core.storage import vector_index
 from ember.core.storage.store import Store
 from tests.conftest import HashEmbedder
@@ -58,6 +59,10 @@ class _Watcher(HashEmbedder):
                         self.agent_id, super().embed(["herons"])[0], 5
                     ),
                     "sources": [(s.status, s.passages) for s in other.list_sources(self.agent_id)],
+                    # what the agent's archival_memory_search finds
+                    "hybrid": search.search_archival(
+                        other, HashEmbedder(), self.agent_id, "herons"
+                    ).total,
                 }
         return super().embed(texts)
 
@@ -79,7 +84,9 @@ def test_a_document_being_loaded_is_not_searched_or_counted_until_it_is_done(
         "keyword": [],
         "vector": [],
         "sources": [("loading", 4)],  # what is stored so far, for ember sources
+        "hybrid": 0,
     }
+    assert search.search_archival(store, HashEmbedder(), agent.id, "herons").total > 4
     assert store.count_passages(agent.id) == result.passages
     assert len(store.search_passages_keyword(agent.id, "herons", 5)) == 5
     assert len(store.search_passages_vector(agent.id, HashEmbedder().embed(["herons"])[0], 5)) == 5
