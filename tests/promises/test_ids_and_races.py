@@ -17,6 +17,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ember.core.agent import presets
@@ -83,6 +84,56 @@ def test_an_old_file_keeps_its_rows_and_stops_reusing_ids(
         assert new.id > keep.id  # the file had no record of Gone: max id + 1
         store.delete_agent(new.id)
         assert presets.create_agent(store, "Newer").id == new.id + 1
+
+
+def test_vectors_a_deleted_agent_left_in_an_old_file_are_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 28 item 3: an import's batch of vectors written after its agent was deleted
+    (128 under agent id 1) outlived it, and the next agent to get id 1 owned them. Writes
+    check for the message now; a file from before still holds them, and a message that
+    reused one of their ids (message ids are reused) had another agent's vector."""
+    path = tmp_path / "old.sqlite3"
+    conn = db.connect(path, migrate=False)
+    at = [name for name, _ in MIGRATIONS].index("vectors of deleted messages and passages removed")
+    monkeypatch.setattr(db, "MIGRATIONS", MIGRATIONS[:at])
+    db.migrate_db(conn)
+    conn.close()
+    vector = np.ones(384, dtype=np.float32).tobytes()
+    with Store(path) as store:
+        keep = presets.create_agent(store, "Keep")
+        other = presets.create_agent(store, "Other")
+        mine = store.add_message(keep.id, "user", "user_message", {}, "mine")
+        theirs = store.add_message(other.id, "user", "user_message", {}, "theirs")
+        note = store.add_passages(keep.id, [("note", None, None)], [[1.0] * 384])[0]
+        with store.transaction():  # what the old race and an old delete left behind
+            store.conn.executemany(
+                "INSERT INTO message_vec(message_id, agent_id, embedding) VALUES (?, ?, ?)",
+                [(mine, keep.id, vector), (theirs, keep.id, vector), (9999, keep.id, vector)],
+            )
+            store.conn.execute(
+                "INSERT INTO message_window_vec(message_id, agent_id, embedding) "
+                "VALUES (9999, ?, ?)",
+                (keep.id, vector),
+            )
+            store.conn.execute(
+                "INSERT INTO passage_embedding(passage_id, embedding) VALUES (9999, ?)", (vector,)
+            )
+            store.conn.execute(
+                "INSERT INTO passage_code(agent_id, passage_id, code) VALUES (?, 9999, x'00')",
+                (keep.id,),
+            )
+    monkeypatch.setattr(db, "MIGRATIONS", MIGRATIONS)
+    with Store(path) as store:
+        vectors = store.conn.execute(
+            "SELECT message_id, agent_id FROM message_vec ORDER BY message_id"
+        ).fetchall()
+        assert [tuple(r) for r in vectors] == [(mine, keep.id)]
+        assert _raw_count(store, "message_window_vec") == 0
+        assert [r[0] for r in store.conn.execute("SELECT passage_id FROM passage_embedding")] == [
+            note
+        ]
+        assert [r[0] for r in store.conn.execute("SELECT passage_id FROM passage_code")] == [note]
 
 
 def test_two_loads_of_one_file_at_once_store_it_once(tmp_path: Path) -> None:
