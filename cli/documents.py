@@ -8,7 +8,7 @@ import sys
 from ember.cli.shared import open_ember
 from ember.core.api import IngestProgress, TransferProgress, check_history, path_text, shown
 from ember.core.api import ProgressCallback as TransferProgressCallback
-from ember.core.kernel.errors import NotFound
+from ember.core.kernel.errors import InvalidInput, NotFound
 
 
 def _plural(n: int, word: str) -> str:
@@ -73,7 +73,10 @@ def end_progress() -> None:
 def _progress_line(p: IngestProgress) -> None:
     name = p.path.rsplit("/", 1)[-1]
     pages = f"page {p.pages_done}/{p.pages_total}, " if p.pages_total > 1 else ""
-    line = f"[{p.file_index + 1}/{p.files_total}] {name}: {pages}{p.chunks_done} passages"
+    done = f"{pages}{p.chunks_done} passages"
+    if p.stage == "waiting":
+        done = "waiting for another process loading it"
+    line = f"[{p.file_index + 1}/{p.files_total}] {name}: {done}"
     sys.stderr.write("\r\033[K" + line[:200])
     sys.stderr.flush()
 
@@ -111,6 +114,8 @@ def run_sources(args: argparse.Namespace) -> int:
                 )
             for s in sources:
                 status = "" if s.status == "loaded" else f"\t[{s.status}]"
+                if s.status == "loading":  # one whose load died was removed above
+                    status = "\t[loading now: not searchable until it is done]"
                 print(
                     f"{s.id}\t{s.name}\t{_plural(s.pages, 'page')}\t"
                     f"{_plural(s.passages, 'passage')}\t"
@@ -133,7 +138,7 @@ def run_sources(args: argparse.Namespace) -> int:
                 continue
             try:
                 n = ember.remove_source(agent.id, matches[0].id)
-            except NotFound as exc:
+            except (NotFound, InvalidInput) as exc:
                 print(f"ember: {exc}", file=sys.stderr)
                 code = 1
                 continue

@@ -15,9 +15,10 @@ from ember.core.documents.ingest import (
     IngestResult,
     ProgressCallback,
     ingest_paths,
+    load_lock,
     reap_interrupted,
 )
-from ember.core.kernel.errors import NotFound
+from ember.core.kernel.errors import InvalidInput, NotFound, quoted
 from ember.core.memory import autorecall, search_index
 from ember.core.memory.reader import MemoryReads
 from ember.core.storage import blockhistory
@@ -73,11 +74,23 @@ class MemoryOps(MemoryReads):
         return super().sources(agent_id)
 
     def remove_source(self, agent_id: int, source_id: int) -> int:
-        """Remove a loaded document and its passages; returns how many passages went."""
+        """Remove a loaded document and its passages; returns how many passages went.
+        Raises InvalidInput for a document another process is loading right now."""
         source = self.store.get_source(source_id)
         if source.agent_id != agent_id:
             raise NotFound(f"No loaded document with id {source_id}.")
-        return self.store.remove_source(source_id)
+        if source.status != "loading":
+            return self.store.remove_source(source_id)
+        lock = load_lock(self.store, agent_id, source.sha256)
+        if lock.acquire() is not None:
+            raise InvalidInput(
+                f"{quoted(source.name)} is being loaded right now; remove it once the load "
+                "is done, or stop the load."
+            )
+        try:  # a load that died: what it left goes
+            return self.store.remove_source(source_id)
+        finally:
+            lock.release()
 
     def ingest(
         self,

@@ -6,9 +6,11 @@ already has a source with the same sha256. Otherwise it records a source with st
 ``loading``, then pulls chunks lazily from the loader and the chunker, embeds them
 ``batch_size`` at a time and inserts each batch (passages + vectors; FTS rows come from
 triggers) in one transaction. When the file is done the source becomes ``loaded`` with its
-page and passage counts. On a failure or a cancel (a ``threading.Event`` checked before
-every batch) the source row and all its passages are deleted again, so the database ends
-as if the file had never been tried.
+page and passage counts; until then its passages are stored but not searched, counted or
+listed (``archival.py``), so a load in progress or killed never shows half a document.
+On a failure or a cancel (a ``threading.Event`` checked before every batch) the source
+row and all its passages are deleted again, so the database ends as if the file had
+never been tried.
 
 Extraction and insert cost a few milliseconds per page and per batch; the embedder costs
 tens of milliseconds per chunk, so throughput is the embedder's (``benchmarks/ingest.py``
@@ -49,6 +51,7 @@ HASH_BLOCK = 1 << 20
 
 Status = Literal["loaded", "skipped", "failed", "cancelled"]
 DELETED_MEANWHILE = "the agent was deleted meanwhile, with everything loaded for it"
+REMOVED_MEANWHILE = "the document was removed while it was being loaded"
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class IngestProgress:
     """Where loading stands. ``chunks_total`` counts the chunks known so far: it grows while
     the file is read and is final once ``pages_done == pages_total``.
 
-    ``stage`` is one of ``checking``, ``embedding``, ``done``.
+    ``stage``: ``checking``, ``waiting`` (for another process loading it), ``embedding``, ``done``.
     """
 
     path: str
@@ -163,9 +166,8 @@ def reap_interrupted(store: Store, agent_id: int | None = None) -> int:
         try:
             if lock.acquire() is not None:
                 continue  # being loaded right now
-            try:
-                store.remove_source(source.id)
-                reaped += 1
+            try:  # it may have finished between the look and the lock: then it stays
+                reaped += store.remove_unfinished_source(source.id)
             finally:
                 lock.release()
         except StoreError:
@@ -263,7 +265,9 @@ def ingest_file(
         doc = open_document(path)
         sha = file_sha256(path, cancel)
         lock = load_lock(store, agent_id, sha)
-        lock.wait(cancel)  # another process loading this file: it finishes first
+        if lock.acquire() is not None:  # another process is loading it: it finishes first
+            report("waiting", 0, 0, 0, 0)
+            lock.wait(cancel)
         existing = store.find_source(agent_id, sha)
         if existing is not None:
             if existing.status == "loaded":
@@ -303,7 +307,7 @@ def ingest_file(
                     "text in images; run it through OCR first)"
                 )
             raise DocumentError("the file contains no text")
-        store.update_source(source_id, pages=doc.pages, passages=done, status="loaded")
+        store.finish_source(source_id, pages=doc.pages, passages=done)
         report("done", doc.pages, doc.pages, done, done)
         skipped = len(doc.skipped_pages)
         return result("loaded", "loaded", doc.pages, done, source_id, skipped)
@@ -314,13 +318,14 @@ def ingest_file(
         _discard(store, source_id)
         return result("failed", str(exc))
     except EmberError as exc:
+        reason = _meanwhile(store, agent_id, source_id) or str(exc)
         _discard(store, source_id)
-        return result("failed", DELETED_MEANWHILE if _gone(store, agent_id) else str(exc))
+        return result("failed", reason)
     except Exception as exc:  # a loader bug must not end the batch
+        # A foreign-key failure: another process deleted the agent or the document.
+        cause = _meanwhile(store, agent_id, source_id)
         _discard(store, source_id)
-        if _gone(store, agent_id):  # a foreign-key failure: the agent was deleted
-            return result("failed", DELETED_MEANWHILE)
-        return result("failed", f"unexpected error: {type(exc).__name__}: {exc}")
+        return result("failed", cause or f"unexpected error: {type(exc).__name__}: {exc}")
     except BaseException:  # KeyboardInterrupt: clean up, then let it through
         _discard(store, source_id)
         raise
@@ -331,11 +336,16 @@ def ingest_file(
             doc.close()
 
 
-def _gone(store: Store, agent_id: int) -> bool:
+def _meanwhile(store: Store, agent_id: int, source_id: int | None) -> str | None:
+    """Why a load failed if another process deleted its agent or document meanwhile."""
     try:
-        return not store.agent_exists(agent_id)
+        if not store.agent_exists(agent_id):
+            return DELETED_MEANWHILE
+        if source_id is not None and not store.source_exists(source_id):
+            return REMOVED_MEANWHILE
     except StoreError:
-        return False
+        pass
+    return None
 
 
 def _discard(store: Store, source_id: int | None) -> None:

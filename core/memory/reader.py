@@ -54,7 +54,7 @@ class MemoryReads:
             recall_messages=self.store.count_messages(agent.id),
             in_context_messages=self.store.count_messages(agent.id, in_context=True),
             archival_passages=self.store.count_passages(agent.id),
-            documents=len(self.store.list_sources(agent.id)),
+            documents=sum(s.status == "loaded" for s in self.store.list_sources(agent.id)),
             summary=agent.summary,
         )
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from ember.core.memory.embedder import Embedder
+from ember.core.storage import archival
 from ember.core.storage.store import Store, vector_blob
 from ember.core.storage.store_base import Vector
 
@@ -67,9 +68,11 @@ def keyword_ranking(store: Store, table: str, agent_id: int, match: str | None) 
         return []
     key = "message_id" if table == "message_window" else "id"
     fts = f"{table}_fts"
+    # Passages of a document still loading are not part of archival memory yet.
+    where = f" AND {archival.finished('t')}" if table == "passages" else ""
     rows = store.conn.execute(
         f"SELECT t.{key} FROM {fts} JOIN {table} t ON t.{key} = {fts}.rowid "
-        f"WHERE {fts} MATCH ? AND t.agent_id = ? ORDER BY bm25({fts}), t.{key}",
+        f"WHERE {fts} MATCH ? AND t.agent_id = ?{where} ORDER BY bm25({fts}), t.{key}",
         (match, agent_id),
     ).fetchall()
     return [int(r[0]) for r in rows]

@@ -4,10 +4,17 @@ embeddings and binary codes, and the documents (sources) they came from.
 Part of :class:`ember.core.storage.store.Store`. Float vectors live in ``passage_embedding`` and
 their sign bits in ``passage_code``, searched by ``vector_index`` (an in-memory Hamming
 prefilter and an exact cosine re-rank); the delete trigger keeps both in step.
+
+A document is stored batch by batch while it loads (status ``loading``), but its passages
+are not part of archival memory until :meth:`ArchivalStore.finish_source` marks it
+``loaded``: searches, counts and browsing leave them out, and their sign bits, which the
+vector search starts from, are written only then. A load that is killed or fails thus
+never shows half a document (ingest.py removes what it left).
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -90,6 +97,25 @@ _PASSAGE_SELECT = (
     "SELECT p.*, s.name AS source_name FROM passages p LEFT JOIN sources s ON s.id = p.source_id"
 )
 _SOURCE_FIELDS = frozenset({"pages", "passages", "status", "error", "path", "name"})
+# Documents being loaded (or whose load died): their passages are not searchable yet.
+_UNFINISHED = "SELECT id FROM sources WHERE status = 'loading'"
+
+
+def finished(row: str) -> str:
+    """The SQL condition that passage ``row`` (a table alias) is part of archival memory:
+    not of a document still loading. Every query of passages for search, counts, browsing
+    or export applies it."""
+    return f"({row}.source_id IS NULL OR {row}.source_id NOT IN ({_UNFINISHED}))"
+
+
+_FINISHED = finished("p")
+# A source's passage count; for one still loading, the passages stored so far.
+_SOURCE_SELECT = (
+    "SELECT s.id, s.agent_id, s.path, s.name, s.sha256, s.pages, s.status, s.error, "
+    "s.created_at, CASE WHEN s.status = 'loading' THEN "
+    "(SELECT count(*) FROM passages p WHERE p.source_id = s.id) ELSE s.passages END "
+    "AS passages FROM sources s"
+)
 
 
 class ArchivalStore(StoreBase):
@@ -141,33 +167,73 @@ class ArchivalStore(StoreBase):
 
     def get_source(self, source_id: int) -> Source:
         """A source by id. Raises NotFound."""
-        row = self._one("SELECT * FROM sources WHERE id = ?", (source_id,))
+        row = self._one(f"{_SOURCE_SELECT} WHERE s.id = ?", (source_id,))
         if row is None:
             raise NotFound(f"No loaded document with id {source_id}.")
         return _source(row)
 
+    def source_exists(self, source_id: int) -> bool:
+        """Whether the document is still there (another process may remove it)."""
+        return self._one("SELECT 1 FROM sources WHERE id = ?", (source_id,)) is not None
+
     def find_source(self, agent_id: int, sha256: str) -> Source | None:
         """The source with this content hash for this agent, if loaded."""
         row = self._one(
-            "SELECT * FROM sources WHERE agent_id = ? AND sha256 = ?", (agent_id, sha256)
+            f"{_SOURCE_SELECT} WHERE s.agent_id = ? AND s.sha256 = ?", (agent_id, sha256)
         )
         return _source(row) if row else None
 
     def loading_sources(self, agent_id: int | None = None) -> list[Source]:
         """Documents still marked ``loading`` (of one agent, or of all)."""
         if agent_id is None:
-            rows = self._all("SELECT * FROM sources WHERE status = 'loading' ORDER BY id")
+            rows = self._all(f"{_SOURCE_SELECT} WHERE s.status = 'loading' ORDER BY s.id")
         else:
             rows = self._all(
-                "SELECT * FROM sources WHERE status = 'loading' AND agent_id = ? ORDER BY id",
+                f"{_SOURCE_SELECT} WHERE s.status = 'loading' AND s.agent_id = ? ORDER BY s.id",
                 (agent_id,),
             )
         return [_source(r) for r in rows]
 
     def list_sources(self, agent_id: int) -> list[Source]:
-        """Loaded documents of an agent, oldest first."""
-        rows = self._all("SELECT * FROM sources WHERE agent_id = ? ORDER BY id", (agent_id,))
+        """Documents of an agent, oldest first (with those being loaded: see ``status``)."""
+        rows = self._all(f"{_SOURCE_SELECT} WHERE s.agent_id = ? ORDER BY s.id", (agent_id,))
         return [_source(r) for r in rows]
+
+    def finish_source(self, source_id: int, *, pages: int, passages: int) -> None:
+        """A document's load is complete: its passages join archival memory (their sign
+        bits are written, for the vector search) and it becomes ``loaded``, in one
+        transaction. Raises NotFound when it is no longer there being loaded."""
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO passage_code(agent_id, passage_id, code) "
+                "SELECT p.agent_id, p.id, vec_quantize_binary(vec_f32(e.embedding)) "
+                "FROM passages p JOIN passage_embedding e ON e.passage_id = p.id "
+                "WHERE p.source_id = ? ORDER BY p.id",
+                (source_id,),
+            )
+            # Codes with older ids than some already indexed: in-memory copies reload.
+            self.conn.execute(
+                "INSERT INTO passage_index_state(agent_id, deletes) "
+                "SELECT agent_id, 1 FROM sources WHERE id = ? "
+                "ON CONFLICT(agent_id) DO UPDATE SET deletes = deletes + 1",
+                (source_id,),
+            )
+            cur = self.conn.execute(
+                "UPDATE sources SET pages = ?, passages = ?, status = 'loaded' "
+                "WHERE id = ? AND status = 'loading'",
+                (pages, passages, source_id),
+            )
+            if cur.rowcount != 1:
+                raise NotFound(f"No document being loaded with id {source_id}.")
+
+    def remove_unfinished_source(self, source_id: int) -> bool:
+        """Remove a document with its passages if it is still ``loading``; whether it was
+        (a load may finish between a look and this)."""
+        with self.transaction():
+            if not self._one(f"{_UNFINISHED} AND id = ?", (source_id,)):
+                return False
+            self.remove_source(source_id)
+        return True
 
     def remove_source(self, source_id: int) -> int:
         """Remove a document and all its passages. Returns how many passages went."""
@@ -197,13 +263,21 @@ class ArchivalStore(StoreBase):
         self, agent_id: int, rows: Sequence[PassageRow], vectors: Vectors
     ) -> list[int]:
         """Insert passages ``(text, source_id, page, position, created_at)`` with their
-        embeddings, atomically."""
+        embeddings, atomically. Those of a document still loading get their sign bits
+        when it is finished (:meth:`finish_source`)."""
         if len(rows) != len(vectors):
             raise ValueError("one vector per passage")
         matrix = self._passage_matrix(vectors, len(rows))
         codes = vector_index.binary_codes(matrix)
         ids: list[int] = []
         with self.transaction():
+            unfinished = {
+                int(r[0])
+                for r in self._all(
+                    f"{_UNFINISHED} AND id IN (SELECT value FROM json_each(?))",
+                    (json.dumps(sorted({r[1] for r in rows if r[1] is not None})),),
+                )
+            }
             for text, source_id, page, position, created in rows:
                 cur = self.conn.execute(
                     "INSERT INTO passages(agent_id, source_id, text, page, position, created_at) "
@@ -217,7 +291,11 @@ class ArchivalStore(StoreBase):
             )
             self.conn.executemany(
                 "INSERT INTO passage_code(agent_id, passage_id, code) VALUES (?, ?, ?)",
-                [(agent_id, pid, codes[i].tobytes()) for i, pid in enumerate(ids)],
+                [
+                    (agent_id, pid, codes[i].tobytes())
+                    for i, pid in enumerate(ids)
+                    if rows[i][1] not in unfinished
+                ],
             )
         return ids
 
@@ -267,16 +345,23 @@ class ArchivalStore(StoreBase):
         return [by_id[i] for i in passage_ids if i in by_id]
 
     def list_passages(self, agent_id: int, offset: int = 0, limit: int = 50) -> list[Passage]:
-        """Passages of an agent, newest first (for browsing)."""
+        """Passages of an agent, newest first (for browsing); not those of a document
+        still loading."""
         rows = self._all(
-            f"{_PASSAGE_SELECT} WHERE p.agent_id = ? ORDER BY p.id DESC LIMIT ? OFFSET ?",
+            f"{_PASSAGE_SELECT} WHERE p.agent_id = ? AND {_FINISHED} "
+            "ORDER BY p.id DESC LIMIT ? OFFSET ?",
             (agent_id, limit, offset),
         )
         return [_passage(r) for r in rows]
 
     def count_passages(self, agent_id: int) -> int:
-        """How many passages archival memory holds for an agent."""
-        return self._int("SELECT count(*) FROM passages WHERE agent_id = ?", (agent_id,))
+        """How many passages archival memory holds for an agent (not counting those of a
+        document still loading)."""
+        every = self._int("SELECT count(*) FROM passages WHERE agent_id = ?", (agent_id,))
+        return every - self._int(
+            f"SELECT count(*) FROM passages WHERE source_id IN ({_UNFINISHED} AND agent_id = ?)",
+            (agent_id,),
+        )
 
     def delete_passage(self, passage_id: int) -> None:
         """Delete one passage (its vector and full-text rows go with it)."""
@@ -285,8 +370,9 @@ class ArchivalStore(StoreBase):
     def search_passages_keyword(
         self, agent_id: int, query: str, limit: int
     ) -> list[tuple[int, float]]:
-        """(passage id, bm25 score; lower is better) for passages matching ``query``."""
-        return self._keyword("passages", agent_id, query, limit)
+        """(passage id, bm25 score; lower is better) for passages matching ``query``
+        (not those of a document still loading)."""
+        return self._keyword("passages", agent_id, query, limit, where=_FINISHED)
 
     def search_passages_vector(
         self, agent_id: int, vector: Sequence[float] | npt.NDArray[Any], k: int

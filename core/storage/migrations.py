@@ -312,6 +312,30 @@ CREATE INDEX messages_agent_time_text
     ON messages(agent_id, created_at, length(text), substr(text, 1, 40));
 """
 
+# Vectors have no foreign keys (vec0 cannot have them; the plain tables follow vec0): delete
+# triggers remove them with their rows, and writes now check the row is there. Before,
+# an import's batch written after its agent was deleted stayed (128 message vectors under a
+# deleted agent's id, which the next agent to get that id owned), and a message that reused
+# such a vector's id (message ids may be reused) found another agent's vector in place.
+# Every vector whose row is gone, or belongs to another agent, goes.
+_ORPHAN_VECTORS = """
+DELETE FROM message_vec WHERE message_id IN (
+    SELECT v.message_id FROM message_vec v LEFT JOIN messages m ON m.id = v.message_id
+    WHERE m.id IS NULL OR m.agent_id != v.agent_id
+);
+DELETE FROM message_window_vec WHERE message_id IN (
+    SELECT v.message_id FROM message_window_vec v
+    LEFT JOIN message_window w ON w.message_id = v.message_id
+    WHERE w.message_id IS NULL OR w.agent_id != v.agent_id
+);
+DELETE FROM passage_embedding WHERE passage_id NOT IN (SELECT id FROM passages);
+DELETE FROM passage_code WHERE NOT EXISTS (
+    SELECT 1 FROM passages p
+    WHERE p.id = passage_code.passage_id AND p.agent_id = passage_code.agent_id
+);
+UPDATE passage_index_state SET deletes = deletes + 1;
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("initial schema", _INITIAL),
     ("archival binary prefilter + exact re-rank", _ARCHIVAL_INDEX),
@@ -321,4 +345,5 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("oversized function results cut", _BOUNDED_RESULTS),
     ("agent and document ids never reused", _IDS_NEVER_REUSED),
     ("an index to find a message by its time and text", _SAME_MESSAGE_INDEX),
+    ("vectors of deleted messages and passages removed", _ORPHAN_VECTORS),
 ]

@@ -137,16 +137,17 @@ class StoreBase:
         return int(row[0]) if row is not None and row[0] is not None else 0
 
     def _keyword(
-        self, table: FtsTable, agent_id: int, query: str, limit: int
+        self, table: FtsTable, agent_id: int, query: str, limit: int, *, where: str = "1"
     ) -> list[tuple[int, float]]:
-        """(row id, bm25 score) of ``table``'s rows (messages or passages) matching ``query``."""
+        """(row id, bm25 score) of ``table``'s rows (messages or passages) matching ``query``
+        and the condition ``where`` (on the row, named ``p``)."""
         match = fts_query(query)
         if match is None:
             return []
         rows = self._all(
-            f"SELECT t.id, bm25({table}_fts) AS score FROM {table}_fts "
-            f"JOIN {table} t ON t.id = {table}_fts.rowid "
-            f"WHERE {table}_fts MATCH ? AND t.agent_id = ? ORDER BY score LIMIT ?",
+            f"SELECT p.id, bm25({table}_fts) AS score FROM {table}_fts "
+            f"JOIN {table} p ON p.id = {table}_fts.rowid "
+            f"WHERE {table}_fts MATCH ? AND p.agent_id = ? AND {where} ORDER BY score LIMIT ?",
             (match, agent_id, limit),
         )
         return [(int(r[0]), float(r[1])) for r in rows]

@@ -24,7 +24,7 @@ from typing import IO
 from ember.core.kernel import clock
 from ember.core.kernel.errors import InvalidInput
 from ember.core.kernel.jsontypes import JSONObject
-from ember.core.storage import messages
+from ember.core.storage import archival, messages
 from ember.core.storage.store import Agent, Store
 from ember.core.transfer.files import FORMAT, VERSION, encode_vector
 
@@ -69,10 +69,14 @@ def _message_rows(store: Store, agent_id: int) -> Iterator[JSONObject]:
             }
 
 
+# A document still being loaded (or whose load died) is not part of the agent yet: neither
+# it nor its passages are exported, as archival search does not see them.
+
+
 def _source_rows(store: Store, agent_id: int) -> Iterator[JSONObject]:
     cursor = store.conn.execute(
         "SELECT id, path, name, sha256, pages, passages, status, error, created_at "
-        "FROM sources WHERE agent_id = ? ORDER BY id",
+        "FROM sources WHERE agent_id = ? AND status != 'loading' ORDER BY id",
         (agent_id,),
     )
     while rows := cursor.fetchmany(BATCH):
@@ -85,7 +89,7 @@ def _passage_rows(store: Store, agent_id: int) -> Iterator[JSONObject]:
     cursor = store.conn.execute(
         "SELECT p.id, p.text, p.source_id, p.page, p.position, p.created_at, e.embedding "
         "FROM passages p LEFT JOIN passage_embedding e ON e.passage_id = p.id "
-        "WHERE p.agent_id = ? ORDER BY p.id",
+        f"WHERE p.agent_id = ? AND {archival.finished('p')} ORDER BY p.id",
         (agent_id,),
     )
     while rows := cursor.fetchmany(BATCH):

@@ -134,32 +134,54 @@ def write_messages(db: Path, agent: str, count: int) -> None:
 
 
 class SlowEmbedder(HashEmbedder):
-    """The hash embedder, ``delay`` seconds a call, saying ``batch`` as each starts."""
+    """The hash embedder, ``delay`` seconds a call, saying ``batch`` as each starts.
 
-    def __init__(self, delay: float) -> None:
+    ``hold`` ("N:PATH") makes call N say ``held`` and wait until the file PATH exists
+    instead: a test then acts at a known point of the work (a batch stored, the next one
+    not), whatever the machine's load, and lets it go on by creating the file."""
+
+    def __init__(self, delay: float, hold: str = "") -> None:
         self.delay = delay
+        self.calls = 0
+        at, _, gate = hold.partition(":")
+        self.hold_at = int(at) if hold else 0
+        self.gate = Path(gate)
 
     def embed(self, texts: Any) -> Any:
+        self.calls += 1
         print("batch", flush=True)
-        time.sleep(self.delay)
+        if self.calls == self.hold_at:
+            print("held", flush=True)
+            deadline = time.monotonic() + 300
+            while not self.gate.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+        else:
+            time.sleep(self.delay)
         return super().embed(texts)
 
 
-def ingest(db: Path, agent: str, file: str, delay: float) -> None:
-    """Load ``file`` into ``agent`` (created if missing) with a slow embedder; print each
-    result's line."""
+def ingest(db: Path, agent: str, file: str, delay: float, hold: str = "") -> None:
+    """Load ``file`` into ``agent`` (created if missing) with a slow embedder (see
+    ``SlowEmbedder`` for ``hold``); print ``waiting`` if another process is loading it,
+    then each result's line."""
     from ember.core.agent import presets
-    from ember.core.documents.ingest import ingest_paths
+    from ember.core.documents.ingest import IngestProgress, ingest_paths
+
+    def progress(p: IngestProgress) -> None:
+        if p.stage == "waiting":  # for another process loading the same file
+            print("waiting", flush=True)
 
     with Store(db) as store:
         a = presets.get_or_create_default(store, agent)
-        for r in ingest_paths(store, SlowEmbedder(delay), a.id, [file], batch_size=8):
+        embedder = SlowEmbedder(delay, hold)
+        for r in ingest_paths(store, embedder, a.id, [file], on_progress=progress, batch_size=8):
             print(r.line(), flush=True)
 
 
-def import_history(db: Path, agent: str, file: str, delay: float) -> None:
+def import_history(db: Path, agent: str, file: str, delay: float, hold: str = "") -> None:
     """Import a JSON Lines history into ``agent`` (created if missing) with a slow
-    embedder: prints ``imported N`` or the one-line error (exit 1)."""
+    embedder (see ``SlowEmbedder`` for ``hold``): prints ``imported N`` or the one-line
+    error (exit 1)."""
     from ember.core.agent import presets
     from ember.core.kernel.errors import EmberError
     from ember.core.transfer.history_import import import_history as run_import
@@ -167,7 +189,7 @@ def import_history(db: Path, agent: str, file: str, delay: float) -> None:
     with Store(db) as store:
         a = presets.get_or_create_default(store, agent)
         try:
-            n = run_import(store, SlowEmbedder(delay), a.id, file)
+            n = run_import(store, SlowEmbedder(delay, hold), a.id, file)
         except EmberError as exc:
             print(str(exc), file=sys.stderr)
             sys.exit(1)
@@ -187,8 +209,8 @@ if __name__ == "__main__":
     elif command == "write":
         write_messages(Path(rest[0]), rest[1], int(rest[2]))
     elif command == "ingest":
-        ingest(Path(rest[0]), rest[1], rest[2], float(rest[3]))
+        ingest(Path(rest[0]), rest[1], rest[2], float(rest[3]), *rest[4:5])
     elif command == "import":
-        import_history(Path(rest[0]), rest[1], rest[2], float(rest[3]))
+        import_history(Path(rest[0]), rest[1], rest[2], float(rest[3]), *rest[4:5])
     else:
         raise SystemExit(f"unknown command {command}")

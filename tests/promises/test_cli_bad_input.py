@@ -271,6 +271,66 @@ def test_import_history_again_adds_nothing_and_says_so(home: Path, tmp_path: Pat
     assert dump(db_of(home)) == before
 
 
+def _half_loaded(home: Path) -> None:
+    """What a load of 'mill.txt' leaves for Bob after its first batch: a 'loading' document
+    with passages (written in-process with the test embedder)."""
+    from tests.conftest import HashEmbedder
+
+    with Store(db_of(home)) as store:
+        bob = store.get_agent("Bob")
+        source = store.add_source(bob.id, "/d/mill.txt", "mill.txt", "cafe" * 16, pages=3)
+        texts = [f"Herons by the old mill, part {i}." for i in range(4)]
+        store.add_passages(
+            bob.id,
+            [(t, 1, i) for i, t in enumerate(texts)],
+            HashEmbedder().embed(texts),
+            source_id=source.id,
+        )
+
+
+def test_a_document_being_loaded_is_listed_as_such_and_cannot_be_removed(home: Path) -> None:
+    """Issue 28 item 5: a load in progress was '[loading]' while its passages were already
+    searched and counted, and removing it made the load fail with a raw IntegrityError.
+    The test holds the load's lock itself, as the loading process would."""
+    from ember.core.documents.ingest import load_lock
+
+    _half_loaded(home)
+    with Store(db_of(home)) as store:
+        bob = store.get_agent("Bob")
+        lock = load_lock(store, bob.id, "cafe" * 16)
+        assert lock.acquire() is None
+    try:
+        before = dump(db_of(home))
+        listed = ember(home, "sources", "--agent", "Bob")
+        assert (listed.returncode, listed.stderr) == (0, ""), listed.stderr
+        [line] = listed.stdout.splitlines()
+        assert "\tmill.txt\t3 pages\t4 passages\t" in line
+        assert line.endswith("\t[loading now: not searchable until it is done]")
+        memory = ember(home, "memory", "--agent", "Bob")
+        assert "Archival memory: 0 passages, 0 documents" in memory.stdout, memory.stderr
+        for target in ("mill.txt", line.split("\t")[0]):
+            one_line_failure(
+                ember(home, "sources", "remove", target, "--agent", "Bob"),
+                "'mill.txt' is being loaded right now",
+            )
+        assert dump(db_of(home)) == before
+    finally:
+        lock.release()
+
+
+def test_what_a_killed_load_left_is_removed_by_the_next_command(home: Path) -> None:
+    """Issue 28 item 5: a killed load stayed '[loading]' with searchable passages."""
+    _half_loaded(home)  # and no process holds its lock: the load died
+    memory = ember(home, "memory", "--agent", "Bob")
+    assert "Archival memory: 0 passages, 0 documents" in memory.stdout, memory.stderr
+    listed = ember(home, "sources", "--agent", "Bob")
+    assert (listed.returncode, listed.stderr) == (0, ""), listed.stderr
+    assert listed.stdout.startswith("No documents loaded for Bob.")
+    with Store(db_of(home)) as store:
+        for table in ("sources", "passages", "passage_embedding", "passage_code"):
+            assert store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
+
+
 def test_a_damaged_index_is_refused_then_repaired(home: Path) -> None:
     """Issue 28 item 6: damage that quick_check missed; Ember wrote into the file."""
     from tests.core.dbutil import damage_index_entry

@@ -328,3 +328,25 @@ def test_finding_an_imported_message_again_is_an_index_search(store: Store) -> N
     mid = store.add_message(a.id, "user", "user_message", {}, "hello", created_at="2024-05-01")
     assert store.find_message(a.id, "user", "2024-05-01", "hello") == mid
     assert store.find_message(a.id, "assistant", "2024-05-01", "hello") is None
+
+
+def test_an_export_leaves_out_a_document_still_loading(
+    store: Store, hash_embedder: Any, tmp_path: Path
+) -> None:
+    """A document being loaded (or whose load died) is not part of archival memory yet: an
+    export during the load carried half of it, which the import then made searchable."""
+    a = presets.create_agent(store, "A")
+    done = store.add_source(a.id, "/d/done.txt", "done.txt", "abc", 1, status="loaded")
+    half = store.add_source(a.id, "/d/half.txt", "half.txt", "def", 1)  # loading
+    for source, text in ((done, "herons"), (half, "gulls")):
+        vectors = hash_embedder.embed([text])
+        store.add_passages(a.id, [(text, 1, 0)], vectors, source_id=source.id)
+    store.add_passages(a.id, [("a note", None, None)], hash_embedder.embed(["a note"]))
+    out = tmp_path / "a.json"
+    counts = agent_export.export_agent(store, a, out)
+    assert (counts["sources"], counts["passages"]) == (1, 2)
+    doc = json.loads(out.read_text())
+    assert [s["name"] for s in doc["sources"]] == ["done.txt"]
+    assert sorted(p["text"] for p in doc["passages"]) == ["a note", "herons"]
+    b = agent_import.import_agent(store, out)
+    assert store.count_passages(b.id) == 2
