@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ember.core.api import DEFAULT_HUMAN, DEFAULT_PERSONA, MAX_CTX, MIN_CTX, humans, personas
-from ember.core.kernel.errors import EmberError
+from ember.core.kernel.errors import EmberError, InvalidInput, quoted
 
 if TYPE_CHECKING:
     from ember.core.api import Ember
@@ -46,6 +46,41 @@ def require_stdin(what: str) -> None:
             f"stdin is closed, so there are no {what} to read; pipe them in, or run the "
             "command in a terminal."
         )
+
+
+# Arguments that are text, not file paths, by their destination (what a line calls them).
+# A byte that is not UTF-8 reaches Python as a lone surrogate, which SQLite, the embedder
+# and stdout refuse with a traceback; a file path keeps its bytes (documents.path_text).
+TEXT_ARGS = {
+    "agent": "the agent name",
+    "name": "the agent name",
+    "persona": "the persona",
+    "human": "the human profile",
+    "query": "the query",
+    "server": "the server URL",
+    "url": "the server URL",
+    "server_model": "the server's model",
+    "id": "the catalogue id",
+    "tasks": "the task name",
+}
+
+
+def check_text_args(args: argparse.Namespace) -> None:
+    """Refuse, in one line, a text argument holding bytes that are not UTF-8."""
+    for dest, what in TEXT_ARGS.items():
+        value = getattr(args, dest, None)
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and not is_utf8(text):
+                raise InvalidInput(f"{what} {quoted(text)} is not valid UTF-8 text.")
+
+
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` came from valid UTF-8 (holds no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def warn(problems: list[str]) -> None:
@@ -183,6 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        check_text_args(args)
         return int(args.func(args))
     except EmberError as exc:
         print(f"ember: {exc}", file=sys.stderr)

@@ -112,7 +112,14 @@ class AgentStore(StoreBase):
 
     def get_agent(self, name: str) -> Agent:
         """The agent named ``name`` (case-insensitive, normalised). Raises NotFound."""
-        row = self._one("SELECT * FROM agents WHERE name = ?", (agent_names.normal(name),))
+        key = agent_names.normal(name)
+        # A name with bytes that are not UTF-8 (lone surrogates) names no agent: SQLite
+        # refused to bind it, with a traceback.
+        row = (
+            self._one("SELECT * FROM agents WHERE name = ?", (key,))
+            if agent_names.storable(key)
+            else None
+        )
         if row is None:
             raise NotFound(f"No agent named {agent_names.shown(name)}.")
         return _agent(row)

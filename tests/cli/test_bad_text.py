@@ -1,0 +1,119 @@
+"""The bad-input matrix, continued (issue 28 items 10 and 11): bytes that are not UTF-8 in
+a text argument or a line of stdin, a prompt with stdin closed, and names or file names
+holding terminal escapes. Each case is one line on stderr and exit 1 (or a warning line
+and the rest done), and leaves the database as it was. Cases of the same issue that came
+first are in ``tests/promises/test_cli_bad_input.py``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ember.core.kernel import paths
+from ember.core.storage.store import Store
+from tests.cli_helpers import run_ember
+from tests.core.dbutil import dump
+
+# Bytes as the shell passes them: 0xFF is never UTF-8 (Python holds it as U+DCFF).
+BAD = os.fsdecode(b"a\xff")
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    assert run_ember(home, "agents", "create", "Bob").returncode == 0
+    return home
+
+
+def db_dump(home: Path) -> dict[str, object]:
+    return dump(home / paths.DB_FILENAME)
+
+
+def one_line(out: subprocess.CompletedProcess[str], *words: str) -> str:
+    assert out.returncode == 1, (out.returncode, out.stdout, out.stderr)
+    lines = out.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ember: "), out.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "what"),
+    [
+        (("memory", "--agent", BAD), "the agent name"),
+        (("sources", "--agent", BAD), "the agent name"),
+        (("agents", "create", BAD), "the agent name"),
+        (("agents", "recall", BAD, "off"), "the agent name"),
+        (("ingest", "none.txt", "--agent", BAD), "the agent name"),
+        (("search", "recall", BAD, "--agent", "Bob"), "the query"),
+        (("search", "archival", BAD, "--agent", "Bob"), "the query"),
+        (("server", "test", f"http://{BAD}/v1"), "the server URL"),
+        (("models", "download", BAD), "the catalogue id"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "-".join(v[:2]),
+)
+def test_a_text_argument_that_is_not_utf8_is_one_line(
+    home: Path, args: tuple[str, ...], what: str
+) -> None:
+    """SQLite (binding the name), the embedder (the query) and print refused the lone
+    surrogate Python makes of such a byte, each with a traceback."""
+    before = db_dump(home)
+    line = one_line(run_ember(home, *args), what, "is not valid UTF-8")
+    assert "'a\\udcff'" in line or "a\\udcff" in line
+    assert db_dump(home) == before
+
+
+def test_queries_on_stdin_that_are_not_utf8_are_skipped_with_a_line_each(home: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "ember", "search", "recall", "-", "--agent", "Bob"],
+        input=b"\xff\xfe\n\n\xc3\n",
+        env={**os.environ, "EMBER_HOME": str(home)},
+        capture_output=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.decode().splitlines() == [
+        "ember: line 1 is not valid UTF-8; skipped",
+        "ember: line 3 is not valid UTF-8; skipped",
+    ]
+    assert out.stdout == b""
+
+
+def test_a_download_that_would_ask_with_stdin_closed_is_one_line(home: Path) -> None:
+    """``sys.stdin.isatty()`` on a closed stdin (sys.stdin is None) was a traceback."""
+    closed = ["sh", "-c", 'exec "$0" -m ember "$@" <&-', sys.executable]
+    out = subprocess.run(
+        [*closed, "models", "download", "qwen3-4b"],
+        env={**os.environ, "EMBER_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1, out.stderr
+    assert out.stderr.splitlines() == ["ember: not downloading without confirmation; add --yes"]
+    assert not (home / "models").exists() or not any((home / "models").iterdir())
+
+
+def test_a_name_stored_before_the_rule_is_printed_escaped(home: Path) -> None:
+    """Issue 28 item 11: names from an older database reach no terminal raw."""
+    raw = "Old\x1b[2J\u202e"
+    with Store(home / paths.DB_FILENAME) as store:
+        store.conn.execute(
+            "INSERT INTO agents(name, created_at) VALUES (?, '2024-01-01T00:00:00+00:00')",
+            (raw,),
+        )
+    for args in (
+        ("agents", "list"),
+        ("memory", "--agent", raw),
+        ("sources", "--agent", raw),
+        ("agents", "recall", raw),
+    ):
+        out = run_ember(home, *args)
+        assert out.returncode == 0, (args, out.stderr)
+        assert "\x1b" not in out.stdout and "\u202e" not in out.stdout, (args, out.stdout)
+        assert "Old\\x1b[2J\\u202e" in out.stdout, (args, out.stdout)
