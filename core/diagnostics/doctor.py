@@ -28,6 +28,7 @@ import ember
 from ember.core.kernel import paths
 from ember.core.kernel.cpu import cpu_model
 from ember.core.llm import llama_build
+from ember.core.storage import agent_settings
 from ember.core.storage import health as db_health
 from ember.core.storage import repair as db_repair
 
@@ -293,19 +294,19 @@ def read_settings(db_file: Path, problems: list[str] | None = None) -> dict[str,
         conn = db.sqlite_module().connect(f"file:{db_file}?mode=ro", uri=True)
         try:
             row = conn.execute("SELECT value FROM settings WHERE key = 'engine'").fetchone()
+            agents = conn.execute("SELECT name, settings FROM agents").fetchall()
         finally:
             conn.close()
     except Exception:
         return {}
-    if row is None:
-        return {}
-    return asdict(EngineConfig.from_saved(str(row[0]), problems))
+    for name, text in agents:  # each agent's own settings too
+        agent_settings.read(agent_settings.parse(text), problems, name)
+    return {} if row is None else asdict(EngineConfig.from_saved(str(row[0]), problems))
 
 
 def check_database(report: Report, db_file: Path) -> None:
     """The database file checked read-only (integrity, Ember's own file)."""
     from ember.core.storage import db
-    from ember.core.storage import health as db_health
 
     found = db_health.check_file(db_file, db.sqlite_module())
     report.facts["database"] = {"status": found.status, "detail": found.detail}
@@ -349,8 +350,8 @@ def check_paths(report: Report) -> dict[str, object]:
                 "settings",
                 "warn",
                 "; ".join(problems),
-                "Choose them again in Settings (or with ember models use / ember server "
-                "use); until then the defaults are used.",
+                "Choose them again in Settings (or with ember models use, ember server use, "
+                "ember agents recall); until then the defaults are used.",
             )
         )
     status: Status = "ok" if free > 1_000_000_000 else ("warn" if free > 100_000_000 else "fail")

@@ -13,7 +13,7 @@ from typing import Any
 
 from ember.core.kernel import clock as timeutil
 from ember.core.kernel.errors import AlreadyExists, InvalidInput, NotFound
-from ember.core.storage import agent_names, blockhistory
+from ember.core.storage import agent_names, agent_settings, blockhistory
 from ember.core.storage.store_base import StoreBase
 
 DEFAULT_BLOCK_LIMIT = 2000
@@ -60,13 +60,7 @@ def _agent(row: sqlite3.Row) -> Agent:
     )
 
 
-def _settings(text: str | None) -> dict[str, Any]:
-    """An agent's saved settings; a value that is not a JSON object counts as none."""
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+_settings = agent_settings.parse  # checked key by key when read (agent_settings.read)
 
 
 class AgentStore(StoreBase):
