@@ -109,3 +109,16 @@ def test_a_context_size_that_does_not_fit_is_refused_at_ok(
     dialog.n_ctx.setValue(2048)
     dialog.accept()
     assert dialog.result() == dialog.DialogCode.Accepted
+
+
+def test_the_dialog_opens_on_bad_saved_preferences(qtbot: Any, tmp_path: Path) -> None:
+    """Issue 28 item 7: the GUI's own saved preferences are read as checked as the engine's
+    (model labels that are not a mapping of texts were an AttributeError opening Settings)."""
+    from ember.app.settings import SettingsDialog
+
+    model = tmp_path / "m.gguf"
+    config = EngineConfig(model_path=str(model))
+    for labels in ([1], "x", {str(model): 42}):
+        dialog = SettingsDialog(config, {"model_labels": labels}, scan=False)
+        qtbot.addWidget(dialog)
+        assert dialog.model.currentText() == "m.gguf"
