@@ -117,3 +117,29 @@ def test_a_name_stored_before_the_rule_is_printed_escaped(home: Path) -> None:
         assert out.returncode == 0, (args, out.stderr)
         assert "\x1b" not in out.stdout and "\u202e" not in out.stdout, (args, out.stdout)
         assert "Old\\x1b[2J\\u202e" in out.stdout, (args, out.stdout)
+
+
+def test_a_document_name_with_terminal_escapes_is_printed_escaped(
+    home: Path, tmp_path: Path
+) -> None:
+    """A file may be called ESC[31m...: 'sources' and 'sources remove' printed it raw, so
+    the file name could rewrite the terminal (loaded in-process: the CLI's ingest would
+    load the real embedder)."""
+    from ember.core.documents.ingest import ingest_paths
+    from tests.conftest import HashEmbedder
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    raw = "\x1b[31mred\u202e.txt"
+    (folder / raw).write_text("The heron stands in the reeds by the old mill.")
+    with Store(home / paths.DB_FILENAME) as store:
+        [result] = ingest_paths(store, HashEmbedder(), store.get_agent("Bob").id, [folder])
+    assert result.status == "loaded", result.message
+    listed = run_ember(home, "sources", "--agent", "Bob")
+    assert listed.returncode == 0, listed.stderr
+    assert "\x1b" not in listed.stdout and "\u202e" not in listed.stdout
+    assert "\\x1b[31mred\\u202e.txt" in listed.stdout
+    missing = run_ember(home, "sources", "remove", "\x1b[2Jnope", "--agent", "Bob")
+    assert "\x1b" not in missing.stderr and missing.returncode == 1
+    removed = run_ember(home, "sources", "remove", raw, "--agent", "Bob")  # as typed
+    assert removed.stdout == "removed: \\x1b[31mred\\u202e.txt (1 passage)\n", removed.stderr
