@@ -143,3 +143,27 @@ def test_a_document_name_with_terminal_escapes_is_printed_escaped(
     assert "\x1b" not in missing.stderr and missing.returncode == 1
     removed = run_ember(home, "sources", "remove", raw, "--agent", "Bob")  # as typed
     assert removed.stdout == "removed: \\x1b[31mred\\u202e.txt (1 passage)\n", removed.stderr
+
+
+def _strict(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """``ember ARGS`` as under a desktop locale (en_US.UTF-8: Python's stdout is strict;
+    this machine's C.UTF-8 makes it surrogateescape, which hid the failures)."""
+    return run_ember(home, *args, stdin=stdin, env={"PYTHONIOENCODING": "utf-8:strict"})
+
+
+def test_paths_that_are_not_utf8_are_printed_not_a_traceback(home: Path, tmp_path: Path) -> None:
+    """'agents export' to such a path, 'models use' of one and 'models list' after it were
+    UnicodeEncodeError tracebacks printing the path; chat says why llama.cpp cannot open it."""
+    from tests.remote_helpers import tiny_gguf
+
+    file = tmp_path / os.fsdecode(b"caf\xe9.json")
+    out = _strict(home, "agents", "export", "Bob", str(file))
+    assert (out.returncode, out.stderr) == (0, ""), out.stderr
+    assert "caf\\udce9.json" in out.stdout and file.exists()
+    model = tiny_gguf(tmp_path / os.fsdecode(b"m\xe9.gguf"), padding=64)
+    for args in (("models", "use", str(model)), ("models", "list")):
+        out = _strict(home, *args)
+        assert (out.returncode, out.stderr) == (0, ""), (args, out.stderr)
+        assert "m\\udce9.gguf" in out.stdout, out.stdout
+    out = _strict(home, "chat", "--agent", "Bob", stdin="hello\n")
+    one_line(out, "llama.cpp cannot open", "m\\udce9.gguf", "is not valid UTF-8", "Rename")
