@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -225,10 +226,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         check_text_args(args)
-        return int(args.func(args))
+        code = int(args.func(args))
+        if sys.stdout is not None:
+            sys.stdout.flush()  # a reader gone away fails here, inside the handlers below
+        return code
     except EmberError as exc:
         print(f"ember: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("ember: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader left ('ember agents list | head -1'): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
+        return 1

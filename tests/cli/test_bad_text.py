@@ -167,3 +167,23 @@ def test_paths_that_are_not_utf8_are_printed_not_a_traceback(home: Path, tmp_pat
         assert "m\\udce9.gguf" in out.stdout, out.stdout
     out = _strict(home, "chat", "--agent", "Bob", stdin="hello\n")
     one_line(out, "llama.cpp cannot open", "m\\udce9.gguf", "is not valid UTF-8", "Rename")
+
+
+def test_a_reader_that_leaves_early_is_no_traceback(home: Path) -> None:
+    """'ember models list | head -1': writing to a pipe whose reader is gone was a
+    BrokenPipeError traceback."""
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before anything is written
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "ember", "models", "list"],
+            env={**os.environ, "EMBER_HOME": str(home)},
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write)
+    assert out.returncode == 1
+    assert out.stderr == ""
