@@ -115,3 +115,22 @@ def test_a_name_stored_before_the_rule_is_shown_escaped(qtbot: Any, make_window:
     for text in (*shown, window.windowTitle(), window.agent_name, window.chat.agent_name):
         assert "\x1b" not in text and "\u202e" not in text, text
     assert window.windowTitle() == "Old\\x1b[2J\\u202e — Ember"
+
+
+def test_the_new_and_rename_dialogs_take_the_one_name_rule(qtbot: Any, make_window: Any) -> None:
+    """Issue 28 item 11: the app's dialogs go through the service, so the rule of create
+    and import holds there too (one message, nothing created or renamed)."""
+    window = make_window(scripted())
+    window.expect_errors = True
+    before = [a.name for a in window.agents]
+    window.commands.create_agent("Eve\x1b[2J", "ember", "basic")
+    qtbot.waitUntil(lambda: len(window.errors) == 1, timeout=WAIT_MS)
+    window.commands.rename_to(window.agent_id, "x" * 5000)
+    qtbot.waitUntil(lambda: len(window.errors) == 2, timeout=WAIT_MS)
+    first, second = window.errors
+    assert "control character (U+001B)" in first and "\x1b" not in first
+    assert "at most 100 characters" in second
+    settle(qtbot, window)
+    assert [a.name for a in window.agents] == before
+    window.commands.create_agent("Cafe\u0301", "ember", "basic")  # "e" + a combining accent
+    qtbot.waitUntil(lambda: window.agent_name == "Caf\u00e9", timeout=WAIT_MS)
