@@ -242,15 +242,12 @@ def check_server(report: Report, settings: Mapping[str, object]) -> None:
     if not url:
         return
     model = _setting(settings, "server_model") or None
-    key = apikey.api_key_for(url)
     source = "EMBER_API_KEY" if os.environ.get(apikey.ENV_VAR) else "the OS keychain"
-    facts: dict[str, object] = {
-        "url": url,
-        "model_setting": model,
-        "api_key": f"set (from {source})" if key else "none",
-    }
+    facts: dict[str, object] = {"url": url, "model_setting": model, "api_key": "unusable"}
     report.facts["server"] = facts
     try:
+        key = apikey.api_key_for(url)  # a key that cannot be sent fails this check
+        facts["api_key"] = f"set (from {source})" if key else "none"
         caps = probe_server(url, model, key)
     except EmberError as exc:
         facts.update(reachable=False, error=str(exc))

@@ -187,3 +187,21 @@ def test_a_reader_that_leaves_early_is_no_traceback(home: Path) -> None:
         os.close(write)
     assert out.returncode == 1
     assert out.stderr == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("chat", "--agent", "Bob", "--server", "http://127.0.0.1:9/v1"),
+        ("server", "test", "http://127.0.0.1:9/v1"),
+    ],
+    ids=["chat", "server test"],
+)
+def test_an_api_key_that_cannot_be_sent_is_one_line(home: Path, args: tuple[str, ...]) -> None:
+    """EMBER_API_KEY with bytes that are not UTF-8 was a UnicodeEncodeError traceback at
+    the first request (the key is never repeated)."""
+    before = db_dump(home)
+    out = run_ember(home, *args, stdin="hello\n", env={"EMBER_API_KEY": os.fsdecode(b"sk-\xff")})
+    line = one_line(out, "EMBER_API_KEY is not usable", "printable ASCII")
+    assert "sk-" not in line
+    assert db_dump(home) == before
