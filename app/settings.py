@@ -149,7 +149,7 @@ class SettingsDialog(QDialog):
         form.addRow("Timed heartbeats", hb_row)
 
         self.show_thoughts = QCheckBox("Show the agent's inner thoughts and tool calls")
-        self.show_thoughts.setChecked(bool(prefs.get("show_thoughts", False)))
+        self.show_thoughts.setChecked(prefs.get("show_thoughts") is True)
         form.addRow("Chat", self.show_thoughts)
         layout.addLayout(form)
 

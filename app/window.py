@@ -181,7 +181,7 @@ class MainWindow(Frame):
 
     def _on_started(self, start: views.Startup) -> None:
         self.config, self.prefs = start.config, start.prefs
-        show = bool(self.prefs.get("show_thoughts", False))
+        show = self.prefs.get("show_thoughts") is True  # "false" saved by hand is off
         self.act_thoughts.setChecked(show)
         self.chat.set_show_details(show)
         self._show_agents(start.agents)

@@ -122,3 +122,16 @@ def test_the_dialog_opens_on_bad_saved_preferences(qtbot: Any, tmp_path: Path) -
         dialog = SettingsDialog(config, {"model_labels": labels}, scan=False)
         qtbot.addWidget(dialog)
         assert dialog.model.currentText() == "m.gguf"
+
+
+def test_show_thoughts_saved_as_a_text_is_off(qtbot: Any, make_window: Any) -> None:
+    """A preference of "false" (saved by hand, or by another tool) read as on: bool("false")."""
+    from ember.app.settings import SettingsDialog
+
+    with Store() as store:
+        store.set_setting("gui", {"show_thoughts": "false"})
+    window = make_window(scripted())
+    assert not window.act_thoughts.isChecked()
+    dialog = SettingsDialog(EngineConfig(), {"show_thoughts": "false"}, scan=False)
+    qtbot.addWidget(dialog)
+    assert not dialog.show_thoughts.isChecked()
