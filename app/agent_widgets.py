@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ember.core.api import printable
+
 if TYPE_CHECKING:
     from ember.core.api import AgentSummary
 
@@ -134,7 +136,7 @@ class AgentList(QWidget):
         self._quiet = True
         self.list.clear()
         for a in agents:
-            item = QListWidgetItem(a.name)
+            item = QListWidgetItem(printable(a.name))  # a name from before the rule, escaped
             item.setData(Qt.ItemDataRole.UserRole, a.id)
             self.list.addItem(item)
             if a.id == current:

@@ -91,8 +91,9 @@ class SettingsDialog(QDialog):
         self.model.addItem("Bundled: Gemma 3 270M (small, fast, basic)", BUNDLED)
         current = config.model_path or BUNDLED
         if current:
-            labels = prefs.get("model_labels") or {}
-            self.add_model(current, str(labels.get(current) or Path(current).name))
+            labels = prefs.get("model_labels")  # saved by the GUI; anything else is ignored
+            label = labels.get(current) if isinstance(labels, dict) else None
+            self.add_model(current, label if isinstance(label, str) else Path(current).name)
             self.model.setCurrentIndex(1)
         model_row.addWidget(self.model, 1)
         browse = QPushButton("Browse…")
@@ -148,7 +149,7 @@ class SettingsDialog(QDialog):
         form.addRow("Timed heartbeats", hb_row)
 
         self.show_thoughts = QCheckBox("Show the agent's inner thoughts and tool calls")
-        self.show_thoughts.setChecked(bool(prefs.get("show_thoughts", False)))
+        self.show_thoughts.setChecked(prefs.get("show_thoughts") is True)
         form.addRow("Chat", self.show_thoughts)
         layout.addLayout(form)
 

@@ -42,6 +42,7 @@ from ember.app.modelcommands import ModelCommands
 from ember.app.statusbar import StatusBar
 from ember.app.transcript import DisplayItem
 from ember.app.worker import EngineWorker
+from ember.core.api import printable
 
 if TYPE_CHECKING:
     from ember.core.api import AgentSummary, EngineConfig, IngestResult, ModelStatus, PassResult
@@ -180,7 +181,7 @@ class MainWindow(Frame):
 
     def _on_started(self, start: views.Startup) -> None:
         self.config, self.prefs = start.config, start.prefs
-        show = bool(self.prefs.get("show_thoughts", False))
+        show = self.prefs.get("show_thoughts") is True  # "false" saved by hand is off
         self.act_thoughts.setChecked(show)
         self.chat.set_show_details(show)
         self._show_agents(start.agents)
@@ -195,7 +196,7 @@ class MainWindow(Frame):
                 self._set_agent_name(a.name)
 
     def _set_agent_name(self, name: str) -> None:
-        self.agent_name = self.chat.agent_name = name
+        self.agent_name = self.chat.agent_name = name = printable(name)  # ESC etc. escaped
         self.setWindowTitle(f"{name} — Ember")
         self.composer.setPlaceholderText(
             f"Message {name}…  (Enter to send, Shift+Enter for a new line)"

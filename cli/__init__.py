@@ -10,13 +10,15 @@ agent: an unknown ``--agent`` is an error.
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import sys
 from collections.abc import Sequence
 
 from ember.cli import agents, chat, doctor, documents, memory, models
 from ember.cli import eval as eval_cmd
 from ember.core.api import DEFAULT_HUMAN, DEFAULT_PERSONA, MAX_CTX, MIN_CTX, humans, personas
-from ember.core.kernel.errors import EmberError
+from ember.core.kernel.errors import EmberError, InvalidInput, quoted
 
 
 def _agent_arg(p: argparse.ArgumentParser) -> None:
@@ -34,6 +36,41 @@ def ctx_size(value: str) -> int:
     if n > MAX_CTX:
         raise argparse.ArgumentTypeError(f"{n} tokens is more than any model can take")
     return n
+
+
+# Arguments that are text, not file paths, by their destination (what a line calls them).
+# A byte that is not UTF-8 reaches Python as a lone surrogate, which SQLite, the embedder
+# and stdout refuse with a traceback; a file path keeps its bytes (documents.path_text).
+TEXT_ARGS = {
+    "agent": "the agent name",
+    "name": "the agent name",
+    "persona": "the persona",
+    "human": "the human profile",
+    "query": "the query",
+    "server": "the server URL",
+    "url": "the server URL",
+    "server_model": "the server's model",
+    "id": "the catalogue id",
+    "tasks": "the task name",
+}
+
+
+def check_text_args(args: argparse.Namespace) -> None:
+    """Refuse, in one line, a text argument holding bytes that are not UTF-8."""
+    for dest, what in TEXT_ARGS.items():
+        value = getattr(args, dest, None)
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and not is_utf8(text):
+                raise InvalidInput(f"{what} {quoted(text)} is not valid UTF-8 text.")
+
+
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` came from valid UTF-8 (holds no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,16 +182,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    for stream in (sys.stdout, sys.stderr):
+        # Never a UnicodeEncodeError printing: a path that is not UTF-8 (a lone surrogate)
+        # under a strict locale, or a name the terminal's encoding cannot show.
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
-        return int(args.func(args))
+        check_text_args(args)
+        code = int(args.func(args))
+        if sys.stdout is not None:
+            sys.stdout.flush()  # a reader gone away fails here, inside the handlers below
+        return code
     except EmberError as exc:
         print(f"ember: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("ember: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader left ('ember agents list | head -1'): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
+        return 1

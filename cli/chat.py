@@ -22,7 +22,7 @@ from types import FrameType
 from typing import Any
 
 from ember.cli.shared import open_ember, require_stdin
-from ember.core.api import Ember, use_file, use_server
+from ember.core.api import Ember, printable, use_file, use_server
 from ember.core.kernel import events
 from ember.core.kernel.errors import EmberError
 
@@ -201,7 +201,9 @@ def run(args: argparse.Namespace) -> int:
             )
             scheduler.start()
         if interactive and not args.jsonl:
-            print(f"Chatting with {agent.name} (Ctrl-D to quit, Ctrl-C to stop a reply).")
+            print(
+                f"Chatting with {printable(agent.name)} (Ctrl-D to quit, Ctrl-C to stop a reply)."
+            )
         cancel = threading.Event()
         lines = _idle_while_waiting(typed_lines(), ember, agent.id)
         try:

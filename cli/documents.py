@@ -8,7 +8,7 @@ import sys
 from ember.cli.shared import open_ember
 from ember.core.api import IngestProgress, TransferProgress, check_history, path_text, shown
 from ember.core.api import ProgressCallback as TransferProgressCallback
-from ember.core.kernel.errors import InvalidInput, NotFound
+from ember.core.kernel.errors import InvalidInput, NotFound, escaped, quoted
 
 
 def _plural(n: int, word: str) -> str:
@@ -71,7 +71,7 @@ def end_progress() -> None:
 
 
 def _progress_line(p: IngestProgress) -> None:
-    name = p.path.rsplit("/", 1)[-1]
+    name = escaped(p.path.rsplit("/", 1)[-1])
     pages = f"page {p.pages_done}/{p.pages_total}, " if p.pages_total > 1 else ""
     done = f"{pages}{p.chunks_done} passages"
     if p.stage == "waiting":
@@ -94,7 +94,7 @@ def run_ingest(args: argparse.Namespace) -> int:
         print("ember: no PDF, text or Markdown files found there.", file=sys.stderr)
         return 1
     for r in results:
-        print(r.line())
+        print(escaped(r.line()))  # a file name may hold ESC sequences
     return 0 if all(r.status in ("loaded", "skipped") for r in results) else 1
 
 
@@ -117,7 +117,7 @@ def run_sources(args: argparse.Namespace) -> int:
                 if s.status == "loading":  # one whose load died was removed above
                     status = "\t[loading now: not searchable until it is done]"
                 print(
-                    f"{s.id}\t{s.name}\t{_plural(s.pages, 'page')}\t"
+                    f"{s.id}\t{escaped(s.name)}\t{_plural(s.pages, 'page')}\t"
                     f"{_plural(s.passages, 'passage')}\t"
                     f"{s.created_at[:16].replace('T', ' ')}{status}"
                 )
@@ -133,7 +133,7 @@ def run_sources(args: argparse.Namespace) -> int:
             ]
             if len(matches) != 1:
                 reason = "is ambiguous; use its id" if matches else "is not a loaded document"
-                print(f"ember: '{target}' {reason} (see: ember sources).", file=sys.stderr)
+                print(f"ember: {quoted(target)} {reason} (see: ember sources).", file=sys.stderr)
                 code = 1
                 continue
             try:
@@ -143,5 +143,5 @@ def run_sources(args: argparse.Namespace) -> int:
                 code = 1
                 continue
             sources = [s for s in sources if s.id != matches[0].id]
-            print(f"removed: {matches[0].name} ({_plural(n, 'passage')})")
+            print(f"removed: {escaped(matches[0].name)} ({_plural(n, 'passage')})")
         return code

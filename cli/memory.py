@@ -86,8 +86,12 @@ def run_search(args: argparse.Namespace) -> int:
             _print_results(page, args.json)
             return 0
         # One query per line; one JSON line per query; the models load once.
-        for line in sys.stdin:
-            query = line.strip()
+        for number, raw in enumerate(sys.stdin.buffer, 1):
+            try:
+                query = raw.decode("utf-8").strip()
+            except UnicodeDecodeError:  # the embedder took its lone surrogates for a crash
+                print(f"ember: line {number} is not valid UTF-8; skipped", file=sys.stderr)
+                continue
             if not query:
                 continue
             try:

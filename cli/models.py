@@ -125,7 +125,7 @@ def _download(entry: CatalogueEntry, yes: bool) -> int:
         print("Already downloaded.")
         return 0
     if not yes:
-        if not sys.stdin.isatty():
+        if sys.stdin is None or not sys.stdin.isatty():  # None: stdin is closed
             raise InvalidInput("not downloading without confirmation; add --yes")
         if input("Download it? [y/N] ").strip().lower() not in ("y", "yes"):
             print("Not downloaded.")

@@ -69,6 +69,7 @@ if TYPE_CHECKING:
     from ember.core.service import PassagePage as PassagePage
     from ember.core.service import RecallPage as RecallPage
     from ember.core.service import default_backend as default_backend
+    from ember.core.storage.agent_names import printable as printable
     from ember.core.storage.agent_names import shown as shown
     from ember.core.storage.blockhistory import BlockChange as BlockChange
     from ember.core.storage.blockhistory import diff as diff
@@ -157,6 +158,7 @@ _WHERE = {
     "personas": ("ember.core.agent.presets", "personas"),
     "probe_server": ("ember.core.llm.server_caps", "probe_server"),
     "scan_models": ("ember.core.models.scan", "scan_models"),
+    "printable": ("ember.core.storage.agent_names", "printable"),
     "shown": ("ember.core.storage.agent_names", "shown"),
     "store_api_key": ("ember.core.llm.apikey", "store_api_key"),
     "use_bundled": ("ember.core.models.choice", "use_bundled"),
@@ -229,6 +231,7 @@ __all__ = [
     "parse_server_url",
     "path_text",
     "personas",
+    "printable",
     "probe_server",
     "scan_models",
     "shown",

@@ -70,7 +70,7 @@ from ember.core.models.choice import BackendFactory, default_backend, local_back
 from ember.core.service_agents import AgentOps
 from ember.core.service_memory import MemoryOps
 from ember.core.service_model import ModelOps
-from ember.core.storage import messages
+from ember.core.storage import agent_settings, messages
 from ember.core.storage.agent_lock import AgentLock
 from ember.core.storage.messages import Kind, Role
 from ember.core.storage.store import Agent, Store
@@ -119,6 +119,8 @@ class Ember(AgentOps, MemoryOps, ModelOps):
         # Saved settings that were bad and fell back to their defaults, one line each.
         self.settings_problems: list[str] = []
         self.config = EngineConfig.load(store, self.settings_problems)
+        for agent in store.list_agents():  # each agent's own settings, checked alike
+            agent_settings.read(agent.settings, self.settings_problems, agent.name)
         reap_interrupted(store)  # documents whose load was killed, with their passages
         self.engine: Engine | None = None
         self._logged_in: set[int] = set()

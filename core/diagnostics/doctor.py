@@ -28,7 +28,7 @@ import ember
 from ember.core.kernel import paths
 from ember.core.kernel.cpu import cpu_model
 from ember.core.llm import llama_build
-from ember.core.storage import health, repair
+from ember.core.storage import agent_settings, health, repair
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -240,15 +240,12 @@ def check_server(report: Report, settings: Mapping[str, object]) -> None:
     if not url:
         return
     model = _setting(settings, "server_model") or None
-    key = apikey.api_key_for(url)
     source = "EMBER_API_KEY" if os.environ.get(apikey.ENV_VAR) else "the OS keychain"
-    facts: dict[str, object] = {
-        "url": url,
-        "model_setting": model,
-        "api_key": f"set (from {source})" if key else "none",
-    }
+    facts: dict[str, object] = {"url": url, "model_setting": model, "api_key": "unusable"}
     report.facts["server"] = facts
     try:
+        key = apikey.api_key_for(url)  # a key that cannot be sent fails this check
+        facts["api_key"] = f"set (from {source})" if key else "none"
         caps = probe_server(url, model, key)
     except EmberError as exc:
         facts.update(reachable=False, error=str(exc))
@@ -292,13 +289,14 @@ def read_settings(db_file: Path, problems: list[str] | None = None) -> dict[str,
         conn = db.sqlite_module().connect(f"file:{db_file}?mode=ro", uri=True)
         try:
             row = conn.execute("SELECT value FROM settings WHERE key = 'engine'").fetchone()
+            agents = conn.execute("SELECT name, settings FROM agents").fetchall()
         finally:
             conn.close()
     except Exception:
         return {}
-    if row is None:
-        return {}
-    return asdict(EngineConfig.from_saved(str(row[0]), problems))
+    for name, text in agents:  # each agent's own settings too
+        agent_settings.read(agent_settings.parse(text), problems, name)
+    return {} if row is None else asdict(EngineConfig.from_saved(str(row[0]), problems))
 
 
 def check_database(report: Report, db_file: Path) -> None:
@@ -347,8 +345,8 @@ def check_paths(report: Report) -> dict[str, object]:
                 "settings",
                 "warn",
                 "; ".join(problems),
-                "Choose them again in Settings (or with ember models use / ember server "
-                "use); until then the defaults are used.",
+                "Choose them again in Settings (or with ember models use, ember server use, "
+                "ember agents recall); until then the defaults are used.",
             )
         )
     status: Status = "ok" if free > 1_000_000_000 else ("warn" if free > 100_000_000 else "fail")

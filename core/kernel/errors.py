@@ -9,11 +9,16 @@ def quoted(value: object, limit: int = 60) -> str:
     text = value if isinstance(value, str) else repr(value)
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    escaped = "".join(
+    return f"'{escaped(text)}'"
+
+
+def escaped(text: str) -> str:
+    """``text`` with line breaks, control and format characters (ESC sequences, bidi
+    overrides) and lone surrogates escaped, so that printing it cannot change a terminal."""
+    return "".join(
         ch if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF else ascii(ch)[1:-1]
         for ch in text
     )
-    return f"'{escaped}'"
 
 
 class EmberError(Exception):

@@ -14,12 +14,27 @@ DB_FILENAME = "ember.sqlite3"
 def private_dir(path: Path) -> Path:
     """``path`` created (with its parents) readable by the user only, whatever the umask
     (under umask 000 the model folder was 0777); returns it."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_dirs(path)
     try:
         os.chmod(path, 0o700)
     except OSError:  # a folder we do not own (e.g. a shared EMBER_HOME): leave it
         pass
     return path
+
+
+def make_dirs(path: Path) -> None:
+    """Create ``path`` and each missing parent 0700, as the XDG base directory spec asks:
+    under umask 000 a first run made ``~/.cache`` and ``~/.local/share`` 0777, so anyone
+    could swap Ember's folders (and the model llama.cpp runs) for their own. Folders that
+    exist are left as they are."""
+    missing: list[Path] = []
+    parent = path.parent
+    while not os.path.lexists(parent) and parent != parent.parent:
+        missing.append(parent)
+        parent = parent.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    path.mkdir(mode=0o700, exist_ok=True)
 
 
 def data_dir_path() -> Path:

@@ -26,11 +26,23 @@ def _keyring() -> ModuleType | None:
     return keyring
 
 
+def checked_key(key: str, where: str = "The API key") -> str:
+    """``key`` if it can go in an HTTP header: printable ASCII without spaces. A key with
+    other characters (bytes that are not UTF-8 in ``EMBER_API_KEY``, an accent) was a
+    UnicodeEncodeError traceback at the first request. The key is never repeated."""
+    if not (key.isascii() and key.isprintable() and " " not in key):
+        raise InvalidInput(
+            f"{where} is not usable: an API key holds only printable ASCII characters, "
+            "without spaces. Copy it again from the server's settings."
+        )
+    return key
+
+
 def api_key_for(url: str) -> str | None:
     """The key for the server at ``url``: the environment first, then the keychain."""
     key = os.environ.get(ENV_VAR)
     if key:
-        return key
+        return checked_key(key, ENV_VAR)
     keyring = _keyring()
     if keyring is None:
         return None
@@ -38,12 +50,14 @@ def api_key_for(url: str) -> str | None:
         stored = keyring.get_password(KEYRING_SERVICE, parse_server_url(url).origin)
     except Exception:  # no usable keychain backend: same as no key
         return None
-    return stored or None
+    return checked_key(stored, "The API key in the OS keychain") if stored else None
 
 
 def store_api_key(url: str, key: str | None) -> None:
     """Keep ``key`` for the server at ``url`` in the OS keychain (None deletes it)."""
     origin = parse_server_url(url).origin
+    if key:
+        checked_key(key)
     keyring = _keyring()
     if keyring is None:
         raise InvalidInput(f"The keyring package is missing; set {ENV_VAR} instead.")

@@ -90,7 +90,7 @@ class KVStateCache:
     def folder(self) -> Path:
         """The folder holding the state files (created on first use)."""
         folder = self._folder if self._folder is not None else paths.cache_dir() / "kv"
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        paths.make_dirs(folder)
         return folder
 
     # -- names ----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ember.core.kernel.errors import Cancelled, ModelError
+from ember.core.kernel.errors import Cancelled, ModelError, quoted
 from ember.core.llm.backend import ChatFormat, GenerationStats, OnPromptProgress, Prompt
 from ember.core.llm.gguf import GGUFInfo, read_gguf_info
 from ember.core.step.schema import Constraint
@@ -107,6 +107,11 @@ class LlamaBackend:
                 seed=seed,
                 verbose=False,
             )
+        except UnicodeEncodeError:  # llama.cpp takes the path as UTF-8
+            raise ModelError(
+                f"llama.cpp cannot open {quoted(str(self.path), 200)}: its path is not valid "
+                "UTF-8. Rename the file (or its folder) and choose it again."
+            ) from None
         except Exception as exc:
             raise ModelError(f"llama.cpp could not load {self.path}: {exc}") from exc
         self.n_ctx = int(self.llm.n_ctx())

@@ -183,9 +183,10 @@ def probe_server(
     """What the server at ``url`` offers (its models among it), asked with ``api_key`` (a key
     just typed) or else its key from ``EMBER_API_KEY`` or the keychain: a settings page's
     "Test" (raises ServerError)."""
-    from ember.core.llm.apikey import api_key_for
+    from ember.core.llm.apikey import api_key_for, checked_key
 
-    return detect(OpenAIClient(parse_server_url(url), api_key or api_key_for(url)), model)
+    key = checked_key(api_key) if api_key else api_key_for(url)
+    return detect(OpenAIClient(parse_server_url(url), key), model)
 
 
 # llama.cpp's stand-in for a model without a chat template (common/chat.cpp,

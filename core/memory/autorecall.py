@@ -24,12 +24,13 @@ from ember.core.kernel import clock
 from ember.core.memory import search, search_index
 from ember.core.memory.chunking import split_sentences
 from ember.core.memory.embedder import Embedder
+from ember.core.storage import agent_settings
 from ember.core.storage.messages import Role
 from ember.core.storage.store import Store
 
 MARKER = "Possibly relevant memories"
 # The per-agent switch (``agents.settings``); on when absent.
-SETTING = "auto_recall"
+SETTING = agent_settings.AUTO_RECALL
 # Five: on ember eval's conversation task (seed 11) three hits held the evidence for 0.58
 # of the questions, five for 0.83 (recall@5), at about 60 prompt tokens a message.
 MAX_HITS = 5
@@ -60,7 +61,7 @@ class Memory:
 
 def enabled(settings: Mapping[str, object]) -> bool:
     """Whether automatic recall is on in an agent's ``settings`` (on by default)."""
-    return bool(settings.get(SETTING, True))
+    return agent_settings.read(settings).auto_recall
 
 
 def _best_score(tier: search.Tier, weights: search.Weights) -> float:

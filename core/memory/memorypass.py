@@ -27,12 +27,13 @@ from dataclasses import dataclass
 from ember.core.kernel.errors import NotFound
 from ember.core.memory import statements
 from ember.core.memory.embedder import Embedder
+from ember.core.storage import agent_settings
 from ember.core.storage.store import Store
 
 AUTHOR = "memory"
 LABEL = "human"
 # The agent setting holding the id of the newest message the pass has read.
-READ_UPTO = "memory_pass_read_upto"
+READ_UPTO = agent_settings.READ_UPTO
 # Messages read per pass at most (a long import is read over several idle moments).
 BATCH = 200
 # What the pass reads of one message: its beginning, and the first statements in it. A
@@ -102,7 +103,7 @@ def run(
     """One memory pass over the agent's unread user messages. Writes nothing when
     ``cancel`` is set before it commits."""
     agent = store.get_agent_by_id(agent_id)
-    upto = int(agent.settings.get(READ_UPTO, 0) or 0)
+    upto = agent_settings.read(agent.settings).memory_pass_read_upto
     rows = store.conn.execute(
         "SELECT id, text FROM messages WHERE agent_id = ? AND id > ? AND kind = 'user_message'"
         " ORDER BY id LIMIT ?",

@@ -26,6 +26,16 @@ def normal(name: str) -> str:
     return unicodedata.normalize("NFC", name).strip()
 
 
+def storable(name: str) -> bool:
+    """Whether ``name`` can be stored or looked up: no lone surrogates (bytes of a command
+    line argument that were not UTF-8)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def agent_name(name: str) -> str:
     """``name`` checked and normalised for a new or renamed agent. Raises InvalidInput
     saying what is wrong with it."""
@@ -49,3 +59,10 @@ def agent_name(name: str) -> str:
 def shown(name: str) -> str:
     """A name quoted for a one-line message, anything unprintable escaped."""
     return quoted(name, MAX_NAME_CHARS + 2)
+
+
+def printable(name: str) -> str:
+    """A name as a list, a title or a greeting shows it: :func:`shown` without the quotes
+    (a name stored before the rule, holding ESC or a bidi override, is escaped, never
+    printed raw)."""
+    return shown(name)[1:-1]

@@ -13,7 +13,7 @@ from typing import Any
 
 from ember.core.kernel import clock
 from ember.core.kernel.errors import AlreadyExists, InvalidInput, NotFound
-from ember.core.storage import agent_names, blockhistory
+from ember.core.storage import agent_names, agent_settings, blockhistory
 from ember.core.storage.store_base import StoreBase
 
 DEFAULT_BLOCK_LIMIT = 2000
@@ -60,13 +60,7 @@ def _agent(row: sqlite3.Row) -> Agent:
     )
 
 
-def _settings(text: str | None) -> dict[str, Any]:
-    """An agent's saved settings; a value that is not a JSON object counts as none."""
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+_settings = agent_settings.parse  # checked key by key when read (agent_settings.read)
 
 
 class AgentStore(StoreBase):
@@ -112,7 +106,14 @@ class AgentStore(StoreBase):
 
     def get_agent(self, name: str) -> Agent:
         """The agent named ``name`` (case-insensitive, normalised). Raises NotFound."""
-        row = self._one("SELECT * FROM agents WHERE name = ?", (agent_names.normal(name),))
+        key = agent_names.normal(name)
+        # A name with bytes that are not UTF-8 (lone surrogates) names no agent: SQLite
+        # refused to bind it, with a traceback.
+        row = (
+            self._one("SELECT * FROM agents WHERE name = ?", (key,))
+            if agent_names.storable(key)
+            else None
+        )
         if row is None:
             raise NotFound(f"No agent named {agent_names.shown(name)}.")
         return _agent(row)

@@ -20,6 +20,7 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 
+from ember.core.kernel import paths
 from ember.core.kernel.errors import (
     DatabaseDamaged,
     DatabaseTooNew,
@@ -96,7 +97,7 @@ def connect(path: Path | str, *, migrate: bool = True) -> sqlite3.Connection:
             )
         existed = path.exists()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            paths.make_dirs(path.parent)  # any it creates private (umask 000 made them 0777)
         except OSError as exc:
             raise sqlite_errors.translate_os(exc, path) from exc
         lease = health.Lease(path)

@@ -25,6 +25,7 @@ from ember.core.kernel.errors import InvalidInput
 from ember.core.memory.embedder import Embedder, EmbedderFactory
 from ember.core.storage import messages
 from ember.core.storage.agent_names import MAX_NAME_CHARS
+from ember.core.storage.agent_settings import READ_UPTO
 from ember.core.storage.archival import PassageRow
 from ember.core.storage.store import Agent, Store
 from ember.core.transfer.check import ARRAYS, ExportPlan, check_export
@@ -136,6 +137,7 @@ class _Writer:
     def messages(self, agent_id: int) -> None:
         dim = self.plan.model[1]
         vectors: list[tuple[int, int, np.ndarray]] = []
+        newest = 0
         for m in _items(self.plan.path, "messages"):
             oversized = len(messages.encode(m["content"])) > CONTEXT_CHARS
             mid = self.store.add_message(
@@ -160,7 +162,14 @@ class _Writer:
                 self.store.set_message_embeddings(vectors)
                 vectors = []
             self._tick()
+            newest = mid
         self.store.set_message_embeddings(vectors)
+        # The memory pass's mark is a message id of the exporting database (9,000 there
+        # left an import into a younger one unread for 9,000 messages): what was read there
+        # counts as read here.
+        settings = self.store.get_agent_by_id(agent_id).settings
+        if READ_UPTO in settings:
+            self.store.update_agent(agent_id, settings={**settings, READ_UPTO: newest})
 
     def passages(self, agent_id: int) -> None:
         batch: list[dict[str, Any]] = []

@@ -101,7 +101,9 @@ def _read_verdicts(path: Path) -> dict[str, dict[str, object]]:
 def _write_verdicts(path: Path, verdicts: dict[str, dict[str, object]]) -> None:
     """Keep the verdicts (private, atomic); a cache that cannot be written is no error."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        missing = [p for p in path.parents if not os.path.lexists(p)]
+        for folder in reversed(missing):  # 0700, not 0777 under umask 000 (XDG spec)
+            folder.mkdir(mode=0o700, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.partial")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

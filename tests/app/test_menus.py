@@ -96,3 +96,41 @@ def test_about_shows_version_model_and_data_folder(
     dialog.open_button.click()
     assert opened == [str(ember_home)]
     dialog.close()
+
+
+def test_a_name_stored_before_the_rule_is_shown_escaped(qtbot: Any, make_window: Any) -> None:
+    """Issue 28 item 11: a database from before the name rule may hold a name with ESC or
+    a bidi override; the agent list, the title and the chat show it escaped, never raw."""
+    from ember.core.storage.store import Store
+
+    with Store() as store:
+        store.conn.execute(
+            "INSERT INTO agents(name, created_at) VALUES (?, '2024-01-01T00:00:00+00:00')",
+            ("Old\x1b[2J\u202e",),
+        )
+        store.set_setting("gui", {"last_agent": "Old\x1b[2J\u202e"})
+    window = make_window(scripted())
+    shown = [window.agent_list.list.item(i).text() for i in range(window.agent_list.list.count())]
+    assert "Old\\x1b[2J\\u202e" in shown, shown
+    for text in (*shown, window.windowTitle(), window.agent_name, window.chat.agent_name):
+        assert "\x1b" not in text and "\u202e" not in text, text
+    assert window.windowTitle() == "Old\\x1b[2J\\u202e — Ember"
+
+
+def test_the_new_and_rename_dialogs_take_the_one_name_rule(qtbot: Any, make_window: Any) -> None:
+    """Issue 28 item 11: the app's dialogs go through the service, so the rule of create
+    and import holds there too (one message, nothing created or renamed)."""
+    window = make_window(scripted())
+    window.expect_errors = True
+    before = [a.name for a in window.agents]
+    window.commands.create_agent("Eve\x1b[2J", "ember", "basic")
+    qtbot.waitUntil(lambda: len(window.errors) == 1, timeout=WAIT_MS)
+    window.commands.rename_to(window.agent_id, "x" * 5000)
+    qtbot.waitUntil(lambda: len(window.errors) == 2, timeout=WAIT_MS)
+    first, second = window.errors
+    assert "control character (U+001B)" in first and "\x1b" not in first
+    assert "at most 100 characters" in second
+    settle(qtbot, window)
+    assert [a.name for a in window.agents] == before
+    window.commands.create_agent("Cafe\u0301", "ember", "basic")  # "e" + a combining accent
+    qtbot.waitUntil(lambda: window.agent_name == "Caf\u00e9", timeout=WAIT_MS)

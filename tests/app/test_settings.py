@@ -91,9 +91,7 @@ def test_a_context_size_that_does_not_fit_is_refused_at_ok(
     from ember.core.models import check
     from tests.remote_helpers import tiny_gguf
 
-    monkeypatch.setattr(
-        check, "memory_info", lambda: check.MemoryInfo(16 * 10**9, 2 * 10**9)
-    )
+    monkeypatch.setattr(check, "memory_info", lambda: check.MemoryInfo(16 * 10**9, 2 * 10**9))
     meta = {
         "llama.block_count": 16,
         "llama.attention.head_count": 32,
@@ -144,3 +142,29 @@ def test_a_saved_context_size_that_does_not_fit_is_refused_at_start(
     qtbot.waitUntil(lambda: bool(window.errors), timeout=WAIT_MS)
     assert "A context of 8,192 tokens needs about" in window.errors[-1]
     assert "the largest that fits now is " in window.errors[-1]
+
+
+def test_the_dialog_opens_on_bad_saved_preferences(qtbot: Any, tmp_path: Path) -> None:
+    """Issue 28 item 7: the GUI's own saved preferences are read as checked as the engine's
+    (model labels that are not a mapping of texts were an AttributeError opening Settings)."""
+    from ember.app.settings import SettingsDialog
+
+    model = tmp_path / "m.gguf"
+    config = EngineConfig(model_path=str(model))
+    for labels in ([1], "x", {str(model): 42}):
+        dialog = SettingsDialog(config, {"model_labels": labels}, scan=False)
+        qtbot.addWidget(dialog)
+        assert dialog.model.currentText() == "m.gguf"
+
+
+def test_show_thoughts_saved_as_a_text_is_off(qtbot: Any, make_window: Any) -> None:
+    """A preference of "false" (saved by hand, or by another tool) read as on: bool("false")."""
+    from ember.app.settings import SettingsDialog
+
+    with Store() as store:
+        store.set_setting("gui", {"show_thoughts": "false"})
+    window = make_window(scripted())
+    assert not window.act_thoughts.isChecked()
+    dialog = SettingsDialog(EngineConfig(), {"show_thoughts": "false"}, scan=False)
+    qtbot.addWidget(dialog)
+    assert not dialog.show_thoughts.isChecked()

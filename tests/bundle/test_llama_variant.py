@@ -161,3 +161,18 @@ def test_the_probe_generates_with_a_real_build(bundled_model: Path) -> None:
     assert spec is not None and spec.submodule_search_locations
     lib = Path(next(iter(spec.submodule_search_locations))) / "lib"
     assert lv.probe(lib, bundled_model, [sys.executable]) == (True, "generated a token")
+
+
+def test_the_folders_the_verdicts_create_are_private_under_umask_000(tmp_path: Path) -> None:
+    """Issue 28 item 13: a first run made ~/.cache 0777 under umask 000."""
+    import os
+
+    file = tmp_path / "home" / ".cache" / "ember" / "llama-variant.json"
+    old = os.umask(0)
+    try:
+        lv._write_verdicts(file, {})
+    finally:
+        os.umask(old)
+    for folder in (file.parent, file.parent.parent, file.parent.parent.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    assert stat.S_IMODE(file.stat().st_mode) == 0o600

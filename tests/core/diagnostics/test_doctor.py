@@ -126,6 +126,23 @@ def test_a_bad_saved_setting_is_reported_not_a_traceback(
     assert check.status == "warn" and "temperature ('hot') is not a number" in check.detail
 
 
+def test_doctor_reports_an_agents_bad_saved_setting(ember_home: Path) -> None:
+    """Issue 28 item 7: an agent's own settings are checked like the engine's."""
+    from ember.core.storage.store import Store
+
+    with Store(ember_home / "ember.sqlite3") as store:
+        store.conn.execute(
+            "INSERT INTO agents(name, created_at, settings) VALUES ('Bob', '2024-01-01', ?)",
+            ('{"memory_pass_read_upto": "abc"}',),
+        )
+    report = doctor.Report()
+    doctor.check_paths(report)
+    [check] = [c for c in report.checks if c.name == "settings"]
+    assert check.status == "warn", check
+    assert "memory_pass_read_upto of agent 'Bob' ('abc') is not a message number" in check.detail
+    assert "ember agents recall" in check.fix
+
+
 def test_doctor_never_shows_credentials_of_a_saved_server_url(ember_home: Path) -> None:
     from ember.core.storage.store import Store
 

@@ -92,3 +92,37 @@ def test_the_key_never_reaches_the_database(
     data = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
     assert b"127.0.0.1:8080" in data  # the settings were written...
     assert b"very-secret-key-42" not in data  # ...without the key
+
+
+@pytest.mark.parametrize("key", ["sk-\u00fc", "sk-\udcff", "sk-a b", "sk-\x1b[2J"])
+def test_a_key_that_cannot_go_in_a_header_is_one_line_never_repeated(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    """Such a key (an accent, bytes of EMBER_API_KEY that are not UTF-8) was a
+    UnicodeEncodeError traceback at the first request to the server."""
+    url = "http://127.0.0.1:8080/v1"
+    monkeypatch.setenv(apikey.ENV_VAR, key)
+    with pytest.raises(InvalidInput, match="EMBER_API_KEY is not usable") as env:
+        apikey.api_key_for(url)
+    monkeypatch.delenv(apikey.ENV_VAR)
+    with pytest.raises(InvalidInput, match="printable ASCII") as typed:
+        apikey.store_api_key(url, key)
+    assert memory_keyring.saved == {}
+    memory_keyring.saved[("ember", "http://127.0.0.1:8080")] = key  # kept by an older Ember
+    with pytest.raises(InvalidInput, match="in the OS keychain is not usable") as stored:
+        apikey.api_key_for(url)
+    for message in (str(env.value), str(typed.value), str(stored.value)):
+        assert key not in message and key[3:] not in message
+
+
+def test_doctor_fails_the_server_check_on_an_unusable_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ember.core.diagnostics import doctor
+
+    monkeypatch.setenv(apikey.ENV_VAR, "sk-\u00fc")
+    report = doctor.Report()
+    doctor.check_server(report, {"server_url": "http://127.0.0.1:9/v1"})
+    [check] = report.checks
+    assert check.status == "fail" and "EMBER_API_KEY is not usable" in check.detail
+    assert report.facts["server"]["api_key"] == "unusable"

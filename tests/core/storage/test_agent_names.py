@@ -90,3 +90,19 @@ def test_an_old_name_with_an_escape_is_printed_escaped(store: Store, hash_embedd
         AgentLock(store.path, old.id, old.name)
     for message in (str(missing.value), str(busy.value)):
         assert "\x1b" not in message and "\\x1b[2J" in message
+
+
+def test_a_name_that_is_not_utf8_finds_no_agent_and_makes_none(
+    store: Store, hash_embedder: Any
+) -> None:
+    """A command line byte that is not UTF-8 arrives as a lone surrogate: SQLite refused to
+    bind it (a traceback from every --agent); it names no agent, and none is created."""
+    from ember.core.kernel.errors import NotFound
+    from ember.core.storage.agent_names import printable
+
+    ember = Ember(store, embedder=hash_embedder)
+    with pytest.raises(NotFound, match=re.escape("a\\udcff")):
+        ember.find_agent("a\udcff")
+    with pytest.raises(InvalidInput, match="U\\+DCFF"):
+        ember.agent_for_chat("a\udcff")
+    assert printable("Old\x1b[2J\u202e") == "Old\\x1b[2J\\u202e"

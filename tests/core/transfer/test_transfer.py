@@ -343,7 +343,7 @@ def test_an_export_leaves_out_a_document_still_loading(
         store.add_passages(a.id, [(text, 1, 0)], vectors, source_id=source.id)
     store.add_passages(a.id, [("a note", None, None)], hash_embedder.embed(["a note"]))
     out = tmp_path / "a.json"
-    counts = agent_export.export_agent(store, a, out)
+    counts = export.export_agent(store, a, out)
     assert (counts["sources"], counts["passages"]) == (1, 2)
     doc = json.loads(out.read_text())
     assert [s["name"] for s in doc["sources"]] == ["done.txt"]
