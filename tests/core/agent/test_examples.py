@@ -31,7 +31,9 @@ def seed_world(store: Store, engine: Engine, agent_id: int, example: Example) ->
         mid = store.add_message(agent_id, "user", "user_message", {"message": text}, text)
         engine.recall.embed(agent_id, [(mid, text)])
     for name, page, text in example.memory.get("archival", []):
-        source = store.add_source(agent_id, f"/docs/{name}", name, "0" * 64, pages=page)
+        source = store.add_source(
+            agent_id, f"/docs/{name}", name, "0" * 64, pages=page, status="loaded"
+        )
         vectors = engine.embedder.embed([text])
         store.add_passages(agent_id, [(text, page, 0)], vectors, source_id=source.id)
 

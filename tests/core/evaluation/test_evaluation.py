@@ -264,8 +264,11 @@ def test_report_table_json_and_plot(tmp_path: Path) -> None:
 def test_eval_on_a_server_that_is_down_ends_with_one_clear_line(
     capsys: pytest.CaptureFixture[str], hash_embedder: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from ember.core import api
     from ember.core.memory import embedder
 
+    # Both names: api caches what it resolved once, and must get its own name back after.
+    monkeypatch.setattr(api, "SentenceTransformerEmbedder", lambda: hash_embedder)
     monkeypatch.setattr(embedder, "SentenceTransformerEmbedder", lambda: hash_embedder)
     assert main(["eval", "conversation", "--size", "1", "--server", "http://127.0.0.1:1/v1"]) == 1
     last = capsys.readouterr().err.splitlines()[-1]
