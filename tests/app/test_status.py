@@ -119,8 +119,15 @@ def test_a_long_step_says_what_is_happening(
     assert backend.reading.wait(WAIT_MS / 1000)
     qtbot.waitUntil(lambda: window.chat.current is not None)
     bubble = window.chat.current
-    qtbot.waitUntil(lambda: bubble.activity.text() == "Reading the conversation… 25%")
-    assert bubble.activity.isVisible() and bubble.role == "assistant"
+    # The text and the label's showing are two updates: wait for both (under load the
+    # check once fell between them).
+    qtbot.waitUntil(
+        lambda: (
+            bubble.activity.text() == "Reading the conversation… 25%"
+            and bubble.activity.isVisible()
+        )
+    )
+    assert bubble.role == "assistant"
     shot(window, artifacts_dir, "long-step")
     backend.reading.clear()
     backend.gate.set()  # the first step runs: a memory search, then the next step reads
