@@ -136,14 +136,21 @@ def test_vectors_a_deleted_agent_left_in_an_old_file_are_removed(
         assert [r[0] for r in store.conn.execute("SELECT passage_id FROM passage_code")] == [note]
 
 
-def test_two_loads_of_one_file_at_once_store_it_once(tmp_path: Path) -> None:
+def _agent_z_and_a_document(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A data folder with agent "Z", and a document for it to load: the folder, its
+    database file and the document."""
     home = tmp_path / "home"
     db_file = home / paths.DB_FILENAME
     doc = tmp_path / "mill.txt"
     doc.write_text(SENTENCES)
-    gate = tmp_path / "go"
     with Store(db_file) as store:
         presets.create_agent(store, "Z")
+    return home, db_file, doc
+
+
+def test_two_loads_of_one_file_at_once_store_it_once(tmp_path: Path) -> None:
+    _, db_file, doc = _agent_z_and_a_document(tmp_path)
+    gate = tmp_path / "go"
     first = child("ingest", str(db_file), "Z", str(doc), "0", f"2:{gate}")
     _wait_for(first, "held")  # one batch stored, the load under way
     second = child("ingest", str(db_file), "Z", str(doc), "0")
@@ -167,12 +174,7 @@ def _raw_count(store: Store, table: str) -> int:
 
 
 def test_a_killed_load_is_not_searchable_and_is_cleaned_up(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    db_file = home / paths.DB_FILENAME
-    doc = tmp_path / "mill.txt"
-    doc.write_text(SENTENCES)
-    with Store(db_file) as store:
-        presets.create_agent(store, "Z")
+    home, db_file, doc = _agent_z_and_a_document(tmp_path)
     loader = child("ingest", str(db_file), "Z", str(doc), "0", f"2:{tmp_path / 'never'}")
     _wait_for(loader, "held")  # the first batch is stored
     loader.send_signal(signal.SIGKILL)
@@ -200,13 +202,8 @@ def test_ember_sources_says_a_document_is_being_loaded(tmp_path: Path) -> None:
     """Issue 28 item 5: a load in progress showed '[loading]' while its passages were
     already searched and counted; removing it meanwhile made the load fail with a raw
     IntegrityError."""
-    home = tmp_path / "home"
-    db_file = home / paths.DB_FILENAME
-    doc = tmp_path / "mill.txt"
-    doc.write_text(SENTENCES)
+    home, db_file, doc = _agent_z_and_a_document(tmp_path)
     gate = tmp_path / "go"
-    with Store(db_file) as store:
-        presets.create_agent(store, "Z")
     loader = child("ingest", str(db_file), "Z", str(doc), "0", f"2:{gate}")
     _wait_for(loader, "held")
     listed = run_ember(home, "sources", "--agent", "Z")
@@ -235,13 +232,8 @@ def test_ember_sources_says_a_document_is_being_loaded(tmp_path: Path) -> None:
 
 
 def test_deleting_the_agent_during_its_load_says_so(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    db_file = home / paths.DB_FILENAME
-    doc = tmp_path / "mill.txt"
-    doc.write_text(SENTENCES)
+    home, db_file, doc = _agent_z_and_a_document(tmp_path)
     gate = tmp_path / "go"
-    with Store(db_file) as store:
-        presets.create_agent(store, "Z")
     loader = child("ingest", str(db_file), "Z", str(doc), "0", f"2:{gate}")
     _wait_for(loader, "held")  # one batch stored, the next being embedded
     assert run_ember(home, "agents", "delete", "Z").returncode == 0
