@@ -198,7 +198,7 @@ def run(n: int, n_queries: int) -> None:
     nm, np95 = stats_ms(numpy_t)
     print(f"{'method':<40}{'median ms':>11}{'p95 ms':>9}")
     print(f"{'Ember (binary prefilter + re-rank), k=10':<40}{em:>11.2f}{ep:>9.2f}")
-    print(f"{'Ember, k=50 (what search_archival asks)':<40}{e50m:>11.2f}{e50p:>9.2f}")
+    print(f"{'Ember, k=50 (what archival search asks)':<40}{e50m:>11.2f}{e50p:>9.2f}")
     print(f"{'exact vec0 float kNN, k=10':<40}{vm:>11.2f}{vp:>9.2f}")
     print(f"{'numpy brute force (in RAM), k=10':<40}{nm:>11.2f}{np95:>9.2f}")
     print(

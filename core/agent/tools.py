@@ -211,17 +211,15 @@ def core_memory_replace(ctx: ToolContext, label: str, old_content: str, new_cont
     return f"{action} {block_size_note(label, len(new_value), block.limit)}."
 
 
-def _run_search(
-    run: Callable[..., search.ResultPage], ctx: ToolContext, query: str, page: int, archival: bool
-) -> str:
+def _run_search(ctx: ToolContext, tier: search.Tier, query: str, page: int) -> str:
     if not query.strip():
         raise ToolFailure("query is empty.")
-    result = run(ctx.store, ctx.embedder, ctx.agent_id, query, page)
-    return format_hits(result, archival=archival, query=query)
+    result = search.search(ctx.store, ctx.embedder, ctx.agent_id, tier, query, page)
+    return format_hits(result, archival=tier == "archival", query=query)
 
 
 def conversation_search(ctx: ToolContext, query: str, page: int) -> str:
-    return _run_search(search.search_recall, ctx, query, page, archival=False)
+    return _run_search(ctx, "recall", query, page)
 
 
 def conversation_search_date(ctx: ToolContext, start_date: str, end_date: str, page: int) -> str:
@@ -251,7 +249,7 @@ def archival_memory_insert(ctx: ToolContext, content: str) -> str:
 
 
 def archival_memory_search(ctx: ToolContext, query: str, page: int) -> str:
-    return _run_search(search.search_archival, ctx, query, page, archival=True)
+    return _run_search(ctx, "archival", query, page)
 
 
 def pause_heartbeats(ctx: ToolContext, minutes: int) -> str:

@@ -20,21 +20,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ember.core.evaluation.pools import (
-    ALLERGENS,
-    CITIES,
-    DISHES,
-    GENRES,
-    INSTRUMENTS,
-    JOBS,
-    NAMES,
-    OPINIONS,
-    PET_NAMES,
-    SPECIES,
-    TOPICS,
-    WEATHER,
-    WEEKDAYS,
-)
+from ember.core.evaluation import pools
+from ember.core.evaluation.generator import _pick
 
 # The issue's own example never appears in a generated conversation.
 EXCLUDED = frozenset({"Dana", "violinist", "Biscuit", "violin"})
@@ -144,27 +131,28 @@ def _pool(values: Sequence[str]) -> list[str]:
 
 
 def _take(rng: random.Random, pool: Sequence[str], used: set[str]) -> str:
-    value = rng.choice([v for v in _pool(pool) if v not in used])
-    used.add(value)
-    return value
+    return _pick(rng, _pool(pool), used)
 
 
 def _fact_makers(rng: random.Random, used: set[str]) -> list[Callable[[], Fact]]:
-    """One maker per kind of fact (each draws its values when called)."""
+    """One maker per kind of fact (each draws its values when called), in a fixed order:
+    the seed picks makers by position."""
 
-    def job() -> Fact:
-        v = _take(rng, JOBS, used)
-        said = rng.choice(
-            [
-                f"Long day today. I'm a {v}, so that's normal for me.",
-                f"I work as a {v}, and this week has been busy.",
-                f"Being a {v} keeps me on my feet all day.",
-            ]
-        )
-        return Fact("job", v, said, ("What do I do for a living?", "What's my job?"))
+    def plain(
+        kind: str, pool: Sequence[str], phrasings: tuple[str, ...], asked: tuple[str, str]
+    ) -> Callable[[], Fact]:
+        """A fact that is one value of ``pool``, said in one of ``phrasings`` ({}: the
+        value; a single phrasing draws nothing, so a seed gives the same conversations)."""
+
+        def make() -> Fact:
+            v = _take(rng, pool, used)
+            said = rng.choice(phrasings) if len(phrasings) > 1 else phrasings[0]
+            return Fact(kind, v, said.format(v), asked)
+
+        return make
 
     def pet() -> Fact:
-        species, v = rng.choice(_pool(SPECIES)), _take(rng, PET_NAMES, used)
+        species, v = rng.choice(_pool(pools.SPECIES)), _take(rng, pools.PET_NAMES, used)
         said = rng.choice(
             [
                 f"My {species} {v} woke me up at six this morning.",
@@ -176,49 +164,60 @@ def _fact_makers(rng: random.Random, used: set[str]) -> list[Callable[[], Fact]]
             "pet", v, said, (f"What is my {species} called?", f"What's my {species}'s name?")
         )
 
-    def instrument() -> Fact:
-        v = _take(rng, INSTRUMENTS, used)
-        said = rng.choice(
-            [
-                f"I play the {v} in a small band on weekends.",
-                f"I've been practising the {v} every evening this month.",
-            ]
-        )
-        return Fact(
-            "instrument", v, said, ("What instrument do I play?", "Which instrument do I play?")
-        )
-
     def city() -> Fact:
-        v = _take(rng, CITIES, used)
+        v = _take(rng, pools.CITIES, used)
         said = rng.choice(
             [
-                f"It has been {rng.choice(WEATHER)} here in {v} all week.",
+                f"It has been {rng.choice(pools.WEATHER)} here in {v} all week.",
                 f"I live in {v}, near the river.",
             ]
         )
         return Fact("city", v, said, ("Where do I live?", "Which city do I live in?"))
 
-    def sister() -> Fact:
-        v = _take(rng, NAMES, used)
-        said = rng.choice(
-            [
-                f"My sister {v} is coming to stay next weekend.",
-                f"I had lunch with my sister {v} yesterday.",
-            ]
-        )
-        return Fact("sister", v, said, ("What's my sister's name?", "What is my sister called?"))
-
-    def dish() -> Fact:
-        v = _take(rng, DISHES, used)
-        said = f"My favourite food is {v}, I could eat it every day."
-        return Fact("dish", v, said, ("What's my favourite food?", "What food do I love most?"))
-
-    def allergy() -> Fact:
-        v = _take(rng, ALLERGENS, used)
-        said = f"I'm allergic to {v}, so I always read the labels."
-        return Fact("allergy", v, said, ("What am I allergic to?", "What is my allergy?"))
-
-    return [job, pet, instrument, city, sister, dish, allergy]
+    return [
+        plain(
+            "job",
+            pools.JOBS,
+            (
+                "Long day today. I'm a {}, so that's normal for me.",
+                "I work as a {}, and this week has been busy.",
+                "Being a {} keeps me on my feet all day.",
+            ),
+            ("What do I do for a living?", "What's my job?"),
+        ),
+        pet,
+        plain(
+            "instrument",
+            pools.INSTRUMENTS,
+            (
+                "I play the {} in a small band on weekends.",
+                "I've been practising the {} every evening this month.",
+            ),
+            ("What instrument do I play?", "Which instrument do I play?"),
+        ),
+        city,
+        plain(
+            "sister",
+            pools.NAMES,
+            (
+                "My sister {} is coming to stay next weekend.",
+                "I had lunch with my sister {} yesterday.",
+            ),
+            ("What's my sister's name?", "What is my sister called?"),
+        ),
+        plain(
+            "dish",
+            pools.DISHES,
+            ("My favourite food is {}, I could eat it every day.",),
+            ("What's my favourite food?", "What food do I love most?"),
+        ),
+        plain(
+            "allergy",
+            pools.ALLERGENS,
+            ("I'm allergic to {}, so I always read the labels.",),
+            ("What am I allergic to?", "What is my allergy?"),
+        ),
+    ]
 
 
 def _filler(rng: random.Random, used: set[str], others: set[str]) -> str:
@@ -231,13 +230,18 @@ def _filler(rng: random.Random, used: set[str], others: set[str]) -> str:
 
     templates: list[Callable[[], str]] = [
         lambda: "Can you suggest something quick for dinner?",
-        lambda: f"I watched a {rng.choice(GENRES)} film last night. It was {rng.choice(OPINIONS)}.",
+        lambda: (
+            f"I watched a {rng.choice(pools.GENRES)} film last night. "
+            f"It was {rng.choice(pools.OPINIONS)}."
+        ),
         lambda: "Any tips for sleeping better?",
-        lambda: f"I'm reading a book about {rng.choice(TOPICS)}.",
+        lambda: f"I'm reading a book about {rng.choice(pools.TOPICS)}.",
         lambda: "What's a good way to start running again?",
-        lambda: f"My friend {other(NAMES)} is a {other(JOBS)} and loves it.",
-        lambda: f"My neighbour's {rng.choice(_pool(SPECIES))} is called {other(PET_NAMES)}.",
-        lambda: f"I might visit {other(CITIES)} on {rng.choice(WEEKDAYS)}.",
+        lambda: f"My friend {other(pools.NAMES)} is a {other(pools.JOBS)} and loves it.",
+        lambda: (
+            f"My neighbour's {rng.choice(_pool(pools.SPECIES))} is called {other(pools.PET_NAMES)}."
+        ),
+        lambda: f"I might visit {other(pools.CITIES)} on {rng.choice(pools.WEEKDAYS)}.",
         lambda: "I need to remember to call the plumber.",
         lambda: "Do you know any good songs for a long drive?",
     ]
@@ -247,7 +251,7 @@ def _filler(rng: random.Random, used: set[str], others: set[str]) -> str:
 def _conversation(rng: random.Random) -> FirstConversation:
     used: set[str] = set()
     others: set[str] = set()
-    name = _take(rng, NAMES, used)
+    name = _take(rng, pools.NAMES, used)
     makers = _fact_makers(rng, used)
     facts = [maker() for maker in rng.sample(makers, FACTS_PER_CONVERSATION)]
     greeting = rng.choice([f"Hi, I'm {name}.", f"Hello! My name is {name}.", f"Hey, {name} here."])

@@ -32,7 +32,7 @@ from ember.core.evaluation.first import (
     first_conversations,
     score_block,
 )
-from ember.core.evaluation.runner import RecordingBackend
+from ember.core.evaluation.runner import RecordingBackend, step_counts
 from ember.core.kernel import clock, events
 from ember.core.llm.config import EngineConfig
 from ember.core.llm.kvstate import KVStateCache
@@ -93,17 +93,12 @@ def _turn(
     finished = ember.send(agent_id, turn.text, seen.append)
     turn.seconds = round(time.perf_counter() - start, 3)
     turn.finish = finished.reason
-    step_open = False
+    turn.steps, turn.parse_failures = step_counts(seen)
     last_stats: events.StepStats | None = None
     for event in seen:
-        if isinstance(event, events.StepStarted):
-            turn.parse_failures += step_open
-            turn.steps += 1
-            step_open = True
-        elif isinstance(event, events.StepStats):
+        if isinstance(event, events.StepStats):
             last_stats = event
         elif isinstance(event, events.ToolCall):
-            step_open = False
             turn.functions.append(event.name)
             turn.thought_tokens.append(len(backend.tokenize(event.thoughts)))
         elif isinstance(event, events.AssistantMessage):
@@ -112,9 +107,6 @@ def _turn(
                 rate = last_stats.tokens_per_second
                 turn.reply_seconds = round(last_stats.completion_tokens / rate, 3)
                 turn.reply_tokens_per_second = rate
-        elif isinstance(event, events.StepRejected):
-            step_open = False
-            turn.parse_failures += 1
     usage = ember.context_usage(agent_id)
     if usage is not None:
         turn.used, turn.flush_at, turn.window = usage.used, usage.flush_at, usage.window

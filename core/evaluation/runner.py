@@ -211,6 +211,12 @@ def _mechanisms(
     return True, found
 
 
+def step_counts(seen: Sequence[events.Event]) -> tuple[int, int]:
+    """The steps of a turn, and how many of them were not valid steps (rejected)."""
+    steps = sum(isinstance(e, events.StepStarted) for e in seen)
+    return steps, sum(isinstance(e, events.StepRejected) for e in seen)
+
+
 def ask(
     template: Path,
     workdir: Path,
@@ -242,21 +248,14 @@ def ask(
     result.error = finished.error
     prompts = backend.prompts[first_prompt:]
     results_text = ""
-    step_open = False
+    result.steps, result.parse_failures = step_counts(seen)
     for event in seen:
-        if isinstance(event, events.StepStarted):
-            result.parse_failures += step_open
-            result.steps += 1
-            step_open = True
-        elif isinstance(event, events.ToolCall):
-            step_open = False
+        if isinstance(event, events.ToolCall):
             result.calls.append(event.name)
         elif isinstance(event, events.ToolResult) and event.name in SEARCH_FUNCTIONS:
             results_text += event.message + "\n"
         elif isinstance(event, events.AssistantMessage):
             result.reply = event.text
-    if step_open and finished.reason in ("message", "no_message", "step_cap"):
-        result.parse_failures += 1
     result.correct = any(metrics.contains(result.reply, a) for a in q.answers)
     result.f1 = round(metrics.token_f1(result.reply, q.answers), 3)
     # The reply is written by the last step (summaries, if any, come before a step).

@@ -229,27 +229,3 @@ def _hits(store: Store, tier: Tier, chunk: Sequence[tuple[int, float]]) -> list[
         Hit(m.id, m.text, m.created_at, round(scores[m.id], 6), role=m.role)
         for m in store.get_messages(ids)
     ]
-
-
-def search_archival(
-    store: Store,
-    embedder: Embedder,
-    agent_id: int,
-    query: str,
-    page: int = 0,
-    page_size: int = PAGE_SIZE,
-) -> ResultPage:
-    """Archival memory search (passages and documents) with source and page."""
-    return search(store, embedder, agent_id, "archival", query, page, page_size)
-
-
-def search_recall(
-    store: Store,
-    embedder: Embedder,
-    agent_id: int,
-    query: str,
-    page: int = 0,
-    page_size: int = PAGE_SIZE,
-) -> ResultPage:
-    """Conversation search over every past message (not only those in context)."""
-    return search(store, embedder, agent_id, "recall", query, page, page_size)

@@ -7,14 +7,13 @@ deleting an agent cascades to everything it owns (the vector rows go through tri
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
 from ember.core.kernel import clock
 from ember.core.kernel.errors import AlreadyExists, InvalidInput, NotFound
 from ember.core.storage import agent_names, agent_settings, blockhistory
-from ember.core.storage.store_base import StoreBase
+from ember.core.storage.store_base import StoreBase, row_reader
 
 DEFAULT_BLOCK_LIMIT = 2000
 
@@ -45,22 +44,8 @@ class Block:
     position: int = 0
 
 
-def _agent(row: sqlite3.Row) -> Agent:
-    return Agent(
-        id=row["id"],
-        name=row["name"],
-        persona_preset=row["persona_preset"],
-        human_preset=row["human_preset"],
-        created_at=row["created_at"],
-        last_login_at=row["last_login_at"],
-        summary=row["summary"],
-        summary_hidden=row["summary_hidden"],
-        heartbeat_paused_until=row["heartbeat_paused_until"],
-        settings=_settings(row["settings"]),
-    )
-
-
-_settings = agent_settings.parse  # checked key by key when read (agent_settings.read)
+# Settings are checked key by key when read (agent_settings.read).
+_agent = row_reader(Agent, settings=agent_settings.parse)
 
 
 class AgentStore(StoreBase):

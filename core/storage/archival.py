@@ -15,7 +15,6 @@ never shows half a document (ingest.py removes what it left).
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy.typing as npt
 from ember.core.kernel import clock
 from ember.core.kernel.errors import InvalidInput, NotFound
 from ember.core.storage import vector_index
-from ember.core.storage.store_base import StoreBase
+from ember.core.storage.store_base import StoreBase, row_reader
 
 Vectors = Sequence[Sequence[float]] | Sequence[npt.NDArray[np.floating[Any]]] | npt.NDArray[Any]
 PassageItem = tuple[str, int | None, int | None]  # text, page, position
@@ -65,33 +64,8 @@ class Source:
     created_at: str
 
 
-def _source(row: sqlite3.Row) -> Source:
-    return Source(
-        id=row["id"],
-        agent_id=row["agent_id"],
-        path=row["path"],
-        name=row["name"],
-        sha256=row["sha256"],
-        pages=row["pages"],
-        passages=row["passages"],
-        status=row["status"],
-        error=row["error"],
-        created_at=row["created_at"],
-    )
-
-
-def _passage(row: sqlite3.Row) -> Passage:
-    return Passage(
-        id=row["id"],
-        agent_id=row["agent_id"],
-        text=row["text"],
-        source_id=row["source_id"],
-        source_name=row["source_name"],
-        page=row["page"],
-        position=row["position"],
-        created_at=row["created_at"],
-    )
-
+_source = row_reader(Source)
+_passage = row_reader(Passage)
 
 _PASSAGE_SELECT = (
     "SELECT p.*, s.name AS source_name FROM passages p LEFT JOIN sources s ON s.id = p.source_id"

@@ -23,6 +23,7 @@ from typing import Literal
 
 from ember.core.kernel import clock
 from ember.core.kernel.errors import NotFound
+from ember.core.storage.store_base import row_reader
 
 Author = Literal["agent", "memory", "user", "undo"]
 Op = Literal["=", "-", "+"]
@@ -67,17 +68,7 @@ def record(
     return cur.lastrowid
 
 
-def _change(row: sqlite3.Row) -> BlockChange:
-    return BlockChange(
-        id=int(row["id"]),
-        agent_id=int(row["agent_id"]),
-        label=str(row["label"]),
-        old_value=str(row["old_value"]),
-        new_value=str(row["new_value"]),
-        author=str(row["author"]),
-        created_at=str(row["created_at"]),
-    )
-
+_change = row_reader(BlockChange)
 
 _COLUMNS = "id, agent_id, label, old_value, new_value, author, created_at"
 

@@ -8,7 +8,6 @@ the context window only clears ``in_context``.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -16,7 +15,7 @@ from ember.core.kernel import clock
 from ember.core.kernel.jsontypes import JSONLike, JSONObject
 from ember.core.storage import messages
 from ember.core.storage.messages import Kind, Part, Role
-from ember.core.storage.store_base import SQLValue, StoreBase, Vector, vector_blob
+from ember.core.storage.store_base import SQLValue, StoreBase, Vector, row_reader, vector_blob
 
 # A message by agent, time, role and text, through messages_agent_time_text (migrations.py).
 FIND_MESSAGE = (
@@ -47,18 +46,13 @@ class Message:
         return messages.part(self.kind, self.content, self.text)
 
 
-def _message(row: sqlite3.Row) -> Message:
-    return Message(
-        id=row["id"],
-        agent_id=row["agent_id"],
-        role=messages.role_of(row["role"]),
-        kind=messages.kind_of(row["kind"]),
-        content=messages.decode(row["content"]),
-        text=row["text"],
-        created_at=row["created_at"],
-        in_context=bool(row["in_context"]),
-        tokens=row["tokens"],
-    )
+_message = row_reader(
+    Message,
+    role=messages.role_of,
+    kind=messages.kind_of,
+    content=messages.decode,
+    in_context=bool,
+)
 
 
 class RecallStore(StoreBase):

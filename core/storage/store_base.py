@@ -9,13 +9,14 @@ messages fit to show a user (see ``sqlite_errors``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +24,9 @@ import numpy.typing as npt
 from ember.core.kernel import jsontypes, paths
 from ember.core.kernel.jsontypes import JSONValue
 from ember.core.storage import db, sqlite_errors
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 # What SQLite stores, and the parameters of a query.
 SQLValue = str | int | float | bytes | None
@@ -35,6 +39,20 @@ Vector = Sequence[float] | npt.NDArray[np.floating[Any]]
 def vector_blob(vector: Vector) -> bytes:
     """float32 little-endian bytes, the format sqlite-vec takes."""
     return np.asarray(vector, dtype=np.float32).tobytes()
+
+
+_R = TypeVar("_R", bound="DataclassInstance")
+
+
+def row_reader(cls: type[_R], **convert: Callable[..., object]) -> Callable[[sqlite3.Row], _R]:
+    """The function that makes a ``cls`` record of a row: each field is the column of its
+    name, passed through ``convert[field]`` where one is given (JSON, enums, flags)."""
+    names = [f.name for f in dataclasses.fields(cls)]
+
+    def read(row: sqlite3.Row) -> _R:
+        return cls(*[convert[n](row[n]) if n in convert else row[n] for n in names])
+
+    return read
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)

@@ -21,7 +21,7 @@ from ember.core.documents.ingest import (
     ingest_paths,
 )
 from ember.core.kernel.errors import EmbedderError
-from ember.core.memory.search import search_archival
+from ember.core.memory.search import search
 from ember.core.storage.store import Store
 
 FILLER = [
@@ -239,11 +239,11 @@ def test_pdf_pages_are_attributed_and_phrase_from_page_three_ranks_first(
     assert events[-1].chunks_done == events[-1].chunks_total == result.passages
     assert [e.pages_done for e in events] == sorted(e.pages_done for e in events)
 
-    page = search_archival(store, embedder, agent_id, "how many seagulls did the keeper count")
+    page = search(store, embedder, agent_id, "archival", "how many seagulls did the keeper count")
     assert (page.hits[0].page, page.hits[0].source) == (3, "report.pdf")
     assert "Ansel Vorm" in page.hits[0].text
     for query in ("Ansel Vorm", "7342"):
-        hit = search_archival(store, embedder, agent_id, query).hits[0]
+        hit = search(store, embedder, agent_id, "archival", query).hits[0]
         assert (hit.page, hit.source) == (3, "report.pdf"), query
         assert query in hit.text
 
@@ -259,7 +259,7 @@ def test_exact_number_finds_its_passage_among_lookalikes(
     path = tmp_path / "invoices.txt"
     path.write_text("\n\n".join(lines), encoding="utf-8")
     assert ingest_file(store, embedder, agent_id, path, batch_size=2).status == "loaded"
-    hit = search_archival(store, embedder, agent_id, "invoice 70077").hits[0]
+    hit = search(store, embedder, agent_id, "archival", "invoice 70077").hits[0]
     assert "70077" in hit.text and hit.source == "invoices.txt" and hit.page is None
 
 
@@ -279,7 +279,7 @@ def test_markdown_headings_give_context(
         "Ember Guide > Backups\nCopy the file to a USB stick every Friday.",
         "Ember Guide > Themes\nPick dark or light in the settings.",
     ]
-    hit = search_archival(store, embedder, agent_id, "how do I back up").hits[0]
+    hit = search(store, embedder, agent_id, "archival", "how do I back up").hits[0]
     assert "USB stick" in hit.text
 
 
@@ -311,7 +311,7 @@ def test_remove_source_takes_every_passage_vector_and_fts_row(
     result = ingest_file(store, embedder, agent_id, report_pdf(tmp_path / "report.pdf"))
     assert store.remove_source(result.source_id) == result.passages
     assert snapshot(store) == before
-    hits = search_archival(store, embedder, agent_id, "Ansel Vorm seagulls").hits
+    hits = search(store, embedder, agent_id, "archival", "Ansel Vorm seagulls").hits
     assert [h.source for h in hits] == ["keep.txt"]
 
 

@@ -45,7 +45,7 @@ def test_search_reports_the_true_number_of_matches(ctx: ToolContext) -> None:
     """ "Showing 5 of N results" counted the fused candidates (at most 100), not the
     matches; every page of the matches can be reached."""
     from ember.core.agent.tools import conversation_search
-    from ember.core.memory.search import search_recall
+    from ember.core.memory.search import search
 
     texts = [f"Note {i}: green tea with honey" for i in range(130)]
     ids = [
@@ -55,5 +55,5 @@ def test_search_reports_the_true_number_of_matches(ctx: ToolContext) -> None:
     for mid, vector in zip(ids, ctx.embedder.embed(texts), strict=True):
         ctx.store.set_message_embedding(mid, ctx.agent_id, vector)
     assert conversation_search(ctx, "tea", 0).startswith("Showing 5 of 130 results (page 0/25)")
-    last = search_recall(ctx.store, ctx.embedder, ctx.agent_id, "tea", 25)
+    last = search(ctx.store, ctx.embedder, ctx.agent_id, "recall", "tea", 25)
     assert len(last.hits) == 5 and last.total == 130

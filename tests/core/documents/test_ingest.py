@@ -60,8 +60,8 @@ class _Watcher(HashEmbedder):
                     ),
                     "sources": [(s.status, s.passages) for s in other.list_sources(self.agent_id)],
                     # what the agent's archival_memory_search finds
-                    "hybrid": search.search_archival(
-                        other, HashEmbedder(), self.agent_id, "herons"
+                    "hybrid": search.search(
+                        other, HashEmbedder(), self.agent_id, "archival", "herons"
                     ).total,
                 }
         return super().embed(texts)
@@ -86,7 +86,7 @@ def test_a_document_being_loaded_is_not_searched_or_counted_until_it_is_done(
         "sources": [("loading", 4)],  # what is stored so far, for ember sources
         "hybrid": 0,
     }
-    assert search.search_archival(store, HashEmbedder(), agent.id, "herons").total > 4
+    assert search.search(store, HashEmbedder(), agent.id, "archival", "herons").total > 4
     assert store.count_passages(agent.id) == result.passages
     assert len(store.search_passages_keyword(agent.id, "herons", 5)) == 5
     assert len(store.search_passages_vector(agent.id, HashEmbedder().embed(["herons"])[0], 5)) == 5

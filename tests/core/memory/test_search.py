@@ -133,7 +133,7 @@ def test_question_words_do_not_drown_the_content_word(store: Store, hash_embedde
     a = agent(store)
     texts = [f"What did you do on day {i}?" for i in range(20)] + ["I love jasmine tea."]
     ids = add(store, hash_embedder, a, texts)
-    page = search.search_recall(store, hash_embedder, a, "What did I say about tea?")
+    page = search.search(store, hash_embedder, a, "recall", "What did I say about tea?")
     assert page.hits[0].id == ids[-1]
 
 
@@ -142,25 +142,25 @@ def test_totals_count_every_match_and_every_page_is_reachable(
 ) -> None:
     a = agent(store)
     add(store, hash_embedder, a, [f"Cup {i} of tea today." for i in range(130)])
-    page = search.search_recall(store, hash_embedder, a, "tea")
+    page = search.search(store, hash_embedder, a, "recall", "tea")
     assert page.total == 130  # not the fused candidate count
     assert page.header() == "Showing 5 of 130 results (page 0/25)"
-    last = search.search_recall(store, hash_embedder, a, "tea", page=25)
+    last = search.search(store, hash_embedder, a, "recall", "tea", page=25)
     assert len(last.hits) == 5
     seen = {
         h.id
         for p in range(26)
-        for h in search.search_recall(store, hash_embedder, a, "tea", page=p).hits
+        for h in search.search(store, hash_embedder, a, "recall", "tea", page=p).hits
     }
     assert len(seen) == 130
     with pytest.raises(PageOutOfRange):  # an InvalidInput: a Failed result, one CLI line
-        search.search_recall(store, hash_embedder, a, "tea", page=26)
+        search.search(store, hash_embedder, a, "recall", "tea", page=26)
 
 
 def test_hits_keep_their_time_and_role(store: Store, hash_embedder: Any) -> None:
     a = agent(store)
     add(store, hash_embedder, a, ["I moved to Porto.", "Lovely city!"])
-    hit = search.search_recall(store, hash_embedder, a, "Porto").hits[0]
+    hit = search.search(store, hash_embedder, a, "recall", "Porto").hits[0]
     assert (hit.text, hit.time, hit.role) == ("I moved to Porto.", at(0), "user")
 
 
@@ -171,9 +171,9 @@ def test_archival_search_fuses_keyword_and_vector_with_true_totals(
     texts = [f"Note {i}: the ferry timetable changes in spring." for i in range(60)]
     texts.append("The lighthouse keeper's cat is named Biscuit.")
     store.add_passages(a, [(t, None, None) for t in texts], hash_embedder.embed(texts))
-    page = search.search_archival(store, hash_embedder, a, "What is the keeper's cat called?")
+    page = search.search(store, hash_embedder, a, "archival", "What is the keeper's cat called?")
     assert page.hits[0].text == texts[-1]
-    assert search.search_archival(store, hash_embedder, a, "ferry").total == 60
+    assert search.search(store, hash_embedder, a, "archival", "ferry").total == 60
 
 
 def test_search_is_per_agent_and_deleting_an_agent_drops_its_index(
@@ -182,7 +182,7 @@ def test_search_is_per_agent_and_deleting_an_agent_drops_its_index(
     a, b = agent(store, "a"), agent(store, "b")
     add(store, hash_embedder, a, ["secret plans for the garden"])
     add(store, hash_embedder, b, ["nothing here"], start=5)
-    assert search.search_recall(store, hash_embedder, b, "garden").hits[0].text == "nothing here"
+    assert search.search(store, hash_embedder, b, "recall", "garden").hits[0].text == "nothing here"
     store.delete_agent(a)
     left = store.conn.execute(
         "SELECT (SELECT count(*) FROM message_window), (SELECT count(*) FROM message_window_vec),"
@@ -213,7 +213,7 @@ def test_migration_builds_the_window_index_of_an_existing_database(
         progress: list[tuple[int, int]] = []
         search_index.sync(store, hash_embedder, a, lambda d, t: progress.append((d, t)))
         assert progress == [(64, 100), (100, 100)]
-        assert search.search_recall(store, hash_embedder, a, "kites").total == 100
+        assert search.search(store, hash_embedder, a, "recall", "kites").total == 100
 
 
 def test_the_service_reports_and_builds_the_index_with_progress(
