@@ -403,7 +403,9 @@ class Conversation(QObject):
         if not end.user:  # a timed heartbeat: it showed nothing, it says nothing
             return
         if end.agent_id == self.agent_id:
-            live = [b for b in (asked, reply) if b is not None]
-            note = DisplayItem("notice", end.refused or "", now_iso())
-            self.chat.replace(live, [note], self._asked[0] if self._asked else None)
+            live = [b for b in (asked, reply) if b in self.chat.bubbles]
+            at = self.chat.bubbles.index(live[0]) if live else len(self.chat.bubbles)
+            said = at > 0 and self.chat.bubbles[at - 1].text == end.refused  # once is enough
+            note = [] if said else [DisplayItem("notice", end.refused or "", now_iso())]
+            self.chat.replace(live, note, self._asked[0] if self._asked else None)
         self.refused.emit(end.agent_id, text)

@@ -19,6 +19,7 @@ from PySide6.QtGui import (
     QDragLeaveEvent,
     QDragMoveEvent,
     QDropEvent,
+    QTextCursor,
 )
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -260,6 +261,7 @@ class MainWindow(Frame):
         into the message box, before what was typed since, to send again."""
         draft = self.composer.toPlainText()
         self.composer.setPlainText(f"{text}\n{draft}" if draft.strip() else text)
+        self.composer.moveCursor(QTextCursor.MoveOperation.End)
         self.statusBar().showMessage(
             "Your message was not sent: it is back in the message box.", 15000
         )

@@ -105,6 +105,12 @@ def test_an_agent_in_use_elsewhere_loses_nothing_and_is_taken_once_free(
         assert again.composer.toPlainText() == "What's my name?"
         assert "What's my name?" not in [b.text for b in again.chat.bubbles]
         assert "another Ember window" in again.chat.bubbles[-1].text
+        with qtbot.waitSignal(again.conversation.turnEnded, timeout=20_000):
+            again.composer.send()  # again, while the other still runs it
+        settle(qtbot, again)
+        assert again.composer.toPlainText() == "What's my name?"
+        in_use = [b for b in again.chat.bubbles if "another Ember window" in b.text]
+        assert len(in_use) == 1  # said once, not once per try
         with Store(db) as store:
             assert store.count_messages(agent_id) == rows  # the other's queue untouched
     finally:
