@@ -14,6 +14,11 @@ reply bubble appears when a user's turn starts, or with the first sign of life o
 heartbeat. When the turn ends, those live bubbles give way to the turn as stored, built by
 the one renderer (``transcript.build_transcript``), so what is on screen is what a
 restart shows: notices included, a paused or quiet heartbeat adding nothing.
+
+A turn the agent cannot take because another window or terminal is running it
+(``AgentInUse``, before anything is written) writes nothing, not even a notice, into that
+conversation: the chat says why, and the user's message goes back into the message box
+(``refused``) to send again; the next message claims the agent again.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from ember.app.transcript import (
     result_detail,
 )
 from ember.core.kernel import events as ev
-from ember.core.kernel.errors import EmberError
+from ember.core.kernel.errors import AgentInUse, EmberError
 
 if TYPE_CHECKING:
     from ember.app.bubble import Bubble
@@ -112,6 +117,7 @@ class Ended:
     finished: TurnFinished | None
     items: list[DisplayItem] | None
     usage: ContextUsage | None
+    refused: str | None = None  # why the agent could not take the turn (in use elsewhere)
 
 
 TurnNews = Begun | Happened | Ended
@@ -127,6 +133,7 @@ class Conversation(QObject):
     statsChanged = Signal(object)  # StepStats of a step just written
     stateChanged = Signal()  # generating / queued changed
     memoryNoted = Signal(int, object)  # agent id, PassResult: the idle memory pass wrote
+    refused = Signal(int, str)  # agent id, the user's message it could not take
 
     def __init__(self, worker: EngineWorker, chat: ChatView, parent: QObject | None = None):
         super().__init__(parent)
@@ -138,6 +145,7 @@ class Conversation(QObject):
         self.queued = 0  # the user's messages waiting for their turn
         self._cancels: list[threading.Event] = []  # turns not ended yet, oldest first
         self._asked: list[Bubble] = []  # the user's messages of those turns, shown live
+        self._texts: list[str] = []  # and what they said
         self._reply: Bubble | None = None  # the running turn's reply, shown live
         self._news: Relay[TurnNews] = Relay(self._on_news, self)
         worker.timedHeartbeat.connect(self.timed_heartbeat)
@@ -161,12 +169,18 @@ class Conversation(QObject):
         if agent_id is None:
             return
         self._asked.append(self.chat.add(DisplayItem("user", text, now_iso())))
+        self._texts.append(text)
         self.chat.offer_actions(False)
         self.queued += 1
         self.worker.touch()
+
+        def run(e: Ember, on: Callable[[Event], None], cancel: threading.Event) -> TurnFinished:
+            e.login(agent_id)  # once: the session starts before its first message
+            return e.send(agent_id, text, on, cancel)
+
         self._turn(
             agent_id,
-            lambda e, on, cancel: e.send(agent_id, text, on, cancel),
+            run,
             user=True,
             when_closing=lambda e: e.record_message(agent_id, text),
         )
@@ -269,6 +283,10 @@ class Conversation(QObject):
             finished: TurnFinished | None
             try:
                 finished = run(ember, forward, cancel)
+            except AgentInUse as exc:  # nothing written: that conversation is another's
+                why = str(exc)
+                post(Ended(agent_id, user, ev.TurnFinished("error", why), [], None, why))
+                return
             except Exception as exc:  # outside the agent's loop (a bug): kept, as its own
                 finished = ev.TurnFinished("error", describe(exc))
                 ember.record_notice(agent_id, ev.SystemNotice("error", describe(exc)))
@@ -351,8 +369,11 @@ class Conversation(QObject):
             self._cancels.pop(0)
         self.generating = False
         asked = self._asked.pop(0) if end.user and self._asked else None
+        text = self._texts.pop(0) if end.user and self._texts else ""
         reply, self._reply = self._reply, None
-        if end.agent_id == self.agent_id:
+        if end.refused is not None:
+            self._on_refused(end, asked, reply, text)
+        elif end.agent_id == self.agent_id:
             if end.items is None:  # what was shown live stays
                 self.chat.finish_reply(None, now_iso())
             else:
@@ -364,9 +385,27 @@ class Conversation(QObject):
             if end.usage is not None:
                 self.usageChanged.emit(end.usage)
         self.chat.offer_actions(not self.busy)
-        if end.finished is not None:
+        if end.finished is not None and end.refused is None:
             self.worker.schedule_warm_save()
             if not self.busy and not self.worker.closing:
                 self._prepare_timer.start(PREPARE_IDLE_MS)
         self.turnEnded.emit(end.agent_id, end.finished)
         self.stateChanged.emit()
+
+    def _on_refused(
+        self, end: Ended, asked: Bubble | None, reply: Bubble | None, text: str
+    ) -> None:
+        """The agent is in use elsewhere: the live bubbles give way to why, shown only
+        (not kept: that conversation is another process's), and the user's message goes
+        back to the message box."""
+        from ember.core.api import now_iso
+
+        if not end.user:  # a timed heartbeat: it showed nothing, it says nothing
+            return
+        if end.agent_id == self.agent_id:
+            live = [b for b in (asked, reply) if b in self.chat.bubbles]
+            at = self.chat.bubbles.index(live[0]) if live else len(self.chat.bubbles)
+            said = at > 0 and self.chat.bubbles[at - 1].text == end.refused  # once is enough
+            note = [] if said else [DisplayItem("notice", end.refused or "", now_iso())]
+            self.chat.replace(live, note, self._asked[0] if self._asked else None)
+        self.refused.emit(end.agent_id, text)

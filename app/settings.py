@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from ember.app.serverbox import ServerBox
-from ember.app.taskrunner import background
+from ember.app.taskrunner import Job, background
 
 BUNDLED = ""  # model_path value meaning "the bundled model"
 
@@ -167,6 +167,9 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.checking: Job[str | None] | None = None  # the context size check after OK
+        self._checks = 0  # a check's answer counts only if no other started since, nor Cancel
         self.scanner = ModelScanner(self)
         self.scanner.found.connect(self.add_found)
         if scan:
@@ -209,19 +212,49 @@ class SettingsDialog(QDialog):
 
     def accept(self) -> None:
         """Close with the values, unless the server URL is not one or the context size
-        does not fit in memory with the chosen model (checked before any load)."""
+        does not fit in memory with the chosen model (checked before any load, by a
+        background job: it reads the model file's header, which the GUI thread never
+        waits on; OK is off meanwhile)."""
         from ember.core.api import context_problem
 
         problem = self.server.check()
         if problem:
             self.server.status.setText(problem)
             return
-        too_big = context_problem(self.values()[0])
+        if self.checking is not None:
+            return
+        config = self.values()[0]
+        self.ok_button.setEnabled(False)
+        self._checks += 1
+        n = self._checks
+        self.checking = background(
+            lambda: context_problem(config),
+            lambda too_big: self._checked(n, config, too_big),
+            lambda _exc: self._checked(n, config, None),  # the load says what is wrong
+            name="context-check",
+            owner=self,
+        )
+
+    def reject(self) -> None:
+        """Cancel, also while the context size is being checked (its answer is dropped)."""
+        self._checks += 1
+        self.checking = None
+        self.ok_button.setEnabled(True)
+        super().reject()
+
+    def _checked(self, n: int, config: EngineConfig, too_big: str | None) -> None:
+        if n != self._checks:
+            return
+        self.checking = None
+        self.ok_button.setEnabled(True)
         if too_big:
             self.ctx_status.setText(too_big)
             self.ctx_status.show()
-            return
-        super().accept()
+        elif self.values()[0] != config:  # changed while it was checked: check again
+            self.accept()
+        else:
+            self.ctx_status.hide()
+            super().accept()
 
     def values(self) -> tuple[EngineConfig, dict[str, Any]]:
         """(engine settings, GUI preference changes) as chosen: a server when its URL is

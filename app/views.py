@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ember.app.transcript import DisplayItem, build_transcript
+from ember.core.kernel.errors import AgentInUse
 
 if TYPE_CHECKING:
     from ember.core.api import AgentSummary, Ember, EngineConfig
@@ -31,6 +32,7 @@ class AgentView:
     usage: ContextUsage | None  # None until a model is attached
     oldest_loaded: int | None  # id of the oldest message loaded (find reaches past it)
     auto_recall: bool = True  # the agent's automatic recall (Agent menu)
+    in_use: str | None = None  # why its session did not start: another process runs it
 
 
 @dataclass(frozen=True)
@@ -57,13 +59,14 @@ def startup(ember: Ember, wanted: str | None = None) -> Startup:
 
 def open_agent(ember: Ember, agent_id: int) -> AgentView:
     """An agent's transcript; remembers it as the last one used and, with a model
-    attached, records the session start (login)."""
+    attached, records the session start (login). An agent another window or terminal is
+    running is shown all the same, with why (``in_use``)."""
     history = ember.history(agent_id, HISTORY_LIMIT)
     remember_agent(ember, history.agent_name)
     usage = None
-    if ember.model_status() is not None:
-        ember.login(agent_id)
-        usage = ember.context_usage(agent_id)
+    attached = after_model(ember, agent_id) if ember.model_status() is not None else None
+    if attached is not None:
+        usage = attached.usage
     items = build_transcript(history.messages)
     oldest = history.messages[0].id if history.messages else None
     return AgentView(
@@ -74,6 +77,7 @@ def open_agent(ember: Ember, agent_id: int) -> AgentView:
         usage,
         oldest,
         ember.auto_recall(agent_id),
+        attached.in_use if attached is not None else None,
     )
 
 
@@ -91,10 +95,23 @@ def save_prefs(ember: Ember, changes: dict[str, Any]) -> dict[str, Any]:
     return prefs
 
 
-def after_model(ember: Ember, agent_id: int) -> ContextUsage | None:
+@dataclass(frozen=True)
+class Attached:
+    """An agent's session with the model attached: its context usage, or why it did not
+    start (``in_use``: another window or terminal is running the agent; a later message
+    tries again)."""
+
+    usage: ContextUsage | None
+    in_use: str | None = None
+
+
+def after_model(ember: Ember, agent_id: int) -> Attached:
     """Once a model is attached: the session start of the agent shown, and its usage."""
-    ember.login(agent_id)
-    return ember.context_usage(agent_id)
+    try:
+        ember.login(agent_id)
+    except AgentInUse as exc:
+        return Attached(None, str(exc))
+    return Attached(ember.context_usage(agent_id))
 
 
 def full_transcript(ember: Ember, agent_id: int) -> tuple[str, list[DisplayItem]]:

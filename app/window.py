@@ -19,6 +19,7 @@ from PySide6.QtGui import (
     QDragLeaveEvent,
     QDragMoveEvent,
     QDropEvent,
+    QTextCursor,
 )
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -46,7 +47,6 @@ from ember.core.api import printable
 
 if TYPE_CHECKING:
     from ember.core.api import AgentSummary, EngineConfig, IngestResult, ModelStatus, PassResult
-    from ember.core.kernel.events import ContextUsage
 
 WELCOME = (
     "Hi, I'm **{name}**. I run entirely on this computer and I remember what you tell me, "
@@ -158,6 +158,7 @@ class MainWindow(Frame):
         c.turnEnded.connect(self._on_turn_ended)
         c.stateChanged.connect(self._update_buttons)
         c.memoryNoted.connect(self._on_memory_noted)
+        c.refused.connect(self._on_refused)
         self.chat.copied.connect(lambda _: self.statusBar().showMessage("Copied.", 2000))
         self.inspector.memoryChanged.connect(self.conversation.refresh_usage)
 
@@ -219,6 +220,8 @@ class MainWindow(Frame):
         self.chat.offer_actions(not self.conversation.busy)
         if view.usage is not None:
             self.status.set_usage(view.usage)
+        if view.in_use is not None:
+            self._tell_in_use(view.in_use)
         if self.find_bar.isVisible():
             self.find_bar.search()
         self._update_buttons()
@@ -252,6 +255,16 @@ class MainWindow(Frame):
         if self.model is None:
             self.statusBar().showMessage("Your message will be answered once the model is ready.")
         self._update_buttons()
+
+    def _on_refused(self, agent_id: int, text: str) -> None:
+        """A message the agent could not take (another window or terminal runs it): back
+        into the message box, before what was typed since, to send again."""
+        draft = self.composer.toPlainText()
+        self.composer.setPlainText(f"{text}\n{draft}" if draft.strip() else text)
+        self.composer.moveCursor(QTextCursor.MoveOperation.End)
+        self.statusBar().showMessage(
+            "Your message was not sent: it is back in the message box.", 15000
+        )
 
     def stop(self) -> None:
         """Cancel the reply being generated (or an edit in progress)."""
@@ -308,11 +321,21 @@ class MainWindow(Frame):
         )
         agent_id = self.agent_id
         if agent_id is not None:
-            self.tasks.run(lambda e: views.after_model(e, agent_id), self._usage_if_any)
+            self.tasks.run(lambda e: views.after_model(e, agent_id), self._attached)
 
-    def _usage_if_any(self, usage: ContextUsage | None) -> None:
-        if usage is not None:
-            self.status.set_usage(usage)
+    def _attached(self, attached: views.Attached) -> None:
+        if attached.usage is not None:
+            self.status.set_usage(attached.usage)
+        if attached.in_use is not None:
+            self._tell_in_use(attached.in_use)
+
+    def _tell_in_use(self, why: str) -> None:
+        """Another process runs the agent shown: said, but never in a dialog (one popping
+        up unasked takes what the user is typing: Enter presses its OK)."""
+        from ember.core.api import now_iso
+
+        self.chat.add(DisplayItem("notice", why, now_iso()))
+        self.statusBar().showMessage(why, 15000)
 
     def _on_model_failed(self, error: str) -> None:
         self.status.failed()

@@ -5,6 +5,12 @@ descriptor: the kernel releases it when the process ends however it ends (``kill
 included), so a crash never leaves anything locked. The file holds the holder's pid, for
 messages; on a full disk the pid is left out and the lock still works.
 
+A ``flock`` belongs to the open file, not to the process: a child made by ``fork`` (a
+library's worker pool, ``multiprocessing``) shares the descriptor, and would keep the lock
+after its parent died, with the dead parent's pid in the file. So a forked child closes its
+copies of the held locks at once (``os.register_at_fork``); the parent still holds them.
+``subprocess`` children never get them (the descriptors close on exec).
+
 Used for one conversation per agent (``agent_lock``) and for one load of a document at a
 time (``ingest``): a ``loading`` document whose lock is free was left by a process that
 died.
@@ -15,6 +21,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from pathlib import Path
 
 from ember.core.kernel.errors import Cancelled
@@ -26,6 +33,25 @@ except ImportError:  # pragma: no cover - Windows: no cross-process locks
     fcntl = None  # type: ignore[assignment]
 
 WAIT_POLL_SECONDS = 0.2
+
+_held: weakref.WeakSet[ProcessLock] = weakref.WeakSet()  # this process's locks now held
+
+
+def _drop_inherited() -> None:
+    """In a forked child: close the copies of the parent's lock descriptors, so that the
+    locks end with the parent."""
+    for lock in list(_held):
+        if lock._fd is not None:
+            try:
+                os.close(lock._fd)
+            except OSError:
+                pass
+            lock._fd = None
+    _held.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_inherited)
 
 
 def lock_path(db_file: Path, name: str) -> Path:
@@ -72,6 +98,7 @@ class ProcessLock:
         except OSError:
             pass
         self._fd = fd
+        _held.add(self)
         return None
 
     def wait(self, cancel: threading.Event | None = None) -> None:
@@ -92,5 +119,6 @@ class ProcessLock:
     def release(self) -> None:
         """Let other processes take the lock."""
         if self._fd is not None:
+            _held.discard(self)
             os.close(self._fd)
             self._fd = None

@@ -86,12 +86,24 @@ def test_bad_model_shows_dialog_and_keeps_previous(
 def test_a_context_size_that_does_not_fit_is_refused_at_ok(
     qtbot: Any, tmp_path: Path, monkeypatch: Any
 ) -> None:
-    """Issue 28 item 2: checked before the window starts any load."""
+    """Issue 28 item 2: checked before the window starts any load; by a background job,
+    since it reads the model file (the GUI thread never waits on model files): OK is off
+    while it runs, and Cancel meanwhile drops its answer."""
+    import threading
+
     from ember.app.settings import SettingsDialog
     from ember.core.models import check
     from tests.remote_helpers import tiny_gguf
 
     monkeypatch.setattr(check, "memory_info", lambda: check.MemoryInfo(16 * 10**9, 2 * 10**9))
+    on_gui_thread: list[bool] = []
+    real = check.context_problem
+
+    def spy(*args: Any, **kwargs: Any) -> str | None:
+        on_gui_thread.append(threading.current_thread() is threading.main_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(check, "context_problem", spy)
     meta = {
         "llama.block_count": 16,
         "llama.attention.head_count": 32,
@@ -103,12 +115,26 @@ def test_a_context_size_that_does_not_fit_is_refused_at_ok(
     dialog.select_path(str(model), "tiny")
     dialog.n_ctx.setValue(131072)
     dialog.accept()
+    assert not dialog.ok_button.isEnabled()  # checking
+    qtbot.waitUntil(lambda: not dialog.ctx_status.isHidden(), timeout=WAIT_MS)
     assert dialog.result() != dialog.DialogCode.Accepted
     assert "the largest that fits now is" in dialog.ctx_status.text()
-    assert not dialog.ctx_status.isHidden()
+    assert dialog.ok_button.isEnabled()
     dialog.n_ctx.setValue(2048)
     dialog.accept()
-    assert dialog.result() == dialog.DialogCode.Accepted
+    qtbot.waitUntil(lambda: dialog.result() == dialog.DialogCode.Accepted, timeout=WAIT_MS)
+    assert dialog.ctx_status.isHidden()
+    assert on_gui_thread == [False, False]
+
+    cancelled = SettingsDialog(EngineConfig(), {}, scan=False)
+    qtbot.addWidget(cancelled)
+    cancelled.select_path(str(model), "tiny")
+    cancelled.n_ctx.setValue(2048)
+    cancelled.accept()
+    cancelled.reject()  # before the check answers: its answer must not accept the dialog
+    qtbot.waitUntil(lambda: len(on_gui_thread) == 3, timeout=WAIT_MS)
+    qtbot.wait(200)  # the check's answer is delivered, and dropped
+    assert cancelled.result() == cancelled.DialogCode.Rejected
 
 
 def test_a_saved_context_size_that_does_not_fit_is_refused_at_start(
