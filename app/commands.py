@@ -296,9 +296,9 @@ class Commands:
             self.w.statusBar().showMessage("Copied the last reply.", 2000)
 
     def regenerate(self) -> None:
-        """Write the last reply again (the last message is sent once more)."""
+        """Write the last reply again, sampled anew (the last message stays as it was)."""
         if not self.w.conversation.busy:
-            self.w.conversation.resend()
+            self.w.conversation.regenerate()
 
     def edit_last_message(self) -> None:
         """Put the last message in the input box; sending it replaces the original and

@@ -197,18 +197,42 @@ class Conversation(QObject):
             when_closing=lambda e: None,
         )
 
-    def resend(self, text: str | None = None) -> None:
-        """Take back the newest message (and the reply to it) and send ``text`` instead,
-        or the same text again (regenerate)."""
+    def resend(self, text: str) -> None:
+        """Take back the newest message (and the reply to it) and send ``text`` instead."""
         agent_id = self.agent_id
         if agent_id is None or self.busy:
             return
 
-        def retracted(previous: str) -> None:
+        def retracted(_previous: str) -> None:
             self.chat.drop_last_turn()
-            self.send(text or previous)
+            self.send(text)
 
         self.tasks.run(lambda e: e.retract_last_turn(agent_id), retracted)
+
+    def regenerate(self) -> None:
+        """Write the reply to the newest message again (Ember.regenerate: sampled anew);
+        the message stays as it was, with its time."""
+        agent_id = self.agent_id
+        asked = self.chat.drop_last_turn(keep_message=True)
+        if agent_id is None or self.busy or asked is None:
+            return
+        self._asked.append(asked)
+        self.chat.offer_actions(False)
+        self.queued += 1
+        replaced: list[str] = []
+
+        def start(e: Ember) -> int:  # the reply goes first: the new turn follows the message
+            kept = e.retract_reply(agent_id)
+            replaced[:] = kept.replies
+            return kept.message_id
+
+        self._turn(
+            agent_id,
+            lambda e, on, cancel: e.regenerate(agent_id, on, cancel, replaced),
+            user=True,
+            when_closing=lambda e: None,
+            start=start,
+        )
 
     def stop(self) -> bool:
         """Cancel the reply being generated; returns whether one was."""
@@ -267,8 +291,16 @@ class Conversation(QObject):
     # -- a turn ------------------------------------------------------------------------
 
     def _turn(
-        self, agent_id: int, run: Run, *, user: bool, when_closing: Callable[[Ember], object]
+        self,
+        agent_id: int,
+        run: Run,
+        *,
+        user: bool,
+        when_closing: Callable[[Ember], object],
+        start: Callable[[Ember], int] | None = None,
     ) -> None:
+        """Queue a turn; ``start`` (else the newest message's id) marks where the messages
+        the turn writes begin, and may take back what it replaces first."""
         self.stop_preparing()  # before the turn queues behind it on the engine thread
         cancel = threading.Event()
         self._cancels.append(cancel)
@@ -277,7 +309,7 @@ class Conversation(QObject):
         post = self._news.post
 
         def call(ember: Ember) -> None:
-            mark = ember.newest_message_id(agent_id)
+            mark = start(ember) if start else ember.newest_message_id(agent_id)
             post(Begun(agent_id, user))
             forward = Coalescer(lambda event: post(Happened(agent_id, event)))
             finished: TurnFinished | None

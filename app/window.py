@@ -249,6 +249,7 @@ class MainWindow(Frame):
             return
         if self.commands.editing:
             self.commands.editing = False
+            self.statusBar().clearMessage()  # "Editing your last message…" is done
             self.conversation.resend(text)
         else:
             self.conversation.send(text)

@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from ember.core.service import ModelStatus as ModelStatus
     from ember.core.service import PassagePage as PassagePage
     from ember.core.service import RecallPage as RecallPage
+    from ember.core.service import Retracted as Retracted
     from ember.core.service import default_backend as default_backend
     from ember.core.storage.agent_names import printable as printable
     from ember.core.storage.agent_names import shown as shown
@@ -129,6 +130,7 @@ _WHERE = {
     "ProgressCallback": ("ember.core.transfer.files", "ProgressCallback"),
     "Reader": ("ember.core.memory.reader", "Reader"),
     "RecallPage": ("ember.core.service", "RecallPage"),
+    "Retracted": ("ember.core.service", "Retracted"),
     "Result": ("ember.core.storage.messages", "Result"),
     "ResultPage": ("ember.core.memory.search", "ResultPage"),
     "Role": ("ember.core.storage.messages", "Role"),
@@ -206,6 +208,7 @@ __all__ = [
     "RecallPage",
     "Result",
     "ResultPage",
+    "Retracted",
     "Role",
     "SentenceTransformerEmbedder",
     "ServerCapabilities",
