@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ember import resources
 from ember.app import views
 from ember.app.agent_widgets import NewAgentDialog
 from ember.app.transcript import DisplayItem, to_markdown
@@ -109,11 +108,11 @@ class Commands:
 
     def new_agent(self) -> None:
         """Create an agent from presets."""
-        from ember.core.api import DEFAULT_HUMAN, DEFAULT_PERSONA
+        from ember.core.api import DEFAULT_HUMAN, DEFAULT_PERSONA, preset_choices
 
         dialog = NewAgentDialog(
-            resources.names("personas"),
-            resources.names("humans"),
+            preset_choices("personas"),
+            preset_choices("humans"),
             self.w.window(),
             persona=DEFAULT_PERSONA,
             human=DEFAULT_HUMAN,

@@ -211,6 +211,7 @@ class MainWindow(Frame):
         self.agent_id = self.conversation.agent_id = view.id
         self._set_agent_name(view.name)
         self.agent_list.set_current(view.id)
+        self.ingest_panel.show_agent(view.id)
         with QSignalBlocker(self.actions_.auto_recall):  # showing it switches nothing
             self.actions_.auto_recall.setChecked(view.auto_recall)
         self.find_bar.oldest_loaded = view.oldest_loaded

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ember.core.agent.heartbeats import HeartbeatScheduler as HeartbeatScheduler
     from ember.core.agent.presets import DEFAULT_HUMAN as DEFAULT_HUMAN
     from ember.core.agent.presets import DEFAULT_PERSONA as DEFAULT_PERSONA
+    from ember.core.agent.presets import choices as preset_choices
     from ember.core.agent.presets import humans as humans
     from ember.core.agent.presets import personas as personas
     from ember.core.documents.document import path_text as path_text
@@ -104,6 +105,7 @@ _WHERE = {
     "DB_FILENAME": ("ember.core.kernel.paths", "DB_FILENAME"),
     "DEFAULT_HUMAN": ("ember.core.agent.presets", "DEFAULT_HUMAN"),
     "DEFAULT_PERSONA": ("ember.core.agent.presets", "DEFAULT_PERSONA"),
+    "preset_choices": ("ember.core.agent.presets", "choices"),
     "EmbedderFactory": ("ember.core.memory.embedder", "EmbedderFactory"),
     "Ember": ("ember.core.service", "Ember"),
     "EngineConfig": ("ember.core.llm.config", "EngineConfig"),
@@ -234,6 +236,7 @@ __all__ = [
     "parse_server_url",
     "path_text",
     "personas",
+    "preset_choices",
     "printable",
     "probe_server",
     "scan_models",
