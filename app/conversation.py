@@ -2,8 +2,8 @@
 
 A turn is one call on the engine thread (``Ember.send`` or ``Ember.timed_heartbeat``)
 that posts its news to the GUI thread through one typed channel, in order: that it
-started (:class:`Begun`), the engine's events (:class:`Happened`; text deltas coalesced to
-one per ``STREAM_INTERVAL``), and how it ended (:class:`Ended`: the ``TurnFinished``, the
+started (:class:`Begun`), the engine's events (:class:`Happened`; text deltas coalesced,
+``turnnews.py``), and how it ended (:class:`Ended`: the ``TurnFinished``, the
 turn as stored, and the context usage after it). Turns run one at a time in the order
 they were asked for; each has its own cancel event, which Stop sets for the turn running
 and closing sets for all (messages still waiting are then recorded for the agent instead
@@ -24,9 +24,7 @@ conversation: the chat says why, and the user's message goes back into the messa
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -40,6 +38,7 @@ from ember.app.transcript import (
     call_details,
     result_detail,
 )
+from ember.app.turnnews import Begun, Coalescer, Ended, Happened, TurnNews
 from ember.core.kernel import events as ev
 from ember.core.kernel.errors import AgentInUse, EmberError
 
@@ -47,9 +46,8 @@ if TYPE_CHECKING:
     from ember.app.bubble import Bubble
     from ember.app.worker import EngineWorker
     from ember.core.api import Ember, IdleWork
-    from ember.core.kernel.events import ContextUsage, Event, TurnFinished
+    from ember.core.kernel.events import Event, TurnFinished
 
-STREAM_INTERVAL = 0.04
 TURN_ROWS = 100_000  # more stored messages than one turn ever writes
 Run = Callable[["Ember", Callable[["Event"], None], threading.Event], "TurnFinished | None"]
 
@@ -57,70 +55,6 @@ Run = Callable[["Ember", Callable[["Event"], None], threading.Event], "TurnFinis
 # Quiet time after a turn before the idle work (Ember.while_idle: the memory pass, then the
 # coming flush's summary prepared).
 PREPARE_IDLE_MS = 2_000
-
-
-class Coalescer:
-    """Forwards engine events, merging text deltas into one per interval."""
-
-    def __init__(self, emit: Callable[[Event], None], interval: float = STREAM_INTERVAL) -> None:
-        self._emit = emit
-        self._interval = interval
-        self._kind: type[ev.ThoughtDelta] | type[ev.MessageDelta] | None = None
-        self._text = ""
-        self._last = 0.0
-
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, ev.TurnFinished):
-            return  # the turn's end is posted after the call (Ended)
-        if isinstance(event, ev.ThoughtDelta | ev.MessageDelta):
-            if self._kind is not None and self._kind is not type(event):
-                self.flush()
-            self._kind = type(event)
-            self._text += event.text
-            if time.monotonic() - self._last >= self._interval:
-                self.flush()
-            return
-        self.flush()
-        self._emit(event)
-
-    def flush(self) -> None:
-        """Send the merged delta, if any."""
-        if self._kind is not None and self._text:
-            self._emit(self._kind(self._text))
-        self._kind, self._text = None, ""
-        self._last = time.monotonic()
-
-
-@dataclass(frozen=True)
-class Begun:
-    """A turn started on the engine thread (``user``: a user's message, not a heartbeat)."""
-
-    agent_id: int
-    user: bool
-
-
-@dataclass(frozen=True)
-class Happened:
-    """An engine event of the turn running."""
-
-    agent_id: int
-    event: Event
-
-
-@dataclass(frozen=True)
-class Ended:
-    """A turn ended: why (None: a paused heartbeat, nothing ran), the turn as stored (None:
-    it could not be read back), and the context usage after it (None without a model)."""
-
-    agent_id: int
-    user: bool
-    finished: TurnFinished | None
-    items: list[DisplayItem] | None
-    usage: ContextUsage | None
-    refused: str | None = None  # why the agent could not take the turn (in use elsewhere)
-
-
-TurnNews = Begun | Happened | Ended
 
 
 class Conversation(QObject):
@@ -134,6 +68,7 @@ class Conversation(QObject):
     stateChanged = Signal()  # generating / queued changed
     memoryNoted = Signal(int, object)  # agent id, PassResult: the idle memory pass wrote
     refused = Signal(int, str)  # agent id, the user's message it could not take
+    viewStale = Signal(int)  # agent id: its chat was rebuilt during a turn; show it again
 
     def __init__(self, worker: EngineWorker, chat: ChatView, parent: QObject | None = None):
         super().__init__(parent)
@@ -147,12 +82,21 @@ class Conversation(QObject):
         self._asked: list[Bubble] = []  # the user's messages of those turns, shown live
         self._texts: list[str] = []  # and what they said
         self._reply: Bubble | None = None  # the running turn's reply, shown live
+        self.running: int | None = None  # the agent whose turn is running
+        self.view = 0  # counts the chat's rebuilds (another agent shown, or this one again)
+        self._begun_in: int | None = None  # the view the running turn began in
         self._news: Relay[TurnNews] = Relay(self._on_news, self)
         worker.timedHeartbeat.connect(self.timed_heartbeat)
         self._prepare_timer = QTimer(self)
         self._prepare_timer.setSingleShot(True)
         self._prepare_timer.timeout.connect(self._idle_work)
         self._preparing: threading.Event | None = None  # set it to stop the preparation
+
+    def view_changed(self) -> None:
+        """The chat is rebuilt for an agent (a switch): live bubbles of a turn that began
+        before are gone; that turn, if it is this agent's, is shown again when it ends."""
+        self.view += 1
+        self._reply = None
 
     @property
     def busy(self) -> bool:
@@ -282,10 +226,13 @@ class Conversation(QObject):
         """Ask for the context usage of the agent shown (once a model is attached)."""
         agent_id = self.agent_id
         if agent_id is not None:
-            self.tasks.run(lambda e: e.context_usage(agent_id), self._usage)
+            self.tasks.run(
+                lambda e: e.context_usage(agent_id), lambda u: self.show_usage(agent_id, u)
+            )
 
-    def _usage(self, usage: ev.ContextUsage | None) -> None:
-        if usage is not None:
+    def show_usage(self, agent_id: int, usage: ev.ContextUsage | None) -> None:
+        """An agent's context usage, shown if that agent still is (never another's)."""
+        if usage is not None and agent_id == self.agent_id:
             self.usageChanged.emit(usage)
 
     # -- a turn ------------------------------------------------------------------------
@@ -350,6 +297,7 @@ class Conversation(QObject):
 
     def _on_begun(self, started: Begun) -> None:
         self.generating = True
+        self.running, self._begun_in = started.agent_id, self.view
         if started.user:
             self.queued = max(0, self.queued - 1)
             if started.agent_id == self.agent_id:
@@ -400,11 +348,17 @@ class Conversation(QObject):
         if self._cancels:
             self._cancels.pop(0)
         self.generating = False
+        stale = self._begun_in is not None and self._begun_in != self.view
+        self.running = self._begun_in = None
         asked = self._asked.pop(0) if end.user and self._asked else None
         text = self._texts.pop(0) if end.user and self._texts else ""
         reply, self._reply = self._reply, None
         if end.refused is not None:
             self._on_refused(end, asked, reply, text)
+        elif end.agent_id == self.agent_id and stale and end.items is not None:
+            # Shown again mid-turn: the chat holds part of the turn as read, part live.
+            self.chat.finish_reply(None, now_iso())
+            self.viewStale.emit(end.agent_id)
         elif end.agent_id == self.agent_id:
             if end.items is None:  # what was shown live stays
                 self.chat.finish_reply(None, now_iso())

@@ -357,14 +357,6 @@ class Ember(AgentOps, MemoryOps, ModelOps):
             return None
         return self._runtime(agent_id).context_usage()
 
-    def history(self, agent_id: int, limit: int = 150, after_id: int = 0) -> History:
-        """The newest ``limit`` messages of the agent (those after ``after_id``: a turn's,
-        given :meth:`newest_message_id` before it), for its transcript."""
-        agent = self.store.get_agent_by_id(agent_id)
-        recent = self.store.recent_messages(agent_id, limit, after_id=after_id)
-        spoken = any(m.kind in (Kind.USER_MESSAGE, Kind.STEP) for m in recent)
-        return History(agent.id, agent.name, recent, first_run=not spoken)
-
     # -- memory: service_memory.py; the model and its settings: service_model.py ---------
 
     # -- front-end settings ---------------------------------------------------------------
