@@ -33,7 +33,7 @@ from ember.app.chat import ChatView
 from ember.app.taskrunner import Relay, describe
 from ember.app.transcript import (
     DisplayItem,
-    activity,
+    ReplyActivity,
     build_transcript,
     call_details,
     result_detail,
@@ -85,6 +85,7 @@ class Conversation(QObject):
         self.running: int | None = None  # the agent whose turn is running
         self.view = 0  # counts the chat's rebuilds (another agent shown, or this one again)
         self._begun_in: int | None = None  # the view the running turn began in
+        self._activity = ReplyActivity()  # the running turn's activity line
         self._news: Relay[TurnNews] = Relay(self._on_news, self)
         worker.timedHeartbeat.connect(self.timed_heartbeat)
         self._prepare_timer = QTimer(self)
@@ -298,6 +299,7 @@ class Conversation(QObject):
     def _on_begun(self, started: Begun) -> None:
         self.generating = True
         self.running, self._begun_in = started.agent_id, self.view
+        self._activity = ReplyActivity()
         if started.user:
             self.queued = max(0, self.queued - 1)
             if started.agent_id == self.agent_id:
@@ -322,7 +324,7 @@ class Conversation(QObject):
         starts_reply = ev.StepStarted | ev.ThoughtDelta | ev.MessageDelta | ev.ToolCall
         if chat.current is None and isinstance(event, starts_reply):
             chat.begin_reply()  # a timed heartbeat that does something
-        status = activity(event)
+        status = self._activity(event)
         if status is not None:
             chat.set_activity(status)
         if isinstance(event, ev.StepStarted):

@@ -295,12 +295,12 @@ class AgentRuntime:
         # Restoring a saved state, or building the shared prefix state (counted here).
         start = time.perf_counter()
         prefilled = self.engine.warm.before_step(self.agent_id, prompt, cancel, reading)
+
+        def rest(done: int, total: int) -> None:  # after the prefix: on from where it stopped
+            reading(prefilled + done, prefilled + total)
+
         writer = StepWriter(
-            self.engine.backend,
-            self.engine.reserve,
-            self.temperature,
-            cancel,
-            reading,
+            self.engine.backend, self.engine.reserve, self.temperature, cancel, rest
         )
         earlier = [*self.avoid, *self._earlier_replies()] if spec.dialogue else ()
         raw, stats, at_limit = writer.write(prompt, spec, emit, earlier)
