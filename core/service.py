@@ -263,7 +263,7 @@ class Ember(AgentOps, MemoryOps, ModelOps):
         memory stays. Raises InvalidInput as :meth:`retract_last_turn` does."""
         self.claim_agent(agent_id)
         last = retract.last_user_message(self.store, agent_id)
-        replies = retract.delete_from(self.store, agent_id, last.id + 1)
+        replies = retract.delete_from(self.store, agent_id, last.id + 1, about_message=True)
         return Retracted(last.id, last.text, replies)
 
     def regenerate(

@@ -21,11 +21,20 @@ def last_user_message(store: Store, agent_id: int) -> Message:
     return users[-1]
 
 
-def delete_from(store: Store, agent_id: int, first: int) -> list[str]:
-    """Delete the agent's messages from id ``first`` on (logins stay); returns the
-    replies among them, oldest first."""
+def delete_from(
+    store: Store, agent_id: int, first: int, *, about_message: bool = False
+) -> list[str]:
+    """Delete the agent's messages from id ``first`` on (logins stay, and with
+    ``about_message`` the notices about the user's message: "Your message is long…");
+    returns the replies among them, oldest first."""
     later = store.recent_messages(agent_id, NEWEST, before_id=None)
-    doomed = [m for m in later if m.id >= first and m.kind != Kind.LOGIN]
+    doomed = [
+        m
+        for m in later
+        if m.id >= first
+        and m.kind != Kind.LOGIN
+        and not (about_message and m.kind == Kind.NOTICE and m.content.get("kind") == "truncated")
+    ]
     with store.transaction():
         store.delete_messages([m.id for m in doomed])
         search_index.rewind(store, agent_id, first)

@@ -121,3 +121,18 @@ def test_regenerate_keeps_the_message_and_samples_a_new_reply(
         assert (after[0].id, after[0].created_at) == (asked.id, asked.created_at)
         assert temperatures[0] == 0.0 and min(temperatures[1:]) > 0.0
         assert e.store.search_messages_keyword(a, "Rooibos", 10) == []  # the old reply is gone
+
+
+def test_regenerate_keeps_what_the_user_was_told_about_the_message(
+    ember_home: Path, hash_embedder: Any
+) -> None:
+    """ "Your message is long…" is about the message, which stays: so does the notice."""
+    with open_ember(ember_home, hash_embedder, reply("Long indeed."), reply("Very long.")) as e:
+        a = e.agent_for_chat().id
+        e.send(a, "word " * 10_000)
+        notices = [m.id for m in e.store.recent_messages(a) if m.kind == "notice"]
+        assert len(notices) == 1
+        assert e.regenerate(a).reason == "message"
+        after = e.store.recent_messages(a)
+        assert [m.id for m in after if m.kind == "notice"] == notices
+        assert [m.text for m in after if m.kind == "step"] == ["Very long."]
