@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from ember.app import views
 from ember.app.agent_widgets import NewAgentDialog
 from ember.app.transcript import DisplayItem, to_markdown
+from ember.core.api import printable
 
 if TYPE_CHECKING:
     from ember.app.chat import ChatView, Composer
@@ -122,10 +123,14 @@ class Commands:
             self.create_agent(dialog.values().name, dialog.values().persona, dialog.values().human)
 
     def create_agent(self, name: str, persona: str, human: str) -> None:
-        """Create an agent and show it."""
+        """Create an agent and show it (after the reply being written, which holds the
+        engine: the status line says so)."""
+        if self.w.conversation.busy:
+            self.w.statusBar().showMessage(f"Creating {printable(name)} after this reply…")
         self.w.tasks.run(lambda e: e.create_agent(name, persona, human), self._agent_added)
 
     def _agent_added(self, agent: Agent) -> None:
+        self.w.statusBar().clearMessage()
         self.w.refresh_agents()
         self.w.open_agent(agent.id)
 

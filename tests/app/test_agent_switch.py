@@ -203,3 +203,23 @@ def test_back_to_the_agent_writing_shows_its_turn_once(qtbot: Any, make_window: 
     texts = [b.text for b in window.chat.bubbles]
     assert texts.count("Tell me about the lighthouse.") == 1 and texts.count(story) == 1
     assert texts[-2:] == ["Tell me about the lighthouse.", story]
+
+
+def test_a_new_agent_asked_for_during_a_reply_says_it_waits(qtbot: Any, make_window: Any) -> None:
+    """Creating an agent is a write behind the reply being written: the status line says
+    so until the agent is there."""
+    from .fixtures import step
+
+    backend = HeldBackend([step("A long answer is coming along nicely, word by word.")])
+    window = make_window(backend)
+    backend.hold.set()
+    with qtbot.waitSignal(window.conversation.turnStarted, timeout=WAIT_MS):
+        window.send("Tell me something long.")
+    assert backend.generating.wait(WAIT_MS / 1000)
+    window.commands.create_agent("Study buddy", "scholar", "basic")
+    assert window.statusBar().currentMessage() == "Creating Study buddy after this reply…"
+    with qtbot.waitSignal(window.agentShown, timeout=WAIT_MS):
+        backend.gate.set()
+    settle(qtbot, window)
+    assert window.agent_name == "Study buddy"
+    assert "Creating" not in window.statusBar().currentMessage()
