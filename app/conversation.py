@@ -158,9 +158,10 @@ class Conversation(QObject):
         """Write the reply to the newest message again (Ember.regenerate: sampled anew);
         the message stays as it was, with its time."""
         agent_id = self.agent_id
-        asked = self.chat.drop_last_turn(keep_message=True)
-        if agent_id is None or self.busy or asked is None:
+        if agent_id is None or self.busy or not any(b.role == "user" for b in self.chat.bubbles):
             return
+        asked = self.chat.drop_last_turn(keep_message=True)
+        assert asked is not None
         self._asked.append(asked)
         self.chat.offer_actions(False)
         self.queued += 1
