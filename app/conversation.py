@@ -163,6 +163,7 @@ class Conversation(QObject):
         asked = self.chat.drop_last_turn(keep_message=True)
         assert asked is not None
         self._asked.append(asked)
+        self._texts.append("")  # nothing to give back if refused: the message is stored
         self.chat.offer_actions(False)
         self.queued += 1
         replaced: list[str] = []
@@ -257,17 +258,22 @@ class Conversation(QObject):
             cancel.set()
         post = self._news.post
 
+        def refuse(exc: AgentInUse) -> None:  # nothing written: the agent is another's
+            why = str(exc)
+            post(Ended(agent_id, user, ev.TurnFinished("error", why), [], None, why))
+
         def call(ember: Ember) -> None:
-            mark = start(ember) if start else ember.newest_message_id(agent_id)
+            try:
+                mark = start(ember) if start else ember.newest_message_id(agent_id)
+            except AgentInUse as exc:
+                return refuse(exc)
             post(Begun(agent_id, user))
             forward = Coalescer(lambda event: post(Happened(agent_id, event)))
             finished: TurnFinished | None
             try:
                 finished = run(ember, forward, cancel)
-            except AgentInUse as exc:  # nothing written: that conversation is another's
-                why = str(exc)
-                post(Ended(agent_id, user, ev.TurnFinished("error", why), [], None, why))
-                return
+            except AgentInUse as exc:
+                return refuse(exc)
             except Exception as exc:  # outside the agent's loop (a bug): kept, as its own
                 finished = ev.TurnFinished("error", describe(exc))
                 ember.record_notice(agent_id, ev.SystemNotice("error", describe(exc)))
@@ -391,7 +397,10 @@ class Conversation(QObject):
 
         if not end.user:  # a timed heartbeat: it showed nothing, it says nothing
             return
-        if end.agent_id == self.agent_id:
+        if not text:  # a regenerate: the reply it would replace is kept, shown again
+            if end.agent_id == self.agent_id:
+                self.viewStale.emit(end.agent_id)
+        elif end.agent_id == self.agent_id:
             live = [b for b in (asked, reply) if b in self.chat.bubbles]
             at = self.chat.bubbles.index(live[0]) if live else len(self.chat.bubbles)
             said = at > 0 and self.chat.bubbles[at - 1].text == end.refused  # once is enough

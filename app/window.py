@@ -273,6 +273,12 @@ class MainWindow(Frame):
     def _on_refused(self, agent_id: int, text: str) -> None:
         """A message the agent could not take (another window or terminal runs it): back
         into the message box, before what was typed since, to send again."""
+        if not text:  # Regenerate: the reply stays as it was
+            self.statusBar().showMessage(
+                "Nothing was regenerated: another Ember window or terminal is using this agent.",
+                15000,
+            )
+            return
         draft = self.composer.toPlainText()
         self.composer.setPlainText(f"{text}\n{draft}" if draft.strip() else text)
         self.composer.moveCursor(QTextCursor.MoveOperation.End)
