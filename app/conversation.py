@@ -94,8 +94,7 @@ class Conversation(QObject):
         self._preparing: threading.Event | None = None  # set it to stop the preparation
 
     def view_changed(self) -> None:
-        """The chat is rebuilt for an agent (a switch): live bubbles of a turn that began
-        before are gone; that turn, if it is this agent's, is shown again when it ends."""
+        """The chat was rebuilt (a switch): a turn begun before is shown again as it ends."""
         self.view += 1
         self._reply = None
 
@@ -155,14 +154,11 @@ class Conversation(QObject):
         self.tasks.run(lambda e: e.retract_last_turn(agent_id), retracted)
 
     def regenerate(self) -> None:
-        """Write the reply to the newest message again (Ember.regenerate: sampled anew);
-        the message stays as it was, with its time."""
+        """Write the reply to the newest message again (sampled anew; the message stays)."""
         agent_id = self.agent_id
         if agent_id is None or self.busy or not any(b.role == "user" for b in self.chat.bubbles):
             return
-        asked = self.chat.drop_last_turn(keep_message=True)
-        assert asked is not None
-        self._asked.append(asked)
+        self._asked.append(self.chat.drop_last_turn(keep_message=True) or self.chat.bubbles[-1])
         self._texts.append("")  # nothing to give back if refused: the message is stored
         self.chat.offer_actions(False)
         self.queued += 1
@@ -226,16 +222,13 @@ class Conversation(QObject):
             self._preparing = None
 
     def refresh_usage(self) -> None:
-        """Ask for the context usage of the agent shown (once a model is attached)."""
+        """Ask for the context usage of the agent shown (shown only if it still is)."""
         agent_id = self.agent_id
         if agent_id is not None:
-            self.tasks.run(
-                lambda e: e.context_usage(agent_id), lambda u: self.show_usage(agent_id, u)
-            )
+            self.tasks.run(lambda e: e.context_usage(agent_id), lambda u: self._usage(agent_id, u))
 
-    def show_usage(self, agent_id: int, usage: ev.ContextUsage | None) -> None:
-        """An agent's context usage, shown if that agent still is (never another's)."""
-        if usage is not None and agent_id == self.agent_id:
+    def _usage(self, agent_id: int, usage: ev.ContextUsage | None) -> None:
+        if usage is not None and agent_id == self.agent_id:  # never another agent's figure
             self.usageChanged.emit(usage)
 
     # -- a turn ------------------------------------------------------------------------
@@ -249,8 +242,7 @@ class Conversation(QObject):
         when_closing: Callable[[Ember], object],
         start: Callable[[Ember], int] | None = None,
     ) -> None:
-        """Queue a turn; ``start`` (else the newest message's id) marks where the messages
-        the turn writes begin, and may take back what it replaces first."""
+        """Queue a turn; ``start`` marks where its messages begin (may take some back)."""
         self.stop_preparing()  # before the turn queues behind it on the engine thread
         cancel = threading.Event()
         self._cancels.append(cancel)
