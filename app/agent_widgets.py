@@ -39,12 +39,13 @@ class NewAgent:
 
 
 class NewAgentDialog(QDialog):
-    """Name, persona preset and human preset for a new agent."""
+    """Name, persona preset and human preset for a new agent; presets are offered by
+    what they are (their labels), chosen by their names."""
 
     def __init__(
         self,
-        personas: list[str],
-        humans: list[str],
+        personas: list[tuple[str, str]],
+        humans: list[tuple[str, str]],
         parent: QWidget | None = None,
         *,
         persona: str = "",
@@ -60,15 +61,9 @@ class NewAgentDialog(QDialog):
         self.name.setPlaceholderText("e.g. Study buddy")
         self.name.setMinimumWidth(self.name.fontMetrics().horizontalAdvance("e.g. Study buddy") * 2)
         form.addRow("Name", self.name)
-        self.persona = QComboBox()
-        self.persona.addItems(personas)
-        if persona in personas:
-            self.persona.setCurrentText(persona)
+        self.persona = _presets(personas, persona)
         form.addRow("Persona", self.persona)
-        self.human = QComboBox()
-        self.human.addItems(humans)
-        if human in humans:
-            self.human.setCurrentText(human)
+        self.human = _presets(humans, human)
         form.addRow("About you", self.human)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -80,8 +75,19 @@ class NewAgentDialog(QDialog):
     def values(self) -> NewAgent:
         """The agent to create."""
         return NewAgent(
-            self.name.text().strip(), self.persona.currentText(), self.human.currentText()
+            self.name.text().strip(),
+            str(self.persona.currentData()),
+            str(self.human.currentData()),
         )
+
+
+def _presets(choices: list[tuple[str, str]], current: str) -> QComboBox:
+    """A choice of presets: their labels shown, their names as the items' data."""
+    box = QComboBox()
+    for name, label in choices:
+        box.addItem(label, name)
+    box.setCurrentIndex(max(0, box.findData(current)))
+    return box
 
 
 class AgentList(QWidget):

@@ -167,11 +167,14 @@ class ChatView(QScrollArea):
         for i, bubble in enumerate(self.bubbles):
             bubble.set_action("edit" if i == last_user else "regenerate" if i == last_reply else "")
 
-    def drop_last_turn(self) -> None:
-        """Remove the newest message of the user and everything after it."""
+    def drop_last_turn(self, *, keep_message: bool = False) -> Bubble | None:
+        """Remove the newest message of the user (unless ``keep_message``) and everything
+        after it; returns that message's bubble when it stays."""
         users = [i for i, b in enumerate(self.bubbles) if b.role == "user"]
-        for bubble in self.bubbles[users[-1] if users else len(self.bubbles) :]:
+        first = users[-1] + keep_message if users else len(self.bubbles)
+        for bubble in self.bubbles[first:]:
             self._remove(bubble)
+        return self.bubbles[users[-1]] if users and keep_message else None
 
     def _copy(self, bubble: Bubble) -> None:
         QApplication.clipboard().setText(bubble.text)

@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ember import resources
 from ember.app import views
 from ember.app.agent_widgets import NewAgentDialog
 from ember.app.transcript import DisplayItem, to_markdown
+from ember.core.api import printable
 
 if TYPE_CHECKING:
     from ember.app.chat import ChatView, Composer
@@ -109,11 +109,11 @@ class Commands:
 
     def new_agent(self) -> None:
         """Create an agent from presets."""
-        from ember.core.api import DEFAULT_HUMAN, DEFAULT_PERSONA
+        from ember.core.api import DEFAULT_HUMAN, DEFAULT_PERSONA, preset_choices
 
         dialog = NewAgentDialog(
-            resources.names("personas"),
-            resources.names("humans"),
+            preset_choices("personas"),
+            preset_choices("humans"),
             self.w.window(),
             persona=DEFAULT_PERSONA,
             human=DEFAULT_HUMAN,
@@ -123,10 +123,14 @@ class Commands:
             self.create_agent(dialog.values().name, dialog.values().persona, dialog.values().human)
 
     def create_agent(self, name: str, persona: str, human: str) -> None:
-        """Create an agent and show it."""
+        """Create an agent and show it (after the reply being written, which holds the
+        engine: the status line says so)."""
+        if self.w.conversation.busy:
+            self.w.statusBar().showMessage(f"Creating {printable(name)} after this reply…")
         self.w.tasks.run(lambda e: e.create_agent(name, persona, human), self._agent_added)
 
     def _agent_added(self, agent: Agent) -> None:
+        self.w.statusBar().clearMessage()
         self.w.refresh_agents()
         self.w.open_agent(agent.id)
 
@@ -296,9 +300,9 @@ class Commands:
             self.w.statusBar().showMessage("Copied the last reply.", 2000)
 
     def regenerate(self) -> None:
-        """Write the last reply again (the last message is sent once more)."""
+        """Write the last reply again, sampled anew (the last message stays as it was)."""
         if not self.w.conversation.busy:
-            self.w.conversation.resend()
+            self.w.conversation.regenerate()
 
     def edit_last_message(self) -> None:
         """Put the last message in the input box; sending it replaces the original and

@@ -2,8 +2,8 @@
 
 A turn is one call on the engine thread (``Ember.send`` or ``Ember.timed_heartbeat``)
 that posts its news to the GUI thread through one typed channel, in order: that it
-started (:class:`Begun`), the engine's events (:class:`Happened`; text deltas coalesced to
-one per ``STREAM_INTERVAL``), and how it ended (:class:`Ended`: the ``TurnFinished``, the
+started (:class:`Begun`), the engine's events (:class:`Happened`; text deltas coalesced,
+``turnnews.py``), and how it ended (:class:`Ended`: the ``TurnFinished``, the
 turn as stored, and the context usage after it). Turns run one at a time in the order
 they were asked for; each has its own cancel event, which Stop sets for the turn running
 and closing sets for all (messages still waiting are then recorded for the agent instead
@@ -24,9 +24,7 @@ conversation: the chat says why, and the user's message goes back into the messa
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -35,11 +33,12 @@ from ember.app.chat import ChatView
 from ember.app.taskrunner import Relay, describe
 from ember.app.transcript import (
     DisplayItem,
-    activity,
+    ReplyActivity,
     build_transcript,
     call_details,
     result_detail,
 )
+from ember.app.turnnews import Begun, Coalescer, Ended, Happened, TurnNews
 from ember.core.kernel import events as ev
 from ember.core.kernel.errors import AgentInUse, EmberError
 
@@ -47,9 +46,8 @@ if TYPE_CHECKING:
     from ember.app.bubble import Bubble
     from ember.app.worker import EngineWorker
     from ember.core.api import Ember, IdleWork
-    from ember.core.kernel.events import ContextUsage, Event, TurnFinished
+    from ember.core.kernel.events import Event, TurnFinished
 
-STREAM_INTERVAL = 0.04
 TURN_ROWS = 100_000  # more stored messages than one turn ever writes
 Run = Callable[["Ember", Callable[["Event"], None], threading.Event], "TurnFinished | None"]
 
@@ -57,70 +55,6 @@ Run = Callable[["Ember", Callable[["Event"], None], threading.Event], "TurnFinis
 # Quiet time after a turn before the idle work (Ember.while_idle: the memory pass, then the
 # coming flush's summary prepared).
 PREPARE_IDLE_MS = 2_000
-
-
-class Coalescer:
-    """Forwards engine events, merging text deltas into one per interval."""
-
-    def __init__(self, emit: Callable[[Event], None], interval: float = STREAM_INTERVAL) -> None:
-        self._emit = emit
-        self._interval = interval
-        self._kind: type[ev.ThoughtDelta] | type[ev.MessageDelta] | None = None
-        self._text = ""
-        self._last = 0.0
-
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, ev.TurnFinished):
-            return  # the turn's end is posted after the call (Ended)
-        if isinstance(event, ev.ThoughtDelta | ev.MessageDelta):
-            if self._kind is not None and self._kind is not type(event):
-                self.flush()
-            self._kind = type(event)
-            self._text += event.text
-            if time.monotonic() - self._last >= self._interval:
-                self.flush()
-            return
-        self.flush()
-        self._emit(event)
-
-    def flush(self) -> None:
-        """Send the merged delta, if any."""
-        if self._kind is not None and self._text:
-            self._emit(self._kind(self._text))
-        self._kind, self._text = None, ""
-        self._last = time.monotonic()
-
-
-@dataclass(frozen=True)
-class Begun:
-    """A turn started on the engine thread (``user``: a user's message, not a heartbeat)."""
-
-    agent_id: int
-    user: bool
-
-
-@dataclass(frozen=True)
-class Happened:
-    """An engine event of the turn running."""
-
-    agent_id: int
-    event: Event
-
-
-@dataclass(frozen=True)
-class Ended:
-    """A turn ended: why (None: a paused heartbeat, nothing ran), the turn as stored (None:
-    it could not be read back), and the context usage after it (None without a model)."""
-
-    agent_id: int
-    user: bool
-    finished: TurnFinished | None
-    items: list[DisplayItem] | None
-    usage: ContextUsage | None
-    refused: str | None = None  # why the agent could not take the turn (in use elsewhere)
-
-
-TurnNews = Begun | Happened | Ended
 
 
 class Conversation(QObject):
@@ -134,6 +68,7 @@ class Conversation(QObject):
     stateChanged = Signal()  # generating / queued changed
     memoryNoted = Signal(int, object)  # agent id, PassResult: the idle memory pass wrote
     refused = Signal(int, str)  # agent id, the user's message it could not take
+    viewStale = Signal(int)  # agent id: its chat was rebuilt during a turn; show it again
 
     def __init__(self, worker: EngineWorker, chat: ChatView, parent: QObject | None = None):
         super().__init__(parent)
@@ -147,12 +82,21 @@ class Conversation(QObject):
         self._asked: list[Bubble] = []  # the user's messages of those turns, shown live
         self._texts: list[str] = []  # and what they said
         self._reply: Bubble | None = None  # the running turn's reply, shown live
+        self.running: int | None = None  # the agent whose turn is running
+        self.view = 0  # counts the chat's rebuilds (another agent shown, or this one again)
+        self._begun_in: int | None = None  # the view the running turn began in
+        self._activity = ReplyActivity()  # the running turn's activity line
         self._news: Relay[TurnNews] = Relay(self._on_news, self)
         worker.timedHeartbeat.connect(self.timed_heartbeat)
         self._prepare_timer = QTimer(self)
         self._prepare_timer.setSingleShot(True)
         self._prepare_timer.timeout.connect(self._idle_work)
         self._preparing: threading.Event | None = None  # set it to stop the preparation
+
+    def view_changed(self) -> None:
+        """The chat was rebuilt (a switch): a turn begun before is shown again as it ends."""
+        self.view += 1
+        self._reply = None
 
     @property
     def busy(self) -> bool:
@@ -197,18 +141,41 @@ class Conversation(QObject):
             when_closing=lambda e: None,
         )
 
-    def resend(self, text: str | None = None) -> None:
-        """Take back the newest message (and the reply to it) and send ``text`` instead,
-        or the same text again (regenerate)."""
+    def resend(self, text: str) -> None:
+        """Take back the newest message (and the reply to it) and send ``text`` instead."""
         agent_id = self.agent_id
         if agent_id is None or self.busy:
             return
 
-        def retracted(previous: str) -> None:
+        def retracted(_previous: str) -> None:
             self.chat.drop_last_turn()
-            self.send(text or previous)
+            self.send(text)
 
         self.tasks.run(lambda e: e.retract_last_turn(agent_id), retracted)
+
+    def regenerate(self) -> None:
+        """Write the reply to the newest message again (sampled anew; the message stays)."""
+        agent_id = self.agent_id
+        if agent_id is None or self.busy or not any(b.role == "user" for b in self.chat.bubbles):
+            return
+        self._asked.append(self.chat.drop_last_turn(keep_message=True) or self.chat.bubbles[-1])
+        self._texts.append("")  # nothing to give back if refused: the message is stored
+        self.chat.offer_actions(False)
+        self.queued += 1
+        replaced: list[str] = []
+
+        def start(e: Ember) -> int:  # the reply goes first: the new turn follows the message
+            kept = e.retract_reply(agent_id)
+            replaced[:] = kept.replies
+            return kept.message_id
+
+        self._turn(
+            agent_id,
+            lambda e, on, cancel: e.regenerate(agent_id, on, cancel, replaced),
+            user=True,
+            when_closing=lambda e: None,
+            start=start,
+        )
 
     def stop(self) -> bool:
         """Cancel the reply being generated; returns whether one was."""
@@ -255,20 +222,27 @@ class Conversation(QObject):
             self._preparing = None
 
     def refresh_usage(self) -> None:
-        """Ask for the context usage of the agent shown (once a model is attached)."""
+        """Ask for the context usage of the agent shown (shown only if it still is)."""
         agent_id = self.agent_id
         if agent_id is not None:
-            self.tasks.run(lambda e: e.context_usage(agent_id), self._usage)
+            self.tasks.run(lambda e: e.context_usage(agent_id), lambda u: self._usage(agent_id, u))
 
-    def _usage(self, usage: ev.ContextUsage | None) -> None:
-        if usage is not None:
+    def _usage(self, agent_id: int, usage: ev.ContextUsage | None) -> None:
+        if usage is not None and agent_id == self.agent_id:  # never another agent's figure
             self.usageChanged.emit(usage)
 
     # -- a turn ------------------------------------------------------------------------
 
     def _turn(
-        self, agent_id: int, run: Run, *, user: bool, when_closing: Callable[[Ember], object]
+        self,
+        agent_id: int,
+        run: Run,
+        *,
+        user: bool,
+        when_closing: Callable[[Ember], object],
+        start: Callable[[Ember], int] | None = None,
     ) -> None:
+        """Queue a turn; ``start`` marks where its messages begin (may take some back)."""
         self.stop_preparing()  # before the turn queues behind it on the engine thread
         cancel = threading.Event()
         self._cancels.append(cancel)
@@ -276,17 +250,22 @@ class Conversation(QObject):
             cancel.set()
         post = self._news.post
 
+        def refuse(exc: AgentInUse) -> None:  # nothing written: the agent is another's
+            why = str(exc)
+            post(Ended(agent_id, user, ev.TurnFinished("error", why), [], None, why))
+
         def call(ember: Ember) -> None:
-            mark = ember.newest_message_id(agent_id)
+            try:
+                mark = start(ember) if start else ember.newest_message_id(agent_id)
+            except AgentInUse as exc:
+                return refuse(exc)
             post(Begun(agent_id, user))
             forward = Coalescer(lambda event: post(Happened(agent_id, event)))
             finished: TurnFinished | None
             try:
                 finished = run(ember, forward, cancel)
-            except AgentInUse as exc:  # nothing written: that conversation is another's
-                why = str(exc)
-                post(Ended(agent_id, user, ev.TurnFinished("error", why), [], None, why))
-                return
+            except AgentInUse as exc:
+                return refuse(exc)
             except Exception as exc:  # outside the agent's loop (a bug): kept, as its own
                 finished = ev.TurnFinished("error", describe(exc))
                 ember.record_notice(agent_id, ev.SystemNotice("error", describe(exc)))
@@ -318,6 +297,8 @@ class Conversation(QObject):
 
     def _on_begun(self, started: Begun) -> None:
         self.generating = True
+        self.running, self._begun_in = started.agent_id, self.view
+        self._activity = ReplyActivity()
         if started.user:
             self.queued = max(0, self.queued - 1)
             if started.agent_id == self.agent_id:
@@ -342,7 +323,7 @@ class Conversation(QObject):
         starts_reply = ev.StepStarted | ev.ThoughtDelta | ev.MessageDelta | ev.ToolCall
         if chat.current is None and isinstance(event, starts_reply):
             chat.begin_reply()  # a timed heartbeat that does something
-        status = activity(event)
+        status = self._activity(event)
         if status is not None:
             chat.set_activity(status)
         if isinstance(event, ev.StepStarted):
@@ -368,11 +349,17 @@ class Conversation(QObject):
         if self._cancels:
             self._cancels.pop(0)
         self.generating = False
+        stale = self._begun_in is not None and self._begun_in != self.view
+        self.running = self._begun_in = None
         asked = self._asked.pop(0) if end.user and self._asked else None
         text = self._texts.pop(0) if end.user and self._texts else ""
         reply, self._reply = self._reply, None
         if end.refused is not None:
             self._on_refused(end, asked, reply, text)
+        elif end.agent_id == self.agent_id and stale and end.items is not None:
+            # Shown again mid-turn: the chat holds part of the turn as read, part live.
+            self.chat.finish_reply(None, now_iso())
+            self.viewStale.emit(end.agent_id)
         elif end.agent_id == self.agent_id:
             if end.items is None:  # what was shown live stays
                 self.chat.finish_reply(None, now_iso())
@@ -402,7 +389,10 @@ class Conversation(QObject):
 
         if not end.user:  # a timed heartbeat: it showed nothing, it says nothing
             return
-        if end.agent_id == self.agent_id:
+        if not text:  # a regenerate: the reply it would replace is kept, shown again
+            if end.agent_id == self.agent_id:
+                self.viewStale.emit(end.agent_id)
+        elif end.agent_id == self.agent_id:
             live = [b for b in (asked, reply) if b in self.chat.bubbles]
             at = self.chat.bubbles.index(live[0]) if live else len(self.chat.bubbles)
             said = at > 0 and self.chat.bubbles[at - 1].text == end.refused  # once is enough

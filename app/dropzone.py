@@ -88,9 +88,10 @@ class BatchCard(QFrame):
     cancelRequested = Signal(int)
     dismissed = Signal(int)
 
-    def __init__(self, batch: int, paths: list[str]) -> None:
+    def __init__(self, batch: int, paths: list[str], agent_id: int | None = None) -> None:
         super().__init__()
         self.batch = batch
+        self.agent_id = agent_id  # whose memory the documents go into
         self.setObjectName("batchCard")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         layout = QVBoxLayout(self)
@@ -168,7 +169,9 @@ class BatchCard(QFrame):
 
 
 class IngestPanel(QWidget):
-    """Stack of batch cards above the input box; hidden when empty."""
+    """Stack of batch cards above the input box, for the agent shown (another agent's
+    batches go on loading, their cards out of view until it is shown again); hidden
+    when it has none."""
 
     cancelled = Signal(int)  # batch
 
@@ -178,17 +181,25 @@ class IngestPanel(QWidget):
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(12, 4, 12, 4)
         self.cards: dict[int, BatchCard] = {}
+        self.agent_id: int | None = None
         self.hide()
 
-    def add_batch(self, batch: int, paths: list[str]) -> BatchCard:
-        """A card for a new batch."""
-        card = BatchCard(batch, paths)
+    def add_batch(self, batch: int, paths: list[str], agent_id: int | None = None) -> BatchCard:
+        """A card for a new batch (of the agent shown)."""
+        card = BatchCard(batch, paths, agent_id if agent_id is not None else self.agent_id)
         card.cancelRequested.connect(self.cancelled)
         card.dismissed.connect(self.dismiss)
         self.cards[batch] = card
         self._layout.addWidget(card)
-        self.show()
+        self.show_agent(self.agent_id if agent_id is None else agent_id)
         return card
+
+    def show_agent(self, agent_id: int | None) -> None:
+        """Show the cards of this agent's batches only."""
+        self.agent_id = agent_id
+        for card in self.cards.values():
+            card.setVisible(card.agent_id == agent_id)
+        self.setVisible(any(c.agent_id == agent_id for c in self.cards.values()))
 
     def progress(self, batch: int, p: IngestProgress) -> None:
         """Route progress to its card."""
@@ -208,7 +219,7 @@ class IngestPanel(QWidget):
         if card is not None:
             card.setParent(None)
             card.deleteLater()
-        self.setVisible(bool(self.cards))
+        self.show_agent(self.agent_id)
 
 
 class Documents(QObject):
@@ -228,7 +239,7 @@ class Documents(QObject):
         job = self.worker.ingest(agent_id, paths, self.panel.progress, self._finished)
         if job is None:
             return -1
-        self.panel.add_batch(job.batch, paths)  # before any progress is delivered
+        self.panel.add_batch(job.batch, paths, agent_id)  # before any progress is delivered
         return job.batch
 
     def cancel(self, batch: int) -> None:

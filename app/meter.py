@@ -42,6 +42,12 @@ class ContextMeter(QWidget):
         """Where the warning mark sits, in the same measure."""
         return round(100 * self.warn_at / self.flush_at) if self.flush_at else 0
 
+    def clear(self) -> None:
+        """No measure yet (another agent was shown; this one is measured soon)."""
+        self.used = self.n_ctx = self.warn_at = self.flush_at = 0
+        self.setToolTip("Context usage: measured once the agent's engine is free")
+        self.update()
+
     def set_usage(self, usage: ContextUsage) -> None:
         """Update from a ContextUsage event."""
         self.used, self.n_ctx = usage.used, usage.window

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
 
 from ember.app.meter import ContextMeter
+from ember.core.api import printable
 
 if TYPE_CHECKING:
     from ember.core.api import ModelStatus
@@ -71,8 +72,17 @@ class StatusBar(QStatusBar):
             self.speed_label.setText(f"{stats.tokens_per_second:.1f} tok/s")
         self.speed_label.setToolTip(stats_tooltip(stats))
 
-    def set_usage(self, usage: ContextUsage) -> None:
-        """The context meter and its percentage (one measure for both)."""
-        self.meter.set_usage(usage)
-        self.context_label.setText(f"{self.meter.percent()}%")
+    def set_usage(self, usage: ContextUsage | None) -> None:
+        """The context meter and its percentage (one measure for both); None: no figure
+        yet for the agent shown (never the previous agent's)."""
+        if usage is None:
+            self.meter.clear()
+        else:
+            self.meter.set_usage(usage)
+        self.context_label.setText(f"{self.meter.percent()}%" if usage else "–")
         self.context_label.setToolTip(self.meter.toolTip())
+
+    def writing_elsewhere(self, names: list[str]) -> None:
+        """Another agent than the one shown is writing a reply."""
+        name = printable(names[0]) if names else "The other agent"
+        self.showMessage(f"{name} is still writing its reply, out of view (Stop ends it).", 8000)

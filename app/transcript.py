@@ -15,7 +15,8 @@ the chat looks the same live and after a restart. Every turn starts with a store
 its turns, one after another.
 
 Also here: the one-line activity shown in a reply bubble while the agent works
-(:func:`activity`), and the Markdown export of a conversation (:func:`to_markdown`).
+(:func:`activity`, kept honest across a reply's steps by :class:`ReplyActivity`), and
+the Markdown export of a conversation (:func:`to_markdown`).
 """
 
 from __future__ import annotations
@@ -196,6 +197,49 @@ def activity(event: Event) -> str | None:
     if isinstance(event, ev.SystemNotice) and event.kind == "flush":
         return "Older messages were summarised…"
     return None
+
+
+TRYING_AGAIN = "Something went wrong; the agent is trying again…"
+
+
+class ReplyActivity:
+    """The activity line of one reply, kept honest: reading progress only goes forward
+    within a step and never shows a bare 0 % (how much there is to read instead); once a
+    step writes, it no longer "reads"; after a rejected step (its text taken back), the
+    next one says it is trying again instead of starting over at 0 %."""
+
+    def __init__(self) -> None:
+        self.read = -1  # the percentage shown for this step's reading
+        self.writing = False
+        self.rejected = False  # the previous step was rejected
+        self.again = False  # this step follows a rejected one
+
+    def __call__(self, event: Event) -> str | None:
+        """What the reply says after ``event`` (None: no change)."""
+        from ember.core.kernel import events as ev
+
+        if isinstance(event, ev.StepStarted):
+            self.read, self.writing = -1, False
+            self.again, self.rejected = self.rejected, False
+            return TRYING_AGAIN if self.again else activity(event)
+        if isinstance(event, ev.StepRejected):
+            self.rejected = True
+            return TRYING_AGAIN
+        if isinstance(event, ev.ThoughtDelta | ev.MessageDelta):
+            self.writing = True
+        if isinstance(event, ev.PromptProgress) and event.purpose == "step":
+            return self._reading(event.done, event.total)
+        return activity(event)
+
+    def _reading(self, done: int, total: int) -> str | None:
+        percent = 100 * done // max(1, total)
+        if self.writing or done >= total or percent < self.read:
+            return None  # written already, read, or a later part's count: no step back
+        self.read = percent
+        doing = (
+            "Trying again: reading the conversation" if self.again else "Reading the conversation"
+        )
+        return f"{doing} ({total:,} tokens)…" if done == 0 else f"{doing}… {percent}%"
 
 
 def to_markdown(items: Sequence[DisplayItem], agent_name: str, title: str = "") -> str:

@@ -1,11 +1,14 @@
 """What the windows show, computed on the engine thread from the core service.
 
 Each function here takes the :class:`~ember.core.service.Ember` and returns plain data
-for the GUI thread; the windows pass them to ``worker.tasks.run``. No Qt.
+for the GUI thread; the windows pass them to ``worker.tasks.run``. :func:`read_agent`
+takes only the memory reads, so it runs on the read lane (``worker.tasks.read``) too:
+switching agents shows the new one at once, also while a reply is being written. No Qt.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +16,7 @@ from ember.app.transcript import DisplayItem, build_transcript
 from ember.core.kernel.errors import AgentInUse
 
 if TYPE_CHECKING:
-    from ember.core.api import AgentSummary, Ember, EngineConfig
+    from ember.core.api import AgentSummary, Ember, EngineConfig, MemoryReads
     from ember.core.kernel.events import ContextUsage
 
 GUI_SETTINGS = "gui"  # the GUI's preferences, saved with the data
@@ -58,15 +61,19 @@ def startup(ember: Ember, wanted: str | None = None) -> Startup:
 
 
 def open_agent(ember: Ember, agent_id: int) -> AgentView:
-    """An agent's transcript; remembers it as the last one used and, with a model
-    attached, records the session start (login). An agent another window or terminal is
-    running is shown all the same, with why (``in_use``)."""
-    history = ember.history(agent_id, HISTORY_LIMIT)
-    remember_agent(ember, history.agent_name)
-    usage = None
-    attached = after_model(ember, agent_id) if ember.model_status() is not None else None
-    if attached is not None:
-        usage = attached.usage
+    """An agent's transcript (:func:`read_agent`), with what :func:`after_open` does. An
+    agent another window or terminal is running is shown all the same, with why
+    (``in_use``)."""
+    view = read_agent(ember, agent_id)
+    attached = after_open(ember, agent_id)
+    if attached is None:
+        return view
+    return dataclasses.replace(view, usage=attached.usage, in_use=attached.in_use)
+
+
+def read_agent(reads: MemoryReads, agent_id: int) -> AgentView:
+    """An agent's transcript as the chat shows it (no usage: see :func:`after_open`)."""
+    history = reads.history(agent_id, HISTORY_LIMIT)
     items = build_transcript(history.messages)
     oldest = history.messages[0].id if history.messages else None
     return AgentView(
@@ -74,11 +81,19 @@ def open_agent(ember: Ember, agent_id: int) -> AgentView:
         history.agent_name,
         items,
         history.first_run,
-        usage,
+        None,
         oldest,
-        ember.auto_recall(agent_id),
-        attached.in_use if attached is not None else None,
+        reads.auto_recall(agent_id),
     )
+
+
+def after_open(ember: Ember, agent_id: int) -> Attached | None:
+    """An agent just shown: remembered as the last one used and, with a model attached,
+    its session started (:func:`after_model`; None without a model)."""
+    remember_agent(ember, ember.history(agent_id, 0).agent_name)
+    if ember.model_status() is None:
+        return None
+    return after_model(ember, agent_id)
 
 
 def remember_agent(ember: Ember, name: str) -> None:

@@ -156,6 +156,7 @@ class MainWindow(Frame):
         c.usageChanged.connect(self.status.set_usage)
         c.statsChanged.connect(self.status.set_stats)
         c.turnEnded.connect(self._on_turn_ended)
+        c.viewStale.connect(self.open_agent)
         c.stateChanged.connect(self._update_buttons)
         c.memoryNoted.connect(self._on_memory_noted)
         c.refused.connect(self._on_refused)
@@ -202,15 +203,19 @@ class MainWindow(Frame):
         self.composer.setPlaceholderText(
             f"Message {name}…  (Enter to send, Shift+Enter for a new line)"
         )
+        self.composer.viewport().update()  # Qt repaints a placeholder shown only on demand
         if self.agent_id is not None:
             self.inspector.set_agent(self.agent_id, name)
             self.find_bar.agent_id, self.find_bar.agent_name = self.agent_id, name
 
     def _show_agent(self, view: views.AgentView) -> None:
+        """Title, chat, meter, placeholder, documents and inspector: one agent's, together."""
         self.conversation.stop_preparing()
         self.agent_id = self.conversation.agent_id = view.id
+        self.conversation.view_changed()
         self._set_agent_name(view.name)
         self.agent_list.set_current(view.id)
+        self.ingest_panel.show_agent(view.id)
         with QSignalBlocker(self.actions_.auto_recall):  # showing it switches nothing
             self.actions_.auto_recall.setChecked(view.auto_recall)
         self.find_bar.oldest_loaded = view.oldest_loaded
@@ -218,18 +223,26 @@ class MainWindow(Frame):
         if view.first_run:
             self.chat.add(DisplayItem("assistant", WELCOME.format(name=view.name)))
         self.chat.offer_actions(not self.conversation.busy)
-        if view.usage is not None:
-            self.status.set_usage(view.usage)
+        self.status.set_usage(view.usage)  # None: measured once the engine is free
         if view.in_use is not None:
             self._tell_in_use(view.in_use)
+        if (writing := self.conversation.running) not in (None, view.id):
+            self.status.writing_elsewhere([a.name for a in self.agents if a.id == writing])
         if self.find_bar.isVisible():
             self.find_bar.search()
         self._update_buttons()
         self.agentShown.emit(view.id)
 
     def open_agent(self, agent_id: int) -> None:
-        """Show an agent's conversation and memory."""
-        self.tasks.run(lambda e: views.open_agent(e, agent_id), self._show_agent)
+        """Show an agent at once (the read lane: never behind a reply), then its usage."""
+
+        def shown(view: views.AgentView) -> None:
+            self._show_agent(view)
+            self.tasks.run(
+                lambda e: views.after_open(e, agent_id), lambda a: self._attached(agent_id, a)
+            )
+
+        self.tasks.read(lambda r: views.read_agent(r, agent_id), shown)
 
     def refresh_agents(self) -> None:
         """Reload the agent list."""
@@ -249,6 +262,7 @@ class MainWindow(Frame):
             return
         if self.commands.editing:
             self.commands.editing = False
+            self.statusBar().clearMessage()  # "Editing your last message…" is done
             self.conversation.resend(text)
         else:
             self.conversation.send(text)
@@ -259,6 +273,12 @@ class MainWindow(Frame):
     def _on_refused(self, agent_id: int, text: str) -> None:
         """A message the agent could not take (another window or terminal runs it): back
         into the message box, before what was typed since, to send again."""
+        if not text:  # Regenerate: the reply stays as it was
+            self.statusBar().showMessage(
+                "Nothing was regenerated: another Ember window or terminal is using this agent.",
+                15000,
+            )
+            return
         draft = self.composer.toPlainText()
         self.composer.setPlainText(f"{text}\n{draft}" if draft.strip() else text)
         self.composer.moveCursor(QTextCursor.MoveOperation.End)
@@ -321,9 +341,15 @@ class MainWindow(Frame):
         )
         agent_id = self.agent_id
         if agent_id is not None:
-            self.tasks.run(lambda e: views.after_model(e, agent_id), self._attached)
+            self.tasks.run(
+                lambda e: views.after_model(e, agent_id), lambda a: self._attached(agent_id, a)
+            )
 
-    def _attached(self, attached: views.Attached) -> None:
+    def _attached(self, agent_id: int, attached: views.Attached | None) -> None:
+        """An agent's session started: its usage and whether it is in use elsewhere, shown
+        only if that agent still is (never another agent's figure)."""
+        if attached is None or agent_id != self.agent_id:
+            return
         if attached.usage is not None:
             self.status.set_usage(attached.usage)
         if attached.in_use is not None:

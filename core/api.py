@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ember.core.agent.heartbeats import HeartbeatScheduler as HeartbeatScheduler
     from ember.core.agent.presets import DEFAULT_HUMAN as DEFAULT_HUMAN
     from ember.core.agent.presets import DEFAULT_PERSONA as DEFAULT_PERSONA
+    from ember.core.agent.presets import choices as preset_choices
     from ember.core.agent.presets import humans as humans
     from ember.core.agent.presets import personas as personas
     from ember.core.documents.document import path_text as path_text
@@ -68,6 +69,7 @@ if TYPE_CHECKING:
     from ember.core.service import ModelStatus as ModelStatus
     from ember.core.service import PassagePage as PassagePage
     from ember.core.service import RecallPage as RecallPage
+    from ember.core.service import Retracted as Retracted
     from ember.core.service import default_backend as default_backend
     from ember.core.storage.agent_names import printable as printable
     from ember.core.storage.agent_names import shown as shown
@@ -103,6 +105,7 @@ _WHERE = {
     "DB_FILENAME": ("ember.core.kernel.paths", "DB_FILENAME"),
     "DEFAULT_HUMAN": ("ember.core.agent.presets", "DEFAULT_HUMAN"),
     "DEFAULT_PERSONA": ("ember.core.agent.presets", "DEFAULT_PERSONA"),
+    "preset_choices": ("ember.core.agent.presets", "choices"),
     "EmbedderFactory": ("ember.core.memory.embedder", "EmbedderFactory"),
     "Ember": ("ember.core.service", "Ember"),
     "EngineConfig": ("ember.core.llm.config", "EngineConfig"),
@@ -129,6 +132,7 @@ _WHERE = {
     "ProgressCallback": ("ember.core.transfer.files", "ProgressCallback"),
     "Reader": ("ember.core.memory.reader", "Reader"),
     "RecallPage": ("ember.core.service", "RecallPage"),
+    "Retracted": ("ember.core.service", "Retracted"),
     "Result": ("ember.core.storage.messages", "Result"),
     "ResultPage": ("ember.core.memory.search", "ResultPage"),
     "Role": ("ember.core.storage.messages", "Role"),
@@ -206,6 +210,7 @@ __all__ = [
     "RecallPage",
     "Result",
     "ResultPage",
+    "Retracted",
     "Role",
     "SentenceTransformerEmbedder",
     "ServerCapabilities",
@@ -231,6 +236,7 @@ __all__ = [
     "parse_server_url",
     "path_text",
     "personas",
+    "preset_choices",
     "printable",
     "probe_server",
     "scan_models",

@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ember.core.agent import retract
 from ember.core.agent.engine import (
     AgentRuntime,
     Engine,
@@ -41,7 +43,7 @@ from ember.core.agent.engine import (
     record_user_message,
 )
 from ember.core.documents.ingest import reap_interrupted
-from ember.core.kernel.errors import Cancelled, InvalidInput
+from ember.core.kernel.errors import Cancelled
 from ember.core.kernel.events import (
     ContextUsage,
     Event,
@@ -52,7 +54,7 @@ from ember.core.kernel.events import (
 from ember.core.llm.config import SETTINGS_KEY, EngineConfig
 from ember.core.llm.kvstate import KVStateCache
 from ember.core.memory import embedder as embedder_mod
-from ember.core.memory import memorypass, search_index
+from ember.core.memory import memorypass
 from ember.core.memory.embedder import Embedder, EmbedderFactory, SharedEmbedder
 from ember.core.memory.pages import (
     AgentSummary,
@@ -63,6 +65,7 @@ from ember.core.memory.pages import (
     ModelStatus,
     PassagePage,
     RecallPage,
+    Retracted,
 )
 from ember.core.memory.reader import Reader
 from ember.core.memory.search import Tier
@@ -91,6 +94,7 @@ __all__ = [
     "PassagePage",
     "Reader",
     "RecallPage",
+    "Retracted",
     "Role",
     "SharedEmbedder",
     "Tier",
@@ -213,6 +217,19 @@ class Ember(AgentOps, MemoryOps, ModelOps):
         A cancelled turn leaves a :data:`CANCELLED_REPLY` record holding what had been
         streamed of the reply (not in the agent's context: it never finished the step)."""
         self.claim_agent(agent_id)
+        return self._keeping_stopped(
+            agent_id,
+            on_event,
+            lambda on: self._runtime(agent_id).send_user_message(text, on, cancel),
+        )
+
+    def _keeping_stopped(
+        self,
+        agent_id: int,
+        on_event: OnEvent | None,
+        turn: Callable[[OnEvent], TurnFinished],
+    ) -> TurnFinished:
+        """Run ``turn``; a cancelled one leaves what had been streamed of its reply."""
         streamed: list[str] = []
 
         def forward(event: Event) -> None:
@@ -221,7 +238,7 @@ class Ember(AgentOps, MemoryOps, ModelOps):
             if on_event is not None:
                 on_event(event)
 
-        finished = self._runtime(agent_id).send_user_message(text, forward, cancel)
+        finished = turn(forward)
         if finished.reason == "cancelled":
             content = messages.cancelled("".join(streamed))
             self.store.add_message(
@@ -236,17 +253,39 @@ class Ember(AgentOps, MemoryOps, ModelOps):
         What the turn's functions did to memory stays. Raises InvalidInput when there is
         no message, or it has left the context window (it then belongs to the summary)."""
         self.claim_agent(agent_id)
-        queue = self.store.context_messages(agent_id)
-        users = [i for i, m in enumerate(queue) if m.kind == Kind.USER_MESSAGE]
-        if not users:
-            raise InvalidInput("There is no recent message of yours to send again.")
-        last = queue[users[-1]]
-        later = self.store.recent_messages(agent_id, 10_000, before_id=None)
-        doomed = [m.id for m in later if m.id >= last.id and m.kind != Kind.LOGIN]
-        with self.store.transaction():
-            self.store.delete_messages(doomed)
-            search_index.rewind(self.store, agent_id, last.id)
+        last = retract.last_user_message(self.store, agent_id)
+        retract.delete_from(self.store, agent_id, last.id)
         return last.text
+
+    def retract_reply(self, agent_id: int) -> Retracted:
+        """Take back what followed the user's newest message (the reply, its steps, results
+        and heartbeats), keeping the message as it was; what the turn's functions did to
+        memory stays. Raises InvalidInput as :meth:`retract_last_turn` does."""
+        self.claim_agent(agent_id)
+        last = retract.last_user_message(self.store, agent_id)
+        replies = retract.delete_from(self.store, agent_id, last.id + 1, about_message=True)
+        return Retracted(last.id, last.text, replies)
+
+    def regenerate(
+        self,
+        agent_id: int,
+        on_event: OnEvent | None = None,
+        cancel: threading.Event | None = None,
+        replaced: Sequence[str] = (),
+    ) -> TurnFinished:
+        """Answer the user's newest message again: its reply is taken back
+        (:meth:`retract_reply`; ``replaced``: replies taken back before) and a new one is
+        sampled at a temperature of its own, never the same words in the dialogue format.
+        The message keeps its time and place. Stopped, it leaves what was streamed."""
+        kept = self.retract_reply(agent_id)
+        runtime = self._runtime(agent_id)
+        return self._keeping_stopped(
+            agent_id,
+            on_event,
+            lambda on: runtime.answer_again(
+                (kept.message_id, kept.text), [*replaced, *kept.replies], on, cancel
+            ),
+        )
 
     def prepare_flush(self, agent_id: int, cancel: threading.Event | None = None) -> bool:
         """While the user is idle (the GUI's idle timer; the CLI while it waits for a line):
@@ -317,14 +356,6 @@ class Ember(AgentOps, MemoryOps, ModelOps):
         if self.engine is None:
             return None
         return self._runtime(agent_id).context_usage()
-
-    def history(self, agent_id: int, limit: int = 150, after_id: int = 0) -> History:
-        """The newest ``limit`` messages of the agent (those after ``after_id``: a turn's,
-        given :meth:`newest_message_id` before it), for its transcript."""
-        agent = self.store.get_agent_by_id(agent_id)
-        recent = self.store.recent_messages(agent_id, limit, after_id=after_id)
-        spoken = any(m.kind in (Kind.USER_MESSAGE, Kind.STEP) for m in recent)
-        return History(agent.id, agent.name, recent, first_run=not spoken)
 
     # -- memory: service_memory.py; the model and its settings: service_model.py ---------
 

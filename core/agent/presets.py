@@ -9,6 +9,19 @@ from ember.core.storage.store import Agent, Store
 DEFAULT_PERSONA = "ember"
 DEFAULT_HUMAN = "basic"
 DEFAULT_AGENT = "Ember"
+NAME = "{name}"  # in a persona preset: the agent's own name
+# What a person picking a preset reads (a preset added without a label shows its file name).
+LABELS = {
+    "personas": {
+        "ember": "Personal assistant: warm, curious and concise",
+        "coach": "Coach: your goals and progress, one question at a time",
+        "scholar": "Research assistant: answers from your documents, cites pages",
+    },
+    "humans": {
+        "basic": "A profile to fill in as it learns about you",
+        "empty": "Nothing about you yet",
+    },
+}
 
 
 def personas() -> list[str]:
@@ -27,18 +40,26 @@ def _read(folder: str, name: str, available: list[str]) -> str:
     return resources.read_text(folder, f"{name}.txt").strip()
 
 
-def preset_text(folder: str, name: str) -> str:
-    """The text of a bundled preset: ``folder`` is ``personas`` or ``humans``."""
-    return _read(folder, name, resources.names(folder))
+def preset_text(folder: str, name: str, agent: str = DEFAULT_AGENT) -> str:
+    """The text of a bundled preset for the agent named ``agent``: ``folder`` is
+    ``personas`` or ``humans``."""
+    return _read(folder, name, resources.names(folder)).replace(NAME, agent)
+
+
+def choices(folder: str) -> list[tuple[str, str]]:
+    """The presets of ``folder`` as (name, what a person reads), in the order shown."""
+    labels = LABELS.get(folder, {})
+    return [(n, labels.get(n) or n.replace("_", " ").capitalize()) for n in resources.names(folder)]
 
 
 def create_agent(
     store: Store, name: str, persona: str = DEFAULT_PERSONA, human: str = DEFAULT_HUMAN
 ) -> Agent:
-    """Create an agent whose core memory starts from the given presets."""
+    """Create an agent whose core memory starts from the given presets (a persona says
+    the agent's own name: "My name is Study buddy.", not the default agent's)."""
     blocks = {
-        "persona": _read("personas", persona, personas()),
-        "human": _read("humans", human, humans()),
+        "persona": _read("personas", persona, personas()).replace(NAME, name),
+        "human": _read("humans", human, humans()).replace(NAME, name),
     }
     return store.create_agent(name, blocks, persona_preset=persona, human_preset=human)
 

@@ -49,6 +49,9 @@ from ember.core.storage.store import Agent, Store
 NewMessage = tuple[Role, Kind, JSONLike, str]  # role, kind, content, searchable text
 # How many of the agent's latest replies a new reply may not repeat word for word.
 EARLIER_REPLIES = 50
+# Regenerate samples at least this warm: at Ember's default (0, greedy) the same prompt
+# gives the same reply again, word for word.
+REGENERATE_TEMPERATURE = 0.8
 
 
 class AgentRuntime:
@@ -59,6 +62,8 @@ class AgentRuntime:
         self.store = engine.store
         self.agent_id = agent_id
         self.context = engine.context(agent_id)
+        self.temperature = engine.config.temperature
+        self.avoid: tuple[str, ...] = ()  # replies this turn may not give (regenerate)
 
     # -- public API -----------------------------------------------------------------------
 
@@ -83,6 +88,21 @@ class AgentRuntime:
         content = self.context.fit_message(messages.user_message(text), text, held.append)
         new: list[NewMessage] = [(Role.USER, Kind.USER_MESSAGE, content, text)]
         return self._turn("user_message", new, self._keeping(on_event), cancel, held)
+
+    def answer_again(
+        self,
+        message: tuple[int, str],
+        replaced: Sequence[str],
+        on_event: OnEvent | None = None,
+        cancel: threading.Event | None = None,
+    ) -> TurnFinished:
+        """Answer the stored user ``message`` (id, text) again, its previous answer taken
+        back (``replaced``: what it said): sampled at a temperature of its own, never one
+        of those replies word for word (dialogue format). The message itself is kept as it
+        was (its time, its place)."""
+        self.temperature = max(self.temperature, REGENERATE_TEMPERATURE)
+        self.avoid = tuple(r for r in replaced if r.strip())
+        return self._turn("user_message", [], self._keeping(on_event), cancel, again=message)
 
     def login(self) -> None:
         """Queue the start-of-session event with the last login time; the agent sees it
@@ -138,7 +158,10 @@ class AgentRuntime:
         emit: OnEvent,
         cancel: threading.Event | None,
         held: Sequence[Event] = (),
+        again: tuple[int, str] | None = None,
     ) -> TurnFinished:
+        """Store ``new`` and run the steps (``again``: the user's message, id and text, is
+        stored already and answered once more)."""
         with self.engine.lock:
             with self.store.transaction():
                 ids = [self.store.add_message(self.agent_id, *m) for m in new]
@@ -148,13 +171,14 @@ class AgentRuntime:
             self.engine.recall.embed(self.agent_id, texts)
             self.engine.recall.backfill(self.agent_id)
             recalled: list[str] = []
-            if trigger == "user_message":
+            asked = again or ((ids[0], new[0][3]) if trigger == "user_message" else None)
+            if asked is not None:
                 recalled = autorecall.for_message(
                     self.store,
                     self.engine.embedder,
                     self.agent_id,
-                    new[0][3],
-                    ids[0],
+                    asked[1],
+                    asked[0],
                     dialogue=self.engine.dialogue,
                 )
             try:
@@ -271,14 +295,14 @@ class AgentRuntime:
         # Restoring a saved state, or building the shared prefix state (counted here).
         start = time.perf_counter()
         prefilled = self.engine.warm.before_step(self.agent_id, prompt, cancel, reading)
+
+        def rest(done: int, total: int) -> None:  # after the prefix: on from where it stopped
+            reading(prefilled + done, prefilled + total)
+
         writer = StepWriter(
-            self.engine.backend,
-            self.engine.reserve,
-            self.engine.config.temperature,
-            cancel,
-            reading,
+            self.engine.backend, self.engine.reserve, self.temperature, cancel, rest
         )
-        earlier = self._earlier_replies() if spec.dialogue else ()
+        earlier = [*self.avoid, *self._earlier_replies()] if spec.dialogue else ()
         raw, stats, at_limit = writer.write(prompt, spec, emit, earlier)
         stats = dataclasses.replace(
             stats,

@@ -105,7 +105,9 @@ class WarmStart:
             return 0
         # Exactly the shared tokens on an empty cache: every agent's prompt continues it.
         self.backend.truncate_kv(0)
-        evaluated = self.backend.prefill(prefix, cancel=cancel, on_progress=on_progress)
+        whole = len(tokens) - 1  # the step's reading is one measure: this prefix, then the rest
+        progress = None if on_progress is None else lambda done, _t: on_progress(done, whole)
+        evaluated = self.backend.prefill(prefix, cancel=cancel, on_progress=progress)
         self.cache.save(self.backend, key)
         return evaluated
 

@@ -97,3 +97,12 @@ class IdleWork:
     memory: PassResult  # the memory pass: what reached core memory
     flush_prepared: bool  # the coming flush's summary is ready
     tokens_read: int = 0  # of the next prompt, read into the model's cache ahead
+
+
+@dataclass(frozen=True)
+class Retracted:
+    """The reply to the user's newest message, taken back (the message kept)."""
+
+    message_id: int
+    text: str  # the message's
+    replies: list[str]  # what the agent had replied (nothing when it had not yet)

@@ -1,8 +1,9 @@
 """Reading memory without waiting for the engine: the queries a front end browses with,
 shared by the service and by a :class:`Reader` on a connection of its own.
 
-Design: :class:`MemoryReads` holds the read-only memory queries (blocks and counts, block
-history, archival and recall pages, hybrid search, loaded documents) over a store and the
+Design: :class:`MemoryReads` holds the read-only memory queries (an agent's transcript,
+blocks and counts, block history, archival and recall pages, hybrid search, loaded
+documents) over a store and the
 shared embedder. :class:`~ember.core.service.Ember` inherits them (with its writes, in
 ``service_memory.py``); :class:`Reader` offers them alone, over its own connection opened
 ``query_only``. SQLite's WAL lets that connection read while the service's connection
@@ -29,10 +30,11 @@ from pathlib import Path
 from ember.core.memory import autorecall
 from ember.core.memory import search as search_mod
 from ember.core.memory.embedder import SharedEmbedder
-from ember.core.memory.pages import MemorySnapshot, PassagePage, RecallPage
+from ember.core.memory.pages import History, MemorySnapshot, PassagePage, RecallPage
 from ember.core.memory.search import Tier
 from ember.core.storage import blockhistory
 from ember.core.storage.blockhistory import BlockChange
+from ember.core.storage.messages import Kind
 from ember.core.storage.store import Source, Store
 
 
@@ -43,6 +45,14 @@ class MemoryReads:
     embedder: SharedEmbedder
     # Whether a recall search first indexes new messages (a write; see the module docstring).
     indexes_on_search: bool = True
+
+    def history(self, agent_id: int, limit: int = 150, after_id: int = 0) -> History:
+        """The newest ``limit`` messages of the agent (those after ``after_id``: a turn's,
+        given :meth:`newest_message_id` before it), for its transcript."""
+        agent = self.store.get_agent_by_id(agent_id)
+        recent = self.store.recent_messages(agent_id, limit, after_id=after_id)
+        spoken = any(m.kind in (Kind.USER_MESSAGE, Kind.STEP) for m in recent)
+        return History(agent.id, agent.name, recent, first_run=not spoken)
 
     def memory(self, agent_id: int) -> MemorySnapshot:
         """Core memory blocks and the sizes of recall and archival memory."""

@@ -145,6 +145,47 @@ def test_regenerate_replaces_the_last_reply(qtbot: Any, make_window: Any) -> Non
     assert "First answer." not in stored
 
 
+def test_regenerate_samples_anew_and_keeps_the_message(qtbot: Any, make_window: Any) -> None:
+    """Regenerate answers the same stored message again at a temperature of its own (at
+    the default 0 the model wrote the identical reply), and the message keeps its row
+    and its time (it moved from 07:49 to 07:54)."""
+    from datetime import datetime, timedelta
+
+    from ember.core.kernel.clock import fixed_clock
+    from ember.core.llm.scripted import ScriptedBackend
+
+    class Recording(ScriptedBackend):
+        def __init__(self) -> None:
+            super().__init__([step("First answer."), step("Another answer.")])
+            self.temperatures: list[float] = []
+
+        def generate(self, prompt: Any, **kwargs: Any) -> Any:
+            self.temperatures.append(kwargs["temperature"])
+            return super().generate(prompt, **kwargs)
+
+    backend = Recording()
+    window = make_window(backend)
+    asked_at = datetime(2026, 3, 4, 7, 49)
+    with fixed_clock(asked_at):
+        send_and_wait(qtbot, window, "What is the capital of France?")
+    with Store() as store:
+        before = [m for m in store.recent_messages(window.agent_id) if m.text][-2]
+    shown = window.chat.bubbles[-2].header.text()
+    assert "07:49" in shown
+    with fixed_clock(asked_at + timedelta(minutes=5)):
+        with qtbot.waitSignal(window.conversation.turnEnded, timeout=WAIT_MS):
+            window.actions_.regenerate.trigger()
+        settle(qtbot, window)
+    assert backend.temperatures[0] == 0.0  # the configured default for an ordinary turn
+    assert backend.temperatures[-1] >= 0.5  # its own: a different reply can come
+    with Store() as store:
+        after = [m for m in store.recent_messages(window.agent_id) if m.text]
+    assert [m.text for m in after][-2:] == ["What is the capital of France?", "Another answer."]
+    message = after[-2]
+    assert (message.id, message.created_at) == (before.id, before.created_at)
+    assert window.chat.bubbles[-2].header.text() == shown
+
+
 def test_edit_and_resend_the_last_message(qtbot: Any, make_window: Any) -> None:
     window = make_window(scripted(step("Paris."), step("Rome.")))
     send_and_wait(qtbot, window, "Capital of Frnace?")
@@ -159,6 +200,7 @@ def test_edit_and_resend_the_last_message(qtbot: Any, make_window: Any) -> None:
     texts = [b.text for b in window.chat.bubbles]
     assert texts[-2:] == ["Capital of Italy?", "Rome."]
     assert "Capital of Frnace?" not in texts and "Paris." not in texts
+    assert "Editing" not in window.statusBar().currentMessage()  # the edit is over
     # Esc leaves an edit without changing anything.
     window.actions_.edit_last.trigger()
     assert window.composer.toPlainText() == "Capital of Italy?"

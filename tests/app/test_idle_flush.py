@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from ember.app import conversation
+from ember.app import conversation, turnnews
 from ember.core.kernel import events
 from ember.core.service import Ember
 
@@ -66,7 +66,7 @@ def test_no_idle_timer_runs_after_shutdown(qtbot: Any, make_window: Any) -> None
     assert send_and_wait(qtbot, window, "Hi").reason == "message"
     window.shutdown_now()
     window.worker.schedule_warm_save()  # what a turn ending during shutdown does
-    ended = conversation.Ended(window.agent_id, True, events.TurnFinished("message"), [], None)
+    ended = turnnews.Ended(window.agent_id, True, events.TurnFinished("message"), [], None)
     window.conversation._on_ended(ended)
     assert not window.worker._idle.isActive()
     assert not window.conversation._prepare_timer.isActive()

@@ -71,7 +71,7 @@ def test_new_agent_dialog_is_roomy_and_starts_from_the_default_persona(
     dialog = seen[0]
     dialog.show()
     settle(qtbot, window)
-    assert dialog.persona.currentText() == "ember" and dialog.human.currentText() == "basic"
+    assert dialog.persona.currentData() == "ember" and dialog.human.currentData() == "basic"
     placeholder = dialog.name.fontMetrics().horizontalAdvance(dialog.name.placeholderText())
     assert dialog.name.width() >= placeholder + 16  # the placeholder is not cut
     assert dialog.width() >= 380

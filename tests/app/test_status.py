@@ -164,3 +164,50 @@ def test_searching_memory_is_shown(qtbot: Any, make_window: Any) -> None:
     )
     send_and_wait(qtbot, window, "Do you remember x?")
     assert "Searching memory…" in shown and "Thinking…" in shown
+
+
+class Jumpy(ScriptedBackend):
+    """Reads its prompt in parts as llama.cpp reports them: a step whose reply begins to
+    stream and is then rejected, and a second step that reads again, in two parts."""
+
+    def __init__(self, *outputs: str) -> None:
+        super().__init__(outputs)
+        self.reads = [[(0, 400), (200, 400)], [(0, 400), (100, 400), (0, 60), (30, 60)]]
+
+    def generate(self, prompt: Prompt, **kwargs: Any) -> Iterator[str]:
+        progress = kwargs.get("on_prompt_progress")
+        for done, total in self.reads.pop(0) if self.reads else []:
+            if progress is not None:
+                progress(done, total)
+        yield from super().generate(prompt, **kwargs)
+
+
+def test_progress_never_jumps_back(qtbot: Any, make_window: Any) -> None:
+    """A reply began to stream ("The"), vanished, and "Reading the conversation… 0 %"
+    started over; after a restart the line sat at 0 % for 10 s. Reading only goes forward
+    within a step, a bare 0 % is never shown (how much there is to read is), and the step
+    after a rejected one says it is trying again."""
+    from ember.app.transcript import TRYING_AGAIN
+    from ember.core.kernel import events as ev
+
+    bad = call("send_message", "Answer.", message="The words of a rejected step", mood="odd")
+    window = make_window(Jumpy(bad, step("Tea it is.")))
+    shown: list[tuple[str, str]] = []  # (event, activity line) as each event is shown
+
+    def on_event(_agent: int, event: ev.Event) -> None:
+        bubble = window.chat.current
+        if bubble is not None and bubble.activity.isVisibleTo(bubble):
+            shown.append((type(event).__name__, bubble.activity.text()))
+
+    window.conversation.eventReceived.connect(on_event)
+    send_and_wait(qtbot, window, "Tea or coffee?")
+    lines = [text for _, text in shown]
+    assert window.chat.bubbles[-1].text == "Tea it is."
+    assert not any(text.endswith(" 0%") for text in lines), lines
+    assert "Reading the conversation (400 tokens)…" in lines
+    rejected = next(i for i, (name, _) in enumerate(shown) if name == "StepRejected")
+    after = lines[rejected:]
+    assert after[0] == TRYING_AGAIN
+    assert not any(t.startswith("Reading the conversation") for t in after), after
+    percents = [int(t.rsplit(" ", 1)[1][:-1]) for t in after if t.endswith("%")]
+    assert percents == sorted(percents) and percents, after  # forward only

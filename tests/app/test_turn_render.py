@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from ember.core.agent.context import PRESSURE_ALERT
+from ember.core.storage.messages import Kind
+from ember.core.storage.store import Store
 
-from .fixtures import send_and_wait, settle, shot
+from .fixtures import WAIT_MS, send_and_wait, settle, shot
 
 LONG = "I walked in the hills today and saw many birds. " * 4
 HUGE = "word " * 5000  # far over one message's share of a 2048-token window
@@ -63,6 +65,21 @@ def test_a_conversation_looks_the_same_after_a_restart(
     short = [(role, text[:50]) for role, text, _, _ in live]
     assert [(role, text[:50]) for role, text, _, _ in shown(again)] == short
     assert shown(again) == live  # details and stopped marks too
+    # The agent was alerted (stored with its conversation), and the user saw it neither way.
+    with Store() as store:
+        kinds = [m.kind for m in store.recent_messages(again.agent_id, 1000)]
+    assert Kind.MEMORY_PRESSURE in kinds
+    assert not any("Memory pressure" in b.text for b in again.chat.bubbles)
+    # Ctrl+F finds the notices kept with the conversation.
+    again.actions_.find.trigger()
+    for query in ("Your message is long", "moved out of the context window"):
+        again.find_bar.input.setText(query)
+        qtbot.waitUntil(lambda q=query: _found(again, q), timeout=WAIT_MS)
+
+
+def _found(window: Any, query: str) -> bool:
+    hits = [b for b in window.chat.bubbles if b.hits]
+    return bool(hits) and all(b.role == "notice" and query in b.text for b in hits)
 
 
 def test_an_agent_in_use_elsewhere_loses_nothing_and_is_taken_once_free(
@@ -127,3 +144,39 @@ def test_an_agent_in_use_elsewhere_loses_nothing_and_is_taken_once_free(
         kinds = [m.kind for m in store.recent_messages(agent_id, 3)]
         assert kinds == ["login", "user_message", "step"]  # the session starts with it
     assert again.errors == []
+
+
+def test_regenerate_of_an_agent_in_use_elsewhere_keeps_the_reply(
+    qtbot: Any, make_window: Any, ember_home: Path
+) -> None:
+    """Regenerate when another process runs the agent: nothing is taken back, the reply
+    stays on screen as stored, and the status line says why."""
+    import subprocess
+    import sys
+
+    from ember.core.kernel import paths
+    from ember.core.llm.scripted import ScriptedBackend
+
+    window = make_window(ScriptedBackend(n_ctx=2048, responder=responder))
+    send_and_wait(qtbot, window, "Hello there.")
+    before = [(b.role, b.text) for b in window.chat.bubbles]
+    name = window.agent_name
+    window.shutdown_now()
+    children = Path(__file__).parents[1] / "promises" / "children.py"
+    db = ember_home / paths.DB_FILENAME
+    holder = subprocess.Popen(
+        [sys.executable, str(children), "hold", str(db), name], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        again = make_window(ScriptedBackend(n_ctx=2048, responder=responder))
+        with qtbot.waitSignal(again.conversation.turnEnded, timeout=20_000):
+            again.actions_.regenerate.trigger()
+        settle(qtbot, again)
+        shown = [(b.role, b.text) for b in again.chat.bubbles if b.role != "notice"]
+        assert shown[-2:] == [r for r in before if r[0] != "notice"][-2:]  # the reply stays
+        assert "another Ember window" in again.statusBar().currentMessage()
+        assert again.composer.toPlainText() == ""
+    finally:
+        holder.kill()
+        holder.wait()

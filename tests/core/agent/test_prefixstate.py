@@ -86,6 +86,9 @@ class FakeKVBackend:
         cached = common_prefix(self.tokens, tokens)
         self.prefilled.append(list(tokens))
         self.tokens = list(tokens)
+        if on_progress is not None:  # one batch, as llama.cpp reports it
+            on_progress(0, len(tokens) - cached)
+            on_progress(len(tokens) - cached, len(tokens) - cached)
         return len(tokens) - cached
 
 
@@ -117,6 +120,19 @@ def test_the_first_agent_builds_it_and_later_agents_restore_it(tmp_path: Path) -
     assert warm2.before_step(2, other) == 0
     assert again.prefilled == [] and again.tokens == expected
     assert again.kv_can_continue(again.cached_prefix(again.prompt_tokens(other)))
+
+
+def test_building_it_reports_progress_against_the_whole_prompt(tmp_path: Path) -> None:
+    """The prefix is the first part of the step's reading: its progress counts the whole
+    prompt, so the step's read of the rest goes on from there, never back to 0 % (the
+    window showed 100 %, then 'Reading the conversation… 0 %' again)."""
+    backend = FakeKVBackend()
+    warm = _warm(tmp_path, backend)
+    prompt = _prompt("persona: kind")
+    seen: list[tuple[int, int]] = []
+    built = warm.before_step(1, prompt, on_progress=lambda d, t: seen.append((d, t)))
+    whole = len(backend.prompt_tokens(prompt)) - 1  # the completion reads the last one
+    assert seen == [(0, whole), (built, whole)] and built < whole
 
 
 def test_an_agents_own_state_comes_first(tmp_path: Path) -> None:

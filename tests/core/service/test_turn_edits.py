@@ -4,6 +4,7 @@ what recall keeps, what the agent's context keeps, and that search follows."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -75,3 +76,63 @@ def test_a_stopped_reply_is_kept_out_of_context(ember_home: Path, hash_embedder:
         assert stopped.content["message"] and "Once upon"[: len(stopped.content["message"])]
         assert not stopped.in_context and stopped.text == ""
         assert CANCELLED_REPLY not in [m.kind for m in e.store.context_messages(a)]
+
+
+def test_regenerate_keeps_the_message_and_samples_a_new_reply(
+    ember_home: Path, hash_embedder: Any
+) -> None:
+    """Regenerate answers the same stored message again (its row and time kept), at a
+    temperature of its own, and never with the reply it replaces word for word (a greedy
+    model said the same reply again)."""
+    from ember.core.llm.config import EngineConfig
+    from ember.core.storage.store import Store
+
+    with Store(ember_home / "ember.db") as store:
+        config = EngineConfig.load(store)
+        config.step_format = "dialogue"  # the bundled model's format
+        config.save(store)
+    temperatures: list[float] = []
+    excluded: list[str] = []
+
+    def model(prompt: str, constraint: Any) -> str:
+        first = re.search(r"reply-first ::= \[\^(.*)\]", constraint.gbnf) if constraint else None
+        excluded.append(first.group(1).replace("\\x52", "R") if first else "")
+        return "Ember: Coffee, then.\n" if "R" in excluded[-1] else "Ember: Rooibos, surely.\n"
+
+    backend = ScriptedBackend(n_ctx=8192, responder=model)
+    original = backend.generate
+
+    def generate(prompt: Any, **kwargs: Any) -> Any:
+        temperatures.append(kwargs["temperature"])
+        return original(prompt, **kwargs)
+
+    backend.generate = generate  # type: ignore[method-assign]
+    with Ember.open(
+        ember_home / "ember.db", embedder=hash_embedder, backend_factory=lambda c: backend
+    ) as e:
+        e.start_model()
+        a = e.agent_for_chat().id
+        e.send(a, "Tea or coffee?")
+        [asked] = [m for m in e.store.recent_messages(a) if m.kind == "user_message"]
+        finished = e.regenerate(a)
+        assert finished.reason == "message"
+        after = [m for m in e.store.recent_messages(a) if m.text]
+        assert [m.text for m in after] == ["Tea or coffee?", "Coffee, then."]
+        assert (after[0].id, after[0].created_at) == (asked.id, asked.created_at)
+        assert temperatures[0] == 0.0 and min(temperatures[1:]) > 0.0
+        assert e.store.search_messages_keyword(a, "Rooibos", 10) == []  # the old reply is gone
+
+
+def test_regenerate_keeps_what_the_user_was_told_about_the_message(
+    ember_home: Path, hash_embedder: Any
+) -> None:
+    """ "Your message is long…" is about the message, which stays: so does the notice."""
+    with open_ember(ember_home, hash_embedder, reply("Long indeed."), reply("Very long.")) as e:
+        a = e.agent_for_chat().id
+        e.send(a, "word " * 10_000)
+        notices = [m.id for m in e.store.recent_messages(a) if m.kind == "notice"]
+        assert len(notices) == 1
+        assert e.regenerate(a).reason == "message"
+        after = e.store.recent_messages(a)
+        assert [m.id for m in after if m.kind == "notice"] == notices
+        assert [m.text for m in after if m.kind == "step"] == ["Very long."]
