@@ -57,7 +57,8 @@ WELCOME = (
     "- Open the memory inspector (**Ctrl+I**) to see and edit what I know about you.\n"
     "- A bigger model makes me smarter: pick one in **Settings** (Ctrl+,)."
 )
-CHAT_MIN_WIDTH = 340  # the chat column never shrinks below this; the inspector gives way
+CHAT_MIN_WIDTH = 320  # the chat column never shrinks below this; the inspector gives way
+# (agents ~140 + chat 320 + inspector 250 fit the minimum width, 720, with Send and Stop whole)
 INSPECTOR_MIN_WIDTH = 250
 
 
