@@ -272,7 +272,7 @@ class MainWindow(Frame):
         noted = len(result.added) + (1 if result.name else 0)
         self.statusBar().showMessage(
             f"Noted {noted} thing{'s' if noted != 1 else ''} about you in core memory "
-            "(Memory → Core memory; undo there).",
+            "(Memory → Core; undo there).",
             6000,
         )
         if self.dock.isVisible():

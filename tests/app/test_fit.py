@@ -37,3 +37,19 @@ def test_minimum_size_with_the_inspector_keeps_send_and_stop(
         assert widget.visibleRegion().boundingRect() == widget.rect(), widget.objectName()
     shot(window, artifacts_dir, "min-size-inspector")
 
+
+def test_every_inspector_tab_shows_without_scroll_arrows(qtbot: Any, make_window: Any) -> None:
+    from PySide6.QtWidgets import QToolButton
+
+    window = make_window(scripted(), size=(1180, 780))  # the default size
+    window.act_inspector.trigger()
+    settle(qtbot, window)
+    for size in ((1180, 780), (720, 480)):
+        window.resize(*size)
+        qtbot.waitUntil(lambda size=size: (window.width(), window.height()) == size)
+        bar = window.inspector.tabBar()
+        for i in range(bar.count()):
+            assert bar.rect().contains(bar.tabRect(i)), (size, bar.tabText(i))
+            assert bar.tabToolTip(i), bar.tabText(i)  # the tier's full name
+        arrows = [b for b in bar.findChildren(QToolButton) if b.isVisible()]
+        assert not arrows, size
