@@ -4,6 +4,10 @@ inside the screen's available geometry."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -53,3 +57,50 @@ def test_every_inspector_tab_shows_without_scroll_arrows(qtbot: Any, make_window
             assert bar.tabToolTip(i), bar.tabText(i)  # the tier's full name
         arrows = [b for b in bar.findChildren(QToolButton) if b.isVisible()]
         assert not arrows, size
+
+
+def open_window(
+    tmp_path: Path, scale: float, shot: Path | None = None, size: str = ""
+) -> dict[str, Any]:
+    """Open the window in a child process on a 1400×900 screen at ``scale``."""
+    screen = tmp_path / "screen.json"
+    screen.write_text(
+        json.dumps({"screens": [{"name": "S", "x": 0, "y": 0, "width": 1400, "height": 900}]})
+    )
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": f"offscreen:configfile={screen}",
+        "QT_SCALE_FACTOR": str(scale),
+    }
+    args = [str(tmp_path / "gui.ini"), str(shot or ""), size]
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.app.open_window", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    answer: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return answer
+
+
+def inside(frame: list[int], screen: list[int]) -> bool:
+    x, y, w, h = frame
+    sx, sy, sw, sh = screen
+    return sx <= x and sy <= y and x + w <= sx + sw and y + h <= sy + sh
+
+
+def test_at_scale_two_the_window_opens_inside_the_screen(
+    tmp_path: Path, artifacts_dir: Path
+) -> None:
+    first = open_window(tmp_path, 2, artifacts_dir / "gui-scale-2.png")
+    assert first["scale"] == 2
+    assert first["screen"] == [0, 0, 700, 450]  # 1400×900 pixels at scale 2
+    assert inside(first["frame"], first["screen"]), first  # was 1180×780 (2360×1560 px)
+    # A size saved at scale 1 on the same screen is fitted too when restored at scale 2.
+    saved = open_window(tmp_path, 1, size="1300x850")
+    assert saved["size"] == [1300, 850]
+    again = open_window(tmp_path, 2)
+    assert inside(again["frame"], again["screen"]), again
