@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextDocument
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout
 
@@ -142,6 +142,14 @@ class Bubble(QFrame):
         self.copy_button.setAutoRaise(True)
         self.copy_button.clicked.connect(lambda: self.copyRequested.emit(self))
         head.addWidget(self.copy_button)
+
+    def changeEvent(self, event: QEvent) -> None:
+        # Light/dark switch: Markdown links take the palette's link colour when the text
+        # is set, so the body is set again.
+        if event.type() == QEvent.Type.PaletteChange:
+            self.body.clear()  # the same text set again would be a no-op
+            self._render_body()
+        super().changeEvent(event)
 
     # -- content -----------------------------------------------------------------------
 

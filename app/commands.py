@@ -30,6 +30,7 @@ from ember.app.agent_widgets import NewAgentDialog
 from ember.app.transcript import DisplayItem, to_markdown
 
 if TYPE_CHECKING:
+    from ember.app.appearance import Appearance
     from ember.app.chat import ChatView, Composer
     from ember.app.conversation import Conversation
     from ember.app.dialogs import AboutDialog, ShortcutsDialog
@@ -78,6 +79,7 @@ class CommandWindow(Protocol):
     dock: QDockWidget
     act_thoughts: QAction
     models: ModelCommands
+    appearance: Appearance
 
     @property
     def actions_(self) -> ShortcutRows: ...
@@ -218,7 +220,9 @@ class Commands:
 
         if self.w.config is None:
             return None
-        dialog = SettingsDialog(self.w.config, self.w.prefs, self.w.window())
+        dialog = SettingsDialog(
+            self.w.config, self.w.prefs, self.w.window(), appearance=self.w.appearance.choice
+        )
         dialog.accepted.connect(lambda: self._settings_accepted(dialog))
         dialog.get_model.clicked.connect(lambda: self._settings_to_catalogue(dialog))
         dialog.open()
@@ -232,6 +236,7 @@ class Commands:
 
     def _settings_accepted(self, dialog: SettingsDialog) -> None:
         config, prefs = dialog.values()
+        self.w.appearance.set_choice(str(prefs.pop("appearance", self.w.appearance.choice)))
         key = dialog.server.api_key()
         if key and config.server_url:  # into the OS keychain before the server is asked
             from ember.core.api import store_api_key

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ember.app.appearance import CHOICES, SYSTEM
 from ember.app.serverbox import ServerBox
 from ember.app.taskrunner import background
 
@@ -70,6 +71,7 @@ class SettingsDialog(QDialog):
         parent: QWidget | None = None,
         *,
         scan: bool = True,
+        appearance: str = SYSTEM,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
@@ -151,6 +153,12 @@ class SettingsDialog(QDialog):
         self.show_thoughts = QCheckBox("Show the agent's inner thoughts and tool calls")
         self.show_thoughts.setChecked(prefs.get("show_thoughts") is True)
         form.addRow("Chat", self.show_thoughts)
+        self.appearance = QComboBox()
+        self.appearance.setObjectName("appearanceCombo")
+        for key, label in CHOICES.items():
+            self.appearance.addItem(label, key)
+        self.appearance.setCurrentIndex(max(0, self.appearance.findData(appearance)))
+        form.addRow("Appearance", self.appearance)
         layout.addLayout(form)
 
         note = QLabel(
@@ -245,7 +253,10 @@ class SettingsDialog(QDialog):
             config = use_server(config, self.server.server_url(), self.server.server_model())
         elif path:
             config = use_file(config, path)
-        prefs: dict[str, Any] = {"show_thoughts": self.show_thoughts.isChecked()}
+        prefs: dict[str, Any] = {
+            "show_thoughts": self.show_thoughts.isChecked(),
+            "appearance": self.appearance.currentData(),  # the window keeps it (gui.ini)
+        }
         if config.model_path:
             prefs["model_labels"] = {config.model_path: self.model.currentText()}
         return config, prefs

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from ember.app import views
 from ember.app.actions import Actions
 from ember.app.agent_widgets import AgentList
+from ember.app.appearance import Appearance
 from ember.app.chat import ChatView, InputBar
 from ember.app.commands import Commands
 from ember.app.conversation import Conversation
@@ -76,6 +77,7 @@ class MainWindow(Frame):
         self.resize(1180, 780)
         self.setMinimumSize(720, 480)
         self.setAcceptDrops(True)
+        self.appearance = Appearance(self._settings, self)  # before the first paint
         self.worker = worker or EngineWorker()
         self.tasks = self.worker.tasks
         self.agent_id: int | None = None
