@@ -92,10 +92,13 @@ class Bubble(QFrame):
         self.body.setWordWrap(True)
         self.body.setTextFormat(Qt.TextFormat.MarkdownText)
         self.body.setOpenExternalLinks(True)
+        # The mouse selects and follows links; the keyboard works on the whole chat view
+        # (chatkeys.py): no bubble part is a tab stop.
         self.body.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextBrowserInteraction
-            | Qt.TextInteractionFlag.TextSelectableByKeyboard
+            Qt.TextInteractionFlag.TextSelectableByMouse
+            | Qt.TextInteractionFlag.LinksAccessibleByMouse
         )
+        self.body.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.body.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         layout.addWidget(self.body)
         self.activity = QLabel()
@@ -121,6 +124,9 @@ class Bubble(QFrame):
         self.detail_label.setTextFormat(Qt.TextFormat.RichText)
         self.detail_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.detail_label)
+        self.detail_label.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        for button in (self.toggle, self.action_button, self.copy_button):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.set_header()
         self.set_text(item.text)
         self.toggle.setChecked(show_details)
@@ -231,6 +237,11 @@ class Bubble(QFrame):
             self.action_button.setText(text)
             self.action_button.setToolTip(tip)
         self.action_button.setVisible(action in labels)
+
+    def activate(self) -> None:
+        """Enter on the current bubble (keyboard): show or hide its details."""
+        if self.toggle.isVisible():
+            self.toggle.toggle()
 
     # -- details -----------------------------------------------------------------------
 

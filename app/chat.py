@@ -10,6 +10,8 @@ stretch above them), and the view follows the newest bubble unless the user scro
 
 Streaming text is buffered and painted by a timer every ``FLUSH_MS`` so a fast model
 never floods the event loop with re-layouts.
+
+The keyboard (one tab stop, arrow keys between bubbles, a focus ring) is ``chatkeys.py``'s.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QMimeData, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QDragEnterEvent, QKeyEvent
+from PySide6.QtGui import QDragEnterEvent, QFocusEvent, QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -30,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from ember.app.bubble import LIVE_PLACEHOLDER, Bubble
+from ember.app.chatkeys import ChatKeys
 from ember.app.transcript import Detail, DisplayItem
 
 FLUSH_MS = 40
@@ -78,6 +81,7 @@ class ChatView(QScrollArea):
         self._timer.timeout.connect(self.flush)
         self.verticalScrollBar().rangeChanged.connect(self._on_range)
         self.verticalScrollBar().valueChanged.connect(self._on_scroll)
+        self.keys = ChatKeys(self, self._column)
 
     # -- building ----------------------------------------------------------------------
 
@@ -125,7 +129,7 @@ class ChatView(QScrollArea):
 
     def _insert(self, index: int, item: DisplayItem) -> Bubble:
         bubble = Bubble(item, self.agent_name, self.show_details)
-        bubble.copyRequested.connect(self._copy)
+        bubble.copyRequested.connect(self.copy)
         bubble.actionRequested.connect(self.actionRequested)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
@@ -173,7 +177,8 @@ class ChatView(QScrollArea):
         for bubble in self.bubbles[users[-1] if users else len(self.bubbles) :]:
             self._remove(bubble)
 
-    def _copy(self, bubble: Bubble) -> None:
+    def copy(self, bubble: Bubble) -> None:
+        """Put a bubble's text on the clipboard."""
         QApplication.clipboard().setText(bubble.text)
         self.copied.emit(bubble.text)
 
@@ -303,6 +308,26 @@ class ChatView(QScrollArea):
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
 
+    def follow(self, on: bool) -> None:
+        """Follow new content (or stop following it, to show an older bubble)."""
+        self._stick = on
+
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        super().focusInEvent(event)
+        self.keys.focus_in()
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:
+        super().focusOutEvent(event)
+        self.keys.place()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if not self.keys.key(event):
+            super().keyPressEvent(event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        QTimer.singleShot(0, self.keys.place)  # once the bubbles have their new size
+
     def _on_scroll(self, value: int) -> None:
         bar = self.verticalScrollBar()
         self._stick = value >= bar.maximum() - STICK_PX
@@ -310,6 +335,7 @@ class ChatView(QScrollArea):
     def _on_range(self, _min: int, maximum: int) -> None:
         if self._stick:
             self.verticalScrollBar().setValue(maximum)
+        self.keys.place()
 
 
 class Composer(QPlainTextEdit):
