@@ -187,6 +187,7 @@ class ChatView(QScrollArea):
     def begin_reply(self) -> Bubble:
         """Start an empty reply bubble that streamed text will fill."""
         self.current = self.add(DisplayItem("assistant", "", "", []))
+        self.current.live = True
         self.current.set_text(LIVE_PLACEHOLDER)
         self._timer.start()
         return self.current
@@ -250,6 +251,7 @@ class ChatView(QScrollArea):
         if bubble is None:
             return
         bubble.live_thought = ""
+        bubble.live = False
         bubble.set_activity("")
         final = (
             text if text is not None else ("" if bubble.text == LIVE_PLACEHOLDER else bubble.text)
