@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ember.app.conversation import Conversation
     from ember.app.dialogs import AboutDialog, ShortcutsDialog
     from ember.app.findbar import FindBar
+    from ember.app.folders import LastFolder
     from ember.app.inspector import Inspector
     from ember.app.modelcommands import ModelCommands
     from ember.app.settings import SettingsDialog
@@ -80,6 +81,7 @@ class CommandWindow(Protocol):
     act_thoughts: QAction
     models: ModelCommands
     appearance: Appearance
+    folders: LastFolder
 
     @property
     def actions_(self) -> ShortcutRows: ...
@@ -200,16 +202,18 @@ class Commands:
     def import_agent(self) -> None:
         """Import an agent file as a new agent (renamed if the name is taken)."""
         path, _ = QFileDialog.getOpenFileName(
-            self.w.window(), "Import agent", str(Path.home()), AGENT_FILTER
+            self.w.window(), "Import agent", self.w.folders.get(), AGENT_FILTER
         )
+        self.w.folders.remember(path)
         if path:
             self.w.tasks.run(lambda e: e.import_agent(path), self._agent_added)
 
     def _save_path(self, title: str, name: str, file_filter: str) -> str:
-        """Where the user saves a file first named ``name`` (in the home folder); "" when
-        they cancel."""
-        suggested = str(Path.home() / name)
+        """Where the user saves a file first named ``name`` (in the last folder used); ""
+        when they cancel."""
+        suggested = self.w.folders.start(name)
         path, _ = QFileDialog.getSaveFileName(self.w.window(), title, suggested, file_filter)
+        self.w.folders.remember(path)
         return path
 
     # -- settings and documents --------------------------------------------------------
@@ -221,7 +225,11 @@ class Commands:
         if self.w.config is None:
             return None
         dialog = SettingsDialog(
-            self.w.config, self.w.prefs, self.w.window(), appearance=self.w.appearance.choice
+            self.w.config,
+            self.w.prefs,
+            self.w.window(),
+            appearance=self.w.appearance.choice,
+            folders=self.w.folders,
         )
         dialog.accepted.connect(lambda: self._settings_accepted(dialog))
         dialog.get_model.clicked.connect(lambda: self._settings_to_catalogue(dialog))
@@ -273,9 +281,10 @@ class Commands:
     def pick_documents(self) -> None:
         """Choose files to add with a file dialog."""
         paths, _ = QFileDialog.getOpenFileNames(
-            self.w.window(), "Add documents", str(Path.home()), DOCUMENT_FILTER
+            self.w.window(), "Add documents", self.w.folders.get(), DOCUMENT_FILTER
         )
         if paths:
+            self.w.folders.remember(paths[0])
             self.w.add_documents(paths)
 
     # -- the conversation --------------------------------------------------------------

@@ -16,6 +16,8 @@ from PySide6.QtCore import QByteArray, QEvent, QRect, QSettings, QSize, Qt, Sign
 from PySide6.QtGui import QGuiApplication, QShowEvent
 from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
 
+from ember.app.folders import LastFolder
+
 
 def default_ini() -> Path:
     """Where the window's geometry is kept (the data folder)."""
@@ -35,6 +37,7 @@ class Frame(QMainWindow):
         self.last_message: QMessageBox | None = None
         self._shown_once = False
         self._settings = QSettings(settings_path or str(default_ini()), QSettings.Format.IniFormat)
+        self.folders = LastFolder(self._settings)  # where file dialogs open
 
     def restore_geometry(self) -> None:
         """Size, position and dock layout of the last session."""

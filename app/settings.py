@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ember.app.folders import LastFolder
     from ember.core.api import EngineConfig, ModelCandidate
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -72,12 +73,14 @@ class SettingsDialog(QDialog):
         *,
         scan: bool = True,
         appearance: str = SYSTEM,
+        folders: LastFolder | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setObjectName("settingsDialog")
         self.setMinimumWidth(560)
         self.config = config
+        self.folders = folders
         layout = QVBoxLayout(self)
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -182,9 +185,12 @@ class SettingsDialog(QDialog):
 
     def browse(self) -> None:
         """Pick a GGUF file."""
+        start = self.folders.get() if self.folders is not None else str(Path.home())
         path, _ = QFileDialog.getOpenFileName(
-            self, "Choose a model file", str(Path.home()), "GGUF models (*.gguf);;All files (*)"
+            self, "Choose a model file", start, "GGUF models (*.gguf);;All files (*)"
         )
+        if path and self.folders is not None:
+            self.folders.remember(path)
         if path:
             self.select_path(path, Path(path).name)
 
