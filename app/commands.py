@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDockWidget,
     QFileDialog,
-    QInputDialog,
     QMessageBox,
     QStatusBar,
     QWidget,
@@ -138,11 +137,14 @@ class Commands:
         """Rename the current agent."""
         if self.w.agent_id is None:
             return
-        name, ok = QInputDialog.getText(
-            self.w.window(), "Rename agent", "New name:", text=self.w.agent_name
-        )
-        if ok and name.strip() and name.strip() != self.w.agent_name:
-            self.rename_to(self.w.agent_id, name.strip())
+        from ember.app.dialogs import TextDialog
+
+        agent_id, old = self.w.agent_id, self.w.agent_name
+        dialog = TextDialog(self.w.window(), "Rename agent", "New name:", old)
+        self.dialog = dialog
+        name = dialog.textValue().strip() if dialog.exec() else ""
+        if name and name != old:
+            self.rename_to(agent_id, name)
 
     def rename_to(self, agent_id: int, name: str) -> None:
         """Rename an agent (and remember the new name as the last one used)."""
