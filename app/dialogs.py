@@ -112,6 +112,10 @@ class ShortcutsDialog(QDialog):
             ("Send the message", "Enter"),
             ("New line in the message", "Shift+Enter"),
             ("Next / previous match (find)", "Enter / Shift+Enter"),
+            ("Previous / next message (in the conversation)", "Up / Down"),
+            ("First / newest message (in the conversation)", "Home / End"),
+            ("Copy the marked message", "Ctrl+C"),
+            ("Show all of a long message, or a reply's details", "Enter"),
         ]
         rows = [*rows, *extra]
         self.table = QTableWidget(len(rows), 2)
