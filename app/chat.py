@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QMimeData, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QDragEnterEvent, QFocusEvent, QKeyEvent, QResizeEvent
+from PySide6.QtGui import QDragEnterEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -313,22 +313,6 @@ class ChatView(QScrollArea):
     def follow(self, on: bool) -> None:
         """Follow new content (or stop following it, to show an older bubble)."""
         self._stick = on
-
-    def focusInEvent(self, event: QFocusEvent) -> None:
-        super().focusInEvent(event)
-        self.keys.focus_in()
-
-    def focusOutEvent(self, event: QFocusEvent) -> None:
-        super().focusOutEvent(event)
-        self.keys.place()
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if not self.keys.key(event):
-            super().keyPressEvent(event)
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        QTimer.singleShot(0, self.keys.place)  # once the bubbles have their new size
 
     def _on_scroll(self, value: int) -> None:
         bar = self.verticalScrollBar()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPoint, QRect, QRectF, Qt
+from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QRectF, Qt, QTimer
 from PySide6.QtGui import QKeyEvent, QKeySequence, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QWidget
 
@@ -56,14 +56,28 @@ class FocusRing(QWidget):
         painter.end()
 
 
-class ChatKeys:
-    """Focus and keys of a :class:`ChatView`."""
+class ChatKeys(QObject):
+    """Focus and keys of a :class:`ChatView` (an event filter on it)."""
 
     def __init__(self, view: ChatView, column: QWidget) -> None:
+        super().__init__(view)
         self.view = view
         self.current: Bubble | None = None
         self.ring = FocusRing(column)
         view.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        view.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind == QEvent.Type.FocusIn:
+            self.focus_in()
+        elif kind == QEvent.Type.FocusOut:
+            self.place()
+        elif kind == QEvent.Type.Resize:
+            QTimer.singleShot(0, self.place)  # once the bubbles have their new size
+        elif kind == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
+            return self.key(event)  # True: handled here, not by the scroll area
+        return False
 
     def focus_in(self) -> None:
         """The chat got the focus: mark the newest bubble in view (scrolling nothing)."""

@@ -56,12 +56,10 @@ WELCOME = (
     "- Drop PDF, text or Markdown files anywhere on this window and I can look things up "
     "in them.\n"
     "- Open the memory inspector (**Ctrl+I**) to see and edit what I know about you.\n"
-    "- My bundled model is tiny (270M parameters), so my answers are basic and I often "
-    "forget what I could look up; a 1–4B model answers and remembers far better. Get one "
-    "with **File → Get a model…** (0.8–2.5 GB, downloaded only when you agree)."
+    "- My bundled model is tiny (270M parameters), so my answers are basic; a 1–4B model answers "
+    "and remembers far better: **File → Get a model…** (0.8–2.5 GB, only when you agree)."
 )
-CHAT_MIN_WIDTH = 320  # the chat column never shrinks below this; the inspector gives way
-# (agents ~140 + chat 320 + inspector 250 fit the minimum width, 720, with Send and Stop whole)
+CHAT_MIN_WIDTH = 320  # never narrower (agents ~140 + 320 + inspector 250 fit 720 px)
 INSPECTOR_MIN_WIDTH = 250
 
 
