@@ -81,7 +81,9 @@ class ChatView(QScrollArea):
         self._timer.timeout.connect(self.flush)
         self.verticalScrollBar().rangeChanged.connect(self._on_range)
         self.verticalScrollBar().valueChanged.connect(self._on_scroll)
-        self.keys = ChatKeys(self, self._column)
+        self.keys = ChatKeys(self, self._column)  # one tab stop, arrows within
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.installEventFilter(self.keys)
 
     # -- building ----------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ thoughts and tool calls. The mouse keeps selecting text and following links.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QRectF, Qt, QTimer
 from PySide6.QtGui import QKeyEvent, QKeySequence, QPainter, QPaintEvent, QPalette, QPen
@@ -19,7 +19,6 @@ from PySide6.QtWidgets import QWidget
 
 if TYPE_CHECKING:
     from ember.app.bubble import Bubble
-    from ember.app.chat import ChatView
 
 RING_WIDTH = 3  # px: a focus mark one can see (was 1 px, on every bubble's label)
 RING_GAP = 2  # px between the bubble and its ring
@@ -56,16 +55,34 @@ class FocusRing(QWidget):
         painter.end()
 
 
-class ChatKeys(QObject):
-    """Focus and keys of a :class:`ChatView` (an event filter on it)."""
+class ChatSurface(Protocol):
+    """What the keys use of the chat view (``chat.ChatView``)."""
 
-    def __init__(self, view: ChatView, column: QWidget) -> None:
-        super().__init__(view)
+    bubbles: list[Bubble]
+
+    def follow(self, on: bool) -> None: ...
+
+    def scroll_to_bottom(self) -> None: ...
+
+    def copy(self, bubble: Bubble) -> None: ...
+
+    def ensureWidgetVisible(
+        self, widget: QWidget, xmargin: int = ..., ymargin: int = ...
+    ) -> None: ...
+
+    def viewport(self) -> QWidget: ...
+
+    def hasFocus(self) -> bool: ...
+
+
+class ChatKeys(QObject):
+    """Focus and keys of the chat view: an event filter the view installs on itself."""
+
+    def __init__(self, view: ChatSurface, column: QWidget) -> None:
+        super().__init__(column)
         self.view = view
         self.current: Bubble | None = None
         self.ring = FocusRing(column)
-        view.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        view.installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         kind = event.type()
