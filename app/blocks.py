@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ember.app.appearance import error_color
 from ember.app.taskrunner import describe
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ class BlockEditor(QWidget):
         used, over = self.used(), self.used() > self.limit
         self.counter.setText(f"{used:,}/{self.limit:,}")
         self.counter.setProperty("over", over)
-        self.counter.setStyleSheet("color: #c0392b; font-weight: bold;" if over else "")
+        self.counter.setStyleSheet(f"color: {error_color()}; font-weight: bold;" if over else "")
         self.save_button.setEnabled(self.dirty() and not over)
         self.revert_button.setEnabled(self.dirty())
         if over:

@@ -2,6 +2,10 @@
 the newest turn), the Markdown body, the live activity line, and collapsible details
 (inner thoughts, function calls and their results).
 
+A long message (more than ``COLLAPSE_LINES`` lines or ``COLLAPSE_CHARS`` characters) shows
+its first ``COLLAPSED_LINES`` lines with "Show all" under them; a reply being written is
+never collapsed, and a find hit opens the message it is in.
+
 Find-in-conversation highlights hits by rendering the Markdown into a text document,
 marking the matches there, and showing that document's HTML until the search ends.
 """
@@ -10,7 +14,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextDocument
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout
 
@@ -19,6 +23,9 @@ from ember.app.transcript import STOPPED, Detail, DisplayItem, short_time
 HIGHLIGHT = "#ffd54f"
 CURRENT_HIGHLIGHT = "#ff9800"
 LIVE_PLACEHOLDER = "…"
+COLLAPSE_LINES = 14  # a message longer than this (lines, or characters) is collapsed
+COLLAPSE_CHARS = 1400
+COLLAPSED_LINES = 8  # lines shown of a collapsed message
 
 
 def details_html(details: list[Detail], live_thought: str = "") -> str:
@@ -92,12 +99,25 @@ class Bubble(QFrame):
         self.body.setWordWrap(True)
         self.body.setTextFormat(Qt.TextFormat.MarkdownText)
         self.body.setOpenExternalLinks(True)
+        # The mouse selects and follows links; the keyboard works on the whole chat view
+        # (chatkeys.py): no bubble part is a tab stop.
         self.body.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextBrowserInteraction
-            | Qt.TextInteractionFlag.TextSelectableByKeyboard
+            Qt.TextInteractionFlag.TextSelectableByMouse
+            | Qt.TextInteractionFlag.LinksAccessibleByMouse
         )
+        self.body.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.body.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.body.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         layout.addWidget(self.body)
+        self.live = False  # a reply being written (never collapsed)
+        self.collapsed = True  # a long message shows its first lines (until "Show all")
+        self.show_all = QToolButton()
+        self.show_all.setObjectName("showAll")
+        self.show_all.setAutoRaise(True)
+        self.show_all.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.show_all.clicked.connect(lambda: self.set_collapsed(not self.collapsed))
+        self.show_all.hide()
+        layout.addWidget(self.show_all, 0, Qt.AlignmentFlag.AlignLeft)
         self.activity = QLabel()
         self.activity.setObjectName("bubbleActivity")
         self.activity.setWordWrap(True)
@@ -121,6 +141,9 @@ class Bubble(QFrame):
         self.detail_label.setTextFormat(Qt.TextFormat.RichText)
         self.detail_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.detail_label)
+        self.detail_label.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        for button in (self.toggle, self.action_button, self.copy_button):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.set_header()
         self.set_text(item.text)
         self.toggle.setChecked(show_details)
@@ -143,6 +166,14 @@ class Bubble(QFrame):
         self.copy_button.clicked.connect(lambda: self.copyRequested.emit(self))
         head.addWidget(self.copy_button)
 
+    def changeEvent(self, event: QEvent) -> None:
+        # Light/dark switch: Markdown links take the palette's link colour when the text
+        # is set, so the body is set again.
+        if event.type() == QEvent.Type.PaletteChange:
+            self.body.clear()  # the same text set again would be a no-op
+            self._render_body()
+        super().changeEvent(event)
+
     # -- content -----------------------------------------------------------------------
 
     def set_header(self) -> None:
@@ -160,6 +191,7 @@ class Bubble(QFrame):
 
     def show_item(self, item: DisplayItem) -> None:
         """Show ``item`` (of this bubble's role) instead: a live bubble, as stored."""
+        self.live = False
         self.time, self.stopped = item.time, item.stopped
         self.details, self.live_thought = list(item.details), ""
         self.activity.setText("")
@@ -191,7 +223,31 @@ class Bubble(QFrame):
         waiting = shown == LIVE_PLACEHOLDER and bool(self.activity.text())
         self.body.setVisible(bool(shown) and not waiting)
         self.copy_button.setVisible(bool(self.text) and self.text != LIVE_PLACEHOLDER)
+        if hits:
+            self.collapsed = False  # a find hit is never hidden
+        self._fold()
         return hits
+
+    def collapsible(self) -> bool:
+        """A long message, finished: shown folded until "Show all"."""
+        lines = self.text.count("\n") + 1
+        long = lines > COLLAPSE_LINES or len(self.text) > COLLAPSE_CHARS
+        return long and not self.live and self.body.isVisibleTo(self)
+
+    def set_collapsed(self, collapsed: bool) -> None:
+        """Fold a long message to its first lines, or show it all."""
+        self.collapsed = collapsed
+        self._fold()
+
+    def _fold(self) -> None:
+        folded = self.collapsed and self.collapsible()
+        lines = self.body.fontMetrics().lineSpacing() * COLLAPSED_LINES
+        self.body.setMaximumHeight(lines if folded else 16_777_215)
+        self.show_all.setVisible(self.collapsible())
+        self.show_all.setText("▸ Show all" if folded else "▾ Show less")
+        self.show_all.setToolTip(
+            "Show the whole message (Enter)" if folded else "Fold it to its first lines"
+        )
 
     def highlight(self, query: str, current: bool = False) -> int:
         """Mark the hits of ``query`` ('' clears); returns how many there are."""
@@ -223,6 +279,14 @@ class Bubble(QFrame):
             self.action_button.setText(text)
             self.action_button.setToolTip(tip)
         self.action_button.setVisible(action in labels)
+
+    def activate(self) -> None:
+        """Enter on the current bubble (keyboard): show all of a long message (or fold
+        it again), else show or hide its details."""
+        if self.collapsible():
+            self.set_collapsed(not self.collapsed)
+        elif self.toggle.isVisible():
+            self.toggle.toggle()
 
     # -- details -----------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ stretch above them), and the view follows the newest bubble unless the user scro
 
 Streaming text is buffered and painted by a timer every ``FLUSH_MS`` so a fast model
 never floods the event loop with re-layouts.
+
+The keyboard (one tab stop, arrow keys between bubbles, a focus ring) is ``chatkeys.py``'s.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from ember.app.bubble import LIVE_PLACEHOLDER, Bubble
+from ember.app.chatkeys import ChatKeys
 from ember.app.transcript import Detail, DisplayItem
 
 FLUSH_MS = 40
@@ -78,6 +81,9 @@ class ChatView(QScrollArea):
         self._timer.timeout.connect(self.flush)
         self.verticalScrollBar().rangeChanged.connect(self._on_range)
         self.verticalScrollBar().valueChanged.connect(self._on_scroll)
+        self.keys = ChatKeys(self, self._column)  # one tab stop, arrows within
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.installEventFilter(self.keys)
 
     # -- building ----------------------------------------------------------------------
 
@@ -125,7 +131,7 @@ class ChatView(QScrollArea):
 
     def _insert(self, index: int, item: DisplayItem) -> Bubble:
         bubble = Bubble(item, self.agent_name, self.show_details)
-        bubble.copyRequested.connect(self._copy)
+        bubble.copyRequested.connect(self.copy)
         bubble.actionRequested.connect(self.actionRequested)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
@@ -176,7 +182,8 @@ class ChatView(QScrollArea):
             self._remove(bubble)
         return self.bubbles[users[-1]] if users and keep_message else None
 
-    def _copy(self, bubble: Bubble) -> None:
+    def copy(self, bubble: Bubble) -> None:
+        """Put a bubble's text on the clipboard."""
         QApplication.clipboard().setText(bubble.text)
         self.copied.emit(bubble.text)
 
@@ -185,6 +192,7 @@ class ChatView(QScrollArea):
     def begin_reply(self) -> Bubble:
         """Start an empty reply bubble that streamed text will fill."""
         self.current = self.add(DisplayItem("assistant", "", "", []))
+        self.current.live = True
         self.current.set_text(LIVE_PLACEHOLDER)
         self._timer.start()
         return self.current
@@ -248,6 +256,7 @@ class ChatView(QScrollArea):
         if bubble is None:
             return
         bubble.live_thought = ""
+        bubble.live = False
         bubble.set_activity("")
         final = (
             text if text is not None else ("" if bubble.text == LIVE_PLACEHOLDER else bubble.text)
@@ -306,6 +315,10 @@ class ChatView(QScrollArea):
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
 
+    def follow(self, on: bool) -> None:
+        """Follow new content (or stop following it, to show an older bubble)."""
+        self._stick = on
+
     def _on_scroll(self, value: int) -> None:
         bar = self.verticalScrollBar()
         self._stick = value >= bar.maximum() - STICK_PX
@@ -313,6 +326,7 @@ class ChatView(QScrollArea):
     def _on_range(self, _min: int, maximum: int) -> None:
         if self._stick:
             self.verticalScrollBar().setValue(maximum)
+        self.keys.place()
 
 
 class Composer(QPlainTextEdit):

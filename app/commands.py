@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDockWidget,
     QFileDialog,
-    QInputDialog,
     QMessageBox,
     QStatusBar,
     QWidget,
@@ -30,10 +29,12 @@ from ember.app.transcript import DisplayItem, to_markdown
 from ember.core.api import printable
 
 if TYPE_CHECKING:
+    from ember.app.appearance import Appearance
     from ember.app.chat import ChatView, Composer
     from ember.app.conversation import Conversation
     from ember.app.dialogs import AboutDialog, ShortcutsDialog
     from ember.app.findbar import FindBar
+    from ember.app.folders import LastFolder
     from ember.app.inspector import Inspector
     from ember.app.modelcommands import ModelCommands
     from ember.app.settings import SettingsDialog
@@ -78,6 +79,8 @@ class CommandWindow(Protocol):
     dock: QDockWidget
     act_thoughts: QAction
     models: ModelCommands
+    appearance: Appearance
+    folders: LastFolder
 
     @property
     def actions_(self) -> ShortcutRows: ...
@@ -138,11 +141,14 @@ class Commands:
         """Rename the current agent."""
         if self.w.agent_id is None:
             return
-        name, ok = QInputDialog.getText(
-            self.w.window(), "Rename agent", "New name:", text=self.w.agent_name
-        )
-        if ok and name.strip() and name.strip() != self.w.agent_name:
-            self.rename_to(self.w.agent_id, name.strip())
+        from ember.app.dialogs import TextDialog
+
+        agent_id, old = self.w.agent_id, self.w.agent_name
+        dialog = TextDialog(self.w.window(), "Rename agent", "New name:", old)
+        self.dialog = dialog
+        name = dialog.textValue().strip() if dialog.exec() else ""
+        if name and name != old:
+            self.rename_to(agent_id, name)
 
     def rename_to(self, agent_id: int, name: str) -> None:
         """Rename an agent (and remember the new name as the last one used)."""
@@ -202,16 +208,18 @@ class Commands:
     def import_agent(self) -> None:
         """Import an agent file as a new agent (renamed if the name is taken)."""
         path, _ = QFileDialog.getOpenFileName(
-            self.w.window(), "Import agent", str(Path.home()), AGENT_FILTER
+            self.w.window(), "Import agent", self.w.folders.get(), AGENT_FILTER
         )
+        self.w.folders.remember(path)
         if path:
             self.w.tasks.run(lambda e: e.import_agent(path), self._agent_added)
 
     def _save_path(self, title: str, name: str, file_filter: str) -> str:
-        """Where the user saves a file first named ``name`` (in the home folder); "" when
-        they cancel."""
-        suggested = str(Path.home() / name)
+        """Where the user saves a file first named ``name`` (in the last folder used); ""
+        when they cancel."""
+        suggested = self.w.folders.start(name)
         path, _ = QFileDialog.getSaveFileName(self.w.window(), title, suggested, file_filter)
+        self.w.folders.remember(path)
         return path
 
     # -- settings and documents --------------------------------------------------------
@@ -222,7 +230,13 @@ class Commands:
 
         if self.w.config is None:
             return None
-        dialog = SettingsDialog(self.w.config, self.w.prefs, self.w.window())
+        dialog = SettingsDialog(
+            self.w.config,
+            self.w.prefs,
+            self.w.window(),
+            appearance=self.w.appearance.choice,
+            folders=self.w.folders,
+        )
         dialog.accepted.connect(lambda: self._settings_accepted(dialog))
         dialog.get_model.clicked.connect(lambda: self._settings_to_catalogue(dialog))
         dialog.open()
@@ -236,6 +250,7 @@ class Commands:
 
     def _settings_accepted(self, dialog: SettingsDialog) -> None:
         config, prefs = dialog.values()
+        self.w.appearance.set_choice(str(prefs.pop("appearance", self.w.appearance.choice)))
         key = dialog.server.api_key()
         if key and config.server_url:  # into the OS keychain before the server is asked
             from ember.core.api import store_api_key
@@ -272,9 +287,10 @@ class Commands:
     def pick_documents(self) -> None:
         """Choose files to add with a file dialog."""
         paths, _ = QFileDialog.getOpenFileNames(
-            self.w.window(), "Add documents", str(Path.home()), DOCUMENT_FILTER
+            self.w.window(), "Add documents", self.w.folders.get(), DOCUMENT_FILTER
         )
         if paths:
+            self.w.folders.remember(paths[0])
             self.w.add_documents(paths)
 
     # -- the conversation --------------------------------------------------------------

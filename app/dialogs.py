@@ -1,5 +1,6 @@
-"""Small dialogs of the Help menu: About (version, model, data folder with a button to
-open it) and the keyboard shortcuts (listed from the window's actions)."""
+"""Small dialogs: About (version, model, data folder with a button to open it), the
+keyboard shortcuts (listed from the window's actions), and a one-line question (Rename)
+wide enough for its title bar."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QDesktopServices, QFontMetrics, QShowEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QDialogButtonBox,
+    QInputDialog,
     QLabel,
+    QLayout,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -20,6 +24,36 @@ from PySide6.QtWidgets import (
 )
 
 PACKAGE = "ember-assistant"
+TITLE_BAR_EXTRA = 160  # px a title bar takes besides the title: icon, buttons, margins
+
+
+def title_width(title: str) -> int:
+    """How wide a window must be for a title bar to show ``title`` whole (window managers
+    add " — Ember", and draw titles in a bold font)."""
+    font = QApplication.font()
+    font.setBold(True)
+    shown = f"{title} — {QApplication.applicationDisplayName()}"
+    return QFontMetrics(font).horizontalAdvance(shown) + TITLE_BAR_EXTRA
+
+
+class TextDialog(QInputDialog):
+    """A one-line question whose title is not cut ("Renam… mber")."""
+
+    def __init__(self, parent: QWidget | None, title: str, label: str, text: str) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setLabelText(label)
+        self.setTextValue(text)
+        self.title_width = title_width(title)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        # QInputDialog fixes its layout's size on showing: the width is set after it.
+        super().showEvent(event)
+        layout = self.layout()
+        if layout is not None:
+            layout.setSizeConstraint(QLayout.SizeConstraint.SetDefaultConstraint)
+        self.setMinimumWidth(self.title_width)
+        self.resize(max(self.width(), self.title_width), self.height())
 
 
 def version() -> str:
@@ -78,6 +112,10 @@ class ShortcutsDialog(QDialog):
             ("Send the message", "Enter"),
             ("New line in the message", "Shift+Enter"),
             ("Next / previous match (find)", "Enter / Shift+Enter"),
+            ("Previous / next message (in the conversation)", "Up / Down"),
+            ("First / newest message (in the conversation)", "Home / End"),
+            ("Copy the marked message", "Ctrl+C"),
+            ("Show all of a long message, or a reply's details", "Enter"),
         ]
         rows = [*rows, *extra]
         self.table = QTableWidget(len(rows), 2)

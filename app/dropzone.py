@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ember.app.appearance import error_color
+
 if TYPE_CHECKING:
     from ember.app.worker import EngineWorker
     from ember.core.api import IngestProgress, IngestResult
@@ -155,7 +157,7 @@ class BatchCard(QFrame):
                 detail = f"{r.pages} pages, {r.passages} passages, {r.seconds:.1f} s"
             else:
                 detail = html.escape(r.message or r.status)
-            color = "#c0392b" if r.status == "failed" else "inherit"
+            color = error_color() if r.status == "failed" else "inherit"
             lines.append(
                 f"<div style='color:{color}'>{STATUS_MARK.get(r.status, '?')} "
                 f"<b>{html.escape(r.name)}</b> — {r.status}: {detail}</div>"

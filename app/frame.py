@@ -1,6 +1,8 @@
 """The main window's frame: what any top-level window of Ember needs besides its content.
 
-Geometry and dock layout saved in an INI file next to the data, a signal on the first
+Geometry and dock layout saved in an INI file next to the data, kept inside the screen's
+available geometry (a size saved at another scale factor, or the default size at
+``QT_SCALE_FACTOR=2``, must not open larger than the screen), a signal on the first
 show (start-up timing), the style sheet re-resolved when the system switches between
 light and dark, and non-blocking message boxes (the engine keeps streaming into the
 window while one is open) with every error kept for tests and scripts to read.
@@ -10,9 +12,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, Signal
-from PySide6.QtGui import QShowEvent
+from PySide6.QtCore import QByteArray, QEvent, QRect, QSettings, QSize, Qt, Signal
+from PySide6.QtGui import QGuiApplication, QShowEvent
 from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
+
+from ember.app.folders import LastFolder
 
 
 def default_ini() -> Path:
@@ -33,6 +37,7 @@ class Frame(QMainWindow):
         self.last_message: QMessageBox | None = None
         self._shown_once = False
         self._settings = QSettings(settings_path or str(default_ini()), QSettings.Format.IniFormat)
+        self.folders = LastFolder(self._settings)  # where file dialogs open
 
     def restore_geometry(self) -> None:
         """Size, position and dock layout of the last session."""
@@ -42,6 +47,24 @@ class Frame(QMainWindow):
         state = self._settings.value("state")
         if isinstance(state, QByteArray | bytes) and state:
             self.restoreState(QByteArray(state))
+        self.fit_screen()
+
+    def fit_screen(self) -> None:
+        """Shrink and move the window (and its minimum size) into the available geometry
+        of its screen, window frame included."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None or self.isMaximized() or self.isFullScreen():
+            return
+        room = screen.availableGeometry()
+        frame = self.frameGeometry().size() - self.geometry().size()  # 0 until shown
+        space = QSize(room.width() - frame.width(), room.height() - frame.height())
+        self.setMinimumSize(self.minimumSize().boundedTo(space))
+        self.resize(self.size().boundedTo(space))
+        box = QRect(self.frameGeometry().topLeft(), self.size() + frame)
+        x = max(room.left(), min(box.left(), room.right() + 1 - box.width()))
+        y = max(room.top(), min(box.top(), room.bottom() + 1 - box.height()))
+        if (x, y) != (box.left(), box.top()):
+            self.move(x, y)
 
     def save_geometry(self) -> None:
         """Keep size, position and dock layout for the next session."""
@@ -53,6 +76,7 @@ class Frame(QMainWindow):
         super().showEvent(event)
         if not self._shown_once:
             self._shown_once = True
+            self.fit_screen()  # again, with the window frame known
             self.shown.emit()
 
     def changeEvent(self, event: QEvent) -> None:

@@ -40,10 +40,17 @@ class Inspector(QTabWidget):
         self.archival = ArchivalTab(tasks)
         self.recall = RecallTab(tasks)
         self.documents = DocumentsTab(tasks)
-        self.addTab(self.core, "Core memory")
-        self.addTab(self.archival, "Archival")
-        self.addTab(self.recall, "Recall")
-        self.addTab(self.documents, "Documents")
+        # Short labels, so the four tabs show whole in the dock at its default and minimum
+        # widths (the full names are the tooltips); a larger font elides, never hides one.
+        for tab, label, tip in (
+            (self.core, "Core", "Core memory: what the agent always sees"),
+            (self.archival, "Archival", "Archival memory: passages and documents' text"),
+            (self.recall, "Recall", "Recall memory: the whole conversation"),
+            (self.documents, "Docs", "Documents loaded into archival memory"),
+        ):
+            self.setTabToolTip(self.addTab(tab, label), tip)
+        self.setUsesScrollButtons(False)
+        self.setElideMode(Qt.TextElideMode.ElideRight)
         self.core.saved.connect(self.memoryChanged)
         self.core.historyRequested.connect(self.show_history)
         for tab in (self.archival, self.recall, self.documents):

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 from ember.app.taskrunner import describe
 
 if TYPE_CHECKING:
+    from ember.app.folders import LastFolder
     from ember.app.getmodel import GetModelDialog
     from ember.app.modeloffer import ModelOfferDialog
     from ember.app.taskrunner import TaskRunner
@@ -30,6 +31,7 @@ class ModelWindow(Protocol):
 
     config: EngineConfig | None
     tasks: TaskRunner
+    folders: LastFolder
 
     @property
     def commands(self) -> AppliesSettings: ...
@@ -64,8 +66,9 @@ class ModelCommands:
     def open_model_file(self) -> None:
         """Choose a GGUF file to offer as the model."""
         path, _ = QFileDialog.getOpenFileName(
-            self.w.window(), "Open a model file", str(Path.home()), "GGUF models (*.gguf)"
+            self.w.window(), "Open a model file", self.w.folders.get(), "GGUF models (*.gguf)"
         )
+        self.w.folders.remember(path)
         if path:
             self.offer_file(path)
 

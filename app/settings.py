@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ember.app.folders import LastFolder
     from ember.core.api import EngineConfig, ModelCandidate
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ember.app.appearance import CHOICES, SYSTEM
 from ember.app.serverbox import ServerBox
 from ember.app.taskrunner import Job, background
 
@@ -70,12 +72,15 @@ class SettingsDialog(QDialog):
         parent: QWidget | None = None,
         *,
         scan: bool = True,
+        appearance: str = SYSTEM,
+        folders: LastFolder | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setObjectName("settingsDialog")
         self.setMinimumWidth(560)
         self.config = config
+        self.folders = folders
         layout = QVBoxLayout(self)
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -151,6 +156,12 @@ class SettingsDialog(QDialog):
         self.show_thoughts = QCheckBox("Show the agent's inner thoughts and tool calls")
         self.show_thoughts.setChecked(prefs.get("show_thoughts") is True)
         form.addRow("Chat", self.show_thoughts)
+        self.appearance = QComboBox()
+        self.appearance.setObjectName("appearanceCombo")
+        for key, label in CHOICES.items():
+            self.appearance.addItem(label, key)
+        self.appearance.setCurrentIndex(max(0, self.appearance.findData(appearance)))
+        form.addRow("Appearance", self.appearance)
         layout.addLayout(form)
 
         note = QLabel(
@@ -177,9 +188,12 @@ class SettingsDialog(QDialog):
 
     def browse(self) -> None:
         """Pick a GGUF file."""
+        start = self.folders.get() if self.folders is not None else str(Path.home())
         path, _ = QFileDialog.getOpenFileName(
-            self, "Choose a model file", str(Path.home()), "GGUF models (*.gguf);;All files (*)"
+            self, "Choose a model file", start, "GGUF models (*.gguf);;All files (*)"
         )
+        if path and self.folders is not None:
+            self.folders.remember(path)
         if path:
             self.select_path(path, Path(path).name)
 
@@ -278,7 +292,10 @@ class SettingsDialog(QDialog):
             config = use_server(config, self.server.server_url(), self.server.server_model())
         elif path:
             config = use_file(config, path)
-        prefs: dict[str, Any] = {"show_thoughts": self.show_thoughts.isChecked()}
+        prefs: dict[str, Any] = {
+            "show_thoughts": self.show_thoughts.isChecked(),
+            "appearance": self.appearance.currentData(),  # the window keeps it (gui.ini)
+        }
         if config.model_path:
             prefs["model_labels"] = {config.model_path: self.model.currentText()}
         return config, prefs

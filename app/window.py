@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from ember.app import views
 from ember.app.actions import Actions
 from ember.app.agent_widgets import AgentList
+from ember.app.appearance import Appearance
 from ember.app.chat import ChatView, InputBar
 from ember.app.commands import Commands
 from ember.app.conversation import Conversation
@@ -55,9 +56,10 @@ WELCOME = (
     "- Drop PDF, text or Markdown files anywhere on this window and I can look things up "
     "in them.\n"
     "- Open the memory inspector (**Ctrl+I**) to see and edit what I know about you.\n"
-    "- A bigger model makes me smarter: pick one in **Settings** (Ctrl+,)."
+    "- My bundled model is tiny (270M parameters), so my answers are basic; a 1–4B model answers "
+    "and remembers far better: **File → Get a model…** (0.8–2.5 GB, only when you agree)."
 )
-CHAT_MIN_WIDTH = 340  # the chat column never shrinks below this; the inspector gives way
+CHAT_MIN_WIDTH = 320  # never narrower (agents ~140 + 320 + inspector 250 fit 720 px)
 INSPECTOR_MIN_WIDTH = 250
 
 
@@ -75,6 +77,7 @@ class MainWindow(Frame):
         self.resize(1180, 780)
         self.setMinimumSize(720, 480)
         self.setAcceptDrops(True)
+        self.appearance = Appearance(self._settings, self)  # before the first paint
         self.worker = worker or EngineWorker()
         self.tasks = self.worker.tasks
         self.agent_id: int | None = None
@@ -304,7 +307,7 @@ class MainWindow(Frame):
         noted = len(result.added) + (1 if result.name else 0)
         self.statusBar().showMessage(
             f"Noted {noted} thing{'s' if noted != 1 else ''} about you in core memory "
-            "(Memory → Core memory; undo there).",
+            "(Memory → Core; undo there).",
             6000,
         )
         if self.dock.isVisible():

@@ -25,6 +25,8 @@ import json
 import os
 import re
 import shutil
+import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,6 +75,24 @@ def _hash_header(headers: http.client.HTTPMessage) -> str | None:
     return None
 
 
+def unreachable(host: str, exc: BaseException) -> str:
+    """One plain sentence for a connection that failed (never the raw ``[Errno -2] Name
+    or service not known``)."""
+    where = f"the download server ({host})"
+    if isinstance(exc, socket.gaierror):
+        return f"Could not reach {where}: check the internet connection."
+    if isinstance(exc, TimeoutError):
+        return f"The download server ({host}) did not answer in time: check the connection."
+    if isinstance(exc, ConnectionRefusedError):
+        return f"The download server ({host}) refused the connection: try again later."
+    if isinstance(exc, ssl.SSLError):
+        return (
+            f"The secure connection to {host} failed: check the computer's date and time and "
+            "the network."
+        )
+    return f"Could not connect to {where}: check the internet connection."
+
+
 def _open(
     url: str, start: int, timeout: float
 ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse, Offer]:
@@ -95,7 +115,7 @@ def _open(
             resp = conn.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
-            raise DownloadError(f"Cannot download from {parts.hostname}: {exc}.") from None
+            raise DownloadError(unreachable(parts.hostname, exc)) from None
         hub_hash = hub_hash or _hash_header(resp.headers)
         linked = resp.headers.get("X-Linked-Size")
         if linked and linked.isdigit():
@@ -241,9 +261,10 @@ def _receive(
                 raise Cancelled("Download paused; start it again to resume.")
             try:
                 chunk = resp.read(min(CHUNK, total - done))
-            except (OSError, http.client.HTTPException) as exc:
+            except (OSError, http.client.HTTPException):
                 raise DownloadError(
-                    f"The download was interrupted ({exc}); start it again to resume."
+                    "The connection to the download server was lost; start the download "
+                    "again to resume where it stopped."
                 ) from None
             if not chunk:
                 raise DownloadError(

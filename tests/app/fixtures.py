@@ -171,9 +171,9 @@ def make_window(qtbot: Any, tmp_path: Path, hash_embedder: Any) -> Iterator[Call
         worker = EngineWorker(backend_factory=factory, embedder_factory=lambda: chosen)
         window = MainWindow(worker, settings_path=str(tmp_path / "gui.ini"))
         qtbot.addWidget(window)
+        window.show()  # fitted to the offscreen screen (800×800): the test's size after
         if not keep_size:
             window.resize(*size)
-        window.show()
         windows.append(window)
         if wait_ready:
             with qtbot.waitSignal(worker.modelReady, timeout=120_000):
