@@ -97,7 +97,7 @@ class CommandWindow(Protocol):
 
     def add_documents(self, paths: list[str]) -> int: ...
 
-    def _update_buttons(self) -> None: ...
+    def update_buttons(self) -> None: ...
 
 
 class Commands:
@@ -332,14 +332,14 @@ class Commands:
         self.w.statusBar().showMessage(
             "Editing your last message: Enter sends it in place of the original, Esc cancels."
         )
-        self.w._update_buttons()
+        self.w.update_buttons()
 
     def cancel_edit(self) -> None:
         """Leave the message as it was."""
         self.editing = False
         self.w.composer.clear()
         self.w.statusBar().clearMessage()
-        self.w._update_buttons()
+        self.w.update_buttons()
 
     def bubble_action(self, action: str) -> None:
         if action == "regenerate":

@@ -49,12 +49,10 @@ if TYPE_CHECKING:
     from ember.core.kernel.events import Event, TurnFinished
 
 TURN_ROWS = 100_000  # more stored messages than one turn ever writes
-Run = Callable[["Ember", Callable[["Event"], None], threading.Event], "TurnFinished | None"]
-
-
 # Quiet time after a turn before the idle work (Ember.while_idle: the memory pass, then the
 # coming flush's summary prepared).
 PREPARE_IDLE_MS = 2_000
+Run = Callable[["Ember", Callable[["Event"], None], threading.Event], "TurnFinished | None"]
 
 
 class Conversation(QObject):

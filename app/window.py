@@ -3,16 +3,16 @@ dock, the status bar (model, speed, context meter) at the bottom.
 
 The window turns user actions into typed calls of the core service, run by the worker's
 task runner (``self.tasks.run(fn, done)``), and shows what comes back. The conversation
-itself (turns, streaming, stop, regenerate) is :class:`Conversation`'s. It never waits on
-the engine thread: closing hides the window, stops the reply being written, and quits
-once the worker says everything is closed.
+itself (turns, streaming, stop, regenerate) is :class:`Conversation`'s, showing an agent
+:class:`CurrentAgent`'s. It never waits on the engine thread: closing hides the window,
+stops the reply being written, and quits once the worker says everything is closed.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
@@ -36,29 +36,18 @@ from ember.app.appearance import Appearance
 from ember.app.chat import ChatView, InputBar
 from ember.app.commands import Commands
 from ember.app.conversation import Conversation
+from ember.app.current import CurrentAgent
 from ember.app.dropzone import Documents, DropOverlay, IngestPanel
 from ember.app.findbar import FindBar
 from ember.app.frame import Frame
 from ember.app.inspector import Inspector
 from ember.app.modelcommands import ModelCommands
 from ember.app.statusbar import StatusBar
-from ember.app.transcript import DisplayItem
 from ember.app.worker import EngineWorker
-from ember.core.api import printable
 
 if TYPE_CHECKING:
     from ember.core.api import AgentSummary, EngineConfig, IngestResult, ModelStatus, PassResult
 
-WELCOME = (
-    "Hi, I'm **{name}**. I run entirely on this computer and I remember what you tell me, "
-    "across sessions.\n\n"
-    "- Just type below to chat (you can start while my model is still loading).\n"
-    "- Drop PDF, text or Markdown files anywhere on this window and I can look things up "
-    "in them.\n"
-    "- Open the memory inspector (**Ctrl+I**) to see and edit what I know about you.\n"
-    "- My bundled model is tiny (270M parameters), so my answers are basic; a 1–4B model answers "
-    "and remembers far better: **File → Get a model…** (0.8–2.5 GB, only when you agree)."
-)
 CHAT_MIN_WIDTH = 320  # never narrower (agents ~140 + 320 + inspector 250 fit 720 px)
 INSPECTOR_MIN_WIDTH = 250
 
@@ -89,6 +78,7 @@ class MainWindow(Frame):
         self.closing = False
         self.stopped = False
         self._build()
+        self.current = CurrentAgent(self)
         self.commands = Commands(self)
         self.models = ModelCommands(self)
         self._connect_commands()
@@ -160,7 +150,7 @@ class MainWindow(Frame):
         c.statsChanged.connect(self.status.set_stats)
         c.turnEnded.connect(self._on_turn_ended)
         c.viewStale.connect(self.open_agent)
-        c.stateChanged.connect(self._update_buttons)
+        c.stateChanged.connect(self.update_buttons)
         c.memoryNoted.connect(self._on_memory_noted)
         c.refused.connect(self._on_refused)
         self.chat.copied.connect(lambda _: self.statusBar().showMessage("Copied.", 2000))
@@ -189,67 +179,17 @@ class MainWindow(Frame):
         show = self.prefs.get("show_thoughts") is True  # "false" saved by hand is off
         self.act_thoughts.setChecked(show)
         self.chat.set_show_details(show)
-        self._show_agents(start.agents)
-        self._show_agent(start.agent)
+        self.current.show_agents(start.agents)
+        self.current.show(start.agent)
         self.worker.load_model(start.config, with_embedder=True)
 
-    def _show_agents(self, agents: list[AgentSummary]) -> None:
-        self.agents = agents
-        self.agent_list.set_agents(agents, self.agent_id)
-        for a in agents:
-            if a.id == self.agent_id:
-                self._set_agent_name(a.name)
-
-    def _set_agent_name(self, name: str) -> None:
-        self.agent_name = self.chat.agent_name = name = printable(name)  # ESC etc. escaped
-        self.setWindowTitle(f"{name} — Ember")
-        self.composer.setPlaceholderText(
-            f"Message {name}…  (Enter to send, Shift+Enter for a new line)"
-        )
-        self.composer.viewport().update()  # Qt repaints a placeholder shown only on demand
-        if self.agent_id is not None:
-            self.inspector.set_agent(self.agent_id, name)
-            self.find_bar.agent_id, self.find_bar.agent_name = self.agent_id, name
-
-    def _show_agent(self, view: views.AgentView) -> None:
-        """Title, chat, meter, placeholder, documents and inspector: one agent's, together."""
-        self.conversation.stop_preparing()
-        self.agent_id = self.conversation.agent_id = view.id
-        self.conversation.view_changed()
-        self._set_agent_name(view.name)
-        self.agent_list.set_current(view.id)
-        self.ingest_panel.show_agent(view.id)
-        with QSignalBlocker(self.actions_.auto_recall):  # showing it switches nothing
-            self.actions_.auto_recall.setChecked(view.auto_recall)
-        self.find_bar.oldest_loaded = view.oldest_loaded
-        self.chat.set_items(view.items)
-        if view.first_run:
-            self.chat.add(DisplayItem("assistant", WELCOME.format(name=view.name)))
-        self.chat.offer_actions(not self.conversation.busy)
-        self.status.set_usage(view.usage)  # None: measured once the engine is free
-        if view.in_use is not None:
-            self._tell_in_use(view.in_use)
-        if (writing := self.conversation.running) not in (None, view.id):
-            self.status.writing_elsewhere([a.name for a in self.agents if a.id == writing])
-        if self.find_bar.isVisible():
-            self.find_bar.search()
-        self._update_buttons()
-        self.agentShown.emit(view.id)
-
     def open_agent(self, agent_id: int) -> None:
-        """Show an agent at once (the read lane: never behind a reply), then its usage."""
-
-        def shown(view: views.AgentView) -> None:
-            self._show_agent(view)
-            self.tasks.run(
-                lambda e: views.after_open(e, agent_id), lambda a: self._attached(agent_id, a)
-            )
-
-        self.tasks.read(lambda r: views.read_agent(r, agent_id), shown)
+        """Show an agent at once, then its usage (:meth:`CurrentAgent.open`)."""
+        self.current.open(agent_id)
 
     def refresh_agents(self) -> None:
         """Reload the agent list."""
-        self.tasks.run(lambda e: e.agents(), self._show_agents)
+        self.tasks.run(lambda e: e.agents(), self.current.show_agents)
 
     def select_agent(self, agent_id: int) -> None:
         """Switch the chat and inspector to another agent."""
@@ -271,7 +211,7 @@ class MainWindow(Frame):
             self.conversation.send(text)
         if self.model is None:
             self.statusBar().showMessage("Your message will be answered once the model is ready.")
-        self._update_buttons()
+        self.update_buttons()
 
     def _on_refused(self, agent_id: int, text: str) -> None:
         """A message the agent could not take (another window or terminal runs it): back
@@ -314,7 +254,8 @@ class MainWindow(Frame):
             self.inspector.refresh()
         self.conversation.refresh_usage()
 
-    def _update_buttons(self) -> None:
+    def update_buttons(self) -> None:
+        """Stop, Regenerate and Edit enabled as the conversation allows."""
         c = self.conversation
         self.stop_button.setEnabled(c.generating)
         self.actions_.stop.setEnabled(c.generating or self.commands.editing)
@@ -345,26 +286,9 @@ class MainWindow(Frame):
         agent_id = self.agent_id
         if agent_id is not None:
             self.tasks.run(
-                lambda e: views.after_model(e, agent_id), lambda a: self._attached(agent_id, a)
+                lambda e: views.after_model(e, agent_id),
+                lambda a: self.current.attached(agent_id, a),
             )
-
-    def _attached(self, agent_id: int, attached: views.Attached | None) -> None:
-        """An agent's session started: its usage and whether it is in use elsewhere, shown
-        only if that agent still is (never another agent's figure)."""
-        if attached is None or agent_id != self.agent_id:
-            return
-        if attached.usage is not None:
-            self.status.set_usage(attached.usage)
-        if attached.in_use is not None:
-            self._tell_in_use(attached.in_use)
-
-    def _tell_in_use(self, why: str) -> None:
-        """Another process runs the agent shown: said, but never in a dialog (one popping
-        up unasked takes what the user is typing: Enter presses its OK)."""
-        from ember.core.api import now_iso
-
-        self.chat.add(DisplayItem("notice", why, now_iso()))
-        self.statusBar().showMessage(why, 15000)
 
     def _on_model_failed(self, error: str) -> None:
         self.status.failed()
