@@ -204,10 +204,11 @@ class StepWriter:
 
 def _cut_looping_reply(raw: str) -> str | None:
     """A dialogue reply that has begun to loop, cut after its first say (with the newline
-    that ends a reply line); None for anything else."""
-    if not raw.startswith(REPLY_PREFIX) or raw.endswith("\n"):
+    that ends a reply line); None for anything else. A reply whose last piece brought the
+    second say and the newline together is cut too."""
+    if not raw.startswith(REPLY_PREFIX):
         return None
-    reply = raw[len(REPLY_PREFIX) :]
+    reply = raw[len(REPLY_PREFIX) :].removesuffix("\n")
     at = loop_cut(reply)
     return None if at is None else REPLY_PREFIX + reply[:at].rstrip() + "\n"
 

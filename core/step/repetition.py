@@ -9,7 +9,9 @@ with one piece of at least :data:`MIN_UNIT` characters said :data:`REPEATS` time
 (:func:`repetition_cut`), or with :data:`NEAR_REPEATS` sentences that differ in at most one
 word in :data:`NEAR_WORDS` (:func:`near_repeat_cut`; three such sentences can be a list),
 and keeps it up to the end of the first say. A phrase said three times on purpose is rare;
-one said twice is left alone.
+one said twice is left alone, except a whole sentence of :data:`NEAR_WORDS` words or more
+said again right after itself (:func:`said_again_cut`): "I'm sorry, I don't remember. I'm
+sorry, I don't remember." was a whole reply of the bundled model's in a new user's window.
 """
 
 from __future__ import annotations
@@ -77,8 +79,22 @@ def near_repeat_cut(text: str) -> int | None:
     return spans[len(spans) - run][1]
 
 
+def said_again_cut(text: str) -> int | None:
+    """Where to cut ``text`` when it ends with a whole sentence of at least
+    :data:`NEAR_WORDS` words said twice in a row (just after the first), else None."""
+    spans = [(m.start(), m.end()) for m in _SENTENCE.finditer(text)]
+    if len(spans) < 2 or text[spans[-1][1] :].strip():
+        return None
+    (a, b), (c, d) = spans[-2], spans[-1]
+    first, second = (" ".join(text[i:j].lower().split()) for i, j in ((a, b), (c, d)))
+    return b if first == second and len(first.split()) >= NEAR_WORDS else None
+
+
 def loop_cut(text: str) -> int | None:
-    """Where to cut ``text`` when it loops (:func:`repetition_cut` or
-    :func:`near_repeat_cut`), else None."""
-    exact = repetition_cut(text)
-    return exact if exact is not None else near_repeat_cut(text)
+    """Where to cut ``text`` when it loops (:func:`repetition_cut`,
+    :func:`said_again_cut` or :func:`near_repeat_cut`), else None."""
+    for cut in (repetition_cut, said_again_cut, near_repeat_cut):
+        at = cut(text)
+        if at is not None:
+            return at
+    return None

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from ember.core.kernel import events as ev
-from ember.core.step.repetition import repetition_cut
+from ember.core.step.repetition import repetition_cut, said_again_cut
 from ember.core.storage.store import Store
 
 
@@ -34,6 +34,37 @@ from ember.core.storage.store import Store
 def test_repetition_cut(text: str, kept: str | None) -> None:
     at = repetition_cut(text)
     assert (None if at is None else text[:at]) == kept
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        (
+            "I'm sorry, I don't remember. I'm sorry, I don't remember.",
+            "I'm sorry, I don't remember.",
+        ),
+        ("Well. I am not sure now. I AM NOT  sure now.", "Well. I am not sure now."),
+        ("I'm sorry, I don't remember. I'm sorry, I don't", None),  # not said again yet
+        ("Yes. Yes.", None),  # too short to be a loop
+        ("It is fine. It is fine, really.", None),
+        ("I'm sorry, I don't remember. Your dog is Juno.", None),
+    ],
+)
+def test_a_sentence_said_again_at_once(text: str, kept: str | None) -> None:
+    at = said_again_cut(text)
+    assert (None if at is None else text[:at]) == kept
+
+
+def test_a_reply_saying_its_sentence_twice_keeps_it_once(store: Store, make_engine: Any) -> None:
+    """A new user's "What's a good film for a rainy evening?" got "I'm sorry, I don't
+    remember. I'm sorry, I don't remember." in the window: one say is kept."""
+    twice = "Ember: I'm sorry, I don't remember. I'm sorry, I don't remember.\n"
+    engine, _ = make_engine([twice], step_format="dialogue")
+    rt = engine.agent("t")
+    seen: list[ev.Event] = []
+    assert rt.send_user_message("A good film?", seen.append).reason == "message"
+    [reply] = [e.text for e in seen if isinstance(e, ev.AssistantMessage)]
+    assert reply == "I'm sorry, I don't remember."
 
 
 def test_a_looping_reply_is_stopped_and_stored_once(store: Store, make_engine: Any) -> None:
