@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ember.core.api import EngineConfig, default_backend, use_server
 from ember.core.evaluation import live, report, runner, tasks
+from ember.core.evaluation.names import FIRST
 from ember.core.kernel.errors import InvalidInput
 
 
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     if args.server_model and not args.server:
         raise InvalidInput("--server-model needs --server URL")
     names = tasks.check_names(list(args.tasks), args.size)
-    questions = [n for n in names if n != tasks.FIRST]
+    questions = [n for n in names if n != FIRST]
     selected = tasks.make_tasks(questions, args.seed, args.size) if questions else []
     for out in (args.json, args.plot):
         if out and not Path(out).parent.exists():
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     first: list[live.ConversationRun] = []
     backend = None if args.retrieval_only else runner.open_backend(options, _progress)
     try:
-        if tasks.FIRST in names and backend is not None:
+        if FIRST in names and backend is not None:
             root = Path(args.keep) if args.keep else None
             first = live.run_first(args.seed, args.size, backend, embedder, config, root, _progress)
         runs = runner.run(selected, options, embedder, _progress, backend) if selected else []
