@@ -10,15 +10,29 @@ agent: an unknown ``--agent`` is an error.
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from ember.cli import agents, chat, doctor, documents, memory, models
-from ember.cli import eval as eval_cmd
+from ember.cli.parsers import add_eval_parser, add_model_parsers
 from ember.core.api import DEFAULT_HUMAN, DEFAULT_PERSONA, MAX_CTX, MIN_CTX, humans, personas
 from ember.core.kernel.errors import EmberError, InvalidInput, quoted
+
+
+def command(module: str, name: str = "run") -> Callable[[argparse.Namespace], int]:
+    """The handler ``ember.cli.<module>.<name>``, imported when the command runs: each
+    subcommand loads only what it uses (``ember --help`` never loads the model stack)."""
+
+    def run(args: argparse.Namespace) -> int:
+        handler: Callable[[argparse.Namespace], int] = getattr(
+            importlib.import_module(f"ember.cli.{module}"), name
+        )
+        return handler(args)
+
+    run.__qualname__ = f"{module}.{name}"
+    return run
 
 
 def _agent_arg(p: argparse.ArgumentParser) -> None:
@@ -100,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         "or the OS keychain)",
     )
     p.add_argument("--server-model", default=None, metavar="NAME", help="the server's model")
-    p.set_defaults(func=chat.run)
+    p.set_defaults(func=command("chat"))
 
     p = sub.add_parser(
         "agents", help="list, create, delete, export, import agents; automatic recall"
@@ -133,28 +147,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("name")
     r.add_argument("state", nargs="?", choices=["on", "off"])
-    p.set_defaults(func=agents.run)
+    p.set_defaults(func=command("agents"))
 
     p = sub.add_parser("import-history", help="import a past conversation (JSON Lines)")
     p.add_argument("file")
     p.add_argument("--agent", required=True)
-    p.set_defaults(func=documents.run_import_history)
+    p.set_defaults(func=command("documents", "run_import_history"))
 
     p = sub.add_parser("ingest", help="load documents into archival memory")
     p.add_argument("paths", nargs="+", metavar="FILE_OR_FOLDER")
     _agent_arg(p)
-    p.set_defaults(func=documents.run_ingest)
+    p.set_defaults(func=command("documents", "run_ingest"))
 
     p = sub.add_parser("sources", help="list or remove loaded documents")
     _agent_arg(p)
     p.add_argument("action", nargs="?", choices=["list", "remove"], default="list")
     p.add_argument("targets", nargs="*", help="ids or file names to remove")
-    p.set_defaults(func=documents.run_sources)
+    p.set_defaults(func=command("documents", "run_sources"))
 
     p = sub.add_parser("memory", help="show an agent's core memory and counts")
     _agent_arg(p)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=memory.run_memory)
+    p.set_defaults(func=command("memory", "run_memory"))
 
     p = sub.add_parser("search", help="search archival or recall memory")
     p.add_argument("tier", choices=["archival", "recall"])
@@ -162,9 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     _agent_arg(p)
     p.add_argument("--page", type=int, default=0)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=memory.run_search)
+    p.set_defaults(func=command("memory", "run_search"))
 
-    models.add_parsers(sub)
+    add_model_parsers(sub, command)
 
     p = sub.add_parser("doctor", help="check the installation; paste into a bug report")
     p.add_argument("--json", action="store_true", help="machine-readable report")
@@ -173,9 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="mend a damaged database with what SQLite can rebuild (a copy is kept first)",
     )
-    p.set_defaults(func=doctor.run)
+    p.set_defaults(func=command("doctor"))
 
-    eval_cmd.add_parser(sub)
+    add_eval_parser(sub, command)
 
     return parser
 

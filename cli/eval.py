@@ -16,49 +16,8 @@ from pathlib import Path
 
 from ember.core.api import EngineConfig, default_backend, use_server
 from ember.core.evaluation import live, report, runner, tasks
+from ember.core.evaluation.names import FIRST
 from ember.core.kernel.errors import InvalidInput
-
-DEFAULT_SIZE = 6
-DEFAULT_SEED = 1
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``ember eval``."""
-    p = sub.add_parser("eval", help="measure how well Ember remembers (evaluation harness)")
-    p.add_argument(
-        "tasks",
-        nargs="*",
-        metavar="TASK",
-        help=f"tasks to run: {', '.join(tasks.ALL_TASKS)} (default: all)",
-    )
-    source = p.add_mutually_exclusive_group()
-    source.add_argument("--model", default=None, help="path to a GGUF model (default: bundled)")
-    source.add_argument("--server", default=None, help="an OpenAI-compatible server URL")
-    p.add_argument("--server-model", default=None, metavar="NAME", help="the server's model to use")
-    p.add_argument("--json", default=None, metavar="FILE", help="write the full report as JSON")
-    p.add_argument("--plot", default=None, metavar="FILE", help="write a PNG plot")
-    p.add_argument(
-        "--size", type=int, default=DEFAULT_SIZE, help=f"questions per task ({DEFAULT_SIZE})"
-    )
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generator seed")
-    p.add_argument(
-        "--threads", type=int, default=None, help="llama.cpp threads (default: the setting's)"
-    )
-    p.add_argument(
-        "--retrieval-only",
-        action="store_true",
-        help="measure only the search (recall@k); no model is loaded",
-    )
-    p.add_argument(
-        "--auto-recall",
-        choices=("on", "off"),
-        default="on",
-        help="the agent's automatic recall (default: on, as in the app)",
-    )
-    p.add_argument(
-        "--keep", default=None, metavar="DIR", help="keep the generated data and databases here"
-    )
-    p.set_defaults(func=run)
 
 
 def _progress(line: str) -> None:
@@ -76,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     if args.server_model and not args.server:
         raise InvalidInput("--server-model needs --server URL")
     names = tasks.check_names(list(args.tasks), args.size)
-    questions = [n for n in names if n != tasks.FIRST]
+    questions = [n for n in names if n != FIRST]
     selected = tasks.make_tasks(questions, args.seed, args.size) if questions else []
     for out in (args.json, args.plot):
         if out and not Path(out).parent.exists():
@@ -105,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     first: list[live.ConversationRun] = []
     backend = None if args.retrieval_only else runner.open_backend(options, _progress)
     try:
-        if tasks.FIRST in names and backend is not None:
+        if FIRST in names and backend is not None:
             root = Path(args.keep) if args.keep else None
             first = live.run_first(args.seed, args.size, backend, embedder, config, root, _progress)
         runs = runner.run(selected, options, embedder, _progress, backend) if selected else []

@@ -39,35 +39,6 @@ from ember.core.api import (
 from ember.core.kernel.errors import Cancelled, InvalidInput, NotFound
 
 
-def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``models`` and ``server`` on the main parser's subcommands."""
-    p = sub.add_parser("models", help="the model in use, the catalogue, downloads, GGUF checks")
-    msub = p.add_subparsers(dest="models_cmd", metavar="ACTION")
-    msub.add_parser("list", help="the current model and the catalogue")
-    d = msub.add_parser("download", help="download a catalogue model (asks first)")
-    d.add_argument("id")
-    d.add_argument("--yes", action="store_true", help="do not ask (URL and size still shown)")
-    c = msub.add_parser("check", help="check a GGUF file: name, size, context, memory")
-    c.add_argument("file")
-    c.add_argument("--ctx", type=int, default=None, help="context size to estimate memory for")
-    u = msub.add_parser("use", help="run this model from now on: bundled, a catalogue id, a file")
-    u.add_argument("model")
-    p.set_defaults(func=run_models)
-
-    p = sub.add_parser("server", help="an OpenAI-compatible server: test it, use it, its key")
-    ssub = p.add_subparsers(dest="server_cmd", metavar="ACTION")
-    t = ssub.add_parser("test", help="what the server offers")
-    t.add_argument("url")
-    t.add_argument("--server-model", default=None, metavar="NAME")
-    u = ssub.add_parser("use", help="run the server's model from now on")
-    u.add_argument("url")
-    u.add_argument("--server-model", default=None, metavar="NAME")
-    k = ssub.add_parser("key", help="store the server's API key in the OS keychain (stdin)")
-    k.add_argument("url")
-    k.add_argument("--delete", action="store_true", help="forget the stored key")
-    p.set_defaults(func=run_server)
-
-
 def _current_config() -> EngineConfig:
     """The saved settings, without creating a database that is not there."""
     if not (data_dir_path() / DB_FILENAME).exists():

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ember import resources
 from ember.core.kernel.errors import AlreadyExists, NotFound
-from ember.core.storage.store import Agent, Store
+
+if TYPE_CHECKING:
+    from ember.core.storage.store import Agent, Store
 
 DEFAULT_PERSONA = "ember"
 DEFAULT_HUMAN = "basic"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ember.core.evaluation import documents, generator, keyvalue
 from ember.core.evaluation.generator import Question
+from ember.core.evaluation.names import ALL_TASKS, FIRST
 from ember.core.evaluation.pdf import write_pdf
 from ember.core.kernel.errors import InvalidInput
 from ember.core.memory.search import Tier
@@ -97,12 +98,6 @@ BUILDERS: dict[str, Callable[[int, int], Task]] = {
     "documents": documents_task,
     "kv": kv_task,
 }
-
-
-# Every task, in the order they run and are reported: ``first`` (a new user's live first
-# conversation, live.py) leads; the others ask questions over loaded memories.
-FIRST = "first"
-ALL_TASKS = (FIRST, *generator.TASKS)
 
 
 def check_names(names: list[str], size: int) -> list[str]:
