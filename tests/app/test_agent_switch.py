@@ -5,12 +5,20 @@ placeholder and documents together."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ember.core.storage.store import Store
 
 from .fixtures import WAIT_MS, settle, shot
+
+
+def shown(qtbot: Any, window: Any, action: Callable[[], object]) -> None:
+    """Run ``action`` (a switch, a new agent) and wait until the agent is shown and settled."""
+    with qtbot.waitSignal(window.agentShown, timeout=WAIT_MS):
+        action()
+    settle(qtbot, window)
 
 
 def load_document(qtbot: Any, window: Any, path: Path) -> None:
@@ -44,9 +52,7 @@ def test_a_new_agent_starts_as_itself(
         return 1
 
     monkeypatch.setattr(NewAgentDialog, "exec", fill_in)
-    with qtbot.waitSignal(window.agentShown, timeout=WAIT_MS):
-        window.actions_.new.trigger()
-    settle(qtbot, window)
+    shown(qtbot, window, lambda: window.actions_.new.trigger())
     # The dialog offered presets by what they are, not by their file names.
     for shown_ in offered.values():
         assert shown_ and all(text != name and " " in text for text, name in shown_)
@@ -63,9 +69,7 @@ def test_a_new_agent_starts_as_itself(
     assert window.windowTitle().startswith("Study buddy")
     assert "Study buddy" in window.composer.placeholderText()
     shot(window, artifacts_dir, "new-agent")
-    with qtbot.waitSignal(window.agentShown, timeout=WAIT_MS):
-        window.select_agent(first)
-    settle(qtbot, window)
+    shown(qtbot, window, lambda: window.select_agent(first))
     assert window.ingest_panel.isVisible()  # back on Ember: its card again
 
 
@@ -124,22 +128,16 @@ def test_switching_during_a_reply_shows_the_other_agent_at_once(
     backend = HeldBackend([step("Noted, all of it."), step(story)])
     window = make_window(backend)
     ember = window.agent_id
-    with qtbot.waitSignal(window.agentShown, timeout=WAIT_MS):
-        window.commands.create_agent("Study buddy", "scholar", "basic")
-    settle(qtbot, window)
+    shown(qtbot, window, lambda: window.commands.create_agent("Study buddy", "scholar", "basic"))
     buddy = window.agent_id
     from .fixtures import send_and_wait
 
     send_and_wait(qtbot, window, "Here are my notes: " + "mitochondria and ribosomes " * 60)
     buddy_figure = window.status.context_label.text()
-    with qtbot.waitSignal(window.agentShown, timeout=WAIT_MS):
-        window.select_agent(ember)
-    settle(qtbot, window)
+    shown(qtbot, window, lambda: window.select_agent(ember))
     ember_figure = window.status.context_label.text()
     assert ember_figure != buddy_figure  # two agents, two figures
-    with qtbot.waitSignal(window.agentShown, timeout=WAIT_MS):
-        window.select_agent(buddy)
-    settle(qtbot, window)
+    shown(qtbot, window, lambda: window.select_agent(buddy))
 
     backend.hold.set()
     with qtbot.waitSignal(window.conversation.turnStarted, timeout=WAIT_MS):
@@ -166,9 +164,7 @@ def test_switching_during_a_reply_shows_the_other_agent_at_once(
     assert window.agent_id == ember
     assert not any("lighthouse" in b.text for b in window.chat.bubbles)  # the buddy's reply
     assert window.status.context_label.text() == ember_figure
-    with qtbot.waitSignal(window.agentShown, timeout=WAIT_MS):
-        window.select_agent(buddy)
-    settle(qtbot, window)
+    shown(qtbot, window, lambda: window.select_agent(buddy))
     texts = [b.text for b in window.chat.bubbles]
     assert texts[-2:] == ["Tell me a story about a lighthouse.", story]
     assert window.status.context_label.text() != ember_figure
@@ -182,12 +178,8 @@ def test_back_to_the_agent_writing_shows_its_turn_once(qtbot: Any, make_window: 
     backend = HeldBackend([step(story)])
     window = make_window(backend)
     ember = window.agent_id
-    with qtbot.waitSignal(window.agentShown, timeout=WAIT_MS):
-        window.commands.create_agent("Study buddy", "scholar", "basic")
-    settle(qtbot, window)
-    with qtbot.waitSignal(window.agentShown, timeout=WAIT_MS):
-        window.select_agent(ember)
-    settle(qtbot, window)
+    shown(qtbot, window, lambda: window.commands.create_agent("Study buddy", "scholar", "basic"))
+    shown(qtbot, window, lambda: window.select_agent(ember))
     backend.hold.set()
     with qtbot.waitSignal(window.conversation.turnStarted, timeout=WAIT_MS):
         window.send("Tell me about the lighthouse.")
@@ -218,8 +210,6 @@ def test_a_new_agent_asked_for_during_a_reply_says_it_waits(qtbot: Any, make_win
     assert backend.generating.wait(WAIT_MS / 1000)
     window.commands.create_agent("Study buddy", "scholar", "basic")
     assert window.statusBar().currentMessage() == "Creating Study buddy after this reply…"
-    with qtbot.waitSignal(window.agentShown, timeout=WAIT_MS):
-        backend.gate.set()
-    settle(qtbot, window)
+    shown(qtbot, window, lambda: backend.gate.set())
     assert window.agent_name == "Study buddy"
     assert "Creating" not in window.statusBar().currentMessage()
