@@ -14,7 +14,7 @@ from PySide6.QtCore import QSignalBlocker
 
 from ember.app import views
 from ember.app.transcript import DisplayItem
-from ember.core.api import printable
+from ember.core.api import now_iso, printable
 
 if TYPE_CHECKING:
     from PySide6.QtCore import SignalInstance
@@ -146,7 +146,5 @@ class CurrentAgent:
     def tell_in_use(self, why: str) -> None:
         """Another process runs the agent shown: said, but never in a dialog (one popping
         up unasked takes what the user is typing: Enter presses its OK)."""
-        from ember.core.api import now_iso
-
         self.w.chat.add(DisplayItem("notice", why, now_iso()))
         self.w.statusBar().showMessage(why, 15000)
