@@ -22,7 +22,7 @@ from ember.app.transcript import short_time
 if TYPE_CHECKING:
     from ember.core.api import Remembered
 
-TEXT_CHARS = 160  # of a memory's text, in its row (the tooltip has more)
+TEXT_CHARS = 400  # of a memory's text (as the prompt showed it), in its row
 TIP_CHARS = 1000
 FOUND = {
     "automatic": "Found by automatic recall before the reply was written.",

@@ -183,7 +183,7 @@ class AgentRuntime:
                     dialogue=self.engine.dialogue,
                 )
             choices = autorecall.choices(memories, asked[1]) if asked else []
-            turn = TurnMemories(memories, choices, self.engine.dialogue)
+            turn = TurnMemories(memories, choices, self.engine.dialogue, asked[1] if asked else "")
             try:
                 return self._run_steps(trigger, emit, cancel, turn)
             except Cancelled:

@@ -7,6 +7,9 @@ agent's own search results of the turn, and core memory's lines.
   those; what the reply's own prompt showed is what counts;
 - the agent's searches: every hit of a search the turn ran (its results are in the queue
   when the reply is written), once each;
+
+each with the text the prompt showed of it (a long passage's part about the question: the
+whole is one click away, by its id);
 - core memory: each non-empty line of every block but the persona (the agent's own
   description, not a memory of the user), with the time its block last changed
   (provenance.core_lines).
@@ -19,28 +22,35 @@ from collections.abc import Sequence
 from ember.core.agent.dialogue_prompt import SHOWN
 from ember.core.kernel.events import FoundBy, Remembered
 from ember.core.memory import search
-from ember.core.memory.autorecall import Memory
+from ember.core.memory.autorecall import Memory, focus
 from ember.core.storage import provenance
 from ember.core.storage.store import Store
 
 
-def remembered(tier: search.Tier, hit: search.Hit, found_by: FoundBy) -> Remembered:
-    """A search hit (recall message or archival passage) as a remembered memory."""
+def remembered(
+    tier: search.Tier, hit: search.Hit, found_by: FoundBy, text: str | None = None
+) -> Remembered:
+    """A search hit (recall message or archival passage) as a remembered memory, with the
+    ``text`` shown of it (its whole text by default)."""
+    shown = hit.text if text is None else text
     if tier == "archival":
-        return Remembered(
-            "archival", found_by, hit.text, hit.time, hit.id, None, hit.source, hit.page
-        )
-    return Remembered("recall", found_by, hit.text, hit.time, hit.id, hit.role)
+        return Remembered("archival", found_by, shown, hit.time, hit.id, None, hit.source, hit.page)
+    return Remembered("recall", found_by, shown, hit.time, hit.id, hit.role)
 
 
 class TurnMemories:
     """One turn's memories: automatic recall's ``memories`` (best first) and their prompt
-    ``choices`` (autorecall.choices), and the hits of the agent's searches (``found``,
-    filled by the tools through ToolContext)."""
+    ``choices`` (autorecall.choices) for the user's message ``query``, and the hits of the
+    agent's searches (``found``, filled by the tools through ToolContext, as shown)."""
 
     def __init__(
-        self, memories: Sequence[Memory] = (), choices: Sequence[str] = (), dialogue: bool = False
+        self,
+        memories: Sequence[Memory] = (),
+        choices: Sequence[str] = (),
+        dialogue: bool = False,
+        query: str = "",
     ) -> None:
+        self.query = query
         self.memories = list(memories)
         self.choices = list(choices)
         self.dialogue = dialogue
@@ -61,15 +71,15 @@ class TurnMemories:
         out: list[Remembered] = []
         seen: set[tuple[str, int]] = set()
 
-        def add(tier: search.Tier, hit: search.Hit, found_by: FoundBy) -> None:
+        def add(tier: search.Tier, hit: search.Hit, found_by: FoundBy, text: str) -> None:
             if (tier, hit.id) not in seen:
                 seen.add((tier, hit.id))
-                out.append(remembered(tier, hit, found_by))
+                out.append(remembered(tier, hit, found_by, text))
 
         for m in self.memories[: self.shown]:
-            add(m.tier, m.hit, "automatic")
+            add(m.tier, m.hit, "automatic", focus(m.hit.text, self.query))
         for tier, hit in self.found:
-            add(tier, hit, "search")
+            add(tier, hit, "search", hit.text)
         return out + provenance.core_lines(store.conn, agent_id)
 
     def record(self, store: Store, agent_id: int, message_id: int) -> tuple[Remembered, ...]:
