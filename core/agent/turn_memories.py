@@ -76,8 +76,9 @@ class TurnMemories:
                 seen.add((tier, hit.id))
                 out.append(remembered(tier, hit, found_by, text))
 
-        for m in self.memories[: self.shown]:
-            add(m.tier, m.hit, "automatic", focus(m.hit.text, self.query))
+        for m in self.memories[: self.shown]:  # with the user's next words, shown with it
+            went_on = f" {focus(m.after, self.query)}" if m.after else ""
+            add(m.tier, m.hit, "automatic", focus(m.hit.text, self.query) + went_on)
         for tier, hit in self.found:
             add(tier, hit, "search", hit.text)
         return out + provenance.core_lines(store.conn, agent_id)

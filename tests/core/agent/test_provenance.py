@@ -110,3 +110,30 @@ def test_the_dialogue_format_records_only_the_memories_it_shows(
     assert len(auto) == SHOWN  # of the five found
     for memory in auto:
         assert memory.text[:20] in backend.prompts[-1]
+
+
+def test_a_recalled_statement_keeps_the_users_next_words_shown_with_it(
+    store: Store, make_engine: Any, recorder: Any, hash_embedder: Any
+) -> None:
+    """People say a thing over two messages; recall shows the next one with the first, and
+    the record keeps what was shown (the eval credits automatic recall from it)."""
+    engine, backend = make_engine([reply("Sprocket.")])
+    rt = engine.agent("t")
+    ids = []
+    for minute, text in ((0, "We adopted a dog last month!"), (1, "We named him Sprocket.")):
+        mid = store.add_message(
+            rt.agent_id,
+            "user",
+            "user_message",
+            {"message": text},
+            text,
+            created_at=f"2026-11-01T10:0{minute}:00+00:00",
+            in_context=False,
+        )
+        store.set_message_embedding(mid, rt.agent_id, hash_embedder.embed([text])[0])
+        ids.append(mid)
+    rt.send_user_message("Which dog did we adopt last month?", recorder)
+    [answer] = recorder.of(ev.AssistantMessage)
+    [adopted] = [m for m in answer.remembered if m.tier == "recall" and m.item_id == ids[0]]
+    assert adopted.text == "We adopted a dog last month! We named him Sprocket."
+    assert "We named him Sprocket." in backend.prompts[-1]
