@@ -4,8 +4,9 @@ threads (the GUI worker forwards them through queued Qt signals) and to print (t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from ember.core.kernel.jsontypes import JSONObject
 
@@ -129,7 +130,7 @@ class Remembered:
         return out
 
     @classmethod
-    def from_json(cls, data: dict[str, object]) -> Remembered:
+    def from_json(cls, data: Mapping[str, object]) -> Remembered:
         """The record :meth:`to_json` wrote."""
 
         def text(key: str) -> str | None:
@@ -148,8 +149,8 @@ class Remembered:
         ):
             raise ValueError(f"not a remembered memory: {tier!r} found by {found_by!r}")
         return cls(
-            tier,  # type: ignore[arg-type]
-            found_by,  # type: ignore[arg-type]
+            cast(MemoryTier, tier),
+            cast(FoundBy, found_by),
             str(data.get("text", "")),
             str(data.get("time", "")),
             number("item_id"),
