@@ -48,6 +48,7 @@ def test_a_reply_shows_what_it_remembered_and_opens_it_in_the_inspector(
     assert remembered.isVisible() and not remembered.rows_box.isVisible()
     n = len(remembered.memories)
     assert remembered.toggle.text() == f"▸ Remembered: {n} memories" and n >= 3
+    shot(window, artifacts_dir, "provenance-collapsed")
     # The user's own message has none.
     assert not window.chat.bubbles[-2].remembered.isVisible()
     # Expanded: each with its time and place.
