@@ -161,6 +161,22 @@ class ArchivalTab(_Tab):
         self.search()
         self.changed.emit()
 
+    def show_item(self, passage_id: int | None) -> None:
+        """Show one passage (a memory a reply was written from), selected."""
+        agent_id = self.agent_id
+        if agent_id is not None and passage_id is not None:
+            self.info.setText("Loading…")
+            self.tasks.read(lambda r: r.passage(agent_id, passage_id), self._show_item)
+        else:
+            self._show_item(None)
+
+    def _show_item(self, page: PassagePage | None) -> None:
+        if page is None:
+            self.list.clear()
+        else:
+            self.show_page(page)
+        _select_first(self.list, self.info, "passage", "archival memory")
+
 
 class RecallTab(_Tab):
     """Recall memory: the newest messages, the matches of a query, or those of a period."""
@@ -219,6 +235,31 @@ class RecallTab(_Tab):
             item.setData(Qt.ItemDataRole.UserRole, m.id)
             self.list.addItem(item)
         self.info.setText(recall_summary(page))
+
+    def show_item(self, message_id: int | None) -> None:
+        """Show one message (a memory a reply was written from), selected."""
+        agent_id = self.agent_id
+        if agent_id is not None and message_id is not None:
+            self.info.setText("Loading…")
+            self.tasks.read(lambda r: r.message(agent_id, message_id), self._show_item)
+        else:
+            self._show_item(None)
+
+    def _show_item(self, page: RecallPage | None) -> None:
+        if page is None:
+            self.list.clear()
+        else:
+            self.show_page(page)
+        _select_first(self.list, self.info, "message", "recall memory")
+
+
+def _select_first(items: QListWidget, info: QLabel, what: str, tier: str) -> None:
+    """After one memory was asked for: it selected, or why the list is empty."""
+    if items.count():
+        items.setCurrentRow(0)
+        info.setText(f"The {what} a reply remembered.")
+    else:
+        info.setText(f"This {what} is no longer in {tier}.")
 
 
 def recall_summary(page: RecallPage) -> str:

@@ -18,6 +18,7 @@ from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextDocument
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout
 
+from ember.app.memoryrows import RememberedList
 from ember.app.transcript import STOPPED, Detail, DisplayItem, short_time
 
 HIGHLIGHT = "#ffd54f"
@@ -73,6 +74,7 @@ class Bubble(QFrame):
 
     copyRequested = Signal(object)  # this bubble
     actionRequested = Signal(str)  # "regenerate" | "edit"
+    memoryOpened = Signal(object)  # a Remembered of this reply, clicked
 
     def __init__(self, item: DisplayItem, agent_name: str, show_details: bool) -> None:
         super().__init__()
@@ -141,6 +143,10 @@ class Bubble(QFrame):
         self.detail_label.setTextFormat(Qt.TextFormat.RichText)
         self.detail_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.detail_label)
+        self.remembered = RememberedList(agent_name)  # what the reply was written from
+        layout.addWidget(self.remembered)  # before it is shown: never a window of its own
+        self.remembered.set_memories(item.remembered)
+        self.remembered.opened.connect(self.memoryOpened)
         self.detail_label.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         for button in (self.toggle, self.action_button, self.copy_button):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -199,6 +205,7 @@ class Bubble(QFrame):
         self.set_header()
         self.set_text(item.text)
         self.refresh_details()
+        self.remembered.set_memories(item.remembered)
 
     def set_text(self, text: str) -> None:
         """Replace the Markdown body."""

@@ -50,6 +50,7 @@ class ChatView(QScrollArea):
     """A scrolling column of bubbles, with streaming into the newest reply."""
 
     actionRequested = Signal(str)  # "regenerate" | "edit" (from the newest turn's bubbles)
+    memoryOpened = Signal(object)  # a Remembered under a reply, clicked
     copied = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -133,6 +134,7 @@ class ChatView(QScrollArea):
         bubble = Bubble(item, self.agent_name, self.show_details)
         bubble.copyRequested.connect(self.copy)
         bubble.actionRequested.connect(self.actionRequested)
+        bubble.memoryOpened.connect(self.memoryOpened)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         if item.role == "user":

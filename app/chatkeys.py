@@ -11,7 +11,7 @@ thoughts and tool calls. The mouse keeps selecting text and following links.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QRectF, Qt, QTimer
 from PySide6.QtGui import QKeyEvent, QKeySequence, QPainter, QPaintEvent, QPalette, QPen
@@ -86,6 +86,10 @@ class ChatKeys(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         kind = event.type()
+        if watched is not cast(QObject, self.view):  # a bubble the ring was around
+            if watched is self.current and kind in (QEvent.Type.Move, QEvent.Type.Resize):
+                self.place()
+            return False
         if kind == QEvent.Type.FocusIn:
             self.focus_in()
         elif kind == QEvent.Type.FocusOut:
@@ -115,6 +119,7 @@ class ChatKeys(QObject):
         if self.current not in self.view.bubbles:
             self.current = None
         if self.current is not None and self.view.hasFocus():
+            self.current.installEventFilter(self)  # it may grow or move (memories shown)
             self.ring.surround(self.current)
         else:
             self.ring.hide()

@@ -269,12 +269,9 @@ class Conversation(QObject):
                 ember.record_notice(agent_id, ev.SystemNotice("error", describe(exc)))
             finally:
                 forward.flush()
-            turn = ember.history(agent_id, TURN_ROWS, after_id=mark).messages
-            post(
-                Ended(
-                    agent_id, user, finished, build_transcript(turn), ember.context_usage(agent_id)
-                )
-            )
+            turn = ember.history(agent_id, TURN_ROWS, after_id=mark)
+            items = build_transcript(turn.messages, turn.remembered)
+            post(Ended(agent_id, user, finished, items, ember.context_usage(agent_id)))
 
         def failed(exc: Exception) -> None:  # not even its end could be read back
             self.tasks.failed.emit(describe(exc))

@@ -17,10 +17,11 @@ from PySide6.QtWidgets import QTabWidget, QWidget
 from ember.app.blocks import CoreMemoryTab
 from ember.app.browsers import ArchivalTab, DocumentsTab, RecallTab
 from ember.app.history import BlockHistoryDialog
+from ember.app.memoryrows import select_text
 
 if TYPE_CHECKING:
     from ember.app.taskrunner import TaskRunner
-    from ember.core.api import Block, MemorySnapshot
+    from ember.core.api import Block, MemorySnapshot, Remembered
 
 CORE, ARCHIVAL, RECALL, DOCUMENTS = range(4)
 
@@ -96,6 +97,21 @@ class Inspector(QTabWidget):
             self.recall.search()
         elif index == DOCUMENTS:
             self.documents.load()
+
+    def show_memory(self, memory: Remembered) -> None:
+        """Open a memory a reply was written from: its message in Recall, its passage in
+        Archival, its line in Core (selected)."""
+        if memory.tier == "recall":
+            self.setCurrentIndex(RECALL)
+            self.recall.show_item(memory.item_id)
+        elif memory.tier == "archival":
+            self.setCurrentIndex(ARCHIVAL)
+            self.archival.show_item(memory.item_id)
+        else:
+            self.setCurrentIndex(CORE)
+            editor = self.core.editors.get(memory.label or "")
+            if editor is not None and select_text(editor.edit, memory.text):
+                editor.edit.setFocus()
 
     def refresh(self) -> None:
         """Reload the counts and the visible tab (after a turn or an ingest)."""

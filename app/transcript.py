@@ -22,7 +22,7 @@ the Markdown export of a conversation (:func:`to_markdown`).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
@@ -41,7 +41,7 @@ from ember.core.api import (
 )
 
 if TYPE_CHECKING:
-    from ember.core.api import Message
+    from ember.core.api import Message, Remembered
     from ember.core.kernel.events import Event
 
 Role = Literal["user", "assistant", "notice"]
@@ -71,6 +71,7 @@ class DisplayItem:
     time: str = ""
     details: list[Detail] = field(default_factory=list)
     stopped: bool = False  # a reply the user stopped: ``text`` is what was streamed
+    remembered: tuple[Remembered, ...] = ()  # a reply's memories (memoryrows.py)
 
 
 def short_time(iso: str, now: datetime | None = None) -> str:
@@ -116,8 +117,12 @@ def result_detail(status: str, message: str) -> Detail:
     return Detail("result", f"{status}: {text}", ok=status == "OK")
 
 
-def build_transcript(messages: Sequence[Message]) -> list[DisplayItem]:
-    """Turn stored messages (oldest first) into bubbles."""
+def build_transcript(
+    messages: Sequence[Message], remembered: Mapping[int, tuple[Remembered, ...]] | None = None
+) -> list[DisplayItem]:
+    """Turn stored messages (oldest first) into bubbles; a reply with the memories it was
+    written from (``remembered``, by its message id: ``History.remembered``)."""
+    remembered = remembered or {}
     items: list[DisplayItem] = []
     pending: list[Detail] = []
     last_time = ""
@@ -132,7 +137,8 @@ def build_transcript(messages: Sequence[Message]) -> list[DisplayItem]:
             pending += call_details(part.thoughts, part.function, part.arguments)
             last_time = when
             if part.reply is not None:
-                items.append(DisplayItem("assistant", part.reply, when, pending))
+                memories = remembered.get(msg.id, ())
+                items.append(DisplayItem("assistant", part.reply, when, pending, False, memories))
                 pending = []
         elif isinstance(part, Result):
             pending.append(result_detail(part.status, part.message))

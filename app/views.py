@@ -74,7 +74,7 @@ def open_agent(ember: Ember, agent_id: int) -> AgentView:
 def read_agent(reads: MemoryReads, agent_id: int) -> AgentView:
     """An agent's transcript as the chat shows it (no usage: see :func:`after_open`)."""
     history = reads.history(agent_id, HISTORY_LIMIT)
-    items = build_transcript(history.messages)
+    items = build_transcript(history.messages, history.remembered)
     oldest = history.messages[0].id if history.messages else None
     return AgentView(
         history.agent_id,

@@ -46,7 +46,14 @@ from ember.app.statusbar import StatusBar
 from ember.app.worker import EngineWorker
 
 if TYPE_CHECKING:
-    from ember.core.api import AgentSummary, EngineConfig, IngestResult, ModelStatus, PassResult
+    from ember.core.api import (
+        AgentSummary,
+        EngineConfig,
+        IngestResult,
+        ModelStatus,
+        PassResult,
+        Remembered,
+    )
 
 CHAT_MIN_WIDTH = 320  # never narrower (agents ~140 + 320 + inspector 250 fit 720 px)
 INSPECTOR_MIN_WIDTH = 250
@@ -138,6 +145,12 @@ class MainWindow(Frame):
         if visible:
             self.inspector.refresh()
 
+    def open_memory(self, memory: Remembered) -> None:
+        """A memory under a reply, clicked: the inspector shows it (opened if closed)."""
+        self.dock.show()
+        self.dock.raise_()
+        self.inspector.show_memory(memory)
+
     def _connect(self) -> None:
         w, c = self.worker, self.conversation
         w.modelLoading.connect(self.status.loading)
@@ -155,6 +168,7 @@ class MainWindow(Frame):
         c.refused.connect(self._on_refused)
         self.chat.copied.connect(lambda _: self.statusBar().showMessage("Copied.", 2000))
         self.inspector.memoryChanged.connect(self.conversation.refresh_usage)
+        self.chat.memoryOpened.connect(self.open_memory)
 
     def _connect_commands(self) -> None:
         c, agents = self.commands, self.agent_list

@@ -31,7 +31,10 @@ def event_json(event: events.Event) -> str:
     """One engine event as a JSON line: ``{"type": "message_delta", ...fields}``."""
     name = type(event).__name__
     kind = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
-    return json.dumps({"type": kind, **asdict(event)}, ensure_ascii=False)
+    fields = asdict(event)
+    if isinstance(event, events.AssistantMessage):  # what it was written from, no blanks
+        fields["remembered"] = [m.to_json() for m in event.remembered]
+    return json.dumps({"type": kind, **fields}, ensure_ascii=False)
 
 
 class JsonlPrinter:
@@ -64,6 +67,8 @@ class TextPrinter:
                 print(event.text)
             sys.stdout.flush()
             self.streamed = False
+            if self.show:
+                print_remembered(event.remembered)
         elif isinstance(event, events.SummaryProgress) and event.stage == "started":
             print(
                 f"[summary] summarising {event.messages} older messages "
@@ -94,6 +99,23 @@ class TextPrinter:
         elif isinstance(event, events.ContextUsage):
             # Against the point where it flushes (the budget but automatic recall's room).
             print(f"  context: {event.used}/{event.flush_at} tokens", file=err)
+
+
+def remembered_line(memory: events.Remembered, width: int = 160) -> str:
+    """One memory a reply was written from: how it was found, its time and place, its text."""
+    when = memory.time[:16].replace("T", " ")
+    text = " ".join(memory.text.split())
+    if len(text) > width:
+        text = text[: width - 1] + "…"
+    return f"  - [{memory.found_by}] {when} · {memory.place()}: {text}"
+
+
+def print_remembered(memories: tuple[events.Remembered, ...]) -> None:
+    """The memories a reply was written from, after it (stderr, with the thoughts)."""
+    count = len(memories)
+    print(f"  remembered: {count} memor{'y' if count == 1 else 'ies'}", file=sys.stderr)
+    for memory in memories:
+        print(remembered_line(memory), file=sys.stderr)
 
 
 def piped_lines() -> Iterator[tuple[int, str | None]]:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ember.core.documents.ingest import IngestProgress as IngestProgress
     from ember.core.documents.ingest import IngestResult as IngestResult
     from ember.core.kernel.clock import now_iso as now_iso
+    from ember.core.kernel.events import Remembered as Remembered
     from ember.core.kernel.jsontypes import JSONObject as JSONObject
     from ember.core.kernel.paths import DB_FILENAME as DB_FILENAME
     from ember.core.kernel.paths import data_dir as data_dir
@@ -132,6 +133,7 @@ _WHERE = {
     "ProgressCallback": ("ember.core.transfer.files", "ProgressCallback"),
     "Reader": ("ember.core.memory.reader", "Reader"),
     "RecallPage": ("ember.core.service", "RecallPage"),
+    "Remembered": ("ember.core.kernel.events", "Remembered"),
     "Retracted": ("ember.core.service", "Retracted"),
     "Result": ("ember.core.storage.messages", "Result"),
     "ResultPage": ("ember.core.memory.search", "ResultPage"),
@@ -208,6 +210,7 @@ __all__ = [
     "ProgressCallback",
     "Reader",
     "RecallPage",
+    "Remembered",
     "Result",
     "ResultPage",
     "Retracted",

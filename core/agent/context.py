@@ -92,6 +92,7 @@ class AgentContext:
         self.store = owner.store
         self.backend = owner.backend
         self.agent_id = agent_id
+        self.recalled: str | None = None  # the recall event the last prepare showed
 
     # -- rendering and counting ---------------------------------------------------------------
 
@@ -165,6 +166,7 @@ class AgentContext:
                 )
                 extra = (choice,)
                 break
+        self.recalled = extra[0] if extra else None
         prompt = self.render(extra=extra)
         used = self.count(prompt)
         while used > budget.warn_at:

@@ -20,6 +20,7 @@ from ember.core.agent.context import OnEvent
 from ember.core.agent.runtime_owner import RuntimeOwner
 from ember.core.agent.step_writer import StepWriter
 from ember.core.agent.tools import ToolContext
+from ember.core.agent.turn_memories import TurnMemories
 from ember.core.kernel import clock
 from ember.core.kernel.errors import Cancelled, EmberError
 from ember.core.kernel.events import (
@@ -170,10 +171,10 @@ class AgentRuntime:
             texts = [(i, m[3]) for i, m in zip(ids, new, strict=True) if m[3]]
             self.engine.recall.embed(self.agent_id, texts)
             self.engine.recall.backfill(self.agent_id)
-            recalled: list[str] = []
+            memories: list[autorecall.Memory] = []
             asked = again or ((ids[0], new[0][3]) if trigger == "user_message" else None)
             if asked is not None:
-                recalled = autorecall.for_message(
+                memories = autorecall.memories_for(
                     self.store,
                     self.engine.embedder,
                     self.agent_id,
@@ -181,8 +182,10 @@ class AgentRuntime:
                     asked[0],
                     dialogue=self.engine.dialogue,
                 )
+            choices = autorecall.choices(memories, asked[1]) if asked else []
+            turn = TurnMemories(memories, choices, self.engine.dialogue, asked[1] if asked else "")
             try:
-                return self._run_steps(trigger, emit, cancel, recalled)
+                return self._run_steps(trigger, emit, cancel, turn)
             except Cancelled:
                 result = TurnFinished("cancelled")
             except EmberError as exc:
@@ -196,13 +199,14 @@ class AgentRuntime:
         trigger: str,
         emit: OnEvent,
         cancel: threading.Event | None,
-        recalled: Sequence[str] = (),
+        turn: TurnMemories,
     ) -> TurnFinished:
         """Steps until a reply, a stop, or the cap.
 
-        ``recalled`` (automatic recall, chosen once per user message: the same memories,
-        most first) ends every prompt of the turn, after the queue; it is counted in the
-        budget and never stored.
+        Automatic recall (``turn.choices``, chosen once per user message: the same
+        memories, most first) ends every prompt of the turn, after the queue; it is counted
+        in the budget and never stored. The reply is stored with what its prompt held from
+        memory (``turn``: its provenance).
 
         A user message always gets an answer: if the agent would stop without one (no
         heartbeat requested, or the cap reached), one last step is constrained to
@@ -217,7 +221,8 @@ class AgentRuntime:
                 raise Cancelled()
             if must_reply and step_no == cap:
                 force_reply = True
-            prompt, budget, used = self.context.prepare(emit, cancel, recalled)
+            prompt, budget, used = self.context.prepare(emit, cancel, turn.choices)
+            turn.prompted(self.context.recalled)
             emit(budget.usage(used))
             emit(StepStarted(self.agent_id, step_no, trigger if step_no == 1 else "heartbeat"))
             labels = [b.label for b in self.store.blocks(self.agent_id)]
@@ -243,11 +248,13 @@ class AgentRuntime:
                 emit(
                     SystemNotice("reply_cut", messages.REPLY_AT_LIMIT.format(engine.limits.message))
                 )
-            msg_id = self._add(Role.ASSISTANT, Kind.STEP, step.content(), message)
+            with self.store.transaction():  # a reply and what it was written from
+                msg_id = self._add(Role.ASSISTANT, Kind.STEP, step.content(), message)
+                remembered = turn.record(self.store, self.agent_id, msg_id) if send else ()
             emit(ToolCall(step.function, step.arguments, step.thoughts))
             if step.function == "send_message":
                 engine.recall.embed(self.agent_id, [(msg_id, message)])
-                emit(AssistantMessage(message, msg_id, clock.now_iso()))
+                emit(AssistantMessage(message, msg_id, clock.now_iso(), remembered))
                 return self._finish(emit, "message")
             # A result may take one message's share of the queue (excerpts.bound_result).
             ctx = ToolContext(
@@ -256,6 +263,7 @@ class AgentRuntime:
                 self.agent_id,
                 self.context.count_text,
                 budget.message_limit,
+                turn.found,
             )
             result = engine.tools.call(ctx, step)
             self._add_result(result.status, result.message)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
@@ -39,13 +39,15 @@ Status = Literal["OK", "Failed"]
 @dataclass
 class ToolContext:
     """What a tool may touch: the agent's memory; and how large its result may be:
-    ``max_tokens`` counted with ``count_tokens`` (the model's tokenizer), when given."""
+    ``max_tokens`` counted with ``count_tokens`` (the model's tokenizer), when given.
+    ``found`` collects the hits of the searches run, as shown (a reply's provenance)."""
 
     store: Store
     embedder: Embedder
     agent_id: int
     count_tokens: TokenCounter | None = None
     max_tokens: int | None = None
+    found: list[tuple[search.Tier, search.Hit]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,7 @@ def _run_search(ctx: ToolContext, tier: search.Tier, query: str, page: int) -> s
     if not query.strip():
         raise ToolFailure("query is empty.")
     result = search.search(ctx.store, ctx.embedder, ctx.agent_id, tier, query, page)
+    ctx.found += [(tier, replace(h, text=excerpt(h.text, query))) for h in result.hits]
     return format_hits(result, archival=tier == "archival", query=query)
 
 
@@ -237,6 +240,7 @@ def conversation_search_date(ctx: ToolContext, start_date: str, end_date: str, p
         search.Hit(id=m.id, text=m.text, time=m.created_at, score=0.0, role=m.role)
         for m in messages
     ]
+    ctx.found += [("recall", replace(h, text=excerpt(h.text))) for h in hits]
     return format_hits(search.ResultPage(hits, total, page, pages), archival=False)
 
 

@@ -8,9 +8,10 @@ as ``ember chat`` asks it (a login, then the user message).
 
 The model backend is wrapped by :class:`RecordingBackend`, which keeps every prompt: the
 evidence check looks at the prompt of the step that wrote the reply. Which mechanism put
-the evidence there is read from the service's own state at that moment: core memory blocks,
-the results of searches the agent made in this turn, the automatic-recall part of the
-prompt, or the rest of the context (the FIFO queue and its summary).
+the evidence there is read from the reply's own record of what its prompt held (its
+provenance, ``AssistantMessage.remembered``): core memory lines, the results of searches
+the agent made in this turn, automatic recall's memories; else the rest of the context
+(the FIFO queue and its summary).
 """
 
 from __future__ import annotations
@@ -41,15 +42,6 @@ from ember.core.storage.store import Store
 # How automatic recall is headed in a prompt: the JSON event, or the dialogue format's list.
 RECALL_MARKERS = (autorecall.MARKER, "\n\n" + dialogue_prompt.REMEMBERS)
 
-
-def _recall_start(prompt: str) -> int:
-    """Where the recalled memories begin in ``prompt`` (-1: none): the last function-format
-    event (the examples may show one before it), or the first of the dialogue format's
-    memory paragraphs."""
-    return max(prompt.rfind(autorecall.MARKER), prompt.find(RECALL_MARKERS[1]))
-
-
-SEARCH_FUNCTIONS = ("conversation_search", "conversation_search_date", "archival_memory_search")
 
 Progress = Callable[[str], None]
 
@@ -184,28 +176,27 @@ def _measure_retrieval(task: Task, path: Path, embedder: Embedder) -> dict[str, 
 
 
 def _mechanisms(
-    prompt: str, q: Question, blocks_text: str, results_text: str
+    prompt: str, q: Question, remembered: Sequence[events.Remembered]
 ) -> tuple[bool, list[str]]:
-    """Whether all the evidence is in ``prompt``, and which mechanisms brought it."""
+    """Whether all the evidence is in ``prompt``, and which mechanisms brought it, read
+    from the reply's record of the memories its prompt held (``remembered``)."""
+
+    def texts(found_by: str) -> str:
+        return "\n".join(m.text for m in remembered if m.found_by == found_by)
+
     in_prompt = all(metrics.contains(prompt, e) for e in q.evidence)
-    in_core = any(metrics.contains(blocks_text, a) for a in q.answers) or all(
-        metrics.contains(blocks_text, e) for e in q.evidence
+    core = texts("core")
+    in_core = any(metrics.contains(core, a) for a in q.answers) or all(
+        metrics.contains(core, e) for e in q.evidence
     )
     found: list[str] = []
     if in_core:
         found.append("core_memory")
     if not in_prompt:
         return in_core, found
-    if all(metrics.contains(results_text, e) for e in q.evidence):
-        found.append("agent_search")
-    # The recall part: in the dialogue format just before the new message, with function
-    # steps after it (the examples of those show one too, before the conversation).
-    at = _recall_start(prompt)
-    end = prompt.find(dialogue_prompt.NEW_MESSAGE, at) if at >= 0 else -1
-    live = end >= 0 or at > prompt.find(q.text) >= 0
-    recalled = prompt[at:end] if end >= 0 else prompt[at:]
-    if live and all(metrics.contains(recalled, e) for e in q.evidence):
-        found.append("auto_recall")
+    for mechanism, found_by in (("agent_search", "search"), ("auto_recall", "automatic")):
+        if all(metrics.contains(texts(found_by), e) for e in q.evidence):
+            found.append(mechanism)
     if not found:
         found.append("context")
     return True, found
@@ -243,26 +234,21 @@ def ask(
         start = time.perf_counter()
         finished = ember.send(agent.id, q.text, seen.append)
         result.seconds = round(time.perf_counter() - start, 2)
-        blocks_text = "\n".join(b.value for b in ember.memory(agent.id).blocks)
     result.finish = finished.reason
     result.error = finished.error
     prompts = backend.prompts[first_prompt:]
-    results_text = ""
+    remembered: tuple[events.Remembered, ...] = ()
     result.steps, result.parse_failures = step_counts(seen)
     for event in seen:
         if isinstance(event, events.ToolCall):
             result.calls.append(event.name)
-        elif isinstance(event, events.ToolResult) and event.name in SEARCH_FUNCTIONS:
-            results_text += event.message + "\n"
         elif isinstance(event, events.AssistantMessage):
-            result.reply = event.text
+            result.reply, remembered = event.text, event.remembered
     result.correct = any(metrics.contains(result.reply, a) for a in q.answers)
     result.f1 = round(metrics.token_f1(result.reply, q.answers), 3)
     # The reply is written by the last step (summaries, if any, come before a step).
     reply_prompt = prompts[-1] if prompts else ""
-    result.evidence_in_context, result.mechanisms = _mechanisms(
-        reply_prompt, q, blocks_text, results_text
-    )
+    result.evidence_in_context, result.mechanisms = _mechanisms(reply_prompt, q, remembered)
     return result
 
 

@@ -4,8 +4,9 @@ threads (the GUI worker forwards them through queued Qt signals) and to print (t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from ember.core.kernel.jsontypes import JSONObject
 
@@ -91,13 +92,84 @@ class StepRejected:
     error: str
 
 
+MemoryTier = Literal["recall", "archival", "core"]
+# How a memory reached the prompt: automatic recall, the agent's own search, core memory.
+FoundBy = Literal["automatic", "search", "core"]
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """One memory that was in the prompt a reply was written from (its provenance, kept
+    with the reply: storage/provenance.py). ``time``: when it was said or stored (for a
+    core memory line, when its block last changed); ``item_id``: the recall message or
+    archival passage; ``source`` and ``page``: the document of a passage."""
+
+    tier: MemoryTier
+    found_by: FoundBy
+    text: str
+    time: str
+    item_id: int | None = None
+    role: str | None = None  # a recall message's speaker
+    source: str | None = None
+    page: int | None = None
+    label: str | None = None  # a core memory line's block
+
+    def place(self) -> str:
+        """Where it is kept, in words: ``page 2 of report.pdf``, ``core memory (human)``."""
+        if self.tier == "core":
+            return f"core memory ({self.label})" if self.label else "core memory"
+        if self.tier == "recall":
+            return "the conversation"
+        if self.source:
+            return f"page {self.page} of {self.source}" if self.page else self.source
+        return "archival memory"
+
+    def to_json(self) -> JSONObject:
+        """Plain dict for ``--jsonl`` output and exports (empty fields left out)."""
+        out: JSONObject = {k: v for k, v in self.__dict__.items() if v is not None}
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> Remembered:
+        """The record :meth:`to_json` wrote."""
+
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            return None if value is None else str(value)
+
+        def number(key: str) -> int | None:
+            value = data.get(key)
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+        tier, found_by = str(data.get("tier")), str(data.get("found_by"))
+        if tier not in ("recall", "archival", "core") or found_by not in (
+            "automatic",
+            "search",
+            "core",
+        ):
+            raise ValueError(f"not a remembered memory: {tier!r} found by {found_by!r}")
+        return cls(
+            cast(MemoryTier, tier),
+            cast(FoundBy, found_by),
+            str(data.get("text", "")),
+            str(data.get("time", "")),
+            number("item_id"),
+            text("role"),
+            text("source"),
+            number("page"),
+            text("label"),
+        )
+
+
 @dataclass(frozen=True)
 class AssistantMessage:
-    """A complete ``send_message`` reply, committed to recall memory."""
+    """A complete ``send_message`` reply, committed to recall memory, with the memories
+    that were in the prompt it was written from."""
 
     text: str
     message_id: int
     time: str
+    remembered: tuple[Remembered, ...] = ()
 
 
 NoticeKind = Literal["flush", "step_cap", "truncated", "reply_cut", "error", "info"]

@@ -263,9 +263,32 @@ def for_message(
     *,
     dialogue: bool = False,
 ) -> list[str]:
-    """The recall events for the user message ``text`` (stored as ``message_id``), from
-    all the memories found down to the best one alone (the engine shows the largest that
-    fits its window); empty when nothing is found or the agent has automatic recall off.
+    """The recall events for the user message ``text`` (stored as ``message_id``): the
+    :func:`choices` of :func:`memories_for`."""
+    memories = memories_for(store, embedder, agent_id, text, message_id, dialogue=dialogue)
+    return choices(memories, text)
+
+
+def choices(memories: list[Memory], text: str) -> list[str]:
+    """The recall events showing ``memories`` recalled for ``text``, from all of them down
+    to the best one alone (the engine shows the largest that fits its window; the event
+    at index ``i`` shows the first ``len(memories) - i``)."""
+    shown = (event(memories[:n], text) for n in range(len(memories), 0, -1))
+    return [e for e in shown if e]
+
+
+def memories_for(
+    store: Store,
+    embedder: Embedder,
+    agent_id: int,
+    text: str,
+    message_id: int | None = None,
+    *,
+    dialogue: bool = False,
+) -> list[Memory]:
+    """The memories automatic recall finds for the user message ``text`` (stored as
+    ``message_id``), best first; empty when nothing is found or the agent has automatic
+    recall off.
 
     In view, and not recalled: the agent's FIFO queue and core memory. In the dialogue
     format (dialogue_prompt.py) only the message itself: the model reads the user's words
@@ -280,7 +303,7 @@ def for_message(
     else:
         in_view = [m.id for m in store.context_messages(agent_id)]
         core = "\n".join(b.value for b in store.blocks(agent_id))
-    memories = recall(
+    return recall(
         store,
         embedder,
         agent_id,
@@ -289,5 +312,3 @@ def for_message(
         in_view_text=core,
         user_statements=dialogue,
     )
-    shown = (event(memories[:n], text) for n in range(len(memories), 0, -1))
-    return [e for e in shown if e]

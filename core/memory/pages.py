@@ -6,9 +6,10 @@ thread may be handed to the GUI thread as it is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
+from ember.core.kernel.events import Remembered
 from ember.core.memory.memorypass import PassResult
 from ember.core.storage.store import Block, Message, Passage
 
@@ -57,6 +58,8 @@ class History:
     agent_name: str
     messages: list[Message]
     first_run: bool  # the user and the agent have not spoken yet
+    # What each reply among ``messages`` was written from, by its message id.
+    remembered: dict[int, tuple[Remembered, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

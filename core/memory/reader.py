@@ -27,12 +27,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ember.core.kernel.events import Remembered
 from ember.core.memory import autorecall
 from ember.core.memory import search as search_mod
 from ember.core.memory.embedder import SharedEmbedder
 from ember.core.memory.pages import History, MemorySnapshot, PassagePage, RecallPage
 from ember.core.memory.search import Tier
-from ember.core.storage import blockhistory
+from ember.core.storage import blockhistory, provenance
 from ember.core.storage.blockhistory import BlockChange
 from ember.core.storage.messages import Kind
 from ember.core.storage.store import Source, Store
@@ -52,7 +53,26 @@ class MemoryReads:
         agent = self.store.get_agent_by_id(agent_id)
         recent = self.store.recent_messages(agent_id, limit, after_id=after_id)
         spoken = any(m.kind in (Kind.USER_MESSAGE, Kind.STEP) for m in recent)
-        return History(agent.id, agent.name, recent, first_run=not spoken)
+        replies = [m.id for m in recent if m.kind == Kind.STEP and m.text]
+        return History(agent.id, agent.name, recent, not spoken, self.remembered(agent_id, replies))
+
+    def remembered(
+        self, agent_id: int, message_ids: list[int]
+    ) -> dict[int, tuple[Remembered, ...]]:
+        """The memories each of the agent's replies ``message_ids`` was written from (the
+        replies that have a record), by message id."""
+        mine = {m.id for m in self.store.get_messages(message_ids) if m.agent_id == agent_id}
+        return provenance.read(self.store.conn, mine)
+
+    def message(self, agent_id: int, message_id: int) -> RecallPage:
+        """One recall message of the agent (none when it is gone), as a page."""
+        found = [m for m in self.store.get_messages([message_id]) if m.agent_id == agent_id]
+        return RecallPage(agent_id, "search", found, len(found))
+
+    def passage(self, agent_id: int, passage_id: int) -> PassagePage:
+        """One archival passage of the agent (none when it is gone), as a page."""
+        found = [p for p in self.store.get_passages([passage_id]) if p.agent_id == agent_id]
+        return PassagePage(agent_id, "", found, len(found), 0)
 
     def memory(self, agent_id: int) -> MemorySnapshot:
         """Core memory blocks and the sizes of recall and archival memory."""

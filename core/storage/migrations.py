@@ -336,6 +336,25 @@ DELETE FROM passage_code WHERE NOT EXISTS (
 UPDATE passage_index_state SET deletes = deletes + 1;
 """
 
+# Provenance (provenance.py): the memories in the prompt each reply was written from, in
+# the order they were recorded, written with the reply. They go with the reply.
+_REPLY_MEMORIES = """
+CREATE TABLE reply_memories (
+    message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    tier TEXT NOT NULL CHECK (tier IN ('recall', 'archival', 'core')),
+    found_by TEXT NOT NULL CHECK (found_by IN ('automatic', 'search', 'core')),
+    text TEXT NOT NULL,
+    time TEXT NOT NULL,
+    item_id INTEGER,
+    role TEXT,
+    source TEXT,
+    page INTEGER,
+    label TEXT,
+    PRIMARY KEY (message_id, position)
+) WITHOUT ROWID;
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("initial schema", _INITIAL),
     ("archival binary prefilter + exact re-rank", _ARCHIVAL_INDEX),
@@ -346,4 +365,5 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("agent and document ids never reused", _IDS_NEVER_REUSED),
     ("an index to find a message by its time and text", _SAME_MESSAGE_INDEX),
     ("vectors of deleted messages and passages removed", _ORPHAN_VECTORS),
+    ("the memories each reply was written from", _REPLY_MEMORIES),
 ]

@@ -39,6 +39,7 @@ from ember.core.transfer.files import (
     embed_missing_messages,
     report,
 )
+from ember.core.transfer.remembered import IdMap
 
 # An in-context message whose content is longer than this comes in out of the context
 # window (kept whole in recall, searchable): a file may hold one that no window can show,
@@ -91,6 +92,7 @@ class _Writer:
         self.done = 0
         self.sources: dict[int, int] = {}
         self.unembedded = 0  # searchable messages written without a vector
+        self.ids = IdMap(store.conn)  # what replies were written from, linked anew
 
     def _tick(self, n: int = 1) -> None:
         before = self.done
@@ -149,6 +151,8 @@ class _Writer:
                 created_at=_time(m["created_at"]),
                 in_context=m["in_context"] and not oversized,
             )
+            self.ids.note("recall", m.get("id"), mid)
+            self.ids.reply(mid, m.get("remembered"))
             vec = (
                 decode_vector(m["embedding"], dim)
                 if self.same_model and m.get("embedding")
@@ -205,7 +209,11 @@ class _Writer:
             )
             for p in batch
         ]
-        self.store.add_passage_rows(agent_id, rows, np.stack([v for v in vectors if v is not None]))
+        ids = self.store.add_passage_rows(
+            agent_id, rows, np.stack([v for v in vectors if v is not None])
+        )
+        for p, new in zip(batch, ids, strict=True):
+            self.ids.note("archival", p.get("id"), new)
         self._tick(len(batch))
 
 
@@ -246,6 +254,7 @@ def import_agent(
         writer.source_records(agent.id)
         writer.messages(agent.id)
         writer.passages(agent.id)
+        writer.ids.finish()
     report(on_progress, "saving", plan.rows, plan.rows)
     with deleted_meanwhile(store, agent.id, agent.name):  # by another process
         if embedder is not None and writer.unembedded:

@@ -20,6 +20,7 @@ from ember.core.kernel import clock, json_stream
 from ember.core.kernel.errors import InvalidInput, quoted
 from ember.core.storage import agent_names
 from ember.core.storage.messages import ROLES
+from ember.core.transfer import remembered
 from ember.core.transfer.files import FORMAT, VERSION, decode_vector
 
 ARRAYS = frozenset({"messages", "sources", "passages"})
@@ -225,6 +226,11 @@ def check_message(f: Fields, dim: int) -> bool:
     f.text("text")
     f.time("created_at")
     f.boolean("in_context")
+    f.opt_integer("id")
+    if f.obj.get("remembered") is not None:
+        problem = remembered.check(f.obj["remembered"])
+        if problem is not None:
+            raise Bad(f"{f.where}.remembered", problem)
     return f.vector("embedding", dim)
 
 
@@ -248,6 +254,7 @@ def check_passage(f: Fields, dim: int) -> tuple[int | None, bool]:
     source_id = f.opt_integer("source_id")
     f.opt_integer("page", minimum=1)
     f.opt_integer("position")
+    f.opt_integer("id")
     f.time("created_at")
     return source_id, f.vector("embedding", dim)
 

@@ -27,6 +27,7 @@ from ember.core.kernel.jsontypes import JSONObject
 from ember.core.storage import archival, messages
 from ember.core.storage.store import Agent, Store
 from ember.core.transfer.files import FORMAT, VERSION, encode_vector
+from ember.core.transfer.remembered import memories_of
 
 BATCH = 500
 
@@ -57,8 +58,10 @@ def _message_rows(store: Store, agent_id: int) -> Iterator[JSONObject]:
                 (ids,),
             ).fetchall()
         }
+        remembered = memories_of(store.conn, [int(r["id"]) for r in rows])
         for r in rows:
-            yield {
+            row: JSONObject = {
+                "id": int(r["id"]),
                 "role": r["role"],
                 "kind": r["kind"],
                 "content": messages.decode(r["content"]),
@@ -67,6 +70,9 @@ def _message_rows(store: Store, agent_id: int) -> Iterator[JSONObject]:
                 "in_context": bool(r["in_context"]),
                 "embedding": encode_vector(vectors.get(int(r["id"]))),
             }
+            if int(r["id"]) in remembered:  # what the reply was written from
+                row["remembered"] = remembered[int(r["id"])]
+            yield row
 
 
 # A document still being loaded (or whose load died) is not part of the agent yet: neither
@@ -95,6 +101,7 @@ def _passage_rows(store: Store, agent_id: int) -> Iterator[JSONObject]:
     while rows := cursor.fetchmany(BATCH):
         for r in rows:
             yield {
+                "id": r["id"],
                 "text": r["text"],
                 "source_id": r["source_id"],
                 "page": r["page"],

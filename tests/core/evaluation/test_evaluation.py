@@ -297,24 +297,24 @@ def test_eval_rejects_bad_input_in_one_line(
 
 def test_evidence_in_either_recalled_memory_of_the_dialogue_format_is_recalls() -> None:
     """The dialogue prompt shows two memories, best last: evidence in the first of them was
-    brought by automatic recall, not "the context"."""
-    from ember.core.agent import dialogue_prompt
+    brought by automatic recall, not "the context" (read from the reply's record)."""
     from ember.core.evaluation.generator import Question
-    from ember.core.storage.store import Block, Message
+    from ember.core.kernel.events import Remembered
 
-    note = json.dumps(
-        {
-            "memories": [
-                {"role": "user", "message": "The ferry leaves at noon."},
-                {"role": "user", "message": "My tortoise is called Mochi."},
-            ]
-        }
-    )
     q = Question("conversation", "q1", "What is my tortoise called?", ("Mochi",), ("Mochi",), "pet")
-    blocks = [Block("persona", "I am Ember.", 100), Block("human", "First name: Ada", 100)]
-    content = {"type": "user_message", "message": q.text}
-    asked = Message(1, 1, "user", "user_message", content, q.text, "2024-01-01T00:00", True, None)
-    prompt = dialogue_prompt.render(blocks, [asked], [note])
-    assert prompt.index("Mochi") < prompt.index("ferry")  # the second best is shown first
-    in_prompt, found = runner._mechanisms(prompt, q, "First name: Ada", "")
-    assert in_prompt and found == ["auto_recall"]
+    prompt = (
+        "...Ember remembers what the user said: My tortoise is called Mochi.\n\nUser: " + q.text
+    )
+    record = [
+        Remembered("recall", "automatic", "The ferry leaves at noon.", "2024-01-01T00:00"),
+        Remembered("recall", "automatic", "My tortoise is called Mochi.", "2024-01-01T00:00"),
+        Remembered("core", "core", "First name: Ada", "2024-01-01T00:00", label="human"),
+    ]
+    assert runner._mechanisms(prompt, q, record) == (True, ["auto_recall"])
+    # The same evidence found by the agent's own search, or in the queue only.
+    searched = [Remembered("archival", "search", "My tortoise is called Mochi.", "t")]
+    assert runner._mechanisms(prompt, q, searched) == (True, ["agent_search"])
+    assert runner._mechanisms(prompt, q, record[2:]) == (True, ["context"])
+    # In core memory: credited even when the prompt lost it.
+    core = [Remembered("core", "core", "Tortoise: Mochi", "t", label="human")]
+    assert runner._mechanisms("nothing", q, core) == (True, ["core_memory"])
