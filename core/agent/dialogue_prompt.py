@@ -125,3 +125,10 @@ def render(
     if pending is not None:
         text += NEW_MESSAGE + _words(queue[pending])
     return "\n\n".join([text, *others]) + "\n"
+
+
+def without_memory(blocks: Sequence[Block], queue: Sequence[Message]) -> str:
+    """The prompt with nothing memory shows (no ``human`` block, no recalled memory):
+    what a reply is decoded against, so that it leans on what memory adds
+    (llm/contrast.py)."""
+    return render([b for b in blocks if b.label != HUMAN], queue)

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Sequence
 
+from ember.core.agent import dialogue_prompt
 from ember.core.agent.context import OnEvent
 from ember.core.agent.runtime_owner import RuntimeOwner
 from ember.core.agent.step_writer import StepWriter
@@ -307,8 +308,14 @@ class AgentRuntime:
         def rest(done: int, total: int) -> None:  # after the prefix: on from where it stopped
             reading(prefilled + done, prefilled + total)
 
+        # In the dialogue format a reply is decoded against the prompt without memory.
+        contrast = None
+        if spec.dialogue:
+            blocks = self.store.blocks(self.agent_id)
+            queue = self.store.context_messages(self.agent_id)
+            contrast = Prompt.data(dialogue_prompt.without_memory(blocks, queue))
         writer = StepWriter(
-            self.engine.backend, self.engine.reserve, self.temperature, cancel, rest
+            self.engine.backend, self.engine.reserve, self.temperature, cancel, rest, contrast
         )
         earlier = [*self.avoid, *self._earlier_replies()] if spec.dialogue else ()
         raw, stats, at_limit = writer.write(prompt, spec, emit, earlier)

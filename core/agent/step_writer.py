@@ -101,8 +101,10 @@ class StepWriter:
         temperature: float,
         cancel: threading.Event | None,
         reading: Reading,
+        contrast: Prompt | None = None,
     ) -> None:
         self.backend = backend
+        self.contrast = contrast
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.cancel = cancel
@@ -146,7 +148,7 @@ class StepWriter:
         )
         out = dataclasses.replace(before, raw="", prompt_tokens=0, at_limit=False)
         text, cut, looping = "", None, None
-        for piece in self._generate(prompt, step_constraint(spec), out):
+        for piece in self._generate(prompt, step_constraint(spec), out, self.contrast):
             text += piece
             for event in streamer.feed(piece):
                 emit(event)
@@ -178,9 +180,12 @@ class StepWriter:
                 emit(event)
         return text
 
-    def _generate(self, prompt: Prompt, constraint: Constraint, out: Written) -> Iterator[str]:
-        """The backend's pieces for ``prompt``, their cost added to ``out`` (also when the
-        caller stops early, which stops the generation)."""
+    def _generate(
+        self, prompt: Prompt, constraint: Constraint, out: Written, contrast: Prompt | None = None
+    ) -> Iterator[str]:
+        """The backend's pieces for ``prompt`` (decoded against ``contrast``, if any), their
+        cost added to ``out`` (also when the caller stops early, which stops the
+        generation)."""
         if self.cancel is not None and self.cancel.is_set():
             raise Cancelled()
         try:
@@ -191,6 +196,7 @@ class StepWriter:
                 temperature=self.temperature,
                 cancel=self.cancel,
                 on_prompt_progress=self.reading,
+                contrast=contrast,
             )
         finally:
             s = self.backend.last_stats

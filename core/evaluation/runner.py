@@ -82,6 +82,7 @@ class RecordingBackend:
         temperature: float = 0.7,
         cancel: threading.Event | None = None,
         on_prompt_progress: OnPromptProgress | None = None,
+        contrast: Prompt | None = None,
     ) -> Iterator[str]:
         """Record ``prompt``, then stream the inner backend's completion."""
         self.prompts.append(prompt.text)
@@ -92,6 +93,7 @@ class RecordingBackend:
             temperature=temperature,
             cancel=cancel,
             on_prompt_progress=on_prompt_progress,
+            contrast=contrast,
         )
 
     def close(self) -> None:

@@ -124,10 +124,13 @@ class Backend(Protocol):
         temperature: float = 0.7,
         cancel: threading.Event | None = None,
         on_prompt_progress: OnPromptProgress | None = None,
+        contrast: Prompt | None = None,
     ) -> Iterator[str]:
         """Yield text pieces of the completion of ``prompt``. Raises ``Cancelled`` once
         ``cancel`` is set (also while the prompt is being read), ``ModelError`` if the
-        prompt does not fit. Sets :attr:`last_stats`."""
+        prompt does not fit. Sets :attr:`last_stats`. A backend that can read a second
+        prompt alongside decodes a constrained completion against ``contrast`` (the same
+        prompt without what memory showed: llm/contrast.py); the others ignore it."""
         ...
 
     def close(self) -> None:

@@ -17,12 +17,15 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ember.core.kernel.errors import Cancelled, ModelError, quoted
 from ember.core.llm.backend import ChatFormat, GenerationStats, OnPromptProgress, Prompt
 from ember.core.llm.gguf import GGUFInfo, read_gguf_info
 from ember.core.step.schema import Constraint
+
+if TYPE_CHECKING:
+    from ember.core.llm.contrast import ContrastReader
 
 _LOG_CALLBACK: Any = None
 # ggml.h: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5 (llama-cpp-python's own table
@@ -91,6 +94,7 @@ class LlamaBackend:
         self.name = self.info.name
         self.last_stats: GenerationStats | None = None
         self._grammars: dict[str, Any] = {}
+        self._contrast: ContrastReader | None = None
         try:
             import llama_cpp
         except ImportError as exc:  # pragma: no cover - install problem
@@ -294,8 +298,11 @@ class LlamaBackend:
         temperature: float = 0.7,
         cancel: threading.Event | None = None,
         on_prompt_progress: OnPromptProgress | None = None,
+        contrast: Prompt | None = None,
     ) -> Iterator[str]:
-        """Stream a completion; the common prefix with the previous prompt is not re-read."""
+        """Stream a completion; the common prefix with the previous prompt is not re-read.
+        With a ``contrast`` prompt, a constrained completion is decoded against it
+        (contrast.py)."""
         tokens = self.prompt_tokens(prompt)
         if len(tokens) + 1 > self.n_ctx:
             raise ModelError(
@@ -307,6 +314,9 @@ class LlamaBackend:
         start = time.perf_counter()
         try:
             stats.evaluated_tokens = self._read_prompt(tokens, cancel, on_prompt_progress)
+            if contrast is not None and constraint is not None:  # read by sampling.install
+                llm: Any = self.llm
+                llm._ember_contrast = self._contrast_reader(contrast, max_tokens)
             stream = self.llm.create_completion(
                 tokens,
                 max_tokens=max_tokens,
@@ -339,7 +349,24 @@ class LlamaBackend:
                 if close is not None:
                     close()
         finally:
+            if self._contrast is not None:
+                llm = self.llm
+                llm._ember_contrast = None
             stats.total_seconds = time.perf_counter() - start
+
+    def _contrast_reader(self, contrast: Prompt, max_tokens: int) -> ContrastReader | None:
+        """The contrast reading, started on ``contrast`` (None when it would not fit)."""
+        from ember.core.llm.contrast import CONTRAST_CTX, ContrastReader
+
+        tokens = self.prompt_tokens(contrast)
+        if self._contrast is None:
+            self._contrast = ContrastReader(
+                self.llm, min(self.n_ctx, CONTRAST_CTX), int(self.llm.n_threads)
+            )
+        if not self._contrast.fits(len(tokens), max_tokens):
+            return None
+        self._contrast.start(tokens)
+        return self._contrast
 
     def reset(self) -> None:
         """Forget the KV cache (the next prompt is read from scratch)."""
@@ -347,5 +374,7 @@ class LlamaBackend:
         self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)
 
     def close(self) -> None:
-        """Free the model and its context."""
+        """Free the model and its contexts."""
+        if self._contrast is not None:
+            self._contrast.close()
         self.llm.close()

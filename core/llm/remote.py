@@ -262,8 +262,10 @@ class RemoteBackend:
         temperature: float = 0.7,
         cancel: threading.Event | None = None,
         on_prompt_progress: OnPromptProgress | None = None,
+        contrast: Prompt | None = None,
     ) -> Iterator[str]:
-        """Stream the completion of ``prompt`` under the constraint the server supports."""
+        """Stream the completion of ``prompt`` under the constraint the server supports
+        (a server reads one prompt: ``contrast`` is not used)."""
         prompt_tokens = count_prompt_tokens(self, prompt)
         room = self.n_ctx - prompt_tokens
         if room < 1:

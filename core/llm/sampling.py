@@ -24,7 +24,16 @@ from typing import Any
 
 import numpy as np
 
-_TOKEN_DATA = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
+TOKEN_DATA = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
+
+
+def candidates(cur_p: Any) -> np.ndarray:
+    """The candidate array a llama.cpp sampler is given, as a writable numpy view."""
+    cur = cur_p.contents
+    raw = (ctypes.c_char * (int(cur.size) * TOKEN_DATA.itemsize)).from_address(
+        ctypes.addressof(cur.data.contents)
+    )
+    return np.frombuffer(memoryview(raw).cast("B"), dtype=TOKEN_DATA)
 
 
 class TopKGrammarSampler:
@@ -44,7 +53,7 @@ class TopKGrammarSampler:
         self.greedy = greedy
         self.calls = 0
         self.fallbacks = 0
-        if ctypes.sizeof(llama_cpp.llama_token_data) != _TOKEN_DATA.itemsize:
+        if ctypes.sizeof(llama_cpp.llama_token_data) != TOKEN_DATA.itemsize:
             raise RuntimeError("unexpected llama_token_data layout")
         self._buf = (llama_cpp.llama_token_data * k)()
         self._small = llama_cpp.llama_token_data_array(
@@ -79,10 +88,7 @@ class TopKGrammarSampler:
         self.calls += 1
         k = min(self.k, n)
         if k < n:
-            raw = (ctypes.c_char * (n * _TOKEN_DATA.itemsize)).from_address(
-                ctypes.addressof(cur.data.contents)
-            )
-            data = np.frombuffer(memoryview(raw).cast("B"), dtype=_TOKEN_DATA)
+            data = candidates(cur_p)
             logits = data["logit"]
             if self.greedy and self._keep_allowed(cur, data, np.argmax(logits, keepdims=True)):
                 return
@@ -95,7 +101,7 @@ class TopKGrammarSampler:
         """Check the candidates at ``ids`` against the grammar; if any is allowed, make them
         (the rejected ones masked) the whole candidate array and return True."""
         k = len(ids)
-        small = np.frombuffer(memoryview(self._buf).cast("B"), dtype=_TOKEN_DATA)
+        small = np.frombuffer(memoryview(self._buf).cast("B"), dtype=TOKEN_DATA)
         small[:k] = data[ids]
         self._small.size = k
         self._small.selected = -1
@@ -117,7 +123,8 @@ class TopKGrammarSampler:
 
 
 def install(llm: Any, k: int = 64) -> None:
-    """Make ``llm`` (a ``llama_cpp.Llama``) use :class:`TopKGrammarSampler` for grammars."""
+    """Make ``llm`` (a ``llama_cpp.Llama``) use :class:`TopKGrammarSampler` for grammars,
+    after the contrast reading (contrast.py) when ``llm._ember_contrast`` holds one."""
     from llama_cpp import _internals
 
     original = llm._init_sampler
@@ -127,6 +134,9 @@ def install(llm: Any, k: int = 64) -> None:
         if grammar is None or kw.get("mirostat_mode") or kw.get("logits_processor"):
             return original(**kw)
         chain = _internals.LlamaSampler()  # type: ignore[no-untyped-call]  # untyped upstream
+        contrast = getattr(llm, "_ember_contrast", None)
+        if contrast is not None:
+            _add(chain, contrast)
         if (
             kw.get("repeat_penalty", 1.0) != 1.0
             or kw.get("frequency_penalty")
@@ -143,11 +153,7 @@ def install(llm: Any, k: int = 64) -> None:
         custom = TopKGrammarSampler(
             llm._model.vocab, grammar._grammar, grammar._root, k, greedy=temp == 0.0
         )
-        lib = custom._lib
-        lib.llama_sampler_chain_add(chain.sampler, ctypes.pointer(custom.sampler))
-        # llama-cpp-python removes registered custom samplers before freeing the chain.
-        # (upstream types the list for its own CustomSampler; ours has the same interface)
-        chain.custom_samplers.append((lib.llama_sampler_chain_n(chain.sampler) - 1, custom))  # type: ignore[arg-type]
+        _add(chain, custom)
         if temp == 0.0:
             chain.add_greedy()  # type: ignore[no-untyped-call]  # untyped upstream
         else:
@@ -160,3 +166,12 @@ def install(llm: Any, k: int = 64) -> None:
         return chain
 
     llm._init_sampler = _init_sampler
+
+
+def _add(chain: Any, custom: Any) -> None:
+    """Append a sampler of ours (one with ``sampler`` and ``_lib``) to ``chain``."""
+    lib = custom._lib
+    lib.llama_sampler_chain_add(chain.sampler, ctypes.pointer(custom.sampler))
+    # llama-cpp-python removes registered custom samplers before freeing the chain.
+    # (upstream types the list for its own CustomSampler; ours has the same interface)
+    chain.custom_samplers.append((lib.llama_sampler_chain_n(chain.sampler) - 1, custom))

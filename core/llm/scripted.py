@@ -45,6 +45,7 @@ class ScriptedBackend:
         self.prompts: list[str] = []
         self.prompt_parts: list[Prompt] = []
         self.constraints: list[Constraint | None] = []
+        self.contrasts: list[Prompt | None] = []
         self.last_stats: GenerationStats | None = None
         self.closed = False
 
@@ -70,9 +71,11 @@ class ScriptedBackend:
         temperature: float = 0.7,
         cancel: threading.Event | None = None,
         on_prompt_progress: OnPromptProgress | None = None,
+        contrast: Prompt | None = None,
     ) -> Iterator[str]:
-        """Yield the next scripted output in small pieces."""
+        """Yield the next scripted output in small pieces (``contrast`` is recorded)."""
         text = prompt.text
+        self.contrasts.append(contrast)
         self.prompts.append(text)
         self.prompt_parts.append(prompt)
         self.constraints.append(constraint)
