@@ -45,7 +45,7 @@ from ember.core.kernel.errors import AgentInUse, EmberError
 if TYPE_CHECKING:
     from ember.app.bubble import Bubble
     from ember.app.worker import EngineWorker
-    from ember.core.api import Ember, IdleWork
+    from ember.core.api import Ember, IdleWork, Prepared, Preparing
     from ember.core.kernel.events import Event, TurnFinished
 
 TURN_ROWS = 100_000  # more stored messages than one turn ever writes
@@ -67,6 +67,8 @@ class Conversation(QObject):
     memoryNoted = Signal(int, object)  # agent id, PassResult: the idle memory pass wrote
     refused = Signal(int, str)  # agent id, the user's message it could not take
     viewStale = Signal(int)  # agent id: its chat was rebuilt during a turn; show it again
+    preparing = Signal(int, object)  # agent id, Preparing: its first reply is being prepared
+    prepared = Signal(int, object)  # agent id, Prepared (None: stopped before it answered)
 
     def __init__(self, worker: EngineWorker, chat: ChatView, parent: QObject | None = None):
         super().__init__(parent)
@@ -90,6 +92,7 @@ class Conversation(QObject):
         self._prepare_timer.setSingleShot(True)
         self._prepare_timer.timeout.connect(self._idle_work)
         self._preparing: threading.Event | None = None  # set it to stop the preparation
+        self._first: tuple[int, threading.Event] | None = None  # a first reply's, under way
 
     def view_changed(self) -> None:
         """The chat was rebuilt (a switch): a turn begun before is shown again as it ends."""
@@ -211,6 +214,45 @@ class Conversation(QObject):
 
         self.tasks.run(lambda e: e.while_idle(agent_id, cancel), done, failed, cancel=cancel)
 
+    def prepare_first_reply(self) -> None:
+        """The agent shown has its session and no message is waiting (the welcome, a
+        start, a switch): what its first reply needs is prepared on the engine lane
+        (Ember.prepare_first_reply: its prompt read into the model's cache), with
+        ``preparing`` progress, then ``prepared``. A message sent meanwhile cancels it
+        (:meth:`stop_preparing`): the read stops after the batch under way, whose tokens
+        the turn then reuses."""
+        agent_id = self.agent_id
+        if agent_id is None or self.busy or self.worker.closing:
+            return
+        self.stop_preparing()
+        cancel = threading.Event()
+        self._preparing, self._first = cancel, (agent_id, cancel)
+
+        def progress(step: Preparing) -> None:
+            if not cancel.is_set():  # a late batch of a cancelled read shows nothing
+                self.preparing.emit(agent_id, step)
+
+        relay: Relay[Preparing] = Relay(progress, self)
+
+        def ended(prepared: Prepared | None) -> None:
+            relay.deleteLater()
+            if self._first is not None and self._first[1] is cancel:
+                self._first = None
+                self.prepared.emit(agent_id, prepared)
+
+        def failed(exc: Exception) -> None:
+            ended(None)
+            if not isinstance(exc, EmberError):  # a bug: shown like any other
+                self.tasks.failed.emit(describe(exc))
+            # otherwise the turn meets the same problem and reports it
+
+        self.tasks.run(
+            lambda e: e.prepare_first_reply(agent_id, cancel, relay.post),
+            ended,
+            failed,
+            cancel=cancel,
+        )
+
     def stop_preparing(self) -> None:
         """The user did something (sent, switched agent, closed): preparation gives way
         at once; the flush then summarises as usual if it comes."""
@@ -218,6 +260,9 @@ class Conversation(QObject):
         if self._preparing is not None:
             self._preparing.set()
             self._preparing = None
+        if self._first is not None:  # its progress ends now (a skipped call answers nothing)
+            agent_id, self._first = self._first[0], None
+            self.prepared.emit(agent_id, None)
 
     def refresh_usage(self) -> None:
         """Ask for the context usage of the agent shown (shown only if it still is)."""

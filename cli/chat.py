@@ -147,17 +147,24 @@ def typed_lines() -> Iterator[tuple[int, str | None]]:
 def _idle_while_waiting(
     lines: Iterator[tuple[int, str | None]], ember: Ember, agent_id: int
 ) -> Iterator[tuple[int, str | None]]:
-    """``lines``, with the work done while the user is idle (``Ember.while_idle``: the
-    memory pass, the coming flush prepared) in a thread while the next line is awaited;
-    cancelled as soon as it arrives (or input ends)."""
+    """``lines``, with the work done while the user is idle in a thread while the next
+    line is awaited: at the first prompt what the first reply needs
+    (``Ember.prepare_first_reply``: the embedding model, the agent's prompt in the model's
+    cache), then ``Ember.while_idle`` (the memory pass, the coming flush prepared);
+    cancelled as soon as the line arrives (or input ends)."""
 
-    def prepare(cancel: threading.Event) -> None:
-        with contextlib.suppress(EmberError):  # optional: the flush itself reports errors
-            ember.while_idle(agent_id, cancel)
+    def prepare(cancel: threading.Event, first: bool) -> None:
+        with contextlib.suppress(EmberError):  # optional: the turn itself reports errors
+            if first:
+                ember.prepare_first_reply(agent_id, cancel)
+            if not cancel.is_set():
+                ember.while_idle(agent_id, cancel)
 
+    first = True
     while True:
         cancel = threading.Event()
-        worker = threading.Thread(target=prepare, args=(cancel,), daemon=True)
+        worker = threading.Thread(target=prepare, args=(cancel, first), daemon=True)
+        first = False
         worker.start()
         try:
             item = next(lines, None)
