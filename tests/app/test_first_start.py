@@ -28,10 +28,12 @@ def test_the_welcome_prepares_the_first_reply_off_the_gui_thread(
 
     def seen(_agent: int, _step: Any) -> None:  # what the status bar shows at each step
         bar = window.status.load_bar
-        shown.append((window.status.model_label.text(), bar.isVisible(), bar.value(), bar.maximum()))
+        shown.append(
+            (window.status.model_label.text(), bar.isVisible(), bar.value(), bar.maximum())
+        )
 
-    window.conversation.preparing.connect(seen)
-    with qtbot.waitSignal(window.conversation.prepared, timeout=WAIT_MS) as ended:
+    window.conversation.ahead.preparing.connect(seen)
+    with qtbot.waitSignal(window.conversation.ahead.prepared, timeout=WAIT_MS) as ended:
         pass
     settle(qtbot, window)
     assert window.chat.bubbles[0].text.startswith("Hi, I'm **Ember**")  # the welcome
@@ -65,7 +67,7 @@ def test_a_message_sent_meanwhile_takes_over(qtbot: Any, make_window: Any) -> No
 
     backend.on_batch = slowly
     window = _window(make_window, backend)
-    with qtbot.waitSignal(window.conversation.prepared, timeout=WAIT_MS) as ended:
+    with qtbot.waitSignal(window.conversation.ahead.prepared, timeout=WAIT_MS) as ended:
         qtbot.waitUntil(held.is_set, timeout=WAIT_MS)
         window.send("Hi! I'm Sam.")
     assert ended.args[1] is None  # its progress ended as the message was sent
