@@ -89,22 +89,17 @@ class ModelOps:
     ) -> Prepared:
         """Before the user's first message (while the window shows its welcome, while
         ``ember chat`` waits at its first prompt): what that reply needs and can have
-        ahead, on the owning thread. The embedding model is loaded (the turn embeds the
-        message); then, with a model attached, the agent's saved state or the shared
-        prefix state (built and saved the first time) goes into the model's cache and the
-        rest of what its next prompt starts with is read (Engine.prepare_agent), so the
-        first turn reads only the new message.
+        ahead, on the owning thread. With a model attached, the agent's saved state or the
+        shared prefix state (built and saved the first time) goes into the model's cache
+        and the rest of what its next prompt starts with is read (Engine.prepare_agent),
+        so the first turn reads only the new message; then the embedding model is loaded
+        (the turn embeds the message).
 
         Set ``cancel`` as soon as the user sends: it returns promptly (a batch of tokens
-        under way is finished and stays in the cache for the turn; a loading embedder
-        finishes, as the turn would need it anyway)."""
+        under way is finished and stays in the cache for the turn; an embedder not loaded
+        yet is left to the turn, one that is loading finishes)."""
         start = time.perf_counter()
         self.claim_agent(agent_id)
-        loaded = not self.embedder.loaded
-        if loaded:
-            if on_progress is not None:
-                on_progress(Preparing("embedder"))
-            self.embedder.load()
         engine = self.engine
         read, complete = 0, engine is not None
         if engine is not None:
@@ -119,6 +114,11 @@ class ModelOps:
                 read = engine.prepare_agent(agent_id, cancel, reading)
             except Cancelled:
                 complete = False
+        loaded = not self.embedder.loaded and not (cancel is not None and cancel.is_set())
+        if loaded:
+            if on_progress is not None:
+                on_progress(Preparing("embedder"))
+            self.embedder.load()
         return Prepared(loaded, read, complete, round(time.perf_counter() - start, 3))
 
     def start_model(self, config: EngineConfig | None = None) -> ModelStatus:

@@ -124,7 +124,9 @@ def test_the_cli_works_while_waiting_and_cancels_when_a_line_arrives() -> None:
             self.calls: list[tuple[str, int]] = []
             self.cancelled = 0
 
-        def prepare_first_reply(self, agent_id: int, cancel: threading.Event) -> None:
+        def prepare_first_reply(
+            self, agent_id: int, cancel: threading.Event, on_progress: object
+        ) -> None:
             self.work("prepare", agent_id, cancel)
 
         def while_idle(self, agent_id: int, cancel: threading.Event) -> None:
