@@ -101,3 +101,20 @@ def test_quitting_cancels_it_cleanly(qtbot: Any, make_window: Any) -> None:
         gate.set()
     assert window.stopped and len(batches) == 2  # it stopped at the next batch
     assert backend.closed  # and the model was freed as the window closed
+
+
+def test_a_model_load_meanwhile_keeps_the_status_bar(qtbot: Any) -> None:
+    from ember.app.main import make_app
+    from ember.app.statusbar import StatusBar
+    from ember.core.api import Preparing
+
+    make_app([])
+    status = StatusBar()
+    qtbot.addWidget(status)
+    status.show()
+    status.preparing(Preparing("prompt", 40, 100))
+    assert (status.load_bar.value(), status.load_bar.maximum()) == (40, 100)
+    status.loading("Loading the language model…")  # another model chosen meanwhile
+    status.prepared()  # the preparation gave way: the load's bar and words stay
+    assert status.load_bar.isVisible() and status.load_bar.maximum() == 0  # turning
+    assert status.model_label.text() == "Loading the language model…"
