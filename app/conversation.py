@@ -27,8 +27,9 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
+from ember.app.ahead import Ahead
 from ember.app.chat import ChatView
 from ember.app.taskrunner import Relay, describe
 from ember.app.transcript import (
@@ -40,18 +41,15 @@ from ember.app.transcript import (
 )
 from ember.app.turnnews import Begun, Coalescer, Ended, Happened, TurnNews
 from ember.core.kernel import events as ev
-from ember.core.kernel.errors import AgentInUse, EmberError
+from ember.core.kernel.errors import AgentInUse
 
 if TYPE_CHECKING:
     from ember.app.bubble import Bubble
     from ember.app.worker import EngineWorker
-    from ember.core.api import Ember, IdleWork
+    from ember.core.api import Ember
     from ember.core.kernel.events import Event, TurnFinished
 
 TURN_ROWS = 100_000  # more stored messages than one turn ever writes
-# Quiet time after a turn before the idle work (Ember.while_idle: the memory pass, then the
-# coming flush's summary prepared).
-PREPARE_IDLE_MS = 2_000
 Run = Callable[["Ember", Callable[["Event"], None], threading.Event], "TurnFinished | None"]
 
 
@@ -86,10 +84,8 @@ class Conversation(QObject):
         self._activity = ReplyActivity()  # the running turn's activity line
         self._news: Relay[TurnNews] = Relay(self._on_news, self)
         worker.timedHeartbeat.connect(self.timed_heartbeat)
-        self._prepare_timer = QTimer(self)
-        self._prepare_timer.setSingleShot(True)
-        self._prepare_timer.timeout.connect(self._idle_work)
-        self._preparing: threading.Event | None = None  # set it to stop the preparation
+        self.ahead = Ahead(self.tasks, self._free, self)  # work done ahead: ahead.py
+        self.ahead.memoryNoted.connect(self.memoryNoted)
 
     def view_changed(self) -> None:
         """The chat was rebuilt (a switch): a turn begun before is shown again as it ends."""
@@ -188,36 +184,19 @@ class Conversation(QObject):
         for cancel in self._cancels:
             cancel.set()
 
-    # -- idle work ---------------------------------------------------------------------
+    # -- work done ahead (ahead.py) ------------------------------------------------------
 
-    def _idle_work(self) -> None:
-        """The user is idle: the memory pass (what they said about themselves into core
-        memory), then the summary the agent's coming flush needs (nothing below the
-        memory-pressure line). Any user action cancels it (:meth:`stop_preparing`)."""
-        agent_id = self.agent_id
-        if agent_id is None or self.busy or self.worker.closing:
-            return
-        cancel = threading.Event()
-        self._preparing = cancel
+    def _free(self) -> int | None:
+        """The agent shown, when no turn runs or waits and the window stays open."""
+        return None if self.busy or self.worker.closing else self.agent_id
 
-        def done(work: IdleWork) -> None:
-            if work.memory.changed:
-                self.memoryNoted.emit(agent_id, work.memory)
-
-        def failed(exc: Exception) -> None:
-            if not isinstance(exc, EmberError):  # a bug: shown like any other
-                self.tasks.failed.emit(describe(exc))
-            # otherwise the flush itself summarises and reports, as without preparation
-
-        self.tasks.run(lambda e: e.while_idle(agent_id, cancel), done, failed, cancel=cancel)
+    def prepare_first_reply(self) -> None:
+        """The agent shown has its session: its first reply is prepared ahead."""
+        self.ahead.first_reply()
 
     def stop_preparing(self) -> None:
-        """The user did something (sent, switched agent, closed): preparation gives way
-        at once; the flush then summarises as usual if it comes."""
-        self._prepare_timer.stop()
-        if self._preparing is not None:
-            self._preparing.set()
-            self._preparing = None
+        """The user did something (sent, switched agent, closed): work ahead gives way."""
+        self.ahead.stop()
 
     def refresh_usage(self) -> None:
         """Ask for the context usage of the agent shown (shown only if it still is)."""
@@ -370,7 +349,7 @@ class Conversation(QObject):
         if end.finished is not None and end.refused is None:
             self.worker.schedule_warm_save()
             if not self.busy and not self.worker.closing:
-                self._prepare_timer.start(PREPARE_IDLE_MS)
+                self.ahead.after_turn()
         self.turnEnded.emit(end.agent_id, end.finished)
         self.stateChanged.emit()
 

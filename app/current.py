@@ -142,6 +142,8 @@ class CurrentAgent:
             self.w.status.set_usage(attached.usage)
         if attached.in_use is not None:
             self.tell_in_use(attached.in_use)
+        elif attached.usage is not None:  # its session started: read its first reply ahead
+            self.w.conversation.prepare_first_reply()
 
     def tell_in_use(self, why: str) -> None:
         """Another process runs the agent shown: said, but never in a dialog (one popping

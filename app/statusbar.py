@@ -11,7 +11,7 @@ from ember.app.meter import ContextMeter
 from ember.core.api import printable
 
 if TYPE_CHECKING:
-    from ember.core.api import ModelStatus
+    from ember.core.api import ModelStatus, Preparing
     from ember.core.kernel.events import ContextUsage, StepStats
 
 
@@ -31,6 +31,7 @@ class StatusBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model_text = ""
+        self.showing_preparation = False  # the bar shows the first reply's preparation
         self.model_label = QLabel("Starting…")
         self.model_label.setObjectName("modelLabel")
         self.load_bar = QProgressBar()
@@ -51,6 +52,8 @@ class StatusBar(QStatusBar):
 
     def loading(self, text: str) -> None:
         """Something is loading (the bar turns until ``ready`` or ``failed``)."""
+        self.showing_preparation = False  # the load takes the bar over
+        self.load_bar.setRange(0, 0)
         self.load_bar.show()
         self.model_label.setText(text)
 
@@ -60,6 +63,29 @@ class StatusBar(QStatusBar):
         self.model_text = f"Model: {model.name} · {model.n_ctx:,} ctx"
         self.model_label.setText(self.model_text)
         self.model_label.setToolTip("\n".join([model.path, *model.notices]))
+
+    def preparing(self, step: Preparing) -> None:
+        """The first reply is being prepared: the embedding model loads (the bar turns),
+        or the agent's prompt is read into the model's cache (the bar fills)."""
+        self.showing_preparation = True
+        self.load_bar.show()
+        if step.stage == "embedder":
+            self.load_bar.setRange(0, 0)
+            self.model_label.setText("Loading the embedding model…")
+            return
+        self.load_bar.setRange(0, max(1, step.total))
+        self.load_bar.setValue(min(step.done, step.total))
+        self.model_label.setText("Getting ready for your first message…")
+
+    def prepared(self) -> None:
+        """The preparation ended (done or given way to a message): the model again,
+        unless a model load took the bar over meanwhile."""
+        if not self.showing_preparation:
+            return
+        self.showing_preparation = False
+        self.load_bar.hide()
+        self.load_bar.setRange(0, 0)
+        self.model_label.setText(self.model_text or "No model loaded")
 
     def failed(self) -> None:
         """Loading failed: the previous model (if any) is still in use."""

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         IngestResult,
         ModelStatus,
         PassResult,
+        Preparing,
         Remembered,
     )
 
@@ -166,6 +167,8 @@ class MainWindow(Frame):
         c.stateChanged.connect(self.update_buttons)
         c.memoryNoted.connect(self._on_memory_noted)
         c.refused.connect(self._on_refused)
+        c.ahead.preparing.connect(self._on_preparing)
+        c.ahead.prepared.connect(lambda _agent, _prepared: self.status.prepared())
         self.chat.copied.connect(lambda _: self.statusBar().showMessage("Copied.", 2000))
         self.inspector.memoryChanged.connect(self.conversation.refresh_usage)
         self.chat.memoryOpened.connect(self.open_memory)
@@ -303,6 +306,10 @@ class MainWindow(Frame):
                 lambda e: views.after_model(e, agent_id),
                 lambda a: self.current.attached(agent_id, a),
             )
+
+    def _on_preparing(self, agent_id: int, step: Preparing) -> None:
+        if agent_id == self.agent_id:
+            self.status.preparing(step)
 
     def _on_model_failed(self, error: str) -> None:
         self.status.failed()

@@ -22,7 +22,7 @@ from types import FrameType
 from typing import Any
 
 from ember.cli.shared import open_ember, require_stdin
-from ember.core.api import Ember, printable, use_file, use_server
+from ember.core.api import Ember, Preparing, printable, use_file, use_server
 from ember.core.kernel import events
 from ember.core.kernel.errors import EmberError
 
@@ -147,23 +147,38 @@ def typed_lines() -> Iterator[tuple[int, str | None]]:
 def _idle_while_waiting(
     lines: Iterator[tuple[int, str | None]], ember: Ember, agent_id: int
 ) -> Iterator[tuple[int, str | None]]:
-    """``lines``, with the work done while the user is idle (``Ember.while_idle``: the
-    memory pass, the coming flush prepared) in a thread while the next line is awaited;
-    cancelled as soon as it arrives (or input ends)."""
+    """``lines``, with the work done while the user is idle in a thread while the next
+    line is awaited: at the first prompt what the first reply needs
+    (``Ember.prepare_first_reply``: the agent's prompt in the model's cache, the embedding
+    model), then ``Ember.while_idle`` (the memory pass, the coming flush prepared);
+    cancelled as soon as the line arrives. A line waits for an embedder load under way
+    (its turn needs the embedder); the end of input does not (the chat ends)."""
 
-    def prepare(cancel: threading.Event) -> None:
-        with contextlib.suppress(EmberError):  # optional: the flush itself reports errors
-            ember.while_idle(agent_id, cancel)
+    def prepare(cancel: threading.Event, first: bool, loading: threading.Event) -> None:
+        def stage(step: Preparing) -> None:
+            if step.stage == "embedder":
+                loading.set()
 
+        with contextlib.suppress(EmberError):  # optional: the turn itself reports errors
+            if first:
+                ember.prepare_first_reply(agent_id, cancel, stage)
+                loading.clear()
+            if not cancel.is_set():
+                ember.while_idle(agent_id, cancel)
+
+    first = True
     while True:
-        cancel = threading.Event()
-        worker = threading.Thread(target=prepare, args=(cancel,), daemon=True)
+        cancel, loading = threading.Event(), threading.Event()
+        worker = threading.Thread(target=prepare, args=(cancel, first, loading), daemon=True)
+        first = False
         worker.start()
+        item: tuple[int, str | None] | None = None
         try:
             item = next(lines, None)
         finally:
             cancel.set()
-            worker.join()
+            if item is not None or not loading.is_set():  # a daemon: it ends with us
+                worker.join()
         if item is None:
             return
         yield item

@@ -69,6 +69,8 @@ if TYPE_CHECKING:
     from ember.core.service import MemorySnapshot as MemorySnapshot
     from ember.core.service import ModelStatus as ModelStatus
     from ember.core.service import PassagePage as PassagePage
+    from ember.core.service import Prepared as Prepared
+    from ember.core.service import Preparing as Preparing
     from ember.core.service import RecallPage as RecallPage
     from ember.core.service import Retracted as Retracted
     from ember.core.service import default_backend as default_backend
@@ -130,6 +132,8 @@ _WHERE = {
     "Part": ("ember.core.storage.messages", "Part"),
     "PassResult": ("ember.core.memory.memorypass", "PassResult"),
     "PassagePage": ("ember.core.service", "PassagePage"),
+    "Prepared": ("ember.core.service", "Prepared"),
+    "Preparing": ("ember.core.service", "Preparing"),
     "ProgressCallback": ("ember.core.transfer.files", "ProgressCallback"),
     "Reader": ("ember.core.memory.reader", "Reader"),
     "RecallPage": ("ember.core.service", "RecallPage"),
@@ -207,6 +211,8 @@ __all__ = [
     "Part",
     "PassResult",
     "PassagePage",
+    "Prepared",
+    "Preparing",
     "ProgressCallback",
     "Reader",
     "RecallPage",

@@ -64,6 +64,8 @@ from ember.core.memory.pages import (
     MemorySnapshot,
     ModelStatus,
     PassagePage,
+    Prepared,
+    Preparing,
     RecallPage,
     Retracted,
 )
@@ -92,6 +94,8 @@ __all__ = [
     "MemorySnapshot",
     "ModelStatus",
     "PassagePage",
+    "Prepared",
+    "Preparing",
     "Reader",
     "RecallPage",
     "Retracted",

@@ -7,17 +7,19 @@ inherits it; conversations run on the engine it attaches.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ember.core.agent.engine import Engine
-from ember.core.kernel.errors import ContextTooSmall
+from ember.core.kernel.errors import Cancelled, ContextTooSmall
 from ember.core.llm.backend import Backend
 from ember.core.llm.config import EngineConfig
 from ember.core.llm.kvstate import KVStateCache
 from ember.core.memory.embedder import SharedEmbedder
-from ember.core.memory.pages import ModelStatus
+from ember.core.memory.pages import ModelStatus, Prepared, Preparing
 from ember.core.models import catalogue, choice
 from ember.core.models.catalogue import CatalogueEntry
 from ember.core.models.check import ModelCheck, check_model
@@ -38,6 +40,10 @@ class ModelOps:
     kv_cache: KVStateCache | None
     config: EngineConfig
     engine: Engine | None
+
+    if TYPE_CHECKING:
+
+        def claim_agent(self, agent_id: int) -> None: ...
 
     def load_backend(self, config: EngineConfig | None = None) -> Backend:
         """Build a backend for ``config`` (default: the saved settings). Slow; touches no
@@ -74,6 +80,46 @@ class ModelOps:
         """Load the embedding model now rather than at its first use. Slow; any thread may
         call it (the shared embedder serialises its calls)."""
         self.embedder.load()
+
+    def prepare_first_reply(
+        self,
+        agent_id: int,
+        cancel: threading.Event | None = None,
+        on_progress: Callable[[Preparing], object] | None = None,
+    ) -> Prepared:
+        """Before the user's first message (while the window shows its welcome, while
+        ``ember chat`` waits at its first prompt): what that reply needs and can have
+        ahead, on the owning thread. With a model attached, the agent's saved state or the
+        shared prefix state (built and saved the first time) goes into the model's cache
+        and the rest of what its next prompt starts with is read (Engine.prepare_agent),
+        so the first turn reads only the new message; then the embedding model is loaded
+        (the turn embeds the message).
+
+        Set ``cancel`` as soon as the user sends: it returns promptly (a batch of tokens
+        under way is finished and stays in the cache for the turn; an embedder not loaded
+        yet is left to the turn, one that is loading finishes)."""
+        start = time.perf_counter()
+        self.claim_agent(agent_id)
+        engine = self.engine
+        read, complete = 0, engine is not None
+        if engine is not None:
+
+            def reading(done: int, total: int) -> None:
+                if on_progress is not None:
+                    on_progress(Preparing("prompt", done, total))
+
+            try:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("Stopped.")
+                read = engine.prepare_agent(agent_id, cancel, reading)
+            except Cancelled:
+                complete = False
+        loaded = not self.embedder.loaded and not (cancel is not None and cancel.is_set())
+        if loaded:
+            if on_progress is not None:
+                on_progress(Preparing("embedder"))
+            self.embedder.load()
+        return Prepared(loaded, read, complete, round(time.perf_counter() - start, 3))
 
     def start_model(self, config: EngineConfig | None = None) -> ModelStatus:
         """Load the model for ``config`` and attach it (the CLI's one-step start)."""

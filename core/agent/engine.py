@@ -29,7 +29,13 @@ from ember.core.agent.runtime import AgentRuntime, record_notice, record_user_me
 from ember.core.agent.tools import ToolRegistry
 from ember.core.agent.warmstart import WarmStart
 from ember.core.kernel.errors import ContextTooSmall
-from ember.core.llm.backend import Backend, KVStateBackend, Prompt, count_prompt_tokens
+from ember.core.llm.backend import (
+    Backend,
+    KVStateBackend,
+    OnPromptProgress,
+    Prompt,
+    count_prompt_tokens,
+)
 from ember.core.llm.config import EngineConfig
 from ember.core.llm.kvstate import KVStateCache, common_prefix
 from ember.core.memory.embedder import Embedder
@@ -156,24 +162,71 @@ class Engine:
             next_prompt = context.render(extra=(NEXT_EVENT,))
             return prepare_into(self.prepared_summaries, context, next_prompt, cancel)
 
-    def warm_next(self, agent_id: int, cancel: threading.Event | None = None) -> int:
+    def warm_next(
+        self,
+        agent_id: int,
+        cancel: threading.Event | None = None,
+        on_progress: OnPromptProgress | None = None,
+    ) -> int:
         """While the user is idle: read into the model's KV cache what the agent's next
         prompt will start with (everything before the next event: in the dialogue format
         the last message and the human block, which the memory pass may have changed), so
         that the next turn reads only what the new message brings. Returns the tokens read;
+        0 for a backend without a KV cache. Raises Cancelled when ``cancel`` is set (what
+        was read by then stays in the cache)."""
+        backend = self.backend
+        if not isinstance(backend, KVStateBackend):
+            return 0
+        with self.lock:
+            start = self._next_start(backend, agent_id)
+            if not start:
+                return 0
+            self.warm.active_agent_id = agent_id
+            return backend.prefill(start, cancel=cancel, on_progress=on_progress)
+
+    def prepare_agent(
+        self,
+        agent_id: int,
+        cancel: threading.Event | None = None,
+        on_progress: OnPromptProgress | None = None,
+    ) -> int:
+        """Before the agent's first message (a new agent, or the first after a start): its
+        saved state restored, or else the shared prefix state restored or, the first time,
+        built and saved (warmstart.py), then the rest of what its next prompt starts with
+        read (:meth:`warm_next`), so that its first turn reads only the new message.
+        ``on_progress(done, total)`` counts tokens of that start. Returns the tokens read;
         0 for a backend without a KV cache. Raises Cancelled when ``cancel`` is set."""
         backend = self.backend
         if not isinstance(backend, KVStateBackend):
             return 0
         with self.lock:
-            context = self.context(agent_id)
-            a = backend.prompt_tokens(context.render(extra=(NEXT_EVENT,)))
-            b = backend.prompt_tokens(context.render(extra=(OTHER_EVENT,)))
-            n = common_prefix(a, b) - PREFIX_MARGIN
-            if n <= 0:
-                return 0
+            start = self._next_start(backend, agent_id)
+            total = len(start)
+
+            def first(done: int, _whole: int) -> None:
+                if on_progress is not None:
+                    on_progress(min(done, total), total)
+
+            prompt = self.context(agent_id).render(extra=(NEXT_EVENT,))
+            read = self.warm.before_step(agent_id, prompt, cancel, first)
+            if not start:
+                return read
+
+            def rest(done: int, todo: int) -> None:
+                if on_progress is not None:  # on from what the cache held
+                    on_progress(total - todo + done, total)
+
             self.warm.active_agent_id = agent_id
-            return backend.prefill(a[:n], cancel=cancel)
+            return read + backend.prefill(start, cancel=cancel, on_progress=rest)
+
+    def _next_start(self, backend: KVStateBackend, agent_id: int) -> list[int]:
+        """The tokens every next prompt of the agent starts with, whatever its next event
+        (less :data:`PREFIX_MARGIN`); [] when there are none."""
+        context = self.context(agent_id)
+        a = backend.prompt_tokens(context.render(extra=(NEXT_EVENT,)))
+        b = backend.prompt_tokens(context.render(extra=(OTHER_EVENT,)))
+        n = common_prefix(a, b) - PREFIX_MARGIN
+        return a[:n] if n > 0 else []
 
     def save_warm_state(self) -> bool:
         """Save the backend's KV cache for the agent it holds (on idle or quit).

@@ -103,10 +103,13 @@ class WarmStart:
         key = prefix_key(prefix)
         if self.cache.restore(self.backend, key, tokens) >= len(prefix):
             return 0
-        # Exactly the shared tokens on an empty cache: every agent's prompt continues it.
-        self.backend.truncate_kv(0)
+        # Exactly the shared tokens: every agent's prompt continues it. A build cancelled
+        # part-way (the user sent while it was prepared) goes on from where it stopped.
+        held = self.backend.cached_prefix(prefix)
+        held = held if held > 0 and self.backend.kv_can_continue(held) else 0
+        self.backend.truncate_kv(held)
         whole = len(tokens) - 1  # the step's reading is one measure: this prefix, then the rest
-        progress = None if on_progress is None else lambda done, _t: on_progress(done, whole)
+        progress = None if on_progress is None else lambda done, _t: on_progress(held + done, whole)
         evaluated = self.backend.prefill(prefix, cancel=cancel, on_progress=progress)
         self.cache.save(self.backend, key)
         return evaluated

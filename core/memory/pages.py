@@ -103,6 +103,27 @@ class IdleWork:
 
 
 @dataclass(frozen=True)
+class Preparing:
+    """Progress of the preparation for a first reply: ``embedder`` (the embedding model
+    loads; no counts) or ``prompt`` (``done`` of the ``total`` tokens the agent's next
+    prompt starts with are in the model's cache)."""
+
+    stage: Literal["embedder", "prompt"]
+    done: int = 0
+    total: int = 0
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What was prepared for an agent's first reply before the user's message."""
+
+    embedder_loaded: bool  # the embedding model was loaded here (it was not before)
+    tokens_read: int  # of the agent's next prompt, read into the model's cache here
+    complete: bool  # all done (False: cancelled, or no model attached yet)
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Retracted:
     """The reply to the user's newest message, taken back (the message kept)."""
 

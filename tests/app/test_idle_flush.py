@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from ember.app import conversation, turnnews
+from ember.app import ahead, turnnews
 from ember.core.kernel import events
 from ember.core.service import Ember
 
@@ -28,7 +28,7 @@ def test_idle_prepares_the_flush_and_sending_cancels_it(
         return False
 
     monkeypatch.setattr(Ember, "prepare_flush", prepare_flush)
-    monkeypatch.setattr(conversation, "PREPARE_IDLE_MS", 50)
+    monkeypatch.setattr(ahead, "PREPARE_IDLE_MS", 50)
     window = make_window(scripted(step("Hello."), step("Again.")))
 
     assert send_and_wait(qtbot, window, "Hi").reason == "message"
@@ -51,7 +51,7 @@ def test_no_preparation_while_a_turn_runs_or_after_switching_away(
     monkeypatch.setattr(
         Ember, "prepare_flush", lambda self, agent_id, cancel=None: calls.append(agent_id)
     )
-    monkeypatch.setattr(conversation, "PREPARE_IDLE_MS", 400)
+    monkeypatch.setattr(ahead, "PREPARE_IDLE_MS", 400)
     window = make_window(scripted(step("Hello.")))
     assert send_and_wait(qtbot, window, "Hi").reason == "message"
     window.conversation.stop_preparing()  # what switching agents and closing do
@@ -69,4 +69,4 @@ def test_no_idle_timer_runs_after_shutdown(qtbot: Any, make_window: Any) -> None
     ended = turnnews.Ended(window.agent_id, True, events.TurnFinished("message"), [], None)
     window.conversation._on_ended(ended)
     assert not window.worker._idle.isActive()
-    assert not window.conversation._prepare_timer.isActive()
+    assert not window.conversation.ahead.timer.isActive()

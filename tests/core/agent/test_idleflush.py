@@ -121,11 +121,19 @@ def test_the_cli_works_while_waiting_and_cancels_when_a_line_arrives() -> None:
 
     class Service:
         def __init__(self) -> None:
-            self.calls: list[int] = []
+            self.calls: list[tuple[str, int]] = []
             self.cancelled = 0
 
+        def prepare_first_reply(
+            self, agent_id: int, cancel: threading.Event, on_progress: object
+        ) -> None:
+            self.work("prepare", agent_id, cancel)
+
         def while_idle(self, agent_id: int, cancel: threading.Event) -> None:
-            self.calls.append(agent_id)
+            self.work("idle", agent_id, cancel)
+
+        def work(self, what: str, agent_id: int, cancel: threading.Event) -> None:
+            self.calls.append((what, agent_id))
             if cancel.wait(5):  # long idle work: cut short by the next line
                 self.cancelled += 1
 
@@ -133,4 +141,7 @@ def test_the_cli_works_while_waiting_and_cancels_when_a_line_arrives() -> None:
     lines = iter([(1, "hello"), (2, "again")])
     got = list(_idle_while_waiting(lines, service, 7))  # type: ignore[arg-type]
     assert got == [(1, "hello"), (2, "again")]
-    assert service.calls == [7, 7, 7] and service.cancelled == 3  # before each line and EOF
+    # At the first prompt the first reply is prepared (cut short, nothing else follows);
+    # the idle work before the next line and at EOF.
+    assert service.calls == [("prepare", 7), ("idle", 7), ("idle", 7)]
+    assert service.cancelled == 3
