@@ -192,6 +192,10 @@ class Engine:
             if n <= 0:
                 return 0
             self.warm.active_agent_id = agent_id
+            if common_prefix(backend.context_tokens(), a[:n]) >= n:
+                # All cached. (A prefill re-reads the last token, a rollback a restored
+                # cache, such as one put back by prepare_flush, cannot do: it read it all.)
+                return 0
             return backend.prefill(a[:n], cancel=cancel)
 
     def save_warm_state(self) -> bool:

@@ -162,6 +162,7 @@ def test_a_turn_that_does_not_flush_keeps_the_live_cache(store: Store, hash_embe
     engine, backend = _engine(store, hash_embedder)
     rt, _ = _to_the_brink(engine)
     assert engine.prepare_flush(rt.agent_id)
+    engine.warm_next(rt.agent_id)  # the rest of the idle work (Ember.while_idle)
     rt.send_user_message("Hi.")
     read, _ = backend.steps[-1]
     assert read <= _tail(backend, "Hi.")
@@ -262,3 +263,17 @@ def test_a_preparation_stopped_while_reading_keeps_the_summary_and_the_live_cach
     read, prompt = _flush(rt, message)
     assert backend.summaries == 1
     assert read >= len(prompt) - rt.context.budget().fixed - 16
+
+
+def test_the_next_prompts_start_already_cached_is_not_read_again(
+    store: Store, hash_embedder: Any
+) -> None:
+    """A cache put back after a preparation cannot roll back even by the one token a
+    prefill re-reads: reading the next prompt's start again would have read it all."""
+    engine, backend = _engine(store, hash_embedder)
+    rt, _ = _to_the_brink(engine)
+    engine.warm_next(rt.agent_id)
+    backend.load_kv_state(*backend.save_kv_state())  # as idleflush.py puts it back
+    assert engine.warm_next(rt.agent_id) == 0
+    rt.send_user_message("Hi.")
+    assert backend.steps[-1][0] <= _tail(backend, "Hi.")
