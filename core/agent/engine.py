@@ -83,7 +83,8 @@ class Engine:
         self.lock = threading.RLock()
         self.recall = RecallIndex(store, embedder)
         self.prepared_summaries: dict[int, PreparedSummary] = {}  # see idleflush.py
-        self.prepared_state = StateSlot()  # the context after the coming flush (postflush.py)
+        # The context after the coming flush (postflush.py), read after the shared prefix.
+        self.prepared_state = StateSlot(prime=self.warm.shared_prefix)
         self._check_window()
 
     def _check_window(self) -> None:

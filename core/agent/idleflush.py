@@ -31,7 +31,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from ember.core.agent.context import AgentContext
-from ember.core.agent.postflush import PreparedState, build_state, post_flush_tokens
+from ember.core.agent.postflush import PreparedState, Prime, build_state, post_flush_tokens
 from ember.core.agent.prepared_summary import PreparedSummary
 from ember.core.kernel.errors import Cancelled
 from ember.core.llm.backend import KVStateBackend, Prompt
@@ -92,7 +92,9 @@ def prepare_summary(
             # user writes: the flush then reads its prompt as before.
             earlier_state, states.state = states.state, None
             with contextlib.suppress(Cancelled):
-                states.state = build_state(context, backend, ready, earlier_state, cancel)
+                states.state = build_state(
+                    context, backend, ready, earlier_state, cancel, states.prime
+                )
     return ready
 
 
@@ -144,6 +146,7 @@ class StateSlot:
     """Where the engine keeps its one prepared post-flush state (postflush.py)."""
 
     state: PreparedState | None = None
+    prime: Prime | None = None  # the shared prefix state put in the cache (warmstart.py)
 
 
 def prepare_into(

@@ -29,6 +29,7 @@ from its start rather than from the new summary.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ember.core.agent.context import AgentContext
@@ -70,17 +71,24 @@ def post_flush_tokens(
     return a[: max(0, common_prefix(a, b) - PREFIX_MARGIN)]
 
 
+# (agent id, tokens, cancel): put what ``tokens`` start with for every agent in the cache
+Prime = Callable[[int, list[int], "threading.Event | None"], object]
+
+
 def build_state(
     context: AgentContext,
     backend: KVStateBackend,
     summary: PreparedSummary,
     earlier: PreparedState | None = None,
     cancel: threading.Event | None = None,
+    prime: Prime | None = None,
 ) -> PreparedState | None:
     """Read the post-flush context into the KV cache and keep its state (``earlier`` if it
     already holds exactly those tokens). The live cache is left holding the post-flush
     context: the caller puts its own state back. None if there is nothing to read; raises
-    Cancelled when ``cancel`` is set."""
+    Cancelled when ``cancel`` is set. ``prime`` (the shared prefix state, warmstart.py)
+    spares reading the instructions again when the cache cannot roll back to them (a
+    put-back or restored one: every preparation after the first)."""
     tokens = post_flush_tokens(context, backend, summary)
     if len(tokens) < 2:
         return None
@@ -89,6 +97,9 @@ def build_state(
         tuple(tokens),
     ):
         return earlier
+    cached = backend.cached_prefix(tokens)
+    if prime is not None and not (cached > 0 and backend.kv_can_continue(cached)):
+        prime(context.agent_id, tokens, cancel)
     backend.prefill(tokens, cancel=cancel)
     saved, data = backend.save_kv_state()
     if list(saved) != tokens:  # the cache holds something else: never keep a wrong state

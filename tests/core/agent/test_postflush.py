@@ -20,7 +20,7 @@ from ember.core.agent.summary import SUMMARY_CONSTRAINT
 from ember.core.kernel import events as ev
 from ember.core.kernel.errors import Cancelled
 from ember.core.llm.backend import Prompt
-from ember.core.llm.kvstate import common_prefix
+from ember.core.llm.kvstate import KVStateCache, common_prefix
 from ember.core.llm.scripted import ScriptedBackend
 from ember.core.llm.scripted import scripted_reply as reply
 from ember.core.storage.store import Store
@@ -39,6 +39,7 @@ class KVScripted(ScriptedBackend):
         self.steps: list[tuple[int, list[int]]] = []  # (tokens read, prompt) of each step
         self.summaries = 0
         self.loads: list[list[int]] = []
+        self.prefills: list[int] = []  # tokens each prefill read
         self.cancel_prefill = False
 
     def respond(self, prompt: str, constraint: Any) -> str:
@@ -93,7 +94,8 @@ class KVScripted(ScriptedBackend):
         cancel: threading.Event | None = kwargs.get("cancel")
         if self.cancel_prefill or (cancel is not None and cancel.is_set()):
             raise Cancelled("Stopped.")
-        return self._read(list(tokens))
+        self.prefills.append(self._read(list(tokens)))
+        return self.prefills[-1]
 
     def generate(self, prompt: Prompt, **kwargs: Any) -> Iterator[str]:
         tokens = self.prompt_tokens(prompt)
@@ -103,10 +105,12 @@ class KVScripted(ScriptedBackend):
         yield from super().generate(prompt, **kwargs)
 
 
-def _engine(store: Store, embedder: Any) -> tuple[Engine, KVScripted]:
+def _engine(
+    store: Store, embedder: Any, kv_cache: KVStateCache | None = None
+) -> tuple[Engine, KVScripted]:
     backend = KVScripted(n_ctx=4096)
     config = EngineConfig(step_format="functions")
-    return Engine(store, backend, embedder, config), backend  # type: ignore[arg-type]
+    return Engine(store, backend, embedder, config, kv_cache), backend  # type: ignore[arg-type]
 
 
 def _to_the_brink(engine: Engine, name: str = "t") -> tuple[Any, str]:
@@ -277,3 +281,26 @@ def test_the_next_prompts_start_already_cached_is_not_read_again(
     assert engine.warm_next(rt.agent_id) == 0
     rt.send_user_message("Hi.")
     assert backend.steps[-1][0] <= _tail(backend, "Hi.")
+
+
+def test_later_preparations_start_from_the_shared_prefix_state(
+    store: Store, hash_embedder: Any, tmp_path: Path
+) -> None:
+    """After the first preparation the cache is a put-back one, which cannot roll back to
+    the new summary: the next preparation (after each turn past the alert line) starts
+    from the shared prefix state (instructions, tools) instead of reading it all."""
+    from ember.core.agent.prefixstate import shared_prefix
+
+    engine, backend = _engine(store, hash_embedder, KVStateCache(tmp_path / "kv", min_prefix=8))
+    rt, message = _to_the_brink(engine)  # its first step saved the shared prefix state
+    assert engine.prepare_flush(rt.agent_id)
+    rt.send_user_message("Hi.")
+    backend.prefills.clear()
+    assert engine.prepare_flush(rt.agent_id)  # the state is stale: M counts "Hi." now
+    state = engine.prepared_state.state
+    assert state is not None
+    shared = shared_prefix(backend, engine.prefix_references(rt.agent_id), list(state.tokens))
+    assert len(shared) > 500
+    assert backend.prefills == [len(state.tokens) - len(shared)]
+    read, prompt = _flush(rt, message)
+    assert read == len(prompt) - len(state.tokens)
