@@ -1,20 +1,26 @@
-"""A turn that flushes vs a turn that does not, with and without the summary prepared while
+"""A turn that flushes vs a turn that does not, with and without the flush prepared while
 idle, side by side.
 
 Usage::
 
     .venv/bin/python benchmarks/flush_turn.py [--rounds 2] [--ctx 8192]
 
-Every case is a fresh agent whose queue was filled (in the database, untimed) past the alert
-line, whose messages are already embedded, and whose context is live in llama.cpp's cache
-(read untimed), as in a running session. Then one timed turn: one step forced to
-``send_message`` at temperature 0. Rounds interleave:
+Every case is a fresh agent (the default presets, the default 8k window) whose queue was
+filled (in the database, untimed) past the alert line, whose messages are already embedded,
+and whose context is live in llama.cpp's cache (read untimed), as in a running session.
+Then one timed turn: one step forced to ``send_message`` at temperature 0. Rounds
+interleave:
 
 * **normal**: filled to ~300 tokens below the flush line: the turn does not flush;
 * **flush**: filled to just below the flush line: the user's message makes the turn flush
   (summary written at the flush, then the prompt after the new summary re-read);
-* **prepared**: the same, after ``Engine.prepare_flush`` ran while "idle" (untimed), so the
-  flush only swaps the summary in (and still re-reads the prompt after it).
+* **prepared**: the same, after ``Engine.prepare_flush`` ran while "idle" (untimed): it
+  wrote the summary and read the context after the flush into a saved state
+  (postflush.py), so the flush swaps the summary in and the step reads only its tail.
+
+The steps are MemGPT's function calls (``step_format="functions"``), what a model with a
+chat template gets: in the bundled model's default dialogue format the queue is not in the
+prompt (dialogue_prompt.py), its context does not grow, and no turn ever flushes.
 
 Prints each turn's time and prompt tokens evaluated, the medians, and the ratios
 flush/normal and prepared/normal (target <= 1.5x), plus how long the idle preparation took
@@ -100,7 +106,7 @@ def main() -> int:
     args = parser.parse_args()
     embedder = SentenceTransformerEmbedder()
     embedder.load()
-    # The function format: its prompt holds the queue a flush summarises.
+    # The function format: its prompt holds the queue a flush summarises (see above).
     config = EngineConfig(
         n_ctx=args.ctx, temperature=0.0, max_chain_steps=1, step_format="functions"
     )
@@ -117,7 +123,14 @@ def main() -> int:
                 if case == "prepared":
                     start = time.perf_counter()
                     ready = engine.prepare_flush(agent_id)
-                    extra = f" (prepared while idle: {ready}, {time.perf_counter() - start:.1f} s)"
+                    took = time.perf_counter() - start
+                    state = engine.prepared_state.state
+                    held = (
+                        f"state of {len(state.tokens)} tokens, {len(state.data) / 1e6:.0f} MB"
+                        if state
+                        else "no state"
+                    )
+                    extra = f" (prepared while idle: {ready}, {held}, {took:.1f} s)"
                 sec, evaluated, flushed = turn(engine, name)
                 results[case].append(sec)
                 print(

@@ -30,7 +30,7 @@ from typing import Literal, Protocol
 
 from ember.core.agent.budget import EVICT_FRACTION, SUMMARY_HEAD_TOKENS, Budget, recall_room
 from ember.core.agent.context_window import MIN_QUEUE_TOKENS
-from ember.core.agent.prepared_summary import PreparedSummary
+from ember.core.agent.prepared_summary import PreparedSummary, after_flush
 from ember.core.agent.prompt import PromptRenderer
 from ember.core.agent.summary import (
     SUMMARY_CONSTRAINT,
@@ -257,21 +257,18 @@ class AgentContext:
         cut = len(prepared.evicted_ids) if prepared else self.eviction_cut(queue, budget, used)
         if cut == 0:
             return False
-        evicted, kept = queue[:cut], queue[cut:]
-        stale = [m for m in kept if m.kind == Kind.MEMORY_PRESSURE]  # the next fill alerts anew
-        hidden = agent.summary_hidden + cut + len(stale)
-        total = hidden + len(kept) - len(stale)
-        fresh = [m for m in kept if m.kind != Kind.MEMORY_PRESSURE]
+        after = after_flush(queue, cut, agent.summary_hidden)
+        hidden, total = after.hidden, after.total
         summary = prepared.summary if prepared else ""
         if prepared and (
-            self.queue_tokens(fresh, summary_head(summary, hidden, total)) > budget.queue_warn
+            self.queue_tokens(after.fresh, summary_head(summary, hidden, total)) > budget.queue_warn
         ):
             return self.flush(emit, budget, used, cancel)  # it would not land: summarise now
         if not prepared:
-            summary = self.summarize(evicted, emit, budget.summary_tokens, cancel)
+            summary = self.summarize(after.evicted, emit, budget.summary_tokens, cancel)
         head = summary_head(summary, hidden, total)
         with self.store.transaction():
-            self.store.evict_messages([m.id for m in [*evicted, *stale]])
+            self.store.evict_messages([m.id for m in [*after.evicted, *after.stale]])
             self.store.update_agent(self.agent_id, summary=head, summary_hidden=hidden)
         emit(
             SystemNotice(

@@ -14,7 +14,6 @@ one engine on its worker thread; the CLI's timed-heartbeat thread takes the same
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 import threading
 from collections.abc import Sequence
@@ -22,8 +21,14 @@ from collections.abc import Sequence
 from ember.core.agent import presets
 from ember.core.agent.context import AgentContext, OnEvent
 from ember.core.agent.context_window import WindowSizing, default_blocks
-from ember.core.agent.idleflush import prepare_into
-from ember.core.agent.prefixstate import PREFIX_MARGIN, reference_prompts
+from ember.core.agent.idleflush import StateSlot, prepare_into
+from ember.core.agent.postflush import use_state
+from ember.core.agent.prefixstate import (
+    NEXT_EVENT,
+    OTHER_EVENT,
+    PREFIX_MARGIN,
+    reference_prompts,
+)
 from ember.core.agent.prepared_summary import PreparedSummary
 from ember.core.agent.runtime import AgentRuntime, record_notice, record_user_message
 from ember.core.agent.tools import ToolRegistry
@@ -51,10 +56,6 @@ __all__ = [
     "record_notice",
     "record_user_message",
 ]
-
-# Placeholder events: rendering the context with them shows where any next prompt diverges.
-NEXT_EVENT = json.dumps({"type": "next"})
-OTHER_EVENT = json.dumps({"type": "other"})
 
 
 class Engine:
@@ -88,6 +89,8 @@ class Engine:
         self.lock = threading.RLock()
         self.recall = RecallIndex(store, embedder)
         self.prepared_summaries: dict[int, PreparedSummary] = {}  # see idleflush.py
+        # The context after the coming flush (postflush.py), read after the shared prefix.
+        self.prepared_state = StateSlot(prime=self.warm.shared_prefix)
         self._check_window()
 
     def _check_window(self) -> None:
@@ -156,11 +159,28 @@ class Engine:
         """While the user is idle: write the summary the agent's coming flush needs, once
         its queue has crossed the alert line (idleflush.py). Returns whether one is ready;
         False below the alert line or when ``cancel`` was set (then the flush summarises
-        as usual). The live KV cache is kept for the next step."""
+        as usual). With a KV cache, the context after that flush is read too
+        (postflush.py), so the flushing turn reads only its new tail. The live KV cache is
+        kept for the next step."""
         with self.lock:
             context = self.context(agent_id)
             next_prompt = context.render(extra=(NEXT_EVENT,))
-            return prepare_into(self.prepared_summaries, context, next_prompt, cancel)
+            return prepare_into(
+                self.prepared_summaries, context, next_prompt, cancel, self.prepared_state
+            )
+
+    def use_prepared_state(self, agent_id: int, prompt: Prompt) -> int:
+        """Before a step: load the state prepared for the context after a flush if the
+        step's prompt continues it (postflush.py). Returns the prompt tokens it spares the
+        step (0 when not used; it is used once)."""
+        backend = self.backend
+        if not isinstance(backend, KVStateBackend) or self.prepared_state.state is None:
+            return 0
+        with self.lock:
+            spared = use_state(backend, self.prepared_state.state, agent_id, prompt)
+            if spared:
+                self.prepared_state.state = None
+            return spared
 
     def warm_next(
         self,
@@ -182,6 +202,10 @@ class Engine:
             if not start:
                 return 0
             self.warm.active_agent_id = agent_id
+            if common_prefix(backend.context_tokens(), start) >= len(start):
+                # All cached. (A prefill re-reads the last token, a rollback a restored
+                # cache, such as one put back by prepare_flush, cannot do: it read it all.)
+                return 0
             return backend.prefill(start, cancel=cancel, on_progress=on_progress)
 
     def prepare_agent(

@@ -12,24 +12,31 @@ queue lands below the alert line with it (:meth:`PreparedSummary.matches`, check
 cancellable). Evicted messages stay in recall either way.
 
 Writing the summary reads the main context cut after those messages, which rolls the live
-KV cache back to there; the rest of the live context (up to where the agent's next prompt
-diverges) is then read again, still while idle, so the next normal step reads only its own
-tail. Saving the cache and loading it back would be faster but would turn it into a
-restored state, which Gemma 3's sliding-window layers can only continue: the flush's
-rollback to the new summary would then re-read the whole prompt (measured: 2,685 tokens
-instead of ~600). If the user writes first, the front end cancels the preparation.
+KV cache back to there; with a KV cache the context after the coming flush is then read too
+and kept as a state in memory (postflush.py), so that the flushing turn reads only its new
+tail. The live cache (up to where the agent's next prompt diverges) is saved before and put
+back after, so the next normal step also reads only its own tail. Put back, it is a
+restored state, which Gemma 3's sliding-window layers can only continue: a flush that
+cannot use the prepared state reads its prompt from the start (the fixed part more than
+before). Reading the live context again instead cost the whole queue, every time the user
+is idle past the alert line. If the user writes first, the front end cancels the
+preparation; the live cache is put back either way.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 from ember.core.agent.context import AgentContext
+from ember.core.agent.postflush import PreparedState, Prime, build_state, post_flush_tokens
 from ember.core.agent.prepared_summary import PreparedSummary
 from ember.core.kernel.errors import Cancelled
 from ember.core.llm.backend import KVStateBackend, Prompt
 from ember.core.llm.kvstate import common_prefix
+from ember.core.storage.store import Message
 
 
 def preparation_cut(context: AgentContext) -> int:
@@ -51,33 +58,95 @@ def prepare_summary(
     next_prompt: Prompt,
     cancel: threading.Event | None = None,
     earlier: PreparedSummary | None = None,
+    states: StateSlot | None = None,
 ) -> PreparedSummary | None:
     """The summary the coming flush needs (``earlier`` if it still matches), or None when
-    the queue is below the alert line. Raises Cancelled when ``cancel`` is set; the live
-    KV cache is put back either way (``next_prompt``: the agent's next prompt up to where
-    any next event diverges)."""
+    the queue is below the alert line. With ``states`` (a backend with a KV cache), the
+    context after that flush is read too and its state kept there (postflush.py). Raises
+    Cancelled when ``cancel`` is set before the summary is ready; the live KV cache is put
+    back either way (``next_prompt``: the agent's next prompt up to where any next event
+    diverges)."""
     store = context.store
     queue = store.context_messages(context.agent_id)
     previous = store.get_agent_by_id(context.agent_id).summary
     cut = preparation_cut(context)
     if cut == 0:
         return None
+    ready = None
     if earlier is not None and earlier.matches(queue, previous) and len(earlier.evicted_ids) >= cut:
-        return earlier  # still evicts enough for the queue as it is now
-    evicted = queue[:cut]
+        ready = earlier  # still evicts enough for the queue as it is now
     backend = context.backend if isinstance(context.backend, KVStateBackend) else None
-    live: list[int] = []
-    if backend is not None:
-        cached = backend.context_tokens()
-        live = cached[: common_prefix(cached, backend.prompt_tokens(next_prompt))]
+    if backend is None:
+        return ready or _summarize(context, queue[:cut], previous, cancel)
+    if (
+        ready is not None
+        and states is not None
+        and _state_is_current(context, backend, ready, states)
+    ):
+        return ready  # nothing to write or read
+    with _live_kept(backend, next_prompt):
+        if ready is None:
+            ready = _summarize(context, queue[:cut], previous, cancel)
+        if states is not None:
+            # One state at a time (21 MB at 8k), never a stale one kept. Stopped when the
+            # user writes: the flush then reads its prompt as before.
+            earlier_state, states.state = states.state, None
+            with contextlib.suppress(Cancelled):
+                states.state = build_state(
+                    context, backend, ready, earlier_state, cancel, states.prime
+                )
+    return ready
+
+
+def _summarize(
+    context: AgentContext,
+    evicted: Sequence[Message],
+    previous: str,
+    cancel: threading.Event | None,
+) -> PreparedSummary:
     summary = context.summarize(evicted, _ignore, context.budget().summary_tokens, cancel)
-    if backend is not None and live:
-        # The summary rolled the cache back to the cut: read the rest of the live context
-        # again now, so the next step reads only its own tail. Stopped when the user writes
-        # (that step then reads what is missing); the summary is ready either way.
-        with contextlib.suppress(Cancelled):
-            backend.prefill(live, cancel=cancel)
     return PreparedSummary(context.agent_id, tuple(m.id for m in evicted), previous, summary)
+
+
+def _state_is_current(
+    context: AgentContext, backend: KVStateBackend, ready: PreparedSummary, states: StateSlot
+) -> bool:
+    state = states.state
+    if state is None or state.agent_id != context.agent_id:
+        return False
+    return state.tokens == tuple(post_flush_tokens(context, backend, ready))
+
+
+@contextlib.contextmanager
+def _live_kept(backend: KVStateBackend, next_prompt: Prompt) -> Iterator[None]:
+    """Save the live KV cache (cut back to what the next prompt shares with it) and put it
+    back afterwards: writing the summary and reading the post-flush context both replace
+    it. (Put back, it is a restored state, which Gemma 3's sliding-window layers can only
+    continue: the agent's next step does; reading it again instead cost the whole queue.)"""
+    cached = backend.context_tokens()
+    keep = common_prefix(cached, backend.prompt_tokens(next_prompt))
+    saved: tuple[list[int], bytes] | None = None
+    if keep > 1:
+        backend.truncate_kv(keep)
+        with contextlib.suppress(Exception):  # keeping it is an optimisation
+            saved = backend.save_kv_state()
+    try:
+        yield
+    finally:
+        if saved is not None and backend.context_tokens() != saved[0]:
+            loaded = False
+            with contextlib.suppress(Exception):
+                loaded = backend.load_kv_state(*saved)
+            if not loaded:
+                backend.truncate_kv(0)  # the next step reads its prompt from the start
+
+
+@dataclass
+class StateSlot:
+    """Where the engine keeps its one prepared post-flush state (postflush.py)."""
+
+    state: PreparedState | None = None
+    prime: Prime | None = None  # the shared prefix state put in the cache (warmstart.py)
 
 
 def prepare_into(
@@ -85,16 +154,19 @@ def prepare_into(
     context: AgentContext,
     next_prompt: Prompt,
     cancel: threading.Event | None = None,
+    states: StateSlot | None = None,
 ) -> bool:
     """:func:`prepare_summary` for ``context``'s agent, kept in ``prepared`` (by agent).
     Returns whether one is ready; False below the alert line or when cancelled."""
     agent_id = context.agent_id
     try:
-        ready = prepare_summary(context, next_prompt, cancel, prepared.get(agent_id))
+        ready = prepare_summary(context, next_prompt, cancel, prepared.get(agent_id), states)
     except Cancelled:
         return False
     if ready is None:
         prepared.pop(agent_id, None)
+        if states is not None and states.state is not None and states.state.agent_id == agent_id:
+            states.state = None
         return False
     prepared[agent_id] = ready
     return True

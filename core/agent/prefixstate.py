@@ -30,6 +30,7 @@ Design:
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 
 import numpy as np
@@ -42,6 +43,9 @@ from ember.core.storage.store import Block
 # Tokens left out before the point where the reference prompts diverge: a tokenizer may
 # merge the last shared characters with what follows them.
 PREFIX_MARGIN = 4
+# Placeholder events: rendering a context with them shows where any next prompt diverges.
+NEXT_EVENT = json.dumps({"type": "next"})
+OTHER_EVENT = json.dumps({"type": "other"})
 # Core memory contents of the two reference prompts: different first characters and
 # different lengths (the ``chars="n/limit"`` counts differ too).
 REFERENCE_VALUES = ("a", "Zq 7\n\n")

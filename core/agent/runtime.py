@@ -304,6 +304,7 @@ class AgentRuntime:
         # Restoring a saved state, or building the shared prefix state (counted here).
         start = time.perf_counter()
         prefilled = self.engine.warm.before_step(self.agent_id, prompt, cancel, reading)
+        self.engine.use_prepared_state(self.agent_id, prompt)  # after a prepared flush
 
         def rest(done: int, total: int) -> None:  # after the prefix: on from where it stopped
             reading(prefilled + done, prefilled + total)

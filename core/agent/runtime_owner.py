@@ -14,7 +14,7 @@ from typing import Protocol
 from ember.core.agent.context import AgentContext
 from ember.core.agent.tools import ToolRegistry
 from ember.core.agent.warmstart import WarmStart
-from ember.core.llm.backend import Backend
+from ember.core.llm.backend import Backend, Prompt
 from ember.core.llm.config import EngineConfig
 from ember.core.memory.embedder import Embedder
 from ember.core.memory.recall_index import RecallIndex
@@ -47,4 +47,9 @@ class RuntimeOwner(Protocol):
 
     def step_spec(self, labels: Sequence[str], *, reply_only: bool = False) -> StepSpec:
         """What the next step may be."""
+        ...
+
+    def use_prepared_state(self, agent_id: int, prompt: Prompt) -> int:
+        """Before a step: load the state prepared for the context after a flush if the
+        step's prompt continues it; the prompt tokens it spares."""
         ...

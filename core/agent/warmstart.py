@@ -79,6 +79,16 @@ class WarmStart:
             self._tried.discard(agent_id)
             raise
 
+    def shared_prefix(
+        self, agent_id: int, tokens: list[int], cancel: threading.Event | None = None
+    ) -> int:
+        """Put the shared prefix state in the cache for ``tokens`` of ``agent_id`` unless
+        the live cache serves them (restored, or built and saved); the tokens evaluated.
+        A no-op without a state cache."""
+        if self.cache is None or self.backend is None:
+            return 0
+        return self._shared_prefix(agent_id, tokens, cancel, None)
+
     def _live_serves(self, tokens: list[int], at_least: int) -> bool:
         """Whether the live cache holds ``at_least`` leading ``tokens`` and can continue
         from there (a restored state cannot roll back its sliding-window layers)."""

@@ -1,5 +1,6 @@
 """Summaries prepared while idle, with the real model: preparing one keeps the live KV
-cache (the next normal step reads only its own tail), and the flush swaps it in."""
+cache (the next normal step reads only its own tail), and the flush swaps it in; the
+context after the flush, read while idle too, spares the flushing step all but its tail."""
 
 from __future__ import annotations
 
@@ -57,9 +58,15 @@ def test_preparing_keeps_the_live_cache_and_the_flush_swaps_it_in(
     engine.recall.backfill(rt.agent_id)
     assert engine.prepare_flush(rt.agent_id)
     ready = engine.prepared_summaries[rt.agent_id]
+    state = engine.prepared_state.state
+    assert state is not None and state.agent_id == rt.agent_id
     seen = []
     rt.send_user_message("Tell me about my sister, please, in a few words.", seen.append)
     assert any(isinstance(e, ev.SystemNotice) and e.kind == "flush" for e in seen)
     assert not any(isinstance(e, ev.SummaryProgress) for e in seen)
     assert ready.summary in rt.agent.summary
+    # The step after the flush continued the prepared state: it read only its tail.
+    flushed = next(e for e in seen if isinstance(e, ev.StepStats))
+    assert flushed.evaluated_tokens <= flushed.prompt_tokens - len(state.tokens) + 1, flushed
+    assert engine.prepared_state.state is None
     backend.close()
