@@ -319,7 +319,7 @@ class AgentRuntime:
             self.engine.backend, self.engine.reserve, self.temperature, cancel, rest, contrast
         )
         earlier = [*self.avoid, *self._earlier_replies()] if spec.dialogue else ()
-        raw, stats, at_limit = writer.write(prompt, spec, emit, earlier)
+        raw, stats, at_limit = writer.write(prompt, spec, emit, earlier, not self.avoid)
         stats = dataclasses.replace(
             stats,
             evaluated_tokens=stats.evaluated_tokens + prefilled,

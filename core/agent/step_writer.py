@@ -9,9 +9,12 @@ and (in the dialogue format) never a reply said before.
 * **Replies said before.** A small base model, once it has said "I don't know." or "I love
   lasagne.", says it again to the next question. A reply is held back while it could still
   become one of the agent's earlier replies (word for word, ignoring case), and streamed
-  as soon as it cannot; one that ends up identical is never shown: it is written again
-  with its first character excluded by the grammar (a different opening: "You love
-  lasagne."), at most :data:`MAX_ATTEMPTS` times.
+  as soon as it cannot; one that ends up identical is never shown. It is first written on
+  from where it ended, at least one more word (asked "Do you remember my name?" after
+  "What's my name?", "Leila" becomes "Leila, you told me." rather than the "I don't
+  remember." a new opening gave); failing that, written again with its first character
+  excluded by the grammar (a different opening: "You love lasagne."), at most
+  :data:`MAX_ATTEMPTS` times.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from ember.core.kernel.errors import Cancelled
 from ember.core.kernel.events import Event, MessageDelta, StepStats
 from ember.core.llm.backend import Backend, Prompt, PromptPart
 from ember.core.step.constraint import step_constraint
-from ember.core.step.dialogue import REPLY_PREFIX, DialogueStreamer
+from ember.core.step.dialogue import REPLY_PREFIX, DialogueStreamer, go_on_grammar, message_limit
 from ember.core.step.gbnf import after_thoughts_grammar
 from ember.core.step.repetition import loop_cut
 from ember.core.step.schema import THOUGHTS, Constraint, StepSpec
@@ -111,11 +114,18 @@ class StepWriter:
         self.reading = reading
 
     def write(
-        self, prompt: Prompt, spec: StepSpec, emit: Emit, earlier: Sequence[str] = ()
+        self,
+        prompt: Prompt,
+        spec: StepSpec,
+        emit: Emit,
+        earlier: Sequence[str] = (),
+        go_on: bool = True,
     ) -> tuple[str, StepStats, bool]:
         """The step's text, what it cost, and whether it ended at the token limit.
         ``earlier``: replies it may not say again (a reply that became one of them only
-        once it was cut where it looped, after it was streamed, is kept)."""
+        once it was cut where it looped, after it was streamed, is kept); with ``go_on``
+        such a reply is first written on from its end (regenerating asks for another
+        reply, not more of the same)."""
         start = time.perf_counter()
         excluded = ""
         written = Written("")
@@ -126,6 +136,10 @@ class StepWriter:
             reply = _reply(written.raw)
             retry = len(excluded) < MAX_ATTEMPTS - 1 and not hold.released
             if reply and retry and hold.repeats(reply):
+                if go_on and not excluded and (more := self._go_on(prompt, spec, written, hold)):
+                    hold.release()
+                    emit(MessageDelta(more))
+                    break
                 excluded += reply[0]  # said before: never shown, written again
                 continue
             hold.release()
@@ -163,6 +177,31 @@ class StepWriter:
         else:
             out.raw = text
         return out
+
+    def _go_on(self, prompt: Prompt, spec: StepSpec, written: Written, hold: _HoldBack) -> str:
+        """A reply that says word for word what an earlier one said, written on from where
+        it ended with at least one more word ("Leila" asked again: "Leila, you told me."),
+        into ``written``; returns what was added ("" when it could not be: no room, or it
+        would say another earlier reply)."""
+        said = written.raw.rstrip("\n")
+        reply = _reply(said) or ""
+        room = message_limit(spec) - len(reply)
+        if room < 2:
+            return ""
+        part = PromptPart(said, False)
+        contrast = Prompt((*self.contrast.parts, part)) if self.contrast else None
+        text = ""
+        grammar = Constraint(gbnf=go_on_grammar(room))
+        for piece in self._generate(Prompt((*prompt.parts, part)), grammar, written, contrast):
+            text += piece
+            if (cut := _cut_looping_reply(said + text)) is not None:
+                text = cut[len(said) :]
+                break
+        more = text.rstrip("\n")
+        if not more.strip() or hold.repeats(reply + more):
+            return ""
+        written.raw = f"{said}{more}\n"
+        return more
 
     def _after_thoughts(
         self, prompt: Prompt, spec: StepSpec, partial: str, emit: Emit, out: Written

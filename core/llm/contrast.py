@@ -36,7 +36,7 @@ from ember.core.llm.sampling import candidates
 # The contrast prompt's context: instructions, persona and one message (a longer one is
 # decoded without the contrast).
 CONTRAST_CTX = 2048
-STRENGTH = 1.0  # a in the formula above
+STRENGTH = 0.5  # a in the formula above
 PLAUSIBLE = math.log(0.1)  # kept: tokens at least a tenth as likely as the likeliest
 _BELOW = 1.0e4  # how far below the plausible ones the others are moved
 

@@ -35,6 +35,9 @@ USER_PREFIX = "User: "
 # "(192/2000)" headers of the lines above it into its reply.
 _REPLY_CHAR = r"[^\x00-\x1F]"
 _REPLY_FIRST = r"[^\x00-\x20(\[<]"
+# A letter: anything but ASCII's controls, digits, spaces and punctuation.
+_LETTER = r"[^\x00-\x40\x5B-\x60\x7B-\x7F]"
+_NOT_LETTER = r"[\x20-\x40\x5B-\x60\x7B-\x7E]"
 
 
 def offers_reply(spec: StepSpec) -> bool:
@@ -50,7 +53,7 @@ def dialogue_grammar(spec: StepSpec) -> str:
     # (the JSON step's own grammar; its ``longest`` already counts the prefix)
     alternatives = [] if reply_only else [f"{literal(STEP_PREFIX)} json-step"]
     if offers_reply(spec):
-        limit = _message_limit(spec)
+        limit = message_limit(spec)
         alternatives.insert(
             0, f'{literal(REPLY_PREFIX)} reply-first reply-char{{0,{limit - 1}}} "\\n"'
         )
@@ -64,13 +67,24 @@ def dialogue_grammar(spec: StepSpec) -> str:
     )
 
 
+def go_on_grammar(room: int) -> str:
+    """GBNF for the rest of a reply line that so far says what an earlier reply said: at
+    least one more word (a letter, not only punctuation), at most ``room`` characters, and
+    the newline."""
+    return (
+        f"root ::= {_NOT_LETTER}{{0,{max(0, room - 1)}}} {_LETTER} "
+        f'{_REPLY_CHAR}{{0,{max(0, room - 1)}}} "\\n"\n'
+    )
+
+
 def _reply_first(excluded: str) -> str:
     """The rule for a reply's first character, also excluding ``excluded``."""
     extra = "".join(f"\\x{ord(c):02X}" if ord(c) < 0x100 else c for c in excluded)
     return _REPLY_FIRST[:-1] + extra + "]"
 
 
-def _message_limit(spec: StepSpec) -> int:
+def message_limit(spec: StepSpec) -> int:
+    """The longest reply ``spec`` allows, in characters."""
     function = spec.function(REPLY_FUNCTION)
     assert function is not None
     return int(function.properties["message"].get("maxLength", 1000))

@@ -177,6 +177,21 @@ def test_a_reply_never_opens_with_a_copied_header(bundled_model: Path) -> None:
     assert out.startswith("Ember: ") and out[len("Ember: ")] not in " ([<", out
 
 
+def test_a_repeated_reply_goes_on_with_a_word(bundled_model: Path) -> None:
+    """The go-on grammar (a reply that said an earlier one word for word, written on)
+    parses in llama.cpp and makes the model add words, not only punctuation."""
+    import re
+
+    from ember.core.step.dialogue import go_on_grammar
+    from ember.core.step.schema import Constraint
+
+    backend = LlamaBackend(bundled_model, n_ctx=512)
+    prompt = Prompt.data("First name: Leila\n\nUser: Do you remember my name?\nEmber: Leila")
+    out = "".join(backend.generate(prompt, constraint=Constraint(go_on_grammar(60)), max_tokens=30))
+    assert out.endswith("\n") and "\n" not in out[:-1], out
+    assert re.search(r"[A-Za-z]", out), out
+
+
 def test_a_2_mb_message_costs_its_turn_little_beside_the_model(
     store: Store, bundled_model: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -60,6 +60,8 @@ def test_a_reply_said_before_is_never_shown_and_is_written_again(
     said: list[str] = []
 
     def model(prompt: str, constraint: Constraint | None) -> str:
+        if constraint is not None and "reply-first" not in constraint.gbnf:
+            return "\n"  # asked to go on from the repeat: nothing more (see below)
         said.append(_excluded(constraint))
         if "I" not in _excluded(constraint).replace("\\x49", "I"):
             return "Ember: I love lasagne.\n"
@@ -76,11 +78,39 @@ def test_a_reply_said_before_is_never_shown_and_is_written_again(
     assert replies == ["I love lasagne.", "You love lasagne."]
     shown = "".join(e.text for e in again if isinstance(e, ev.MessageDelta))
     assert shown == "You love lasagne."  # the repeat was held back, never streamed
-    assert len(said) == 3  # one attempt, then two for the second question
+    assert len(said) == 3  # one attempt, then two for the second question (and a go-on)
     [stats] = [e for e in again if isinstance(e, ev.StepStats)]
     assert stats.completion_tokens > len("You love lasagne.") // 4  # both attempts counted
     stored = [m.content for m in store.recent_messages(rt.agent_id, 20) if m.kind == "step"]
     assert [json.loads(json.dumps(c))["arguments"]["message"] for c in stored] == replies
+
+
+def test_a_reply_said_before_is_first_written_on_from_where_it_ended(
+    store: Store, make_engine: Any
+) -> None:
+    """Asked for the same thing twice, the right answer is the same: it is kept, and one
+    more word is written after it (the grammar asks for a letter) instead of a new
+    opening, which the small model filled with "I don't remember."."""
+    from ember.core.step.dialogue import go_on_grammar
+
+    def model(prompt: str, constraint: Constraint | None) -> str:
+        assert constraint is not None
+        if "reply-first" in constraint.gbnf:
+            return "Ember: Leila.\n"
+        assert prompt.endswith("User: Do you remember my name?\nEmber: Leila.")
+        assert constraint.gbnf.startswith(go_on_grammar(10)[:20])
+        return " You told me.\n"
+
+    engine, backend = make_engine(step_format="dialogue")
+    backend.responder = model
+    rt = engine.agent("t")
+    rt.send_user_message("What's my name?")
+    again: list[ev.Event] = []
+    rt.send_user_message("Do you remember my name?", again.append)
+    [answer] = [e for e in again if isinstance(e, ev.AssistantMessage)]
+    assert answer.text == "Leila. You told me."
+    assert "".join(e.text for e in again if isinstance(e, ev.MessageDelta)) == answer.text
+    assert len(backend.prompts) == 3  # the first reply, the repeat, the rest of it
 
 
 def test_a_new_reply_streams_as_soon_as_it_differs(store: Store, make_engine: Any) -> None:
