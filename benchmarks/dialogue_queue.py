@@ -15,9 +15,12 @@ once, so a turn's time is Ember's own work), after one untimed turn. Recall's em
 backfill is skipped (the inserted messages have no embeddings): its cost grows with recall
 memory, not the queue, and is paid once per agent.
 
-Per size it prints the medians of: a whole turn (``send_user_message``), rendering the
-main context (``AgentContext.render``), the budget, the usage the app's meter shows, the
-rows the turn loaded from the queue (``Store.context_messages`` and any bounded query),
+Per size it prints the medians of: a whole turn (``send_user_message``), the same without
+automatic recall's search (it searches recall memory, which grows with the conversation
+whatever the queue holds: its keyword ranking scores every message sharing a word with
+the new one, and these messages share many), rendering the main context
+(``AgentContext.render``), the budget, the usage the app's meter shows, the rows the turn
+loaded from the queue (``Store.context_messages`` and any bounded query),
 and the queue's length after the turns.
 """
 
@@ -39,6 +42,7 @@ from ember.core.agent import presets
 from ember.core.agent.engine import Engine, EngineConfig
 from ember.core.kernel import clock
 from ember.core.llm.scripted import ScriptedBackend
+from ember.core.memory import autorecall
 from ember.core.storage.store import Store
 
 MESSAGE = "What did I tell you about my sister last spring?"
@@ -104,13 +108,30 @@ def counting_rows(store: Store) -> list[int]:
     return rows
 
 
+def timing_recall() -> list[float]:
+    """Seconds spent in automatic recall's search (patched on its module): it searches
+    recall memory, which grows with the conversation whatever the queue holds."""
+    spent = [0.0]
+    original = autorecall.memories_for
+
+    def timed_search(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent[0] += time.perf_counter() - start
+
+    autorecall.memories_for = timed_search  # type: ignore[assignment]
+    return spent
+
+
 def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
 
 
-def measure(size: int, turns: int) -> dict[str, float]:
+def measure(size: int, turns: int, searching: list[float]) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as home:
         store = Store(Path(home) / "bench.sqlite3")
         backend = ScriptedBackend(responder=lambda _p, _c: "Ember: I remember.\n", n_ctx=8192)
@@ -122,10 +143,11 @@ def measure(size: int, turns: int) -> dict[str, float]:
         rt = engine.agent("bench")
         rt.send_user_message(MESSAGE)  # untimed: first-use work
         rows = counting_rows(store)
-        turn_s, render_s, budget_s, usage_s, loaded = [], [], [], [], []
+        turn_s, rest_s, render_s, budget_s, usage_s, loaded = [], [], [], [], [], []
         for i in range(turns):
-            rows[0] = 0
+            rows[0], searching[0] = 0, 0.0
             turn_s.append(timed(lambda i=i: rt.send_user_message(f"{MESSAGE} ({i})")))
+            rest_s.append(turn_s[-1] - searching[0])
             loaded.append(rows[0])
             render_s.append(timed(rt.context.render))
             budget_s.append(timed(rt.context.budget))
@@ -135,6 +157,7 @@ def measure(size: int, turns: int) -> dict[str, float]:
     med = statistics.median
     return {
         "turn": med(turn_s) * 1000,
+        "rest": med(rest_s) * 1000,
         "render": med(render_s) * 1000,
         "budget": med(budget_s) * 1000,
         "usage": med(usage_s) * 1000,
@@ -148,11 +171,13 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 50000])
     parser.add_argument("--turns", type=int, default=5)
     args = parser.parse_args()
-    results = {size: measure(size, args.turns) for size in args.sizes}
+    searching = timing_recall()
+    results = {size: measure(size, args.turns, searching) for size in args.sizes}
     print(f"median of {args.turns} turns (ms; rows loaded from the queue per turn)")
     print(f"{'queue before':>14}" + "".join(f"{size:>12,}" for size in args.sizes))
     for key, label in (
         ("turn", "whole turn"),
+        ("rest", "but recall"),
         ("render", "render"),
         ("budget", "budget"),
         ("usage", "usage"),

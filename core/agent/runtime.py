@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from ember.core.agent import dialogue_prompt
+from ember.core.agent import dialogue_prompt, dialogue_queue
 from ember.core.agent.context import OnEvent
 from ember.core.agent.runtime_owner import RuntimeOwner
 from ember.core.agent.step_writer import StepWriter
@@ -114,9 +114,8 @@ class AgentRuntime:
         last = clock.parse_iso(agent.last_login_at) if agent.last_login_at else None
         now = clock.now()
         content = messages.login(last, now)
-        queue = self.store.context_messages(self.agent_id)
-        answered = max((i for i, m in enumerate(queue) if m.role == Role.ASSISTANT), default=-1)
-        stale = [m.id for m in queue[answered + 1 :] if m.kind == Kind.LOGIN]
+        unanswered = self.store.context_tail(self.agent_id)  # after Ember's newest reply
+        stale = [m.id for m in unanswered if m.kind == Kind.LOGIN]
         with self.store.transaction():
             if stale:
                 self.store.evict_messages(stale)
@@ -167,6 +166,8 @@ class AgentRuntime:
         with self.engine.lock:
             with self.store.transaction():
                 ids = [self.store.add_message(self.agent_id, *m) for m in new]
+            if self.engine.dialogue:
+                dialogue_queue.trim(self.store, self.agent_id)
             for event in held:
                 emit(event)
             texts = [(i, m[3]) for i, m in zip(ids, new, strict=True) if m[3]]
@@ -313,7 +314,7 @@ class AgentRuntime:
         contrast = None
         if spec.dialogue:
             blocks = self.store.blocks(self.agent_id)
-            queue = self.store.context_messages(self.agent_id)
+            queue = self.context.queue()
             contrast = Prompt.data(dialogue_prompt.without_memory(blocks, queue))
         writer = StepWriter(
             self.engine.backend, self.engine.reserve, self.temperature, cancel, rest, contrast
