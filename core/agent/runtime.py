@@ -330,12 +330,7 @@ class AgentRuntime:
 
     def _earlier_replies(self) -> list[str]:
         """The agent's recent replies (a reply is not said again word for word)."""
-        rows = self.store.conn.execute(
-            f"SELECT text FROM messages WHERE agent_id = ? AND role = '{Role.ASSISTANT}' "
-            f"AND kind = '{Kind.STEP}' AND text != '' ORDER BY id DESC LIMIT ?",
-            (self.agent_id, EARLIER_REPLIES),
-        ).fetchall()
-        return [str(r[0]) for r in rows]
+        return self.store.reply_texts(self.agent_id, EARLIER_REPLIES)
 
     # -- persistence helpers ------------------------------------------------------------------
 
