@@ -109,7 +109,11 @@ class AgentRuntime:
     def login(self) -> None:
         """Queue the start-of-session event with the last login time; the agent sees it
         with its next event. Logins the agent has not answered yet (starts without a word)
-        leave the context: only the newest unanswered one stays; recall keeps them all."""
+        leave the context: only the newest unanswered one stays; recall keeps them all. In
+        the dialogue format the queue is kept short here too (dialogue_queue.py): a
+        session's idle work reads it before the first turn."""
+        if self.engine.dialogue:
+            dialogue_queue.trim(self.store, self.agent_id)
         agent = self.agent
         last = clock.parse_iso(agent.last_login_at) if agent.last_login_at else None
         now = clock.now()

@@ -89,6 +89,21 @@ def test_a_dialogue_turn_keeps_the_queue_short_and_recall_whole(
     assert agent.summary.startswith(f"{hidden} prior messages of {hidden + KEPT + 1} are hidden")
 
 
+def test_a_dialogue_session_start_keeps_the_queue_short(
+    store: Store, make_engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The idle work of a session (the flush preparation, the usage meter) reads the queue
+    before the first turn."""
+    engine, _ = make_engine(step_format="dialogue")
+    rt = engine.agent("t")
+    _fill(store, rt.agent_id, 300)
+    rt.login()
+    assert len(store.context_messages(rt.agent_id)) == KEPT + 1  # and the login
+    rows = _rows_loaded(store, monkeypatch)
+    engine.prepare_flush(rt.agent_id)
+    assert rows[0] <= 2 * (KEPT + 1)
+
+
 @pytest.mark.parametrize(
     "tail",
     [
