@@ -110,9 +110,16 @@ class AgentContext:
             self.owner.describe_tools([b.label for b in blocks]),
             blocks,
             summary,
-            queue if queue is not None else self.store.context_messages(self.agent_id),
+            queue if queue is not None else self.queue(),
             extra,
         )
+
+    def queue(self) -> list[Message]:
+        """The queue as the prompt needs it: all of it, or in the dialogue format only its
+        end after Ember's newest reply, which renders the same (dialogue_queue.py)."""
+        if self.owner.renderer.dialogue:
+            return self.store.context_tail(self.agent_id)
+        return self.store.context_messages(self.agent_id)
 
     def count(self, prompt: Prompt) -> int:
         """Tokens the model reads for ``prompt``."""

@@ -27,12 +27,11 @@ def delete_from(
     """Delete the agent's messages from id ``first`` on (logins stay, and with
     ``about_message`` the notices about the user's message: "Your message is long…");
     returns the replies among them, oldest first."""
-    later = store.recent_messages(agent_id, NEWEST, before_id=None)
+    later = store.recent_messages(agent_id, NEWEST, after_id=first - 1)  # not the history
     doomed = [
         m
         for m in later
-        if m.id >= first
-        and m.kind != Kind.LOGIN
+        if m.kind != Kind.LOGIN
         and not (about_message and m.kind == Kind.NOTICE and m.content.get("kind") == "truncated")
     ]
     with store.transaction():

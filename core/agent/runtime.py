@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from ember.core.agent import dialogue_prompt
+from ember.core.agent import dialogue_prompt, dialogue_queue
 from ember.core.agent.context import OnEvent
 from ember.core.agent.runtime_owner import RuntimeOwner
 from ember.core.agent.step_writer import StepWriter
@@ -109,14 +109,17 @@ class AgentRuntime:
     def login(self) -> None:
         """Queue the start-of-session event with the last login time; the agent sees it
         with its next event. Logins the agent has not answered yet (starts without a word)
-        leave the context: only the newest unanswered one stays; recall keeps them all."""
+        leave the context: only the newest unanswered one stays; recall keeps them all. In
+        the dialogue format the queue is kept short here too (dialogue_queue.py): a
+        session's idle work reads it before the first turn."""
+        if self.engine.dialogue:
+            dialogue_queue.trim(self.store, self.agent_id)
         agent = self.agent
         last = clock.parse_iso(agent.last_login_at) if agent.last_login_at else None
         now = clock.now()
         content = messages.login(last, now)
-        queue = self.store.context_messages(self.agent_id)
-        answered = max((i for i, m in enumerate(queue) if m.role == Role.ASSISTANT), default=-1)
-        stale = [m.id for m in queue[answered + 1 :] if m.kind == Kind.LOGIN]
+        unanswered = self.store.context_tail(self.agent_id)  # after Ember's newest reply
+        stale = [m.id for m in unanswered if m.kind == Kind.LOGIN]
         with self.store.transaction():
             if stale:
                 self.store.evict_messages(stale)
@@ -167,6 +170,8 @@ class AgentRuntime:
         with self.engine.lock:
             with self.store.transaction():
                 ids = [self.store.add_message(self.agent_id, *m) for m in new]
+            if self.engine.dialogue:
+                dialogue_queue.trim(self.store, self.agent_id)
             for event in held:
                 emit(event)
             texts = [(i, m[3]) for i, m in zip(ids, new, strict=True) if m[3]]
@@ -313,7 +318,7 @@ class AgentRuntime:
         contrast = None
         if spec.dialogue:
             blocks = self.store.blocks(self.agent_id)
-            queue = self.store.context_messages(self.agent_id)
+            queue = self.context.queue()
             contrast = Prompt.data(dialogue_prompt.without_memory(blocks, queue))
         writer = StepWriter(
             self.engine.backend, self.engine.reserve, self.temperature, cancel, rest, contrast
@@ -329,12 +334,7 @@ class AgentRuntime:
 
     def _earlier_replies(self) -> list[str]:
         """The agent's recent replies (a reply is not said again word for word)."""
-        rows = self.store.conn.execute(
-            f"SELECT text FROM messages WHERE agent_id = ? AND role = '{Role.ASSISTANT}' "
-            f"AND kind = '{Kind.STEP}' AND text != '' ORDER BY id DESC LIMIT ?",
-            (self.agent_id, EARLIER_REPLIES),
-        ).fetchall()
-        return [str(r[0]) for r in rows]
+        return self.store.reply_texts(self.agent_id, EARLIER_REPLIES)
 
     # -- persistence helpers ------------------------------------------------------------------
 

@@ -17,6 +17,11 @@ from ember.core.storage import messages
 from ember.core.storage.messages import Kind, Part, Role
 from ember.core.storage.store_base import SQLValue, StoreBase, Vector, row_reader, vector_blob
 
+# The id of an agent's newest reply still in its queue (the index walked from its end).
+_NEWEST_REPLY = (
+    "SELECT id FROM messages WHERE agent_id = ? AND in_context = 1 "
+    f"AND role = '{Role.ASSISTANT}' ORDER BY id DESC LIMIT 1"
+)
 # A message by agent, time, role and text, through messages_agent_time_text (migrations.py).
 FIND_MESSAGE = (
     "SELECT id FROM messages WHERE agent_id = ? AND created_at = ? "
@@ -104,6 +109,44 @@ class RecallStore(StoreBase):
             (agent_id,),
         )
         return [_message(r) for r in rows]
+
+    def context_tail(self, agent_id: int) -> list[Message]:
+        """The end of the FIFO queue after the agent's newest reply in it (all of the
+        queue when there is none), oldest first: what the next reply answers. Bounded by
+        what came since that reply, not by the queue (an index walk from its end)."""
+        rows = self._all(
+            "SELECT * FROM messages WHERE agent_id = ? AND in_context = 1 AND id > "
+            f"COALESCE(({_NEWEST_REPLY}), 0) ORDER BY id",
+            (agent_id, agent_id),
+        )
+        return [_message(r) for r in rows]
+
+    def context_ids_before_reply(self, agent_id: int, keep: int) -> list[int]:
+        """Ids of the in-context messages older than the agent's newest reply in the
+        queue, but the newest ``keep`` of them, oldest first (none without a reply)."""
+        rows = self._all(
+            "SELECT id FROM messages WHERE agent_id = ? AND in_context = 1 "
+            f"AND id < ({_NEWEST_REPLY}) ORDER BY id DESC LIMIT -1 OFFSET ?",
+            (agent_id, agent_id, keep),
+        )
+        return [int(r[0]) for r in reversed(rows)]
+
+    def reply_texts(self, agent_id: int, limit: int) -> list[str]:
+        """The texts of the agent's newest ``limit`` replies, newest first. Walks the
+        queue's index from the end, in and out of context, so it reads about ``limit``
+        rows however long the conversation (one query sorting all of them took 54 ms at
+        50,000 messages, every turn)."""
+        newest = (
+            "SELECT * FROM (SELECT id, text FROM messages WHERE agent_id = ? AND in_context = {} "
+            f"AND role = '{Role.ASSISTANT}' AND kind = '{Kind.STEP}' AND text != '' "
+            "ORDER BY id DESC LIMIT ?)"
+        )
+        rows = self._all(
+            f"SELECT text FROM ({newest.format(1)} UNION ALL {newest.format(0)}) "
+            "ORDER BY id DESC LIMIT ?",
+            (agent_id, limit, agent_id, limit, limit),
+        )
+        return [str(r[0]) for r in rows]
 
     def evict_messages(self, message_ids: Iterable[int]) -> None:
         """Take messages out of the FIFO queue. They stay in recall storage."""
