@@ -1,0 +1,102 @@
+"""Search at scale: the work of a query follows its matches, not the size of the history.
+
+Measured in SQLite virtual-machine steps (a progress handler), not seconds, so the tests
+are exact on a loaded machine: a query matching three rows costs the same over a short and
+a ten times longer history."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ember.core.memory import search_index
+from ember.core.storage.store import Store
+
+STEP = 100
+
+
+def steps(store: Store, run: Callable[[], Any]) -> tuple[int, Any]:
+    """SQLite VM steps (in units of :data:`STEP`) ``run`` took, and what it returned."""
+    count = 0
+
+    def tick() -> int:
+        nonlocal count
+        count += 1
+        return 0
+
+    store.conn.set_progress_handler(tick, STEP)
+    try:
+        out = run()
+    finally:
+        store.conn.set_progress_handler(None, STEP)
+    return count, out
+
+
+def _text(i: int, zebras: bool, filler: str) -> str:
+    return "a zebra at the zoo" if zebras and i in (1, 5, 9) else f"{filler} {i}"
+
+
+def grow_messages(store: Store, agent_id: int, n: int, zebras: bool = True) -> None:
+    """``n`` messages of filler, three of them about zebras (with ``zebras``)."""
+    with store.transaction():
+        for i in range(n):
+            text = _text(i, zebras, "ordinary chat number")
+            store.add_message(agent_id, "user", "user_message", {"message": text}, text)
+
+
+def grow_passages(store: Store, agent_id: int, n: int, zebras: bool = True) -> None:
+    texts = [_text(i, zebras, "filler page") for i in range(n)]
+    store.add_passages(
+        agent_id, [(t, None, i) for i, t in enumerate(texts)], np.zeros((n, 384), np.float32)
+    )
+
+
+def test_a_keyword_ranking_reads_its_matches_not_every_message(store: Store) -> None:
+    agent_id = store.create_agent("a", {"persona": "p", "human": "h"}).id
+    grow_messages(store, agent_id, 300)
+    small, found = steps(
+        store, lambda: search_index.keyword_ranking(store, "messages", agent_id, '"zebra"')
+    )
+    assert len(found) == 3
+    grow_messages(store, agent_id, 2700, zebras=False)
+    large, found = steps(
+        store, lambda: search_index.keyword_ranking(store, "messages", agent_id, '"zebra"')
+    )
+    assert len(found) == 3
+    assert large < 2 * small + 5, (small, large)
+
+
+def test_archival_keyword_search_reads_its_matches_not_every_passage(store: Store) -> None:
+    agent_id = store.create_agent("a", {"persona": "p", "human": "h"}).id
+    grow_passages(store, agent_id, 300)
+    small, found = steps(
+        store, lambda: search_index.keyword_ranking(store, "passages", agent_id, '"zebra"')
+    )
+    assert len(found) == 3
+    small_store, by_store = steps(
+        store, lambda: store.search_passages_keyword(agent_id, "zebra", 10)
+    )
+    assert len(by_store) == 3
+    grow_passages(store, agent_id, 2700, zebras=False)
+    large, found = steps(
+        store, lambda: search_index.keyword_ranking(store, "passages", agent_id, '"zebra"')
+    )
+    large_store, by_store = steps(
+        store, lambda: store.search_passages_keyword(agent_id, "zebra", 10)
+    )
+    assert len(found) == 3 and len(by_store) == 3
+    assert large < 2 * small + 5, (small, large)
+    assert large_store < 2 * small_store + 5, (small_store, large_store)
+
+
+def test_message_keyword_search_of_the_store_reads_its_matches(store: Store) -> None:
+    agent_id = store.create_agent("a", {"persona": "p", "human": "h"}).id
+    grow_messages(store, agent_id, 300)
+    small, found = steps(store, lambda: store.search_messages_keyword(agent_id, "zebra", 10))
+    assert len(found) == 3
+    grow_messages(store, agent_id, 2700, zebras=False)
+    large, found = steps(store, lambda: store.search_messages_keyword(agent_id, "zebra", 10))
+    assert len(found) == 3
+    assert large < 2 * small + 5, (small, large)
