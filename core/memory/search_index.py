@@ -103,11 +103,7 @@ def _watermark(store: Store, agent_id: int) -> int:
 
 def pending(store: Store, agent_id: int) -> int:
     """How many searchable messages of the agent have no window yet."""
-    row = store.conn.execute(
-        "SELECT count(*) FROM messages WHERE agent_id = ? AND id > ? AND text != ''",
-        (agent_id, _watermark(store, agent_id)),
-    ).fetchone()
-    return int(row[0])
+    return store.count_searchable_after(agent_id, _watermark(store, agent_id))
 
 
 def _parse(value: str) -> datetime | None:
@@ -159,19 +155,16 @@ def sync(
     """Index the agent's messages that arrived since the last sync; returns how many
     windows were (re)embedded. ``on_progress(done, total)`` follows the embedding."""
     upto = _watermark(store, agent_id)
-    new = store.conn.execute(
-        "SELECT id, text, created_at FROM messages WHERE agent_id = ? AND id > ? "
-        "AND text != '' ORDER BY id",
-        (agent_id, upto),
-    ).fetchall()
+    new = store.searchable_after(agent_id, upto)
     if not new:
         return 0
-    before = store.conn.execute(
-        "SELECT id, text, created_at FROM messages WHERE agent_id = ? AND id <= ? "
-        "AND text != '' ORDER BY id DESC LIMIT ?",
-        (agent_id, upto, 2 * RADIUS),
-    ).fetchall()
-    rows = [(int(r[0]), str(r[1]), str(r[2])) for r in [*reversed(before), *new]]
+    before = [
+        (i, text, created_at)
+        for i, _, text, created_at in store.searchable_near(
+            agent_id, upto, after=False, limit=2 * RADIUS, inclusive=True
+        )
+    ]
+    rows = [*reversed(before), *new]
     first = max(0, len(before) - RADIUS)  # earlier windows cannot have changed
     texts = windows(rows)
     affected = [r[0] for r in rows[first:]]

@@ -137,6 +137,46 @@ class RecallStore(StoreBase):
         )
         return [_message(r) for r in reversed(rows)]
 
+    def searchable_near(
+        self, agent_id: int, message_id: int, *, after: bool, limit: int, inclusive: bool = False
+    ) -> list[tuple[int, str, str, str]]:
+        """``(id, role, text, created_at)`` of the agent's ``limit`` messages with text
+        nearest to ``message_id`` on one side (``inclusive``: it too), nearest first.
+
+        One ordered walk of the agent's index per queue state, so the cost does not grow
+        with the history: over ``(agent_id, in_context, id)`` a plain ``id <`` range made
+        SQLite read and sort every earlier message of the agent (20 ms at 10k)."""
+        side = (">=" if inclusive else ">") if after else ("<=" if inclusive else "<")
+        order = "" if after else " DESC"
+        branch = (
+            "SELECT id, role, text, created_at FROM messages WHERE agent_id = ? "
+            f"AND in_context = ? AND id {side} ? AND text != '' ORDER BY id{order} LIMIT ?"
+        )
+        rows = self.conn.execute(
+            f"SELECT * FROM ({branch}) UNION ALL SELECT * FROM ({branch}) "
+            f"ORDER BY id{order} LIMIT ?",
+            (agent_id, 0, message_id, limit, agent_id, 1, message_id, limit, limit),
+        ).fetchall()
+        return [(int(i), str(r), str(t), str(c)) for i, r, t, c in rows]
+
+    def searchable_after(self, agent_id: int, after_id: int) -> list[tuple[int, str, str]]:
+        """``(id, text, created_at)`` of the agent's messages with text after ``after_id``,
+        oldest first (through the agent's index: only those rows are read)."""
+        rows = self.conn.execute(
+            "SELECT id, text, created_at FROM messages WHERE agent_id = ? "
+            "AND in_context IN (0, 1) AND id > ? AND text != '' ORDER BY id",
+            (agent_id, after_id),
+        ).fetchall()
+        return [(int(i), str(t), str(c)) for i, t, c in rows]
+
+    def count_searchable_after(self, agent_id: int, after_id: int) -> int:
+        """How many of the agent's messages with text come after ``after_id``."""
+        return self._int(
+            "SELECT count(*) FROM messages WHERE agent_id = ? AND in_context IN (0, 1) "
+            "AND id > ? AND text != ''",
+            (agent_id, after_id),
+        )
+
     def count_messages(self, agent_id: int, *, in_context: bool | None = None) -> int:
         """How many messages recall memory holds (optionally only in or out of context)."""
         if in_context is None:

@@ -100,3 +100,57 @@ def test_message_keyword_search_of_the_store_reads_its_matches(store: Store) -> 
     large, found = steps(store, lambda: store.search_messages_keyword(agent_id, "zebra", 10))
     assert len(found) == 3
     assert large < 2 * small + 5, (small, large)
+
+
+def _last_id(store: Store, agent_id: int) -> int:
+    return store.recent_messages(agent_id, 1)[0].id
+
+
+def test_a_messages_neighbours_are_read_without_reading_the_history(store: Store) -> None:
+    agent_id = store.create_agent("a", {"persona": "p", "human": "h"}).id
+    grow_messages(store, agent_id, 300, zebras=False)
+    last = _last_id(store, agent_id)
+    small, near = steps(store, lambda: store.searchable_near(agent_id, last, after=False, limit=2))
+    assert [i for i, *_ in near] == [last - 1, last - 2]
+    grow_messages(store, agent_id, 2700, zebras=False)
+    store.evict_messages(range(last - 1000, last + 1000))  # both queue states on each side
+    last = _last_id(store, agent_id)
+    large, near = steps(store, lambda: store.searchable_near(agent_id, last, after=False, limit=2))
+    assert [i for i, *_ in near] == [last - 1, last - 2]
+    assert large < 2 * small + 5, (small, large)
+
+
+def test_neighbours_skip_other_agents_and_empty_texts_in_either_queue_state(
+    store: Store,
+) -> None:
+    a = store.create_agent("a", {"persona": "p", "human": "h"}).id
+    b = store.create_agent("b", {"persona": "p", "human": "h"}).id
+    ids = [
+        store.add_message(agent, "user", "user_message", {"message": t}, t)
+        for agent, t in [(a, "one"), (b, "other"), (a, ""), (a, "two"), (a, "three"), (a, "four")]
+    ]
+    store.evict_messages([ids[0], ids[4]])
+    near = store.searchable_near(a, ids[4], after=False, limit=5)
+    assert [(i, text) for i, _, text, _ in near] == [(ids[3], "two"), (ids[0], "one")]
+    near = store.searchable_near(a, ids[3], after=True, limit=5, inclusive=True)
+    assert [text for _, _, text, _ in near] == ["two", "three", "four"]
+    assert [text for _, text, _ in store.searchable_after(a, ids[0])] == ["two", "three", "four"]
+    assert store.count_searchable_after(a, ids[0]) == 3
+
+
+def test_indexing_a_new_message_does_not_read_the_history(store: Store, hash_embedder: Any) -> None:
+    agent_id = store.create_agent("a", {"persona": "p", "human": "h"}).id
+
+    def one_more() -> int:
+        grow_messages(store, agent_id, 1, zebras=False)
+        return steps(store, lambda: search_index.sync(store, hash_embedder, agent_id))[0]
+
+    grow_messages(store, agent_id, 300, zebras=False)
+    search_index.sync(store, hash_embedder, agent_id)
+    small = one_more()
+    grow_messages(store, agent_id, 2700, zebras=False)
+    search_index.sync(store, hash_embedder, agent_id)
+    large = one_more()
+    assert large < 2 * small + 5, (small, large)
+    pending, n = steps(store, lambda: search_index.pending(store, agent_id))
+    assert n == 0 and pending < 5
