@@ -37,6 +37,7 @@ for small N only; the query's own embedding (a few ms) then adds to (a) and (b).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -81,7 +82,7 @@ def make_history(path: Path, n: int, seed: int = 7) -> list[str]:
 
     rng = random.Random(seed)
     vocab = _vocabulary()
-    weights = [1.0 / (r + 10) for r in range(len(vocab))]
+    cum = list(itertools.accumulate(1.0 / (r + 10) for r in range(len(vocab))))
     questions: list[str] = []
     written = 0
     start = datetime(2020, 1, 1, 8, 0, tzinfo=generator.START.tzinfo)
@@ -97,7 +98,7 @@ def make_history(path: Path, n: int, seed: int = 7) -> list[str]:
                     break
                 text = turn.content
                 if rng.random() < 0.5:
-                    extra = rng.choices(vocab, weights, k=rng.randint(6, 30))
+                    extra = rng.choices(vocab, cum_weights=cum, k=rng.randint(6, 30))
                     text += " " + " ".join(extra).capitalize() + "."
                 when = (datetime.fromisoformat(turn.time) + shift).isoformat()
                 fh.write(json.dumps({"role": turn.role, "content": text, "time": when}) + "\n")
