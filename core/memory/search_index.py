@@ -3,10 +3,10 @@ queries of hybrid search.
 
 A conversational answer usually sits next to the words of the question, not in them
 ("Did I ever tell you about my sister?" / "Her name is Hanna."). So besides the per-message
-full-text and vector indexes (``messages_fts``, ``message_vec``), each searchable message
+full-text and vector indexes (``messages_fts``, ``message_embedding``), each searchable message
 has a *window*: its text with up to :data:`RADIUS` searchable messages on either side, from
 the same session (consecutive messages less than :data:`SESSION_GAP` apart). Windows have
-their own FTS5 table and vec0 table (``message_window*``, migration 3).
+their own FTS5 table and vector tables (``message_window*``; see recall_vectors.py).
 
 The index is brought up to date lazily (:func:`sync`) before a recall search, from a
 per-agent watermark: a new message gets its window, and the windows of the messages just
@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from ember.core.memory.embedder import Embedder
 from ember.core.storage import archival
-from ember.core.storage.store import Store, vector_blob
+from ember.core.storage.store import Store
 from ember.core.storage.store_base import Vector
 
 RADIUS = 2
@@ -83,12 +83,7 @@ def keyword_ranking(store: Store, table: str, agent_id: int, match: str | None) 
 
 def window_vector_ranking(store: Store, agent_id: int, vector: Vector, k: int) -> list[int]:
     """Message ids whose windows are nearest to ``vector``."""
-    rows = store.conn.execute(
-        "SELECT message_id FROM message_window_vec "
-        "WHERE embedding MATCH ? AND k = ? AND agent_id = ? ORDER BY distance",
-        (vector_blob(vector), k, agent_id),
-    ).fetchall()
-    return [int(r[0]) for r in rows]
+    return [i for i, _ in store.search_windows_vector(agent_id, vector, k)]
 
 
 # -- keeping the window index up to date ---------------------------------------------------
@@ -180,20 +175,14 @@ def sync(
         batch = changed[start : start + EMBED_BATCH]
         vectors = embedder.embed([texts[i] for i in batch])
         with store.transaction():
-            for message_id, vector in zip(batch, vectors, strict=True):
-                store.conn.execute(
-                    "INSERT INTO message_window(message_id, agent_id, text) VALUES (?, ?, ?) "
-                    "ON CONFLICT(message_id) DO UPDATE SET text = excluded.text",
-                    (message_id, agent_id, texts[message_id]),
-                )
-                store.conn.execute(
-                    "DELETE FROM message_window_vec WHERE message_id = ?", (message_id,)
-                )
-                store.conn.execute(
-                    "INSERT INTO message_window_vec(message_id, agent_id, embedding) "
-                    "VALUES (?, ?, ?)",
-                    (message_id, agent_id, vector_blob(vector)),
-                )
+            store.conn.executemany(
+                "INSERT INTO message_window(message_id, agent_id, text) VALUES (?, ?, ?) "
+                "ON CONFLICT(message_id) DO UPDATE SET text = excluded.text",
+                [(i, agent_id, texts[i]) for i in batch],
+            )
+            store.set_window_embeddings(
+                [(i, agent_id, v) for i, v in zip(batch, vectors, strict=True)]
+            )
         if on_progress is not None:
             on_progress(min(start + EMBED_BATCH, len(changed)), len(changed))
     store.conn.execute(

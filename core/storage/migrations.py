@@ -336,6 +336,86 @@ DELETE FROM passage_code WHERE NOT EXISTS (
 UPDATE passage_index_state SET deletes = deletes + 1;
 """
 
+# Recall vectors at scale (recall_vectors.py): vec0's exact scans of message_vec and
+# message_window_vec cost ~0.5 s per 100k messages each, before every user message
+# (automatic recall). As for archival: float vectors in plain tables, their sign bits in
+# compact ones for an in-memory Hamming prefilter, an exact re-rank. ``seq`` orders the
+# writes (windows are rewritten in place), ``recall_vector_state`` counts the deletes.
+# message_vec and message_window_vec stay readable as views.
+_RECALL_VECTORS = """
+CREATE TABLE message_embedding (
+    message_id INTEGER PRIMARY KEY,
+    embedding BLOB NOT NULL
+);
+CREATE TABLE message_code (
+    agent_id INTEGER NOT NULL,
+    message_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    code BLOB NOT NULL,
+    PRIMARY KEY (agent_id, message_id)
+) WITHOUT ROWID;
+CREATE INDEX message_code_seq ON message_code(agent_id, seq);
+CREATE TABLE message_window_embedding (
+    message_id INTEGER PRIMARY KEY,
+    embedding BLOB NOT NULL
+);
+CREATE TABLE message_window_code (
+    agent_id INTEGER NOT NULL,
+    message_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    code BLOB NOT NULL,
+    PRIMARY KEY (agent_id, message_id)
+) WITHOUT ROWID;
+CREATE INDEX message_window_code_seq ON message_window_code(agent_id, seq);
+CREATE TABLE recall_vector_state (
+    tbl TEXT NOT NULL,
+    agent_id INTEGER NOT NULL,
+    deletes INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (tbl, agent_id)
+) WITHOUT ROWID;
+INSERT INTO message_embedding(message_id, embedding)
+    SELECT v.message_id, v.embedding FROM message_vec v ORDER BY v.message_id;
+INSERT INTO message_code(agent_id, message_id, seq, code)
+    SELECT m.agent_id, e.message_id, e.message_id, vec_quantize_binary(vec_f32(e.embedding))
+    FROM message_embedding e JOIN messages m ON m.id = e.message_id;
+INSERT INTO message_window_embedding(message_id, embedding)
+    SELECT v.message_id, v.embedding FROM message_window_vec v ORDER BY v.message_id;
+INSERT INTO message_window_code(agent_id, message_id, seq, code)
+    SELECT w.agent_id, e.message_id, e.message_id, vec_quantize_binary(vec_f32(e.embedding))
+    FROM message_window_embedding e JOIN message_window w ON w.message_id = e.message_id;
+DROP TRIGGER messages_ad;
+CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    DELETE FROM message_embedding WHERE message_id = old.id;
+    DELETE FROM message_code WHERE agent_id = old.agent_id AND message_id = old.id;
+END;
+DROP TRIGGER message_window_ad;
+CREATE TRIGGER message_window_ad AFTER DELETE ON message_window BEGIN
+    INSERT INTO message_window_fts(message_window_fts, rowid, text)
+        VALUES ('delete', old.message_id, old.text);
+    DELETE FROM message_window_embedding WHERE message_id = old.message_id;
+    DELETE FROM message_window_code
+        WHERE agent_id = old.agent_id AND message_id = old.message_id;
+END;
+CREATE TRIGGER message_code_ad AFTER DELETE ON message_code BEGIN
+    INSERT INTO recall_vector_state(tbl, agent_id, deletes) VALUES ('message', old.agent_id, 1)
+        ON CONFLICT(tbl, agent_id) DO UPDATE SET deletes = deletes + 1;
+END;
+CREATE TRIGGER message_window_code_ad AFTER DELETE ON message_window_code BEGIN
+    INSERT INTO recall_vector_state(tbl, agent_id, deletes)
+        VALUES ('message_window', old.agent_id, 1)
+        ON CONFLICT(tbl, agent_id) DO UPDATE SET deletes = deletes + 1;
+END;
+DROP TABLE message_vec;
+DROP TABLE message_window_vec;
+CREATE VIEW message_vec(message_id, agent_id, embedding) AS
+    SELECT e.message_id, m.agent_id, e.embedding
+    FROM message_embedding e JOIN messages m ON m.id = e.message_id;
+CREATE VIEW message_window_vec(message_id, agent_id, embedding) AS
+    SELECT e.message_id, w.agent_id, e.embedding
+    FROM message_window_embedding e JOIN message_window w ON w.message_id = e.message_id;
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("initial schema", _INITIAL),
     ("archival binary prefilter + exact re-rank", _ARCHIVAL_INDEX),
@@ -346,4 +426,5 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("agent and document ids never reused", _IDS_NEVER_REUSED),
     ("an index to find a message by its time and text", _SAME_MESSAGE_INDEX),
     ("vectors of deleted messages and passages removed", _ORPHAN_VECTORS),
+    ("recall vectors: binary prefilter + exact re-rank", _RECALL_VECTORS),
 ]
