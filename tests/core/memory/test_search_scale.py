@@ -6,12 +6,13 @@ a ten times longer history."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from ember.core.memory import search_index
+from ember.core.memory import search, search_index
 from ember.core.storage.store import Store
 
 STEP = 100
@@ -154,3 +155,25 @@ def test_indexing_a_new_message_does_not_read_the_history(store: Store, hash_emb
     assert large < 2 * small + 5, (small, large)
     pending, n = steps(store, lambda: search_index.pending(store, agent_id))
     assert n == 0 and pending < 5
+
+
+def test_the_top_of_the_fusion_is_exactly_the_whole_fusions_top() -> None:
+    rng = random.Random(5)
+    weights = [search.WEIGHTS, search.Weights(1.0, 0.0, 1.0, 0.5, 60.0)]
+    for trial in range(300):
+        pool = list(range(rng.choice([20, 400, 5000])))
+        ranked = {
+            "message_keyword": rng.sample(pool, rng.randint(0, len(pool))),
+            "window_keyword": rng.sample(pool, rng.randint(0, len(pool))),
+            "message_vector": rng.sample(pool, min(len(pool), 50)),
+            "window_vector": rng.sample(pool, min(len(pool), 50)),
+        }
+        if trial % 3 == 0:  # long rankings that agree at the top: the early stop
+            head = rng.sample(pool, 10)
+            for name in ranked:
+                ranked[name] = head + [i for i in ranked[name] if i not in head]
+        hidden = frozenset(rng.sample(pool, rng.choice([0, 1, 5])))
+        w = weights[trial % 2]
+        limit = rng.choice([1, 5, 10, 25])
+        without = {n: [i for i in ids if i not in hidden] for n, ids in ranked.items()}
+        assert search.fuse_top(ranked, w, limit, hidden) == search.fuse(without, w)[:limit]
