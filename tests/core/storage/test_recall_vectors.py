@@ -4,6 +4,7 @@ followed in place, late embeddings and deletes seen, per agent."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from ember.core.storage import recall_vectors
 from ember.core.storage.store import Store
@@ -28,7 +29,17 @@ def _exact(ids: list[int], vectors: np.ndarray, query: np.ndarray, k: int) -> li
     return [ids[i] for i in np.lexsort((-np.asarray(ids), dist))[:k]]
 
 
-def test_small_agents_are_searched_exactly_ties_newest_first(store: Store) -> None:
+@pytest.fixture(params=["floats kept", "floats read"])
+def floats_kept(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Each test twice: floats kept in memory (small agents), and read from the file."""
+    if request.param == "floats read":
+        monkeypatch.setattr(recall_vectors, "IN_MEMORY", 0)
+    return request.param == "floats kept"
+
+
+def test_small_agents_are_searched_exactly_ties_newest_first(
+    store: Store, floats_kept: bool
+) -> None:
     rng = np.random.default_rng(1)
     a = _agent(store)
     ids = _messages(store, a, 40)
@@ -43,7 +54,7 @@ def test_small_agents_are_searched_exactly_ties_newest_first(store: Store) -> No
 
 
 def test_rewrites_late_embeddings_and_deletes_are_seen_by_the_next_search(
-    store: Store,
+    store: Store, floats_kept: bool
 ) -> None:
     rng = np.random.default_rng(2)
     a, b = _agent(store), _agent(store, "b")
@@ -56,15 +67,18 @@ def test_rewrites_late_embeddings_and_deletes_are_seen_by_the_next_search(
     store.set_message_embedding(ids[5], a, vectors[35])  # rewritten in place
     assert store.search_messages_vector(a, vectors[35], 1)[0][0] == ids[5]
     assert store.search_messages_vector(a, vectors[5], 1)[0][0] != ids[5]
+    new = _messages(store, a, 1)[0]  # a new message: its floats join the kept ones
+    store.set_message_embedding(new, a, vectors[34])
+    assert store.search_messages_vector(a, vectors[34], 1)[0][0] == new
     store.set_message_embedding(ids[10], a, vectors[10])  # embedded late (a backfill)
     assert store.search_messages_vector(a, vectors[10], 1)[0][0] == ids[10]
-    assert {i for i, _ in store.search_messages_vector(a, vectors[31], 50)} == set(ids)
+    assert {i for i, _ in store.search_messages_vector(a, vectors[31], 50)} == {*ids, new}
     store.delete_messages([ids[10]])  # a turn taken back
     assert ids[10] not in {i for i, _ in store.search_messages_vector(a, vectors[10], 50)}
     assert [i for i, _ in store.search_messages_vector(b, vectors[31], 1)] == [theirs[1]]
 
 
-def test_large_agents_find_what_exact_search_finds(store: Store) -> None:
+def test_large_agents_find_what_exact_search_finds(store: Store, floats_kept: bool) -> None:
     rng = np.random.default_rng(3)
     a = _agent(store)
     n = 3000  # past the candidate count: the Hamming prefilter decides what is re-ranked
@@ -80,10 +94,10 @@ def test_large_agents_find_what_exact_search_finds(store: Store) -> None:
         query /= np.linalg.norm(query)
         found = [i for i, _ in store.search_messages_vector(a, query, 50)]
         recall.append(len(set(found) & set(_exact(ids, vectors, query, 50))) / 50)
-    assert np.mean(recall) >= 0.95
+    assert np.mean(recall) == 1.0 if floats_kept else np.mean(recall) >= 0.95
 
 
-def test_a_new_connection_sees_what_another_wrote(store: Store) -> None:
+def test_a_new_connection_sees_what_another_wrote(store: Store, floats_kept: bool) -> None:
     rng = np.random.default_rng(4)
     a = _agent(store)
     ids = _messages(store, a, 3)
