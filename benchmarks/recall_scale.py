@@ -16,6 +16,7 @@ the process (nothing of Python's or torch's start-up):
 (b) automatic recall, the part of a turn before the model runs: the user's message stored
     and embedded as the engine does, then ``autorecall.for_message`` (the function the
     engine calls before a user message: recall and archival search, neighbours, event);
+    each message stays in recall (out of the queue) until the end, as in a chat;
 (c) the database's bytes per message (the SQLite file and its WAL, after the fill).
 
 Median and p95 over every query and round; one table, the sizes side by side.
@@ -170,6 +171,7 @@ def measure_queries(home: Path, queries: list[str], embedder: Any, rounds: int) 
         search_s: list[float] = []
         recall_s: list[float] = []
         shown = 0
+        added: list[int] = []
         for _ in range(rounds):
             for q in queries:
                 t = time.perf_counter()
@@ -190,9 +192,12 @@ def measure_queries(home: Path, queries: list[str], embedder: Any, rounds: int) 
                 events = autorecall.for_message(ember.store, ember.embedder, agent.id, q, mid)
                 recall_s.append(time.perf_counter() - t)
                 shown += bool(events)
-                with ember.store.transaction():  # taken back: the next query, same memory
-                    ember.store.delete_messages([mid])
-                    search_index.rewind(ember.store, agent.id, mid)
+                added.append(mid)
+                with ember.store.transaction():  # out of the queue, as after a flush
+                    ember.store.evict_messages([mid])
+        with ember.store.transaction():  # the folder as it was filled
+            ember.store.delete_messages(added)
+            search_index.rewind(ember.store, agent.id, min(added))
         return {
             "search_ms": _ms(search_s),
             "recall_ms": _ms(recall_s),
