@@ -84,7 +84,7 @@ def test_sync_indexes_new_messages_and_rewrites_the_windows_they_join(
     assert text[ids[0]] == "one\ntwo\nthree"
     assert text[ids[2]] == "one\ntwo\nthree\nfour"
     assert text[four] == "two\nthree\nfour"
-    n_vec = store.conn.execute("SELECT count(*) FROM message_window_vec").fetchone()[0]
+    n_vec = store.conn.execute("SELECT count(*) FROM message_window_embedding").fetchone()[0]
     assert n_vec == 4
 
 
@@ -185,7 +185,8 @@ def test_search_is_per_agent_and_deleting_an_agent_drops_its_index(
     assert search.search(store, hash_embedder, b, "recall", "garden").hits[0].text == "nothing here"
     store.delete_agent(a)
     left = store.conn.execute(
-        "SELECT (SELECT count(*) FROM message_window), (SELECT count(*) FROM message_window_vec),"
+        "SELECT (SELECT count(*) FROM message_window),"
+        " (SELECT count(*) FROM message_window_embedding),"
         " (SELECT count(*) FROM message_window_state)"
     ).fetchone()
     assert tuple(left) == (1, 1, 1)  # only b's
