@@ -16,6 +16,7 @@ before migration 3 is indexed whole by its first :func:`sync`, with progress.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -163,11 +164,13 @@ def sync(
     first = max(0, len(before) - RADIUS)  # earlier windows cannot have changed
     texts = windows(rows)
     affected = [r[0] for r in rows[first:]]
+    # One JSON parameter, not one per id: the first sync after importing 1M messages
+    # failed with "too many SQL variables".
     old = dict(
         store.conn.execute(
-            f"SELECT message_id, text FROM message_window WHERE message_id IN "
-            f"({','.join('?' * len(affected))})",
-            affected,
+            "SELECT message_id, text FROM message_window WHERE message_id IN "
+            "(SELECT value FROM json_each(?))",
+            (json.dumps(affected),),
         ).fetchall()
     )
     changed = [i for i in affected if old.get(i) != texts[i]]

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pytest
 
 from ember.core.memory import search, search_index
 from ember.core.storage.store import Store
@@ -177,3 +178,25 @@ def test_the_top_of_the_fusion_is_exactly_the_whole_fusions_top() -> None:
         limit = rng.choice([1, 5, 10, 25])
         without = {n: [i for i in ids if i not in hidden] for n, ids in ranked.items()}
         assert search.fuse_top(ranked, w, limit, hidden) == search.fuse(without, w)[:limit]
+
+
+def test_the_first_sync_of_a_long_history_is_not_bound_by_sql_variables(
+    store: Store, hash_embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An imported million messages are indexed by one sync: it asked for the windows it
+    rewrites with one SQL variable per message ("too many SQL variables" at 1M; SQLite
+    allows 250,000 here, 32,766 in other builds)."""
+    agent_id = store.create_agent("a", {"persona": "p", "human": "h"}).id
+    grow_messages(store, agent_id, 300, zebras=False)
+    widest = 0
+    execute = store.conn.execute
+
+    def counting(sql: str, parameters: Any = ()) -> Any:
+        nonlocal widest
+        widest = max(widest, len(parameters))
+        return execute(sql, parameters)
+
+    monkeypatch.setattr(store.conn, "execute", counting)
+    assert search_index.sync(store, hash_embedder, agent_id) == 300
+    assert widest < 10
+    assert search_index.pending(store, agent_id) == 0
