@@ -77,13 +77,8 @@ def _neighbours(
 ) -> list[tuple[str, str, str]]:
     """``(role, text, time)`` of the ``n`` messages with text nearest to ``message_id``
     on one side, nearest first."""
-    side, order = (">", "") if after else ("<", " DESC")
-    rows = store.conn.execute(
-        f"SELECT role, text, created_at FROM messages WHERE agent_id = ? AND id {side} ? "
-        f"AND text != '' ORDER BY id{order} LIMIT ?",
-        (agent_id, message_id, n),
-    ).fetchall()
-    return [(str(r), str(t), str(c)) for r, t, c in rows]
+    near = store.searchable_near(agent_id, message_id, after=after, limit=n)
+    return [(role, text, created_at) for _, role, text, created_at in near]
 
 
 def _previous_text(store: Store, agent_id: int, message_id: int) -> str | None:

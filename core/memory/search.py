@@ -23,6 +23,7 @@ The same functions serve the agent's tools, ``ember search``, the GUI and ``embe
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -168,6 +169,51 @@ def fuse(ranked: dict[str, list[int]], weights: Weights) -> list[tuple[int, floa
     return fused
 
 
+def fuse_top(
+    ranked: dict[str, list[int]],
+    weights: Weights,
+    limit: int,
+    hidden: frozenset[int] = frozenset(),
+) -> list[tuple[int, float]]:
+    """``fuse(ranked without hidden, weights)[:limit]``, the same pairs, without scoring
+    every match: at 100k messages the keyword rankings hold ~10^5 ids, and fusing them all
+    was 50 ms of each automatic recall. Only the items in the first ``depth`` places of a
+    ranking are scored (exactly: from their places in the whole rankings, summed in the
+    same order as :func:`rrf`); anything further down every ranking scores at most
+    ``Σ w / (k + depth + 1)``, so once the ``limit``-th score beats that the top is final,
+    and otherwise ``depth`` grows (at worst to every item, as :func:`fuse`)."""
+    if limit <= 0:
+        return []
+    k = weights.k
+    positive = [(float(getattr(weights, n)), ids) for n, ids in ranked.items()]
+    positive = [(w, ids) for w, ids in positive if w > 0]
+    places = [dict(zip(ids, range(len(ids)), strict=True)) for _, ids in positive]
+    skips = [sorted(p[h] for h in hidden if h in p) for p in places]
+    unique = all(len(p) == len(ids) for p, (_, ids) in zip(places, positive, strict=True))
+    longest = max((len(ids) for _, ids in positive), default=0)
+    depth = max(4 * limit, 64)
+    while unique and depth < longest:
+        found: set[int] = set()
+        for (_, ids), skip in zip(positive, skips, strict=True):
+            found.update(ids[: depth + len(skip)])
+        scored = []
+        for item in found - hidden:
+            score = 0.0
+            for (w, _), p, skip in zip(positive, places, skips, strict=True):
+                place = p.get(item)
+                if place is not None:
+                    score = score + w / (k + place - bisect.bisect_left(skip, place) + 1)
+            scored.append((item, score))
+        scored.sort(key=lambda kv: (-kv[1], kv[0]))
+        below = sum(w / (k + depth + 1) for w, ids in positive if len(ids) > depth)
+        if len(scored) >= limit and scored[limit - 1][1] > below * (1 + 1e-9):
+            return scored[:limit]
+        depth *= 4
+    if hidden:
+        ranked = {name: [i for i in ids if i not in hidden] for name, ids in ranked.items()}
+    return fuse(ranked, weights)[:limit]
+
+
 def search(
     store: Store,
     embedder: Embedder,
@@ -183,10 +229,10 @@ def search(
     """One page of hybrid search over recall (messages) or archival (passages) memory
     (``index``: see :func:`rankings`). Raises PageOutOfRange for a page past the end."""
     ranked = rankings(store, embedder, agent_id, tier, query, index)
-    fused = fuse(ranked, weights or WEIGHTS)
-    total = len(fused)
+    total = len(set().union(*ranked.values()))
     pages = check_page(page, total, page_size)
-    hits = _hits(store, tier, fused[page * page_size : (page + 1) * page_size])
+    fused = fuse_top(ranked, weights or WEIGHTS, (page + 1) * page_size)
+    hits = _hits(store, tier, fused[page * page_size :])
     return ResultPage(hits, total, page, pages)
 
 
@@ -204,9 +250,7 @@ def best(
     taken out of every ranking before the fusion, so they move nothing up or down (a
     user's question ranks first for itself)."""
     ranked = rankings(store, embedder, agent_id, tier, query)
-    if hidden:
-        ranked = {name: [i for i in ids if i not in hidden] for name, ids in ranked.items()}
-    return _hits(store, tier, fuse(ranked, weights or WEIGHTS)[:limit])
+    return _hits(store, tier, fuse_top(ranked, weights or WEIGHTS, limit, hidden))
 
 
 def _hits(store: Store, tier: Tier, chunk: Sequence[tuple[int, float]]) -> list[Hit]:

@@ -3,10 +3,10 @@ queries of hybrid search.
 
 A conversational answer usually sits next to the words of the question, not in them
 ("Did I ever tell you about my sister?" / "Her name is Hanna."). So besides the per-message
-full-text and vector indexes (``messages_fts``, ``message_vec``), each searchable message
+full-text and vector indexes (``messages_fts``, ``message_embedding``), each searchable message
 has a *window*: its text with up to :data:`RADIUS` searchable messages on either side, from
 the same session (consecutive messages less than :data:`SESSION_GAP` apart). Windows have
-their own FTS5 table and vec0 table (``message_window*``, migration 3).
+their own FTS5 table and vector tables (``message_window*``; see recall_vectors.py).
 
 The index is brought up to date lazily (:func:`sync`) before a recall search, from a
 per-agent watermark: a new message gets its window, and the windows of the messages just
@@ -16,13 +16,14 @@ before migration 3 is indexed whole by its first :func:`sync`, with progress.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from ember.core.memory.embedder import Embedder
 from ember.core.storage import archival
-from ember.core.storage.store import Store, vector_blob
+from ember.core.storage.store import Store
 from ember.core.storage.store_base import Vector
 
 RADIUS = 2
@@ -70,8 +71,11 @@ def keyword_ranking(store: Store, table: str, agent_id: int, match: str | None) 
     fts = f"{table}_fts"
     # Passages of a document still loading are not part of archival memory yet.
     where = f" AND {archival.finished('t')}" if table == "passages" else ""
+    # CROSS JOIN keeps the full-text index outside: left to itself, SQLite 3.51's planner
+    # walked every message of the agent and ran the MATCH once for each (0.9 s at 10k
+    # messages for a 600-match query instead of 12 ms; quadratic in the history).
     rows = store.conn.execute(
-        f"SELECT t.{key} FROM {fts} JOIN {table} t ON t.{key} = {fts}.rowid "
+        f"SELECT t.{key} FROM {fts} CROSS JOIN {table} t ON t.{key} = {fts}.rowid "
         f"WHERE {fts} MATCH ? AND t.agent_id = ?{where} ORDER BY bm25({fts}), t.{key}",
         (match, agent_id),
     ).fetchall()
@@ -80,12 +84,7 @@ def keyword_ranking(store: Store, table: str, agent_id: int, match: str | None) 
 
 def window_vector_ranking(store: Store, agent_id: int, vector: Vector, k: int) -> list[int]:
     """Message ids whose windows are nearest to ``vector``."""
-    rows = store.conn.execute(
-        "SELECT message_id FROM message_window_vec "
-        "WHERE embedding MATCH ? AND k = ? AND agent_id = ? ORDER BY distance",
-        (vector_blob(vector), k, agent_id),
-    ).fetchall()
-    return [int(r[0]) for r in rows]
+    return [i for i, _ in store.search_windows_vector(agent_id, vector, k)]
 
 
 # -- keeping the window index up to date ---------------------------------------------------
@@ -100,11 +99,7 @@ def _watermark(store: Store, agent_id: int) -> int:
 
 def pending(store: Store, agent_id: int) -> int:
     """How many searchable messages of the agent have no window yet."""
-    row = store.conn.execute(
-        "SELECT count(*) FROM messages WHERE agent_id = ? AND id > ? AND text != ''",
-        (agent_id, _watermark(store, agent_id)),
-    ).fetchone()
-    return int(row[0])
+    return store.count_searchable_after(agent_id, _watermark(store, agent_id))
 
 
 def _parse(value: str) -> datetime | None:
@@ -156,27 +151,26 @@ def sync(
     """Index the agent's messages that arrived since the last sync; returns how many
     windows were (re)embedded. ``on_progress(done, total)`` follows the embedding."""
     upto = _watermark(store, agent_id)
-    new = store.conn.execute(
-        "SELECT id, text, created_at FROM messages WHERE agent_id = ? AND id > ? "
-        "AND text != '' ORDER BY id",
-        (agent_id, upto),
-    ).fetchall()
+    new = store.searchable_after(agent_id, upto)
     if not new:
         return 0
-    before = store.conn.execute(
-        "SELECT id, text, created_at FROM messages WHERE agent_id = ? AND id <= ? "
-        "AND text != '' ORDER BY id DESC LIMIT ?",
-        (agent_id, upto, 2 * RADIUS),
-    ).fetchall()
-    rows = [(int(r[0]), str(r[1]), str(r[2])) for r in [*reversed(before), *new]]
+    before = [
+        (i, text, created_at)
+        for i, _, text, created_at in store.searchable_near(
+            agent_id, upto, after=False, limit=2 * RADIUS, inclusive=True
+        )
+    ]
+    rows = [*reversed(before), *new]
     first = max(0, len(before) - RADIUS)  # earlier windows cannot have changed
     texts = windows(rows)
     affected = [r[0] for r in rows[first:]]
+    # One JSON parameter, not one per id: the first sync after importing 1M messages
+    # failed with "too many SQL variables".
     old = dict(
         store.conn.execute(
-            f"SELECT message_id, text FROM message_window WHERE message_id IN "
-            f"({','.join('?' * len(affected))})",
-            affected,
+            "SELECT message_id, text FROM message_window WHERE message_id IN "
+            "(SELECT value FROM json_each(?))",
+            (json.dumps(affected),),
         ).fetchall()
     )
     changed = [i for i in affected if old.get(i) != texts[i]]
@@ -184,20 +178,14 @@ def sync(
         batch = changed[start : start + EMBED_BATCH]
         vectors = embedder.embed([texts[i] for i in batch])
         with store.transaction():
-            for message_id, vector in zip(batch, vectors, strict=True):
-                store.conn.execute(
-                    "INSERT INTO message_window(message_id, agent_id, text) VALUES (?, ?, ?) "
-                    "ON CONFLICT(message_id) DO UPDATE SET text = excluded.text",
-                    (message_id, agent_id, texts[message_id]),
-                )
-                store.conn.execute(
-                    "DELETE FROM message_window_vec WHERE message_id = ?", (message_id,)
-                )
-                store.conn.execute(
-                    "INSERT INTO message_window_vec(message_id, agent_id, embedding) "
-                    "VALUES (?, ?, ?)",
-                    (message_id, agent_id, vector_blob(vector)),
-                )
+            store.conn.executemany(
+                "INSERT INTO message_window(message_id, agent_id, text) VALUES (?, ?, ?) "
+                "ON CONFLICT(message_id) DO UPDATE SET text = excluded.text",
+                [(i, agent_id, texts[i]) for i in batch],
+            )
+            store.set_window_embeddings(
+                [(i, agent_id, v) for i, v in zip(batch, vectors, strict=True)]
+            )
         if on_progress is not None:
             on_progress(min(start + EMBED_BATCH, len(changed)), len(changed))
     store.conn.execute(

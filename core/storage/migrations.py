@@ -6,6 +6,8 @@ Each entry is ``(name, sql_script)``; ``db.migrate_db`` applies those not yet re
 
 from __future__ import annotations
 
+from ember.core.storage.migration_recall_vectors import RECALL_VECTORS
+
 DEFAULT_EMBED_DIM = 384
 
 _INITIAL = f"""
@@ -366,4 +368,5 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("an index to find a message by its time and text", _SAME_MESSAGE_INDEX),
     ("vectors of deleted messages and passages removed", _ORPHAN_VECTORS),
     ("the memories each reply was written from", _REPLY_MEMORIES),
+    ("recall vectors: binary prefilter + exact re-rank", RECALL_VECTORS),
 ]

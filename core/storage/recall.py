@@ -1,5 +1,5 @@
 """Recall memory: every message of every agent, its FIFO-queue state, keyword (FTS5) and
-vector (``message_vec``, a ``vec0`` table partitioned by agent) search.
+vector search (``message_embedding``, searched through ``recall_vectors``).
 
 Part of :class:`ember.core.storage.store.Store`. Messages are never deleted by eviction: leaving
 the context window only clears ``in_context``.
@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from ember.core.kernel import clock
 from ember.core.kernel.jsontypes import JSONLike, JSONObject
-from ember.core.storage import messages
+from ember.core.storage import messages, recall_vectors
 from ember.core.storage.messages import Kind, Part, Role
-from ember.core.storage.store_base import SQLValue, StoreBase, Vector, row_reader, vector_blob
+from ember.core.storage.store_base import SQLValue, StoreBase, Vector, row_reader
 
 # The id of an agent's newest reply still in its queue (the index walked from its end).
 _NEWEST_REPLY = (
@@ -62,6 +63,11 @@ _message = row_reader(
 
 class RecallStore(StoreBase):
     """Recall messages and their search indexes."""
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        super().__init__(path)
+        self._message_index = recall_vectors.RecallVectorIndex(self.conn, recall_vectors.MESSAGES)
+        self._window_index = recall_vectors.RecallVectorIndex(self.conn, recall_vectors.WINDOWS)
 
     def add_message(
         self,
@@ -180,6 +186,46 @@ class RecallStore(StoreBase):
         )
         return [_message(r) for r in reversed(rows)]
 
+    def searchable_near(
+        self, agent_id: int, message_id: int, *, after: bool, limit: int, inclusive: bool = False
+    ) -> list[tuple[int, str, str, str]]:
+        """``(id, role, text, created_at)`` of the agent's ``limit`` messages with text
+        nearest to ``message_id`` on one side (``inclusive``: it too), nearest first.
+
+        One ordered walk of the agent's index per queue state, so the cost does not grow
+        with the history: over ``(agent_id, in_context, id)`` a plain ``id <`` range made
+        SQLite read and sort every earlier message of the agent (20 ms at 10k)."""
+        side = (">=" if inclusive else ">") if after else ("<=" if inclusive else "<")
+        order = "" if after else " DESC"
+        branch = (
+            "SELECT id, role, text, created_at FROM messages WHERE agent_id = ? "
+            f"AND in_context = ? AND id {side} ? AND text != '' ORDER BY id{order} LIMIT ?"
+        )
+        rows = self.conn.execute(
+            f"SELECT * FROM ({branch}) UNION ALL SELECT * FROM ({branch}) "
+            f"ORDER BY id{order} LIMIT ?",
+            (agent_id, 0, message_id, limit, agent_id, 1, message_id, limit, limit),
+        ).fetchall()
+        return [(int(i), str(r), str(t), str(c)) for i, r, t, c in rows]
+
+    def searchable_after(self, agent_id: int, after_id: int) -> list[tuple[int, str, str]]:
+        """``(id, text, created_at)`` of the agent's messages with text after ``after_id``,
+        oldest first (through the agent's index: only those rows are read)."""
+        rows = self.conn.execute(
+            "SELECT id, text, created_at FROM messages WHERE agent_id = ? "
+            "AND in_context IN (0, 1) AND id > ? AND text != '' ORDER BY id",
+            (agent_id, after_id),
+        ).fetchall()
+        return [(int(i), str(t), str(c)) for i, t, c in rows]
+
+    def count_searchable_after(self, agent_id: int, after_id: int) -> int:
+        """How many of the agent's messages with text come after ``after_id``."""
+        return self._int(
+            "SELECT count(*) FROM messages WHERE agent_id = ? AND in_context IN (0, 1) "
+            "AND id > ? AND text != ''",
+            (agent_id, after_id),
+        )
+
     def count_messages(self, agent_id: int, *, in_context: bool | None = None) -> int:
         """How many messages recall memory holds (optionally only in or out of context)."""
         if in_context is None:
@@ -193,34 +239,35 @@ class RecallStore(StoreBase):
         """Store (or replace) the embedding of a message's searchable text.
 
         Idempotent and safe when another process embeds the same message at the same time
-        (a chat's backfill and another chat's turn): vec0 ignores ``INSERT OR REPLACE``,
-        so the old row is deleted and the new one inserted inside one write transaction,
-        which SQLite serialises between processes.
+        (a chat's backfill and another chat's turn): the rows are replaced inside one
+        write transaction, which SQLite serialises between processes.
         """
         self.set_message_embeddings([(message_id, agent_id, vector)])
 
     def set_message_embeddings(self, items: Iterable[tuple[int, int, Vector]]) -> None:
         """Store (or replace) several message embeddings in one transaction."""
-        rows = [(mid, aid, vector_blob(v)) for mid, aid, v in items]
+        rows = list(items)
         if not rows:
             return
         with self.transaction():
-            # vec0 has no foreign keys: a message deleted meanwhile (its agent deleted by
-            # another process during an import) gets no vector, or it would outlive it.
+            # Vectors have no foreign keys: a message deleted meanwhile (its agent deleted
+            # by another process during an import) gets no vector, or it would outlive it.
             ids = json.dumps([r[0] for r in rows])
             alive = {
-                int(r[0])
+                (int(r[0]), int(r[1]))
                 for r in self._all(
-                    "SELECT id FROM messages WHERE id IN (SELECT value FROM json_each(?))", (ids,)
+                    "SELECT id, agent_id FROM messages WHERE id IN "
+                    "(SELECT value FROM json_each(?))",
+                    (ids,),
                 )
             }
-            rows = [r for r in rows if r[0] in alive]
-            self.conn.executemany(
-                "DELETE FROM message_vec WHERE message_id = ?", [(r[0],) for r in rows]
-            )
-            self.conn.executemany(
-                "INSERT INTO message_vec(message_id, agent_id, embedding) VALUES (?, ?, ?)", rows
-            )
+            rows = [r for r in rows if (r[0], r[1]) in alive]
+            recall_vectors.write(self.conn, recall_vectors.MESSAGES, rows)
+
+    def set_window_embeddings(self, items: Sequence[tuple[int, int, Vector]]) -> None:
+        """Store (or replace) ``(message id, agent id, vector)`` embeddings of search
+        windows (``search_index``); inside the caller's transaction."""
+        recall_vectors.write(self.conn, recall_vectors.WINDOWS, items)
 
     def messages_missing_embedding(
         self, agent_id: int | None = None, limit: int = 256, after_id: int = 0
@@ -228,7 +275,7 @@ class RecallStore(StoreBase):
         """Searchable messages that have no embedding yet (oldest first, ids > ``after_id``)."""
         sql = (
             "SELECT m.* FROM messages m WHERE m.id > ? AND m.text != '' AND NOT EXISTS "
-            "(SELECT 1 FROM message_vec v WHERE v.message_id = m.id)"
+            "(SELECT 1 FROM message_embedding v WHERE v.message_id = m.id)"
         )
         params: list[SQLValue] = [after_id]
         if agent_id is not None:
@@ -245,7 +292,7 @@ class RecallStore(StoreBase):
         return self._int(
             "SELECT count(*) FROM messages m WHERE m.agent_id = ? AND m.id > ? "
             "AND m.text != '' AND NOT EXISTS "
-            "(SELECT 1 FROM message_vec v WHERE v.message_id = m.id)",
+            "(SELECT 1 FROM message_embedding v WHERE v.message_id = m.id)",
             (agent_id, after_id),
         )
 
@@ -258,13 +305,15 @@ class RecallStore(StoreBase):
     def search_messages_vector(
         self, agent_id: int, vector: Vector, k: int
     ) -> list[tuple[int, float]]:
-        """(message id, cosine distance) of the ``k`` nearest message embeddings."""
-        rows = self._all(
-            "SELECT message_id, distance FROM message_vec "
-            "WHERE embedding MATCH ? AND k = ? AND agent_id = ? ORDER BY distance",
-            (vector_blob(vector), k, agent_id),
-        )
-        return [(int(r[0]), float(r[1])) for r in rows]
+        """(message id, cosine distance) of the ``k`` nearest message embeddings, nearest
+        first (exact up to ``vector_index.candidates(k)`` messages; see recall_vectors)."""
+        return self._message_index.search(agent_id, vector, k)
+
+    def search_windows_vector(
+        self, agent_id: int, vector: Vector, k: int
+    ) -> list[tuple[int, float]]:
+        """(message id, cosine distance) of the ``k`` search windows nearest ``vector``."""
+        return self._window_index.search(agent_id, vector, k)
 
     def messages_between(
         self, agent_id: int, start_day: str, end_day: str, offset: int, limit: int

@@ -164,7 +164,7 @@ class StoreBase:
             return []
         rows = self._all(
             f"SELECT p.id, bm25({table}_fts) AS score FROM {table}_fts "
-            f"JOIN {table} p ON p.id = {table}_fts.rowid "
+            f"CROSS JOIN {table} p ON p.id = {table}_fts.rowid "  # the index first (search_index)
             f"WHERE {table}_fts MATCH ? AND p.agent_id = ? AND {where} ORDER BY score LIMIT ?",
             (match, agent_id, limit),
         )

@@ -53,7 +53,7 @@ def _message_rows(store: Store, agent_id: int) -> Iterator[JSONObject]:
         vectors = {
             int(v[0]): v[1]
             for v in store.conn.execute(
-                "SELECT message_id, embedding FROM message_vec "
+                "SELECT message_id, embedding FROM message_embedding "
                 "WHERE message_id IN (SELECT value FROM json_each(?))",
                 (ids,),
             ).fetchall()

@@ -74,7 +74,7 @@ def test_two_processes_embedding_the_same_messages_both_succeed(tmp_path: Path) 
         assert p.returncode == 0, err
         assert out.strip() == "done"
     with Store(db) as store:
-        stored = [r[0] for r in store.conn.execute("SELECT message_id FROM message_vec")]
+        stored = [r[0] for r in store.conn.execute("SELECT message_id FROM message_embedding")]
         assert sorted(stored) == ids  # one vector per message, none lost, none doubled
 
 

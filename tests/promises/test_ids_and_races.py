@@ -126,10 +126,10 @@ def test_vectors_a_deleted_agent_left_in_an_old_file_are_removed(
     monkeypatch.setattr(db, "MIGRATIONS", MIGRATIONS)
     with Store(path) as store:
         vectors = store.conn.execute(
-            "SELECT message_id, agent_id FROM message_vec ORDER BY message_id"
+            "SELECT message_id, agent_id FROM message_code ORDER BY message_id"
         ).fetchall()
         assert [tuple(r) for r in vectors] == [(mine, keep.id)]
-        assert _raw_count(store, "message_window_vec") == 0
+        assert _raw_count(store, "message_window_embedding") == 0
         assert [r[0] for r in store.conn.execute("SELECT passage_id FROM passage_embedding")] == [
             note
         ]
@@ -263,7 +263,7 @@ def test_deleting_the_agent_during_its_history_import_says_so(tmp_path: Path) ->
     importer = child("import", str(db_file), "Z", str(history), "0", f"2:{gate}")
     _wait_for(importer, "held")  # saved, and one batch of vectors written
     with Store(db_file) as store:
-        assert _raw_count(store, "message_vec") > 0
+        assert _raw_count(store, "message_embedding") > 0
     assert run_ember(home, "agents", "delete", "Z").returncode == 0
     gate.touch()
     out, err = importer.communicate(timeout=120)
@@ -273,5 +273,5 @@ def test_deleting_the_agent_during_its_history_import_says_so(tmp_path: Path) ->
         "The agent 'Z' was deleted during the import, and the imported messages with it."
     ]
     with Store(db_file) as store:  # no vectors left under the deleted agent's id
-        assert _raw_count(store, "message_vec") == 0
+        assert _raw_count(store, "message_embedding") == 0
         assert _raw_count(store, "messages") == 0

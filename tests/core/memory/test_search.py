@@ -11,7 +11,7 @@ import pytest
 from ember.core.kernel.errors import PageOutOfRange
 from ember.core.memory import search, search_index
 from ember.core.storage import db, migrations
-from ember.core.storage.store import Store
+from ember.core.storage.store import Store, vector_blob
 
 T0 = "2025-03-01T10:00:00+00:00"
 
@@ -84,7 +84,7 @@ def test_sync_indexes_new_messages_and_rewrites_the_windows_they_join(
     assert text[ids[0]] == "one\ntwo\nthree"
     assert text[ids[2]] == "one\ntwo\nthree\nfour"
     assert text[four] == "two\nthree\nfour"
-    n_vec = store.conn.execute("SELECT count(*) FROM message_window_vec").fetchone()[0]
+    n_vec = store.conn.execute("SELECT count(*) FROM message_window_embedding").fetchone()[0]
     assert n_vec == 4
 
 
@@ -185,7 +185,8 @@ def test_search_is_per_agent_and_deleting_an_agent_drops_its_index(
     assert search.search(store, hash_embedder, b, "recall", "garden").hits[0].text == "nothing here"
     store.delete_agent(a)
     left = store.conn.execute(
-        "SELECT (SELECT count(*) FROM message_window), (SELECT count(*) FROM message_window_vec),"
+        "SELECT (SELECT count(*) FROM message_window),"
+        " (SELECT count(*) FROM message_window_embedding),"
         " (SELECT count(*) FROM message_window_state)"
     ).fetchone()
     assert tuple(left) == (1, 1, 1)  # only b's
@@ -204,7 +205,15 @@ def test_migration_builds_the_window_index_of_an_existing_database(
     monkeypatch.setattr(db, "MIGRATIONS", before)
     with Store(path) as old:
         a = agent(old)
-        add(old, hash_embedder, a, [f"message {i} about kites" for i in range(100)])
+        for i in range(100):  # as Ember wrote them then: vectors in vec0
+            text = f"message {i} about kites"
+            mid = old.add_message(
+                a, "user", "user_message", {"message": text}, text, created_at=at(i)
+            )
+            old.conn.execute(
+                "INSERT INTO message_vec(message_id, agent_id, embedding) VALUES (?, ?, ?)",
+                (mid, a, vector_blob(hash_embedder.embed([text])[0])),
+            )
         assert db.schema_version(old.conn) == len(before)
     monkeypatch.setattr(db, "MIGRATIONS", migrations.MIGRATIONS)
     with Store(path) as store:
@@ -214,6 +223,8 @@ def test_migration_builds_the_window_index_of_an_existing_database(
         search_index.sync(store, hash_embedder, a, lambda d, t: progress.append((d, t)))
         assert progress == [(64, 100), (100, 100)]
         assert search.search(store, hash_embedder, a, "recall", "kites").total == 100
+        near = store.search_messages_vector(a, hash_embedder.embed(["message 7 about kites"])[0], 1)
+        assert [store.get_messages([i])[0].text for i, _ in near] == ["message 7 about kites"]
 
 
 def test_the_service_reports_and_builds_the_index_with_progress(
