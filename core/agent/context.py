@@ -8,11 +8,10 @@ The figures are budget.py's: the window minus the reply reserve, its fixed part 
 tools, examples, core memory), automatic recall's room, and the **queue budget**, the rest,
 to which the thresholds apply: at 70% of the queue budget the agent gets one
 memory-pressure alert per fill (a flush instead when the alert itself would not fit); at
-100%, before the step
-that would overflow, the oldest ≈50% of the queue's tokens are evicted — never separating
-a function call from its result — and the summary at the queue's head is rewritten from the
-previous summary plus the evicted messages, sized so that the queue lands below the alert
-line. Evicted messages stay in recall storage; a stale alert leaves the context with them.
+100%, before the step that would overflow, the oldest ≈50% of the queue's tokens are
+evicted (never a function call without its result) and the summary at the queue's head is
+rewritten from the previous one plus the evicted messages, sized so that the queue lands
+below the alert line. Evicted messages stay in recall; a stale alert leaves with them.
 
 The summary request is rendered as the *same* prompt as the main context, cut after the
 evicted messages, plus one request event: its whole prefix is already in llama.cpp's KV
@@ -115,8 +114,8 @@ class AgentContext:
         )
 
     def queue(self) -> list[Message]:
-        """The queue as the prompt needs it: all of it, or in the dialogue format only its
-        end after Ember's newest reply, which renders the same (dialogue_queue.py)."""
+        """The queue as the prompt needs it (the dialogue format: only its end after the
+        newest reply, which renders the same; dialogue_queue.py)."""
         if self.owner.renderer.dialogue:
             return self.store.context_tail(self.agent_id)
         return self.store.context_messages(self.agent_id)
@@ -294,11 +293,8 @@ class AgentContext:
         cancel: threading.Event | None = None,
     ) -> str:
         """Recursive summary of the current summary plus ``evicted``, in pieces if needed,
-        with progress events; raises Cancelled when ``cancel`` is set.
-
-        The first piece is rendered exactly like the main context cut after the evicted
-        messages, so its prompt is a KV-cache hit up to the request.
-        """
+        with progress events; raises Cancelled when ``cancel`` is set. The first piece is
+        rendered like the main context cut after the evicted messages (a KV-cache hit)."""
         room = self.backend.n_ctx - max_tokens - 8
         summary = self.store.get_agent_by_id(self.agent_id).summary  # as the head reads
         previous = summary_text(summary)
