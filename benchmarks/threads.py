@@ -1,5 +1,7 @@
 """Reply speed of the bundled model by thread count, with the machine idle and beside one
-busy process, and constrained (the dialogue reply grammar, Ember's sampler) vs free.
+busy process, and constrained (the dialogue reply grammar, Ember's sampler) vs free, and
+constrained and decoded against the prompt without memory as the engine does it
+(llm/contrast.py: a second reading of each token) vs free.
 
     .venv/bin/python benchmarks/threads.py [--rounds 3] [--tokens 48]
 
@@ -11,8 +13,8 @@ in the machine's load hits every case alike.
 
 It prints, per thread count Ember may choose (1 up to the cores, at most 4): generation
 tokens/s (median) idle and busy, free and constrained, and the ratios that matter:
-constrained / free (target ≥ 0.8) and busy / idle (target ≥ 0.4). The thread count whose
-busy / idle is highest is the one that degrades least.
+constrained / free (target ≥ 0.8), with the contrast / free, and busy / idle (target ≥ 0.4).
+The thread count whose busy / idle is highest is the one that degrades least.
 """
 
 from __future__ import annotations
@@ -41,8 +43,9 @@ from ember.core.storage.store import Block, Message
 PROMPT_MESSAGES = 6
 
 
-def first_prompt() -> Prompt:
-    """A dialogue prompt from the first generated conversation, asking its first question."""
+def first_prompt(*, without_memory: bool = False) -> Prompt:
+    """A dialogue prompt from the first generated conversation, asking its first question
+    (or the same without memory: the contrast prompt)."""
     conversation = first_conversations(1, 2)[0]
     texts = [m.text for m in conversation.messages][:PROMPT_MESSAGES]
     texts.append(conversation.questions(0)[0][1])
@@ -54,6 +57,8 @@ def first_prompt() -> Prompt:
         Block("persona", "My name is Ember.", 2000),
         Block("human", "First name: unknown", 2000),
     ]
+    if without_memory:
+        return Prompt.data(dialogue_prompt.without_memory(blocks, queue))
     return Prompt.data(dialogue_prompt.render(blocks, queue))
 
 
@@ -81,10 +86,17 @@ def busy(on: bool) -> Iterator[None]:
 
 
 def rate(
-    backend: LlamaBackend, prompt: Prompt, tokens: int, constraint: Constraint | None
+    backend: LlamaBackend,
+    prompt: Prompt,
+    tokens: int,
+    constraint: Constraint | None,
+    contrast: Prompt | None = None,
 ) -> float:
     """Generation tokens/s of one greedy completion (the prompt itself is cached)."""
-    for _ in backend.generate(prompt, constraint=constraint, max_tokens=tokens, temperature=0.0):
+    pieces = backend.generate(
+        prompt, constraint=constraint, max_tokens=tokens, temperature=0.0, contrast=contrast
+    )
+    for _ in pieces:
         pass
     stats = backend.last_stats
     assert stats is not None
@@ -99,34 +111,43 @@ def main() -> int:
     cores = os.cpu_count() or 1
     counts = list(range(1, min(cores, 4) + 1))
     prompt, constraint = first_prompt(), reply_constraint()
+    contrast = first_prompt(without_memory=True)
     model = bundled_model_path()
     backends = {n: LlamaBackend(model, n_ctx=4096, n_threads=n) for n in counts}
     for backend in backends.values():  # read the prompt once: only generation is timed
         rate(backend, prompt, 1, None)
-    cases = [(load, c) for load in (False, True) for c in (False, True)]
-    results: dict[tuple[int, bool, bool], list[float]] = {}
+    modes = ("free", "constrained", "contrast")
+    cases = [(load, m) for load in (False, True) for m in modes]
+    results: dict[tuple[int, bool, str], list[float]] = {}
     for r in range(args.rounds):
         for n in counts:
-            for load, constrained in cases:
+            for load, mode in cases:
                 with busy(load):
                     tps = rate(
-                        backends[n], prompt, args.tokens, constraint if constrained else None
+                        backends[n],
+                        prompt,
+                        args.tokens,
+                        None if mode == "free" else constraint,
+                        contrast if mode == "contrast" else None,
                     )
-                results.setdefault((n, load, constrained), []).append(tps)
+                results.setdefault((n, load, mode), []).append(tps)
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
     print(f"bundled model, {cores} cores, {args.rounds} interleaved rounds, {args.tokens} tokens")
     print(
-        "threads | idle free | idle constr. | busy free | busy constr. | constr./free | busy/idle"
+        "threads | idle free | idle constr. | idle contrast | busy free | busy constr. | "
+        "busy contrast | constr./free | contrast/free | busy/idle"
     )
     best: tuple[float, int] | None = None
     for n in counts:
         med = {k: statistics.median(v) for k, v in results.items() if k[0] == n}
-        idle_f, idle_c = med[(n, False, False)], med[(n, False, True)]
-        busy_f, busy_c = med[(n, True, False)], med[(n, True, True)]
-        degrade = busy_c / idle_c if idle_c else 0.0
+        idle_f, idle_c = med[(n, False, "free")], med[(n, False, "constrained")]
+        busy_f, busy_c = med[(n, True, "free")], med[(n, True, "constrained")]
+        idle_x, busy_x = med[(n, False, "contrast")], med[(n, True, "contrast")]
+        degrade = busy_x / idle_x if idle_x else 0.0
         print(
-            f"{n:7d} | {idle_f:9.1f} | {idle_c:12.1f} | {busy_f:9.1f} | {busy_c:12.1f} | "
-            f"{idle_c / idle_f if idle_f else 0:12.2f} | {degrade:9.2f}"
+            f"{n:7d} | {idle_f:9.1f} | {idle_c:12.1f} | {idle_x:13.1f} | {busy_f:9.1f} | "
+            f"{busy_c:12.1f} | {busy_x:13.1f} | {idle_c / idle_f if idle_f else 0:12.2f} | "
+            f"{idle_x / idle_f if idle_f else 0:13.2f} | {degrade:9.2f}"
         )
         if best is None or degrade > best[0]:
             best = (degrade, n)
