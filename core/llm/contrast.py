@@ -24,14 +24,13 @@ message there. Measured with ``ember eval first`` on the bundled model (README).
 
 from __future__ import annotations
 
-import ctypes
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ember.core.llm.sampling import candidates
+from ember.core.llm.sampling import OwnSampler, candidates
 
 # The contrast prompt's context: instructions, persona and one message (a longer one is
 # decoded without the contrast).
@@ -41,14 +40,13 @@ PLAUSIBLE = math.log(0.1)  # kept: tokens at least a tenth as likely as the like
 _BELOW = 1.0e4  # how far below the plausible ones the others are moved
 
 
-class ContrastReader:
+class ContrastReader(OwnSampler):
     """The contrast prompt's reading, as a llama.cpp sampler (see the module docstring)."""
 
     def __init__(self, llm: Any, n_ctx: int, n_threads: int, strength: float = STRENGTH) -> None:
         import llama_cpp
         from llama_cpp import _internals
 
-        self._lib = llama_cpp
         self.strength = strength
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = n_ctx
@@ -60,26 +58,7 @@ class ContrastReader:
         self.n_vocab = int(llm.n_vocab())
         self.tokens: list[int] = []  # what the contrast context holds
 
-        def apply(_smpl: Any, cur_p: Any) -> None:
-            self._apply(cur_p)
-
-        def accept(_smpl: Any, token: int) -> None:
-            self._read([token])
-
-        def reset(_smpl: Any) -> None:
-            return None
-
-        iface = llama_cpp.llama_sampler_i()
-        self._callbacks = (
-            llama_cpp.llama_sampler_i_apply(apply),
-            llama_cpp.llama_sampler_i_accept(accept),
-            llama_cpp.llama_sampler_i_reset(reset),
-        )
-        iface.apply, iface.accept, iface.reset = self._callbacks
-        self._iface = iface
-        self.sampler = llama_cpp.llama_sampler()
-        self.sampler.iface = ctypes.pointer(iface)
-        self.sampler.ctx = None
+        super().__init__()
 
     def fits(self, n_tokens: int, max_tokens: int) -> bool:
         """Whether a contrast prompt of ``n_tokens`` and a reply of ``max_tokens`` fit."""
@@ -105,6 +84,9 @@ class ContrastReader:
             self._batch.set_batch(batch=chunk, n_past=len(self.tokens), logits_all=False)
             self._ctx.decode(self._batch)
             self.tokens += chunk
+
+    def _accept(self, token: int) -> None:
+        self._read([token])
 
     def _apply(self, cur_p: Any) -> None:
         data = candidates(cur_p)

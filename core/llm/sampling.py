@@ -36,7 +36,48 @@ def candidates(cur_p: Any) -> np.ndarray:
     return np.frombuffer(memoryview(raw).cast("B"), dtype=TOKEN_DATA)
 
 
-class TopKGrammarSampler:
+class OwnSampler:
+    """A sampler of ours in llama.cpp's sampler chain: ``sampler`` calls back ``_apply``
+    (on the candidates), ``_accept`` (the chosen token) and ``_reset``, through ctypes
+    (the library's own custom samplers have no ``accept``)."""
+
+    def __init__(self) -> None:
+        import llama_cpp
+
+        self._lib = llama_cpp
+
+        def apply(_smpl: Any, cur_p: Any) -> None:
+            self._apply(cur_p)
+
+        def accept(_smpl: Any, token: int) -> None:
+            self._accept(token)
+
+        def reset(_smpl: Any) -> None:
+            self._reset()
+
+        iface = llama_cpp.llama_sampler_i()
+        self._callbacks = (
+            llama_cpp.llama_sampler_i_apply(apply),
+            llama_cpp.llama_sampler_i_accept(accept),
+            llama_cpp.llama_sampler_i_reset(reset),
+        )
+        iface.apply, iface.accept, iface.reset = self._callbacks
+        self._iface = iface
+        self.sampler = llama_cpp.llama_sampler()
+        self.sampler.iface = ctypes.pointer(iface)
+        self.sampler.ctx = None
+
+    def _apply(self, cur_p: Any) -> None:
+        raise NotImplementedError
+
+    def _accept(self, token: int) -> None:
+        return None
+
+    def _reset(self) -> None:
+        return None
+
+
+class TopKGrammarSampler(OwnSampler):
     """Grammar-constrained filtering on the ``k`` likeliest tokens, with a full fallback."""
 
     def __init__(
@@ -44,7 +85,6 @@ class TopKGrammarSampler:
     ) -> None:
         import llama_cpp
 
-        self._lib = llama_cpp
         grammar = llama_cpp.llama_sampler_init_grammar(vocab, gbnf.encode(), root.encode())
         if not grammar:
             raise ValueError("llama.cpp could not parse the grammar")
@@ -59,27 +99,13 @@ class TopKGrammarSampler:
         self._small = llama_cpp.llama_token_data_array(
             data=self._buf, size=k, selected=-1, sorted=False
         )
+        super().__init__()
 
-        def apply(_smpl: Any, cur_p: Any) -> None:
-            self._apply(cur_p)
+    def _accept(self, token: int) -> None:
+        self._lib.llama_sampler_accept(self._grammar, token)
 
-        def accept(_smpl: Any, token: int) -> None:
-            llama_cpp.llama_sampler_accept(self._grammar, token)
-
-        def reset(_smpl: Any) -> None:
-            llama_cpp.llama_sampler_reset(self._grammar)
-
-        iface = llama_cpp.llama_sampler_i()
-        self._callbacks = (
-            llama_cpp.llama_sampler_i_apply(apply),
-            llama_cpp.llama_sampler_i_accept(accept),
-            llama_cpp.llama_sampler_i_reset(reset),
-        )
-        iface.apply, iface.accept, iface.reset = self._callbacks
-        self._iface = iface
-        self.sampler = llama_cpp.llama_sampler()
-        self.sampler.iface = ctypes.pointer(iface)
-        self.sampler.ctx = None
+    def _reset(self) -> None:
+        self._lib.llama_sampler_reset(self._grammar)
 
     def _apply(self, cur_p: Any) -> None:
         lib = self._lib
@@ -168,8 +194,8 @@ def install(llm: Any, k: int = 64) -> None:
     llm._init_sampler = _init_sampler
 
 
-def _add(chain: Any, custom: Any) -> None:
-    """Append a sampler of ours (one with ``sampler`` and ``_lib``) to ``chain``."""
+def _add(chain: Any, custom: OwnSampler) -> None:
+    """Append a sampler of ours to ``chain``."""
     lib = custom._lib
     lib.llama_sampler_chain_add(chain.sampler, ctypes.pointer(custom.sampler))
     # llama-cpp-python removes registered custom samplers before freeing the chain.
