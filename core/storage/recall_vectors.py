@@ -19,7 +19,6 @@ deleted) makes it load again. vec0's exact scan, which this replaces, cost ~25 m
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,9 +29,9 @@ from ember.core.storage.store_base import Vector
 from ember.core.storage.vector_index import (
     _as_columns,
     binary_codes,
-    candidates,
-    hamming,
-    smallest,
+    cosine_distances,
+    prefiltered,
+    read_embeddings,
 )
 
 MESSAGES = "message"
@@ -179,16 +178,12 @@ class RecallVectorIndex:
 
     def embeddings(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(ids found, float32 matrix) for these message ids."""
-        rows = self.conn.execute(
+        return read_embeddings(
+            self.conn,
             f"SELECT message_id, embedding FROM {self.table}_embedding "
             "WHERE message_id IN (SELECT value FROM json_each(?))",
-            (json.dumps([int(i) for i in ids]),),
-        ).fetchall()
-        if not rows:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
-        found = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-        return found, matrix.reshape(len(rows), -1)
+            ids,
+        )
 
     def search(self, agent_id: int, vector: Vector, k: int) -> list[tuple[int, float]]:
         """(message id, cosine distance) of the agent's ``k`` nearest embeddings, nearest
@@ -197,29 +192,16 @@ class RecallVectorIndex:
             return []
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         agent = self.codes(agent_id)
-        n = len(agent.ids)
-        if n == 0:
+        if len(agent.ids) == 0:
             return []
-        want = candidates(k)
         kept = self._kept(agent)
         if kept is not None:
             ids, matrix = agent.ids, kept
         else:
-            if n <= want:
-                cand = agent.ids
-            else:
-                qcols = _as_columns(binary_codes(query[None, :]))[:, 0]
-                cand = agent.ids[smallest(hamming(agent.columns, qcols), want)]
-            ids, matrix = self.embeddings(cand)
+            ids, matrix = self.embeddings(prefiltered(agent.ids, agent.columns, query, k))
         if len(ids) == 0:
             return []
-        if matrix.shape[1] != len(query):
-            raise ValueError(
-                f"query vector has {len(query)} dimensions, the messages {matrix.shape[1]}"
-            )
-        norms = np.linalg.norm(matrix, axis=1) * (float(np.linalg.norm(query)) or 1.0)
-        norms[norms == 0] = 1.0
-        dist = 1.0 - (matrix @ query) / norms
+        dist = cosine_distances(matrix, query, "messages")
         # Equal distances (the same text said twice): the newer message first. vec0, which
         # this replaces, left their order to its scan; newest first matched it most often
         # (94 of 120 of ember eval's rankings, by id 60) and keeps recall@5 on its

@@ -22,6 +22,7 @@ point lookups ~0.2 ms each, so a 1M-passage re-rank through vec0 could not meet 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 
@@ -83,6 +84,40 @@ def smallest(distances: np.ndarray, m: int) -> np.ndarray:
 def candidates(k: int) -> int:
     """How many Hamming-nearest passages are re-ranked exactly for ``k`` results."""
     return max(MIN_CANDIDATES, CANDIDATES_PER_RESULT * k)
+
+
+def prefiltered(ids: np.ndarray, columns: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
+    """The ids (of codes ``columns``) to re-rank exactly for ``k`` results: the
+    ``candidates(k)`` Hamming-nearest to ``query``, or all of them when no more."""
+    want = candidates(k)
+    if len(ids) <= want:
+        return ids
+    qcols = _as_columns(binary_codes(query[None, :]))[:, 0]
+    nearest: np.ndarray = ids[smallest(hamming(columns, qcols), want)]
+    return nearest
+
+
+def cosine_distances(matrix: np.ndarray, query: np.ndarray, what: str) -> np.ndarray:
+    """``1 - cos`` of each row of ``matrix`` (the float vectors of ``what``) to ``query``."""
+    if matrix.shape[1] != len(query):
+        raise ValueError(f"query vector has {len(query)} dimensions, the {what} {matrix.shape[1]}")
+    norms = np.linalg.norm(matrix, axis=1) * (float(np.linalg.norm(query)) or 1.0)
+    norms[norms == 0] = 1.0
+    result: np.ndarray = 1.0 - (matrix @ query) / norms
+    return result
+
+
+def read_embeddings(
+    conn: sqlite3.Connection, select: str, ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(ids found, float32 matrix) of ``ids``: ``select`` reads ``(id, embedding)`` rows
+    whose id is in the JSON list bound to its one parameter."""
+    rows = conn.execute(select, (json.dumps([int(i) for i in ids]),)).fetchall()
+    if not rows:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+    found = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+    return found, matrix.reshape(len(rows), -1)
 
 
 @dataclass
@@ -152,16 +187,12 @@ class PassageVectorIndex:
 
     def embeddings(self, passage_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(ids found, float32 matrix) for these passage ids."""
-        rows = self.conn.execute(
+        return read_embeddings(
+            self.conn,
             "SELECT passage_id, embedding FROM passage_embedding "
             "WHERE passage_id IN (SELECT value FROM json_each(?))",
-            ("[" + ",".join(str(int(i)) for i in passage_ids) + "]",),
-        ).fetchall()
-        if not rows:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-        return ids, matrix.reshape(len(rows), -1)
+            passage_ids,
+        )
 
     def search(self, agent_id: int, vector: Vector, k: int) -> list[tuple[int, float]]:
         """(passage id, cosine distance) of the ``k`` nearest passages of the agent."""
@@ -172,21 +203,9 @@ class PassageVectorIndex:
         n = len(agent.ids)
         if n == 0:
             return []
-        want = candidates(k)
-        if n <= want:
-            cand = agent.ids
-        else:
-            qcols = _as_columns(binary_codes(query[None, :]))[:, 0]
-            cand = agent.ids[smallest(hamming(agent.columns, qcols), want)]
-        ids, matrix = self.embeddings(cand)
+        ids, matrix = self.embeddings(prefiltered(agent.ids, agent.columns, query, k))
         if len(ids) == 0:
             return []
-        if matrix.shape[1] != len(query):
-            raise ValueError(
-                f"query vector has {len(query)} dimensions, the passages {matrix.shape[1]}"
-            )
-        norms = np.linalg.norm(matrix, axis=1) * (float(np.linalg.norm(query)) or 1.0)
-        norms[norms == 0] = 1.0
-        dist = 1.0 - (matrix @ query) / norms
+        dist = cosine_distances(matrix, query, "passages")
         order = np.lexsort((ids, dist))[:k]
         return [(int(ids[i]), float(dist[i])) for i in order]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ember.core.storage import recall_vectors
+from ember.core.storage import recall_vectors, vector_index
 from ember.core.storage.store import Store
 
 
@@ -82,7 +82,7 @@ def test_large_agents_find_what_exact_search_finds(store: Store, floats_kept: bo
     rng = np.random.default_rng(3)
     a = _agent(store)
     n = 3000  # past the candidate count: the Hamming prefilter decides what is re-ranked
-    assert n > recall_vectors.candidates(50)
+    assert n > vector_index.candidates(50)
     ids = _messages(store, a, n)
     centres = _unit(rng, 30)
     vectors = centres[rng.integers(0, 30, n)] + 0.7 * _unit(rng, n)
