@@ -34,6 +34,7 @@ from ember.app.actions import Actions
 from ember.app.agent_widgets import AgentList
 from ember.app.appearance import Appearance
 from ember.app.chat import ChatView, InputBar
+from ember.app.collector import GuiGarbageCollector
 from ember.app.commands import Commands
 from ember.app.conversation import Conversation
 from ember.app.current import CurrentAgent
@@ -96,6 +97,8 @@ class MainWindow(Frame):
         self.act_inspector = self.actions_.inspector
         self.restore_geometry()
         self._connect()
+        self.collector = GuiGarbageCollector(self)  # cyclic garbage freed on this thread
+        self.closed.connect(self.collector.stop)
 
     # -- construction ------------------------------------------------------------------
 
@@ -392,4 +395,5 @@ class MainWindow(Frame):
         """Blocking shutdown for scripts and tests (stops the reply, joins the thread)."""
         self.conversation.cancel_all()
         self.worker.shutdown_now()
+        self.collector.stop()
         self.stopped = True
