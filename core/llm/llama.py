@@ -312,10 +312,10 @@ class LlamaBackend:
         stats = GenerationStats(prompt_tokens=len(tokens))
         self.last_stats = stats
         start = time.perf_counter()
+        llm: Any = self.llm  # its ``_ember_contrast`` is read by sampling.install
         try:
             stats.evaluated_tokens = self._read_prompt(tokens, cancel, on_prompt_progress)
-            if contrast is not None and constraint is not None:  # read by sampling.install
-                llm: Any = self.llm
+            if contrast is not None and constraint is not None:
                 llm._ember_contrast = self._contrast_reader(contrast, max_tokens)
             stream = self.llm.create_completion(
                 tokens,
@@ -349,9 +349,7 @@ class LlamaBackend:
                 if close is not None:
                     close()
         finally:
-            if self._contrast is not None:
-                llm = self.llm
-                llm._ember_contrast = None
+            llm._ember_contrast = None
             stats.total_seconds = time.perf_counter() - start
 
     def _contrast_reader(self, contrast: Prompt, max_tokens: int) -> ContrastReader | None:
