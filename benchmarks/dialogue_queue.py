@@ -27,16 +27,13 @@ and the queue's length after the turns.
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
+import sys
 import tempfile
 import time
-import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from ember.core.agent import presets
 from ember.core.agent.engine import Engine, EngineConfig
@@ -48,24 +45,12 @@ from ember.core.storage.store import Store
 MESSAGE = "What did I tell you about my sister last spring?"
 
 
-class HashEmbedder:
-    """Bag of words hashed into 384 dimensions: fast and deterministic (tests' embedder)."""
+def _hash_embedder() -> Any:
+    """The tests' deterministic bag-of-words embedder (tests/conftest.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from conftest import HashEmbedder
 
-    name = "hash-bench"
-    dim = 384
-    max_tokens = 256
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                out[row, zlib.crc32(word.encode()) % self.dim] += 1.0
-            norm = np.linalg.norm(out[row])
-            out[row] = out[row] / norm if norm else 1.0 / np.sqrt(self.dim)
-        return out
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
+    return HashEmbedder()
 
 
 def fill(store: Store, agent_id: int, n: int) -> None:
@@ -135,7 +120,7 @@ def measure(size: int, turns: int, searching: list[float]) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as home:
         store = Store(Path(home) / "bench.sqlite3")
         backend = ScriptedBackend(responder=lambda _p, _c: "Ember: I remember.\n", n_ctx=8192)
-        engine = Engine(store, backend, HashEmbedder(), EngineConfig(step_format="dialogue"))
+        engine = Engine(store, backend, _hash_embedder(), EngineConfig(step_format="dialogue"))
         assert engine.dialogue
         agent_id = presets.create_agent(store, "bench").id
         fill(store, agent_id, size)
