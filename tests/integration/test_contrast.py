@@ -41,6 +41,8 @@ def test_contrast_reads_in_step_and_leans_on_what_memory_adds(bundled_model: Pat
     assert say(prompt) == plain
     reader = backend._contrast
     assert reader is not None
+    reader.settle()  # the last token's read runs on the contrast thread
+    assert not reader.failed
     assert reader.tokens[: len(backend.prompt_tokens(prompt))] == backend.prompt_tokens(prompt)
     assert len(reader.tokens) > len(backend.prompt_tokens(prompt))
     # against the prompt without memory, the reply uses what memory adds: the name
