@@ -187,3 +187,23 @@ def without(text: str, span: Span) -> str:
     "What did I cook?"): what the question is about, for the search."""
     rest = " ".join((text[: span.start] + text[span.end :]).split())
     return re.sub(r"\s+([?.!,])", r"\1", rest).lstrip(",;: ")
+
+
+# "When did I…?", "What day was…?": asking when something was (not "When is my birthday?",
+# whose answer is in the words, not in the day they were said).
+_ASKS_WHEN = re.compile(
+    r"^\W*(?:and\s+|so\s+)?(?:when|(?:what|which)\s+(?:day|date))\s+"
+    r"(?:did|was|were|had|have|has)\b|\bhow\s+long\s+ago\b",
+    re.IGNORECASE,
+)
+
+
+def about_time(text: str, today: date) -> bool:
+    """Whether ``text`` asks when something was, or names past days: a memory shown for
+    it needs its day."""
+    return bool(_ASKS_WHEN.search(text)) or find(text, today) is not None
+
+
+def said_on(day: date) -> str:
+    """How a memory's day is written before its words: ``(Monday, 28 April 2025)``."""
+    return f"({day.strftime('%A')}, {day.day} {day.strftime('%B %Y')})"

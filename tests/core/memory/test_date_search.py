@@ -3,9 +3,11 @@ first (date_search.py, search.py), in the agent's search and in automatic recall
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import Any
 
+from ember.core.agent import dialogue_prompt
 from ember.core.kernel import clock
 from ember.core.memory import autorecall, date_search, search
 from ember.core.storage.store import Store
@@ -75,3 +77,22 @@ def test_the_ranking_holds_every_message_of_the_days_and_only_them(
     # Without a date there is no such ranking, and archival search never has one.
     assert "date" not in search.rankings(store, hash_embedder, a, "recall", "dinner")
     assert "date" not in search.rankings(store, hash_embedder, a, "archival", "yesterday")
+
+
+def test_a_memory_recalled_for_a_question_about_time_shows_its_day(
+    store: Store, hash_embedder: Any
+) -> None:
+    a = _load(store, hash_embedder)
+    with clock.fixed_clock(NOW):
+        for question, shown in [
+            ("When did Hanna say she is coming?", "(Monday, 5 May 2025) My sister Hanna"),
+            ("What did I make for dinner last Friday?", "(Friday, 2 May 2025) For dinner"),
+        ]:
+            memories = autorecall.recall(store, hash_embedder, a, question)
+            note = json.loads(autorecall.event(memories, question) or "{}")
+            # The bundled model's dialogue format shows a memory without its time.
+            assert any(shown in dialogue_prompt.memory_line(m) for m in note["memories"])
+        # A question not about time shows the words as they were said.
+        memories = autorecall.recall(store, hash_embedder, a, "Who is Hanna?")
+        note = json.loads(autorecall.event(memories, "Who is Hanna?") or "{}")
+    assert note["memories"][0]["message"] == "My sister Hanna is coming to stay."

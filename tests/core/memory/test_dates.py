@@ -72,3 +72,15 @@ def test_the_search_words_are_the_question_without_its_date() -> None:
         span = dates.find(question, TODAY)
         assert span is not None
         assert dates.without(question, span) == rest
+
+
+def test_questions_about_time_are_told_apart() -> None:
+    for question in [
+        "When did I start my new job?",
+        "What day did we meet?",
+        "What did I do on Friday?",
+    ]:
+        assert dates.about_time(question, TODAY), question
+    for question in ["What's my job?", "Where did I go when it rained?", "When is my birthday?"]:
+        assert not dates.about_time(question, TODAY), question
+    assert dates.said_on(date(2025, 4, 28)) == "(Monday, 28 April 2025)"
