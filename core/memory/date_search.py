@@ -31,8 +31,9 @@ K = 2.0
 
 
 def span_of(query: str) -> dates.Span | None:
-    """The days ``query`` names, resolved against the conversation's today."""
-    return dates.find(query, clock.now().date())
+    """The days ``query`` asks about, resolved against the conversation's today (None
+    for a statement: see :func:`dates.asked`)."""
+    return dates.asked(query, clock.now().date())
 
 
 def ranking(

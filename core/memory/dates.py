@@ -198,10 +198,24 @@ _ASKS_WHEN = re.compile(
 )
 
 
+# A question, or a request for memories: "What did I say last Friday", "remind me…".
+_ASKS = re.compile(
+    r"\?|^\W*(?:what|when|where|who|whom|which|how|why|did|do|does|was|were|have|had|"
+    r"tell|remind|show|list|recall|find|search)\b",
+    re.IGNORECASE,
+)
+
+
+def asked(text: str, today: date) -> Span | None:
+    """The days ``text`` names when it asks something (:func:`find`); None for a
+    statement: "I've practised every evening this month." asks for nothing of this month."""
+    return find(text, today) if _ASKS.search(text) else None
+
+
 def about_time(text: str, today: date) -> bool:
-    """Whether ``text`` asks when something was, or names past days: a memory shown for
-    it needs its day."""
-    return bool(_ASKS_WHEN.search(text)) or find(text, today) is not None
+    """Whether ``text`` asks when something was, or asks about days it names: a memory
+    shown for it needs its day."""
+    return bool(_ASKS_WHEN.search(text)) or asked(text, today) is not None
 
 
 def said_on(day: date) -> str:

@@ -74,8 +74,12 @@ def test_the_ranking_holds_every_message_of_the_days_and_only_them(
     by_id = {m.id: m for m in store.get_messages(ranked["date"])}
     assert len(ranked["date"]) == 2 == len(by_id)  # Saturday 3 May: the user and Ember
     assert all(m.created_at.startswith("2025-05-03") for m in by_id.values())
-    # Without a date there is no such ranking, and archival search never has one.
+    # Without a date there is no such ranking, nor for a statement that names one (the
+    # user's message is automatic recall's query), and archival search never has one.
     assert "date" not in search.rankings(store, hash_embedder, a, "recall", "dinner")
+    with clock.fixed_clock(NOW):
+        said = "I went for a walk last weekend."
+        assert "date" not in search.rankings(store, hash_embedder, a, "recall", said)
     assert "date" not in search.rankings(store, hash_embedder, a, "archival", "yesterday")
 
 

@@ -81,6 +81,18 @@ def test_questions_about_time_are_told_apart() -> None:
         "What did I do on Friday?",
     ]:
         assert dates.about_time(question, TODAY), question
-    for question in ["What's my job?", "Where did I go when it rained?", "When is my birthday?"]:
+    for question in [
+        "What's my job?",
+        "Where did I go when it rained?",
+        "When is my birthday?",
+        "I've been practising every evening this month.",  # a statement asks nothing
+    ]:
         assert not dates.about_time(question, TODAY), question
     assert dates.said_on(date(2025, 4, 28)) == "(Monday, 28 April 2025)"
+
+
+def test_only_a_question_asks_about_the_days_it_names() -> None:
+    assert dates.asked("I cooked gnocchi for friends on Monday.", TODAY) is None
+    assert dates.asked("Remind me what I cooked on Monday", TODAY) is not None
+    span = dates.asked("what did I cook on monday", TODAY)
+    assert span is not None and span.days() == ("2025-05-05", "2025-05-05")
