@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ember.core.evaluation import documents, generator, keyvalue
+from ember.core.evaluation import dated, documents, generator, keyvalue
 from ember.core.evaluation.generator import Question
 from ember.core.evaluation.names import ALL_TASKS, FIRST
 from ember.core.evaluation.pdf import write_pdf
@@ -37,7 +37,16 @@ class Task:
 
 def conversation_task(seed: int, size: int) -> Task:
     """A fictional user's history, imported into recall memory."""
-    data = generator.conversation(seed, size)
+    return _history_task("conversation", generator.conversation(seed, size))
+
+
+def dates_task(seed: int, size: int) -> Task:
+    """Sessions on different days, and questions that name the day (dated.py)."""
+    return _history_task("dates", dated.dated(seed, size))
+
+
+def _history_task(name: str, data: generator.Conversation) -> Task:
+    """A generated history, imported into recall memory with its times."""
 
     def load(ember: Ember, agent_id: int, workdir: Path) -> str:
         path = workdir / "history.jsonl"
@@ -48,7 +57,7 @@ def conversation_task(seed: int, size: int) -> Task:
         n = ember.import_history(agent_id, path)
         return f"{n} messages in {data.sessions} sessions imported into recall memory"
 
-    return Task("conversation", "recall", data.questions, load)
+    return Task(name, "recall", data.questions, load)
 
 
 def documents_task(seed: int, size: int) -> Task:
@@ -97,6 +106,7 @@ BUILDERS: dict[str, Callable[[int, int], Task]] = {
     "conversation": conversation_task,
     "documents": documents_task,
     "kv": kv_task,
+    "dates": dates_task,
 }
 
 

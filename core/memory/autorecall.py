@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ember.core.kernel import clock
-from ember.core.memory import search, search_index
+from ember.core.memory import dates, search, search_index
 from ember.core.memory.chunking import split_sentences
 from ember.core.memory.embedder import Embedder
 from ember.core.storage import agent_settings
@@ -236,7 +236,7 @@ def event(memories: list[Memory], query: str = "") -> str | None:
             if m.before:
                 item["said_before"] = focus(m.before, query)
             item["role"] = m.hit.role
-            item["message"] = focus(m.hit.text, query)
+            item["message"] = _dated(m.hit, focus(m.hit.text, query), query)
             if m.after:
                 item["user_went_on"] = focus(m.after, query)
         items.append(item)
@@ -247,6 +247,15 @@ def event(memories: list[Memory], query: str = "") -> str | None:
         "memories": items,
     }
     return json.dumps(note, ensure_ascii=False)
+
+
+def _dated(hit: search.Hit, text: str, query: str) -> str:
+    """``text`` of a recalled message, after its day when ``query`` is about time ("When
+    did I start…?", "What did I say last Friday?"): the dialogue format shows a memory
+    without its time, and the answer is that day (dates.py)."""
+    if not dates.about_time(query, clock.now().date()):
+        return text
+    return f"{dates.said_on(clock.parse_iso(hit.time).date())} {text}"
 
 
 def for_message(

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from ember.core.kernel.errors import PageOutOfRange
-from ember.core.memory import search_index
+from ember.core.memory import date_search, dates, search_index
 from ember.core.memory.embedder import Embedder
 from ember.core.storage.messages import Role
 from ember.core.storage.store import Store
@@ -62,6 +62,9 @@ class Weights:
     message_vector: float = 1.0
     window_vector: float = 0.75
     k: float = 2.0
+    # The messages of the days a question names ("last Tuesday"), when it names some
+    # (date_search.py).
+    date: float = 2.0
 
 
 WEIGHTS = Weights()
@@ -132,8 +135,13 @@ def rankings(
     Keyword rankings hold every match (so paging is consistent: the order never depends on
     the page asked); vector rankings hold the :data:`CANDIDATES` nearest. A recall search
     first indexes new messages' windows unless ``index`` is false (a read-only connection:
-    the windows indexed so far are ranked)."""
+    the windows indexed so far are ranked). A recall query that names days ("last
+    Friday") is searched for its other words, and ranked also by ``date``: the messages of
+    those days (date_search.py)."""
     query = query[:QUERY_CHARS]
+    span = date_search.span_of(query) if tier == "recall" else None
+    if span is not None:
+        query = dates.without(query, span)
     vector = embedder.embed([query])[0]
     match = search_index.keyword_query(query)
     if tier == "archival":
@@ -145,7 +153,7 @@ def rankings(
         }
     if index:
         search_index.sync(store, embedder, agent_id)
-    return {
+    ranked = {
         "message_keyword": search_index.keyword_ranking(store, "messages", agent_id, match),
         "window_keyword": search_index.keyword_ranking(store, "message_window", agent_id, match),
         "message_vector": [
@@ -153,6 +161,10 @@ def rankings(
         ],
         "window_vector": search_index.window_vector_ranking(store, agent_id, vector, CANDIDATES),
     }
+    if span is not None:
+        keyword = ranked["message_keyword"]
+        ranked["date"] = date_search.ranking(store, agent_id, span, keyword, vector)
+    return ranked
 
 
 def fuse(ranked: dict[str, list[int]], weights: Weights) -> list[tuple[int, float]]:

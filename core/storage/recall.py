@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ember.core.kernel import clock
 from ember.core.kernel.jsontypes import JSONLike, JSONObject
 from ember.core.storage import messages, recall_vectors
@@ -314,6 +316,24 @@ class RecallStore(StoreBase):
     ) -> list[tuple[int, float]]:
         """(message id, cosine distance) of the ``k`` search windows nearest ``vector``."""
         return self._window_index.search(agent_id, vector, k)
+
+    def searchable_between(
+        self, agent_id: int, first_day: str, day_after: str, limit: int
+    ) -> list[int]:
+        """Ids of the agent's messages with text whose local date (as stored) is from
+        ``first_day`` up to, not including, ``day_after`` (``YYYY-MM-DD``): at most
+        ``limit``, the newest first (through ``messages_agent_time``)."""
+        rows = self.conn.execute(
+            "SELECT id FROM messages WHERE agent_id = ? AND created_at >= ? "
+            "AND created_at < ? AND in_context IN (0, 1) AND text != '' "
+            "ORDER BY created_at DESC, id DESC LIMIT ?",
+            (agent_id, first_day, day_after, limit),
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def message_vectors(self, message_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids found, float32 matrix) of these messages' embeddings."""
+        return self._message_index.embeddings(np.asarray(message_ids, dtype=np.int64))
 
     def messages_between(
         self, agent_id: int, start_day: str, end_day: str, offset: int, limit: int
