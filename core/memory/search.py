@@ -253,6 +253,11 @@ def best(
     return _hits(store, tier, fuse_top(ranked, weights or WEIGHTS, limit, hidden))
 
 
+def hits_of(store: Store, tier: Tier, ids: Sequence[int]) -> list[Hit]:
+    """The hits (score 0) for ``ids``, in their order: for a lookup that ranks them itself."""
+    return _hits(store, tier, [(i, 0.0) for i in ids])
+
+
 def _hits(store: Store, tier: Tier, chunk: Sequence[tuple[int, float]]) -> list[Hit]:
     """The hits for ``(id, score)`` pairs, in their order."""
     scores = dict(chunk)
