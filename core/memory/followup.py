@@ -54,6 +54,7 @@ september october november december
 """
 _NOT_NAMES = frozenset(_DAYS_AND_MONTHS.split())
 
+_TABLES: tuple[tuple[search.Tier, str], ...] = (("recall", "messages"), ("archival", "passages"))
 # (tier, hit, the text shown of it): a memory as a prompt shows it.
 Shown = tuple[search.Tier, search.Hit, str]
 # Cuts a followed memory's text to ``max_chars`` around ``term`` (autorecall.focus).
@@ -87,43 +88,56 @@ def _words(text: str) -> set[str]:
     return {w.lower() for w in _WORD.findall(text)}
 
 
-def terms(text: str, asked: str = "") -> list[str]:
-    """What ``text`` names that ``asked`` did not contain: identifiers, then quoted
-    titles, then names (see the module docstring), each once, in text order."""
-    known = _words(asked)
-    ids: list[str] = []
+def _names(text: str) -> list[str]:
+    """Runs of capitalised words (joined by single spaces) of ``text``; a word opening a
+    sentence only as the first of two or more ("Ines Arroyo lent…", not "Parcels are…")."""
     names: list[str] = []
     run: list[str] = []
+    opened = False  # the run began a sentence
     end = 0
+
+    def flush() -> None:
+        if run and not (opened and len(run) == 1):
+            names.append(" ".join(run))
+        run.clear()
+
     for match in _TOKEN.finditer(text):
         token = match.group()
-        joined = bool(run) and text[end : match.start()] == " "
-        if run and not joined:
-            names.append(" ".join(run))
-            run = []
+        if text[end : match.start()] != " ":
+            flush()
         end = match.end()
-        if any(c.isdigit() for c in token):
-            if len(token) >= 3:
-                ids.append(token)
-            continue
-        before = text[: match.start()].rstrip(" \t\"'“‘([")
-        opens = not before or before.endswith(_SENTENCE_END)
         lower = token.lower()
-        capital = token[0].isupper() and lower not in search_index.QUESTION_WORDS
-        capital = capital and lower not in _NOT_NAMES
-        if capital and (run or not opens) and len(token) > 1:
-            run.append(token)
-        elif run:
-            names.append(" ".join(run))
-            run = []
-    if run:
-        names.append(" ".join(run))
+        if (
+            len(token) < 2
+            or not token[0].isupper()
+            or any(c.isdigit() for c in token)
+            or lower in search_index.QUESTION_WORDS
+            or lower in _NOT_NAMES
+        ):
+            flush()
+            continue
+        if not run:
+            before = text[max(0, match.start() - 8) : match.start()].rstrip(" \t\"'“‘([")
+            opened = not before or before.endswith(_SENTENCE_END)
+        run.append(token)
+    flush()
+    return names
+
+
+def terms(text: str, asked: str = "") -> list[str]:
+    """What ``text`` names that ``asked`` did not contain: identifiers, then quoted
+    titles, then names (see the module docstring), each once (a part of one taken
+    already is left out), in text order."""
+    known = _words(asked)
+    ids = [t for t in _TOKEN.findall(text) if len(t) >= 3 and any(c.isdigit() for c in t)]
     quoted = [q.strip() for q in _QUOTED.findall(text)]
     out: list[str] = []
-    for term in [*ids, *quoted, *names]:
+    taken: list[set[str]] = []
+    for term in [*ids, *quoted, *_names(text)]:
         words = _words(term)
-        if words and not words & known and term.lower() not in {t.lower() for t in out}:
+        if words and not words & known and not any(words <= t for t in taken):
             out.append(term)
+            taken.append(words)
     return out
 
 
@@ -155,17 +169,17 @@ def lookup(
     """The memory that states ``term`` best, not one of ``taken`` nor a text already in
     view; None when no other memory holds it or more than :data:`MAX_MATCHES` do."""
     phrase = '"' + " ".join(_WORD.findall(term)) + '"'
-    found: list[tuple[search.Tier, int]] = []
-    for tier, table in (("recall", "messages"), ("archival", "passages")):
-        ids = search_index.keyword_ranking(store, table, agent_id, phrase, MAX_MATCHES + 1)
-        found += [(tier, i) for i in ids]
-    if len(found) > MAX_MATCHES:
+    found: dict[search.Tier, list[int]] = {
+        tier: search_index.keyword_ranking(store, table, agent_id, phrase, MAX_MATCHES + 1)
+        for tier, table in _TABLES
+    }
+    if sum(len(ids) for ids in found.values()) > MAX_MATCHES:
         return None
     view = _flat(in_view_text)
     candidates: list[tuple[tuple[int, int, int], search.Tier, search.Hit]] = []
-    for tier in ("recall", "archival"):
-        ids = [i for t, i in found if t == tier and (t, i) not in taken]
-        for rank, hit in enumerate(search.hits_of(store, tier, ids)):
+    for tier, ids in found.items():
+        fresh = [i for i in ids if (tier, i) not in taken]
+        for rank, hit in enumerate(search.hits_of(store, tier, fresh)):
             stated = _stated(tier, hit)
             if (user_statements and not stated) or not _says_more(hit.text, term, view):
                 continue
