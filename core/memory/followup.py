@@ -223,6 +223,16 @@ def follow(
     return out
 
 
+def for_hits(
+    store: Store, agent_id: int, tier: search.Tier, hits: Sequence[search.Hit], query: str
+) -> list[Followed]:
+    """What a search's ``hits`` (best first) for ``query`` lead to: the follow-ups of the
+    best hit (the others may be followed to, never from), for an agent's own search to
+    show after its results."""
+    chains = follow(store, agent_id, [(tier, h, h.text) for h in hits], query, leading=1)
+    return [f for chain in chains for f in chain]
+
+
 class _Walk:
     """One message's follow-ups: the budget left, what is taken or in view so far."""
 

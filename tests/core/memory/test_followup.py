@@ -165,6 +165,7 @@ def test_a_followed_memory_of_another_kind_says_where_it_is_from(
 def test_a_search_page_is_followed_the_same_way(store: Store, hash_embedder: Any) -> None:
     """The agent's own searches: their hits are followed as recall's are."""
     a = _agent(store, hash_embedder, CHAIN + OTHERS)
-    page = search.search(store, hash_embedder, a, "archival", ASKED, page_size=1)
-    chains = followup.follow(store, a, [("archival", h, h.text) for h in page.hits], ASKED)
-    assert [f.hit.text for f in chains[0]] == CHAIN[1:]
+    page = search.search(store, hash_embedder, a, "archival", ASKED)
+    assert page.hits[0].text == CHAIN[0]
+    followed = followup.for_hits(store, a, "archival", page.hits, ASKED)
+    assert [f.hit.text for f in followed] == CHAIN[1:]
