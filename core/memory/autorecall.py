@@ -213,9 +213,13 @@ def _shown(memory: Memory, query: str) -> str:
     return focus(memory.hit.text, query) + after
 
 
-def _followed(memory: Memory) -> str:
-    """The memories followed from ``memory``, as they read after it."""
-    return "".join(" " + followup.attributed(memory.tier, memory.hit, f) for f in memory.followed)
+def _add_followed(item: dict[str, object], memory: Memory) -> None:
+    """The memories followed from ``memory``, after the last of its words ``item`` shows
+    (in the same item: the dialogue format shows the first two items only)."""
+    if memory.followed:
+        last = next(k for k in ("user_went_on", "message", "content") if k in item)
+        more = (followup.attributed(memory.tier, memory.hit, f) for f in memory.followed)
+        item[last] = " ".join([str(item[last]), *more])
 
 
 def _words(text: str) -> set[str]:
@@ -285,14 +289,15 @@ def event(memories: list[Memory], query: str = "") -> str | None:
                 item["source"] = m.hit.source
             if m.hit.page:
                 item["page"] = m.hit.page
-            item["content"] = focus(m.hit.text, query) + _followed(m)
+            item["content"] = focus(m.hit.text, query)
         else:
             if m.before:
                 item["said_before"] = focus(m.before, query)
             item["role"] = m.hit.role
-            item["message"] = focus(m.hit.text, query) + ("" if m.after else _followed(m))
+            item["message"] = focus(m.hit.text, query)
             if m.after:
-                item["user_went_on"] = focus(m.after, query) + _followed(m)
+                item["user_went_on"] = focus(m.after, query)
+        _add_followed(item, m)
         items.append(item)
     note: dict[str, object] = {
         "type": "system_note",
