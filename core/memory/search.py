@@ -253,11 +253,6 @@ def best(
     return _hits(store, tier, fuse_top(ranked, weights or WEIGHTS, limit, hidden))
 
 
-def hits_of(store: Store, tier: Tier, ids: Sequence[int]) -> list[Hit]:
-    """The hits (score 0) for ``ids``, in their order: for a lookup that ranks them itself."""
-    return _hits(store, tier, [(i, 0.0) for i in ids])
-
-
 def _hits(store: Store, tier: Tier, chunk: Sequence[tuple[int, float]]) -> list[Hit]:
     """The hits for ``(id, score)`` pairs, in their order."""
     scores = dict(chunk)
@@ -278,3 +273,8 @@ def _hits(store: Store, tier: Tier, chunk: Sequence[tuple[int, float]]) -> list[
         Hit(m.id, m.text, m.created_at, round(scores[m.id], 6), role=m.role)
         for m in store.get_messages(ids)
     ]
+
+
+def hits_of(store: Store, tier: Tier, ids: Sequence[int]) -> list[Hit]:
+    """The hits (score 0) for ``ids``, in their order: for a lookup that ranks them itself."""
+    return _hits(store, tier, [(i, 0.0) for i in ids])
