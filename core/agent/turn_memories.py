@@ -4,7 +4,8 @@ agent's own search results of the turn, and core memory's lines.
 
 - automatic recall: the engine shows the largest set of the turn's memories that fits
   (context.prepare), and the dialogue format only the first ``dialogue_prompt.SHOWN`` of
-  those; what the reply's own prompt showed is what counts;
+  those; what the reply's own prompt showed is what counts, with the memories followed
+  from each (memory/followup.py), shown with it;
 - the agent's searches: every hit of a search the turn ran (its results are in the queue
   when the reply is written), once each;
 
@@ -79,6 +80,8 @@ class TurnMemories:
         for m in self.memories[: self.shown]:  # with the user's next words, shown with it
             went_on = f" {focus(m.after, self.query)}" if m.after else ""
             add(m.tier, m.hit, "automatic", focus(m.hit.text, self.query) + went_on)
+            for f in m.followed:  # shown with it (memory/followup.py)
+                add(f.tier, f.hit, "automatic", f.text)
         for tier, hit in self.found:
             add(tier, hit, "search", hit.text)
         return out + provenance.core_lines(store.conn, agent_id)

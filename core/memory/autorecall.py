@@ -18,10 +18,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ember.core.kernel import clock
-from ember.core.memory import dates, search, search_index
+from ember.core.memory import dates, followup, search, search_index
 from ember.core.memory.chunking import split_sentences
 from ember.core.memory.embedder import Embedder
 from ember.core.storage import agent_settings
@@ -40,6 +40,8 @@ MAX_CHARS = 400
 # holds most of the query's words (see :func:`_nearest_stretch`).
 NEAR_CHARS = 8000
 NEAR_WORDS = 32
+# What a memory must score, of the best one's score, for what it names to be followed.
+FOLLOW_SHARE = 0.9
 # Hits looked at per tier before removing those in view.
 LOOK_AT = 10
 # The user's next message belongs with a recalled one when said this soon after it.
@@ -50,13 +52,15 @@ NEXT_WITHIN_SECONDS = 3600
 class Memory:
     """One recalled memory: the hit, its tier, its normalised score, and for a message
     the one said just before it (an answer is often a reply to it) and, for the user's
-    words, their next message in the same exchange (see :func:`_next_words`)."""
+    words, their next message in the same exchange (see :func:`_next_words`); and the
+    memories followed from what it names (followup.py), shown after it."""
 
     hit: search.Hit
     tier: search.Tier
     score: float
     before: str | None = None
     after: str | None = None
+    followed: tuple[followup.Followed, ...] = ()
 
 
 def enabled(settings: Mapping[str, object]) -> bool:
@@ -116,10 +120,12 @@ def recall(
     limit: int = MAX_HITS,
     weights: search.Weights | None = None,
     user_statements: bool = False,
+    follow: bool = True,
 ) -> list[Memory]:
     """The best ``limit`` memories for the user message ``text`` that are not in view
     (with ``user_statements``, of recall memory only what the user stated: not their
-    questions, not Ember's replies)."""
+    questions, not Ember's replies), each with what it names that memory holds more about
+    (``follow``: followup.py)."""
     if not text.strip() or limit <= 0:
         return []
     weights = weights or search.WEIGHTS
@@ -150,7 +156,7 @@ def recall(
                 found.append(Memory(hit, tier, round(score, 4)))
     found.sort(key=lambda m: -m.score)
     chosen = found[:limit]
-    return [
+    memories = [
         Memory(
             m.hit,
             m.tier,
@@ -162,6 +168,58 @@ def recall(
         else m
         for m in chosen
     ]
+    return (
+        _with_followed(store, agent_id, memories, text, hidden, in_view_text, user_statements)
+        if follow
+        else memories
+    )
+
+
+def _with_followed(
+    store: Store,
+    agent_id: int,
+    memories: list[Memory],
+    text: str,
+    hidden: frozenset[int],
+    in_view_text: str,
+    user_statements: bool,
+) -> list[Memory]:
+    """``memories`` with what the best of them name (followup.py): from those scoring at
+    least :data:`FOLLOW_SHARE` of the best (a weaker memory's names led mostly to
+    unrelated ones); a memory followed to is shown there only."""
+    top = memories[0].score if memories else 0.0
+    chains = followup.follow(
+        store,
+        agent_id,
+        [(m.tier, m.hit, _shown(m, text)) for m in memories],
+        text,
+        leading=sum(m.score >= FOLLOW_SHARE * top for m in memories),
+        hidden=hidden,
+        in_view_text=in_view_text,
+        user_statements=user_statements,
+        cut=focus,
+    )
+    inside = {(f.tier, f.hit.id) for chain in chains for f in chain}
+    return [
+        replace(m, followed=c)
+        for m, c in zip(memories, chains, strict=True)
+        if (m.tier, m.hit.id) not in inside
+    ]
+
+
+def _shown(memory: Memory, query: str) -> str:
+    """What a prompt shows of a memory's own words (with the user's next ones)."""
+    after = f" {focus(memory.after, query)}" if memory.after else ""
+    return focus(memory.hit.text, query) + after
+
+
+def _add_followed(item: dict[str, object], memory: Memory) -> None:
+    """The memories followed from ``memory``, after the last of its words ``item`` shows
+    (in the same item: the dialogue format shows the first two items only)."""
+    if memory.followed:
+        last = next(k for k in ("user_went_on", "message", "content") if k in item)
+        more = (followup.attributed(memory.tier, memory.hit, f) for f in memory.followed)
+        item[last] = " ".join([str(item[last]), *more])
 
 
 def _words(text: str) -> set[str]:
@@ -239,6 +297,7 @@ def event(memories: list[Memory], query: str = "") -> str | None:
             item["message"] = _dated(m.hit, focus(m.hit.text, query), query)
             if m.after:
                 item["user_went_on"] = focus(m.after, query)
+        _add_followed(item, m)
         items.append(item)
     note: dict[str, object] = {
         "type": "system_note",

@@ -285,3 +285,8 @@ def _hits(store: Store, tier: Tier, chunk: Sequence[tuple[int, float]]) -> list[
         Hit(m.id, m.text, m.created_at, round(scores[m.id], 6), role=m.role)
         for m in store.get_messages(ids)
     ]
+
+
+def hits_of(store: Store, tier: Tier, ids: Sequence[int]) -> list[Hit]:
+    """The hits (score 0) for ``ids``, in their order: for a lookup that ranks them itself."""
+    return _hits(store, tier, [(i, 0.0) for i in ids])

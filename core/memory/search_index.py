@@ -62,9 +62,11 @@ def keyword_query(text: str, drop_question_words: bool = True) -> str | None:
     return " OR ".join(f'"{w}"' for w in words)
 
 
-def keyword_ranking(store: Store, table: str, agent_id: int, match: str | None) -> list[int]:
-    """Ids of every row of ``table`` (``messages``, ``message_window`` or ``passages``) of
-    the agent matching ``match``, best bm25 first."""
+def keyword_ranking(
+    store: Store, table: str, agent_id: int, match: str | None, limit: int | None = None
+) -> list[int]:
+    """Ids of every row (or the first ``limit``) of ``table`` (``messages``,
+    ``message_window`` or ``passages``) of the agent matching ``match``, best bm25 first."""
     if match is None:
         return []
     key = "message_id" if table == "message_window" else "id"
@@ -76,8 +78,9 @@ def keyword_ranking(store: Store, table: str, agent_id: int, match: str | None) 
     # messages for a 600-match query instead of 12 ms; quadratic in the history).
     rows = store.conn.execute(
         f"SELECT t.{key} FROM {fts} CROSS JOIN {table} t ON t.{key} = {fts}.rowid "
-        f"WHERE {fts} MATCH ? AND t.agent_id = ?{where} ORDER BY bm25({fts}), t.{key}",
-        (match, agent_id),
+        f"WHERE {fts} MATCH ? AND t.agent_id = ?{where} ORDER BY bm25({fts}), t.{key}"
+        + ("" if limit is None else " LIMIT ?"),
+        (match, agent_id) if limit is None else (match, agent_id, limit),
     ).fetchall()
     return [int(r[0]) for r in rows]
 
