@@ -43,7 +43,7 @@ from ember.core.evaluation.pools import (
     WEEKDAYS,
 )
 
-TASKS = ("conversation", "documents", "kv")
+TASKS = ("conversation", "documents", "kv", "changes")
 # Histories start here (a fixed date: the same seed gives the same data any day).
 START = datetime(2025, 1, 6, 9, 0, tzinfo=timezone.utc)
 # The eval's clock (runner.py): data is loaded and questions asked at this fixed time, after

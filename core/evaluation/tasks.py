@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ember.core.evaluation import documents, generator, keyvalue
-from ember.core.evaluation.generator import Question
+from ember.core.evaluation import changes, documents, generator, keyvalue
+from ember.core.evaluation.generator import Question, Turn
 from ember.core.evaluation.names import ALL_TASKS, FIRST
 from ember.core.evaluation.pdf import write_pdf
 from ember.core.kernel.errors import InvalidInput
@@ -35,17 +35,22 @@ class Task:
     load: Loader
 
 
+def _import(ember: Ember, agent_id: int, workdir: Path, turns: list[Turn]) -> int:
+    """``turns`` written as ``import-history`` JSON Lines and imported into recall memory."""
+    path = workdir / "history.jsonl"
+    with path.open("w", encoding="utf-8") as fh:
+        for turn in turns:
+            row = {"role": turn.role, "content": turn.content, "time": turn.time}
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return ember.import_history(agent_id, path)
+
+
 def conversation_task(seed: int, size: int) -> Task:
     """A fictional user's history, imported into recall memory."""
     data = generator.conversation(seed, size)
 
     def load(ember: Ember, agent_id: int, workdir: Path) -> str:
-        path = workdir / "history.jsonl"
-        with path.open("w", encoding="utf-8") as fh:
-            for turn in data.turns:
-                row = {"role": turn.role, "content": turn.content, "time": turn.time}
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        n = ember.import_history(agent_id, path)
+        n = _import(ember, agent_id, workdir, data.turns)
         return f"{n} messages in {data.sessions} sessions imported into recall memory"
 
     return Task("conversation", "recall", data.questions, load)
@@ -93,10 +98,22 @@ def kv_task(seed: int, size: int) -> Task:
     return Task("kv", "archival", data.questions, load)
 
 
+def changes_task(seed: int, size: int) -> Task:
+    """A history of facts that change across sessions, imported into recall memory."""
+    data = changes.changes(seed, size)
+
+    def load(ember: Ember, agent_id: int, workdir: Path) -> str:
+        n = _import(ember, agent_id, workdir, data.turns)
+        return f"{n} messages in {data.sessions} sessions imported into recall memory"
+
+    return Task("changes", "recall", data.questions, load)
+
+
 BUILDERS: dict[str, Callable[[int, int], Task]] = {
     "conversation": conversation_task,
     "documents": documents_task,
     "kv": kv_task,
+    "changes": changes_task,
 }
 
 
