@@ -11,7 +11,8 @@ decides the score.
 
 Evidence strings are verbatim substrings of the statement that holds the answer: for a
 "now" question the newest statement (recall@1 of the current statement), for a "before"
-question the statement of the previous value.
+question the statement of the previous value. A "now" reply that names an earlier value
+too is wrong (the model mixed them).
 """
 
 from __future__ import annotations
@@ -225,6 +226,7 @@ def changes(seed: int, size: int) -> Conversation:
                     answers=(fact.values[n],),
                     evidence=(_evidence(statement, fact.values[n]),),
                     group=group,
+                    wrong=fact.values[:n] if group == "now" else (),
                 )
             )
     return Conversation(turns, questions, SESSIONS)

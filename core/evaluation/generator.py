@@ -62,6 +62,7 @@ class Question:
     evidence: tuple[str, ...]  # all must be in the prompt the reply is written from
     group: str  # breakdown label: fact kind, page, nesting level
     distance: int | None = None  # conversation: messages said after the fact
+    wrong: tuple[str, ...] = ()  # a reply holding any of them is wrong (an outdated value)
 
 
 @dataclass(frozen=True)
