@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ember.core.kernel import clock
-from ember.core.memory import search, search_index
+from ember.core.memory import search, search_index, supersede
 from ember.core.memory.chunking import split_sentences
 from ember.core.memory.embedder import Embedder
 from ember.core.storage import agent_settings
@@ -57,6 +57,7 @@ class Memory:
     score: float
     before: str | None = None
     after: str | None = None
+    replaced_at: str | None = None  # when the user said what replaced it (supersede.py)
 
 
 def enabled(settings: Mapping[str, object]) -> bool:
@@ -139,15 +140,23 @@ def recall(
             weights,
             hidden if tier == "recall" else frozenset(),
         )
+        replaced: dict[int, search.Hit] = {}
+        if tier == "recall":
+            arranged = supersede.arrange(store, agent_id, hits, text)
+            hits, replaced = arranged.hits, arranged.replaced
         best = _best_score(tier, weights)
         for hit in hits:
-            if " ".join(hit.text.lower().split()) in view:
+            if hit.id in hidden or " ".join(hit.text.lower().split()) in view:
                 continue
             if user_statements and tier == "recall" and not _stated(hit):
                 continue
+            newer = replaced.get(hit.id)
+            if newer is not None and user_statements and not supersede.asks_about_past(text):
+                continue  # the few lines of the dialogue format show only what is true now
             score = hit.score / best if best else 0.0
             if score >= MIN_SCORE:
-                found.append(Memory(hit, tier, round(score, 4)))
+                since = newer.time if newer is not None else None
+                found.append(Memory(hit, tier, round(score, 4), replaced_at=since))
     found.sort(key=lambda m: -m.score)
     chosen = found[:limit]
     return [
@@ -157,6 +166,7 @@ def recall(
             m.score,
             _previous_text(store, agent_id, m.hit.id),
             _next_words(store, agent_id, m.hit),
+            m.replaced_at,
         )
         if m.tier == "recall"
         else m
@@ -237,6 +247,8 @@ def event(memories: list[Memory], query: str = "") -> str | None:
                 item["said_before"] = focus(m.before, query)
             item["role"] = m.hit.role
             item["message"] = focus(m.hit.text, query)
+            if m.replaced_at:
+                item["no_longer_true_since"] = clock.human_time(m.replaced_at)
             if m.after:
                 item["user_went_on"] = focus(m.after, query)
         items.append(item)

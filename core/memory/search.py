@@ -30,12 +30,14 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from ember.core.kernel.errors import PageOutOfRange
-from ember.core.memory import search_index
+from ember.core.memory import search_index, supersede
 from ember.core.memory.embedder import Embedder
 from ember.core.storage.messages import Role
 from ember.core.storage.store import Store
 
 PAGE_SIZE = 5
+# Recall hits ordered by supersession (supersede.py): the first this many of the fusion.
+ARRANGED = 20
 # Candidates taken from each vector ranking (keyword rankings widen with the page asked).
 CANDIDATES = 50
 # What a search reads of its query: the beginning of a long one. Automatic recall searches
@@ -231,6 +233,11 @@ def search(
     ranked = rankings(store, embedder, agent_id, tier, query, index)
     total = len(set().union(*ranked.values()))
     pages = check_page(page, total, page_size)
+    if tier == "recall":
+        fused = fuse_top(ranked, weights or WEIGHTS, max(ARRANGED, (page + 1) * page_size))
+        arranged = supersede.arrange(store, agent_id, _hits(store, tier, fused), query).hits
+        start = page * page_size
+        return ResultPage(arranged[start : start + page_size], total, page, pages)
     fused = fuse_top(ranked, weights or WEIGHTS, (page + 1) * page_size)
     hits = _hits(store, tier, fused[page * page_size :])
     return ResultPage(hits, total, page, pages)
