@@ -12,7 +12,7 @@ decides the score.
 Evidence strings are verbatim substrings of the statement that holds the answer: for a
 "now" question the newest statement (recall@1 of the current statement), for a "before"
 question the statement of the previous value. A "now" reply that names an earlier value
-too is wrong (the model mixed them).
+too is wrong (the model mixed them), unless the current statement names it as well.
 """
 
 from __future__ import annotations
@@ -194,6 +194,12 @@ def _evidence(statement: str, value: str) -> str:
     return " ".join(words[-8:])
 
 
+def _outdated(fact: Fact, n: int) -> tuple[str, ...]:
+    """The values before the ``n``-th that its statement does not name: a reply quoting the
+    current statement ("I moved from Dundee to Tallinn") names the old one rightly."""
+    return tuple(v for v in fact.values[:n] if v not in fact.statements[n])
+
+
 def changes(seed: int, size: int) -> Conversation:
     """A history of facts that change, and up to ``size`` "now" and ``size`` "before"
     questions (one of each per fact)."""
@@ -226,7 +232,7 @@ def changes(seed: int, size: int) -> Conversation:
                     answers=(fact.values[n],),
                     evidence=(_evidence(statement, fact.values[n]),),
                     group=group,
-                    wrong=fact.values[:n] if group == "now" else (),
+                    wrong=_outdated(fact, n) if group == "now" else (),
                 )
             )
     return Conversation(turns, questions, SESSIONS)

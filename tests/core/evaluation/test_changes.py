@@ -33,7 +33,10 @@ def test_now_asks_the_newest_value_and_before_the_one_it_replaced(seed: int) -> 
         [(when_old, _)] = [(t, text) for t, text in said if old.evidence[0] in text]
         assert when_old < when_new, kind  # the current statement came later
         assert metrics.contains(evidence, q.answers[0])
-        assert old.answers[0] in q.wrong and q.answers[0] not in q.wrong
+        # An earlier value is wrong in a "now" reply unless the current statement names it.
+        named = next(text for _, text in said if evidence in text)
+        assert (old.answers[0] in q.wrong) == (old.answers[0] not in named)
+        assert q.answers[0] not in q.wrong
         assert old.wrong == ()
         # The user's own values are never someone else's in the distractors.
         others = [text for _, text in said if text.startswith(_OTHERS)]
@@ -41,8 +44,10 @@ def test_now_asks_the_newest_value_and_before_the_one_it_replaced(seed: int) -> 
 
 
 def test_a_now_reply_that_mixes_in_the_old_value_is_wrong() -> None:
-    [task] = tasks.make_tasks(["changes"], seed=1, size=1)
-    now, before = task.questions
+    [task] = tasks.make_tasks(["changes"], seed=1, size=len(changes.KINDS))
+    now = next(q for q in task.questions if q.group == "now" and q.wrong)
+    kind = now.qid.split("-")[-1]
+    before = next(q for q in task.questions if q.qid.endswith(f"-{kind}") and q is not now)
     new, old = now.answers[0], now.wrong[0]
     assert metrics.is_correct(f"You have {new} now.", now.answers, now.wrong)
     assert not metrics.is_correct(f"{old}. You have {new}.", now.answers, now.wrong)
