@@ -142,8 +142,7 @@ def recall(
         )
         replaced: dict[int, search.Hit] = {}
         if tier == "recall":
-            arranged = supersede.arrange(store, agent_id, hits, text)
-            hits, replaced = arranged.hits, arranged.replaced
+            hits, replaced = search.superseded(store, agent_id, hits, text)
         best = _best_score(tier, weights)
         for hit in hits:
             if hit.id in hidden or " ".join(hit.text.lower().split()) in view:

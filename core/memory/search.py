@@ -26,7 +26,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 from ember.core.kernel.errors import PageOutOfRange
@@ -235,7 +235,7 @@ def search(
     pages = check_page(page, total, page_size)
     if tier == "recall":
         fused = fuse_top(ranked, weights or WEIGHTS, max(ARRANGED, (page + 1) * page_size))
-        arranged = supersede.arrange(store, agent_id, _hits(store, tier, fused), query).hits
+        arranged, _ = superseded(store, agent_id, _hits(store, tier, fused), query)
         start = page * page_size
         return ResultPage(arranged[start : start + page_size], total, page, pages)
     fused = fuse_top(ranked, weights or WEIGHTS, (page + 1) * page_size)
@@ -258,6 +258,27 @@ def best(
     user's question ranks first for itself)."""
     ranked = rankings(store, embedder, agent_id, tier, query)
     return _hits(store, tier, fuse_top(ranked, weights or WEIGHTS, limit, hidden))
+
+
+def superseded(
+    store: Store, agent_id: int, hits: Sequence[Hit], query: str
+) -> tuple[list[Hit], dict[int, Hit]]:
+    """Recall ``hits`` for ``query`` in the order of supersession (supersede.py: what the
+    user said last about a thing first), their scores kept in order, and for each
+    superseded hit (by id) the one that replaced it."""
+    by_id = {h.id: h for h in hits}
+    said = [supersede.Said(h.id, h.text, h.time, h.role) for h in hits]
+    result = supersede.arrange(store, agent_id, said, query)
+    scores = sorted((h.score for h in hits), reverse=True)
+    scores += [scores[-1] if scores else 0.0] * (len(result.order) - len(scores))
+    ordered = [
+        replace(by_id[s.id], score=score)
+        if s.id in by_id
+        else Hit(s.id, s.text, s.time, score, role=s.role)
+        for s, score in zip(result.order, scores, strict=True)
+    ]
+    new = {h.id: h for h in ordered}
+    return ordered, {old: new[n.id] for old, n in result.replaced.items()}
 
 
 def _hits(store: Store, tier: Tier, chunk: Sequence[tuple[int, float]]) -> list[Hit]:

@@ -29,10 +29,10 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ember.core.kernel import clock
-from ember.core.memory import search, statements
+from ember.core.memory import statements
 from ember.core.memory.search_index import QUESTION_WORDS
 from ember.core.storage.messages import Role
 from ember.core.storage.store import Store
@@ -100,12 +100,22 @@ _LOW = frozenset(_LOW_WORDS.split())
 
 
 @dataclass(frozen=True)
-class Arranged:
-    """Hits in their new order, and for each superseded hit (by id) the statement that
-    replaced it (the next one of its group)."""
+class Said:
+    """What supersession reads of a recall hit (search.py's ``Hit`` has the same fields)."""
 
-    hits: list[search.Hit]
-    replaced: dict[int, search.Hit]
+    id: int
+    text: str
+    time: str
+    role: Role | None
+
+
+@dataclass(frozen=True)
+class Arranged:
+    """Statements and other hits in their new order, and for each superseded one (by id)
+    the statement that replaced it (the next one of its group)."""
+
+    order: list[Said]
+    replaced: dict[int, Said]
 
 
 def asks_about_past(query: str) -> bool:
@@ -140,7 +150,7 @@ def _happened(text: str) -> bool:
     return event is not None and event.group(1).lower() not in _CHANGED
 
 
-def is_statement(hit: search.Hit) -> bool:
+def is_statement(hit: Said) -> bool:
     """Whether ``hit`` is something the user said about themselves."""
     if hit.role != Role.USER:
         return False
@@ -150,7 +160,7 @@ def is_statement(hit: search.Hit) -> bool:
     )
 
 
-def supersedes(newer: search.Hit, older: search.Hit) -> bool:
+def supersedes(newer: Said, older: Said) -> bool:
     """Whether the user statement ``newer`` replaces ``older`` (see the module docstring)."""
     if clock.parse_iso(newer.time) <= clock.parse_iso(older.time):
         return False
@@ -169,11 +179,11 @@ def _changes(text: str) -> set[str]:
     return {m.lower() for m in _CHANGE.findall(text)}
 
 
-def _shared(newer: search.Hit, older: search.Hit) -> set[str]:
+def _shared(newer: Said, older: Said) -> set[str]:
     return content_words(newer.text) & content_words(older.text)
 
 
-def _later_statements(store: Store, agent_id: int, hit: search.Hit) -> list[search.Hit]:
+def _later_statements(store: Store, agent_id: int, hit: Said) -> list[Said]:
     """The user's messages after ``hit`` among the :data:`FOLLOW_LIMIT` that share most of
     its content words (bm25)."""
     words = sorted(content_words(hit.text))
@@ -189,24 +199,24 @@ def _later_statements(store: Store, agent_id: int, hit: search.Hit) -> list[sear
     found = store.get_messages([int(r[0]) for r in rows])
     after = clock.parse_iso(hit.time)
     return [
-        search.Hit(m.id, m.text, m.created_at, hit.score, role=m.role)
+        Said(m.id, m.text, m.created_at, m.role)
         for m in found
         if clock.parse_iso(m.created_at) > after
     ]
 
 
-def _elsewhere(hit: search.Hit) -> bool:
+def _elsewhere(hit: Said) -> bool:
     """Whether ``hit`` is the user's words about someone else."""
     return hit.role == Role.USER and bool(subject(hit.text))
 
 
-def _successor(hit: search.Hit, pool: Sequence[search.Hit]) -> search.Hit | None:
+def _successor(hit: Said, pool: Sequence[Said]) -> Said | None:
     """The newest statement of ``pool`` that supersedes ``hit``."""
     later = [h for h in pool if h.id != hit.id and supersedes(h, hit)]
     return max(later, key=lambda h: (clock.parse_iso(h.time), h.id), default=None)
 
 
-def _groups(pool: Sequence[search.Hit]) -> dict[int, list[search.Hit]]:
+def _groups(pool: Sequence[Said]) -> dict[int, list[Said]]:
     """Each statement's group, oldest first: statements linked by supersession, directly or
     through others ("I'm a tailor." is replaced by "I quit being a tailor, I'm a chef now."
     and by "I started a new job, I work as an architect.": the three are one fact)."""
@@ -227,20 +237,20 @@ def _groups(pool: Sequence[search.Hit]) -> dict[int, list[search.Hit]]:
         for count, newer in later:
             if count == most:
                 parent[root(newer.id)] = root(older.id)
-    members: dict[int, list[search.Hit]] = {}
+    members: dict[int, list[Said]] = {}
     for hit in pool:
         members.setdefault(root(hit.id), []).append(hit)
-    out: dict[int, list[search.Hit]] = {}
+    out: dict[int, list[Said]] = {}
     for group in members.values():
         group.sort(key=lambda h: (clock.parse_iso(h.time), h.id))
         out.update((h.id, group) for h in group)
     return out
 
 
-def arrange(store: Store, agent_id: int, hits: Sequence[search.Hit], query: str) -> Arranged:
+def arrange(store: Store, agent_id: int, hits: Sequence[Said], query: str) -> Arranged:
     """``hits`` (recall memory, best first) with each group of statements about the same
     thing at its best member's place, the current one first (the previous one first when
-    ``query`` asks about the past); scores keep their order (see the module docstring)."""
+    ``query`` asks about the past; see the module docstring)."""
     pool = [h for h in hits if is_statement(h)]
     known = {h.id for h in hits}
     followed = 0
@@ -256,7 +266,7 @@ def arrange(store: Store, agent_id: int, hits: Sequence[search.Hit], query: str)
                 known.add(later.id)
     groups = _groups(pool)
     past = asks_about_past(query)
-    ordered: list[search.Hit] = []
+    ordered: list[Said] = []
     placed: set[int] = set()
     for hit in [*hits, *(h for h in pool if h.id not in {x.id for x in hits})]:
         if hit.id in placed:
@@ -274,10 +284,7 @@ def arrange(store: Store, agent_id: int, hits: Sequence[search.Hit], query: str)
                 placed.add(member.id)
     if subject(query) == "":  # about the user: what others did comes after
         ordered = [h for h in ordered if not _elsewhere(h)] + [h for h in ordered if _elsewhere(h)]
-    scores = sorted((h.score for h in hits), reverse=True)
-    scores += [scores[-1] if scores else 0.0] * (len(ordered) - len(scores))
-    rescored = [replace(h, score=s) for h, s in zip(ordered, scores, strict=True)]
     replaced = {
         older.id: newer for group in groups.values() for older, newer in itertools.pairwise(group)
     }
-    return Arranged(rescored, replaced)
+    return Arranged(ordered, replaced)

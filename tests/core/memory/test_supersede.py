@@ -36,8 +36,8 @@ def _history(store: Store, emb: Any) -> int:
     return agent
 
 
-def _hit(text: str, at: str, role: Role = Role.USER) -> search.Hit:
-    return search.Hit(0, text, f"2025-{at}T10:00:00+00:00", 0.1, role=role)
+def _hit(text: str, at: str, role: Role = Role.USER) -> supersede.Said:
+    return supersede.Said(0, text, f"2025-{at}T10:00:00+00:00", role)
 
 
 def test_a_later_statement_about_the_same_thing_supersedes_an_earlier_one() -> None:
