@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ember.core.evaluation import changes, documents, generator, keyvalue
-from ember.core.evaluation.generator import Question, Turn
+from ember.core.evaluation.generator import Conversation, Question
 from ember.core.evaluation.names import ALL_TASKS, FIRST
 from ember.core.evaluation.pdf import write_pdf
 from ember.core.kernel.errors import InvalidInput
@@ -35,25 +35,25 @@ class Task:
     load: Loader
 
 
-def _import(ember: Ember, agent_id: int, workdir: Path, turns: list[Turn]) -> int:
-    """``turns`` written as ``import-history`` JSON Lines and imported into recall memory."""
-    path = workdir / "history.jsonl"
-    with path.open("w", encoding="utf-8") as fh:
-        for turn in turns:
-            row = {"role": turn.role, "content": turn.content, "time": turn.time}
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return ember.import_history(agent_id, path)
+def _history_task(name: str, data: Conversation) -> Task:
+    """A generated history, written as ``import-history`` JSON Lines and imported into
+    recall memory."""
+
+    def load(ember: Ember, agent_id: int, workdir: Path) -> str:
+        path = workdir / "history.jsonl"
+        with path.open("w", encoding="utf-8") as fh:
+            for turn in data.turns:
+                row = {"role": turn.role, "content": turn.content, "time": turn.time}
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        n = ember.import_history(agent_id, path)
+        return f"{n} messages in {data.sessions} sessions imported into recall memory"
+
+    return Task(name, "recall", data.questions, load)
 
 
 def conversation_task(seed: int, size: int) -> Task:
     """A fictional user's history, imported into recall memory."""
-    data = generator.conversation(seed, size)
-
-    def load(ember: Ember, agent_id: int, workdir: Path) -> str:
-        n = _import(ember, agent_id, workdir, data.turns)
-        return f"{n} messages in {data.sessions} sessions imported into recall memory"
-
-    return Task("conversation", "recall", data.questions, load)
+    return _history_task("conversation", generator.conversation(seed, size))
 
 
 def documents_task(seed: int, size: int) -> Task:
@@ -100,13 +100,7 @@ def kv_task(seed: int, size: int) -> Task:
 
 def changes_task(seed: int, size: int) -> Task:
     """A history of facts that change across sessions, imported into recall memory."""
-    data = changes.changes(seed, size)
-
-    def load(ember: Ember, agent_id: int, workdir: Path) -> str:
-        n = _import(ember, agent_id, workdir, data.turns)
-        return f"{n} messages in {data.sessions} sessions imported into recall memory"
-
-    return Task("changes", "recall", data.questions, load)
+    return _history_task("changes", changes.changes(seed, size))
 
 
 BUILDERS: dict[str, Callable[[int, int], Task]] = {
