@@ -43,7 +43,7 @@ from ember.core.evaluation.pools import (
     WEEKDAYS,
 )
 
-TASKS = ("conversation", "documents", "kv", "dates")
+TASKS = ("conversation", "documents", "kv", "changes", "dates")
 # Histories start here (a fixed date: the same seed gives the same data any day).
 START = datetime(2025, 1, 6, 9, 0, tzinfo=timezone.utc)
 # The eval's clock (runner.py): data is loaded and questions asked at this fixed time, after
@@ -62,6 +62,7 @@ class Question:
     evidence: tuple[str, ...]  # all must be in the prompt the reply is written from
     group: str  # breakdown label: fact kind, page, nesting level
     distance: int | None = None  # conversation: messages said after the fact
+    wrong: tuple[str, ...] = ()  # a reply holding any of them is wrong (an outdated value)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,11 @@ def contains(haystack: str, needle: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(n)}(?!\w)", normalize(haystack)) is not None
 
 
+def is_correct(reply: str, answers: Sequence[str], wrong: Sequence[str] = ()) -> bool:
+    """Whether ``reply`` holds one of ``answers`` and none of ``wrong`` (outdated values)."""
+    return any(contains(reply, a) for a in answers) and not any(contains(reply, w) for w in wrong)
+
+
 def _tokens(text: str) -> list[str]:
     text = "".join(" " if ch in string.punctuation else ch for ch in text.lower())
     return _ARTICLES.sub(" ", text).split()

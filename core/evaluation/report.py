@@ -13,11 +13,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ember.core.evaluation import changes
 from ember.core.evaluation.live import ConversationRun
 from ember.core.evaluation.live import summarize as summarize_first
 from ember.core.evaluation.metrics import QuestionResult, summarize
 from ember.core.evaluation.runner import TaskRun
 
+CHANGES = "changes"
 # Buckets of "messages ago" for the conversation task.
 DISTANCE_BUCKETS = ((0, 19), (20, 49), (50, 99), (100, 10**9))
 
@@ -75,13 +77,19 @@ def table(runs: Sequence[TaskRun], retrieval_only: bool = False) -> str:
     lines = [header]
     for run in runs:
         lines.append(_row(run.name, summarize(run.results)))
+        if run.name == CHANGES:  # current-state accuracy, and what was true before
+            for group in changes.GROUPS:
+                chosen = [r for r in run.results if r.group == group]
+                lines.append(_row(f" {group}", summarize(chosen)))
     if len(runs) > 1:
         lines.append(_row("overall", summarize(_all_results(runs))))
     legend = (
         "acc: gold answer in the reply; F1: token F1; evid: the evidence was in the prompt "
         "the reply was written from; R@k: evidence in the top k of the search run with the "
         "question; AR: all the evidence is among the memories automatic recall selects for "
-        "the question; steps and s/q: per question; fail: steps that did not parse"
+        "the question; changes now/before: the current value (current-state accuracy; a "
+        "reply naming an earlier value too is wrong) and the one before the last change; "
+        "steps and s/q: per question; fail: steps that did not parse"
     )
     if retrieval_only:
         legend = "retrieval only (no model): R@k and AR are measured, the other columns are not"

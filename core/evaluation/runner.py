@@ -246,7 +246,7 @@ def ask(
             result.calls.append(event.name)
         elif isinstance(event, events.AssistantMessage):
             result.reply, remembered = event.text, event.remembered
-    result.correct = any(metrics.contains(result.reply, a) for a in q.answers)
+    result.correct = metrics.is_correct(result.reply, q.answers, q.wrong)
     result.f1 = round(metrics.token_f1(result.reply, q.answers), 3)
     # The reply is written by the last step (summaries, if any, come before a step).
     reply_prompt = prompts[-1] if prompts else ""

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ember.core.evaluation import dated, documents, generator, keyvalue
-from ember.core.evaluation.generator import Question
+from ember.core.evaluation import changes, dated, documents, generator, keyvalue
+from ember.core.evaluation.generator import Conversation, Question
 from ember.core.evaluation.names import ALL_TASKS, FIRST
 from ember.core.evaluation.pdf import write_pdf
 from ember.core.kernel.errors import InvalidInput
@@ -35,18 +35,9 @@ class Task:
     load: Loader
 
 
-def conversation_task(seed: int, size: int) -> Task:
-    """A fictional user's history, imported into recall memory."""
-    return _history_task("conversation", generator.conversation(seed, size))
-
-
-def dates_task(seed: int, size: int) -> Task:
-    """Sessions on different days, and questions that name the day (dated.py)."""
-    return _history_task("dates", dated.dated(seed, size))
-
-
-def _history_task(name: str, data: generator.Conversation) -> Task:
-    """A generated history, imported into recall memory with its times."""
+def _history_task(name: str, data: Conversation) -> Task:
+    """A generated history, written as ``import-history`` JSON Lines and imported into
+    recall memory."""
 
     def load(ember: Ember, agent_id: int, workdir: Path) -> str:
         path = workdir / "history.jsonl"
@@ -58,6 +49,16 @@ def _history_task(name: str, data: generator.Conversation) -> Task:
         return f"{n} messages in {data.sessions} sessions imported into recall memory"
 
     return Task(name, "recall", data.questions, load)
+
+
+def conversation_task(seed: int, size: int) -> Task:
+    """A fictional user's history, imported into recall memory."""
+    return _history_task("conversation", generator.conversation(seed, size))
+
+
+def dates_task(seed: int, size: int) -> Task:
+    """Sessions on different days, and questions that name the day (dated.py)."""
+    return _history_task("dates", dated.dated(seed, size))
 
 
 def documents_task(seed: int, size: int) -> Task:
@@ -102,10 +103,16 @@ def kv_task(seed: int, size: int) -> Task:
     return Task("kv", "archival", data.questions, load)
 
 
+def changes_task(seed: int, size: int) -> Task:
+    """A history of facts that change across sessions, imported into recall memory."""
+    return _history_task("changes", changes.changes(seed, size))
+
+
 BUILDERS: dict[str, Callable[[int, int], Task]] = {
     "conversation": conversation_task,
     "documents": documents_task,
     "kv": kv_task,
+    "changes": changes_task,
     "dates": dates_task,
 }
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from ember.core.kernel import clock
-from ember.core.memory import dates, followup, search, search_index
+from ember.core.memory import dates, followup, search, search_index, supersede
 from ember.core.memory.chunking import split_sentences
 from ember.core.memory.embedder import Embedder
 from ember.core.storage import agent_settings
@@ -60,6 +60,7 @@ class Memory:
     score: float
     before: str | None = None
     after: str | None = None
+    replaced_at: str | None = None  # when the user said what replaced it (supersede.py)
     followed: tuple[followup.Followed, ...] = ()
 
 
@@ -145,15 +146,22 @@ def recall(
             weights,
             hidden if tier == "recall" else frozenset(),
         )
+        replaced: dict[int, search.Hit] = {}
+        if tier == "recall":
+            hits, replaced = search.superseded(store, agent_id, hits, text)
         best = _best_score(tier, weights)
         for hit in hits:
-            if " ".join(hit.text.lower().split()) in view:
+            if hit.id in hidden or " ".join(hit.text.lower().split()) in view:
                 continue
             if user_statements and tier == "recall" and not _stated(hit):
                 continue
+            newer = replaced.get(hit.id)
+            if newer is not None and user_statements and not supersede.asks_about_past(text):
+                continue  # the few lines of the dialogue format show only what is true now
             score = hit.score / best if best else 0.0
             if score >= MIN_SCORE:
-                found.append(Memory(hit, tier, round(score, 4)))
+                since = newer.time if newer is not None else None
+                found.append(Memory(hit, tier, round(score, 4), replaced_at=since))
     found.sort(key=lambda m: -m.score)
     chosen = found[:limit]
     memories = [
@@ -163,6 +171,7 @@ def recall(
             m.score,
             _previous_text(store, agent_id, m.hit.id),
             _next_words(store, agent_id, m.hit),
+            m.replaced_at,
         )
         if m.tier == "recall"
         else m
@@ -295,6 +304,8 @@ def event(memories: list[Memory], query: str = "") -> str | None:
                 item["said_before"] = focus(m.before, query)
             item["role"] = m.hit.role
             item["message"] = _dated(m.hit, focus(m.hit.text, query), query)
+            if m.replaced_at:
+                item["no_longer_true_since"] = clock.human_time(m.replaced_at)
             if m.after:
                 item["user_went_on"] = focus(m.after, query)
         _add_followed(item, m)

@@ -26,16 +26,18 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 from ember.core.kernel.errors import PageOutOfRange
-from ember.core.memory import date_search, dates, search_index
+from ember.core.memory import date_search, dates, search_index, supersede
 from ember.core.memory.embedder import Embedder
 from ember.core.storage.messages import Role
 from ember.core.storage.store import Store
 
 PAGE_SIZE = 5
+# Recall hits ordered by supersession (supersede.py): the first this many of the fusion.
+ARRANGED = 20
 # Candidates taken from each vector ranking (keyword rankings widen with the page asked).
 CANDIDATES = 50
 # What a search reads of its query: the beginning of a long one. Automatic recall searches
@@ -243,6 +245,11 @@ def search(
     ranked = rankings(store, embedder, agent_id, tier, query, index)
     total = len(set().union(*ranked.values()))
     pages = check_page(page, total, page_size)
+    if tier == "recall":
+        fused = fuse_top(ranked, weights or WEIGHTS, max(ARRANGED, (page + 1) * page_size))
+        arranged, _ = superseded(store, agent_id, _hits(store, tier, fused), query)
+        start = page * page_size
+        return ResultPage(arranged[start : start + page_size], total, page, pages)
     fused = fuse_top(ranked, weights or WEIGHTS, (page + 1) * page_size)
     hits = _hits(store, tier, fused[page * page_size :])
     return ResultPage(hits, total, page, pages)
@@ -263,6 +270,27 @@ def best(
     user's question ranks first for itself)."""
     ranked = rankings(store, embedder, agent_id, tier, query)
     return _hits(store, tier, fuse_top(ranked, weights or WEIGHTS, limit, hidden))
+
+
+def superseded(
+    store: Store, agent_id: int, hits: Sequence[Hit], query: str
+) -> tuple[list[Hit], dict[int, Hit]]:
+    """Recall ``hits`` for ``query`` in the order of supersession (supersede.py: what the
+    user said last about a thing first), their scores kept in order, and for each
+    superseded hit (by id) the one that replaced it."""
+    by_id = {h.id: h for h in hits}
+    said = [supersede.Said(h.id, h.text, h.time, h.role) for h in hits]
+    result = supersede.arrange(store, agent_id, said, query)
+    scores = sorted((h.score for h in hits), reverse=True)
+    scores += [scores[-1] if scores else 0.0] * (len(result.order) - len(scores))
+    ordered = [
+        replace(by_id[s.id], score=score)
+        if s.id in by_id
+        else Hit(s.id, s.text, s.time, score, role=s.role)
+        for s, score in zip(result.order, scores, strict=True)
+    ]
+    new = {h.id: h for h in ordered}
+    return ordered, {old: new[n.id] for old, n in result.replaced.items()}
 
 
 def _hits(store: Store, tier: Tier, chunk: Sequence[tuple[int, float]]) -> list[Hit]:

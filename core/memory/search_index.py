@@ -40,6 +40,7 @@ done don ever for from had has have how i if in is it its know ll me my myself o
 our please re recall remember should so tell than that the their them then there these
 they this to us ve was we were what whats when where which who whom whose why will with
 would you your yours
+now currently nowadays anymore before previously formerly originally
 """
 # Tokens as \w+ splits them ("didn't" -> "didn", "t"; one-letter tokens are dropped).
 QUESTION_WORDS = frozenset(_QUESTION_WORDS.split())

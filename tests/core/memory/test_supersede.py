@@ -1,0 +1,121 @@
+"""Newer facts supersede older ones: recall ranks what the user said last about a thing
+first, shows the older as what was true before (or, in the dialogue format, leaves it out),
+and keeps every message verbatim."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ember.core.memory import autorecall, search, search_index, supersede
+from ember.core.storage.messages import Role
+from ember.core.storage.store import Store
+from tests.core.memory.test_autorecall import _said
+
+# A history in which a fact changes twice, among chat and someone else's move.
+HISTORY = [
+    ("2025-01-06T10:00", "user", "I live in Dundee, close to the old market."),
+    ("2025-01-06T10:01", "assistant", "That sounds lovely."),
+    ("2025-01-07T09:00", "user", "My brother moved from Oslo to Bergen."),
+    ("2025-01-07T09:01", "assistant", "Noted."),
+    ("2025-01-20T18:00", "user", "I went for a long walk this morning."),
+    ("2025-01-20T18:01", "assistant", "Nice!"),
+    ("2025-02-03T12:00", "user", "Big news: we finally left Dundee, our new flat is in Tallinn."),
+    ("2025-02-03T12:01", "assistant", "Congratulations!"),
+    ("2025-02-10T08:00", "user", "I'm allergic to cats, so I avoid my aunt's house."),
+    ("2025-02-10T08:01", "assistant", "Good to know."),
+    ("2025-03-01T08:00", "user", "I'm not allergic to cats after all, it's peanuts."),
+    ("2025-03-01T08:01", "assistant", "Oh, that changes things."),
+]
+
+
+def _history(store: Store, emb: Any) -> int:
+    agent = store.create_agent("a", {"persona": "I am Ember.", "human": "Name: Ana"}).id
+    for at, role, text in HISTORY:
+        _said(store, emb, agent, role, text, at)
+    return agent
+
+
+def _hit(text: str, at: str, role: Role = Role.USER) -> supersede.Said:
+    return supersede.Said(0, text, f"2025-{at}T10:00:00+00:00", role)
+
+
+def test_a_later_statement_about_the_same_thing_supersedes_an_earlier_one() -> None:
+    old = _hit("I live in Dundee, close to the old market.", "01-01")
+    moved = _hit("Big news: I moved from Dundee to Tallinn!", "02-01")
+    fav, fav2 = (
+        _hit("My favourite dish is lasagne.", "01-01"),
+        _hit("My favourite dish is ramen.", "02-01"),
+    )
+    assert supersede.supersedes(moved, old) and not supersede.supersedes(old, moved)
+    assert supersede.supersedes(fav2, fav)  # the same frame, another value
+    # Not: someone else's change, something that happened, a restatement, Ember's words.
+    brother = _hit("My brother moved from Dundee to Oslo.", "03-01")
+    walk = _hit("I went for a walk in Dundee.", "01-01")
+    assert not supersede.supersedes(brother, old)
+    assert not supersede.supersedes(moved, walk)
+    assert not supersede.supersedes(
+        _hit("I live in Dundee, close to the old market.", "03-01"), old
+    )
+    assert not supersede.is_statement(_hit("You moved to Tallinn!", "03-01", Role.ASSISTANT))
+
+
+def test_questions_about_the_past_and_whom_text_is_about() -> None:
+    assert supersede.asks_about_past("Which city did I live in before?")
+    assert supersede.asks_about_past("What drink did I used to have?")
+    assert not supersede.asks_about_past("Which city do I live in now?")
+    assert supersede.subject("My brother moved to Oslo.") == "brother"
+    assert supersede.subject("The doctor says my allergy is to kiwi.") == ""
+    assert supersede.subject("Her name is Hanna.") is None
+
+
+def test_search_ranks_the_current_statement_first(store: Store, hash_embedder: Any) -> None:
+    agent = _history(store, hash_embedder)
+    question = "Which city do I live in now?"
+    page = search.search(store, hash_embedder, agent, "recall", question, page_size=len(HISTORY))
+    assert page.hits[0].text.startswith("Big news: we finally left Dundee")
+    assert page.hits[1].text.startswith("I live in Dundee")
+    brother = [h.text for h in page.hits].index("My brother moved from Oslo to Bergen.")
+    assert brother > 1  # a question about the user: what others did comes after
+    allergy = search.search(store, hash_embedder, agent, "recall", "What am I allergic to?")
+    assert allergy.hits[0].text == "I'm not allergic to cats after all, it's peanuts."
+    # Asked about the past, the statement from before the change comes first.
+    past = search.search(store, hash_embedder, agent, "recall", "Where did I live before?")
+    assert past.hits[0].text.startswith("I live in Dundee")
+    # Nothing was rewritten or deleted.
+    assert [m.text for m in store.get_messages([h.id for h in page.hits])] == [
+        h.text for h in page.hits
+    ]
+    assert store.conn.execute("SELECT count(*) FROM messages").fetchone()[0] == len(HISTORY)
+
+
+def test_recall_shows_the_older_as_no_longer_true_or_leaves_it_out(
+    store: Store, hash_embedder: Any
+) -> None:
+    agent = _history(store, hash_embedder)
+    question = "Which city do I live in now?"
+    memories = autorecall.recall(store, hash_embedder, agent, question)
+    texts = [m.hit.text for m in memories]
+    new = texts.index("Big news: we finally left Dundee, our new flat is in Tallinn.")
+    old = texts.index("I live in Dundee, close to the old market.")
+    assert new < old
+    items = json.loads(autorecall.event(memories, question) or "")["memories"]
+    assert "no_longer_true_since" not in items[new]
+    assert items[old]["no_longer_true_since"].startswith("2025-02-03")
+    # The dialogue format's few lines show only what is true now; asked about the past,
+    # both.
+    shown = autorecall.recall(store, hash_embedder, agent, question, user_statements=True)
+    assert shown[0].hit.text.startswith("Big news")
+    assert not [m for m in shown if m.hit.text.startswith("I live in Dundee")]
+    past = autorecall.recall(
+        store, hash_embedder, agent, "Where did I live before?", user_statements=True
+    )
+    assert [m.hit.text for m in past][:2] == [
+        "I live in Dundee, close to the old market.",
+        "Big news: we finally left Dundee, our new flat is in Tallinn.",
+    ]
+
+
+def test_time_words_of_a_question_are_not_searched_for() -> None:
+    assert search_index.keyword_query("Which city do I live in now?") == '"city" OR "live"'
+    assert search_index.keyword_query("What was my job before?") == '"job"'
