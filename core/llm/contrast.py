@@ -20,8 +20,9 @@ grammar. Its ``apply`` mixes the two sets of logits; its ``accept`` reads the ch
 into the contrast context, so both readings stay in step. That read runs on a thread of
 its own, at the same time as the main context reads the same token (llama.cpp releases
 the GIL), and ``apply`` waits for it: on two cores a reply costs about one reading, not
-two. The contrast prompt's beginning (instructions and persona) is kept between replies,
-so each reply reads only the new message there. Measured with ``ember eval first`` on
+two. The contrast prompt is read there too, while the main context reads its prompt;
+its beginning (instructions and persona) is kept between replies, so each reply reads
+only the new message there. Measured with ``ember eval first`` on
 the bundled model and ``benchmarks/threads.py`` (README).
 """
 
@@ -72,9 +73,13 @@ class ContrastReader(OwnSampler):
         return n_tokens + max_tokens < self.n_ctx
 
     def start(self, tokens: Sequence[int]) -> None:
-        """Read the contrast prompt ``tokens``, keeping what the context holds of them."""
+        """Start reading the contrast prompt ``tokens`` on the contrast thread (while the
+        main context reads its own prompt), keeping what the context holds of them."""
         self.settle()
         self.failed = False
+        self._pending = self._reader.submit(self._start, list(tokens))
+
+    def _start(self, tokens: Sequence[int]) -> None:
         keep = 0
         for a, b in zip(self.tokens, tokens, strict=False):
             if a != b:

@@ -314,9 +314,9 @@ class LlamaBackend:
         start = time.perf_counter()
         llm: Any = self.llm  # its ``_ember_contrast`` is read by sampling.install
         try:
-            stats.evaluated_tokens = self._read_prompt(tokens, cancel, on_prompt_progress)
-            if contrast is not None and constraint is not None:
+            if contrast is not None and constraint is not None:  # read alongside the prompt
                 llm._ember_contrast = self._contrast_reader(contrast, max_tokens)
+            stats.evaluated_tokens = self._read_prompt(tokens, cancel, on_prompt_progress)
             stream = self.llm.create_completion(
                 tokens,
                 max_tokens=max_tokens,

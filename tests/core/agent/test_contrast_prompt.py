@@ -22,7 +22,7 @@ def test_each_dialogue_reply_comes_with_the_prompt_without_memory(
     prompt, contrast = backend.prompt_parts[-1].text, backend.contrasts[-1]
     assert contrast is not None
     # the memory is in the prompt, not in the contrast; everything else is the same
-    for shown in (KNOWN_HEADER, "First name: Oskar", SAID):
+    for shown in (KNOWN_HEADER, "Your name is Oskar.", SAID):
         assert shown in prompt
         assert shown not in contrast.text
     head = prompt.split("\n\n")[:2]  # instructions and persona

@@ -59,8 +59,8 @@ def test_transcript_shows_summary_events_and_steps() -> None:
 
 
 def test_dialogue_format_shows_what_ember_knows_the_best_memory_and_the_new_message() -> None:
-    """The bundled model's format (dialogue_prompt.py): persona, the human block, the two
-    best recalled memories (best last), the new message; never the conversation so far,
+    """The bundled model's format (dialogue_prompt.py): persona, the human block, the
+    best recalled memory, the new message; never the conversation so far,
     Ember's replies, events or results (the model copied whichever line was nearest)."""
     reply = {"thoughts": "", "function": "send_message", "arguments": {"message": "Hi Anna!"}}
     asked = msg(6, "user", "user_message", {"type": "user_message", "message": "Q?"})
@@ -75,11 +75,10 @@ def test_dialogue_format_shows_what_ember_knows_the_best_memory_and_the_new_mess
     text = r.render(TOOLS, BLOCKS, "", queue, [note]).text
     assert text.endswith(
         "What Ember knows about the user:\nAnna\n\n"
-        "Ember remembers what the user said: A\n\n"
         "Ember remembers reading in d.pdf, page 2: B\n\nUser: Q?\n"
     )
     assert "Hi Anna!" not in text and "heartbeat" not in text and "User: hi" not in text
-    assert "I am Ember." in text and TOOLS not in text and "said: C" not in text  # two at most
+    assert "I am Ember." in text and TOOLS not in text and "said: A" not in text  # one
     # After Ember's reply, no message is pending: the prompt ends with what Ember knows.
     answered = r.render(TOOLS, BLOCKS, "", [*queue, msg(7, "assistant", "step", reply)]).text
     assert answered.endswith("What Ember knows about the user:\nAnna\n")
@@ -88,6 +87,24 @@ def test_dialogue_format_shows_what_ember_knows_the_best_memory_and_the_new_mess
         .render(TOOLS, BLOCKS, "", queue)
         .text.endswith("AGENT: ")
     )
+
+
+def test_dialogue_format_shows_the_name_line_in_the_second_person() -> None:
+    """ "First name: Oskar" reads as "Your name is Oskar." (the model answered "What's my
+    rabbit's name?" with the name line's value); an unknown name is left out."""
+    asked = msg(6, "user", "user_message", {"type": "user_message", "message": "Q?"})
+    r = PromptRenderer()
+
+    def known(human: str) -> str:
+        blocks = [Block("persona", "I am Ember.", 2000), Block("human", human, 2000)]
+        return r.render(TOOLS, blocks, "", [asked]).text
+
+    assert "about the user:\nYour name is Oskar.\nYou play the harp.\n" in known(
+        "First name: Oskar\nYou play the harp."
+    )
+    assert "First name" not in known("First name: Oskar")
+    empty = known("First name: unknown")
+    assert "unknown" not in empty and "about the user" not in empty
 
 
 def test_examples_only_when_wanted() -> None:

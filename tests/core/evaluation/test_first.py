@@ -72,7 +72,7 @@ def _echo_facts(prompt: str, constraint: Any) -> str:
     known = prompt.split("What Ember knows about the user:\n")[-1].split("\n\n")[0]
     asked = prompt.rsplit("User: ", 1)[-1].strip()
     if asked.endswith("?") and "name" in asked:
-        match = re.search(r"First name: (\w+)", known)
+        match = re.search(r"Your name is (\w+)", known)
         return f"Ember: You're {match.group(1) if match else 'a mystery'}.\n"
     if asked.endswith("?"):
         return f"Ember: {known.splitlines()[-1]}\n"

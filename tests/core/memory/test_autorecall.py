@@ -165,7 +165,7 @@ def test_the_engine_ends_every_prompt_of_a_user_turn_with_the_recalled_memories(
     # prompt is the last that ends a line)
     asked = [p for p in backend.prompts if p.endswith("\n")][-1]
     assert "\n\nEmber remembers" not in asked
-    assert asked.endswith("Name: Dana\n\nUser: What's my sister's name?\n")
+    assert asked.endswith("Your name is Dana.\n\nUser: What's my sister's name?\n")
 
 
 def test_recalled_memories_give_way_to_fewer_in_a_small_window(
