@@ -133,6 +133,7 @@ def recall(
     hidden = frozenset(in_view_ids)
     view = " ".join(in_view_text.lower().split())
     found: list[Memory] = []
+    outdated: set[int] = set()  # statements a newer one replaced: never followed to
     for tier in ("recall", "archival"):
         # Messages in view are out of the ranking itself: the user's message, just
         # stored, would otherwise rank first for itself and push every memory down.
@@ -149,6 +150,8 @@ def recall(
         replaced: dict[int, search.Hit] = {}
         if tier == "recall":
             hits, replaced = search.superseded(store, agent_id, hits, text)
+            if not supersede.asks_about_past(text):
+                outdated.update(replaced)
         best = _best_score(tier, weights)
         for hit in hits:
             if hit.id in hidden or " ".join(hit.text.lower().split()) in view:
@@ -178,7 +181,9 @@ def recall(
         for m in chosen
     ]
     return (
-        _with_followed(store, agent_id, memories, text, hidden, in_view_text, user_statements)
+        _with_followed(
+            store, agent_id, memories, text, hidden | outdated, in_view_text, user_statements
+        )
         if follow
         else memories
     )

@@ -110,10 +110,23 @@ def test_recall_shows_the_older_as_no_longer_true_or_leaves_it_out(
     past = autorecall.recall(
         store, hash_embedder, agent, "Where did I live before?", user_statements=True
     )
-    assert [m.hit.text for m in past][:2] == [
-        "I live in Dundee, close to the old market.",
-        "Big news: we finally left Dundee, our new flat is in Tallinn.",
-    ]
+    assert past[0].hit.text == "I live in Dundee, close to the old market."
+    # the newer statement comes next, or inside the first: it names Dundee (followup.py)
+    after = [m.hit.text for m in past[1:2]] + [f.hit.text for f in past[0].followed]
+    assert "Big news: we finally left Dundee, our new flat is in Tallinn." in after
+
+
+def test_a_statement_a_newer_one_replaced_is_not_followed_to(
+    store: Store, hash_embedder: Any
+) -> None:
+    """Follow-up recall (followup.py) does not bring back what supersede.py left out."""
+    agent = _history(store, hash_embedder)
+    shown = autorecall.recall(
+        store, hash_embedder, agent, "Which city do I live in now?", user_statements=True
+    )
+    texts = [m.hit.text for m in shown] + [f.hit.text for m in shown for f in m.followed]
+    assert texts[0].startswith("Big news")
+    assert not [t for t in texts if t.startswith("I live in Dundee")]
 
 
 def test_time_words_of_a_question_are_not_searched_for() -> None:
