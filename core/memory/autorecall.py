@@ -154,7 +154,8 @@ def recall(
                 outdated.update(replaced)
         best = _best_score(tier, weights)
         for hit in hits:
-            if hit.id in hidden or " ".join(hit.text.lower().split()) in view:
+            in_view = hit.id in hidden if tier == "recall" else False  # ids of messages
+            if in_view or " ".join(hit.text.lower().split()) in view:
                 continue
             if user_statements and tier == "recall" and not _stated(hit):
                 continue

@@ -91,6 +91,23 @@ def test_the_question_in_view_moves_no_memory(store: Store, hash_embedder: Any) 
     assert [(m.hit.id, m.score) for m in after] == [(m.hit.id, m.score) for m in before]
 
 
+def test_a_message_in_view_hides_no_passage_with_the_same_id(
+    store: Store, hash_embedder: Any
+) -> None:
+    """Messages and passages are numbered apart: the question's message id (in view) is
+    no passage's (merged, the question hid passage 1 of a document and its answer)."""
+    a, ids = _setup(store, hash_embedder)
+    query = "When do the ferries leave?"
+    passage = next(
+        m
+        for m in autorecall.recall(store, hash_embedder, a, query, limit=10)
+        if m.tier == "archival" and "Ferries" in m.hit.text
+    )
+    assert passage.hit.id in ids  # the same number as one of the messages
+    shown = autorecall.recall(store, hash_embedder, a, query, in_view_ids=[passage.hit.id])
+    assert "Ferries leave at noon." in [m.hit.text for m in shown]
+
+
 def test_a_fact_said_over_two_messages_is_shown_whole(store: Store, hash_embedder: Any) -> None:
     """ "We adopted a dog last month!" … "We named him Sprocket.": the question's words find
     the first message, the answer is in the user's next one; the memory shows both (not
