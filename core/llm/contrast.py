@@ -121,10 +121,13 @@ class ContrastReader(OwnSampler):
         data = candidates(cur_p)
         logits = data["logit"]
         contrast = np.ctypeslib.as_array(self._ctx.get_logits(), shape=(self.n_vocab,))
-        mixed = (1.0 + self.strength) * logits - self.strength * contrast[data["id"]]
-        implausible = logits < logits.max() + PLAUSIBLE
-        mixed[implausible] = logits[implausible] - _BELOW
-        data["logit"] = mixed.astype(np.float32)
+        # Mixed only where plausible (a handful of the vocabulary): the rest move below.
+        plausible = np.flatnonzero(logits >= logits.max() + PLAUSIBLE)
+        mixed = logits - np.float32(_BELOW)
+        mixed[plausible] = (1.0 + self.strength) * logits[plausible] - self.strength * (
+            contrast[data["id"][plausible]]
+        )
+        data["logit"] = mixed
 
     def close(self) -> None:
         """Free the contrast context."""
