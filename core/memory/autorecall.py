@@ -130,6 +130,7 @@ def recall(
     if not text.strip() or limit <= 0:
         return []
     weights = weights or search.WEIGHTS
+    asked = [t.lower() for t in followup.identifiers(text)]
     hidden = frozenset(in_view_ids)
     view = " ".join(in_view_text.lower().split())
     found: list[Memory] = []
@@ -166,7 +167,7 @@ def recall(
             if score >= MIN_SCORE:
                 since = newer.time if newer is not None else None
                 found.append(Memory(hit, tier, round(score, 4), replaced_at=since))
-    found.sort(key=lambda m: -m.score)
+    found.sort(key=lambda m: (-followup.holds(m.hit.text, asked), -m.score))
     chosen = found[:limit]
     memories = [
         Memory(

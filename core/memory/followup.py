@@ -124,12 +124,28 @@ def _names(text: str) -> list[str]:
     return names
 
 
+def identifiers(text: str) -> list[str]:
+    """The identifiers in ``text``: terms of three characters or more with a digit (a
+    key, a file name, a time)."""
+    return [t for t in _TOKEN.findall(text) if len(t) >= 3 and any(c.isdigit() for c in t)]
+
+
+def holds(text: str, asked: list[str]) -> int:
+    """How many of a question's identifiers ``asked`` (lower case) ``text`` holds: recall
+    puts a memory holding the key asked about before one only near it (vectors of random
+    keys are noise: "Key 6c23… has the value 1a34…" outranked the pair of the key asked)."""
+    if not asked:
+        return 0
+    held = {t.lower() for t in identifiers(text)}
+    return sum(t in held for t in asked)
+
+
 def terms(text: str, asked: str = "") -> list[str]:
     """What ``text`` names that ``asked`` did not contain: identifiers, then quoted
     titles, then names (see the module docstring), each once (a part of one taken
     already is left out), in text order."""
     known = _words(asked)
-    ids = [t for t in _TOKEN.findall(text) if len(t) >= 3 and any(c.isdigit() for c in t)]
+    ids = identifiers(text)
     quoted = [q.strip() for q in _QUOTED.findall(text)]
     out: list[str] = []
     taken: list[set[str]] = []

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ember.core.memory import autorecall
+import pytest
+
+from ember.core.memory import autorecall, search
 from ember.core.storage.store import Store
 
 
@@ -211,3 +213,21 @@ def test_cli_switches_automatic_recall_per_agent(tmp_path: Any) -> None:
     missing = run_ember(home, "agents", "recall", "Nobody", "on")
     assert missing.returncode == 1 and missing.stderr.strip() == 'ember: no agent named "Nobody"'
     assert "Nobody" not in run_ember(home, "agents", "list").stdout
+
+
+def test_a_memory_holding_the_key_asked_about_comes_first(
+    store: Store, hash_embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Vector similarity of random keys is noise: a pair near the question's key must not
+    outrank the pair that holds it (ember eval kv seed 2 showed the wrong pair alone)."""
+    a = store.create_agent("k", {"persona": "I am Ember.", "human": ""}).id
+    held = "Key 31d5c3af-5953 has the value 7a9c90fb-ce5e."
+    near = "Key 6c233480-9b61 has the value 1a34e57a-6bd4."
+    at = "2025-01-01T00:00:00+00:00"
+    ranked = {"archival": [search.Hit(1, near, at, 0.6), search.Hit(2, held, at, 0.5)]}
+    monkeypatch.setattr(search, "best", lambda _s, _e, _a, tier, *_: ranked.get(tier, []))
+    shown = autorecall.recall(store, hash_embedder, a, "Look up key 31d5c3af-5953", follow=False)
+    assert [m.hit.text for m in shown] == [held, near]
+    # without an identifier in the question, the scores alone decide
+    plain = autorecall.recall(store, hash_embedder, a, "What is the value?", follow=False)
+    assert [m.hit.text for m in plain] == [near, held]
