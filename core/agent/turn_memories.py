@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from ember.core.agent.dialogue_prompt import SHOWN
 from ember.core.kernel.events import FoundBy, Remembered
 from ember.core.memory import search
-from ember.core.memory.autorecall import Memory, focus
+from ember.core.memory.autorecall import Memory, shown_words
 from ember.core.storage import provenance
 from ember.core.storage.store import Store
 
@@ -78,8 +78,7 @@ class TurnMemories:
                 out.append(remembered(tier, hit, found_by, text))
 
         for m in self.memories[: self.shown]:  # with the user's next words, shown with it
-            went_on = f" {focus(m.after, self.query)}" if m.after else ""
-            add(m.tier, m.hit, "automatic", focus(m.hit.text, self.query) + went_on)
+            add(m.tier, m.hit, "automatic", shown_words(m, self.query))
             for f in m.followed:  # shown with it (memory/followup.py)
                 add(f.tier, f.hit, "automatic", f.text)
         for tier, hit in self.found:

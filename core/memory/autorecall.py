@@ -131,6 +131,7 @@ def recall(
         return []
     weights = weights or search.WEIGHTS
     asked = [t.lower() for t in followup.identifiers(text)]
+    past = supersede.asks_about_past(text)
     hidden = frozenset(in_view_ids)
     view = " ".join(in_view_text.lower().split())
     found: list[Memory] = []
@@ -151,7 +152,7 @@ def recall(
         replaced: dict[int, search.Hit] = {}
         if tier == "recall":
             hits, replaced = search.superseded(store, agent_id, hits, text)
-            if not supersede.asks_about_past(text):
+            if not past:
                 outdated.update(replaced)
         best = _best_score(tier, weights)
         for hit in hits:
@@ -161,7 +162,7 @@ def recall(
             if user_statements and tier == "recall" and not _stated(hit):
                 continue
             newer = replaced.get(hit.id)
-            if newer is not None and user_statements and not supersede.asks_about_past(text):
+            if newer is not None and user_statements and not past:
                 continue  # the few lines of the dialogue format show only what is true now
             score = hit.score / best if best else 0.0
             if score >= MIN_SCORE:
@@ -207,7 +208,7 @@ def _with_followed(
     chains = followup.follow(
         store,
         agent_id,
-        [(m.tier, m.hit, _shown(m, text)) for m in memories],
+        [(m.tier, m.hit, shown_words(m, text)) for m in memories],
         text,
         leading=sum(m.score >= FOLLOW_SHARE * top for m in memories),
         hidden=hidden,
@@ -223,7 +224,7 @@ def _with_followed(
     ]
 
 
-def _shown(memory: Memory, query: str) -> str:
+def shown_words(memory: Memory, query: str) -> str:
     """What a prompt shows of a memory's own words (with the user's next ones)."""
     after = f" {focus(memory.after, query)}" if memory.after else ""
     return focus(memory.hit.text, query) + after
@@ -231,7 +232,7 @@ def _shown(memory: Memory, query: str) -> str:
 
 def _add_followed(item: dict[str, object], memory: Memory) -> None:
     """The memories followed from ``memory``, after the last of its words ``item`` shows
-    (in the same item: the dialogue format shows the first two items only)."""
+    (in the same item: the dialogue format shows the first item only)."""
     if memory.followed:
         last = next(k for k in ("user_went_on", "message", "content") if k in item)
         more = (followup.attributed(memory.tier, memory.hit, f) for f in memory.followed)
