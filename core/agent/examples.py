@@ -21,7 +21,8 @@ from datetime import datetime, timezone
 from typing import TypedDict
 
 from ember.core.agent.prompt import neutral_line
-from ember.core.agent.tools import HEARTBEAT_ARG, appended, format_hits
+from ember.core.agent.search_results import format_hits
+from ember.core.agent.tools import HEARTBEAT_ARG, appended
 from ember.core.kernel.jsontypes import JSONLike, JSONObject
 from ember.core.memory import autorecall
 from ember.core.memory.search import Hit, ResultPage

@@ -11,16 +11,16 @@ schemas, so an exception other than a failure is a bug and is not disguised as o
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
+from ember.core.agent.search_results import format_hits
 from ember.core.kernel import clock
 from ember.core.kernel.errors import EmberError, ToolFailure
-from ember.core.memory import search
-from ember.core.memory.excerpts import HIT_CHARS, TokenCounter, bound_result, excerpt
+from ember.core.memory import followup, search
+from ember.core.memory.excerpts import TokenCounter, bound_result, excerpt
 from ember.core.step.schema import FunctionSpec, StepLimits, StepSpec, ValueSchema, object_schema
 from ember.core.step.validate import Step
 
@@ -136,29 +136,6 @@ def appended(label: str, used: int, limit: int) -> str:
     return f"Appended to {block_size_note(label, used, limit)}."
 
 
-def format_hits(page: search.ResultPage, archival: bool, query: str = "") -> str:
-    """A page of search results as the agent reads it. A hit longer than
-    :data:`HIT_CHARS` shows its part about ``query`` (its beginning without one) and says
-    how long it is."""
-    if page.total == 0:
-        return "No results found."
-    items = []
-    for hit in page.hits:
-        item: dict[str, object] = {"timestamp": clock.human_time(hit.time)}
-        if archival:
-            if hit.source:
-                item["source"] = hit.source
-            if hit.page:
-                item["page"] = hit.page
-        else:
-            item["role"] = hit.role
-        item["content" if archival else "message"] = excerpt(hit.text, query)
-        if len(hit.text) > HIT_CHARS:
-            item["note"] = f"an excerpt of {len(hit.text):,} characters"
-        items.append(item)
-    return f"{page.header()}: {json.dumps(items, ensure_ascii=False)}"
-
-
 # -- the functions --------------------------------------------------------------------------
 
 
@@ -217,8 +194,13 @@ def _run_search(ctx: ToolContext, tier: search.Tier, query: str, page: int) -> s
     if not query.strip():
         raise ToolFailure("query is empty.")
     result = search.search(ctx.store, ctx.embedder, ctx.agent_id, tier, query, page)
+    followed = followup.for_hits(ctx.store, ctx.agent_id, tier, result.hits, query)
     ctx.found += [(tier, replace(h, text=excerpt(h.text, query))) for h in result.hits]
-    return format_hits(result, archival=tier == "archival", query=query)
+    on_page = {(tier, h.id) for h in result.hits}
+    ctx.found += [
+        (f.tier, replace(f.hit, text=f.text)) for f in followed if (f.tier, f.hit.id) not in on_page
+    ]
+    return format_hits(result, archival=tier == "archival", query=query, followed=followed)
 
 
 def conversation_search(ctx: ToolContext, query: str, page: int) -> str:

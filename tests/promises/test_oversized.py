@@ -1,5 +1,5 @@
 """Issue 28 item 1: no stored content may make an agent unusable. A 2 MB message once went
-whole into a search result (``tools.format_hits`` had no bound): the prompt overflowed the
+whole into a search result (``search_results.format_hits`` had no bound): the prompt overflowed the
 window at that turn and at every later one. Every hit and every function result shown to
 the agent is bounded now, and a file that holds such a result from before is healed."""
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ember.core.agent import tools
+from ember.core.agent import search_results, tools
 from ember.core.kernel import events as ev
 from ember.core.llm.scripted import scripted_reply as reply
 from ember.core.llm.scripted import scripted_step as step
@@ -57,13 +57,13 @@ def test_a_huge_message_found_by_search_leaves_the_agent_usable(
 def test_each_hit_shows_its_part_about_the_query() -> None:
     text = "Filler words here. " * 200 + "The keeper's cat is named Biscuit. " + "More. " * 300
     page = ResultPage([Hit(1, text, "2024-05-01T10:00:00+00:00", 1.0, role="user")], 1, 0, 1)
-    shown = tools.format_hits(page, archival=False, query="cat name")
+    shown = search_results.format_hits(page, archival=False, query="cat name")
     items = json.loads(shown.split(": ", 1)[1])
     assert "Biscuit" in items[0]["message"]
     assert len(items[0]["message"]) <= excerpts.HIT_CHARS + 4
     assert items[0]["note"] == f"an excerpt of {len(text):,} characters"
     # Without a query (a search by date): the beginning.
-    by_date = json.loads(tools.format_hits(page, archival=False).split(": ", 1)[1])
+    by_date = json.loads(search_results.format_hits(page, archival=False).split(": ", 1)[1])
     assert by_date[0]["message"].startswith("Filler words here.")
     assert by_date[0]["message"].endswith(" …")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -57,3 +58,31 @@ def test_search_reports_the_true_number_of_matches(ctx: ToolContext) -> None:
     assert conversation_search(ctx, "tea", 0).startswith("Showing 5 of 130 results (page 0/25)")
     last = search(ctx.store, ctx.embedder, ctx.agent_id, "recall", "tea", 25)
     assert len(last.hits) == 5 and last.total == 130
+
+
+def test_a_search_shows_what_its_best_result_leads_to(ctx: ToolContext) -> None:
+    """The agent's own search is followed up as automatic recall is (memory/followup.py):
+    a chain of parcel numbers is shown to its end, each link once, and the links are in
+    the reply's record (``found``)."""
+    from ember.core.agent.search_results import FOLLOWED_HEADER
+    from ember.core.agent.tools import archival_memory_search
+
+    chain = [
+        "Parcel KX-2291 was forwarded to parcel LM-4410.",
+        "Parcel LM-4410 was forwarded to parcel QR-7735.",
+        "Parcel QR-7735 was delivered to the depot in Hollin.",
+    ]
+    others = [f"Parcel number {i} was weighed at the depot on a Tuesday." for i in range(12)]
+    texts = chain + others
+    ctx.store.add_passages(
+        ctx.agent_id, [(t, None, None) for t in texts], ctx.embedder.embed(texts)
+    )
+    shown = archival_memory_search(ctx, "Where did parcel KX-2291 end up?", 0)
+    page, _, more = shown.partition(f"\n{FOLLOWED_HEADER}: ")
+    assert chain[0] in page and more, shown
+    for text in chain:
+        assert shown.count(text) == 1, shown
+    followed = json.loads(more)
+    assert {f["found_by"] for f in followed} <= {"LM-4410", "QR-7735"}
+    assert chain[2] in more  # the end of the chain is never on the page: no word of the question
+    assert [t for _, h in ctx.found for t in chain if t in h.text].count(chain[2]) == 1
