@@ -1,5 +1,5 @@
 """Issue 28 item 1: no stored content may make an agent unusable. A 2 MB message once went
-whole into a search result (``search_results.format_hits`` had no bound): the prompt overflowed the
+whole into a search result (``format_hits`` had no bound): the prompt overflowed the
 window at that turn and at every later one. Every hit and every function result shown to
 the agent is bounded now, and a file that holds such a result from before is healed."""
 
