@@ -135,7 +135,9 @@ def recall(
     hidden = frozenset(in_view_ids)
     view = " ".join(in_view_text.lower().split())
     found: list[Memory] = []
-    outdated: set[int] = set()  # statements a newer one replaced: never followed to
+    # Never followed to: asked about now, the statements a newer one replaced; asked about
+    # before, the ones that replaced them (shown the change, the model answered with it).
+    outdated: set[int] = set()
     for tier in ("recall", "archival"):
         # Messages in view are out of the ranking itself: the user's message, just
         # stored, would otherwise rank first for itself and push every memory down.
@@ -152,8 +154,7 @@ def recall(
         replaced: dict[int, search.Hit] = {}
         if tier == "recall":
             hits, replaced = search.superseded(store, agent_id, hits, text)
-            if not past:
-                outdated.update(replaced)
+            outdated.update([h.id for h in replaced.values()] if past else replaced)
         best = _best_score(tier, weights)
         for hit in hits:
             in_view = hit.id in hidden if tier == "recall" else False  # ids of messages
