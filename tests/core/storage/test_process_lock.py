@@ -30,10 +30,13 @@ HOLDER = textwrap.dedent(
     assert lock.acquire() is None
     helper = 0
     if sys.argv[2] == "fork":
+        ready, told = os.pipe()
         helper = os.fork()
         if helper == 0:  # a forked helper that outlives its parent
+            os.write(told, b"1")  # past fork(): its at-fork handlers have run
             time.sleep(60)
             os._exit(0)
+        os.read(ready, 1)  # else the parent could die before the helper let go
     print(os.getpid(), helper, flush=True)
     time.sleep(60)
     """
