@@ -8,6 +8,7 @@ answers (usage, another process holding the agent) is shown only if the agent st
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QSignalBlocker
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from ember.app.inspector import Inspector
     from ember.app.statusbar import StatusBar
     from ember.app.taskrunner import TaskRunner
-    from ember.core.api import AgentSummary
+    from ember.core.api import AgentSummary, EngineConfig
 
 WELCOME = (
     "Hi, I'm **{name}**. I run entirely on this computer and I remember what you tell me, "
@@ -38,9 +39,30 @@ WELCOME = (
     "- Drop PDF, text or Markdown files anywhere on this window and I can look things up "
     "in them.\n"
     "- Open the memory inspector (**Ctrl+I**) to see and edit what I know about you.\n"
-    "- My bundled model is tiny (270M parameters), so my answers are basic; a 1–4B model answers "
+    "- {model}"
+)
+# The welcome's last line, by the model the settings choose (core/models/choice.py).
+BUNDLED_MODEL = (
+    "My bundled model is tiny (270M parameters), so my answers are basic; a 1–4B model answers "
     "and remembers far better: **File → Get a model…** (0.8–2.5 GB, only when you agree)."
 )
+OTHER_MODEL = "My model is {label}; **File → Settings…** changes it."
+
+
+def welcome(name: str, config: EngineConfig | None) -> str:
+    """The first run's welcome of the agent ``name``, for the model ``config`` runs (the
+    bundled one when no settings are loaded yet: the default)."""
+    from ember.core.api import model_choice
+
+    choice = model_choice(config) if config is not None else None
+    if choice is None or choice.kind == "bundled":
+        model = BUNDLED_MODEL
+    elif choice.kind == "server":
+        model = OTHER_MODEL.format(label=f"served from {printable(choice.label)}")
+    else:  # a catalogue model's name, a file's name
+        label = choice.label if choice.kind == "catalogue" else Path(choice.label).name
+        model = OTHER_MODEL.format(label=f"**{printable(label)}**")
+    return WELCOME.format(name=name, model=model)
 
 
 class AgentWindow(Protocol):
@@ -50,6 +72,7 @@ class AgentWindow(Protocol):
     agent_id: int | None
     agent_name: str
     agents: list[AgentSummary]
+    config: EngineConfig | None
     agent_list: AgentList
     chat: ChatView
     composer: Composer
@@ -110,7 +133,7 @@ class CurrentAgent:
         w.find_bar.oldest_loaded = view.oldest_loaded
         w.chat.set_items(view.items)
         if view.first_run:
-            w.chat.add(DisplayItem("assistant", WELCOME.format(name=view.name)))
+            w.chat.add(DisplayItem("assistant", welcome(view.name, w.config)))
         w.chat.offer_actions(not conversation.busy)
         w.status.set_usage(view.usage)  # None: measured once the engine is free
         if view.in_use is not None:
