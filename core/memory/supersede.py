@@ -20,8 +20,10 @@ computed at recall time over the hits a search found:
   and the older after it, or, when the question asks about the past ("before", "used to",
   "previously"…), the statement from before the last change first;
 * a statement is about the user or about a person of theirs ("My brother moved to Oslo."):
-  only statements about the same one supersede each other, and for a question about the
-  user, what they said about other people comes after the rest.
+  only statements about the same one supersede each other. For a question about the
+  user, what they said about other people, or without a first person at all ("Marek had
+  wanted that job for years."), comes after the rest; for one about a person of theirs
+  ("my partner"), what they said about that person comes first.
 """
 
 from __future__ import annotations
@@ -210,6 +212,17 @@ def _elsewhere(hit: Said) -> bool:
     return hit.role == Role.USER and bool(subject(hit.text))
 
 
+def _not_theirs(hit: Said) -> bool:
+    """Whether ``hit`` is the user's words, but not about themselves (someone else's, or
+    no one's in the first person: "Marek had wanted that job for years.")."""
+    return hit.role == Role.USER and subject(hit.text) != ""
+
+
+def _of(hit: Said, person: str) -> bool:
+    """Whether ``hit`` is the user's words about their ``person`` ("partner")."""
+    return hit.role == Role.USER and subject(hit.text) == person
+
+
 def _successor(hit: Said, pool: Sequence[Said]) -> Said | None:
     """The newest statement of ``pool`` that supersedes ``hit``."""
     later = [h for h in pool if h.id != hit.id and supersedes(h, hit)]
@@ -282,8 +295,13 @@ def arrange(store: Store, agent_id: int, hits: Sequence[Said], query: str) -> Ar
             if member.id not in placed:
                 ordered.append(member)
                 placed.add(member.id)
-    if subject(query) == "":  # about the user: what others did comes after
-        ordered = [h for h in ordered if not _elsewhere(h)] + [h for h in ordered if _elsewhere(h)]
+    about = subject(query)
+    if about == "":  # about the user: what others did, or no one in particular, comes after
+        ordered = [h for h in ordered if not _not_theirs(h)] + [
+            h for h in ordered if _not_theirs(h)
+        ]
+    elif about:  # about a person of theirs ("my partner"): what the user said of them first
+        ordered = [h for h in ordered if _of(h, about)] + [h for h in ordered if not _of(h, about)]
     replaced = {
         older.id: newer for group in groups.values() for older, newer in itertools.pairwise(group)
     }

@@ -135,3 +135,30 @@ def test_a_statement_a_newer_one_replaced_is_not_followed_to(
 def test_time_words_of_a_question_are_not_searched_for() -> None:
     assert search_index.keyword_query("Which city do I live in now?") == '"city" OR "live"'
     assert search_index.keyword_query("What was my job before?") == '"job"'
+
+
+def test_a_question_about_the_user_or_a_person_of_theirs_ranks_what_is_about_them_first(
+    store: Store, hash_embedder: Any
+) -> None:
+    """Asked "What's my job?", the user's words about no one in the first person ("Marek
+    had wanted that job for years.") come after theirs about themselves; asked about their
+    partner, what they said of their partner comes first (its next words name them)."""
+    agent = store.create_agent("a", {"persona": "I am Ember.", "human": ""}).id
+    said = [
+        ("2025-01-06T10:00", "I'm a midwife, at a small place in town."),
+        ("2025-01-07T09:00", "My partner just got a new job at the hospital."),
+        ("2025-01-07T09:01", "Marek had wanted that job for years."),
+        ("2025-01-08T09:00", "We named him Biscuit, the name suits him."),
+    ]
+    for at, text in said:
+        _said(store, hash_embedder, agent, "user", text, at)
+
+    def order(question: str) -> list[str]:
+        return [h.text for h in search.search(store, hash_embedder, agent, "recall", question).hits]
+
+    job = order("What's my job? The job, that job.")
+    assert job.index(said[0][1]) < job.index(said[2][1])
+    partner = order("What's my partner's name? The name.")
+    assert partner[0] == said[1][1]
+    # Whom each is about, as the ranking reads it.
+    assert [supersede.subject(t) for _, t in said] == ["", "partner", None, ""]
