@@ -43,6 +43,12 @@ _SMALL_TALK = re.compile(
     r"[\s,!.]*$",
     re.IGNORECASE,
 )
+# A greeting that opens a statement ("Hello, I teach chemistry."): not part of the fact.
+_GREETING = re.compile(
+    r"^(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening))(?: there| ember)?[\s,!.:;-]+"
+    r"(?=\w)",
+    re.IGNORECASE,
+)
 _NAME_PATTERNS = (
     re.compile(r"\b(?i:I'm|I am|my name is|my name's|call me)\s+([A-Z][\w'-]+)"),
     re.compile(r"^(?:(?i:hi|hello|hey)[,!]?\s+)?([A-Z][\w'-]+) (?i:here)(?:[,.!]|$)"),
@@ -167,5 +173,5 @@ def about_user(text: str) -> Statements:
             if len(re.findall(r"\w+", rest)) <= 2:
                 continue
         if is_about_user(sentence):
-            lines.append(second_person(sentence))
+            lines.append(second_person(_GREETING.sub("", sentence)))
     return Statements(name, tuple(lines))

@@ -42,6 +42,14 @@ from ember.core.storage.store import Store
             "Ana",
             ("You're Ana and you bake bread for a living.",),
         ),
+        # A greeting is not part of what the user said about themselves.
+        (
+            "Hello, I am Malik and I teach chemistry.",
+            "Malik",
+            ("You are Malik and you teach chemistry.",),
+        ),
+        ("Hi there, my cat is called Juniper.", None, ("Your cat is called Juniper.",)),
+        ("Hey Ember - I work nights.", None, ("You work nights.",)),
     ],
 )
 def test_what_the_user_says_about_themselves(
