@@ -207,11 +207,6 @@ def _later_statements(store: Store, agent_id: int, hit: Said) -> list[Said]:
     ]
 
 
-def _elsewhere(hit: Said) -> bool:
-    """Whether ``hit`` is the user's words about someone else."""
-    return hit.role == Role.USER and bool(subject(hit.text))
-
-
 def _not_theirs(hit: Said) -> bool:
     """Whether ``hit`` is the user's words, but not about themselves (someone else's, or
     no one's in the first person: "Marek had wanted that job for years.")."""
