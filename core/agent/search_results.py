@@ -3,8 +3,8 @@
 The agent's own searches (``conversation_search``, ``archival_memory_search``) are followed
 up the way automatic recall is (memory/followup.py): what the page's best result names
 that memory holds more about (a key, a name, a title) is looked up within the same small
-budget, and shown after the page, each with the term that led to it. A memory already on
-the page is not shown twice. Both the page and the follow-ups are bounded: a long text
+budget, and shown after the page, each with the term that led to it (the caller leaves
+out a memory already on the page). Both the page and the follow-ups are bounded: a long text
 shows its part about the query (or the term).
 """
 
@@ -44,17 +44,14 @@ def format_hits(
 ) -> str:
     """``page`` as the agent reads it. A hit longer than ``excerpts.HIT_CHARS`` shows its
     part about ``query`` (its beginning without one) and says how long it is. ``followed``
-    (memories its best hit led to) come after, those not on the page."""
+    (memories its best hit led to, none of them on the page) come after."""
     if page.total == 0:
         return "No results found."
     items = [_item(hit, archival, excerpt(hit.text, query)) for hit in page.hits]
     shown = f"{page.header()}: {json.dumps(items, ensure_ascii=False)}"
-    on_page = {hit.id for hit in page.hits}
     tier = "archival" if archival else "recall"
     more = []
     for f in followed:
-        if f.tier == tier and f.hit.id in on_page:
-            continue
         item = {"found_by": f.term, **_item(f.hit, f.tier == "archival", f.text)}
         if f.tier != tier:
             item["memory"] = "archival" if f.tier == "archival" else "conversation"

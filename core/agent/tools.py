@@ -194,12 +194,14 @@ def _run_search(ctx: ToolContext, tier: search.Tier, query: str, page: int) -> s
     if not query.strip():
         raise ToolFailure("query is empty.")
     result = search.search(ctx.store, ctx.embedder, ctx.agent_id, tier, query, page)
-    followed = followup.for_hits(ctx.store, ctx.agent_id, tier, result.hits, query)
-    ctx.found += [(tier, replace(h, text=excerpt(h.text, query))) for h in result.hits]
     on_page = {(tier, h.id) for h in result.hits}
-    ctx.found += [
-        (f.tier, replace(f.hit, text=f.text)) for f in followed if (f.tier, f.hit.id) not in on_page
+    followed = [
+        f
+        for f in followup.for_hits(ctx.store, ctx.agent_id, tier, result.hits, query)
+        if (f.tier, f.hit.id) not in on_page  # shown once, on the page
     ]
+    ctx.found += [(tier, replace(h, text=excerpt(h.text, query))) for h in result.hits]
+    ctx.found += [(f.tier, replace(f.hit, text=f.text)) for f in followed]
     return format_hits(result, archival=tier == "archival", query=query, followed=followed)
 
 
